@@ -1,0 +1,110 @@
+// What the dispatcher needs from the outside world: who a recipient is
+// (registry) and a way to hand a letter to a provider (channel). Each is a
+// small interface; the implementations speak HTTPS to the real services'
+// shapes (../PROTOCOLS.md) and are chosen by name from configuration.
+#ifndef UTPOST_ADAPTERS_CHANNEL_H_
+#define UTPOST_ADAPTERS_CHANNEL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace utpost::adapters {
+
+// What the contact registry says of one person.
+struct PersonContact {
+  std::string person_number;
+  enum class Status { kActive, kDeleted, kNotRegistered };
+  Status status = Status::kNotRegistered;
+  bool reserved = false;  // "reservasjon": "JA": never digital.
+  // Empty when the person has no digital mailbox.
+  std::string mailbox_address;
+  // Organisation number of the mailbox provider (Digipost 984661185,
+  // e-Boks 922020175); empty without a mailbox.
+  std::string mailbox_provider;
+};
+
+// Thread-safe.
+class Registry {
+ public:
+  virtual ~Registry() = default;
+  // Looks up up to 1000 persons in one call. Every number asked for gets an
+  // entry (kNotRegistered when the registry does not know it). Errors are
+  // UNAVAILABLE / DEADLINE_EXCEEDED (transient) or another code (permanent).
+  virtual absl::StatusOr<std::vector<PersonContact>> LookupPersons(
+      const std::vector<std::string>& person_numbers) = 0;
+};
+
+struct PostalAddress {
+  std::string name;
+  std::vector<std::string> lines;
+  std::string postal_code;
+  std::string city;
+  std::string country_code;  // Empty: Norway.
+};
+
+struct OutgoingDocument {
+  std::string file_name;
+  std::string media_type;
+  std::string content;
+  std::string sha256_hex;
+};
+
+// One letter as a channel sends it.
+struct OutgoingLetter {
+  // Stable across attempts: the provider's idempotency key. A repeat of
+  // the same id is answered as a duplicate, which counts as success.
+  std::string message_id;
+  std::string tenant;  // Organisation number of the sender.
+  std::string person_number;        // Set for a person.
+  std::string organisation_number;  // Set for an organisation.
+  std::string title;
+  std::vector<OutgoingDocument> documents;  // The first is the main one.
+  PostalAddress recipient_address;  // For print.
+  PostalAddress return_address;     // For print.
+  bool color = false;
+  bool duplex = false;
+  bool a_post = false;
+  bool shred_if_undeliverable = false;
+};
+
+// What happened to one send.
+struct SendResult {
+  enum class Outcome {
+    kAccepted,   // The provider took it (first time).
+    kDuplicate,  // The provider already had this message id: success.
+  };
+  Outcome outcome = Outcome::kAccepted;
+  // True when the provider reports the letter in the mailbox already.
+  bool delivered = false;
+  // Provider's own reference or status text, kept as evidence.
+  std::string provider_reference;
+};
+
+// A way to hand letters to a provider. Thread-safe.
+//
+// Errors are classified by code so the dispatcher can decide:
+//   UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL   transient: retry later
+//   INVALID_ARGUMENT, FAILED_PRECONDITION,
+//   PERMISSION_DENIED, NOT_FOUND               permanent: never retry
+// The message says what the provider answered.
+class Channel {
+ public:
+  virtual ~Channel() = default;
+  // "digital" or "print".
+  virtual std::string name() const = 0;
+  virtual absl::StatusOr<SendResult> Send(const OutgoingLetter& letter) = 0;
+};
+
+// True for the codes a channel or registry uses for transient errors.
+inline bool IsTransient(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) ||
+         absl::IsInternal(s) || absl::IsResourceExhausted(s);
+}
+
+}  // namespace utpost::adapters
+
+#endif  // UTPOST_ADAPTERS_CHANNEL_H_

@@ -1,0 +1,20 @@
+// Masking of personal data before it reaches a log line.
+#ifndef UTPOST_COMMON_MASK_H_
+#define UTPOST_COMMON_MASK_H_
+
+#include <string>
+#include <string_view>
+
+namespace utpost {
+
+// "01017012345" -> "010170*****". Anything that is not 11 characters is
+// masked whole, so a malformed number never leaks either.
+std::string MaskPersonNumber(std::string_view number);
+
+// Replaces every run of exactly 11 digits in `text` by its mask. For free
+// text (error messages from providers) that may quote a number.
+std::string MaskPersonNumbersIn(std::string_view text);
+
+}  // namespace utpost
+
+#endif  // UTPOST_COMMON_MASK_H_
