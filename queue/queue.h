@@ -24,7 +24,8 @@ namespace utpost::queue {
 //   exchange  <prefix>.retry.<N>s  fanout, one per retry delay, into
 //   queue     <prefix>.retry.<N>s  TTL N s, dead-letters back to <prefix>.work
 //                                  keeping the original routing key
-//   queue     <prefix>.parked       parked work items, for operators
+//   queue     <prefix>.parked       parked work items, for operators; bound
+//                                  to <prefix>.work with key "parked"
 // All queues are durable quorum queues.
 struct Topology {
   std::string prefix = "utpost";
@@ -40,7 +41,13 @@ struct Topology {
   std::string RetryExchange(int delay_seconds) const {
     return prefix + ".retry." + std::to_string(delay_seconds) + "s";
   }
+  // The queue behind RetryExchange(delay_seconds) has the same name.
+  std::string RetryQueue(int delay_seconds) const {
+    return RetryExchange(delay_seconds);
+  }
   std::string ParkedQueue() const { return prefix + ".parked"; }
+  // Routing key that sends a work item to ParkedQueue().
+  static constexpr const char* kParkedRoutingKey = "parked";
 };
 
 // One message to publish. Persistent (delivery mode 2) always.

@@ -1,0 +1,63 @@
+// The digital mailbox channel, Digipost style (PROTOCOLS.md, "Digital
+// mailbox, Digipost style"): one signed multipart request per letter.
+//
+//   POST {base_url}/messages
+//   Content-Type: multipart/vnd.digipost-v8+xml; boundary=...
+//   part 1  Content-Type: application/vnd.digipost-v8+xml
+//           Content-Disposition: attachment; filename="message"
+//           <message xmlns="http://api.digipost.no/schema/v8"> with
+//           message-id, sender-id, recipient, primary-document, attachment*
+//   part n  Content-Disposition: attachment; filename="<document uuid>"
+//           the document's bytes
+//
+// Each document's uuid is derived from (message_id, index), so a retry sends
+// the same message with the same uuids.
+#ifndef UTPOST_ADAPTERS_DIGIPOST_DIGIPOST_CHANNEL_H_
+#define UTPOST_ADAPTERS_DIGIPOST_DIGIPOST_CHANNEL_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "adapters/channel.h"
+#include "adapters/http/http_client.h"
+#include "common/clock.h"
+
+namespace utpost::adapters {
+
+struct DigipostOptions {
+  // Scheme, host and port (and optional path prefix) of the provider's
+  // entry point, e.g. "https://127.0.0.1:8443". Required.
+  std::string base_url;
+  // The sender's id at the provider: X-Digipost-UserId and <sender-id>.
+  // Required.
+  std::string sender_id;
+  // RSA private key (PEM) of the business certificate that signs requests.
+  // Required.
+  std::string signing_key_file;
+  // Source of the Date header. Not owned; default the real clock.
+  const Clock* clock = nullptr;
+};
+
+// The document uuid sent for document `index` (0 = primary) of the letter
+// with `message_id`: the same inputs always give the same uuid.
+std::string DigipostDocumentUuid(const std::string& message_id, int index);
+
+// Returns the channel named "digital". `http` is not owned and must outlive
+// it. INVALID_ARGUMENT, naming the option, when an option is missing or the
+// key cannot be loaded.
+//
+// Send() results: 200/201 -> kAccepted (delivered when the provider says
+// DELIVERED); 409 DUPLICATE_MESSAGE -> kDuplicate. Errors: error-type
+// SERVER or HTTP 5xx -> UNAVAILABLE; 429 -> RESOURCE_EXHAUSTED; 401/403 ->
+// PERMISSION_DENIED; 404 -> NOT_FOUND; CLIENT_DATA -> INVALID_ARGUMENT;
+// other 4xx -> FAILED_PRECONDITION; a letter without recipient or
+// documents -> INVALID_ARGUMENT before anything is sent. Messages quote the
+// provider's error code and message with person numbers masked.
+// Thread-safe.
+absl::StatusOr<std::unique_ptr<Channel>> NewDigipostChannel(
+    const DigipostOptions& options, HttpClient* http);
+
+}  // namespace utpost::adapters
+
+#endif  // UTPOST_ADAPTERS_DIGIPOST_DIGIPOST_CHANNEL_H_

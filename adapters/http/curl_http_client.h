@@ -1,0 +1,46 @@
+// HttpClient over libcurl: HTTPS with server verification against a
+// configured CA, optional client certificate, connection reuse.
+#ifndef UTPOST_ADAPTERS_HTTP_CURL_HTTP_CLIENT_H_
+#define UTPOST_ADAPTERS_HTTP_CURL_HTTP_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "adapters/http/http_client.h"
+
+namespace utpost::adapters {
+
+struct CurlHttpClientOptions {
+  // CA certificates (PEM) that servers must chain to. When set, only these
+  // are trusted (not the system store). Empty: the system trust store.
+  std::string ca_file;
+  // Client certificate and key (PEM) for mutual TLS. Both or neither.
+  std::string client_cert_file;
+  std::string client_key_file;
+  // Whole-request time limit unless a request sets its own. Default 30 s.
+  int64_t timeout_ms = 30000;
+  // Time limit to establish a connection (TCP + TLS). Default 10 s.
+  int64_t connect_timeout_ms = 10000;
+  // Idle connections kept for reuse; more concurrent requests than this
+  // still run, their connections are closed afterwards. Default 16.
+  int max_idle_connections = 16;
+  // Larger response bodies fail the request with UNAVAILABLE. Default
+  // 16 MiB.
+  int64_t max_response_bytes = 16 << 20;
+  // Allows http:// URLs. Off by default: everything Utpost talks to
+  // outside is HTTPS.
+  bool allow_plain_http = false;
+};
+
+// Fails with INVALID_ARGUMENT, naming the option, when a configured file
+// cannot be read or only one of client_cert_file/client_key_file is set.
+// The client is thread-safe. A request to a refused scheme fails with
+// INVALID_ARGUMENT. curl_global_init runs once per process, here.
+absl::StatusOr<std::unique_ptr<HttpClient>> NewCurlHttpClient(
+    const CurlHttpClientOptions& options);
+
+}  // namespace utpost::adapters
+
+#endif  // UTPOST_ADAPTERS_HTTP_CURL_HTTP_CLIENT_H_

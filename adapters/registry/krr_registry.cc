@@ -1,0 +1,154 @@
+#include "adapters/registry/krr_registry.h"
+
+#include <algorithm>
+#include <exception>
+#include <string_view>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/mask.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace utpost::adapters {
+namespace {
+
+constexpr int kRegistryMaxBatch = 1000;
+// Enough of an error body to say what went wrong, little enough to log.
+constexpr size_t kMaxErrorExcerpt = 300;
+
+absl::Status ErrorFromStatus(int status, std::string_view body) {
+  std::string message = absl::StrCat(
+      "registry answered HTTP ", status, ": ",
+      MaskPersonNumbersIn(body.substr(0, kMaxErrorExcerpt)));
+  if (status >= 500 || status == 429) return absl::UnavailableError(message);
+  if (status == 401 || status == 403) {
+    return absl::PermissionDeniedError(message);
+  }
+  return absl::InvalidArgumentError(message);
+}
+
+PersonContact::Status ParseStatus(std::string_view status) {
+  if (status == "AKTIV") return PersonContact::Status::kActive;
+  if (status == "SLETTET") return PersonContact::Status::kDeleted;
+  return PersonContact::Status::kNotRegistered;
+}
+
+// Reads the reply's "personer" into `found`, keyed by number.
+absl::Status ParseReply(std::string_view body,
+                        absl::flat_hash_map<std::string, PersonContact>* found) {
+  nlohmann::json reply = nlohmann::json::parse(body, nullptr,
+                                               /*allow_exceptions=*/false);
+  if (reply.is_discarded() || !reply.is_object()) {
+    return absl::UnavailableError("registry reply is not a JSON object");
+  }
+  // The library throws on a value of the wrong type; a malformed reply is
+  // the registry's fault and must not escape as an exception.
+  try {
+    auto persons = reply.find("personer");
+    if (persons == reply.end() || !persons->is_array()) {
+      return absl::UnavailableError("registry reply has no \"personer\" list");
+    }
+    for (const nlohmann::json& person : *persons) {
+      PersonContact contact;
+      contact.person_number = person.at("personidentifikator").get<std::string>();
+      contact.status = ParseStatus(person.value("status", ""));
+      contact.reserved = person.value("reservasjon", "") == "JA";
+      if (auto post = person.find("digital_post");
+          post != person.end() && post->is_object()) {
+        contact.mailbox_address = post->value("postkasseadresse", "");
+        contact.mailbox_provider =
+            post->value("postkasseleverandoeradresse", "");
+      }
+      std::string key = contact.person_number;
+      (*found)[key] = std::move(contact);
+    }
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("registry reply is malformed: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+class KrrRegistry final : public Registry {
+ public:
+  KrrRegistry(KrrRegistryOptions options, HttpClient* http)
+      : options_(std::move(options)), http_(http) {
+    while (absl::ConsumeSuffix(&options_.base_url, "/")) {
+    }
+    if (options_.max_batch <= 0 || options_.max_batch > kRegistryMaxBatch) {
+      options_.max_batch = kRegistryMaxBatch;
+    }
+  }
+
+  absl::StatusOr<std::vector<PersonContact>> LookupPersons(
+      const std::vector<std::string>& person_numbers) override {
+    absl::flat_hash_map<std::string, PersonContact> found;
+    for (size_t start = 0; start < person_numbers.size();
+         start += options_.max_batch) {
+      size_t end = std::min(person_numbers.size(),
+                            start + static_cast<size_t>(options_.max_batch));
+      RETURN_IF_ERROR(LookupBatch(person_numbers.begin() + start,
+                                  person_numbers.begin() + end, &found));
+    }
+    std::vector<PersonContact> result;
+    result.reserve(person_numbers.size());
+    for (const std::string& number : person_numbers) {
+      auto it = found.find(number);
+      if (it != found.end()) {
+        result.push_back(it->second);
+      } else {
+        PersonContact unknown;
+        unknown.person_number = number;
+        unknown.status = PersonContact::Status::kNotRegistered;
+        result.push_back(std::move(unknown));
+      }
+    }
+    return result;
+  }
+
+ private:
+  absl::Status LookupBatch(
+      std::vector<std::string>::const_iterator begin,
+      std::vector<std::string>::const_iterator end,
+      absl::flat_hash_map<std::string, PersonContact>* found) {
+    nlohmann::json body = {
+        {"personidentifikatorer", nlohmann::json::array()}};
+    for (auto it = begin; it != end; ++it) {
+      body["personidentifikatorer"].push_back(*it);
+    }
+    HttpRequest request;
+    request.method = "POST";
+    request.url = absl::StrCat(options_.base_url, "/rest/v1/personer");
+    request.headers = {{"Content-Type", "application/json"},
+                       {"Accept", "application/json"}};
+    if (!options_.bearer_token.empty()) {
+      request.headers.emplace_back(
+          "Authorization", absl::StrCat("Bearer ", options_.bearer_token));
+    }
+    // Replace, not throw, should a number not be valid UTF-8: the registry
+    // then answers it as unknown.
+    request.body =
+        body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    ASSIGN_OR_RETURN(HttpResponse response, http_->Do(request));
+    if (response.status != 200) {
+      return ErrorFromStatus(response.status, response.body);
+    }
+    return ParseReply(response.body, found);
+  }
+
+  KrrRegistryOptions options_;
+  HttpClient* const http_;
+};
+
+}  // namespace
+
+std::unique_ptr<Registry> NewKrrRegistry(KrrRegistryOptions options,
+                                         HttpClient* http) {
+  return std::make_unique<KrrRegistry>(std::move(options), http);
+}
+
+}  // namespace utpost::adapters

@@ -1,0 +1,38 @@
+// The contact registry (KRR) look-up over its REST shape (PROTOCOLS.md,
+// "Contact registry"): POST /rest/v1/personer with up to 1000 numbers.
+#ifndef UTPOST_ADAPTERS_REGISTRY_KRR_REGISTRY_H_
+#define UTPOST_ADAPTERS_REGISTRY_KRR_REGISTRY_H_
+
+#include <memory>
+#include <string>
+
+#include "adapters/channel.h"
+#include "adapters/http/http_client.h"
+
+namespace utpost::adapters {
+
+struct KrrRegistryOptions {
+  // Scheme, host and port (and an optional path prefix) of the registry,
+  // e.g. "https://127.0.0.1:8443". Required.
+  std::string base_url;
+  // Sent as "Authorization: Bearer <token>" when not empty. Default empty:
+  // no Authorization header.
+  std::string bearer_token;
+  // Numbers per request; larger look-ups are split. Default (and the
+  // registry's maximum) 1000.
+  int max_batch = 1000;
+};
+
+// Returns a Registry that asks the KRR-shaped service at
+// `options.base_url`. `http` is not owned and must outlive the registry.
+// Numbers are returned in the order asked, one entry per number asked
+// (duplicates included); a number the reply leaves out is kNotRegistered.
+// Errors: UNAVAILABLE for 5xx, 429 or a reply that cannot be parsed;
+// PERMISSION_DENIED for 401/403; INVALID_ARGUMENT for other 4xx; transport
+// errors as HttpClient gives them. Thread-safe.
+std::unique_ptr<Registry> NewKrrRegistry(KrrRegistryOptions options,
+                                         HttpClient* http);
+
+}  // namespace utpost::adapters
+
+#endif  // UTPOST_ADAPTERS_REGISTRY_KRR_REGISTRY_H_

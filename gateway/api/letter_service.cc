@@ -1,0 +1,258 @@
+#include "gateway/api/letter_service.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/digest.h"
+#include "common/mask.h"
+#include "common/status_macros.h"
+#include "gateway/api/letter_ids.h"
+#include "gateway/api/letter_view.h"
+#include "spdlog/spdlog.h"
+#include "utpost/internal/v1/work_item.pb.h"
+
+namespace utpost::api {
+namespace {
+
+grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* ctx,
+                                     const absl::Status& s) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(s));
+  return reactor;
+}
+
+// A digest of everything the client sent, to tell a retry of the same
+// submission from a reuse of its client reference.
+std::string RequestDigest(const v1::SubmitLetterRequest& request) {
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream out(&stream);
+  out.SetSerializationDeterministic(true);
+  request.SerializeToCodedStream(&out);
+  out.Trim();
+  return Sha256Hex(bytes);
+}
+
+std::string RecipientForLog(const v1::Recipient& r) {
+  if (r.has_person()) return "person " + MaskPersonNumber(r.person());
+  return "organisation " + r.organisation();
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+absl::StatusOr<std::string> LetterIdFromName(const std::string& name,
+                                             const std::string& field) {
+  std::string id = name;
+  if (absl::StartsWith(id, "letters/")) id = id.substr(8);
+  if (!IsLetterId(id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": expected letters/{uuid}"));
+  }
+  return id;
+}
+
+LetterServiceImpl::LetterServiceImpl(store::Store* store,
+                                     LetterServiceOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      batcher_(store, options_.on_commit),
+      watch_hub_(store) {}
+
+LetterServiceImpl::~LetterServiceImpl() = default;
+
+absl::StatusOr<std::string> LetterServiceImpl::TenantOf(
+    grpc::CallbackServerContext* ctx) const {
+  ASSIGN_OR_RETURN(Caller caller,
+                   IdentifyCaller(*ctx->auth_context(), options_.access));
+  if (caller.kind != Caller::Kind::kTenant) {
+    return absl::PermissionDeniedError(
+        "LetterService is for tenants; operators use OpsService");
+  }
+  return caller.tenant;
+}
+
+grpc::ServerUnaryReactor* LetterServiceImpl::SubmitLetter(
+    grpc::CallbackServerContext* ctx, const v1::SubmitLetterRequest* request,
+    v1::SubmitLetterResponse* response) {
+  auto tenant = TenantOf(ctx);
+  if (!tenant.ok()) return FinishWith(ctx, tenant.status());
+  if (auto s = ValidateSubmitLetter(*request, options_.limits); !s.ok()) {
+    return FinishWith(ctx, s);
+  }
+
+  store::NewLetter letter;
+  letter.id = NewLetterId();
+  letter.tenant = *tenant;
+  letter.client_reference = request->client_reference();
+  letter.request_digest = RequestDigest(*request);
+  letter.spec = *request;
+  letter.spec.clear_documents();
+  for (const auto& d : request->documents()) {
+    store::Document doc;
+    doc.file_name = d.file_name();
+    doc.media_type =
+        d.media_type().empty() ? "application/pdf" : d.media_type();
+    doc.content = d.content();
+    doc.sha256_hex = Sha256Hex(d.content());
+    letter.documents.push_back(std::move(doc));
+  }
+  internal::v1::WorkItem work;
+  work.set_letter_id(letter.id);
+  work.set_stage("route");
+  letter.first_work.exchange = options_.topology.WorkExchange();
+  letter.first_work.routing_key = "route";
+  letter.first_work.body = work.SerializeAsString();
+  letter.first_work.state_when_sent = v1::Letter::QUEUED;
+  letter.first_work.letter_id = letter.id;
+
+  auto* reactor = ctx->DefaultReactor();
+  std::string who = RecipientForLog(request->recipient());
+  std::string tenant_name = *tenant;
+  batcher_.Submit(std::move(letter),
+                  [this, reactor, response, who,
+                   tenant_name](absl::StatusOr<store::CreateResult> result) {
+                    if (!result.ok()) {
+                      if (!absl::IsAlreadyExists(result.status())) {
+                        spdlog::error("submit: store failed: {}",
+                                      result.status().ToString());
+                      }
+                      reactor->Finish(ToGrpcStatus(result.status()));
+                      return;
+                    }
+                    if (result->created) {
+                      spdlog::info("letter {} received from tenant {} for {}",
+                                   result->letter.id, tenant_name, who);
+                      watch_hub_.Wake();
+                    }
+                    *response->mutable_letter() = ToApiLetter(result->letter);
+                    response->set_created(result->created);
+                    reactor->Finish(grpc::Status::OK);
+                  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* LetterServiceImpl::GetLetter(
+    grpc::CallbackServerContext* ctx, const v1::GetLetterRequest* request,
+    v1::Letter* response) {
+  auto tenant = TenantOf(ctx);
+  if (!tenant.ok()) return FinishWith(ctx, tenant.status());
+  auto id = LetterIdFromName(request->name(), "name");
+  if (!id.ok()) return FinishWith(ctx, id.status());
+  auto letter = store_->GetLetter(*id, *tenant);
+  if (!letter.ok()) return FinishWith(ctx, letter.status());
+  auto receipts = store_->GetReceipts(*id, *tenant);
+  if (!receipts.ok()) return FinishWith(ctx, receipts.status());
+  *response = ToApiLetter(*letter, *receipts);
+  return FinishWith(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* LetterServiceImpl::ListLetters(
+    grpc::CallbackServerContext* ctx, const v1::ListLettersRequest* request,
+    v1::ListLettersResponse* response) {
+  auto tenant = TenantOf(ctx);
+  if (!tenant.ok()) return FinishWith(ctx, tenant.status());
+  if (request->page_size() < 0 || request->page_size() > 1000) {
+    return FinishWith(ctx, absl::InvalidArgumentError(
+                               "page_size: must be between 0 and 1000"));
+  }
+  store::ListFilter filter;
+  filter.tenant = *tenant;
+  filter.state = request->state();
+  filter.client_reference = request->client_reference();
+  filter.page_size = request->page_size() == 0 ? 100 : request->page_size();
+  filter.page_token = request->page_token();
+  auto page = store_->ListLetters(filter);
+  if (!page.ok()) return FinishWith(ctx, page.status());
+  for (const auto& l : page->letters) *response->add_letters() = ToApiLetter(l);
+  response->set_next_page_token(page->next_page_token);
+  return FinishWith(ctx, absl::OkStatus());
+}
+
+grpc::ServerWriteReactor<v1::LetterEvent>* LetterServiceImpl::WatchLetters(
+    grpc::CallbackServerContext* ctx, const v1::WatchLettersRequest* request) {
+  auto tenant = TenantOf(ctx);
+  int64_t cursor = request->cursor();
+  if (tenant.ok() && request->only_new()) {
+    auto last = store_->LastReceiptCursor();
+    if (!last.ok())
+      tenant = last.status();
+    else
+      cursor = *last;
+  }
+  if (!tenant.ok()) {
+    // A stream that ends at once with the error.
+    class Refused final : public grpc::ServerWriteReactor<v1::LetterEvent> {
+     public:
+      explicit Refused(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
+      void OnDone() override { delete this; }
+    };
+    return new Refused(tenant.status());
+  }
+  return new WatchReactor(&watch_hub_, *tenant, cursor);
+}
+
+grpc::ServerUnaryReactor* LetterServiceImpl::CancelLetter(
+    grpc::CallbackServerContext* ctx, const v1::CancelLetterRequest* request,
+    v1::Letter* response) {
+  auto tenant = TenantOf(ctx);
+  if (!tenant.ok()) return FinishWith(ctx, tenant.status());
+  auto id = LetterIdFromName(request->name(), "name");
+  if (!id.ok()) return FinishWith(ctx, id.status());
+  // Ownership first, so another tenant's letter is NOT_FOUND, not a hint.
+  auto letter = store_->GetLetter(*id, *tenant);
+  if (!letter.ok()) return FinishWith(ctx, letter.status());
+  store::Transition t;
+  t.from = {v1::Letter::RECEIVED, v1::Letter::QUEUED, v1::Letter::ROUTED};
+  t.to = v1::Letter::CANCELLED;
+  t.reason = "cancelled by the tenant";
+  auto updated = store_->ApplyTransition(*id, t);
+  if (!updated.ok()) {
+    if (absl::IsFailedPrecondition(updated.status())) {
+      auto now = store_->GetLetter(*id, *tenant);
+      return FinishWith(
+          ctx,
+          absl::FailedPreconditionError(absl::StrCat(
+              "letter is ",
+              v1::Letter::State_Name(now.ok() ? now->state : letter->state),
+              "; only letters not yet handed to a provider can be "
+              "cancelled")));
+    }
+    return FinishWith(ctx, updated.status());
+  }
+  spdlog::info("letter {} cancelled by tenant {}", *id, *tenant);
+  watch_hub_.Wake();
+  auto receipts = store_->GetReceipts(*id, *tenant);
+  *response = ToApiLetter(*updated, receipts.ok()
+                                        ? *receipts
+                                        : std::vector<store::ReceiptRecord>{});
+  return FinishWith(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* LetterServiceImpl::GetReceipts(
+    grpc::CallbackServerContext* ctx, const v1::GetReceiptsRequest* request,
+    v1::GetReceiptsResponse* response) {
+  auto tenant = TenantOf(ctx);
+  if (!tenant.ok()) return FinishWith(ctx, tenant.status());
+  auto id = LetterIdFromName(request->name(), "name");
+  if (!id.ok()) return FinishWith(ctx, id.status());
+  auto letter = store_->GetLetter(*id, *tenant);
+  if (!letter.ok()) return FinishWith(ctx, letter.status());
+  auto receipts = store_->GetReceipts(*id, *tenant);
+  if (!receipts.ok()) return FinishWith(ctx, receipts.status());
+  for (const auto& r : *receipts) {
+    auto* out = response->add_receipts();
+    out->set_sequence(r.sequence);
+    out->set_state(r.state);
+    out->set_jws(r.jws);
+    out->set_sha256(r.sha256_hex);
+  }
+  return FinishWith(ctx, absl::OkStatus());
+}
+
+}  // namespace utpost::api

@@ -1,0 +1,75 @@
+// utpost.v1.LetterService: the tenants' API. Callback API, so a slow client
+// holds no thread. Every method identifies the caller from its client
+// certificate and sees only that tenant's letters.
+#ifndef UTPOST_GATEWAY_API_LETTER_SERVICE_H_
+#define UTPOST_GATEWAY_API_LETTER_SERVICE_H_
+
+#include <functional>
+#include <memory>
+
+#include "gateway/api/caller.h"
+#include "gateway/api/letter_validator.h"
+#include "gateway/api/submit_batcher.h"
+#include "gateway/api/watch_hub.h"
+#include "gateway/store/store.h"
+#include "queue/queue.h"
+#include "utpost/v1/letter.grpc.pb.h"
+
+namespace utpost::api {
+
+struct LetterServiceOptions {
+  AccessPolicy access;
+  ValidationLimits limits;
+  // Where a new letter's first work item goes.
+  queue::Topology topology;
+  // Called after letters were committed (wakes the outbox relay).
+  std::function<void()> on_commit;
+};
+
+class LetterServiceImpl final : public v1::LetterService::CallbackService {
+ public:
+  // `store` is not owned and outlives this.
+  LetterServiceImpl(store::Store* store, LetterServiceOptions options);
+  ~LetterServiceImpl() override;
+
+  grpc::ServerUnaryReactor* SubmitLetter(
+      grpc::CallbackServerContext* ctx, const v1::SubmitLetterRequest* request,
+      v1::SubmitLetterResponse* response) override;
+  grpc::ServerUnaryReactor* GetLetter(grpc::CallbackServerContext* ctx,
+                                      const v1::GetLetterRequest* request,
+                                      v1::Letter* response) override;
+  grpc::ServerUnaryReactor* ListLetters(
+      grpc::CallbackServerContext* ctx, const v1::ListLettersRequest* request,
+      v1::ListLettersResponse* response) override;
+  grpc::ServerWriteReactor<v1::LetterEvent>* WatchLetters(
+      grpc::CallbackServerContext* ctx,
+      const v1::WatchLettersRequest* request) override;
+  grpc::ServerUnaryReactor* CancelLetter(grpc::CallbackServerContext* ctx,
+                                         const v1::CancelLetterRequest* request,
+                                         v1::Letter* response) override;
+  grpc::ServerUnaryReactor* GetReceipts(
+      grpc::CallbackServerContext* ctx, const v1::GetReceiptsRequest* request,
+      v1::GetReceiptsResponse* response) override;
+
+  // Wakes watchers early (after a local state change).
+  void NotifyChange() { watch_hub_.Wake(); }
+
+ private:
+  absl::StatusOr<std::string> TenantOf(grpc::CallbackServerContext* ctx) const;
+
+  store::Store* const store_;
+  const LetterServiceOptions options_;
+  SubmitBatcher batcher_;
+  WatchHub watch_hub_;
+};
+
+// absl::Status -> grpc::Status, keeping code and message.
+grpc::Status ToGrpcStatus(const absl::Status& s);
+
+// "letters/{id}" or "{id}" -> "{id}"; INVALID_ARGUMENT naming `field`.
+absl::StatusOr<std::string> LetterIdFromName(const std::string& name,
+                                             const std::string& field);
+
+}  // namespace utpost::api
+
+#endif  // UTPOST_GATEWAY_API_LETTER_SERVICE_H_

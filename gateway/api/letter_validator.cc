@@ -1,0 +1,249 @@
+#include "gateway/api/letter_validator.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/mask.h"
+#include "common/status_macros.h"
+#include "gateway/api/identifiers.h"
+#include "gateway/api/pdf_check.h"
+#include "utpost/v1/letter.pb.h"
+
+namespace utpost::api {
+namespace {
+
+using ::utpost::v1::DeliveryPolicy;
+using ::utpost::v1::Document;
+using ::utpost::v1::PostalAddress;
+using ::utpost::v1::PrintOptions;
+using ::utpost::v1::Recipient;
+using ::utpost::v1::SubmitLetterRequest;
+
+constexpr std::string_view kPdfMediaType = "application/pdf";
+constexpr int kMaxAddressLines = 4;
+
+absl::Status Invalid(std::string_view field, std::string_view reason) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", reason));
+}
+
+// Text that comes from the client (file names, what the PDF parser quotes)
+// may hold a person number; it is masked before it enters a message.
+std::string Quote(std::string_view text) {
+  return absl::StrCat("\"", MaskPersonNumbersIn(text), "\"");
+}
+
+// Protobuf has already checked that string fields are valid UTF-8, so
+// counting the bytes that do not continue a sequence counts code points.
+size_t CountChars(std::string_view text) {
+  size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+bool IsBlank(std::string_view text) {
+  return absl::StripAsciiWhitespace(text).empty();
+}
+
+absl::Status CheckText(std::string_view field, std::string_view text,
+                       size_t max_chars) {
+  if (IsBlank(text)) return Invalid(field, "required");
+  if (size_t n = CountChars(text); n > max_chars) {
+    return Invalid(field,
+                   absl::StrCat("at most ", max_chars, " characters, got ", n));
+  }
+  return absl::OkStatus();
+}
+
+bool IsDigits(std::string_view text) {
+  for (char c : text) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+absl::Status CheckPostalAddress(const PostalAddress& address) {
+  constexpr std::string_view kField = "recipient.postal_address";
+  if (IsBlank(address.name())) {
+    return Invalid(absl::StrCat(kField, ".name"), "required");
+  }
+  const std::string lines_field = absl::StrCat(kField, ".address_lines");
+  if (address.address_lines_size() > kMaxAddressLines) {
+    return Invalid(lines_field,
+                   absl::StrCat("at most ", kMaxAddressLines, " lines, got ",
+                                address.address_lines_size()));
+  }
+  bool any_line = false;
+  for (const std::string& line : address.address_lines()) {
+    any_line = any_line || !IsBlank(line);
+  }
+  if (!any_line) return Invalid(lines_field, "at least one line is required");
+
+  const std::string& country = address.country_code();
+  if (!country.empty() &&
+      (country.size() != 2 || !absl::ascii_isupper(country[0]) ||
+       !absl::ascii_isupper(country[1]))) {
+    return Invalid(absl::StrCat(kField, ".country_code"),
+                   "must be an ISO 3166-1 alpha-2 code such as NO or SE");
+  }
+  // Norwegian postal codes are four digits. Foreign ones vary too much to
+  // check here; the print provider has the country's rules.
+  if (country.empty() || country == "NO") {
+    const std::string& code = address.postal_code();
+    if (code.size() != 4 || !IsDigits(code)) {
+      return Invalid(absl::StrCat(kField, ".postal_code"),
+                     "must be 4 digits for a Norwegian address");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRecipient(const SubmitLetterRequest& request) {
+  const Recipient& recipient = request.recipient();
+  switch (recipient.id_case()) {
+    case Recipient::kPerson:
+      if (absl::Status s = ValidatePersonNumber(recipient.person()); !s.ok()) {
+        return Invalid("recipient.person", s.message());
+      }
+      break;
+    case Recipient::kOrganisation:
+      if (absl::Status s = ValidateOrganisationNumber(recipient.organisation());
+          !s.ok()) {
+        return Invalid("recipient.organisation", s.message());
+      }
+      break;
+    case Recipient::ID_NOT_SET:
+      return Invalid("recipient", "required (person or organisation)");
+  }
+  if (recipient.has_postal_address()) {
+    RETURN_IF_ERROR(CheckPostalAddress(recipient.postal_address()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDeliveryPolicy(const DeliveryPolicy& policy) {
+  // Proto3 enums are open: a newer client may send a value this gateway does
+  // not know, and guessing what it meant could send a letter the wrong way.
+  if (!DeliveryPolicy::Mode_IsValid(policy.mode())) {
+    return Invalid("delivery_policy.mode",
+                   absl::StrCat("unknown value ", policy.mode()));
+  }
+  if (policy.has_print_if_unread_after()) {
+    const auto& after = policy.print_if_unread_after();
+    if (after.seconds() < 0 || after.nanos() < 0) {
+      return Invalid("delivery_policy.print_if_unread_after",
+                     "must not be negative");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckPrintOptions(const PrintOptions& options) {
+  if (!PrintOptions::Color_IsValid(options.color())) {
+    return Invalid("print_options.color",
+                   absl::StrCat("unknown value ", options.color()));
+  }
+  if (!PrintOptions::PostType_IsValid(options.post_type())) {
+    return Invalid("print_options.post_type",
+                   absl::StrCat("unknown value ", options.post_type()));
+  }
+  if (!PrintOptions::ReturnHandling_IsValid(options.return_handling())) {
+    return Invalid("print_options.return_handling",
+                   absl::StrCat("unknown value ", options.return_handling()));
+  }
+  return absl::OkStatus();
+}
+
+// A file name travels to providers and into archives; it must name a file,
+// not a path, and carry no control characters.
+bool IsPlainFileName(std::string_view name) {
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7F || c == '/' || c == '\\') return false;
+  }
+  return name != "." && name != "..";
+}
+
+// Everything about the documents that needs no parsing: count, names, media
+// types and sizes.
+absl::Status CheckDocumentMetadata(const SubmitLetterRequest& request,
+                                   const ValidationLimits& limits) {
+  const int count = request.documents_size();
+  if (count == 0) {
+    return Invalid("documents", "at least one document is required");
+  }
+  if (count > limits.max_documents) {
+    return Invalid("documents", absl::StrCat("at most ", limits.max_documents,
+                                             " documents, got ", count));
+  }
+  absl::flat_hash_map<std::string_view, int> first_use;
+  int64_t total_bytes = 0;
+  for (int i = 0; i < count; ++i) {
+    const Document& doc = request.documents(i);
+    const std::string field = absl::StrCat("documents[", i, "]");
+    const std::string name_field = absl::StrCat(field, ".file_name");
+    if (IsBlank(doc.file_name())) return Invalid(name_field, "required");
+    if (!IsPlainFileName(doc.file_name())) {
+      return Invalid(name_field,
+                     absl::StrCat(Quote(doc.file_name()),
+                                  " must be a plain file name without path "
+                                  "separators or control characters"));
+    }
+    auto [it, inserted] = first_use.emplace(doc.file_name(), i);
+    if (!inserted) {
+      return Invalid(name_field, absl::StrCat(Quote(doc.file_name()),
+                                              " is used by documents[",
+                                              it->second, "] too"));
+    }
+    // Empty means the only type there is today.
+    if (!doc.media_type().empty() &&
+        !absl::EqualsIgnoreCase(doc.media_type(), kPdfMediaType)) {
+      return Invalid(absl::StrCat(field, ".media_type"),
+                     absl::StrCat("must be ", kPdfMediaType));
+    }
+    const std::string content_field = absl::StrCat(field, ".content");
+    const int64_t size = static_cast<int64_t>(doc.content().size());
+    if (size == 0) return Invalid(content_field, "empty document");
+    if (size > limits.max_document_bytes) {
+      return Invalid(content_field, absl::StrCat(size, " bytes, the limit is ",
+                                                 limits.max_document_bytes));
+    }
+    total_bytes += size;
+  }
+  if (total_bytes > limits.max_letter_bytes) {
+    return Invalid("documents",
+                   absl::StrCat(total_bytes, " bytes in all, the limit is ",
+                                limits.max_letter_bytes));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateSubmitLetter(const SubmitLetterRequest& request,
+                                  const ValidationLimits& limits) {
+  RETURN_IF_ERROR(CheckText("client_reference", request.client_reference(),
+                            limits.max_client_reference_chars));
+  RETURN_IF_ERROR(CheckRecipient(request));
+  RETURN_IF_ERROR(CheckText("title", request.title(), limits.max_title_chars));
+  RETURN_IF_ERROR(CheckDeliveryPolicy(request.delivery_policy()));
+  RETURN_IF_ERROR(CheckPrintOptions(request.print_options()));
+  RETURN_IF_ERROR(CheckDocumentMetadata(request, limits));
+  // Parsing is the expensive part, so it runs only on a letter that passed
+  // everything else.
+  for (int i = 0; i < request.documents_size(); ++i) {
+    if (absl::Status s = CheckPdf(request.documents(i).content()); !s.ok()) {
+      return Invalid(
+          absl::StrCat("documents[", i, "].content"),
+          absl::StrCat("not a PDF: ", MaskPersonNumbersIn(s.message())));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace utpost::api

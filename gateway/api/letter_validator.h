@@ -1,0 +1,45 @@
+// Validation of SubmitLetter requests before anything is stored.
+#ifndef UTPOST_GATEWAY_API_LETTER_VALIDATOR_H_
+#define UTPOST_GATEWAY_API_LETTER_VALIDATOR_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+
+namespace utpost::v1 {
+class SubmitLetterRequest;
+}  // namespace utpost::v1
+
+namespace utpost::api {
+
+// Limits on a submitted letter. The defaults suit a print envelope and the
+// gRPC message size the gateway accepts; the configuration may lower them.
+struct ValidationLimits {
+  // Documents per letter, main document included.
+  int max_documents = 10;
+  // Size of one document's content.
+  int64_t max_document_bytes = 10 << 20;
+  // Size of all documents' content together.
+  int64_t max_letter_bytes = 30 << 20;
+  // Lengths in Unicode characters (code points), not bytes.
+  size_t max_title_chars = 200;
+  size_t max_client_reference_chars = 128;
+};
+
+// Checks `request` against the API contract and `limits`. Returns OK or the
+// first problem found as INVALID_ARGUMENT whose message starts with the field
+// path, e.g. "recipient.person: check digit at position 10 is wrong" or
+// "documents[1].content: not a PDF: does not start with %PDF-".
+//
+// Cheap checks come first; document sizes are checked before any PDF is
+// parsed, so an oversized letter costs no parsing. Messages never contain a
+// full person number, not even one quoted from a file name or a document.
+// Thread-safe; keeps no reference to its arguments.
+absl::Status ValidateSubmitLetter(
+    const utpost::v1::SubmitLetterRequest& request,
+    const ValidationLimits& limits);
+
+}  // namespace utpost::api
+
+#endif  // UTPOST_GATEWAY_API_LETTER_VALIDATOR_H_

@@ -1,0 +1,75 @@
+#include "gateway/api/pdf_check.h"
+
+#include <qpdf/Constants.h>
+
+#include <exception>
+#include <memory>
+#include <qpdf/QPDF.hh>
+#include <qpdf/QPDFExc.hh>
+#include <qpdf/QPDFLogger.hh>
+#include <qpdf/QPDFPageDocumentHelper.hh>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace utpost::api {
+namespace {
+
+constexpr std::string_view kPdfMagic = "%PDF-";
+
+absl::Status CannotOpen(std::string_view reason) {
+  return absl::InvalidArgumentError(absl::StrCat("cannot be opened: ", reason));
+}
+
+// Opens `content` with qpdf and counts its pages. qpdf reports problems by
+// throwing, so everything that touches it stays inside the try block.
+absl::StatusOr<int> OpenAndCountPages(std::string_view content) {
+  if (content.empty()) return absl::InvalidArgumentError("empty document");
+  if (!absl::StartsWith(content, kPdfMagic)) {
+    return absl::InvalidArgumentError("does not start with %PDF-");
+  }
+  try {
+    QPDF pdf;
+    // A private logger that discards everything: the process-wide default
+    // writes warnings about repaired files to stderr, and a gateway must not
+    // print whatever a client uploads.
+    std::shared_ptr<QPDFLogger> logger = QPDFLogger::create();
+    logger->setInfo(logger->discard());
+    logger->setWarn(logger->discard());
+    logger->setError(logger->discard());
+    pdf.setLogger(logger);
+    pdf.setSuppressWarnings(true);
+    // qpdf reads from the caller's buffer without copying it.
+    pdf.processMemoryFile("document", content.data(), content.size());
+    QPDFPageDocumentHelper pages(pdf);
+    return static_cast<int>(pages.getAllPages().size());
+  } catch (const QPDFExc& e) {
+    if (e.getErrorCode() == qpdf_e_password) {
+      return CannotOpen("it is encrypted with a password");
+    }
+    // The detail leaves out qpdf's description and file offset, which mean
+    // nothing to the client.
+    return CannotOpen(e.getMessageDetail());
+  } catch (const std::exception& e) {
+    return CannotOpen(e.what());
+  } catch (...) {
+    return CannotOpen("unknown error in the PDF parser");
+  }
+}
+
+}  // namespace
+
+absl::Status CheckPdf(std::string_view content) {
+  absl::StatusOr<int> pages = OpenAndCountPages(content);
+  if (!pages.ok()) return pages.status();
+  if (*pages < 1) return absl::InvalidArgumentError("has no pages");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> CountPdfPages(std::string_view content) {
+  return OpenAndCountPages(content);
+}
+
+}  // namespace utpost::api

@@ -1,0 +1,157 @@
+#include "gateway/config/config_loader.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/yaml_proto.h"
+
+namespace utpost::config {
+namespace {
+
+std::string Resolve(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path[0] == '/' || base_dir.empty()) return path;
+  return base_dir + "/" + path;
+}
+
+absl::Status Invalid(const std::string& setting, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat(setting, ": ", why));
+}
+
+bool IsDigits(const std::string& s, size_t n) {
+  if (s.size() != n) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+absl::Status ApplyDefaultsAndValidate(v1::Config& c,
+                                      const std::string& base_dir) {
+  if (c.role().empty()) c.set_role("all");
+  if (c.role() != "all" && c.role() != "api" && c.role() != "worker") {
+    return Invalid("role", "must be api, worker or all");
+  }
+  if (c.log_level().empty()) c.set_log_level("info");
+
+  auto* server = c.mutable_server();
+  if (server->listen().empty()) server->set_listen("127.0.0.1:7443");
+  if (c.role() != "worker") {
+    if (server->cert_file().empty())
+      return Invalid("server.cert_file", "required");
+    if (server->key_file().empty())
+      return Invalid("server.key_file", "required");
+    if (server->client_ca_file().empty())
+      return Invalid("server.client_ca_file", "required");
+  }
+  server->set_cert_file(Resolve(base_dir, server->cert_file()));
+  server->set_key_file(Resolve(base_dir, server->key_file()));
+  server->set_client_ca_file(Resolve(base_dir, server->client_ca_file()));
+
+  auto* store = c.mutable_store();
+  if (store->sqlite_path().empty()) store->set_sqlite_path("utpost.db");
+  store->set_sqlite_path(Resolve(base_dir, store->sqlite_path()));
+
+  auto* broker = c.mutable_broker();
+  if (broker->host().empty()) broker->set_host("127.0.0.1");
+  if (broker->port() == 0) broker->set_port(5672);
+  if (broker->port() < 1 || broker->port() > 65535)
+    return Invalid("broker.port", "must be 1..65535");
+  if (broker->user().empty()) broker->set_user("guest");
+  if (broker->password().empty()) broker->set_password("guest");
+  if (const char* pw = std::getenv("UTPOST_BROKER_PASSWORD"); pw && *pw) {
+    broker->set_password(pw);
+  }
+  if (broker->vhost().empty()) broker->set_vhost("/");
+  if (broker->prefetch() == 0) broker->set_prefetch(64);
+  if (broker->prefetch() < 1) return Invalid("broker.prefetch", "must be > 0");
+  if (broker->prefix().empty()) broker->set_prefix("utpost");
+
+  auto* limits = c.mutable_limits();
+  if (limits->max_documents() == 0) limits->set_max_documents(10);
+  if (limits->max_document_bytes() == 0)
+    limits->set_max_document_bytes(10 << 20);
+  if (limits->max_letter_bytes() == 0) limits->set_max_letter_bytes(30 << 20);
+  if (limits->max_documents() < 1)
+    return Invalid("limits.max_documents", "must be > 0");
+
+  for (int i = 0; i < c.tenants_size(); ++i) {
+    if (!IsDigits(c.tenants(i).organisation_number(), 9)) {
+      return Invalid(absl::StrCat("tenants[", i, "].organisation_number"),
+                     "must be 9 digits");
+    }
+  }
+
+  auto* receipts = c.mutable_receipts();
+  if (receipts->key_file().empty())
+    return Invalid("receipts.key_file", "required");
+  if (receipts->cert_chain_file().empty())
+    return Invalid("receipts.cert_chain_file", "required");
+  receipts->set_key_file(Resolve(base_dir, receipts->key_file()));
+  receipts->set_cert_chain_file(
+      Resolve(base_dir, receipts->cert_chain_file()));
+
+  auto* providers = c.mutable_providers();
+  providers->set_ca_file(Resolve(base_dir, providers->ca_file()));
+  if (providers->timeout_seconds() == 0) providers->set_timeout_seconds(30);
+  if (c.role() != "api") {
+    if (providers->registry_url().empty())
+      return Invalid("providers.registry_url", "required");
+    if (providers->digipost().url().empty())
+      return Invalid("providers.digipost.url", "required");
+    if (providers->digipost().sender_id().empty())
+      return Invalid("providers.digipost.sender_id", "required");
+    if (providers->digipost().signing_key_file().empty())
+      return Invalid("providers.digipost.signing_key_file", "required");
+    if (providers->print().url().empty())
+      return Invalid("providers.print.url", "required");
+  }
+  providers->mutable_digipost()->set_signing_key_file(
+      Resolve(base_dir, providers->digipost().signing_key_file()));
+
+  auto* retry = c.mutable_retry();
+  if (retry->delays_seconds_size() == 0) {
+    for (int d : {20, 60, 300, 3600}) retry->add_delays_seconds(d);
+  }
+  for (int i = 0; i < retry->delays_seconds_size(); ++i) {
+    if (retry->delays_seconds(i) <= 0) {
+      return Invalid(absl::StrCat("retry.delays_seconds[", i, "]"),
+                     "must be > 0");
+    }
+  }
+  if (retry->max_attempts() == 0) retry->set_max_attempts(6);
+  if (retry->max_attempts() < 1)
+    return Invalid("retry.max_attempts", "must be > 0");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Config> ParseConfig(const std::string& yaml,
+                                       const std::string& base_dir) {
+  v1::Config config;
+  RETURN_IF_ERROR(YamlToProto(yaml, "config", &config));
+  RETURN_IF_ERROR(ApplyDefaultsAndValidate(config, base_dir));
+  return config;
+}
+
+absl::StatusOr<v1::Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read configuration file ", path));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string dir;
+  if (auto slash = path.rfind('/'); slash != std::string::npos) {
+    dir = path.substr(0, slash);
+  } else {
+    dir = ".";
+  }
+  return ParseConfig(ss.str(), dir);
+}
+
+}  // namespace utpost::config

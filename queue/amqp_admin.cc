@@ -1,0 +1,189 @@
+// Topology declaration and queue depths.
+
+#include <amqp.h>
+#include <amqp_framing.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "queue/amqp_broker.h"
+#include "queue/amqp_connection.h"
+#include "queue/queue.h"
+
+namespace utpost::queue {
+namespace {
+
+absl::Status ValidateTopology(const Topology& topology) {
+  if (topology.prefix.empty()) {
+    return absl::InvalidArgumentError("topology: empty prefix");
+  }
+  for (const std::string& stage : topology.stages) {
+    if (stage.empty()) return absl::InvalidArgumentError("topology: empty stage");
+  }
+  for (int delay : topology.retry_delays_seconds) {
+    // x-message-ttl is in milliseconds and must stay a sane 32-bit value.
+    if (delay <= 0 || delay > 24 * 3600) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("topology: retry delay ", delay, " s not in 1..86400"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Every queue of `topology`, stage queues first.
+std::vector<std::string> AllQueues(const Topology& topology) {
+  std::vector<std::string> queues;
+  for (const std::string& stage : topology.stages) {
+    queues.push_back(topology.StageQueue(stage));
+  }
+  for (int delay : topology.retry_delays_seconds) {
+    queues.push_back(topology.RetryQueue(delay));
+  }
+  queues.push_back(topology.ParkedQueue());
+  return queues;
+}
+
+class AmqpAdmin final : public Admin {
+ public:
+  explicit AmqpAdmin(const BrokerOptions& options) : options_(options) {}
+
+  absl::Status DeclareTopology(const Topology& topology) override {
+    RETURN_IF_ERROR(ValidateTopology(topology));
+    RETURN_IF_ERROR(EnsureConnected());
+    return DropOnError(Declare(topology));
+  }
+
+  absl::StatusOr<std::vector<QueueStats>> Stats(
+      const Topology& topology) override {
+    RETURN_IF_ERROR(ValidateTopology(topology));
+    RETURN_IF_ERROR(EnsureConnected());
+    std::vector<QueueStats> stats;
+    for (const std::string& queue : AllQueues(topology)) {
+      amqp_queue_declare_ok_t* ok = amqp_queue_declare(
+          connection_->state(), AmqpConnection::kChannel, AmqpBytes(queue),
+          /*passive=*/1, /*durable=*/0, /*exclusive=*/0, /*auto_delete=*/0,
+          amqp_empty_table);
+      RETURN_IF_ERROR(DropOnError(
+          connection_->CheckLastReply(absl::StrCat("inspect queue ", queue))));
+      QueueStats s;
+      s.queue = queue;
+      s.messages = ok->message_count;
+      s.consumers = ok->consumer_count;
+      stats.push_back(std::move(s));
+    }
+    return stats;
+  }
+
+ private:
+  absl::Status EnsureConnected() {
+    // The admin is used rarely; a connection the broker dropped in between
+    // shows up as an error on first use, so a stale one is replaced here.
+    if (connection_ != nullptr && connection_->usable() &&
+        !DrainPending().ok()) {
+      connection_->MarkUnusable();
+    }
+    if (connection_ != nullptr && !connection_->usable()) connection_.reset();
+    if (connection_ != nullptr) return absl::OkStatus();
+    ASSIGN_OR_RETURN(connection_, AmqpConnection::Open(options_));
+    return absl::OkStatus();
+  }
+
+  absl::Status DrainPending() {
+    struct timeval zero = {};
+    for (;;) {
+      amqp_frame_t frame;
+      int rc =
+          amqp_simple_wait_frame_noblock(connection_->state(), &frame, &zero);
+      if (rc == AMQP_STATUS_TIMEOUT) return absl::OkStatus();
+      RETURN_IF_ERROR(connection_->CheckLibraryStatus(rc, "idle read"));
+      if (frame.frame_type == AMQP_FRAME_METHOD) {
+        RETURN_IF_ERROR(
+            connection_->HandleClose(frame.payload.method, "idle read"));
+      }
+    }
+  }
+
+  // A failed declare leaves the channel closed by the broker; start over.
+  absl::Status DropOnError(absl::Status status) {
+    if (!status.ok()) connection_.reset();
+    return status;
+  }
+
+  absl::Status DeclareExchange(const std::string& name, const char* type) {
+    amqp_exchange_declare(connection_->state(), AmqpConnection::kChannel,
+                          AmqpBytes(name), amqp_cstring_bytes(type),
+                          /*passive=*/0, /*durable=*/1, /*auto_delete=*/0,
+                          /*internal=*/0, amqp_empty_table);
+    return connection_->CheckLastReply(
+        absl::StrCat("declare exchange ", name));
+  }
+
+  absl::Status DeclareQueue(const std::string& name, AmqpTable* arguments) {
+    arguments->AddString("x-queue-type", "quorum");
+    amqp_queue_declare(connection_->state(), AmqpConnection::kChannel,
+                       AmqpBytes(name), /*passive=*/0, /*durable=*/1,
+                       /*exclusive=*/0, /*auto_delete=*/0, arguments->Build());
+    return connection_->CheckLastReply(absl::StrCat("declare queue ", name));
+  }
+
+  absl::Status Bind(const std::string& queue, const std::string& exchange,
+                    const std::string& key) {
+    amqp_queue_bind(connection_->state(), AmqpConnection::kChannel,
+                    AmqpBytes(queue), AmqpBytes(exchange), AmqpBytes(key),
+                    amqp_empty_table);
+    return connection_->CheckLastReply(
+        absl::StrCat("bind ", queue, " to ", exchange, " with '", key, "'"));
+  }
+
+  absl::Status Declare(const Topology& topology) {
+    const std::string work = topology.WorkExchange();
+    RETURN_IF_ERROR(DeclareExchange(work, "direct"));
+    for (const std::string& stage : topology.stages) {
+      const std::string queue = topology.StageQueue(stage);
+      AmqpTable arguments;
+      RETURN_IF_ERROR(DeclareQueue(queue, &arguments));
+      RETURN_IF_ERROR(Bind(queue, work, stage));
+    }
+    {
+      const std::string parked = topology.ParkedQueue();
+      AmqpTable arguments;
+      RETURN_IF_ERROR(DeclareQueue(parked, &arguments));
+      RETURN_IF_ERROR(Bind(parked, work, Topology::kParkedRoutingKey));
+    }
+    for (int delay : topology.retry_delays_seconds) {
+      const std::string exchange = topology.RetryExchange(delay);
+      const std::string queue = topology.RetryQueue(delay);
+      RETURN_IF_ERROR(DeclareExchange(exchange, "fanout"));
+      AmqpTable arguments;
+      arguments.AddInt("x-message-ttl", int64_t{delay} * 1000);
+      // No x-dead-letter-routing-key: an expired message keeps the key it
+      // was published with, which is its stage.
+      arguments.AddString("x-dead-letter-exchange", work);
+      // At-least-once dead-lettering keeps a message until the work queue
+      // has confirmed it, so nothing is lost between the two queues; the
+      // broker requires reject-publish overflow for it.
+      arguments.AddString("x-dead-letter-strategy", "at-least-once");
+      arguments.AddString("x-overflow", "reject-publish");
+      RETURN_IF_ERROR(DeclareQueue(queue, &arguments));
+      RETURN_IF_ERROR(Bind(queue, exchange, ""));
+    }
+    return absl::OkStatus();
+  }
+
+  const BrokerOptions options_;
+  std::unique_ptr<AmqpConnection> connection_;
+};
+
+}  // namespace
+
+std::unique_ptr<Admin> NewAmqpAdmin(const BrokerOptions& options) {
+  return std::make_unique<AmqpAdmin>(options);
+}
+
+}  // namespace utpost::queue

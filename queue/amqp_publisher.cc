@@ -1,0 +1,242 @@
+// The confirming publisher. rabbitmq-c 0.11 has no helper for publisher
+// confirms, so this reads basic.ack / basic.nack frames itself.
+
+#include <amqp.h>
+#include <amqp_framing.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "queue/amqp_broker.h"
+#include "queue/amqp_connection.h"
+#include "queue/queue.h"
+
+namespace utpost::queue {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Which messages of one PublishAll the broker has confirmed. Delivery tags
+// count publishes on the channel from 1; this batch holds the tags
+// first_tag .. first_tag + size - 1.
+class ConfirmWindow {
+ public:
+  ConfirmWindow(uint64_t first_tag, size_t size)
+      : first_tag_(first_tag), confirmed_(size, false) {}
+
+  void Sent() { ++sent_; }
+  size_t sent() const { return sent_; }
+  size_t outstanding() const { return sent_ - done_; }
+  bool all_confirmed() const { return done_ == confirmed_.size(); }
+
+  // Records basic.ack; `multiple` covers every tag up to `tag`.
+  absl::Status Ack(uint64_t tag, bool multiple) {
+    if (tag < first_tag_ || tag - first_tag_ >= sent_) {
+      return absl::UnavailableError(
+          absl::StrCat("amqp: confirm for unknown delivery tag ", tag));
+    }
+    const size_t index = tag - first_tag_;
+    if (multiple) {
+      for (size_t i = lowest_open_; i <= index; ++i) Mark(i);
+    } else {
+      Mark(index);
+    }
+    while (lowest_open_ < confirmed_.size() && confirmed_[lowest_open_]) {
+      ++lowest_open_;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  void Mark(size_t index) {
+    if (!confirmed_[index]) {
+      confirmed_[index] = true;
+      ++done_;
+    }
+  }
+
+  const uint64_t first_tag_;
+  std::vector<bool> confirmed_;
+  size_t sent_ = 0;
+  size_t done_ = 0;
+  size_t lowest_open_ = 0;
+};
+
+class AmqpPublisher final : public Publisher {
+ public:
+  explicit AmqpPublisher(const BrokerOptions& options) : options_(options) {}
+
+  absl::Status PublishAll(
+      const std::vector<OutgoingMessage>& messages) override {
+    if (messages.empty()) return absl::OkStatus();
+    absl::Status status = EnsureConnected();
+    if (status.ok()) status = PublishAndConfirm(messages);
+    last_used_ = Clock::now();
+    if (status.ok()) return status;
+    // Whatever the broker still holds for this connection is unknown; a new
+    // connection starts clean, and the caller republishes.
+    if (connection_ != nullptr) {
+      connection_->MarkUnusable();
+      connection_.reset();
+    }
+    if (status.code() == absl::StatusCode::kUnavailable ||
+        status.code() == absl::StatusCode::kInvalidArgument) {
+      return status;
+    }
+    return absl::UnavailableError(status.message());
+  }
+
+ private:
+  absl::Status EnsureConnected() {
+    if (connection_ != nullptr && !connection_->usable()) connection_.reset();
+    if (connection_ != nullptr) {
+      // Heartbeats are only sent from inside library calls, so an idle
+      // publisher may already have been dropped by the broker; a fresh
+      // connection is cheaper than a failed batch.
+      const int heartbeat = connection_->heartbeat_seconds();
+      if (heartbeat > 0 &&
+          Clock::now() - last_used_ >= std::chrono::seconds(heartbeat)) {
+        connection_.reset();
+      } else if (!DrainPending().ok()) {
+        connection_->MarkUnusable();
+        connection_.reset();
+      }
+    }
+    if (connection_ != nullptr) return absl::OkStatus();
+
+    ASSIGN_OR_RETURN(std::unique_ptr<AmqpConnection> connection,
+                     AmqpConnection::Open(options_));
+    amqp_confirm_select(connection->state(), AmqpConnection::kChannel);
+    RETURN_IF_ERROR(connection->CheckLastReply("confirm.select"));
+    connection_ = std::move(connection);
+    next_tag_ = 1;
+    return absl::OkStatus();
+  }
+
+  // Reads what arrived while idle (a close from the broker, a dead socket)
+  // without waiting; this also sends a heartbeat if one is due.
+  absl::Status DrainPending() {
+    struct timeval zero = {};
+    for (;;) {
+      amqp_frame_t frame;
+      int rc =
+          amqp_simple_wait_frame_noblock(connection_->state(), &frame, &zero);
+      if (rc == AMQP_STATUS_TIMEOUT) return absl::OkStatus();
+      RETURN_IF_ERROR(connection_->CheckLibraryStatus(rc, "idle read"));
+      if (frame.frame_type == AMQP_FRAME_METHOD) {
+        RETURN_IF_ERROR(
+            connection_->HandleClose(frame.payload.method, "idle read"));
+      }
+    }
+  }
+
+  absl::Status PublishAndConfirm(const std::vector<OutgoingMessage>& messages) {
+    amqp_connection_state_t state = connection_->state();
+    amqp_basic_properties_t properties = {};
+    properties._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+    properties.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+
+    ConfirmWindow window(next_tag_, messages.size());
+    const size_t max_in_flight = static_cast<size_t>(options_.max_in_flight);
+    Clock::time_point last_progress = Clock::now();
+    while (!window.all_confirmed()) {
+      while (window.sent() < messages.size() &&
+             window.outstanding() < max_in_flight) {
+        const OutgoingMessage& m = messages[window.sent()];
+        int rc = amqp_basic_publish(
+            state, AmqpConnection::kChannel, AmqpBytes(m.exchange),
+            AmqpBytes(m.routing_key), /*mandatory=*/1, /*immediate=*/0,
+            &properties, AmqpBytes(m.body));
+        RETURN_IF_ERROR(connection_->CheckLibraryStatus(rc, "publish"));
+        window.Sent();
+        ++next_tag_;
+      }
+
+      const auto waited = Clock::now() - last_progress;
+      if (waited >= options_.confirm_timeout) {
+        return absl::UnavailableError(absl::StrCat(
+            "amqp: no publisher confirm within ",
+            options_.confirm_timeout.count(), " ms (", window.outstanding(),
+            " of ", messages.size(), " outstanding)"));
+      }
+      struct timeval wait =
+          ToTimeval(std::chrono::duration_cast<std::chrono::milliseconds>(
+              options_.confirm_timeout - waited));
+      const size_t before = window.outstanding();
+      RETURN_IF_ERROR(ReadFrames(&wait, &window));
+      if (window.outstanding() < before) last_progress = Clock::now();
+    }
+    return absl::OkStatus();
+  }
+
+  // Waits up to `wait` for one frame, then takes every frame that is already
+  // buffered, so that one multiple ack does not cost one wait each.
+  absl::Status ReadFrames(const struct timeval* wait, ConfirmWindow* window) {
+    amqp_connection_state_t state = connection_->state();
+    struct timeval zero = {};
+    const struct timeval* timeout = wait;
+    for (;;) {
+      amqp_frame_t frame;
+      int rc = amqp_simple_wait_frame_noblock(state, &frame, timeout);
+      if (rc == AMQP_STATUS_TIMEOUT) return absl::OkStatus();
+      RETURN_IF_ERROR(
+          connection_->CheckLibraryStatus(rc, "wait for publisher confirms"));
+      RETURN_IF_ERROR(HandleFrame(frame, window));
+      if (!amqp_frames_enqueued(state) && !amqp_data_in_buffer(state)) {
+        return absl::OkStatus();
+      }
+      timeout = &zero;
+    }
+  }
+
+  absl::Status HandleFrame(const amqp_frame_t& frame, ConfirmWindow* window) {
+    // Header and body frames follow a basic.return, which already failed
+    // the batch.
+    if (frame.frame_type != AMQP_FRAME_METHOD) return absl::OkStatus();
+    const amqp_method_t& method = frame.payload.method;
+    switch (method.id) {
+      case AMQP_BASIC_ACK_METHOD: {
+        const auto* ack = static_cast<const amqp_basic_ack_t*>(method.decoded);
+        return window->Ack(ack->delivery_tag, ack->multiple != 0);
+      }
+      case AMQP_BASIC_NACK_METHOD: {
+        const auto* nack =
+            static_cast<const amqp_basic_nack_t*>(method.decoded);
+        return absl::UnavailableError(absl::StrCat(
+            "amqp: broker refused message with delivery tag ",
+            nack->delivery_tag, nack->multiple ? " (and earlier)" : ""));
+      }
+      case AMQP_BASIC_RETURN_METHOD: {
+        const auto* ret =
+            static_cast<const amqp_basic_return_t*>(method.decoded);
+        return absl::UnavailableError(absl::StrCat(
+            "amqp: message returned unroutable: exchange '",
+            ToString(ret->exchange), "' routing key '",
+            ToString(ret->routing_key), "': ", ret->reply_code, " ",
+            ToString(ret->reply_text)));
+      }
+      default:
+        return connection_->HandleClose(method, "publish");
+    }
+  }
+
+  const BrokerOptions options_;
+  std::unique_ptr<AmqpConnection> connection_;
+  // Delivery tag the broker will give the next publish on this channel.
+  uint64_t next_tag_ = 1;
+  Clock::time_point last_used_ = Clock::now();
+};
+
+}  // namespace
+
+std::unique_ptr<Publisher> NewAmqpPublisher(const BrokerOptions& options) {
+  return std::make_unique<AmqpPublisher>(options);
+}
+
+}  // namespace utpost::queue

@@ -1,0 +1,384 @@
+#include "gateway/api/letter_validator.h"
+
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "common/mask.h"
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/pdf_fixtures.h"
+#include "utpost/v1/letter.pb.h"
+
+namespace utpost::api {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+using ::utpost::testing::IsOk;
+using ::utpost::testing::MakeTestPdf;
+using ::utpost::testing::StatusIs;
+using ::utpost::v1::Document;
+using ::utpost::v1::SubmitLetterRequest;
+
+constexpr char kPerson[] = "01017012343";
+
+// Made once: every test letter shares the same small PDF.
+const std::string& Pdf() {
+  static const std::string* const pdf = new std::string(MakeTestPdf());
+  return *pdf;
+}
+
+Document* AddDocument(SubmitLetterRequest& request, std::string file_name,
+                      std::string content) {
+  Document* doc = request.add_documents();
+  doc->set_file_name(std::move(file_name));
+  doc->set_media_type("application/pdf");
+  doc->set_content(std::move(content));
+  return doc;
+}
+
+SubmitLetterRequest ValidRequest() {
+  SubmitLetterRequest request;
+  request.set_client_reference("case-2024-0001");
+  request.mutable_recipient()->set_person(kPerson);
+  request.set_title("Vedtak om tilskudd");
+  AddDocument(request, "vedtak.pdf", Pdf());
+  return request;
+}
+
+void SetNorwegianAddress(SubmitLetterRequest& request) {
+  auto* address = request.mutable_recipient()->mutable_postal_address();
+  address->set_name("Kari Nordmann");
+  address->add_address_lines("Storgata 1");
+  address->set_postal_code("0155");
+  address->set_city("OSLO");
+}
+
+TEST(ValidateSubmitLetterTest, AcceptsValidLetterToPerson) {
+  EXPECT_THAT(ValidateSubmitLetter(ValidRequest(), {}), IsOk());
+}
+
+TEST(ValidateSubmitLetterTest, AcceptsValidLetterToOrganisation) {
+  SubmitLetterRequest request = ValidRequest();
+  request.mutable_recipient()->set_organisation("974760673");
+  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+}
+
+TEST(ValidateSubmitLetterTest, AcceptsNumbersIssuedUnderThe2032Rule) {
+  SubmitLetterRequest request = ValidRequest();
+  request.mutable_recipient()->set_person("30108299939");
+  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+}
+
+TEST(ValidateSubmitLetterTest, AcceptsPostalAddresses) {
+  SubmitLetterRequest request = ValidRequest();
+  SetNorwegianAddress(request);
+  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+
+  auto* address = request.mutable_recipient()->mutable_postal_address();
+  address->set_country_code("SE");
+  address->set_postal_code("123 45");
+  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+}
+
+TEST(ValidateSubmitLetterTest, EmptyMediaTypeMeansPdf) {
+  SubmitLetterRequest request = ValidRequest();
+  request.mutable_documents(0)->clear_media_type();
+  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+}
+
+TEST(ValidateSubmitLetterTest, AcceptsLimitsExactly) {
+  SubmitLetterRequest request = ValidRequest();
+  request.set_client_reference(std::string(128, 'r'));
+  // 200 two-byte characters: the limit counts characters, not bytes.
+  std::string title;
+  for (int i = 0; i < 200; ++i) title += "\xC3\xB8";  // "ø"
+  request.set_title(title);
+  for (int i = 1; i < 10; ++i) {
+    AddDocument(request, "vedlegg" + std::to_string(i) + ".pdf", Pdf());
+  }
+  request.mutable_delivery_policy()
+      ->mutable_print_if_unread_after()
+      ->set_seconds(0);
+  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+}
+
+struct BadLetterCase {
+  std::string name;
+  std::function<void(SubmitLetterRequest&)> mutate;
+  std::string message_prefix;
+  ValidationLimits limits = {};
+};
+
+class BadLetterTest : public ::testing::TestWithParam<BadLetterCase> {};
+
+TEST_P(BadLetterTest, FailsWithFieldPath) {
+  const BadLetterCase& c = GetParam();
+  SubmitLetterRequest request = ValidRequest();
+  c.mutate(request);
+  absl::Status status = ValidateSubmitLetter(request, c.limits);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument,
+                               StartsWith(c.message_prefix)));
+  // No full person number, whatever the client sent.
+  const std::string message(status.message());
+  EXPECT_EQ(MaskPersonNumbersIn(message), message);
+}
+
+std::string Repeat(char c, size_t n) { return std::string(n, c); }
+
+ValidationLimits AtMostTwoDocuments() {
+  ValidationLimits limits;
+  limits.max_documents = 2;
+  return limits;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fields, BadLetterTest,
+    ::testing::Values(
+        BadLetterCase{
+            "MissingClientReference",
+            [](SubmitLetterRequest& r) { r.clear_client_reference(); },
+            "client_reference: required"},
+        BadLetterCase{
+            "BlankClientReference",
+            [](SubmitLetterRequest& r) { r.set_client_reference(" \t"); },
+            "client_reference: required"},
+        BadLetterCase{"LongClientReference",
+                      [](SubmitLetterRequest& r) {
+                        r.set_client_reference(Repeat('r', 129));
+                      },
+                      "client_reference: at most 128 characters, got 129"},
+        BadLetterCase{"MissingRecipient",
+                      [](SubmitLetterRequest& r) { r.clear_recipient(); },
+                      "recipient: required (person or organisation)"},
+        BadLetterCase{"RecipientWithAddressOnly",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_recipient()->clear_person();
+                        SetNorwegianAddress(r);
+                      },
+                      "recipient: required (person or organisation)"},
+        BadLetterCase{"PersonBadFirstCheckDigit",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_recipient()->set_person("01017012393");
+                      },
+                      "recipient.person: check digit at position 10 is wrong"},
+        BadLetterCase{"PersonBadSecondCheckDigit",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_recipient()->set_person("01017012344");
+                      },
+                      "recipient.person: check digit at position 11 is wrong"},
+        BadLetterCase{"PersonBadDate",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_recipient()->set_person("32017012343");
+                      },
+                      "recipient.person: digits 1-6 are not a valid date "
+                      "(day 32)"},
+        BadLetterCase{"PersonTooShort",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_recipient()->set_person("0101701234");
+                      },
+                      "recipient.person: must be 11 digits"},
+        BadLetterCase{"OrganisationBadCheckDigit",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_recipient()->set_organisation("974760672");
+                      },
+                      "recipient.organisation: check digit at position 9 is "
+                      "wrong"},
+        BadLetterCase{"OrganisationGivenPersonNumber",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_recipient()->set_organisation(kPerson);
+                      },
+                      "recipient.organisation: must be 9 digits"},
+        BadLetterCase{
+            "AddressWithoutName",
+            [](SubmitLetterRequest& r) {
+              SetNorwegianAddress(r);
+              r.mutable_recipient()->mutable_postal_address()->clear_name();
+            },
+            "recipient.postal_address.name: required"},
+        BadLetterCase{"AddressWithoutLines",
+                      [](SubmitLetterRequest& r) {
+                        SetNorwegianAddress(r);
+                        auto* a =
+                            r.mutable_recipient()->mutable_postal_address();
+                        a->clear_address_lines();
+                        a->add_address_lines(" ");
+                      },
+                      "recipient.postal_address.address_lines: at least one "
+                      "line is required"},
+        BadLetterCase{"AddressWithFiveLines",
+                      [](SubmitLetterRequest& r) {
+                        SetNorwegianAddress(r);
+                        auto* a =
+                            r.mutable_recipient()->mutable_postal_address();
+                        for (int i = 0; i < 4; ++i) a->add_address_lines("x");
+                      },
+                      "recipient.postal_address.address_lines: at most 4 "
+                      "lines, got 5"},
+        BadLetterCase{
+            "NorwegianPostalCodeTooShort",
+            [](SubmitLetterRequest& r) {
+              SetNorwegianAddress(r);
+              r.mutable_recipient()->mutable_postal_address()->set_postal_code(
+                  "155");
+            },
+            "recipient.postal_address.postal_code: must be 4 digits"},
+        BadLetterCase{"NorwegianPostalCodeNotDigits",
+                      [](SubmitLetterRequest& r) {
+                        SetNorwegianAddress(r);
+                        auto* a =
+                            r.mutable_recipient()->mutable_postal_address();
+                        a->set_country_code("NO");
+                        a->set_postal_code("O155");
+                      },
+                      "recipient.postal_address.postal_code: must be 4 digits"},
+        BadLetterCase{
+            "BadCountryCode",
+            [](SubmitLetterRequest& r) {
+              SetNorwegianAddress(r);
+              r.mutable_recipient()->mutable_postal_address()->set_country_code(
+                  "nor");
+            },
+            "recipient.postal_address.country_code: "},
+        BadLetterCase{"MissingTitle",
+                      [](SubmitLetterRequest& r) { r.clear_title(); },
+                      "title: required"},
+        BadLetterCase{
+            "LongTitle",
+            [](SubmitLetterRequest& r) { r.set_title(Repeat('t', 201)); },
+            "title: at most 200 characters, got 201"},
+        BadLetterCase{"NegativePrintIfUnreadAfter",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_delivery_policy()
+                            ->mutable_print_if_unread_after()
+                            ->set_seconds(-3600);
+                      },
+                      "delivery_policy.print_if_unread_after: must not be "
+                      "negative"},
+        BadLetterCase{"UnknownDeliveryMode",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_delivery_policy()->set_mode(
+                            static_cast<v1::DeliveryPolicy::Mode>(7));
+                      },
+                      "delivery_policy.mode: unknown value 7"},
+        BadLetterCase{"UnknownColor",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_print_options()->set_color(
+                            static_cast<v1::PrintOptions::Color>(9));
+                      },
+                      "print_options.color: unknown value 9"},
+        BadLetterCase{"NoDocuments",
+                      [](SubmitLetterRequest& r) { r.clear_documents(); },
+                      "documents: at least one document is required"},
+        BadLetterCase{"ElevenDocuments",
+                      [](SubmitLetterRequest& r) {
+                        for (int i = 1; i <= 10; ++i) {
+                          AddDocument(r, std::to_string(i) + ".pdf", Pdf());
+                        }
+                      },
+                      "documents: at most 10 documents, got 11"},
+        BadLetterCase{"ConfiguredDocumentLimit",
+                      [](SubmitLetterRequest& r) {
+                        AddDocument(r, "b.pdf", Pdf());
+                        AddDocument(r, "c.pdf", Pdf());
+                      },
+                      "documents: at most 2 documents, got 3",
+                      AtMostTwoDocuments()},
+        BadLetterCase{"MissingFileName",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_documents(0)->clear_file_name();
+                      },
+                      "documents[0].file_name: required"},
+        BadLetterCase{"FileNameWithPath",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_documents(0)->set_file_name("../vedtak.pdf");
+                      },
+                      "documents[0].file_name: \"../vedtak.pdf\" must be a "
+                      "plain file name"},
+        BadLetterCase{"DuplicateFileName",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_documents(0)->set_file_name("a.pdf");
+                        AddDocument(r, "a.pdf", Pdf());
+                      },
+                      "documents[1].file_name: \"a.pdf\" is used by "
+                      "documents[0] too"},
+        // The file name quotes a person number; the message masks it.
+        BadLetterCase{"DuplicateFileNameWithPersonNumber",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_documents(0)->set_file_name(
+                            std::string(kPerson) + ".pdf");
+                        AddDocument(r, std::string(kPerson) + ".pdf", Pdf());
+                      },
+                      "documents[1].file_name: \"010170*****.pdf\" is used by "
+                      "documents[0] too"},
+        BadLetterCase{"WrongMediaType",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_documents(0)->set_media_type("text/plain");
+                      },
+                      "documents[0].media_type: must be application/pdf"},
+        BadLetterCase{"EmptyDocument",
+                      [](SubmitLetterRequest& r) {
+                        AddDocument(r, "b.pdf", Pdf());
+                        AddDocument(r, "c.pdf", "");
+                      },
+                      "documents[2].content: empty document"},
+        BadLetterCase{"NotAPdf",
+                      [](SubmitLetterRequest& r) {
+                        AddDocument(r, "b.pdf", "Dear recipient");
+                      },
+                      "documents[1].content: not a PDF: does not start with "
+                      "%PDF-"},
+        BadLetterCase{"GarbageAfterPdfHeader",
+                      [](SubmitLetterRequest& r) {
+                        AddDocument(r, "b.pdf", "%PDF-1.7\ngarbage");
+                      },
+                      "documents[1].content: not a PDF: cannot be opened: "},
+        BadLetterCase{"PdfWithoutPages",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_documents(0)->set_content(MakeTestPdf(0));
+                      },
+                      "documents[0].content: not a PDF: has no pages"},
+        // Not a PDF either, but the size is checked first.
+        BadLetterCase{"DocumentTooLarge",
+                      [](SubmitLetterRequest& r) {
+                        AddDocument(r, "b.pdf", Pdf());
+                        AddDocument(r, "c.pdf", Pdf());
+                        AddDocument(r, "d.pdf", Repeat('x', 12 << 20));
+                      },
+                      "documents[3].content: 12582912 bytes, the limit is "
+                      "10485760"},
+        BadLetterCase{"LetterTooLarge",
+                      [](SubmitLetterRequest& r) {
+                        r.clear_documents();
+                        AddDocument(r, "a.pdf", Repeat('a', 10 << 20));
+                        AddDocument(r, "b.pdf", Repeat('b', 10 << 20));
+                        AddDocument(r, "c.pdf", Repeat('c', 10 << 20));
+                        AddDocument(r, "d.pdf", "d");
+                      },
+                      "documents: 31457281 bytes in all, the limit is "
+                      "31457280"},
+        // A duplicate name is found before the bad PDF in front of it is
+        // parsed.
+        BadLetterCase{"CheapChecksBeforeParsing",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_documents(0)->set_content("%PDF-1.7\nbad");
+                        AddDocument(r, "vedtak.pdf", Pdf());
+                      },
+                      "documents[1].file_name: "}),
+    [](const ::testing::TestParamInfo<BadLetterCase>& info) {
+      return info.param.name;
+    });
+
+TEST(ValidateSubmitLetterTest, NeverQuotesThePersonNumber) {
+  SubmitLetterRequest request = ValidRequest();
+  request.mutable_recipient()->set_person("01017012344");
+  absl::Status status = ValidateSubmitLetter(request, {});
+  EXPECT_THAT(std::string(status.message()), Not(HasSubstr("01017012344")));
+}
+
+}  // namespace
+}  // namespace utpost::api

@@ -1,0 +1,17 @@
+// PDF documents for tests, made in memory with qpdf.
+#ifndef UTPOST_TESTS_TESTING_PDF_FIXTURES_H_
+#define UTPOST_TESTS_TESTING_PDF_FIXTURES_H_
+
+#include <string>
+
+namespace utpost::testing {
+
+// A valid PDF with `pages` A4 pages (595 x 842 points). When `text` is not
+// empty, each page shows it in Helvetica, followed by the page number. The
+// output is the same bytes for the same arguments (static document ID).
+// `pages` may be 0, which gives a well-formed PDF without pages.
+std::string MakeTestPdf(int pages = 1, std::string text = "");
+
+}  // namespace utpost::testing
+
+#endif  // UTPOST_TESTS_TESTING_PDF_FIXTURES_H_
