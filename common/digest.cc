@@ -12,7 +12,7 @@ std::string Sha256Hex(std::string_view data) {
   // context allocation.
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
   return absl::BytesToHexString(
-      std::string_view(reinterpret_cast<const char*>(md), sizeof(md)));
+      absl::string_view(reinterpret_cast<const char*>(md), sizeof(md)));
 }
 
 }  // namespace utpost

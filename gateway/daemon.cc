@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "adapters/adapter_registry.h"
+#include "adapters/http/curl_http_client.h"
 #include "common/status_macros.h"
 #include "gateway/api/letter_service.h"
 #include "gateway/api/ops_service.h"
@@ -64,10 +65,63 @@ api::AccessPolicy AccessOf(const config::v1::Config& c) {
   return p;
 }
 
-// The worker role's outside world: registry and channels.
-struct Adapters {
-  std::unique_ptr<adapters::AdapterSet> set;
+// The worker role's outside world: registry and channels, made by name
+// through the adapter registry.
+struct OutsideWorld {
+  std::unique_ptr<adapters::HttpClient> http;
+  std::unique_ptr<adapters::Registry> registry;
+  std::unique_ptr<adapters::Channel> digital;
+  std::unique_ptr<adapters::Channel> print;
 };
+
+absl::StatusOr<OutsideWorld> BuildOutsideWorld(
+    const config::v1::Providers& p) {
+  adapters::AdapterRegistry known;
+  adapters::RegisterBuiltinAdapters(&known);
+  OutsideWorld w;
+  adapters::CurlHttpClientOptions http_options;
+  http_options.ca_file = p.ca_file();
+  http_options.timeout_ms = int64_t{p.timeout_seconds()} * 1000;
+  auto http = adapters::NewCurlHttpClient(http_options);
+  if (!http.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("providers.ca_file: ", http.status().message()));
+  }
+  w.http = std::move(*http);
+
+  adapters::AdapterSettings registry;
+  registry.base_url = p.registry_url();
+  registry.http = w.http.get();
+  auto r = known.MakeRegistry("krr", registry);
+  if (!r.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("providers.registry_url: ", r.status().message()));
+  }
+  w.registry = std::move(*r);
+
+  adapters::AdapterSettings digipost;
+  digipost.base_url = p.digipost().url();
+  digipost.sender_id = p.digipost().sender_id();
+  digipost.signing_key_file = p.digipost().signing_key_file();
+  digipost.http = w.http.get();
+  auto d = known.MakeChannel("digipost", digipost);
+  if (!d.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("providers.digipost: ", d.status().message()));
+  }
+  w.digital = std::move(*d);
+
+  adapters::AdapterSettings print;
+  print.base_url = p.print().url();
+  print.http = w.http.get();
+  auto pr = known.MakeChannel("print", print);
+  if (!pr.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("providers.print: ", pr.status().message()));
+  }
+  w.print = std::move(*pr);
+  return w;
+}
 
 }  // namespace
 
@@ -96,9 +150,9 @@ absl::Status RunDaemon(const config::v1::Config& config,
   }
 
   // Built before the services so that a bad provider setting stops start-up.
-  std::unique_ptr<adapters::AdapterSet> outside;
+  OutsideWorld outside;
   if (worker_role) {
-    auto built = adapters::BuildAdapters(config.providers());
+    auto built = BuildOutsideWorld(config.providers());
     if (!built.ok()) return built.status();
     outside = std::move(*built);
   }
@@ -180,8 +234,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
       d.return_addresses[t.organisation_number()] = a;
     }
     dispatcher = std::make_unique<dispatch::Dispatcher>(
-        store->get(), outside->registry.get(), outside->digital.get(),
-        outside->print.get(), d, [relay_ptr, notify_watchers] {
+        store->get(), outside.registry.get(), outside.digital.get(),
+        outside.print.get(), d, [relay_ptr, notify_watchers] {
           relay_ptr->Wake();
           notify_watchers();
         });

@@ -24,7 +24,8 @@ absl::Status ValidateTopology(const Topology& topology) {
     return absl::InvalidArgumentError("topology: empty prefix");
   }
   for (const std::string& stage : topology.stages) {
-    if (stage.empty()) return absl::InvalidArgumentError("topology: empty stage");
+    if (stage.empty())
+      return absl::InvalidArgumentError("topology: empty stage");
   }
   for (int delay : topology.retry_delays_seconds) {
     // x-message-ttl is in milliseconds and must stay a sane 32-bit value.
@@ -120,8 +121,7 @@ class AmqpAdmin final : public Admin {
                           AmqpBytes(name), amqp_cstring_bytes(type),
                           /*passive=*/0, /*durable=*/1, /*auto_delete=*/0,
                           /*internal=*/0, amqp_empty_table);
-    return connection_->CheckLastReply(
-        absl::StrCat("declare exchange ", name));
+    return connection_->CheckLastReply(absl::StrCat("declare exchange ", name));
   }
 
   absl::Status DeclareQueue(const std::string& name, AmqpTable* arguments) {

@@ -54,7 +54,9 @@ struct BrokerOptions {
 
 // Publishes with `mandatory` set and publisher confirms, so a message no
 // queue accepts is an error (UNAVAILABLE), never a silent drop. Any error
-// drops the connection; the next PublishAll opens a new one.
+// drops the connection; the next PublishAll opens a new one, as does a call
+// after an idle spell longer than the heartbeat interval (the broker may
+// have given up on a connection that sent no heartbeats meanwhile).
 std::unique_ptr<Publisher> NewAmqpPublisher(const BrokerOptions& options);
 
 // Consumes with manual acks. Run returns NOT_FOUND when a queue does not

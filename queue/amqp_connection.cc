@@ -278,7 +278,8 @@ absl::Status AmqpConnection::CheckLibraryStatus(int status,
 absl::Status AmqpConnection::HandleClose(const amqp_method_t& method,
                                          absl::string_view what) {
   if (method.id == AMQP_CHANNEL_CLOSE_METHOD) {
-    const auto* close = static_cast<const amqp_channel_close_t*>(method.decoded);
+    const auto* close =
+        static_cast<const amqp_channel_close_t*>(method.decoded);
     amqp_channel_close_ok_t ok = {};
     amqp_send_method(state_, kChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
     // The channel is gone; callers rebuild the whole connection rather than

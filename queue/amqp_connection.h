@@ -90,7 +90,8 @@ class AmqpConnection {
 
   // The status of `reply` (from a synchronous rabbitmq-c call); `what` names
   // the operation in the message. A close sent by the broker is answered.
-  absl::Status CheckReply(const amqp_rpc_reply_t& reply, absl::string_view what);
+  absl::Status CheckReply(const amqp_rpc_reply_t& reply,
+                          absl::string_view what);
   // CheckReply on the reply of the last synchronous call.
   absl::Status CheckLastReply(absl::string_view what);
   // The status of a rabbitmq-c status code (AMQP_STATUS_*).

@@ -62,6 +62,7 @@ class AmqpConsumer final : public Consumer {
     }
     RETURN_IF_ERROR(ValidateBrokerOptions(options_));
     std::chrono::milliseconds backoff = options_.reconnect_backoff_min;
+    bool outage = false;
     while (!stop->load()) {
       bool consumed = false;
       absl::Status status = RunOnce(queues, handler, stop, &consumed);
@@ -72,9 +73,17 @@ class AmqpConsumer final : public Consumer {
       }
       // A connection that worked retries at once-ish; a broker that stays
       // away is asked less and less often.
-      if (consumed) backoff = options_.reconnect_backoff_min;
-      spdlog::warn("queue: consumer connection lost: {}; retry in {} ms",
-                   status.message(), backoff.count());
+      if (consumed) {
+        backoff = options_.reconnect_backoff_min;
+        outage = false;
+      }
+      // One line when the outage starts, then one per longest backoff, so a
+      // long outage does not flood the log.
+      if (!outage || backoff >= options_.reconnect_backoff_max) {
+        spdlog::warn("queue: consumer disconnected: {}; retry in {} ms",
+                     std::string(status.message()), backoff.count());
+      }
+      outage = true;
       SleepUnlessStopped(backoff, stop);
       backoff = std::min(backoff * 2, options_.reconnect_backoff_max);
     }
@@ -162,9 +171,8 @@ class AmqpConsumer final : public Consumer {
       // again tells which: NOT_FOUND stops Run.
       const auto* cancel =
           static_cast<const amqp_basic_cancel_t*>(method.decoded);
-      return absl::UnavailableError(
-          absl::StrCat("amqp: broker cancelled consumer ",
-                       ToString(cancel->consumer_tag)));
+      return absl::UnavailableError(absl::StrCat(
+          "amqp: broker cancelled consumer ", ToString(cancel->consumer_tag)));
     }
     return connection->HandleClose(method, "consume");
   }

@@ -215,11 +215,11 @@ class AmqpPublisher final : public Publisher {
       case AMQP_BASIC_RETURN_METHOD: {
         const auto* ret =
             static_cast<const amqp_basic_return_t*>(method.decoded);
-        return absl::UnavailableError(absl::StrCat(
-            "amqp: message returned unroutable: exchange '",
-            ToString(ret->exchange), "' routing key '",
-            ToString(ret->routing_key), "': ", ret->reply_code, " ",
-            ToString(ret->reply_text)));
+        return absl::UnavailableError(
+            absl::StrCat("amqp: message returned unroutable: exchange '",
+                         ToString(ret->exchange), "' routing key '",
+                         ToString(ret->routing_key), "': ", ret->reply_code,
+                         " ", ToString(ret->reply_text)));
       }
       default:
         return connection_->HandleClose(method, "publish");

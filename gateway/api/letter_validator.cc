@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
 #include "gateway/api/identifiers.h"
@@ -26,32 +27,36 @@ using ::utpost::v1::PrintOptions;
 using ::utpost::v1::Recipient;
 using ::utpost::v1::SubmitLetterRequest;
 
-constexpr std::string_view kPdfMediaType = "application/pdf";
+constexpr absl::string_view kPdfMediaType = "application/pdf";
 constexpr int kMaxAddressLines = 4;
 
-absl::Status Invalid(std::string_view field, std::string_view reason) {
+absl::Status Invalid(absl::string_view field, absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", reason));
 }
 
 // Text that comes from the client (file names, what the PDF parser quotes)
 // may hold a person number; it is masked before it enters a message.
-std::string Quote(std::string_view text) {
-  return absl::StrCat("\"", MaskPersonNumbersIn(text), "\"");
+std::string Mask(absl::string_view text) {
+  return MaskPersonNumbersIn(std::string_view(text.data(), text.size()));
+}
+
+std::string Quote(absl::string_view text) {
+  return absl::StrCat("\"", Mask(text), "\"");
 }
 
 // Protobuf has already checked that string fields are valid UTF-8, so
 // counting the bytes that do not continue a sequence counts code points.
-size_t CountChars(std::string_view text) {
+size_t CountChars(absl::string_view text) {
   size_t n = 0;
   for (unsigned char c : text) n += (c & 0xC0) != 0x80;
   return n;
 }
 
-bool IsBlank(std::string_view text) {
+bool IsBlank(absl::string_view text) {
   return absl::StripAsciiWhitespace(text).empty();
 }
 
-absl::Status CheckText(std::string_view field, std::string_view text,
+absl::Status CheckText(absl::string_view field, absl::string_view text,
                        size_t max_chars) {
   if (IsBlank(text)) return Invalid(field, "required");
   if (size_t n = CountChars(text); n > max_chars) {
@@ -61,7 +66,7 @@ absl::Status CheckText(std::string_view field, std::string_view text,
   return absl::OkStatus();
 }
 
-bool IsDigits(std::string_view text) {
+bool IsDigits(absl::string_view text) {
   for (char c : text) {
     if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
   }
@@ -69,7 +74,7 @@ bool IsDigits(std::string_view text) {
 }
 
 absl::Status CheckPostalAddress(const PostalAddress& address) {
-  constexpr std::string_view kField = "recipient.postal_address";
+  constexpr absl::string_view kField = "recipient.postal_address";
   if (IsBlank(address.name())) {
     return Invalid(absl::StrCat(kField, ".name"), "required");
   }
@@ -162,7 +167,7 @@ absl::Status CheckPrintOptions(const PrintOptions& options) {
 
 // A file name travels to providers and into archives; it must name a file,
 // not a path, and carry no control characters.
-bool IsPlainFileName(std::string_view name) {
+bool IsPlainFileName(absl::string_view name) {
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7F || c == '/' || c == '\\') return false;
   }
@@ -181,7 +186,7 @@ absl::Status CheckDocumentMetadata(const SubmitLetterRequest& request,
     return Invalid("documents", absl::StrCat("at most ", limits.max_documents,
                                              " documents, got ", count));
   }
-  absl::flat_hash_map<std::string_view, int> first_use;
+  absl::flat_hash_map<absl::string_view, int> first_use;
   int64_t total_bytes = 0;
   for (int i = 0; i < count; ++i) {
     const Document& doc = request.documents(i);
@@ -238,9 +243,8 @@ absl::Status ValidateSubmitLetter(const SubmitLetterRequest& request,
   // everything else.
   for (int i = 0; i < request.documents_size(); ++i) {
     if (absl::Status s = CheckPdf(request.documents(i).content()); !s.ok()) {
-      return Invalid(
-          absl::StrCat("documents[", i, "].content"),
-          absl::StrCat("not a PDF: ", MaskPersonNumbersIn(s.message())));
+      return Invalid(absl::StrCat("documents[", i, "].content"),
+                     absl::StrCat("not a PDF: ", Mask(s.message())));
     }
   }
   return absl::OkStatus();

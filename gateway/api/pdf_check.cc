@@ -13,13 +13,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace utpost::api {
 namespace {
 
-constexpr std::string_view kPdfMagic = "%PDF-";
+constexpr absl::string_view kPdfMagic = "%PDF-";
 
-absl::Status CannotOpen(std::string_view reason) {
+absl::Status CannotOpen(absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat("cannot be opened: ", reason));
 }
 
@@ -27,7 +28,9 @@ absl::Status CannotOpen(std::string_view reason) {
 // throwing, so everything that touches it stays inside the try block.
 absl::StatusOr<int> OpenAndCountPages(std::string_view content) {
   if (content.empty()) return absl::InvalidArgumentError("empty document");
-  if (!absl::StartsWith(content, kPdfMagic)) {
+  // Debian's abseil has its own string_view, distinct from std::string_view.
+  if (!absl::StartsWith(absl::string_view(content.data(), content.size()),
+                        kPdfMagic)) {
     return absl::InvalidArgumentError("does not start with %PDF-");
   }
   try {

@@ -1,5 +1,6 @@
 #include "gateway/dispatch/worker_pool.h"
 
+#include <chrono>
 #include <utility>
 
 #include "spdlog/spdlog.h"
@@ -12,13 +13,21 @@ WorkerPool::WorkerPool(ConsumerFactory make_consumer, Dispatcher* dispatcher,
     threads_.emplace_back([this, make_consumer, dispatcher,
                            queues = std::move(group)] {
       auto consumer = make_consumer();
-      auto s = consumer->Run(
-          queues,
-          [dispatcher](const queue::Delivery& d) {
-            return dispatcher->Handle(d);
-          },
-          &stop_);
-      if (!s.ok()) spdlog::error("worker stopped: {}", s.ToString());
+      // Run returns an error only for what reconnecting cannot fix by
+      // itself, such as queues not declared yet by the relay: wait, retry.
+      while (!stop_) {
+        auto s = consumer->Run(
+            queues,
+            [dispatcher](const queue::Delivery& d) {
+              return dispatcher->Handle(d);
+            },
+            &stop_);
+        if (s.ok()) break;
+        spdlog::warn("worker: cannot consume yet: {}", s.ToString());
+        for (int i = 0; i < 10 && !stop_; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      }
     });
   }
 }

@@ -32,8 +32,8 @@ struct X509StackDeleter {
 // Decodes base64url and insists on the one canonical spelling (no padding,
 // no whitespace, zero trailing bits), so that a JWS has exactly one textual
 // form and its SHA-256 identifies it.
-absl::StatusOr<std::string> DecodePart(std::string_view part,
-                                       std::string_view what) {
+absl::StatusOr<std::string> DecodePart(absl::string_view part,
+                                       absl::string_view what) {
   std::string out;
   if (!absl::WebSafeBase64Unescape(part, &out) ||
       absl::WebSafeBase64Escape(out) != part) {
@@ -44,7 +44,7 @@ absl::StatusOr<std::string> DecodePart(std::string_view part,
 }
 
 absl::StatusOr<nlohmann::json> ParseObject(const std::string& text,
-                                           std::string_view what) {
+                                           absl::string_view what) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr,
                                            /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
@@ -106,7 +106,9 @@ class Verifier final : public ReceiptJwsVerifier {
   explicit Verifier(X509StorePtr store) : store_(std::move(store)) {}
 
   absl::StatusOr<nlohmann::json> Verify(std::string_view jws) const override {
-    std::vector<std::string_view> parts = absl::StrSplit(jws, '.');
+    // Debian's abseil has its own string_view type.
+    const absl::string_view text(jws.data(), jws.size());
+    std::vector<absl::string_view> parts = absl::StrSplit(text, '.');
     if (parts.size() != 3) {
       return absl::InvalidArgumentError(
           "receipt JWS: not compact serialisation (want three parts)");

@@ -174,9 +174,11 @@ void Connection::RollbackQuietly() {
 }
 
 absl::Status Connection::Error(int rc, std::string_view what) {
-  std::string msg =
-      absl::StrCat("sqlite: ", sqlite3_errmsg(db_), " (", sqlite3_errstr(rc),
-                   ", code ", rc, ") in: ", what);
+  // Debian's abseil has its own string_view type.
+  std::string_view head = what.substr(0, 120);
+  std::string msg = absl::StrCat(
+      "sqlite: ", sqlite3_errmsg(db_), " (", sqlite3_errstr(rc), ", code ", rc,
+      ") in: ", absl::string_view(head.data(), head.size()));
   switch (rc & 0xff) {
     case SQLITE_CONSTRAINT:
       return absl::AlreadyExistsError(msg);

@@ -1,5 +1,6 @@
 #include "gateway/api/identifiers.h"
 
+#include <ostream>
 #include <string>
 
 #include "absl/status/status.h"
@@ -25,6 +26,9 @@ struct ValidPersonCase {
   bool issued_under_2032_rule;
   absl::CivilDay birth_date;
 };
+
+// Names the case in test output instead of dumping its bytes.
+void PrintTo(const ValidPersonCase& c, std::ostream* os) { *os << c.name; }
 
 class ValidPersonNumberTest : public ::testing::TestWithParam<ValidPersonCase> {
 };
@@ -123,6 +127,9 @@ struct InvalidPersonCase {
   const char* reason;
 };
 
+// Names the case in test output instead of dumping its bytes.
+void PrintTo(const InvalidPersonCase& c, std::ostream* os) { *os << c.name; }
+
 class InvalidPersonNumberTest
     : public ::testing::TestWithParam<InvalidPersonCase> {};
 
@@ -211,6 +218,11 @@ struct InvalidOrganisationCase {
   const char* number;
   const char* reason;
 };
+
+// Names the case in test output instead of dumping its bytes.
+void PrintTo(const InvalidOrganisationCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class InvalidOrganisationNumberTest
     : public ::testing::TestWithParam<InvalidOrganisationCase> {};

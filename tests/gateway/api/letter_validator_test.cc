@@ -1,6 +1,7 @@
 #include "gateway/api/letter_validator.h"
 
 #include <functional>
+#include <ostream>
 #include <string>
 #include <utility>
 
@@ -112,6 +113,9 @@ struct BadLetterCase {
   std::function<void(SubmitLetterRequest&)> mutate;
   std::string message_prefix;
   ValidationLimits limits = {};
+
+  // Names the case in test output instead of dumping its bytes.
+  void PrintTo(const BadLetterCase& c, std::ostream* os) { *os << c.name; }
 };
 
 class BadLetterTest : public ::testing::TestWithParam<BadLetterCase> {};

@@ -1,0 +1,115 @@
+#include "adapters/adapter_registry.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "adapters/digipost/digipost_channel.h"
+#include "adapters/print/print_channel.h"
+#include "adapters/registry/krr_registry.h"
+
+namespace utpost::adapters {
+namespace {
+
+template <typename Map>
+absl::Status Add(Map* map, std::string name, typename Map::mapped_type factory,
+                 std::string_view kind) {
+  if (name.empty() || !factory) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kind, " adapter needs a name and a factory"));
+  }
+  if (map->count(name) > 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(kind, " adapter \"", name, "\" is already registered"));
+  }
+  map->emplace(std::move(name), std::move(factory));
+  return absl::OkStatus();
+}
+
+template <typename Map>
+std::vector<std::string> Names(const Map& map) {
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : map) names.push_back(name);
+  return names;
+}
+
+template <typename Map>
+auto Make(const Map& map, std::string_view name,
+          const AdapterSettings& settings, std::string_view kind)
+    -> decltype(map.begin()->second(settings)) {
+  auto it = map.find(name);
+  if (it == map.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("no ", kind, " adapter \"", name, "\"; known: ",
+                     absl::StrJoin(Names(map), ", ")));
+  }
+  if (settings.http == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kind, " adapter \"", name, "\" needs an HTTP client"));
+  }
+  return it->second(settings);
+}
+
+}  // namespace
+
+absl::Status AdapterRegistry::RegisterChannel(std::string name,
+                                              ChannelFactory factory) {
+  return Add(&channels_, std::move(name), std::move(factory), "channel");
+}
+
+absl::Status AdapterRegistry::RegisterRegistry(std::string name,
+                                               RegistryFactory factory) {
+  return Add(&registries_, std::move(name), std::move(factory), "registry");
+}
+
+absl::StatusOr<std::unique_ptr<Channel>> AdapterRegistry::MakeChannel(
+    std::string_view name, const AdapterSettings& settings) const {
+  return Make(channels_, name, settings, "channel");
+}
+
+absl::StatusOr<std::unique_ptr<Registry>> AdapterRegistry::MakeRegistry(
+    std::string_view name, const AdapterSettings& settings) const {
+  return Make(registries_, name, settings, "registry");
+}
+
+std::vector<std::string> AdapterRegistry::ChannelNames() const {
+  return Names(channels_);
+}
+
+std::vector<std::string> AdapterRegistry::RegistryNames() const {
+  return Names(registries_);
+}
+
+void RegisterBuiltinAdapters(AdapterRegistry* registry) {
+  // Names are fixed and distinct, so registration cannot fail here.
+  (void)registry->RegisterChannel(
+      "digipost", [](const AdapterSettings& settings) {
+        DigipostOptions options;
+        options.base_url = settings.base_url;
+        options.sender_id = settings.sender_id;
+        options.signing_key_file = settings.signing_key_file;
+        options.clock = settings.clock;
+        return NewDigipostChannel(options, settings.http);
+      });
+  (void)registry->RegisterChannel(
+      "print", [](const AdapterSettings& settings)
+                   -> absl::StatusOr<std::unique_ptr<Channel>> {
+        if (settings.base_url.empty()) {
+          return absl::InvalidArgumentError("print.url: must be set");
+        }
+        return NewPrintChannel(PrintOptions{settings.base_url}, settings.http);
+      });
+  (void)registry->RegisterRegistry(
+      "krr", [](const AdapterSettings& settings)
+                 -> absl::StatusOr<std::unique_ptr<Registry>> {
+        if (settings.base_url.empty()) {
+          return absl::InvalidArgumentError("registry_url: must be set");
+        }
+        KrrRegistryOptions options;
+        options.base_url = settings.base_url;
+        options.bearer_token = settings.bearer_token;
+        return NewKrrRegistry(std::move(options), settings.http);
+      });
+}
+
+}  // namespace utpost::adapters

@@ -1,0 +1,978 @@
+#include "gateway/store/sqlite_store.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "common/digest.h"
+#include "common/status_macros.h"
+#include "gateway/store/sqlite_db.h"
+
+namespace utpost::store {
+namespace {
+
+using internal::Connection;
+using internal::Statement;
+using ::utpost::v1::Letter;
+
+constexpr int kSchemaVersion = 1;
+// Bounds one group commit, so that a flood of writers still sees commits.
+constexpr size_t kMaxOpsPerCommit = 1024;
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+// Version 1. Times are milliseconds since the Unix epoch; states are
+// utpost.v1.Letter.State numbers. Letters are never deleted, so foreign keys
+// need no cascade.
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS letters (
+  id               TEXT PRIMARY KEY NOT NULL,
+  tenant           TEXT NOT NULL,
+  client_reference TEXT NOT NULL,
+  request_digest   TEXT NOT NULL,
+  state            INTEGER NOT NULL,
+  channel          TEXT NOT NULL DEFAULT '',
+  reason           TEXT NOT NULL DEFAULT '',
+  spec             BLOB NOT NULL,  -- utpost.v1.SubmitLetterRequest, no content
+  create_time_ms   INTEGER NOT NULL,
+  update_time_ms   INTEGER NOT NULL,
+  UNIQUE (tenant, client_reference)
+);
+CREATE INDEX IF NOT EXISTS letters_by_time
+  ON letters (create_time_ms, id);
+CREATE INDEX IF NOT EXISTS letters_by_tenant_time
+  ON letters (tenant, create_time_ms, id);
+CREATE INDEX IF NOT EXISTS letters_by_state_time
+  ON letters (state, create_time_ms, id);
+
+CREATE TABLE IF NOT EXISTS documents (
+  letter_id  TEXT NOT NULL REFERENCES letters (id),
+  idx        INTEGER NOT NULL,
+  file_name  TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  sha256     TEXT NOT NULL,
+  size       INTEGER NOT NULL,
+  content    BLOB NOT NULL,
+  PRIMARY KEY (letter_id, idx)
+);
+
+CREATE TABLE IF NOT EXISTS outbox (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  letter_id       TEXT NOT NULL REFERENCES letters (id),
+  exchange        TEXT NOT NULL,
+  routing_key     TEXT NOT NULL,
+  body            BLOB NOT NULL,
+  state_when_sent INTEGER,
+  created_ms      INTEGER NOT NULL,
+  sent_at_ms      INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_unsent
+  ON outbox (id) WHERE sent_at_ms IS NULL;
+
+CREATE TABLE IF NOT EXISTS receipts (
+  cursor    INTEGER PRIMARY KEY AUTOINCREMENT,
+  letter_id TEXT NOT NULL REFERENCES letters (id),
+  tenant    TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  state     INTEGER NOT NULL,
+  channel   TEXT NOT NULL,
+  reason    TEXT NOT NULL,
+  time_ms   INTEGER NOT NULL,
+  jws       TEXT NOT NULL,
+  sha256    TEXT NOT NULL,  -- lowercase hex SHA-256 of jws
+  UNIQUE (letter_id, seq)
+);
+CREATE INDEX IF NOT EXISTS receipts_by_tenant
+  ON receipts (tenant, cursor);
+)sql";
+
+constexpr char kLetterColumns[] =
+    "id, tenant, client_reference, state, channel, reason, spec, "
+    "create_time_ms, update_time_ms";
+constexpr char kReceiptSelect[] =
+    "SELECT r.cursor, r.letter_id, r.tenant, l.client_reference, r.seq, "
+    "r.state, r.channel, r.reason, r.time_ms, r.jws, r.sha256 "
+    "FROM receipts r JOIN letters l ON l.id = r.letter_id ";
+
+absl::Status LetterNotFound(const std::string& id) {
+  return absl::NotFoundError(absl::StrCat("letter ", id, " not found"));
+}
+
+absl::Status CreateSchema(Connection& c, const std::string& path) {
+  int64_t version = 0;
+  {
+    ASSIGN_OR_RETURN(Statement st, c.Prepare("PRAGMA user_version"));
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) version = st.ColumnInt64(0);
+  }
+  if (version > kSchemaVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store ", path, ": schema version ", version,
+                     " is newer than this build's ", kSchemaVersion));
+  }
+  absl::Status s = c.Exec("BEGIN IMMEDIATE");
+  if (s.ok()) s = c.Exec(kSchema);
+  if (s.ok()) {
+    s = c.Exec(absl::StrCat("PRAGMA user_version = ", kSchemaVersion).c_str());
+  }
+  if (s.ok()) s = c.Exec("COMMIT");
+  if (!s.ok()) c.RollbackQuietly();
+  return s;
+}
+
+absl::StatusOr<std::vector<v1::DocumentInfo>> ReadDocumentInfos(
+    Connection& c, const std::string& letter_id) {
+  ASSIGN_OR_RETURN(Statement st,
+                   c.Prepare("SELECT file_name, media_type, size, sha256 "
+                             "FROM documents WHERE letter_id = ? "
+                             "ORDER BY idx"));
+  st.BindText(1, letter_id);
+  std::vector<v1::DocumentInfo> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    v1::DocumentInfo& d = out.emplace_back();
+    d.set_file_name(st.ColumnText(0));
+    d.set_media_type(st.ColumnText(1));
+    d.set_size_bytes(st.ColumnInt64(2));
+    d.set_sha256(st.ColumnText(3));
+  }
+  return out;
+}
+
+// `row` holds kLetterColumns.
+absl::StatusOr<LetterRecord> LetterFromRow(Connection& c,
+                                           const Statement& row) {
+  LetterRecord r;
+  r.id = row.ColumnText(0);
+  r.tenant = row.ColumnText(1);
+  r.client_reference = row.ColumnText(2);
+  r.state = static_cast<State>(row.ColumnInt64(3));
+  r.channel = row.ColumnText(4);
+  r.reason = row.ColumnText(5);
+  if (!r.spec.ParseFromString(row.ColumnBlob(6))) {
+    return absl::DataLossError(
+        absl::StrCat("letter ", r.id, ": stored spec does not parse"));
+  }
+  r.create_time_ms = row.ColumnInt64(7);
+  r.update_time_ms = row.ColumnInt64(8);
+  ASSIGN_OR_RETURN(r.documents, ReadDocumentInfos(c, r.id));
+  return r;
+}
+
+absl::StatusOr<LetterRecord> ReadLetter(Connection& c, const std::string& id) {
+  ASSIGN_OR_RETURN(Statement st,
+                   c.Prepare(absl::StrCat("SELECT ", kLetterColumns,
+                                          " FROM letters WHERE id = ?")));
+  st.BindText(1, id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return LetterNotFound(id);
+  return LetterFromRow(c, st);
+}
+
+// `row` holds the columns of kReceiptSelect.
+ReceiptRecord ReceiptFromRow(const Statement& row) {
+  ReceiptRecord r;
+  r.cursor = row.ColumnInt64(0);
+  r.letter_id = row.ColumnText(1);
+  r.tenant = row.ColumnText(2);
+  r.client_reference = row.ColumnText(3);
+  r.sequence = row.ColumnInt64(4);
+  r.state = static_cast<State>(row.ColumnInt64(5));
+  r.channel = row.ColumnText(6);
+  r.reason = row.ColumnText(7);
+  r.time_ms = row.ColumnInt64(8);
+  r.jws = row.ColumnText(9);
+  r.sha256_hex = row.ColumnText(10);
+  return r;
+}
+
+absl::StatusOr<std::vector<ReceiptRecord>> CollectReceipts(Statement& st) {
+  std::vector<ReceiptRecord> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(ReceiptFromRow(st));
+  }
+  return out;
+}
+
+// Messages always belong to the letter whose transaction writes them.
+absl::Status InsertOutbox(Connection& c, const OutboxMessage& m,
+                          const std::string& letter_id, int64_t now_ms) {
+  ASSIGN_OR_RETURN(
+      Statement st,
+      c.Prepare("INSERT INTO outbox (letter_id, exchange, routing_key, body, "
+                "state_when_sent, created_ms) VALUES (?, ?, ?, ?, ?, ?)"));
+  st.BindText(1, letter_id);
+  st.BindText(2, m.exchange);
+  st.BindText(3, m.routing_key);
+  st.BindBlob(4, m.body);
+  if (m.state_when_sent.has_value()) {
+    st.BindInt64(5, *m.state_when_sent);
+  } else {
+    st.BindNull(5);
+  }
+  st.BindInt64(6, now_ms);
+  return st.Run();
+}
+
+// The page token is opaque to callers: base64url of "<create_ms>:<id>" of
+// the last letter of the previous page.
+std::string MakePageToken(const LetterRecord& last) {
+  return absl::WebSafeBase64Escape(
+      absl::StrCat(last.create_time_ms, ":", last.id));
+}
+
+absl::StatusOr<std::pair<int64_t, std::string>> ParsePageToken(
+    const std::string& token) {
+  std::string text;
+  int64_t ms = 0;
+  size_t colon = std::string::npos;
+  if (absl::WebSafeBase64Unescape(token, &text)) colon = text.find(':');
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(text).substr(0, colon), &ms)) {
+    return absl::InvalidArgumentError("page_token is not valid");
+  }
+  return std::make_pair(ms, text.substr(colon + 1));
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(const SqliteStoreOptions& options,
+              std::unique_ptr<Connection> writer)
+      : path_(options.path),
+        signer_(options.signer),
+        clock_(options.clock != nullptr ? options.clock : RealClock()),
+        busy_timeout_ms_(options.busy_timeout_ms),
+        max_readers_(options.max_readers > 0 ? options.max_readers : 8),
+        writer_(std::move(writer)) {}
+
+  absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>> CreateLetters(
+      std::vector<NewLetter> letters) override;
+  absl::StatusOr<LetterRecord> GetLetter(const std::string& id,
+                                         const std::string& tenant) override;
+  absl::StatusOr<LetterPage> ListLetters(const ListFilter& filter) override;
+  absl::StatusOr<std::vector<Document>> GetDocuments(
+      const std::string& letter_id) override;
+  absl::StatusOr<LetterRecord> ApplyTransition(const std::string& letter_id,
+                                               const Transition& t) override;
+  absl::Status ScheduleRetry(const std::string& letter_id,
+                             const std::string& reason,
+                             const OutboxMessage& retry) override;
+  absl::StatusOr<std::vector<OutboxMessage>> PendingOutbox(int limit) override;
+  absl::Status MarkOutboxSent(const std::vector<int64_t>& ids) override;
+  absl::StatusOr<int64_t> CountPendingOutbox() override;
+  absl::StatusOr<std::vector<ReceiptRecord>> GetReceipts(
+      const std::string& letter_id, const std::string& tenant) override;
+  absl::StatusOr<std::vector<ReceiptRecord>> ReceiptsAfter(
+      int64_t after, const std::string& tenant, int limit) override;
+  absl::StatusOr<int64_t> LastReceiptCursor() override;
+  absl::StatusOr<std::vector<std::pair<State, int64_t>>> CountByState()
+      override;
+
+ private:
+  // One unit of a group commit, run in its own savepoint on the writer
+  // connection. A non-OK status rolls back only this op, unless the
+  // connection broke (then the whole group fails).
+  struct WriteOp {
+    std::function<absl::Status(Connection&)> run;
+    absl::Status status;  // The op's own outcome, once committed.
+  };
+  // One caller's ops, queued for the next group commit.
+  struct WriteRequest {
+    std::vector<WriteOp>* ops = nullptr;
+    bool done = false;
+    absl::Status status;  // Of the commit as a whole.
+  };
+
+  // Runs `ops` in the next group commit and waits for it. Non-OK: nothing of
+  // `ops` was committed. OK: each op's status says how it went.
+  absl::Status Write(std::vector<WriteOp>* ops);
+  absl::Status RunGroup(const std::vector<WriteRequest*>& group);
+
+  // Runs `fn` in a read transaction (one snapshot) on a pooled reader.
+  template <typename Fn>
+  std::invoke_result_t<Fn, Connection&> Read(Fn&& fn);
+  absl::StatusOr<std::unique_ptr<Connection>> AcquireReader();
+  void ReleaseReader(std::unique_ptr<Connection> conn);
+
+  // The parts of write ops; called on the writer connection inside the
+  // group's transaction.
+  absl::Status CreateOne(Connection& c, const NewLetter& l,
+                         const std::string& spec_bytes, CreateResult* out);
+  absl::Status AppendReceipt(Connection& c, const std::string& letter_id,
+                             const std::string& tenant, State state,
+                             const std::string& channel,
+                             const std::string& reason, int64_t now_ms);
+  absl::Status TransitionInTxn(Connection& c, const std::string& letter_id,
+                               const std::vector<State>& from, State to,
+                               const std::string& channel,
+                               const std::string& reason,
+                               const std::vector<OutboxMessage>& outbox);
+  absl::Status MarkSentInTxn(Connection& c, const std::vector<int64_t>& ids);
+
+  const std::string path_;
+  receipts::ReceiptSigner* const signer_;
+  Clock* const clock_;
+  const int busy_timeout_ms_;
+  const int max_readers_;
+
+  // Writers wait here; the one at the front commits for everyone queued.
+  absl::Mutex queue_mu_;
+  std::deque<WriteRequest*> queue_ ABSL_GUARDED_BY(queue_mu_);
+
+  // Held by the committing writer. Only the front of `queue_` takes it, so
+  // it is never contended; it documents and checks who owns the connection.
+  absl::Mutex writer_mu_;
+  std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(writer_mu_);
+
+  absl::Mutex pool_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_
+      ABSL_GUARDED_BY(pool_mu_);
+  int open_readers_ ABSL_GUARDED_BY(pool_mu_) = 0;
+};
+
+// ---- Write path ----
+
+absl::Status SqliteStore::Write(std::vector<WriteOp>* ops) {
+  WriteRequest req;
+  req.ops = ops;
+  queue_mu_.Lock();
+  queue_.push_back(&req);
+  auto my_turn = [this, &req]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+    return req.done || queue_.front() == &req;
+  };
+  queue_mu_.Await(absl::Condition(&my_turn));
+  if (req.done) {
+    // An earlier writer committed this request with its own.
+    queue_mu_.Unlock();
+    return req.status;
+  }
+  // This request leads: take everything waiting now, up to the bound.
+  std::vector<WriteRequest*> group;
+  size_t n = 0;
+  for (WriteRequest* r : queue_) {
+    if (!group.empty() && n + r->ops->size() > kMaxOpsPerCommit) break;
+    group.push_back(r);
+    n += r->ops->size();
+  }
+  queue_mu_.Unlock();
+
+  absl::Status s = RunGroup(group);
+
+  queue_mu_.Lock();
+  // Only the leader pops, so the group is still at the front.
+  for (WriteRequest* r : group) {
+    queue_.pop_front();
+    r->status = s;
+    r->done = true;
+  }
+  // Unlock re-evaluates the waiters' conditions: the followers return and
+  // the next request, if any, leads.
+  queue_mu_.Unlock();
+  return s;
+}
+
+absl::Status SqliteStore::RunGroup(const std::vector<WriteRequest*>& group) {
+  absl::MutexLock lock(&writer_mu_);
+  Connection& c = *writer_;
+  c.clear_broken();
+  absl::Status s = c.Exec("BEGIN IMMEDIATE");
+  for (size_t i = 0; s.ok() && i < group.size(); ++i) {
+    for (WriteOp& op : *group[i]->ops) {
+      s = c.Exec("SAVEPOINT op");
+      if (!s.ok()) break;
+      op.status = op.run(c);
+      if (c.broken()) {
+        s = op.status.ok() ? absl::UnavailableError("store write failed")
+                           : op.status;
+      } else if (op.status.ok()) {
+        s = c.Exec("RELEASE op");
+      } else {
+        s = c.Exec("ROLLBACK TO op; RELEASE op");
+      }
+      if (!s.ok()) break;
+    }
+  }
+  if (s.ok()) s = c.Exec("COMMIT");
+  if (!s.ok()) c.RollbackQuietly();
+  return s;
+}
+
+absl::Status SqliteStore::AppendReceipt(Connection& c,
+                                        const std::string& letter_id,
+                                        const std::string& tenant, State state,
+                                        const std::string& channel,
+                                        const std::string& reason,
+                                        int64_t now_ms) {
+  receipts::ReceiptContent rc;
+  rc.letter_id = letter_id;
+  rc.tenant = tenant;
+  rc.state = state;
+  rc.channel = channel;
+  rc.reason = reason;
+  rc.time_ms = now_ms;
+  rc.sequence = 1;
+  {
+    ASSIGN_OR_RETURN(
+        Statement last,
+        c.Prepare("SELECT seq, sha256 FROM receipts "
+                  "WHERE letter_id = ? ORDER BY seq DESC LIMIT 1"));
+    last.BindText(1, letter_id);
+    ASSIGN_OR_RETURN(bool row, last.Step());
+    if (row) {
+      rc.sequence = last.ColumnInt64(0) + 1;
+      rc.previous_sha256_hex = last.ColumnText(1);
+    }
+  }
+  // Signed inside the transaction: the chain of hashes cannot fork, because
+  // the writer is the only one appending.
+  ASSIGN_OR_RETURN(std::string jws, signer_->Sign(rc));
+  ASSIGN_OR_RETURN(
+      Statement st,
+      c.Prepare("INSERT INTO receipts (letter_id, tenant, seq, state, "
+                "channel, reason, time_ms, jws, sha256) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  st.BindText(1, letter_id);
+  st.BindText(2, tenant);
+  st.BindInt64(3, rc.sequence);
+  st.BindInt64(4, state);
+  st.BindText(5, channel);
+  st.BindText(6, reason);
+  st.BindInt64(7, now_ms);
+  st.BindText(8, jws);
+  st.BindText(9, Sha256Hex(jws));
+  return st.Run();
+}
+
+absl::Status SqliteStore::CreateOne(Connection& c, const NewLetter& l,
+                                    const std::string& spec_bytes,
+                                    CreateResult* out) {
+  {
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("SELECT id, request_digest FROM letters "
+                               "WHERE tenant = ? AND client_reference = ?"));
+    st.BindText(1, l.tenant);
+    st.BindText(2, l.client_reference);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) {
+      std::string id = st.ColumnText(0);
+      if (st.ColumnText(1) != l.request_digest) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "client_reference \"", l.client_reference,
+            "\" is already used by letter ", id, " with a different request"));
+      }
+      ASSIGN_OR_RETURN(out->letter, ReadLetter(c, id));
+      out->created = false;
+      return absl::OkStatus();
+    }
+  }
+  const int64_t now = clock_->NowMillis();
+  {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("INSERT INTO letters (id, tenant, client_reference, "
+                  "request_digest, state, spec, create_time_ms, "
+                  "update_time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+    st.BindText(1, l.id);
+    st.BindText(2, l.tenant);
+    st.BindText(3, l.client_reference);
+    st.BindText(4, l.request_digest);
+    st.BindInt64(5, Letter::RECEIVED);
+    st.BindBlob(6, spec_bytes);
+    st.BindInt64(7, now);
+    st.BindInt64(8, now);
+    absl::Status s = st.Run();
+    if (absl::IsAlreadyExists(s)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("letter id ", l.id, " already exists"));
+    }
+    RETURN_IF_ERROR(s);
+  }
+  out->letter.documents.clear();
+  for (size_t i = 0; i < l.documents.size(); ++i) {
+    const Document& d = l.documents[i];
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("INSERT INTO documents (letter_id, idx, file_name, "
+                  "media_type, sha256, size, content) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    st.BindText(1, l.id);
+    st.BindInt64(2, static_cast<int64_t>(i));
+    st.BindText(3, d.file_name);
+    st.BindText(4, d.media_type);
+    st.BindText(5, d.sha256_hex);
+    st.BindInt64(6, static_cast<int64_t>(d.content.size()));
+    // The caller blocks until the commit, so the content outlives the
+    // statement; no copy of what may be megabytes.
+    st.BindBlobNoCopy(7, d.content);
+    RETURN_IF_ERROR(st.Run());
+    v1::DocumentInfo& info = out->letter.documents.emplace_back();
+    info.set_file_name(d.file_name);
+    info.set_media_type(d.media_type);
+    info.set_size_bytes(static_cast<int64_t>(d.content.size()));
+    info.set_sha256(d.sha256_hex);
+  }
+  RETURN_IF_ERROR(
+      AppendReceipt(c, l.id, l.tenant, Letter::RECEIVED, "", "", now));
+  RETURN_IF_ERROR(InsertOutbox(c, l.first_work, l.id, now));
+
+  out->created = true;
+  out->letter.id = l.id;
+  out->letter.tenant = l.tenant;
+  out->letter.client_reference = l.client_reference;
+  out->letter.state = Letter::RECEIVED;
+  out->letter.channel.clear();
+  out->letter.reason.clear();
+  out->letter.spec = l.spec;
+  out->letter.create_time_ms = now;
+  out->letter.update_time_ms = now;
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::TransitionInTxn(
+    Connection& c, const std::string& letter_id, const std::vector<State>& from,
+    State to, const std::string& channel, const std::string& reason,
+    const std::vector<OutboxMessage>& outbox) {
+  std::string tenant;
+  std::string new_channel = channel;
+  {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT tenant, state, channel FROM letters WHERE id = ?"));
+    st.BindText(1, letter_id);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return LetterNotFound(letter_id);
+    tenant = st.ColumnText(0);
+    auto current = static_cast<State>(st.ColumnInt64(1));
+    if (std::find(from.begin(), from.end(), current) == from.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "letter ", letter_id, " is ", Letter::State_Name(current)));
+    }
+    if (new_channel.empty()) new_channel = st.ColumnText(2);
+  }
+  const int64_t now = clock_->NowMillis();
+  RETURN_IF_ERROR(
+      AppendReceipt(c, letter_id, tenant, to, new_channel, reason, now));
+  {
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("UPDATE letters SET state = ?, channel = ?, "
+                               "reason = ?, update_time_ms = ? WHERE id = ?"));
+    st.BindInt64(1, to);
+    st.BindText(2, new_channel);
+    st.BindText(3, reason);
+    st.BindInt64(4, now);
+    st.BindText(5, letter_id);
+    RETURN_IF_ERROR(st.Run());
+  }
+  for (const OutboxMessage& m : outbox) {
+    RETURN_IF_ERROR(InsertOutbox(c, m, letter_id, now));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::MarkSentInTxn(Connection& c,
+                                        const std::vector<int64_t>& ids) {
+  const int64_t now = clock_->NowMillis();
+  for (int64_t id : ids) {
+    std::string letter_id;
+    std::optional<State> next;
+    {
+      ASSIGN_OR_RETURN(Statement st,
+                       c.Prepare("SELECT letter_id, state_when_sent FROM "
+                                 "outbox WHERE id = ? AND sent_at_ms IS NULL"));
+      st.BindInt64(1, id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      // Unknown or already marked: a repeated confirm changes nothing.
+      if (!row) continue;
+      letter_id = st.ColumnText(0);
+      if (!st.ColumnIsNull(1)) next = static_cast<State>(st.ColumnInt64(1));
+    }
+    {
+      ASSIGN_OR_RETURN(
+          Statement st,
+          c.Prepare("UPDATE outbox SET sent_at_ms = ? WHERE id = ?"));
+      st.BindInt64(1, now);
+      st.BindInt64(2, id);
+      RETURN_IF_ERROR(st.Run());
+    }
+    if (!next.has_value()) continue;
+    absl::Status s =
+        TransitionInTxn(c, letter_id, {Letter::RECEIVED}, *next, "", "", {});
+    // Already past RECEIVED (cancelled, or a worker got there first): the
+    // confirm has nothing left to move.
+    if (absl::IsFailedPrecondition(s)) continue;
+    RETURN_IF_ERROR(s);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<CreateResult>>>
+SqliteStore::CreateLetters(std::vector<NewLetter> letters) {
+  const size_t n = letters.size();
+  std::vector<absl::StatusOr<CreateResult>> results(
+      n, absl::UnknownError("not written"));
+  std::vector<std::string> specs(n);
+  std::vector<CreateResult> created(n);
+  std::vector<WriteOp> ops;
+  std::vector<size_t> op_letter;
+  ops.reserve(n);
+  // Validation, hashing and serialisation happen here, in the caller's
+  // thread, to keep the shared commit short.
+  for (size_t i = 0; i < n; ++i) {
+    NewLetter& l = letters[i];
+    if (l.id.empty() || l.tenant.empty() || l.client_reference.empty()) {
+      results[i] = absl::InvalidArgumentError(
+          "letter id, tenant and client_reference are required");
+      continue;
+    }
+    for (auto& d : *l.spec.mutable_documents()) d.clear_content();
+    for (Document& d : l.documents) {
+      if (d.sha256_hex.empty()) d.sha256_hex = Sha256Hex(d.content);
+    }
+    specs[i] = l.spec.SerializeAsString();
+    ops.push_back(WriteOp{[this, &letters, &specs, &created, i](Connection& c) {
+      return CreateOne(c, letters[i], specs[i], &created[i]);
+    }});
+    op_letter.push_back(i);
+  }
+  if (!ops.empty()) RETURN_IF_ERROR(Write(&ops));
+  for (size_t k = 0; k < ops.size(); ++k) {
+    size_t i = op_letter[k];
+    if (ops[k].status.ok()) {
+      results[i] = std::move(created[i]);
+    } else {
+      results[i] = ops[k].status;
+    }
+  }
+  return results;
+}
+
+absl::StatusOr<LetterRecord> SqliteStore::ApplyTransition(
+    const std::string& letter_id, const Transition& t) {
+  if (t.to == Letter::STATE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("transition has no target state");
+  }
+  LetterRecord record;
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) -> absl::Status {
+    RETURN_IF_ERROR(TransitionInTxn(c, letter_id, t.from, t.to, t.channel,
+                                    t.reason, t.outbox));
+    ASSIGN_OR_RETURN(record, ReadLetter(c, letter_id));
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(Write(&ops));
+  RETURN_IF_ERROR(ops[0].status);
+  return record;
+}
+
+absl::Status SqliteStore::ScheduleRetry(const std::string& letter_id,
+                                        const std::string& reason,
+                                        const OutboxMessage& retry) {
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) -> absl::Status {
+    const int64_t now = clock_->NowMillis();
+    {
+      ASSIGN_OR_RETURN(Statement st,
+                       c.Prepare("UPDATE letters SET reason = ?, "
+                                 "update_time_ms = ? WHERE id = ?"));
+      st.BindText(1, reason);
+      st.BindInt64(2, now);
+      st.BindText(3, letter_id);
+      RETURN_IF_ERROR(st.Run());
+    }
+    if (c.Changes() == 0) return LetterNotFound(letter_id);
+    return InsertOutbox(c, retry, letter_id, now);
+  };
+  RETURN_IF_ERROR(Write(&ops));
+  return ops[0].status;
+}
+
+absl::Status SqliteStore::MarkOutboxSent(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return absl::OkStatus();
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) { return MarkSentInTxn(c, ids); };
+  RETURN_IF_ERROR(Write(&ops));
+  return ops[0].status;
+}
+
+// ---- Read path ----
+
+absl::StatusOr<std::unique_ptr<Connection>> SqliteStore::AcquireReader() {
+  {
+    absl::MutexLock lock(&pool_mu_);
+    auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool_mu_) {
+      return !idle_readers_.empty() || open_readers_ < max_readers_;
+    };
+    pool_mu_.Await(absl::Condition(&available));
+    if (!idle_readers_.empty()) {
+      std::unique_ptr<Connection> c = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return c;
+    }
+    ++open_readers_;
+  }
+  // Opened outside the lock: opening touches the file system.
+  absl::StatusOr<std::unique_ptr<Connection>> c =
+      Connection::Open(path_, Connection::Mode::kReader, busy_timeout_ms_);
+  if (!c.ok()) {
+    absl::MutexLock lock(&pool_mu_);
+    --open_readers_;
+  }
+  return c;
+}
+
+void SqliteStore::ReleaseReader(std::unique_ptr<Connection> conn) {
+  absl::MutexLock lock(&pool_mu_);
+  if (conn->broken()) {
+    // Closed rather than reused; the next reader opens a fresh one.
+    --open_readers_;
+    return;
+  }
+  idle_readers_.push_back(std::move(conn));
+}
+
+template <typename Fn>
+std::invoke_result_t<Fn, Connection&> SqliteStore::Read(Fn&& fn) {
+  using Result = std::invoke_result_t<Fn, Connection&>;
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, AcquireReader());
+  Result result = [&]() -> Result {
+    RETURN_IF_ERROR(conn->Exec("BEGIN"));
+    return fn(*conn);
+  }();
+  // Ending a read transaction only drops its snapshot.
+  if (conn->InTransaction() && !conn->Exec("COMMIT").ok()) {
+    conn->RollbackQuietly();
+  }
+  ReleaseReader(std::move(conn));
+  return result;
+}
+
+absl::StatusOr<LetterRecord> SqliteStore::GetLetter(const std::string& id,
+                                                    const std::string& tenant) {
+  return Read([&](Connection& c) -> absl::StatusOr<LetterRecord> {
+    ASSIGN_OR_RETURN(LetterRecord r, ReadLetter(c, id));
+    // Another tenant's letter looks exactly like a missing one.
+    if (!tenant.empty() && r.tenant != tenant) return LetterNotFound(id);
+    return r;
+  });
+}
+
+absl::StatusOr<LetterPage> SqliteStore::ListLetters(const ListFilter& f) {
+  const int page_size = f.page_size <= 0
+                            ? kDefaultPageSize
+                            : std::min<int>(f.page_size, kMaxPageSize);
+  std::optional<std::pair<int64_t, std::string>> after;
+  if (!f.page_token.empty()) {
+    ASSIGN_OR_RETURN(after, ParsePageToken(f.page_token));
+  }
+  // Only the conditions in use appear in the SQL, so that SQLite can pick
+  // the matching index; the few shapes all end up in the statement cache.
+  std::vector<absl::string_view> where;
+  if (!f.tenant.empty()) where.push_back("tenant = ?");
+  if (f.state != Letter::STATE_UNSPECIFIED) where.push_back("state = ?");
+  if (!f.client_reference.empty()) where.push_back("client_reference = ?");
+  if (after.has_value()) where.push_back("(create_time_ms, id) < (?, ?)");
+  std::string sql = absl::StrCat("SELECT ", kLetterColumns, " FROM letters");
+  if (!where.empty())
+    absl::StrAppend(&sql, " WHERE ", absl::StrJoin(where, " AND "));
+  absl::StrAppend(&sql, " ORDER BY create_time_ms DESC, id DESC LIMIT ?");
+
+  return Read([&](Connection& c) -> absl::StatusOr<LetterPage> {
+    ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+    int p = 1;
+    if (!f.tenant.empty()) st.BindText(p++, f.tenant);
+    if (f.state != Letter::STATE_UNSPECIFIED) st.BindInt64(p++, f.state);
+    if (!f.client_reference.empty()) st.BindText(p++, f.client_reference);
+    if (after.has_value()) {
+      st.BindInt64(p++, after->first);
+      st.BindText(p++, after->second);
+    }
+    // One more than asked tells whether another page follows.
+    st.BindInt64(p++, page_size + 1);
+    LetterPage page;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      if (page.letters.size() == static_cast<size_t>(page_size)) {
+        page.next_page_token = MakePageToken(page.letters.back());
+        break;
+      }
+      ASSIGN_OR_RETURN(LetterRecord r, LetterFromRow(c, st));
+      page.letters.push_back(std::move(r));
+    }
+    return page;
+  });
+}
+
+absl::StatusOr<std::vector<Document>> SqliteStore::GetDocuments(
+    const std::string& letter_id) {
+  return Read([&](Connection& c) -> absl::StatusOr<std::vector<Document>> {
+    {
+      ASSIGN_OR_RETURN(Statement st,
+                       c.Prepare("SELECT 1 FROM letters WHERE id = ?"));
+      st.BindText(1, letter_id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return LetterNotFound(letter_id);
+    }
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("SELECT file_name, media_type, sha256, content "
+                               "FROM documents WHERE letter_id = ? "
+                               "ORDER BY idx"));
+    st.BindText(1, letter_id);
+    std::vector<Document> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      Document& d = out.emplace_back();
+      d.file_name = st.ColumnText(0);
+      d.media_type = st.ColumnText(1);
+      d.sha256_hex = st.ColumnText(2);
+      d.content = st.ColumnBlob(3);
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<std::vector<OutboxMessage>> SqliteStore::PendingOutbox(
+    int limit) {
+  if (limit <= 0) return std::vector<OutboxMessage>();
+  return Read([&](Connection& c) -> absl::StatusOr<std::vector<OutboxMessage>> {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT id, letter_id, exchange, routing_key, body, "
+                  "state_when_sent FROM outbox WHERE sent_at_ms IS NULL "
+                  "ORDER BY id LIMIT ?"));
+    st.BindInt64(1, limit);
+    std::vector<OutboxMessage> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      OutboxMessage& m = out.emplace_back();
+      m.id = st.ColumnInt64(0);
+      m.letter_id = st.ColumnText(1);
+      m.exchange = st.ColumnText(2);
+      m.routing_key = st.ColumnText(3);
+      m.body = st.ColumnBlob(4);
+      if (!st.ColumnIsNull(5)) {
+        m.state_when_sent = static_cast<State>(st.ColumnInt64(5));
+      }
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<int64_t> SqliteStore::CountPendingOutbox() {
+  return Read([&](Connection& c) -> absl::StatusOr<int64_t> {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT COUNT(*) FROM outbox WHERE sent_at_ms IS NULL"));
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    return row ? st.ColumnInt64(0) : 0;
+  });
+}
+
+absl::StatusOr<std::vector<ReceiptRecord>> SqliteStore::GetReceipts(
+    const std::string& letter_id, const std::string& tenant) {
+  return Read([&](Connection& c) -> absl::StatusOr<std::vector<ReceiptRecord>> {
+    {
+      ASSIGN_OR_RETURN(Statement st,
+                       c.Prepare("SELECT tenant FROM letters WHERE id = ?"));
+      st.BindText(1, letter_id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row || (!tenant.empty() && st.ColumnText(0) != tenant)) {
+        return LetterNotFound(letter_id);
+      }
+    }
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare(absl::StrCat(kReceiptSelect,
+                                            "WHERE r.letter_id = ? "
+                                            "ORDER BY r.seq")));
+    st.BindText(1, letter_id);
+    return CollectReceipts(st);
+  });
+}
+
+absl::StatusOr<std::vector<ReceiptRecord>> SqliteStore::ReceiptsAfter(
+    int64_t after, const std::string& tenant, int limit) {
+  if (limit <= 0) return std::vector<ReceiptRecord>();
+  return Read([&](Connection& c) -> absl::StatusOr<std::vector<ReceiptRecord>> {
+    if (tenant.empty()) {
+      ASSIGN_OR_RETURN(Statement st,
+                       c.Prepare(absl::StrCat(kReceiptSelect,
+                                              "WHERE r.cursor > ? "
+                                              "ORDER BY r.cursor LIMIT ?")));
+      st.BindInt64(1, after);
+      st.BindInt64(2, limit);
+      return CollectReceipts(st);
+    }
+    ASSIGN_OR_RETURN(Statement st, c.Prepare(absl::StrCat(
+                                       kReceiptSelect,
+                                       "WHERE r.tenant = ? AND r.cursor > ? "
+                                       "ORDER BY r.cursor LIMIT ?")));
+    st.BindText(1, tenant);
+    st.BindInt64(2, after);
+    st.BindInt64(3, limit);
+    return CollectReceipts(st);
+  });
+}
+
+absl::StatusOr<int64_t> SqliteStore::LastReceiptCursor() {
+  return Read([&](Connection& c) -> absl::StatusOr<int64_t> {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT COALESCE(MAX(cursor), 0) FROM receipts"));
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    return row ? st.ColumnInt64(0) : 0;
+  });
+}
+
+absl::StatusOr<std::vector<std::pair<State, int64_t>>>
+SqliteStore::CountByState() {
+  using Counts = std::vector<std::pair<State, int64_t>>;
+  return Read([&](Connection& c) -> absl::StatusOr<Counts> {
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("SELECT state, COUNT(*) FROM letters "
+                               "GROUP BY state ORDER BY state"));
+    Counts out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.emplace_back(static_cast<State>(st.ColumnInt64(0)),
+                       st.ColumnInt64(1));
+    }
+    return out;
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
+    const SqliteStoreOptions& options) {
+  if (options.path.empty() || options.path == ":memory:") {
+    return absl::InvalidArgumentError("store path must name a database file");
+  }
+  if (options.signer == nullptr) {
+    return absl::InvalidArgumentError("store needs a receipt signer");
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
+                   Connection::Open(options.path, Connection::Mode::kWriter,
+                                    options.busy_timeout_ms));
+  RETURN_IF_ERROR(CreateSchema(*writer, options.path));
+  return std::unique_ptr<Store>(new SqliteStore(options, std::move(writer)));
+}
+
+}  // namespace utpost::store

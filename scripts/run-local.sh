@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The whole stack on this machine: installs what is missing, builds, starts
+# a private RabbitMQ on loopback, the provider simulator and utpostd, sends
+# a sample batch through it and shows the letters moving until each has
+# reached a final state. The stack keeps running afterwards so you can look
+# around with build/cli/utpostctl; `scripts/run-local.sh stop` stops it.
+#
+#   scripts/run-local.sh          # set up, start, send a batch of 40 letters
+#   scripts/run-local.sh stop     # stop what it started
+#
+# Ports: AMQP 5673, utpost-sim 8443, utpostd 7443 (loopback only). State
+# and logs live in .run/local/.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+run=$root/.run/local
+build=${UTPOST_BUILD_DIR:-$root/build}
+amqp_port=5673 sim_port=8443 api_port=7443
+
+stop_all() {
+  for p in utpostd utpost-sim; do
+    if [ -f "$run/$p.pid" ]; then
+      kill "$(cat "$run/$p.pid")" 2>/dev/null || true
+      rm -f "$run/$p.pid"
+    fi
+  done
+  scripts/rabbitmq.sh stop "$run/rabbitmq" 2>/dev/null || true
+}
+
+if [ "${1:-}" = stop ]; then
+  stop_all
+  echo "local stack stopped"
+  exit 0
+fi
+
+echo "== installing what is missing"
+scripts/install-deps.sh
+echo "== building"
+scripts/build.sh
+stop_all
+rm -rf "$run"
+mkdir -p "$run/batch"
+
+echo "== starting RabbitMQ on 127.0.0.1:$amqp_port"
+scripts/rabbitmq.sh start "$run/rabbitmq" "$amqp_port"
+
+echo "== starting utpost-sim on 127.0.0.1:$sim_port"
+"$build/sim/utpost-sim" --listen "127.0.0.1:$sim_port" \
+  --cert certs-dev/server.pem --key certs-dev/server.key \
+  --persons sim/data/persons.yaml --sender-cert certs-dev/sender.pem \
+  >"$run/utpost-sim.log" 2>&1 &
+echo $! >"$run/utpost-sim.pid"
+
+cat >"$run/utpostd.yaml" <<YAML
+# Local development configuration (development certificates only).
+server:
+  listen: 127.0.0.1:$api_port
+  cert_file: $root/certs-dev/server.pem
+  key_file: $root/certs-dev/server.key
+  client_ca_file: $root/certs-dev/ca.pem
+store:
+  sqlite_path: $run/utpost.db
+broker:
+  port: $amqp_port
+tenants:
+  - organisation_number: "964338531"
+    name: Bergen kommune
+    return_address: {name: Bergen kommune, address_lines: [Postboks 7700], postal_code: "5020", city: Bergen}
+  - organisation_number: "958935420"
+    name: Oslo kommune
+    return_address: {name: Oslo kommune, address_lines: [Postboks 1], postal_code: "0037", city: Oslo}
+operators: [operator]
+receipts:
+  key_file: $root/certs-dev/receipts.key
+  cert_chain_file: $root/certs-dev/receipts.pem
+providers:
+  ca_file: $root/certs-dev/ca.pem
+  registry_url: https://127.0.0.1:$sim_port
+  digipost: {url: "https://127.0.0.1:$sim_port", sender_id: "100001", signing_key_file: $root/certs-dev/sender.key}
+  print: {url: "https://127.0.0.1:$sim_port"}
+retry:
+  delays_seconds: [2, 5, 10]
+  max_attempts: 4
+YAML
+
+echo "== starting utpostd on 127.0.0.1:$api_port"
+"$build/gateway/utpostd" --config "$run/utpostd.yaml" >"$run/utpostd.log" 2>&1 &
+echo $! >"$run/utpostd.pid"
+for _ in $(seq 1 100); do
+  grep -q "utpostd listening" "$run/utpostd.log" 2>/dev/null && break
+  if ! kill -0 "$(cat "$run/utpostd.pid")" 2>/dev/null; then
+    echo "utpostd did not start:" >&2
+    tail -20 "$run/utpostd.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+# A sample batch: the simulator's persons (mailbox, e-Boks, no mailbox,
+# reserved, deleted, unregistered) and two organisations, in turn.
+recipients=(01817010055 15838210012 28879110078 30925910089 12860150180
+            02916510260 09858810083 23897510170 04847910181 org:974760673
+            org:923609016)
+for i in $(seq -w 1 40); do
+  r=${recipients[$((10#$i % ${#recipients[@]}))]}
+  if [[ $r == org:* ]]; then who="organisation: \"${r#org:}\""; else who="person: \"$r\""; fi
+  cat >"$run/batch/letter-$i.yaml" <<YAML
+client_reference: demo-$i
+title: Vedtak om eiendomsskatt 2027 ($i)
+recipient:
+  $who
+  postal_address: {name: Mottaker $i, address_lines: [Storgata $i], postal_code: "5003", city: Bergen}
+files: [$root/examples/vedtak.pdf]
+YAML
+done
+# Paths in files: are relative to the letter file unless absolute.
+
+ctl=("$build/cli/utpostctl" --server "127.0.0.1:$api_port")
+op=(--cert certs-dev/operator.pem --key certs-dev/operator.key)
+echo "== submitting 40 letters as Bergen kommune"
+"${ctl[@]}" submit --batch "$run/batch" --concurrency 8
+
+echo "== following the batch (operator view: letters per state)"
+for _ in $(seq 1 120); do
+  status=$("${ctl[@]}" "${op[@]}" status 2>&1 || true)
+  waiting=$(echo "$status" | awk '$1 ~ /^(RECEIVED|QUEUED|ROUTED|SENT_DIGITAL)$/ {n += $2} END {print n + 0}')
+  line=$(echo "$status" | awk '/^  [A-Z_]+ +[0-9]+$/ && $1 != "total" {printf "%s=%s ", $1, $2}')
+  printf '\r%-100s' "$line"
+  [ "$waiting" -eq 0 ] && break
+  sleep 1
+done
+echo
+echo "== final states"
+"${ctl[@]}" list --page-size 40
+echo
+"${ctl[@]}" "${op[@]}" status
+cat <<EOF
+
+The stack is still running:
+  utpostctl:  $build/cli/utpostctl --server 127.0.0.1:$api_port get <letter id>
+              (tenant certificate by default; --cert/--key certs-dev/operator.* for status)
+  logs:       $run/utpostd.log, $run/utpost-sim.log
+  stop it:    scripts/run-local.sh stop
+EOF

@@ -1,0 +1,118 @@
+"""Idempotency on the client reference, tenant isolation, and mTLS: no
+certificate or a certificate from another CA cannot call anything."""
+
+import unittest
+
+import grpc
+
+from harness import (CERTS, OSLO, Letter, Stack, letter_pb2, load_persons,
+                     make_pdf, ops_pb2, submit_request)
+
+
+class AccessTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack()
+        cls.persons = load_persons()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.close()
+
+    def test_same_reference_same_body_returns_the_same_letter(self):
+        stub = self.stack.letters()
+        req = submit_request(person=self.persons["mailbox"][0], ref="idem-1")
+        first = stub.SubmitLetter(req)
+        again = stub.SubmitLetter(req)
+        self.assertTrue(first.created)
+        self.assertFalse(again.created)
+        self.assertEqual(first.letter.id, again.letter.id)
+
+    def test_same_reference_other_body_is_already_exists(self):
+        stub = self.stack.letters()
+        stub.SubmitLetter(submit_request(person=self.persons["mailbox"][0],
+                                         ref="idem-2", title="First"))
+        with self.assertRaises(grpc.RpcError) as e:
+            stub.SubmitLetter(submit_request(
+                person=self.persons["mailbox"][0], ref="idem-2",
+                title="Second"))
+        self.assertEqual(e.exception.code(), grpc.StatusCode.ALREADY_EXISTS)
+        listed = stub.ListLetters(letter_pb2.ListLettersRequest(
+            client_reference="idem-2"))
+        self.assertEqual(len(listed.letters), 1)
+        self.assertEqual(listed.letters[0].title, "First")
+
+    def test_same_reference_in_two_tenants_is_two_letters(self):
+        req = submit_request(person=self.persons["mailbox"][0], ref="shared")
+        a = self.stack.letters().SubmitLetter(req)
+        b = self.stack.letters(tenant=OSLO).SubmitLetter(req)
+        self.assertTrue(a.created and b.created)
+        self.assertNotEqual(a.letter.id, b.letter.id)
+
+    def test_other_tenant_cannot_see_or_cancel(self):
+        mine = self.stack.letters().SubmitLetter(submit_request(
+            person=self.persons["mailbox"][0], ref="isolation"))
+        other = self.stack.letters(tenant=OSLO)
+        for call, req in (
+                (other.GetLetter, letter_pb2.GetLetterRequest(
+                    name=mine.letter.name)),
+                (other.GetReceipts, letter_pb2.GetReceiptsRequest(
+                    name=mine.letter.name)),
+                (other.CancelLetter, letter_pb2.CancelLetterRequest(
+                    name=mine.letter.name))):
+            with self.assertRaises(grpc.RpcError) as e:
+                call(req)
+            self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND)
+        listed = other.ListLetters(letter_pb2.ListLettersRequest(
+            page_size=1000))
+        self.assertNotIn(mine.letter.id, [l.id for l in listed.letters])
+        # And the owner still sees it, not cancelled.
+        got = self.stack.letters().GetLetter(
+            letter_pb2.GetLetterRequest(name=mine.letter.name))
+        self.assertNotEqual(got.state, Letter.CANCELLED)
+
+    def test_without_client_certificate_nothing_can_be_called(self):
+        stub = self.stack.letters(tenant=None, cert=None, key=None)
+        with self.assertRaises(grpc.RpcError) as e:
+            stub.ListLetters(letter_pb2.ListLettersRequest(), timeout=10)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.UNAVAILABLE)
+
+    def test_certificate_from_another_ca_cannot_call(self):
+        stub = self.stack.letters(tenant=None, cert=f"{CERTS}/stranger.pem",
+                                  key=f"{CERTS}/stranger.key")
+        with self.assertRaises(grpc.RpcError) as e:
+            stub.SubmitLetter(submit_request(
+                person=self.persons["mailbox"][0]), timeout=10)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.UNAVAILABLE)
+
+    def test_tenant_cannot_call_ops_and_operator_can(self):
+        ops_as_tenant = __import__("harness").ops_pb2_grpc.OpsServiceStub(
+            self.stack.channel())
+        with self.assertRaises(grpc.RpcError) as e:
+            ops_as_tenant.GetStatus(ops_pb2.GetStatusRequest())
+        self.assertEqual(e.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        status = self.stack.ops().GetStatus(ops_pb2.GetStatusRequest())
+        self.assertGreater(sum(c.count for c in status.letters), 0)
+
+    def test_operator_cannot_submit_as_a_tenant(self):
+        stub = self.stack.letters(tenant=None, cert=f"{CERTS}/operator.pem",
+                                  key=f"{CERTS}/operator.key")
+        with self.assertRaises(grpc.RpcError) as e:
+            stub.SubmitLetter(submit_request(person=self.persons["mailbox"][0]))
+        self.assertEqual(e.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+
+    def test_cancel_before_hand_off_and_not_after(self):
+        stub = self.stack.letters()
+        done = stub.SubmitLetter(submit_request(
+            person=self.persons["mailbox"][0], ref="cancel-late"))
+        final = self.stack.wait_final(stub, [done.letter.id])
+        self.assertEqual(final[done.letter.id].state, Letter.DELIVERED)
+        with self.assertRaises(grpc.RpcError) as e:
+            stub.CancelLetter(letter_pb2.CancelLetterRequest(
+                name=done.letter.name))
+        self.assertEqual(e.exception.code(),
+                         grpc.StatusCode.FAILED_PRECONDITION)
+
+
+if __name__ == "__main__":
+    unittest.main()

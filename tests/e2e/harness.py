@@ -1,0 +1,403 @@
+"""A real Utpost stack for end-to-end tests: a private RabbitMQ node, the
+provider simulator and utpostd, each a separate process on loopback, plus a
+gRPC client that is not Utpost's code (Debian's python3-grpcio, with stubs
+generated from the .proto files by grpc's own code generator).
+
+Run with the repository root as working directory and UTPOST_BUILD_DIR set
+to the build folder (ctest does both)."""
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import ssl
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("UTPOST_BUILD_DIR", os.path.join(ROOT, "build"))
+CERTS = os.path.join(ROOT, "certs-dev")
+
+BERGEN = "964338531"
+OSLO = "958935420"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _generate_stubs():
+    out = tempfile.mkdtemp(prefix="utpost-stubs-")
+    protos = ["utpost/v1/letter.proto", "utpost/v1/ops.proto"]
+    subprocess.run(
+        ["protoc", "-I", os.path.join(ROOT, "proto"), "--python_out=" + out,
+         "--grpc_out=" + out,
+         "--plugin=protoc-gen-grpc=" + shutil.which("grpc_python_plugin")]
+        + [os.path.join(ROOT, "proto", p) for p in protos],
+        check=True)
+    for d in ["utpost", "utpost/v1"]:
+        open(os.path.join(out, d, "__init__.py"), "a").close()
+    sys.path.insert(0, out)
+
+
+_generate_stubs()
+import grpc  # noqa: E402
+from utpost.v1 import letter_pb2, letter_pb2_grpc  # noqa: E402
+from utpost.v1 import ops_pb2, ops_pb2_grpc  # noqa: E402
+
+Letter = letter_pb2.Letter
+FINAL_STATES = {Letter.DELIVERED, Letter.SENT_PRINT, Letter.FAILED,
+                Letter.CANCELLED, Letter.PARKED, Letter.READ, Letter.PRINTED}
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def load_persons():
+    """Sample persons of the simulator's data file, by kind: mailbox
+    (Digipost), eboks, nomailbox, reserved, deleted, unregistered."""
+    import yaml
+    data = yaml.safe_load(open(os.path.join(ROOT, "sim", "data",
+                                            "persons.yaml")))
+    kinds = {"unregistered": ["04847910181"]}
+    for p in data["persons"]:
+        provider = (p.get("digital_post") or {}).get(
+            "postkasseleverandoeradresse")
+        if p.get("status", "AKTIV") != "AKTIV":
+            kind = "deleted"
+        elif p.get("reservasjon", "NEI") == "JA":
+            kind = "reserved"
+        elif provider == "984661185":
+            kind = "mailbox"
+        elif provider:
+            kind = "eboks"
+        else:
+            kind = "nomailbox"
+        kinds.setdefault(kind, []).append(str(p["number"]))
+    return kinds
+
+
+def make_pdf(text="Utpost test letter", pages=1):
+    """A small valid PDF (A4) made here, byte by byte."""
+    objs = []
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(pages))
+    objs.append("<< /Type /Catalog /Pages 2 0 R >>")
+    objs.append(f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>")
+    font = 3 + 2 * pages
+    for i in range(pages):
+        stream = f"BT /F1 12 Tf 72 770 Td ({text} {i + 1}) Tj ET"
+        objs.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+                    f"/Resources << /Font << /F1 {font} 0 R >> >> "
+                    f"/Contents {4 + 2 * i} 0 R >>")
+        objs.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
+    objs.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for n, body in enumerate(objs, start=1):
+        offsets.append(len(out))
+        out += f"{n} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode()
+    for off in offsets:
+        out += f"{off:010d} 00000 n \n".encode()
+    out += (f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\n"
+            f"startxref\n{xref}\n%%EOF\n").encode()
+    return out
+
+
+class Process:
+    def __init__(self, name, argv, log_dir, ready_pattern):
+        self.name = name
+        self.log_path = os.path.join(log_dir, name + ".log")
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                     stderr=self.log, cwd=ROOT)
+        self.ready = None
+        deadline = time.time() + 30
+        pattern = re.compile(ready_pattern)
+        while time.time() < deadline:
+            line = self.proc.stdout.readline().decode()
+            if not line:
+                break
+            self.log.write(line.encode())
+            self.log.flush()
+            m = pattern.search(line)
+            if m:
+                self.ready = m
+                break
+        if self.ready is None:
+            self.proc.kill()
+            raise RuntimeError(f"{name} did not start; see {self.log_path}:\n"
+                               + open(self.log_path).read()[-3000:])
+        # Keep draining stdout into the log.
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.proc.stdout:
+            self.log.write(line)
+            self.log.flush()
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Broker:
+    def __init__(self, work_dir):
+        self.dir = os.path.join(work_dir, "rabbitmq")
+        self.port = free_port()
+        self.start()
+
+    def start(self):
+        subprocess.run([os.path.join(ROOT, "scripts", "rabbitmq.sh"), "start",
+                        self.dir, str(self.port)], check=True)
+
+    def stop(self):
+        subprocess.run([os.path.join(ROOT, "scripts", "rabbitmq.sh"), "stop",
+                        self.dir], check=False)
+
+
+class Stack:
+    """Broker + simulator + utpostd. Use as a context manager."""
+
+    def __init__(self, retry_delays=(1, 2), max_attempts=6, role="all",
+                 extra_config=""):
+        self.work = tempfile.mkdtemp(prefix="utpost-e2e-")
+        self.retry_delays = retry_delays
+        self.max_attempts = max_attempts
+        self.extra_config = extra_config
+        self.broker = Broker(self.work)
+        self.sim = Process(
+            "utpost-sim",
+            [os.path.join(BUILD, "sim", "utpost-sim"), "--listen",
+             "127.0.0.1:0", "--cert", f"{CERTS}/server.pem", "--key",
+             f"{CERTS}/server.key", "--persons",
+             os.path.join(ROOT, "sim", "data", "persons.yaml"),
+             "--sender-cert", f"{CERTS}/sender.pem"],
+            self.work, r"listening on 127\.0\.0\.1:(\d+)")
+        self.sim_port = int(self.sim.ready.group(1))
+        self.api_port = free_port()
+        self.daemon = None
+        self.start_daemon(role)
+
+    def config_path(self):
+        return os.path.join(self.work, "utpostd.yaml")
+
+    def write_config(self, role):
+        delays = ", ".join(str(d) for d in self.retry_delays)
+        sim = f"https://127.0.0.1:{self.sim_port}"
+        with open(self.config_path(), "w") as f:
+            f.write(f"""
+role: {role}
+log_level: info
+server:
+  listen: 127.0.0.1:{self.api_port}
+  cert_file: {CERTS}/server.pem
+  key_file: {CERTS}/server.key
+  client_ca_file: {CERTS}/ca.pem
+store:
+  sqlite_path: {self.work}/utpost.db
+broker:
+  port: {self.broker.port}
+tenants:
+  - organisation_number: "{BERGEN}"
+    name: Bergen kommune
+    return_address: {{name: Bergen kommune, address_lines: [Postboks 7700], postal_code: "5020", city: Bergen}}
+  - organisation_number: "{OSLO}"
+    name: Oslo kommune
+    return_address: {{name: Oslo kommune, address_lines: [Postboks 1], postal_code: "0037", city: Oslo}}
+operators: [operator]
+receipts:
+  key_file: {CERTS}/receipts.key
+  cert_chain_file: {CERTS}/receipts.pem
+providers:
+  ca_file: {CERTS}/ca.pem
+  registry_url: {sim}
+  digipost: {{url: {sim}, sender_id: "100001", signing_key_file: {CERTS}/sender.key}}
+  print: {{url: {sim}}}
+  timeout_seconds: 5
+retry:
+  delays_seconds: [{delays}]
+  max_attempts: {self.max_attempts}
+{self.extra_config}
+""")
+
+    def start_daemon(self, role="all"):
+        self.write_config(role)
+        self.daemon = Process(
+            "utpostd", [os.path.join(BUILD, "gateway", "utpostd"), "--config",
+                        self.config_path()],
+            self.work, r"utpostd listening on")
+
+    def close(self):
+        if self.daemon:
+            self.daemon.stop()
+        self.sim.stop()
+        self.broker.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        if not any(exc):
+            shutil.rmtree(self.work, ignore_errors=True)
+        else:
+            print(f"stack left in {self.work} for inspection", file=sys.stderr)
+
+    # --- clients -------------------------------------------------------
+    def channel(self, cert=f"{CERTS}/tenant-{BERGEN}.pem",
+                key=f"{CERTS}/tenant-{BERGEN}.key", ca=f"{CERTS}/ca.pem"):
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=read(ca),
+            private_key=read(key) if key else None,
+            certificate_chain=read(cert) if cert else None)
+        return grpc.secure_channel(
+            f"127.0.0.1:{self.api_port}", creds,
+            options=[("grpc.max_send_message_length", 64 << 20),
+                     ("grpc.max_receive_message_length", 64 << 20)])
+
+    def letters(self, tenant=BERGEN, **kw):
+        if tenant is not None and "cert" not in kw:
+            kw["cert"] = f"{CERTS}/tenant-{tenant}.pem"
+            kw["key"] = f"{CERTS}/tenant-{tenant}.key"
+        return letter_pb2_grpc.LetterServiceStub(self.channel(**kw))
+
+    def ops(self):
+        return ops_pb2_grpc.OpsServiceStub(self.channel(
+            cert=f"{CERTS}/operator.pem", key=f"{CERTS}/operator.key"))
+
+    # --- simulator control ----------------------------------------------
+    def sim_call(self, method, path, body=None):
+        ctx = ssl.create_default_context(cafile=f"{CERTS}/ca.pem")
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            f"https://127.0.0.1:{self.sim_port}{path}", data=data,
+            method=method, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+            text = r.read().decode()
+            return json.loads(text) if text else None
+
+    def deliveries(self):
+        return self.sim_call("GET", "/sim/v1/deliveries")
+
+    # --- helpers ---------------------------------------------------------
+    def wait_final(self, stub, ids, timeout=120):
+        """Waits until every letter is in a final state; returns id->Letter."""
+        deadline = time.time() + timeout
+        pending = set(ids)
+        done = {}
+        while pending and time.time() < deadline:
+            for i in list(pending):
+                try:
+                    l = stub.GetLetter(letter_pb2.GetLetterRequest(name=i),
+                                       timeout=10)
+                except grpc.RpcError:
+                    continue
+                if l.state in FINAL_STATES:
+                    done[i] = l
+                    pending.discard(i)
+            if pending:
+                time.sleep(0.3)
+        if pending:
+            states = {}
+            for i in list(pending)[:5]:
+                try:
+                    l = stub.GetLetter(letter_pb2.GetLetterRequest(name=i))
+                    states[i] = (Letter.State.Name(l.state), l.reason)
+                except grpc.RpcError as e:
+                    states[i] = str(e)
+            raise AssertionError(f"{len(pending)} letters not final after "
+                                 f"{timeout} s, e.g. {states}")
+        return done
+
+
+def submit_request(person=None, organisation=None, ref=None, title="Vedtak",
+                   documents=None, mode=None, address=True):
+    recipient = letter_pb2.Recipient()
+    if person:
+        recipient.person = person
+    if organisation:
+        recipient.organisation = organisation
+    if address:
+        recipient.postal_address.name = "Kari Nordmann"
+        recipient.postal_address.address_lines.append("Storgata 1")
+        recipient.postal_address.postal_code = "5003"
+        recipient.postal_address.city = "Bergen"
+    req = letter_pb2.SubmitLetterRequest(
+        client_reference=ref or f"ref-{time.time_ns()}", recipient=recipient,
+        title=title)
+    for name, content in (documents or [("vedtak.pdf", make_pdf())]):
+        req.documents.add(file_name=name, media_type="application/pdf",
+                          content=content)
+    if mode:
+        req.delivery_policy.mode = mode
+    return req
+
+
+# --- receipt verification with the openssl CLI only -----------------------
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def _der_int(b):
+    b = b.lstrip(b"\x00") or b"\x00"
+    if b[0] & 0x80:
+        b = b"\x00" + b
+    return b"\x02" + bytes([len(b)]) + b
+
+
+def verify_jws_with_openssl(jws, ca_file=f"{CERTS}/ca.pem"):
+    """Verifies an ES256 compact JWS with `openssl` alone: the x5c leaf must
+    chain to `ca_file` and the signature must verify with its key. Returns
+    the payload as a dict."""
+    header_b64, payload_b64, sig_b64 = jws.split(".")
+    header = json.loads(b64url_decode(header_b64))
+    assert header["alg"] == "ES256", header
+    with tempfile.TemporaryDirectory() as d:
+        leaf = os.path.join(d, "leaf.pem")
+        der = base64.b64decode(header["x5c"][0])
+        pem = ("-----BEGIN CERTIFICATE-----\n"
+               + "\n".join(base64.b64encode(der).decode()[i:i + 64]
+                           for i in range(0, len(base64.b64encode(der)), 64))
+               + "\n-----END CERTIFICATE-----\n")
+        open(leaf, "w").write(pem)
+        r = subprocess.run(["openssl", "verify", "-CAfile", ca_file, leaf],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and ": OK" in r.stdout, r.stdout + r.stderr
+        pub = os.path.join(d, "pub.pem")
+        subprocess.run(["openssl", "x509", "-in", leaf, "-pubkey", "-noout",
+                        "-out", pub], check=True)
+        raw = b64url_decode(sig_b64)
+        assert len(raw) == 64, len(raw)
+        body = _der_int(raw[:32]) + _der_int(raw[32:])
+        sig = os.path.join(d, "sig.der")
+        open(sig, "wb").write(b"\x30" + bytes([len(body)]) + body)
+        data = os.path.join(d, "input")
+        open(data, "wb").write(f"{header_b64}.{payload_b64}".encode())
+        r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", pub,
+                            "-signature", sig, data],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and "Verified OK" in r.stdout, \
+            r.stdout + r.stderr
+    return json.loads(b64url_decode(payload_b64))
