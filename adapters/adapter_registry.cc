@@ -13,7 +13,7 @@ namespace {
 
 template <typename Map>
 absl::Status Add(Map* map, std::string name, typename Map::mapped_type factory,
-                 std::string_view kind) {
+                 absl::string_view kind) {
   if (name.empty() || !factory) {
     return absl::InvalidArgumentError(
         absl::StrCat(kind, " adapter needs a name and a factory"));
@@ -35,17 +35,19 @@ std::vector<std::string> Names(const Map& map) {
 
 template <typename Map>
 auto Make(const Map& map, std::string_view name,
-          const AdapterSettings& settings, std::string_view kind)
+          const AdapterSettings& settings, absl::string_view kind)
     -> decltype(map.begin()->second(settings)) {
   auto it = map.find(name);
   if (it == map.end()) {
     return absl::NotFoundError(
-        absl::StrCat("no ", kind, " adapter \"", name, "\"; known: ",
+        absl::StrCat("no ", kind, " adapter \"", std::string(name),
+                     "\"; known: ",
                      absl::StrJoin(Names(map), ", ")));
   }
   if (settings.http == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat(kind, " adapter \"", name, "\" needs an HTTP client"));
+        absl::StrCat(kind, " adapter \"", std::string(name),
+                     "\" needs an HTTP client"));
   }
   return it->second(settings);
 }

@@ -14,7 +14,7 @@
 namespace utpost::sim {
 namespace {
 
-bool IsElevenDigits(std::string_view s) {
+bool IsElevenDigits(absl::string_view s) {
   if (s.size() != 11) return false;
   for (char c : s) {
     if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;

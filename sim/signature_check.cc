@@ -23,21 +23,21 @@
 namespace utpost::sim {
 namespace {
 
-std::string BodyDigest(std::string_view body) {
+std::string BodyDigest(absl::string_view body) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(body.data()), body.size(), md);
   return absl::Base64Escape(
-      std::string_view(reinterpret_cast<const char*>(md), sizeof(md)));
+      absl::string_view(reinterpret_cast<const char*>(md), sizeof(md)));
 }
 
 // The server's reading of the canonical string: gather the signed headers
 // that are present, sort them by name, then frame them.
 std::string Canonical(const SignedRequest& r) {
-  std::string_view target = r.target;
+  absl::string_view target(r.target.data(), r.target.size());
   size_t question = target.find('?');
-  std::string_view path = target.substr(0, question);
-  std::string_view query = question == std::string_view::npos
-                               ? std::string_view()
+  absl::string_view path = target.substr(0, question);
+  absl::string_view query = question == absl::string_view::npos
+                               ? absl::string_view()
                                : target.substr(question + 1);
   std::vector<std::pair<std::string, std::string>> signed_headers;
   auto add = [&](std::string name, const std::optional<std::string>& value) {
@@ -49,7 +49,7 @@ std::string Canonical(const SignedRequest& r) {
   add("content-md5", r.content_md5);
   std::sort(signed_headers.begin(), signed_headers.end());
   std::string out;
-  out += r.method;
+  out += std::string(r.method);
   out += '\n';
   out += absl::AsciiStrToLower(path);
   out += '\n';
@@ -63,19 +63,20 @@ std::string Canonical(const SignedRequest& r) {
 
 }  // namespace
 
-std::optional<int64_t> ParseHttpDate(std::string_view date) {
-  static constexpr std::string_view kMonths[] = {
+std::optional<int64_t> ParseHttpDate(std::string_view date_in) {
+  absl::string_view date(date_in.data(), date_in.size());
+  static constexpr absl::string_view kMonths[] = {
       "Jan", "Feb", "Mar", "Apr", "May", "Jun",
       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   // "Sun, 06 Nov 1994 08:49:37 GMT"
-  std::vector<std::string_view> words =
+  std::vector<absl::string_view> words =
       absl::StrSplit(date, ' ', absl::SkipEmpty());
   if (words.size() != 6 || words[5] != "GMT" || words[0].size() != 4 ||
       words[0].back() != ',') {
     return std::nullopt;
   }
   int day, year, hour, minute, second;
-  std::vector<std::string_view> clock = absl::StrSplit(words[4], ':');
+  std::vector<absl::string_view> clock = absl::StrSplit(words[4], ':');
   if (!absl::SimpleAtoi(words[1], &day) || !absl::SimpleAtoi(words[3], &year) ||
       clock.size() != 3 || !absl::SimpleAtoi(clock[0], &hour) ||
       !absl::SimpleAtoi(clock[1], &minute) ||
@@ -143,7 +144,7 @@ absl::Status SignatureChecker::Check(const SignedRequest& request,
     }
   } else if (!request.content_sha256.has_value()) {
     return absl::PermissionDeniedError("X-Content-SHA256 is missing");
-  } else if (*request.content_sha256 != BodyDigest(request.body)) {
+  } else if (*request.content_sha256 != BodyDigest({request.body.data(), request.body.size()})) {
     return absl::PermissionDeniedError(
         "X-Content-SHA256 does not match the body");
   }

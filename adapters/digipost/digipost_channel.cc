@@ -8,8 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/strip.h"
 #include "adapters/http/digest.h"
+#include "common/digest.h"
 #include "adapters/http/request_signer.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
@@ -17,16 +17,16 @@
 namespace utpost::adapters {
 namespace {
 
-constexpr std::string_view kMessageMediaType =
+constexpr absl::string_view kMessageMediaType =
     "application/vnd.digipost-v8+xml";
-constexpr std::string_view kMultipartMediaType =
+constexpr absl::string_view kMultipartMediaType =
     "multipart/vnd.digipost-v8+xml";
-constexpr std::string_view kNamespace = "http://api.digipost.no/schema/v8";
+constexpr absl::string_view kNamespace = "http://api.digipost.no/schema/v8";
 constexpr size_t kMaxQuoted = 300;
 
 // Escapes text for an XML element or attribute. Characters XML 1.0 cannot
 // carry at all (control characters other than tab, LF, CR) are dropped.
-std::string XmlEscape(std::string_view text) {
+std::string XmlEscape(absl::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
@@ -57,7 +57,7 @@ std::string XmlEscape(std::string_view text) {
   return out;
 }
 
-std::string XmlUnescape(std::string_view text) {
+std::string XmlUnescape(absl::string_view text) {
   return absl::StrReplaceAll(text, {{"&lt;", "<"},
                                     {"&gt;", ">"},
                                     {"&quot;", "\""},
@@ -68,21 +68,21 @@ std::string XmlUnescape(std::string_view text) {
 // The text of the first element whose local name is `name` (any namespace
 // prefix), or "" when there is none. The replies are small and flat; a
 // scanner is enough and keeps an XML library out of the build.
-std::string FindElementText(std::string_view xml, std::string_view name) {
+std::string FindElementText(absl::string_view xml, absl::string_view name) {
   size_t pos = 0;
-  while ((pos = xml.find('<', pos)) != std::string_view::npos) {
+  while ((pos = xml.find('<', pos)) != absl::string_view::npos) {
     size_t name_start = pos + 1;
     size_t name_end = xml.find_first_of(" \t\r\n/>", name_start);
-    if (name_end == std::string_view::npos) return "";
-    std::string_view tag = xml.substr(name_start, name_end - name_start);
+    if (name_end == absl::string_view::npos) return "";
+    absl::string_view tag = xml.substr(name_start, name_end - name_start);
     size_t colon = tag.find(':');
-    std::string_view local =
-        colon == std::string_view::npos ? tag : tag.substr(colon + 1);
+    absl::string_view local =
+        colon == absl::string_view::npos ? tag : tag.substr(colon + 1);
     size_t tag_end = xml.find('>', name_end);
-    if (tag_end == std::string_view::npos) return "";
+    if (tag_end == absl::string_view::npos) return "";
     if (local == name && xml[tag_end - 1] != '/') {
       size_t text_end = xml.find('<', tag_end + 1);
-      if (text_end == std::string_view::npos) return "";
+      if (text_end == absl::string_view::npos) return "";
       return XmlUnescape(absl::StripAsciiWhitespace(
           xml.substr(tag_end + 1, text_end - tag_end - 1)));
     }
@@ -103,8 +103,8 @@ std::string FileType(const OutgoingDocument& document) {
   return absl::AsciiStrToLower(document.file_name.substr(dot + 1));
 }
 
-std::string DocumentXml(std::string_view element, const std::string& uuid,
-                        std::string_view subject,
+std::string DocumentXml(absl::string_view element, const std::string& uuid,
+                        absl::string_view subject,
                         const OutgoingDocument& document) {
   return absl::StrCat("  <", element, ">\n",                             //
                       "    <uuid>", uuid, "</uuid>\n",                   //
@@ -122,7 +122,8 @@ class DigipostChannel final : public Channel {
   DigipostChannel(DigipostOptions options,
                   std::unique_ptr<RequestSigner> signer, HttpClient* http)
       : options_(std::move(options)), signer_(std::move(signer)), http_(http) {
-    while (absl::ConsumeSuffix(&options_.base_url, "/")) {
+    while (!options_.base_url.empty() && options_.base_url.back() == '/') {
+      options_.base_url.pop_back();
     }
   }
 
@@ -173,7 +174,7 @@ class DigipostChannel final : public Channel {
       const OutgoingDocument& document = letter.documents[i];
       // The primary document carries the letter's title; attachments their
       // own file names, which is what the recipient sees listed.
-      std::string_view subject =
+      absl::string_view subject =
           i == 0 && !letter.title.empty() ? letter.title : document.file_name;
       absl::StrAppend(
           &xml, DocumentXml(i == 0 ? "primary-document" : "attachment",
@@ -192,7 +193,7 @@ class DigipostChannel final : public Channel {
     for (const OutgoingDocument& document : letter.documents) {
       absl::StrAppend(&seed, "\n", Sha256(document.content));
     }
-    return absl::StrCat("utpost-", Sha256Hex(seed).substr(0, 32));
+    return absl::StrCat("utpost-", utpost::Sha256Hex(seed).substr(0, 32));
   }
 
   std::string Body(const OutgoingLetter& letter,
@@ -242,7 +243,7 @@ class DigipostChannel final : public Channel {
     std::string message = MaskPersonNumbersIn(absl::StrCat(
         "digipost answered HTTP ", response.status,
         type.empty() ? "" : " ", type, code.empty() ? "" : " ", code,
-        text.empty() ? "" : ": ", std::string_view(text).substr(0, kMaxQuoted)));
+        text.empty() ? "" : ": ", absl::string_view(text).substr(0, kMaxQuoted)));
     if (type == "SERVER" || response.status >= 500) {
       return absl::UnavailableError(message);
     }

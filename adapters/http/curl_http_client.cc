@@ -63,7 +63,7 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   size_t n = size * count;
-  std::string_view line(data, n);
+  absl::string_view line(data, n);
   // A new status line starts a new response (after "100 Continue"): only
   // the headers of the final one count.
   if (absl::StartsWith(line, "HTTP/")) {
@@ -71,14 +71,14 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
     return n;
   }
   size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return n;
+  if (colon == absl::string_view::npos) return n;
   transfer->response.headers.emplace_back(
       std::string(absl::StripAsciiWhitespace(line.substr(0, colon))),
       std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
   return n;
 }
 
-absl::Status CheckReadable(const std::string& path, std::string_view option) {
+absl::Status CheckReadable(const std::string& path, absl::string_view option) {
   std::ifstream in(path);
   if (!in) {
     return absl::InvalidArgumentError(

@@ -19,10 +19,6 @@ std::string Sha256(std::string_view data) {
   return std::string(reinterpret_cast<const char*>(md), len);
 }
 
-std::string Sha256Hex(std::string_view data) {
-  return absl::BytesToHexString(Sha256(data));
-}
-
 std::string NameBasedUuid(std::string_view name) {
   std::string bytes = Sha256(name).substr(0, 16);
   bytes.resize(16);

@@ -8,11 +8,9 @@
 
 namespace utpost::adapters {
 
-// SHA-256 of `data`: 32 raw bytes.
+// SHA-256 of `data`: 32 raw bytes. (Hex: utpost::Sha256Hex in
+// common/digest.h.)
 std::string Sha256(std::string_view data);
-
-// SHA-256 of `data` as 64 lowercase hex digits.
-std::string Sha256Hex(std::string_view data);
 
 // A name-based UUID (RFC 9562 version 8) from the SHA-256 of `name`:
 // the same name always gives the same UUID, e.g.

@@ -7,22 +7,24 @@
 namespace utpost::adapters {
 
 std::optional<std::string> FindHeader(const HttpHeaders& headers,
-                                      std::string_view name) {
+                                      std::string_view wanted) {
+  absl::string_view name(wanted.data(), wanted.size());
   for (const auto& [key, value] : headers) {
     if (absl::EqualsIgnoreCase(key, name)) return value;
   }
   return std::nullopt;
 }
 
-void SetHeader(HttpHeaders* headers, std::string_view name,
+void SetHeader(HttpHeaders* headers, std::string_view wanted,
                std::string value) {
+  absl::string_view name(wanted.data(), wanted.size());
   headers->erase(std::remove_if(headers->begin(), headers->end(),
                                 [name](const auto& header) {
                                   return absl::EqualsIgnoreCase(header.first,
                                                                 name);
                                 }),
                  headers->end());
-  headers->emplace_back(std::string(name), std::move(value));
+  headers->emplace_back(std::string(wanted), std::move(value));
 }
 
 }  // namespace utpost::adapters

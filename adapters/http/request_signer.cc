@@ -24,7 +24,7 @@ namespace utpost::adapters {
 namespace {
 
 // Already in sorted order; the canonical string depends on it.
-constexpr std::array<std::string_view, 4> kSignedHeaders = {
+constexpr std::array<const char*, 4> kSignedHeaders = {
     "content-md5", "date", "x-content-sha256", "x-digipost-userid"};
 
 std::string OpenSslError() {
@@ -42,13 +42,18 @@ std::string CanonicalRequestString(std::string_view method,
                                    std::string_view path,
                                    const HttpHeaders& headers,
                                    std::string_view query) {
-  std::string out = absl::StrCat(method, "\n", absl::AsciiStrToLower(path), "\n");
-  for (std::string_view name : kSignedHeaders) {
+  std::string out = absl::StrCat(
+      absl::string_view(method.data(), method.size()), "\n",
+      absl::AsciiStrToLower(absl::string_view(path.data(), path.size())),
+      "\n");
+  for (const char* name : kSignedHeaders) {
     if (std::optional<std::string> value = FindHeader(headers, name)) {
       absl::StrAppend(&out, name, ": ", *value, "\n");
     }
   }
-  absl::StrAppend(&out, absl::AsciiStrToLower(query), "\n");
+  absl::StrAppend(
+      &out, absl::AsciiStrToLower(absl::string_view(query.data(), query.size())),
+      "\n");
   return out;
 }
 
@@ -73,7 +78,7 @@ absl::Status SplitUrl(std::string_view url, std::string* path,
   size_t scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat("not an absolute URL: \"", url, "\""));
+        absl::StrCat("not an absolute URL: \"", std::string(url), "\""));
   }
   std::string_view rest = url.substr(scheme_end + 3);
   rest = rest.substr(0, rest.find('#'));

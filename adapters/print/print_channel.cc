@@ -6,8 +6,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "adapters/http/digest.h"
+#include "common/digest.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -28,7 +28,7 @@ nlohmann::json AddressJson(const PostalAddress& address) {
 
 // Quotes of file names and addresses go into header parameters: a quote or
 // line break there would end the header early.
-std::string HeaderSafe(std::string_view text) {
+std::string HeaderSafe(absl::string_view text) {
   std::string out;
   for (char c : text) {
     out.push_back(c == '"' || c == '\r' || c == '\n' ? '_' : c);
@@ -40,7 +40,8 @@ class PrintChannel final : public Channel {
  public:
   PrintChannel(PrintOptions options, HttpClient* http)
       : options_(std::move(options)), http_(http) {
-    while (absl::ConsumeSuffix(&options_.base_url, "/")) {
+    while (!options_.base_url.empty() && options_.base_url.back() == '/') {
+      options_.base_url.pop_back();
     }
   }
 
@@ -64,7 +65,7 @@ class PrintChannel final : public Channel {
                                   nlohmann::json::error_handler_t::replace);
 
     std::string boundary = absl::StrCat(
-        "utpost-", Sha256Hex(absl::StrCat(letter.message_id, "\n",
+        "utpost-", utpost::Sha256Hex(absl::StrCat(letter.message_id, "\n",
                                           manifest_text))
                        .substr(0, 32));
     HttpRequest request;
@@ -101,7 +102,7 @@ class PrintChannel final : public Channel {
       documents.push_back(
           {{"file_name", HeaderSafe(document.file_name)},
            {"sha256", document.sha256_hex.empty()
-                          ? Sha256Hex(document.content)
+                          ? utpost::Sha256Hex(document.content)
                           : document.sha256_hex}});
     }
     return {
@@ -154,7 +155,7 @@ class PrintChannel final : public Channel {
         "print provider answered HTTP ", response.status,
         error_code.empty() ? "" : " ", error_code,
         error_message.empty() ? "" : ": ",
-        std::string_view(error_message).substr(0, kMaxQuoted)));
+        absl::string_view(error_message).substr(0, kMaxQuoted)));
     if (response.status >= 500) return absl::UnavailableError(message);
     if (response.status == 429) return absl::ResourceExhaustedError(message);
     if (response.status == 401 || response.status == 403) {

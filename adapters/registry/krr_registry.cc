@@ -8,7 +8,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -20,7 +19,7 @@ constexpr int kRegistryMaxBatch = 1000;
 // Enough of an error body to say what went wrong, little enough to log.
 constexpr size_t kMaxErrorExcerpt = 300;
 
-absl::Status ErrorFromStatus(int status, std::string_view body) {
+absl::Status ErrorFromStatus(int status, const std::string& body) {
   std::string message = absl::StrCat(
       "registry answered HTTP ", status, ": ",
       MaskPersonNumbersIn(body.substr(0, kMaxErrorExcerpt)));
@@ -31,14 +30,14 @@ absl::Status ErrorFromStatus(int status, std::string_view body) {
   return absl::InvalidArgumentError(message);
 }
 
-PersonContact::Status ParseStatus(std::string_view status) {
+PersonContact::Status ParseStatus(absl::string_view status) {
   if (status == "AKTIV") return PersonContact::Status::kActive;
   if (status == "SLETTET") return PersonContact::Status::kDeleted;
   return PersonContact::Status::kNotRegistered;
 }
 
 // Reads the reply's "personer" into `found`, keyed by number.
-absl::Status ParseReply(std::string_view body,
+absl::Status ParseReply(absl::string_view body,
                         absl::flat_hash_map<std::string, PersonContact>* found) {
   nlohmann::json reply = nlohmann::json::parse(body, nullptr,
                                                /*allow_exceptions=*/false);
@@ -77,7 +76,8 @@ class KrrRegistry final : public Registry {
  public:
   KrrRegistry(KrrRegistryOptions options, HttpClient* http)
       : options_(std::move(options)), http_(http) {
-    while (absl::ConsumeSuffix(&options_.base_url, "/")) {
+    while (!options_.base_url.empty() && options_.base_url.back() == '/') {
+      options_.base_url.pop_back();
     }
     if (options_.max_batch <= 0 || options_.max_batch > kRegistryMaxBatch) {
       options_.max_batch = kRegistryMaxBatch;

@@ -1,0 +1,89 @@
+// utpost-sim: HTTPS simulators of the contact registry, a Digipost-style
+// mailbox and a print provider, for the demo and the tests. DEVELOPMENT ONLY.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "sim/persons.h"
+#include "sim/simulator.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"utpost-sim: simulated registry, Digipost and print provider"};
+  std::string listen = "127.0.0.1:8443";
+  std::string cert = "certs-dev/server.pem";
+  std::string key = "certs-dev/server.key";
+  std::string persons_file = "sim/data/persons.yaml";
+  std::string sender_cert = "certs-dev/sender.pem";
+  std::string sender_id;
+  std::string log_level = "info";
+  app.add_option("--listen", listen, "host:port to listen on (port 0: any)")
+      ->capture_default_str();
+  app.add_option("--cert", cert, "server certificate chain (PEM)")
+      ->capture_default_str();
+  app.add_option("--key", key, "server private key (PEM)")
+      ->capture_default_str();
+  app.add_option("--persons", persons_file, "persons of the registry (YAML)")
+      ->capture_default_str();
+  app.add_option("--sender-cert", sender_cert,
+                 "certificate that verifies Digipost request signatures")
+      ->capture_default_str();
+  app.add_option("--digipost-sender-id", sender_id,
+                 "required X-Digipost-UserId (empty: any)");
+  app.add_option("--log-level", log_level,
+                 "trace, debug, info, warn, error")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  // Logs go to stderr: stdout carries only the "listening on" line.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("utpost-sim"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  utpost::sim::SimulatorOptions options;
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &options.port) ||
+      options.port < 0 || options.port > 65535) {
+    std::cerr << "--listen: expected host:port, got \"" << listen << "\"\n";
+    return 2;
+  }
+  options.host = listen.substr(0, colon);
+  options.cert_file = cert;
+  options.key_file = key;
+  options.sender_cert_file = sender_cert;
+  options.digipost_sender_id = sender_id;
+  absl::StatusOr<std::vector<utpost::sim::SimPerson>> persons =
+      utpost::sim::LoadPersons(persons_file);
+  if (!persons.ok()) {
+    std::cerr << "--persons: " << persons.status().message() << "\n";
+    return 2;
+  }
+  options.persons = *std::move(persons);
+
+  // Blocked before any thread starts, so every thread inherits the mask and
+  // the signals wait for sigwait below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<utpost::sim::Simulator>> simulator =
+      utpost::sim::StartSimulator(std::move(options));
+  if (!simulator.ok()) {
+    std::cerr << simulator.status().message() << "\n";
+    return 1;
+  }
+  // Scripts read this line to learn the port when it was 0.
+  std::cout << "listening on " << listen.substr(0, colon) << ":"
+            << (*simulator)->port() << std::endl;
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("signal {}: stopping", signal_number);
+  (*simulator)->Stop();
+  return 0;
+}

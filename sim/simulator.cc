@@ -1,0 +1,830 @@
+#include "sim/simulator.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <exception>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/digest.h"
+#include "common/mask.h"
+#include "nlohmann/json.hpp"
+#include "sim/multipart.h"
+#include "sim/signature_check.h"
+#include "spdlog/spdlog.h"
+
+namespace utpost::sim {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kDigipostXml[] = "application/vnd.digipost-v8+xml";
+constexpr char kDigipostMultipart[] = "multipart/vnd.digipost-v8+xml";
+constexpr char kDigipostNamespace[] = "http://api.digipost.no/schema/v8";
+constexpr char kJson[] = "application/json";
+constexpr size_t kMaxRegistryBatch = 1000;
+constexpr size_t kMaxBody = 64 << 20;
+
+// ---- Small helpers -------------------------------------------------------
+
+std::string XmlEscape(absl::string_view text) {
+  return absl::StrReplaceAll(text, {{"&", "&amp;"},
+                                    {"<", "&lt;"},
+                                    {">", "&gt;"},
+                                    {"\"", "&quot;"},
+                                    {"'", "&apos;"}});
+}
+
+std::string XmlUnescape(absl::string_view text) {
+  return absl::StrReplaceAll(text, {{"&lt;", "<"},
+                                    {"&gt;", ">"},
+                                    {"&quot;", "\""},
+                                    {"&apos;", "'"},
+                                    {"&amp;", "&"}});
+}
+
+bool AllDigits(absl::string_view s, size_t length) {
+  if (s.size() != length) return false;
+  for (char c : s) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// The leaf elements of an XML document, in document order, by local name
+// (prefix dropped), plus the root's local name and default namespace. The
+// messages the simulator reads are flat records; this reads exactly that.
+struct XmlDocument {
+  std::string root;
+  std::string root_namespace;
+  std::vector<std::pair<std::string, std::string>> leaves;
+
+  std::string First(absl::string_view name) const {
+    for (const auto& [n, text] : leaves) {
+      if (n == name) return text;
+    }
+    return "";
+  }
+  std::vector<std::string> All(absl::string_view name) const {
+    std::vector<std::string> out;
+    for (const auto& [n, text] : leaves) {
+      if (n == name) out.push_back(text);
+    }
+    return out;
+  }
+};
+
+absl::string_view LocalName(absl::string_view qualified) {
+  size_t colon = qualified.find(':');
+  return colon == absl::string_view::npos ? qualified
+                                         : qualified.substr(colon + 1);
+}
+
+std::optional<XmlDocument> ParseXml(absl::string_view xml) {
+  XmlDocument doc;
+  std::vector<std::string> open;
+  // Name of the element whose start tag came last with nothing but text
+  // since: if its end tag follows, it is a leaf.
+  std::optional<std::string> leaf_candidate;
+  size_t text_start = 0;
+  size_t pos = 0;
+  while ((pos = xml.find('<', pos)) != absl::string_view::npos) {
+    if (xml.substr(pos, 4) == "<!--") {
+      pos = xml.find("-->", pos);
+      if (pos == absl::string_view::npos) return std::nullopt;
+      continue;
+    }
+    size_t end = xml.find('>', pos);
+    if (end == absl::string_view::npos) return std::nullopt;
+    absl::string_view tag = xml.substr(pos + 1, end - pos - 1);
+    if (tag.empty() || tag.front() == '?' || tag.front() == '!') {
+      pos = end + 1;
+      continue;
+    }
+    if (tag.front() == '/') {
+      std::string name(LocalName(absl::StripAsciiWhitespace(tag.substr(1))));
+      if (open.empty() || open.back() != name) return std::nullopt;
+      if (leaf_candidate == name) {
+        doc.leaves.emplace_back(
+            name, XmlUnescape(absl::StripAsciiWhitespace(
+                      xml.substr(text_start, pos - text_start))));
+      }
+      leaf_candidate.reset();
+      open.pop_back();
+    } else {
+      bool self_closing = tag.back() == '/';
+      if (self_closing) tag.remove_suffix(1);
+      size_t name_end = tag.find_first_of(" \t\r\n");
+      std::string name(LocalName(tag.substr(0, name_end)));
+      if (doc.root.empty()) {
+        doc.root = name;
+        size_t ns = tag.find("xmlns=\"");
+        if (ns != absl::string_view::npos) {
+          size_t value_start = ns + 7;
+          size_t value_end = tag.find('"', value_start);
+          if (value_end == absl::string_view::npos) return std::nullopt;
+          doc.root_namespace =
+              std::string(tag.substr(value_start, value_end - value_start));
+        }
+      }
+      if (self_closing) {
+        doc.leaves.emplace_back(name, "");
+        leaf_candidate.reset();
+      } else {
+        open.push_back(name);
+        leaf_candidate = name;
+        text_start = end + 1;
+      }
+    }
+    pos = end + 1;
+  }
+  if (!open.empty() || doc.root.empty()) return std::nullopt;
+  return doc;
+}
+
+std::string DigipostError(absl::string_view type, absl::string_view code,
+                          absl::string_view message) {
+  return absl::StrCat(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n",
+      "<error xmlns=\"", kDigipostNamespace, "\">\n",            //
+      "  <error-code>", code, "</error-code>\n",                 //
+      "  <error-message>", XmlEscape(message), "</error-message>\n",  //
+      "  <error-type>", type, "</error-type>\n",                 //
+      "</error>\n");
+}
+
+std::string JsonError(absl::string_view code, absl::string_view message) {
+  json error = {{"error", {{"code", code}, {"message", message}}}};
+  return error.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// ---- State ---------------------------------------------------------------
+
+struct Fault {
+  int status = 0;      // 0: answer normally after the delay.
+  int remaining = 0;   // -1: until cleared.
+  int64_t delay_ms = 0;
+};
+
+struct Counts {
+  int accepted = 0;
+  int duplicates = 0;
+};
+
+json CountsJson(const std::map<std::string, Counts>& counts) {
+  json out = json::object();
+  for (const auto& [id, c] : counts) {
+    out[id] = {{"accepted", c.accepted}, {"duplicates", c.duplicates}};
+  }
+  return out;
+}
+
+class SimulatorImpl final : public Simulator {
+ public:
+  SimulatorImpl(SimulatorOptions options,
+                std::unique_ptr<SignatureChecker> checker)
+      : options_(std::move(options)),
+        clock_(options_.clock != nullptr ? options_.clock : RealClock()),
+        checker_(std::move(checker)),
+        server_(options_.cert_file.c_str(), options_.key_file.c_str()) {
+    for (const SimPerson& person : options_.persons) {
+      persons_[person.number] = person;
+    }
+  }
+
+  ~SimulatorImpl() override { Stop(); }
+
+  absl::Status Start() {
+    if (!server_.is_valid()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cert/key: cannot set up TLS with \"",
+                       options_.cert_file, "\" and \"", options_.key_file,
+                       "\""));
+    }
+    Routes();
+    server_.set_payload_max_length(kMaxBody);
+    server_.set_keep_alive_max_count(1000);
+    if (options_.port == 0) {
+      port_ = server_.bind_to_any_port(options_.host);
+    } else if (server_.bind_to_port(options_.host, options_.port)) {
+      port_ = options_.port;
+    }
+    if (port_ <= 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "listen: cannot bind ", options_.host, ":", options_.port));
+    }
+    thread_ = std::thread([this] {
+      server_.listen_after_bind();
+      finished_ = true;
+    });
+    // stop() is a no-op until the server loop runs, so Stop() could
+    // otherwise hang on a loop that started after it.
+    while (!server_.is_running() && !finished_) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return absl::OkStatus();
+  }
+
+  int port() const override { return port_; }
+
+  void Stop() override {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  using Request = httplib::Request;
+  using Response = httplib::Response;
+
+  void Routes() {
+    server_.Post("/rest/v1/personer", [this](const Request& q, Response& r) {
+      HandleRegistry(q, r);
+    });
+    server_.Post("/messages", [this](const Request& q, Response& r) {
+      HandleDigipost(q, r);
+    });
+    server_.Post("/print/v1/jobs", [this](const Request& q, Response& r) {
+      HandlePrint(q, r);
+    });
+    server_.Get("/sim/v1/deliveries", [this](const Request&, Response& r) {
+      HandleDeliveries(r);
+    });
+    server_.Post("/sim/v1/faults", [this](const Request& q, Response& r) {
+      HandleSetFault(q, r);
+    });
+    server_.Delete("/sim/v1/faults", [this](const Request&, Response& r) {
+      absl::MutexLock lock(&mu_);
+      faults_.clear();
+      r.status = 204;
+    });
+    server_.Post("/sim/v1/reset", [this](const Request&, Response& r) {
+      absl::MutexLock lock(&mu_);
+      faults_.clear();
+      digipost_.clear();
+      print_.clear();
+      registry_requests_ = 0;
+      registry_persons_ = 0;
+      r.status = 204;
+    });
+    server_.set_exception_handler(
+        [](const Request&, Response& r, std::exception_ptr) {
+          r.status = 500;
+          r.set_content(JsonError("INTERNAL", "simulator error"), kJson);
+        });
+  }
+
+  // Answers the request with an injected fault if one is due. True when it
+  // did.
+  bool ApplyFault(const std::string& endpoint, Response& res) {
+    std::optional<Fault> fault;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = faults_.find(endpoint);
+      if (it != faults_.end()) {
+        fault = it->second;
+        if (it->second.remaining > 0 && --it->second.remaining == 0) {
+          faults_.erase(it);
+        }
+      }
+    }
+    if (!fault.has_value()) return false;
+    if (fault->delay_ms > 0) absl::SleepFor(absl::Milliseconds(fault->delay_ms));
+    if (fault->status == 0) return false;
+    res.status = fault->status;
+    if (endpoint == "digipost") {
+      res.set_content(
+          DigipostError(fault->status >= 500 ? "SERVER" : "CLIENT_TECHNICAL",
+                        "SIMULATED_FAULT", "fault injected by utpost-sim"),
+          kDigipostXml);
+    } else {
+      res.set_content(
+          JsonError("SIMULATED_FAULT", "fault injected by utpost-sim"), kJson);
+    }
+    spdlog::info("{}: injected fault {}", endpoint, fault->status);
+    return true;
+  }
+
+  // ---- Contact registry ----
+
+  json PersonJson(const std::string& number) const {
+    auto it = persons_.find(number);
+    if (it == persons_.end()) {
+      return {{"personidentifikator", number}, {"status", "IKKE_REGISTRERT"}};
+    }
+    const SimPerson& p = it->second;
+    if (p.deleted) {
+      return {{"personidentifikator", number}, {"status", "SLETTET"}};
+    }
+    json contact = json::object();
+    if (!p.email.empty()) contact["epostadresse"] = p.email;
+    if (!p.mobile.empty()) contact["mobiltelefonnummer"] = p.mobile;
+    json out = {
+        {"personidentifikator", number},
+        {"reservasjon", p.reserved ? "JA" : "NEI"},
+        {"status", "AKTIV"},
+        {"varslingsstatus", contact.empty() ? "KAN_IKKE_VARSLES" : "KAN_VARSLES"},
+        {"kontaktinformasjon", contact},
+        {"spraak", "nb"},
+    };
+    if (!p.mailbox_address.empty()) {
+      out["digital_post"] = {
+          {"postkasseadresse", p.mailbox_address},
+          {"postkasseleverandoeradresse", p.mailbox_provider}};
+    }
+    return out;
+  }
+
+  void HandleRegistry(const Request& req, Response& res) {
+    if (ApplyFault("registry", res)) return;
+    if (req.has_header("Authorization") &&
+        !absl::StartsWith(req.get_header_value("Authorization"), "Bearer ")) {
+      res.status = 401;
+      res.set_content(JsonError("UNAUTHORIZED", "expected a bearer token"),
+                      kJson);
+      return;
+    }
+    json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    auto numbers = body.is_object() ? body.find("personidentifikatorer")
+                                    : json::iterator();
+    if (!body.is_object() || numbers == body.end() || !numbers->is_array()) {
+      res.status = 400;
+      res.set_content(
+          JsonError("INVALID_REQUEST", "expected {\"personidentifikatorer\": [...]}"),
+          kJson);
+      return;
+    }
+    if (numbers->size() > kMaxRegistryBatch) {
+      res.status = 400;
+      res.set_content(JsonError("TOO_MANY_PERSONS",
+                                "at most 1000 personidentifikatorer per call"),
+                      kJson);
+      return;
+    }
+    json persons = json::array();
+    for (const json& number : *numbers) {
+      if (!number.is_string()) {
+        res.status = 400;
+        res.set_content(
+            JsonError("INVALID_REQUEST", "personidentifikatorer: strings only"),
+            kJson);
+        return;
+      }
+      persons.push_back(PersonJson(number.get<std::string>()));
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      ++registry_requests_;
+      registry_persons_ += static_cast<int64_t>(persons.size());
+    }
+    json reply = {{"personer", std::move(persons)}};
+    res.set_content(reply.dump(-1, ' ', false, json::error_handler_t::replace),
+                    kJson);
+  }
+
+  // ---- Digipost ----
+
+  void RefuseDigipost(Response& res, int status, absl::string_view type,
+                      absl::string_view code, absl::string_view message) {
+    spdlog::warn("digipost: {} {} {}: {}", status, std::string(type),
+                 std::string(code),
+                 MaskPersonNumbersIn(std::string(message)));
+    res.status = status;
+    res.set_content(DigipostError(type, code, message), kDigipostXml);
+  }
+
+  static std::optional<std::string> Header(const Request& req,
+                                           const char* name) {
+    if (!req.has_header(name)) return std::nullopt;
+    return req.get_header_value(name);
+  }
+
+  void HandleDigipost(const Request& req, Response& res) {
+    if (ApplyFault("digipost", res)) return;
+    SignedRequest signed_request;
+    signed_request.method = req.method;
+    signed_request.target = req.target;
+    signed_request.body = req.body;
+    signed_request.date = Header(req, "Date");
+    signed_request.user_id = Header(req, "X-Digipost-UserId");
+    signed_request.content_sha256 = Header(req, "X-Content-SHA256");
+    signed_request.content_md5 = Header(req, "Content-MD5");
+    signed_request.signature = Header(req, "X-Digipost-Signature");
+    if (absl::Status s = checker_->Check(signed_request, clock_->NowMillis(),
+                                         options_.max_date_skew_ms);
+        !s.ok()) {
+      return RefuseDigipost(res, 403, "CLIENT_TECHNICAL", "INVALID_SIGNATURE",
+                            s.message());
+    }
+    const std::string& user_id = *signed_request.user_id;
+    if (!options_.digipost_sender_id.empty() &&
+        user_id != options_.digipost_sender_id) {
+      return RefuseDigipost(res, 403, "CONFIGURATION", "UNKNOWN_SENDER",
+                            absl::StrCat("unknown sender id ", user_id));
+    }
+    std::string content_type = req.get_header_value("Content-Type");
+    if (!absl::StartsWithIgnoreCase(content_type, kDigipostMultipart)) {
+      return RefuseDigipost(res, 415, "CLIENT_TECHNICAL",
+                            "UNSUPPORTED_MEDIA_TYPE",
+                            absl::StrCat("expected ", kDigipostMultipart));
+    }
+    absl::StatusOr<std::vector<MimePart>> parts =
+        ParseMultipart(req.body, BoundaryOf(content_type));
+    if (!parts.ok() || parts->empty()) {
+      return RefuseDigipost(
+          res, 400, "CLIENT_TECHNICAL", "INVALID_MULTIPART",
+          parts.ok() ? "no parts" : std::string(parts.status().message()));
+    }
+    const MimePart& message_part = parts->front();
+    auto type = message_part.headers.find("content-type");
+    if (type == message_part.headers.end() ||
+        !absl::StartsWithIgnoreCase(type->second, kDigipostXml)) {
+      return RefuseDigipost(res, 400, "CLIENT_TECHNICAL", "INVALID_MULTIPART",
+                            absl::StrCat("the first part must be ",
+                                         kDigipostXml));
+    }
+    std::optional<XmlDocument> message = ParseXml(message_part.body);
+    if (!message.has_value() || message->root != "message" ||
+        message->root_namespace != kDigipostNamespace) {
+      return RefuseDigipost(
+          res, 400, "CLIENT_DATA", "INVALID_MESSAGE",
+          absl::StrCat("expected <message xmlns=\"", kDigipostNamespace,
+                       "\">"));
+    }
+    std::string message_id = message->First("message-id");
+    std::string sender_id = message->First("sender-id");
+    std::string person = message->First("personal-identification-number");
+    std::string organisation = message->First("organisation-number");
+    std::vector<std::string> uuids = message->All("uuid");
+    std::vector<std::string> file_types = message->All("file-type");
+    if (message_id.empty()) {
+      return RefuseDigipost(res, 400, "CLIENT_DATA", "INVALID_MESSAGE",
+                            "message-id is missing");
+    }
+    if (sender_id != user_id) {
+      return RefuseDigipost(
+          res, 400, "CLIENT_DATA", "INVALID_SENDER",
+          absl::StrCat("sender-id ", sender_id, " is not the signing sender ",
+                       user_id));
+    }
+    if (uuids.empty() || uuids.size() != parts->size() - 1 ||
+        file_types.size() != uuids.size()) {
+      return RefuseDigipost(
+          res, 400, "CLIENT_DATA", "INVALID_DOCUMENTS",
+          absl::StrCat("the message lists ", uuids.size(),
+                       " documents, the request carries ", parts->size() - 1));
+    }
+    for (size_t i = 0; i < uuids.size(); ++i) {
+      const MimePart* found = nullptr;
+      for (size_t p = 1; p < parts->size(); ++p) {
+        auto disposition = (*parts)[p].headers.find("content-disposition");
+        if (disposition != (*parts)[p].headers.end() &&
+            FilenameOf(disposition->second) == uuids[i]) {
+          found = &(*parts)[p];
+        }
+      }
+      if (found == nullptr || found->body.empty()) {
+        return RefuseDigipost(res, 400, "CLIENT_DATA", "INVALID_DOCUMENTS",
+                              absl::StrCat("no content for document ", uuids[i]));
+      }
+      if (file_types[i] == "pdf" && !absl::StartsWith(found->body, "%PDF-")) {
+        return RefuseDigipost(res, 400, "CLIENT_DATA", "INVALID_PDF",
+                              absl::StrCat("document ", uuids[i],
+                                           " is not a PDF"));
+      }
+    }
+    if (!person.empty()) {
+      auto it = persons_.find(person);
+      if (it == persons_.end() || it->second.deleted ||
+          it->second.mailbox_provider != kDigipostOrganisation) {
+        return RefuseDigipost(
+            res, 400, "CLIENT_DATA", "UNKNOWN_RECIPIENT",
+            absl::StrCat("recipient ", MaskPersonNumber(person),
+                         " has no Digipost mailbox"));
+      }
+      if (it->second.reserved) {
+        return RefuseDigipost(
+            res, 400, "CLIENT_DATA", "UNKNOWN_RECIPIENT",
+            absl::StrCat("recipient ", MaskPersonNumber(person),
+                         " has reserved against digital post"));
+      }
+    } else if (!AllDigits(organisation, 9)) {
+      return RefuseDigipost(res, 400, "CLIENT_DATA", "INVALID_RECIPIENT",
+                            "recipient needs a personal identification "
+                            "number or a 9-digit organisation number");
+    }
+    bool duplicate = false;
+    {
+      absl::MutexLock lock(&mu_);
+      Counts& counts = digipost_[message_id];
+      duplicate = counts.accepted > 0;
+      if (duplicate) {
+        ++counts.duplicates;
+      } else {
+        counts.accepted = 1;
+      }
+    }
+    if (duplicate) {
+      spdlog::info("digipost: duplicate message {}", message_id);
+      res.status = 409;
+      res.set_content(
+          DigipostError("CLIENT_DATA", "DUPLICATE_MESSAGE",
+                        absl::StrCat("message-id ", message_id,
+                                     " has been delivered already")),
+          kDigipostXml);
+      return;
+    }
+    spdlog::info("digipost: delivered message {} ({} documents) to {}",
+                 message_id, uuids.size(),
+                 person.empty() ? organisation : MaskPersonNumber(person));
+    std::string delivery = absl::StrCat(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n",
+        "<message-delivery xmlns=\"", kDigipostNamespace, "\">\n",
+        "  <message-id>", XmlEscape(message_id), "</message-id>\n",
+        "  <delivery-method>DIGIPOST</delivery-method>\n",
+        "  <status>DELIVERED</status>\n",
+        "  <delivery-time>", FormatRfc3339(clock_->NowMillis()),
+        "</delivery-time>\n",
+        "  <primary-document>\n",
+        "    <uuid>", XmlEscape(uuids.front()), "</uuid>\n",
+        "    <subject>", XmlEscape(message->First("subject")), "</subject>\n",
+        "    <file-type>", XmlEscape(file_types.front()), "</file-type>\n",
+        "  </primary-document>\n",
+        "</message-delivery>\n");
+    res.status = 200;
+    res.set_content(delivery, kDigipostXml);
+  }
+
+  // ---- Print ----
+
+  void RefusePrint(Response& res, int status, absl::string_view code,
+                   absl::string_view message) {
+    spdlog::warn("print: {} {}: {}", status, std::string(code),
+                 MaskPersonNumbersIn(std::string(message)));
+    res.status = status;
+    res.set_content(JsonError(code, message), kJson);
+  }
+
+  // Checks the manifest's fields; the message names the first bad one.
+  static absl::Status CheckManifest(const json& m) {
+    auto text = [](const json& object, const char* key) -> std::string {
+      auto it = object.find(key);
+      return it != object.end() && it->is_string() ? it->get<std::string>()
+                                                   : std::string();
+    };
+    auto address = [&](const char* key) -> absl::Status {
+      auto it = m.find(key);
+      if (it == m.end() || !it->is_object() || text(*it, "name").empty() ||
+          text(*it, "postal_code").empty() || text(*it, "city").empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(key, ": needs name, postal_code and city"));
+      }
+      auto lines = it->find("address_lines");
+      if (lines == it->end() || !lines->is_array() || lines->size() > 4) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(key, ".address_lines: a list of at most 4 lines"));
+      }
+      return absl::OkStatus();
+    };
+    if (!m.is_object()) return absl::InvalidArgumentError("not an object");
+    if (text(m, "job_id").empty()) {
+      return absl::InvalidArgumentError("job_id: missing");
+    }
+    auto sender = m.find("sender");
+    if (sender == m.end() || !sender->is_object() ||
+        !AllDigits(text(*sender, "organisation_number"), 9)) {
+      return absl::InvalidArgumentError(
+          "sender.organisation_number: 9 digits");
+    }
+    if (absl::Status s = address("recipient"); !s.ok()) return s;
+    if (absl::Status s = address("return_address"); !s.ok()) return s;
+    std::string colour = text(m, "colour");
+    if (colour != "MONOCHROME" && colour != "COLORS") {
+      return absl::InvalidArgumentError("colour: MONOCHROME or COLORS");
+    }
+    if (!m.contains("duplex") || !m["duplex"].is_boolean()) {
+      return absl::InvalidArgumentError("duplex: true or false");
+    }
+    std::string post_type = text(m, "post_type");
+    if (post_type != "A" && post_type != "B") {
+      return absl::InvalidArgumentError("post_type: A or B");
+    }
+    std::string handling = text(m, "return_handling");
+    if (handling != "RETURN_TO_SENDER" && handling != "SHRED") {
+      return absl::InvalidArgumentError(
+          "return_handling: RETURN_TO_SENDER or SHRED");
+    }
+    auto documents = m.find("documents");
+    if (documents == m.end() || !documents->is_array() ||
+        documents->empty()) {
+      return absl::InvalidArgumentError("documents: a non-empty list");
+    }
+    for (const json& d : *documents) {
+      std::string sha = d.is_object() ? text(d, "sha256") : "";
+      if (!d.is_object() || text(d, "file_name").empty() || sha.size() != 64) {
+        return absl::InvalidArgumentError(
+            "documents[]: needs file_name and a 64-digit sha256");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  void HandlePrint(const Request& req, Response& res) {
+    if (ApplyFault("print", res)) return;
+    if (!req.is_multipart_form_data()) {
+      return RefusePrint(res, 415, "UNSUPPORTED_MEDIA_TYPE",
+                         "expected multipart/form-data");
+    }
+    if (!req.has_file("manifest")) {
+      return RefusePrint(res, 400, "INVALID_MANIFEST", "no manifest part");
+    }
+    json manifest = json::parse(req.get_file_value("manifest").content,
+                                nullptr, /*allow_exceptions=*/false);
+    if (absl::Status s = CheckManifest(manifest); !s.ok()) {
+      return RefusePrint(res, 400, "INVALID_MANIFEST", s.message());
+    }
+    std::string job_id = manifest["job_id"].get<std::string>();
+    const json& documents = manifest["documents"];
+    auto [begin, end] = req.files.equal_range("document");
+    size_t parts = static_cast<size_t>(std::distance(begin, end));
+    if (parts != documents.size()) {
+      return RefusePrint(res, 400, "INVALID_DOCUMENTS",
+                         absl::StrCat("the manifest lists ", documents.size(),
+                                      " documents, the request carries ",
+                                      parts));
+    }
+    for (const json& d : documents) {
+      std::string file_name = d["file_name"].get<std::string>();
+      std::string sha256 = absl::AsciiStrToLower(d["sha256"].get<std::string>());
+      auto part = std::find_if(begin, end, [&](const auto& entry) {
+        return entry.second.filename == file_name;
+      });
+      if (part == end) {
+        return RefusePrint(res, 400, "INVALID_DOCUMENTS",
+                           absl::StrCat("no part for ", file_name));
+      }
+      const std::string& content = part->second.content;
+      if (!absl::StartsWith(content, "%PDF-")) {
+        return RefusePrint(res, 400, "NOT_A_PDF",
+                           absl::StrCat(file_name, " is not a PDF"));
+      }
+      if (Sha256Hex(content) != sha256) {
+        return RefusePrint(
+            res, 400, "CHECKSUM_MISMATCH",
+            absl::StrCat(file_name, " does not match its sha256"));
+      }
+    }
+    bool duplicate = false;
+    {
+      absl::MutexLock lock(&mu_);
+      Counts& counts = print_[job_id];
+      duplicate = counts.accepted > 0;
+      if (duplicate) {
+        ++counts.duplicates;
+      } else {
+        counts.accepted = 1;
+      }
+    }
+    if (duplicate) {
+      spdlog::info("print: duplicate job {}", job_id);
+      res.status = 409;
+      res.set_content(JsonError("DUPLICATE_JOB",
+                                absl::StrCat("job ", job_id,
+                                             " has been received already")),
+                      kJson);
+      return;
+    }
+    spdlog::info("print: received job {} ({} documents)", job_id, parts);
+    json reply = {{"job_id", job_id}, {"status", "RECEIVED"}};
+    res.status = 201;
+    res.set_content(reply.dump(-1, ' ', false, json::error_handler_t::replace),
+                    kJson);
+  }
+
+  // ---- Test control ----
+
+  void HandleDeliveries(Response& res) {
+    json reply;
+    {
+      absl::MutexLock lock(&mu_);
+      reply = {{"digipost", CountsJson(digipost_)},
+               {"print", CountsJson(print_)},
+               {"registry",
+                {{"requests", registry_requests_},
+                 {"persons", registry_persons_}}}};
+    }
+    res.set_content(reply.dump(-1, ' ', false, json::error_handler_t::replace),
+                    kJson);
+  }
+
+  void HandleSetFault(const Request& req, Response& res) {
+    json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    std::string endpoint;
+    Fault fault;
+    int count = 1;
+    bool valid = body.is_object();
+    if (valid) {
+      auto it = body.find("endpoint");
+      if (it != body.end() && it->is_string()) endpoint = it->get<std::string>();
+      valid = endpoint == "digipost" || endpoint == "print" ||
+              endpoint == "registry";
+    }
+    auto integer = [&](const char* key, int64_t fallback) -> int64_t {
+      auto it = body.find(key);
+      if (it == body.end()) return fallback;
+      if (!it->is_number_integer()) {
+        valid = false;
+        return fallback;
+      }
+      return it->get<int64_t>();
+    };
+    if (valid) {
+      fault.status = static_cast<int>(integer("status", 503));
+      count = static_cast<int>(integer("count", 1));
+      fault.delay_ms = integer("delay_ms", 0);
+      valid = valid && (fault.status == 0 ||
+                        (fault.status >= 100 && fault.status <= 599)) &&
+              count >= -1 && fault.delay_ms >= 0 &&
+              fault.delay_ms <= 10 * 60 * 1000;
+    }
+    if (!valid) {
+      res.status = 400;
+      res.set_content(
+          JsonError("INVALID_FAULT",
+                    "expected {\"endpoint\": \"digipost|print|registry\", "
+                    "\"status\": 0 or 100-599, \"count\": -1 or more, "
+                    "\"delay_ms\": 0 or more}"),
+          kJson);
+      return;
+    }
+    fault.remaining = count;
+    {
+      absl::MutexLock lock(&mu_);
+      if (count == 0) {
+        faults_.erase(endpoint);
+      } else {
+        faults_[endpoint] = fault;
+      }
+    }
+    spdlog::info("faults: {} -> status {} count {} delay {} ms", endpoint,
+                 fault.status, count, fault.delay_ms);
+    res.status = 204;
+  }
+
+  const SimulatorOptions options_;
+  const Clock* const clock_;
+  const std::unique_ptr<SignatureChecker> checker_;
+  absl::flat_hash_map<std::string, SimPerson> persons_;  // Fixed after ctor.
+  httplib::SSLServer server_;
+  int port_ = -1;
+  std::thread thread_;
+  std::atomic<bool> finished_{false};
+
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Fault> faults_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Counts> digipost_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Counts> print_ ABSL_GUARDED_BY(mu_);
+  int64_t registry_requests_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t registry_persons_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Simulator>> StartSimulator(
+    SimulatorOptions options) {
+  for (const auto& [file, option] :
+       {std::pair{options.cert_file, "cert"}, {options.key_file, "key"}}) {
+    if (file.empty() || !std::ifstream(file)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(option, ": cannot read \"", file, "\""));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<SignatureChecker>> checker =
+      SignatureChecker::FromCertFile(options.sender_cert_file);
+  if (!checker.ok()) return checker.status();
+  // A client that hangs up mid-reply would otherwise end the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  auto simulator =
+      std::make_unique<SimulatorImpl>(std::move(options), *std::move(checker));
+  if (absl::Status s = simulator->Start(); !s.ok()) return s;
+  return simulator;
+}
+
+}  // namespace utpost::sim

@@ -1,0 +1,76 @@
+#include "gateway/config/config_loader.h"
+
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace utpost::config {
+namespace {
+
+using ::testing::HasSubstr;
+using ::utpost::testing::IsOk;
+using ::utpost::testing::StatusIs;
+
+constexpr char kMinimal[] = R"(
+server: {cert_file: s.pem, key_file: s.key, client_ca_file: ca.pem}
+receipts: {key_file: r.key, cert_chain_file: r.pem}
+providers:
+  registry_url: https://127.0.0.1:1
+  digipost: {url: "https://127.0.0.1:1", sender_id: "1", signing_key_file: k.pem}
+  print: {url: "https://127.0.0.1:1"}
+tenants: [{organisation_number: "964338531", name: Bergen}]
+)";
+
+TEST(ConfigLoaderTest, FillsDefaultsAndResolvesPaths) {
+  auto c = ParseConfig(kMinimal, "/etc/utpost");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->role(), "all");
+  EXPECT_EQ(c->server().listen(), "127.0.0.1:7443");
+  EXPECT_EQ(c->server().cert_file(), "/etc/utpost/s.pem");
+  EXPECT_EQ(c->store().sqlite_path(), "/etc/utpost/utpost.db");
+  EXPECT_EQ(c->broker().port(), 5672);
+  EXPECT_EQ(c->broker().prefix(), "utpost");
+  EXPECT_EQ(c->limits().max_documents(), 10);
+  EXPECT_EQ(c->retry().max_attempts(), 6);
+  EXPECT_EQ(c->retry().delays_seconds_size(), 4);
+  EXPECT_EQ(c->tenants(0).organisation_number(), "964338531");
+}
+
+TEST(ConfigLoaderTest, UnknownSettingIsNamed) {
+  auto c = ParseConfig(std::string(kMinimal) + "brokr: {port: 1}\n", "/");
+  EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("brokr")));
+}
+
+TEST(ConfigLoaderTest, BadValueIsNamed) {
+  auto c = ParseConfig(std::string(kMinimal) + "broker: {port: 70000}\n", "/");
+  EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("broker.port")));
+  c = ParseConfig(std::string(kMinimal) + "role: everything\n", "/");
+  EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("role")));
+}
+
+TEST(ConfigLoaderTest, MissingRequiredSettingIsNamed) {
+  auto c = ParseConfig("server: {cert_file: a, key_file: b}\n", "/");
+  EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("server.client_ca_file")));
+}
+
+TEST(ConfigLoaderTest, TenantNeedsNineDigits) {
+  auto c = ParseConfig(
+      std::string(kMinimal) + "operators: [op]\n" +
+          "tenants: [{organisation_number: \"12345\"}]\n",
+      "/");
+  // A duplicate key is a YAML error or the later value wins; either way the
+  // bad number must not be accepted silently.
+  EXPECT_FALSE(c.ok());
+}
+
+TEST(ConfigLoaderTest, MissingFileIsNotFound) {
+  EXPECT_THAT(LoadConfigFile("/nonexistent/utpostd.yaml"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nonexistent")));
+}
+
+}  // namespace
+}  // namespace utpost::config

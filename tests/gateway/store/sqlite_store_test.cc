@@ -1,0 +1,733 @@
+#include "gateway/store/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/digest.h"
+#include "common/status_matchers.h"
+#include "gateway/receipts/jws_receipt_signer.h"
+#include "gateway/receipts/jws_verify.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace utpost::store {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Pair;
+using ::testing::SizeIs;
+using ::utpost::testing::IsOk;
+using ::utpost::testing::StatusIs;
+using ::utpost::v1::Letter;
+
+// `StatusOr<T>` that is OK with a value matching `matcher`.
+MATCHER_P(IsOkAndHolds, matcher, "is OK and holds a matching value") {
+  if (!arg.ok()) {
+    *result_listener << "status is " << arg.status().ToString();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(matcher, *arg, result_listener);
+}
+
+// Now, to the second: receipts are checked against the development
+// certificate's validity at their own time, and make-certs.sh may have made
+// it minutes ago.
+const int64_t kStart = RealClock()->NowMillis() / 1000 * 1000;
+constexpr char kTenantA[] = "964338531";
+constexpr char kTenantB[] = "958935420";
+
+NewLetter MakeLetter(const std::string& id, const std::string& tenant,
+                     const std::string& ref, const std::string& body = "b1") {
+  NewLetter l;
+  l.id = id;
+  l.tenant = tenant;
+  l.client_reference = ref;
+  l.request_digest = Sha256Hex(absl::StrCat(ref, "|", body));
+  l.spec.set_client_reference(ref);
+  l.spec.set_title(absl::StrCat("Vedtak ", body));
+  l.spec.mutable_recipient()->set_person("01017012345");
+  auto* d = l.spec.add_documents();
+  d->set_file_name("vedtak.pdf");
+  d->set_media_type("application/pdf");
+  d->set_content("%PDF-in-spec");  // Must not be stored in the spec.
+  Document doc;
+  doc.file_name = "vedtak.pdf";
+  doc.media_type = "application/pdf";
+  doc.content = absl::StrCat("%PDF-1.7 ", body);
+  l.documents.push_back(doc);
+  l.first_work.exchange = "utpost.work";
+  l.first_work.routing_key = "route";
+  l.first_work.body = absl::StrCat("route:", id);
+  l.first_work.state_when_sent = Letter::QUEUED;
+  return l;
+}
+
+// Fails to sign for one chosen letter, to show that a failing letter rolls
+// back alone.
+class FailingSigner final : public receipts::ReceiptSigner {
+ public:
+  FailingSigner(receipts::ReceiptSigner* real, std::string bad_letter)
+      : real_(real), bad_letter_(std::move(bad_letter)) {}
+  absl::StatusOr<std::string> Sign(const receipts::ReceiptContent& c) override {
+    if (c.letter_id == bad_letter_) return absl::InternalError("no key today");
+    return real_->Sign(c);
+  }
+
+ private:
+  receipts::ReceiptSigner* real_;
+  std::string bad_letter_;
+};
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = absl::StrCat(::testing::TempDir(), "/storeXXXXXX");
+    std::vector<char> buf(templ.begin(), templ.end());
+    buf.push_back('\0');
+    ASSERT_NE(mkdtemp(buf.data()), nullptr);
+    dir_ = buf.data();
+    path_ = dir_ + "/utpost.db";
+    auto signer = receipts::NewJwsReceiptSigner(
+        {"certs-dev/receipts.key", "certs-dev/receipts.pem"});
+    ASSERT_THAT(signer, IsOk());
+    signer_ = std::move(*signer);
+    Reopen();
+  }
+
+  void TearDown() override {
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::remove((path_ + suffix).c_str());
+    }
+    rmdir(dir_.c_str());
+  }
+
+  void Reopen(receipts::ReceiptSigner* signer = nullptr,
+              int busy_timeout_ms = 5000) {
+    store_.reset();
+    SqliteStoreOptions o;
+    o.path = path_;
+    o.signer = signer != nullptr ? signer : signer_.get();
+    o.clock = &clock_;
+    o.busy_timeout_ms = busy_timeout_ms;
+    auto s = OpenSqliteStore(o);
+    ASSERT_THAT(s, IsOk());
+    store_ = std::move(*s);
+  }
+
+  // Creates one letter and expects success.
+  LetterRecord Create(NewLetter l) {
+    std::vector<NewLetter> v;
+    v.push_back(std::move(l));
+    auto r = store_->CreateLetters(std::move(v));
+    EXPECT_THAT(r, IsOk());
+    if (!r.ok() || r->size() != 1) return {};
+    EXPECT_THAT((*r)[0], IsOk());
+    return (*r)[0].ok() ? (*r)[0]->letter : LetterRecord{};
+  }
+
+  Transition To(State to, std::vector<State> from, std::string channel = "") {
+    Transition t;
+    t.from = std::move(from);
+    t.to = to;
+    t.channel = std::move(channel);
+    return t;
+  }
+
+  int64_t CountAll() {
+    auto counts = store_->CountByState();
+    EXPECT_THAT(counts, IsOk());
+    int64_t n = 0;
+    if (counts.ok()) {
+      for (const auto& [state, count] : *counts) n += count;
+    }
+    return n;
+  }
+
+  std::string dir_;
+  std::string path_;
+  FakeClock clock_{kStart};
+  std::unique_ptr<receipts::ReceiptSigner> signer_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(SqliteStoreTest, CreatedLetterCanBeRead) {
+  LetterRecord created = Create(MakeLetter("L1", kTenantA, "ref-1"));
+  EXPECT_EQ(created.id, "L1");
+  EXPECT_EQ(created.state, Letter::RECEIVED);
+  EXPECT_EQ(created.create_time_ms, kStart);
+  ASSERT_THAT(created.documents, SizeIs(1));
+  EXPECT_EQ(created.documents[0].sha256(), Sha256Hex("%PDF-1.7 b1"));
+  EXPECT_EQ(created.documents[0].size_bytes(), 11);
+
+  auto got = store_->GetLetter("L1", kTenantA);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->tenant, kTenantA);
+  EXPECT_EQ(got->client_reference, "ref-1");
+  EXPECT_EQ(got->state, Letter::RECEIVED);
+  EXPECT_EQ(got->spec.title(), "Vedtak b1");
+  ASSERT_EQ(got->spec.documents_size(), 1);
+  EXPECT_EQ(got->spec.documents(0).file_name(), "vedtak.pdf");
+  EXPECT_THAT(got->spec.documents(0).content(), IsEmpty());
+  ASSERT_THAT(got->documents, SizeIs(1));
+  EXPECT_EQ(got->documents[0].sha256(), Sha256Hex("%PDF-1.7 b1"));
+
+  auto docs = store_->GetDocuments("L1");
+  ASSERT_THAT(docs, IsOk());
+  ASSERT_THAT(*docs, SizeIs(1));
+  EXPECT_EQ((*docs)[0].content, "%PDF-1.7 b1");
+  EXPECT_EQ((*docs)[0].sha256_hex, Sha256Hex("%PDF-1.7 b1"));
+
+  auto receipts = store_->GetReceipts("L1", kTenantA);
+  ASSERT_THAT(receipts, IsOk());
+  ASSERT_THAT(*receipts, SizeIs(1));
+  EXPECT_EQ((*receipts)[0].sequence, 1);
+  EXPECT_EQ((*receipts)[0].state, Letter::RECEIVED);
+  EXPECT_EQ((*receipts)[0].client_reference, "ref-1");
+  EXPECT_EQ((*receipts)[0].sha256_hex, Sha256Hex((*receipts)[0].jws));
+
+  auto outbox = store_->PendingOutbox(10);
+  ASSERT_THAT(outbox, IsOk());
+  ASSERT_THAT(*outbox, SizeIs(1));
+  EXPECT_EQ((*outbox)[0].letter_id, "L1");
+  EXPECT_EQ((*outbox)[0].routing_key, "route");
+  EXPECT_EQ((*outbox)[0].body, "route:L1");
+  EXPECT_EQ((*outbox)[0].state_when_sent, Letter::QUEUED);
+}
+
+TEST_F(SqliteStoreTest, UnknownLetterIsNotFound) {
+  EXPECT_THAT(store_->GetLetter("nope", ""),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+  EXPECT_THAT(store_->GetDocuments("nope"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+  EXPECT_THAT(
+      store_->ApplyTransition("nope", To(Letter::QUEUED, {Letter::RECEIVED})),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+}
+
+TEST_F(SqliteStoreTest, SameReferenceAndBodyReturnsTheFirstLetter) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  clock_.Advance(1000);
+  std::vector<NewLetter> again;
+  again.push_back(MakeLetter("L2", kTenantA, "ref-1"));
+  auto r = store_->CreateLetters(std::move(again));
+  ASSERT_THAT(r, IsOk());
+  ASSERT_THAT((*r)[0], IsOk());
+  EXPECT_FALSE((*r)[0]->created);
+  EXPECT_EQ((*r)[0]->letter.id, "L1");
+  EXPECT_EQ((*r)[0]->letter.create_time_ms, kStart);
+  EXPECT_EQ(CountAll(), 1);
+  EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
+}
+
+TEST_F(SqliteStoreTest, SameReferenceOtherBodyIsRejectedAndStoresNothing) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  auto cursor = store_->LastReceiptCursor();
+  ASSERT_THAT(cursor, IsOk());
+  std::vector<NewLetter> other;
+  other.push_back(MakeLetter("L2", kTenantA, "ref-1", "another body"));
+  auto r = store_->CreateLetters(std::move(other));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT((*r)[0],
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("ref-1")));
+  EXPECT_THAT(store_->GetLetter("L2", ""),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("L2")));
+  EXPECT_EQ(CountAll(), 1);
+  EXPECT_THAT(store_->LastReceiptCursor(), IsOkAndHolds(*cursor));
+  EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
+}
+
+TEST_F(SqliteStoreTest, SameReferenceInAnotherTenantIsAnotherLetter) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  LetterRecord b = Create(MakeLetter("L2", kTenantB, "ref-1", "other"));
+  EXPECT_EQ(b.id, "L2");
+  EXPECT_EQ(CountAll(), 2);
+}
+
+TEST_F(SqliteStoreTest, AnotherTenantsLetterIsNotFound) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  EXPECT_THAT(store_->GetLetter("L1", kTenantB),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("L1")));
+  EXPECT_THAT(store_->GetReceipts("L1", kTenantB),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("L1")));
+  EXPECT_THAT(store_->GetLetter("L1", ""), IsOk());
+  EXPECT_THAT(store_->GetReceipts("L1", ""), IsOk());
+}
+
+TEST_F(SqliteStoreTest, GroupWithOneConflictCommitsTheOthers) {
+  Create(MakeLetter("L0", kTenantA, "ref-0"));
+  std::vector<NewLetter> group;
+  group.push_back(MakeLetter("L1", kTenantA, "ref-1"));
+  group.push_back(MakeLetter("L2", kTenantA, "ref-0", "conflicting"));
+  group.push_back(MakeLetter("L3", kTenantB, "ref-3"));
+  auto r = store_->CreateLetters(std::move(group));
+  ASSERT_THAT(r, IsOk());
+  ASSERT_THAT(*r, SizeIs(3));
+  ASSERT_THAT((*r)[0], IsOk());
+  EXPECT_TRUE((*r)[0]->created);
+  EXPECT_THAT((*r)[1],
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("ref-0")));
+  ASSERT_THAT((*r)[2], IsOk());
+  EXPECT_TRUE((*r)[2]->created);
+  EXPECT_THAT(store_->GetLetter("L1", ""), IsOk());
+  EXPECT_THAT(store_->GetLetter("L2", ""),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("L2")));
+  EXPECT_THAT(store_->GetLetter("L3", ""), IsOk());
+  EXPECT_EQ(CountAll(), 3);
+  EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(3));
+}
+
+TEST_F(SqliteStoreTest, DuplicateReferenceWithinOneGroupIsIdempotent) {
+  std::vector<NewLetter> group;
+  group.push_back(MakeLetter("L1", kTenantA, "ref-1"));
+  group.push_back(MakeLetter("L2", kTenantA, "ref-1"));
+  auto r = store_->CreateLetters(std::move(group));
+  ASSERT_THAT(r, IsOk());
+  ASSERT_THAT((*r)[1], IsOk());
+  EXPECT_FALSE((*r)[1]->created);
+  EXPECT_EQ((*r)[1]->letter.id, "L1");
+  EXPECT_EQ(CountAll(), 1);
+}
+
+TEST_F(SqliteStoreTest, MissingIdentityIsInvalidForThatLetterOnly) {
+  std::vector<NewLetter> group;
+  group.push_back(MakeLetter("L1", kTenantA, ""));
+  group.push_back(MakeLetter("L2", kTenantA, "ref-2"));
+  auto r = store_->CreateLetters(std::move(group));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT((*r)[0], StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("client_reference")));
+  EXPECT_THAT((*r)[1], IsOk());
+}
+
+TEST_F(SqliteStoreTest, FailedSigningRollsBackOnlyThatLetter) {
+  FailingSigner failing(signer_.get(), "L2");
+  Reopen(&failing);
+  std::vector<NewLetter> group;
+  group.push_back(MakeLetter("L1", kTenantA, "ref-1"));
+  group.push_back(MakeLetter("L2", kTenantA, "ref-2"));
+  auto r = store_->CreateLetters(std::move(group));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT((*r)[0], IsOk());
+  EXPECT_THAT((*r)[1],
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("no key today")));
+  EXPECT_THAT(store_->GetLetter("L2", ""),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("L2")));
+  EXPECT_THAT(store_->GetDocuments("L2"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("L2")));
+  EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
+  Reopen();
+}
+
+TEST_F(SqliteStoreTest, TransitionFromWrongStateFailsAndWritesNoReceipt) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  auto before = store_->LastReceiptCursor();
+  ASSERT_THAT(before, IsOk());
+  EXPECT_THAT(store_->ApplyTransition(
+                  "L1", To(Letter::DELIVERED, {Letter::SENT_DIGITAL})),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("letter L1 is RECEIVED")));
+  EXPECT_THAT(store_->LastReceiptCursor(), IsOkAndHolds(*before));
+  auto got = store_->GetLetter("L1", "");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->state, Letter::RECEIVED);
+}
+
+TEST_F(SqliteStoreTest, TransitionUpdatesLetterAndWritesOutbox) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  clock_.Advance(5000);
+  Transition t =
+      To(Letter::ROUTED, {Letter::RECEIVED, Letter::QUEUED}, "digital");
+  OutboxMessage m;
+  m.exchange = "utpost.work";
+  m.routing_key = "deliver.digital";
+  m.body = "deliver:L1";
+  t.outbox.push_back(m);
+  auto r = store_->ApplyTransition("L1", t);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->state, Letter::ROUTED);
+  EXPECT_EQ(r->channel, "digital");
+  EXPECT_EQ(r->update_time_ms, kStart + 5000);
+  EXPECT_EQ(r->create_time_ms, kStart);
+  ASSERT_THAT(r->documents, SizeIs(1));
+
+  // An empty channel keeps the current one; the reason is replaced.
+  Transition fail = To(Letter::FAILED, {Letter::ROUTED});
+  fail.reason = "mailbox provider refused";
+  r = store_->ApplyTransition("L1", fail);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->channel, "digital");
+  EXPECT_EQ(r->reason, "mailbox provider refused");
+
+  auto outbox = store_->PendingOutbox(10);
+  ASSERT_THAT(outbox, IsOk());
+  ASSERT_THAT(*outbox, SizeIs(2));
+  EXPECT_EQ((*outbox)[1].routing_key, "deliver.digital");
+  EXPECT_EQ((*outbox)[1].letter_id, "L1");
+  EXPECT_FALSE((*outbox)[1].state_when_sent.has_value());
+}
+
+TEST_F(SqliteStoreTest, ReceiptsFormAVerifiableHashChain) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  const std::vector<std::pair<State, std::string>> path = {
+      {Letter::QUEUED, ""},
+      {Letter::ROUTED, "digital"},
+      {Letter::SENT_DIGITAL, ""},
+      {Letter::DELIVERED, ""}};
+  State prev = Letter::RECEIVED;
+  for (const auto& [state, channel] : path) {
+    clock_.Advance(1000);
+    ASSERT_THAT(store_->ApplyTransition("L1", To(state, {prev}, channel)),
+                IsOk());
+    prev = state;
+  }
+  auto receipts = store_->GetReceipts("L1", kTenantA);
+  ASSERT_THAT(receipts, IsOk());
+  ASSERT_THAT(*receipts, SizeIs(5));
+  auto verifier = receipts::NewReceiptJwsVerifier("certs-dev/ca.pem");
+  ASSERT_THAT(verifier, IsOk());
+  std::string prev_sha;
+  for (size_t i = 0; i < receipts->size(); ++i) {
+    const ReceiptRecord& r = (*receipts)[i];
+    EXPECT_EQ(r.sequence, static_cast<int64_t>(i + 1));
+    EXPECT_EQ(r.sha256_hex, Sha256Hex(r.jws));
+    EXPECT_EQ(r.time_ms, kStart + 1000 * static_cast<int64_t>(i));
+    auto payload = (*verifier)->Verify(r.jws);
+    ASSERT_THAT(payload, IsOk());
+    EXPECT_EQ((*payload)["letter_id"], "L1");
+    EXPECT_EQ((*payload)["tenant"], kTenantA);
+    EXPECT_EQ((*payload)["seq"], r.sequence);
+    EXPECT_EQ((*payload)["state"], Letter::State_Name(r.state));
+    EXPECT_EQ((*payload)["time"], FormatRfc3339(r.time_ms));
+    EXPECT_EQ((*payload)["prev"], prev_sha);
+    EXPECT_EQ((*payload)["channel"], r.channel);
+    prev_sha = r.sha256_hex;
+  }
+  EXPECT_EQ((*receipts)[0].channel, "");
+  EXPECT_EQ((*receipts)[2].channel, "digital");
+  EXPECT_EQ((*receipts)[4].channel, "digital");  // Kept from routing.
+  EXPECT_EQ((*receipts)[4].state, Letter::DELIVERED);
+}
+
+TEST_F(SqliteStoreTest, MarkOutboxSentQueuesReceivedLetters) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  Create(MakeLetter("L2", kTenantA, "ref-2"));
+  // L2 was cancelled before its routing item was confirmed.
+  ASSERT_THAT(
+      store_->ApplyTransition("L2", To(Letter::CANCELLED, {Letter::RECEIVED})),
+      IsOk());
+  auto pending = store_->PendingOutbox(10);
+  ASSERT_THAT(pending, IsOk());
+  ASSERT_THAT(*pending, SizeIs(2));
+  clock_.Advance(250);
+  ASSERT_THAT(store_->MarkOutboxSent({(*pending)[0].id, (*pending)[1].id}),
+              IsOk());
+  EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(0));
+  EXPECT_THAT(store_->PendingOutbox(10), IsOkAndHolds(IsEmpty()));
+
+  auto l1 = store_->GetLetter("L1", "");
+  ASSERT_THAT(l1, IsOk());
+  EXPECT_EQ(l1->state, Letter::QUEUED);
+  auto r1 = store_->GetReceipts("L1", "");
+  ASSERT_THAT(r1, IsOk());
+  ASSERT_THAT(*r1, SizeIs(2));
+  EXPECT_EQ((*r1)[1].state, Letter::QUEUED);
+  EXPECT_EQ((*r1)[1].time_ms, kStart + 250);
+
+  auto l2 = store_->GetLetter("L2", "");
+  ASSERT_THAT(l2, IsOk());
+  EXPECT_EQ(l2->state, Letter::CANCELLED);
+  EXPECT_THAT(store_->GetReceipts("L2", ""), IsOkAndHolds(SizeIs(2)));
+
+  // A repeated confirm changes nothing.
+  auto cursor = store_->LastReceiptCursor();
+  ASSERT_THAT(store_->MarkOutboxSent({(*pending)[0].id, 999}), IsOk());
+  EXPECT_THAT(store_->LastReceiptCursor(), IsOkAndHolds(*cursor));
+}
+
+TEST_F(SqliteStoreTest, ScheduleRetryKeepsStateAndQueuesTheRetry) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  auto pending = store_->PendingOutbox(10);
+  ASSERT_THAT(pending, IsOk());
+  ASSERT_THAT(store_->MarkOutboxSent({(*pending)[0].id}), IsOk());
+  auto cursor = store_->LastReceiptCursor();
+  clock_.Advance(3000);
+  OutboxMessage retry;
+  retry.exchange = "utpost.retry";
+  retry.routing_key = "retry.30s";
+  retry.body = "route:L1:attempt2";
+  ASSERT_THAT(store_->ScheduleRetry("L1", "registry timed out", retry), IsOk());
+  auto l1 = store_->GetLetter("L1", "");
+  ASSERT_THAT(l1, IsOk());
+  EXPECT_EQ(l1->state, Letter::QUEUED);
+  EXPECT_EQ(l1->reason, "registry timed out");
+  EXPECT_EQ(l1->update_time_ms, kStart + 3000);
+  EXPECT_THAT(store_->LastReceiptCursor(), IsOkAndHolds(*cursor));
+  pending = store_->PendingOutbox(10);
+  ASSERT_THAT(pending, IsOk());
+  ASSERT_THAT(*pending, SizeIs(1));
+  EXPECT_EQ((*pending)[0].routing_key, "retry.30s");
+  EXPECT_EQ((*pending)[0].letter_id, "L1");
+  EXPECT_EQ((*pending)[0].body, "route:L1:attempt2");
+
+  EXPECT_THAT(store_->ScheduleRetry("nope", "x", retry),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+  EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
+}
+
+TEST_F(SqliteStoreTest, ReceiptsAfterFollowsTheCursorPerTenant) {
+  Create(MakeLetter("A1", kTenantA, "ref-1"));
+  Create(MakeLetter("B1", kTenantB, "ref-1"));
+  ASSERT_THAT(
+      store_->ApplyTransition("A1", To(Letter::QUEUED, {Letter::RECEIVED})),
+      IsOk());
+  auto all = store_->ReceiptsAfter(0, "", 100);
+  ASSERT_THAT(all, IsOk());
+  ASSERT_THAT(*all, SizeIs(3));
+  EXPECT_LT((*all)[0].cursor, (*all)[1].cursor);
+  EXPECT_LT((*all)[1].cursor, (*all)[2].cursor);
+  EXPECT_THAT(store_->LastReceiptCursor(), IsOkAndHolds((*all)[2].cursor));
+
+  auto a = store_->ReceiptsAfter(0, kTenantA, 100);
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(*a, SizeIs(2));
+  EXPECT_EQ((*a)[0].letter_id, "A1");
+  EXPECT_EQ((*a)[1].state, Letter::QUEUED);
+  EXPECT_EQ((*a)[1].client_reference, "ref-1");
+
+  auto after_first = store_->ReceiptsAfter((*a)[0].cursor, kTenantA, 100);
+  ASSERT_THAT(after_first, IsOk());
+  ASSERT_THAT(*after_first, SizeIs(1));
+  EXPECT_EQ((*after_first)[0].cursor, (*a)[1].cursor);
+
+  EXPECT_THAT(store_->ReceiptsAfter(0, kTenantB, 100), IsOkAndHolds(SizeIs(1)));
+  EXPECT_THAT(store_->ReceiptsAfter(0, "", 2), IsOkAndHolds(SizeIs(2)));
+}
+
+TEST_F(SqliteStoreTest, ListLettersPagesNewestFirst) {
+  for (int i = 0; i < 25; ++i) {
+    Create(MakeLetter(absl::StrCat("L", 100 + i), kTenantA,
+                      absl::StrCat("ref-", i)));
+    // Two letters per millisecond, so paging must break ties by id.
+    if (i % 2 == 1) clock_.Advance(1);
+  }
+  Create(MakeLetter("B1", kTenantB, "ref-b"));
+
+  std::vector<std::string> seen;
+  ListFilter f;
+  f.tenant = kTenantA;
+  f.page_size = 10;
+  int pages = 0;
+  do {
+    auto page = store_->ListLetters(f);
+    ASSERT_THAT(page, IsOk());
+    ++pages;
+    for (const LetterRecord& l : page->letters) seen.push_back(l.id);
+    f.page_token = page->next_page_token;
+  } while (!f.page_token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  ASSERT_THAT(seen, SizeIs(25));
+  for (int i = 0; i < 25; ++i) {
+    EXPECT_EQ(seen[i], absl::StrCat("L", 124 - i));
+  }
+
+  ListFilter by_ref;
+  by_ref.tenant = kTenantA;
+  by_ref.client_reference = "ref-7";
+  auto one = store_->ListLetters(by_ref);
+  ASSERT_THAT(one, IsOk());
+  ASSERT_THAT(one->letters, SizeIs(1));
+  EXPECT_EQ(one->letters[0].id, "L107");
+  EXPECT_THAT(one->next_page_token, IsEmpty());
+
+  ASSERT_THAT(
+      store_->ApplyTransition("L103", To(Letter::QUEUED, {Letter::RECEIVED})),
+      IsOk());
+  ListFilter by_state;
+  by_state.state = Letter::QUEUED;
+  auto queued = store_->ListLetters(by_state);
+  ASSERT_THAT(queued, IsOk());
+  ASSERT_THAT(queued->letters, SizeIs(1));
+  EXPECT_EQ(queued->letters[0].id, "L103");
+
+  ListFilter everyone;
+  everyone.page_size = 5000;  // Clamped to 1000.
+  EXPECT_THAT(store_->ListLetters(everyone),
+              IsOkAndHolds(::testing::Field(&LetterPage::letters, SizeIs(26))));
+
+  ListFilter bad;
+  bad.page_token = "not a token";
+  EXPECT_THAT(
+      store_->ListLetters(bad),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
+}
+
+TEST_F(SqliteStoreTest, CountByStateCoversAllTenants) {
+  Create(MakeLetter("A1", kTenantA, "ref-1"));
+  Create(MakeLetter("A2", kTenantA, "ref-2"));
+  Create(MakeLetter("B1", kTenantB, "ref-1"));
+  ASSERT_THAT(
+      store_->ApplyTransition("B1", To(Letter::QUEUED, {Letter::RECEIVED})),
+      IsOk());
+  EXPECT_THAT(store_->CountByState(),
+              IsOkAndHolds(ElementsAre(Pair(Letter::RECEIVED, 2),
+                                       Pair(Letter::QUEUED, 1))));
+}
+
+TEST_F(SqliteStoreTest, EverythingSurvivesReopening) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  ASSERT_THAT(
+      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED})),
+      IsOk());
+  Create(MakeLetter("L2", kTenantB, "ref-2"));
+  auto cursor = store_->LastReceiptCursor();
+  ASSERT_THAT(cursor, IsOk());
+
+  Reopen();
+  auto l1 = store_->GetLetter("L1", kTenantA);
+  ASSERT_THAT(l1, IsOk());
+  EXPECT_EQ(l1->state, Letter::QUEUED);
+  EXPECT_EQ(l1->spec.title(), "Vedtak b1");
+  EXPECT_THAT(store_->GetDocuments("L2"), IsOkAndHolds(SizeIs(1)));
+  EXPECT_THAT(store_->GetReceipts("L1", ""), IsOkAndHolds(SizeIs(2)));
+  EXPECT_THAT(store_->LastReceiptCursor(), IsOkAndHolds(*cursor));
+  EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(2));
+
+  // The chain continues where it stopped, and the idempotency key holds.
+  ASSERT_THAT(
+      store_->ApplyTransition("L1", To(Letter::ROUTED, {Letter::QUEUED})),
+      IsOk());
+  auto receipts = store_->GetReceipts("L1", "");
+  ASSERT_THAT(receipts, IsOk());
+  ASSERT_THAT(*receipts, SizeIs(3));
+  EXPECT_EQ((*receipts)[2].sequence, 3);
+  EXPECT_GT((*receipts)[2].cursor, *cursor);
+  std::vector<NewLetter> again;
+  again.push_back(MakeLetter("L9", kTenantA, "ref-1"));
+  auto r = store_->CreateLetters(std::move(again));
+  ASSERT_THAT(r, IsOk());
+  ASSERT_THAT((*r)[0], IsOk());
+  EXPECT_EQ((*r)[0]->letter.id, "L1");
+}
+
+TEST_F(SqliteStoreTest, LockedDatabaseIsUnavailableAndChangesNothing) {
+  Reopen(nullptr, /*busy_timeout_ms=*/50);
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  // Another process holds the write lock.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  std::vector<NewLetter> group;
+  group.push_back(MakeLetter("L2", kTenantA, "ref-2"));
+  EXPECT_THAT(store_->CreateLetters(std::move(group)),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("sqlite")));
+  EXPECT_THAT(
+      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED})),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("sqlite")));
+  // Reads do not wait for the writer.
+  EXPECT_THAT(store_->GetLetter("L1", ""), IsOk());
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+
+  EXPECT_THAT(store_->GetLetter("L2", ""),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("L2")));
+  EXPECT_THAT(
+      store_->GetLetter("L1", ""),
+      IsOkAndHolds(::testing::Field(&LetterRecord::state, Letter::RECEIVED)));
+  // And the store works again.
+  EXPECT_THAT(
+      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED})),
+      IsOk());
+}
+
+TEST_F(SqliteStoreTest, OpenRefusesMissingOptions) {
+  SqliteStoreOptions o;
+  o.path = path_;
+  EXPECT_THAT(OpenSqliteStore(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                           HasSubstr("signer")));
+  o.signer = signer_.get();
+  o.path = "";
+  EXPECT_THAT(OpenSqliteStore(o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("path")));
+}
+
+TEST_F(SqliteStoreTest, ConcurrentCreatesAndTransitionsStayConsistent) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 25;
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string tenant = t % 2 == 0 ? kTenantA : kTenantB;
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string id = absl::StrCat("T", t, "-", i);
+        std::vector<NewLetter> one;
+        one.push_back(MakeLetter(id, tenant, id));
+        auto r = store_->CreateLetters(std::move(one));
+        if (!r.ok() || !(*r)[0].ok()) {
+          ++errors;
+          continue;
+        }
+        if (!store_->ApplyTransition(id, To(Letter::QUEUED, {Letter::RECEIVED}))
+                 .ok() ||
+            !store_
+                 ->ApplyTransition(
+                     id, To(Letter::ROUTED, {Letter::QUEUED}, "print"))
+                 .ok()) {
+          ++errors;
+        }
+        // A concurrent reader sees whole transactions only.
+        auto got = store_->GetLetter(id, tenant);
+        if (!got.ok() || got->state != Letter::ROUTED) ++errors;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_THAT(
+      store_->CountByState(),
+      IsOkAndHolds(ElementsAre(Pair(Letter::ROUTED, kThreads * kPerThread))));
+  auto all = store_->ReceiptsAfter(0, "", 10000);
+  ASSERT_THAT(all, IsOk());
+  ASSERT_THAT(*all, SizeIs(kThreads * kPerThread * 3));
+  std::map<std::string, std::vector<ReceiptRecord>> by_letter;
+  int64_t last_cursor = 0;
+  for (const ReceiptRecord& r : *all) {
+    EXPECT_GT(r.cursor, last_cursor);
+    last_cursor = r.cursor;
+    by_letter[r.letter_id].push_back(r);
+  }
+  ASSERT_THAT(by_letter, SizeIs(kThreads * kPerThread));
+  for (const auto& [id, receipts] : by_letter) {
+    ASSERT_THAT(receipts, SizeIs(3)) << id;
+    std::string prev;
+    for (size_t i = 0; i < receipts.size(); ++i) {
+      EXPECT_EQ(receipts[i].sequence, static_cast<int64_t>(i + 1)) << id;
+      auto payload =
+          receipts::VerifyReceiptJws(receipts[i].jws, "certs-dev/ca.pem");
+      ASSERT_THAT(payload, IsOk());
+      EXPECT_EQ((*payload)["prev"], prev) << id;
+      prev = receipts[i].sha256_hex;
+    }
+  }
+  EXPECT_THAT(store_->CountPendingOutbox(),
+              IsOkAndHolds(kThreads * kPerThread));
+}
+
+}  // namespace
+}  // namespace utpost::store
