@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 
@@ -40,6 +41,9 @@ class Loop {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return finished_ == n_; });
     }
+    // A completion that ran inline may leave its thread inside StartNext()
+    // a moment longer; the loop must outlive that.
+    while (active_starters_.load() > 0) std::this_thread::yield();
     result.elapsed_seconds =
         std::chrono::duration<double>(Clock::now() - begin).count();
     for (int64_t us : latencies_us_) {
@@ -59,6 +63,7 @@ class Loop {
       return;
     }
     t_in_start = true;
+    active_starters_.fetch_add(1);
     int pending = 1;
     while (pending > 0) {
       --pending;
@@ -67,6 +72,8 @@ class Loop {
       t_deferred_starts = 0;
     }
     t_in_start = false;
+    // The last access to this object from this call.
+    active_starters_.fetch_sub(1);
   }
 
   void StartOne() {
@@ -99,6 +106,7 @@ class Loop {
   const int64_t n_;
   const Starter& start_;
   std::atomic<int64_t> next_{0};
+  std::atomic<int> active_starters_{0};
   // Slot i is written only by the start and the completion of operation i.
   std::vector<Clock::time_point> started_at_;
   std::vector<int64_t> latencies_us_;

@@ -43,6 +43,11 @@ struct SqliteStoreOptions {
 // Reads use separate connections and never wait for a commit. Receipt
 // cursors become visible in order: a reader that sees cursor N also sees
 // every receipt below N.
+//
+// Details of this implementation: a document whose `sha256_hex` is empty gets
+// it computed; outbox messages are always recorded against the letter of the
+// call that writes them (their `letter_id` is filled in, not read);
+// ListLetters clamps `page_size` to 1..1000 (0 or less means 100).
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
     const SqliteStoreOptions& options);
 

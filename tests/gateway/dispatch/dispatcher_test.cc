@@ -101,9 +101,8 @@ class DispatcherTest : public ::testing::Test {
                          v1::DeliveryPolicy::DIGITAL_THEN_PRINT,
                      bool address = true) {
     store::NewLetter l;
-    l.id = "00000000-0000-4000-8000-" +
-           std::string(12 - std::to_string(++n_).size(), '0') +
-           std::to_string(n_);
+    const std::string n = std::to_string(++n_);
+    l.id = "00000000-0000-4000-8000-" + std::string(12 - n.size(), '0') + n;
     l.tenant = "964338531";
     l.client_reference = "ref-" + std::to_string(n_);
     l.request_digest = "d" + std::to_string(n_);
@@ -121,6 +120,7 @@ class DispatcherTest : public ::testing::Test {
     l.first_work.exchange = "utpost.work";
     l.first_work.routing_key = "route";
     l.first_work.body = Work(l.id, "route", 0);
+    l.first_work.state_when_sent = Letter::QUEUED;
     auto r = store_->CreateLetters({l});
     EXPECT_THAT(r, IsOk());
     return l.id;
@@ -230,9 +230,9 @@ TEST_F(DispatcherTest, TransientErrorsRetryThroughRetryExchangeThenPark) {
   EXPECT_EQ(Handle(id, "deliver.digital", 0), queue::Disposition::kAck);
   auto rows = store_->PendingOutbox(10);
   ASSERT_THAT(rows, IsOk());
-  ASSERT_EQ(rows->size(), 1u);
-  EXPECT_EQ((*rows)[0].exchange, "utpost.retry.1s");
-  EXPECT_EQ((*rows)[0].routing_key, "deliver.digital");
+  ASSERT_EQ(rows->size(), 2u);  // The first attempt's item, then the retry.
+  EXPECT_EQ(rows->back().exchange, "utpost.retry.1s");
+  EXPECT_EQ(rows->back().routing_key, "deliver.digital");
   EXPECT_EQ(Get(id).state, Letter::ROUTED);
   EXPECT_THAT(Get(id).reason, HasSubstr("503"));
   EXPECT_EQ(Handle(id, "deliver.digital", 1), queue::Disposition::kAck);

@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""Measures Utpost and, in the same run on the same machine, the ceilings it
+is built on; prints Utpost's figures as ratios to those ceilings.
+
+  1. utpost-loadgen against a private stack (RabbitMQ, utpost-sim, utpostd,
+     started by tests/e2e/harness.py): submit throughput and latency, then
+     the time until every letter is final.
+  2. utpost-bench-broker against the same RabbitMQ node: persistent
+     publishes with confirms of messages the size of Utpost's work item.
+  3. utpost-bench-echo: unary gRPC echo over the same mutual TLS, the stack
+     stopped by then.
+
+Run from anywhere with /usr/bin/python3 (Debian's grpcio). The build folder
+is $UTPOST_BUILD_DIR, by default build/ under the repository."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BUILD = os.environ.get("UTPOST_BUILD_DIR", "build")
+if not os.path.isabs(BUILD):
+    BUILD = os.path.join(ROOT, BUILD)
+# The harness reads the same variable when it is imported.
+os.environ["UTPOST_BUILD_DIR"] = BUILD
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import harness  # noqa: E402
+
+
+def run(argv):
+    """Runs one benchmark program, echoing its output, and returns the JSON
+    object of its last JSON line."""
+    print("$ " + " ".join(os.path.relpath(a, ROOT) if a.startswith(ROOT)
+                          else a for a in argv), flush=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    result = None
+    for line in proc.stdout:
+        line = line.rstrip("\n")
+        if line.startswith("{"):
+            try:
+                result = json.loads(line)
+                continue
+            except ValueError:
+                pass
+        print("  " + line, flush=True)
+    rc = proc.wait()
+    if result is None:
+        raise SystemExit(f"{os.path.basename(argv[0])} exited {rc} "
+                         "without a result")
+    if rc != 0:
+        print(f"  ({os.path.basename(argv[0])} exited {rc})", flush=True)
+    return result
+
+
+def binary(name):
+    path = os.path.join(BUILD, "bench", name)
+    if not os.access(path, os.X_OK):
+        raise SystemExit(f"{path} is missing; build it with cmake --build "
+                         f"{os.path.relpath(BUILD, ROOT)} --target {name}")
+    return path
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("-n", type=int, default=2000, help="letters to submit")
+    p.add_argument("-c", type=int, default=32, help="submits in flight")
+    p.add_argument("--pdf-bytes", type=int, default=10240)
+    p.add_argument("--broker-messages", type=int, default=20000)
+    p.add_argument("--broker-in-flight", type=int, default=100)
+    p.add_argument("--echo-requests", type=int, default=20000)
+    args = p.parse_args()
+
+    loadgen = binary("utpost-loadgen")
+    broker_bench = binary("utpost-bench-broker")
+    echo = binary("utpost-bench-echo")
+    certs = harness.CERTS
+    persons = harness.load_persons()["mailbox"]
+
+    with harness.Stack() as stack:
+        load = run([
+            loadgen, "--server", f"127.0.0.1:{stack.api_port}",
+            "--ca", f"{certs}/ca.pem",
+            "--cert", f"{certs}/tenant-{harness.BERGEN}.pem",
+            "--key", f"{certs}/tenant-{harness.BERGEN}.key",
+            "-n", str(args.n), "-c", str(args.c),
+            "--pdf-bytes", str(args.pdf_bytes),
+            "--persons", ",".join(persons), "--wait-delivered"])
+        broker = run([
+            broker_bench, "--port", str(stack.broker.port),
+            "--messages", str(args.broker_messages),
+            "--in-flight", str(args.broker_in_flight)])
+    grpc_echo = run([
+        echo, "-n", str(args.echo_requests), "-c", str(args.c),
+        "--payload-bytes", str(args.pdf_bytes),
+        "--ca", f"{certs}/ca.pem", "--server-cert", f"{certs}/server.pem",
+        "--server-key", f"{certs}/server.key",
+        "--cert", f"{certs}/tenant-{harness.BERGEN}.pem",
+        "--key", f"{certs}/tenant-{harness.BERGEN}.key"])
+
+    submit = load["submit_per_second"]
+    delivered = load.get("delivered_per_second", 0.0)
+    broker_rate = broker["messages_per_second"]
+    echo_rate = grpc_echo["requests_per_second"]
+    lat = load["latency_ms"]
+    rows = [
+        ("Utpost submit throughput", f"{submit:,.0f} letters/s"),
+        ("Utpost submit latency p50 / p99",
+         f"{lat['p50']:.1f} / {lat['p99']:.1f} ms"),
+        ("all final, from first submit",
+         f"{load.get('all_final_seconds', float('nan')):.2f} s "
+         f"({load.get('final', 0)}/{load.get('final_expected', 0)} final, "
+         f"{load.get('handed_off', 0)} handed to a provider)"),
+        ("Utpost delivered rate", f"{delivered:,.0f} letters/s"),
+        ("raw broker: publish + confirm",
+         f"{broker_rate:,.0f} msgs/s ({broker['message_bytes']} B, "
+         f"windows of {broker['in_flight']})"),
+        ("raw gRPC: unary echo, mTLS",
+         f"{echo_rate:,.0f} req/s ({grpc_echo['payload_bytes']} B, "
+         f"{grpc_echo['concurrency']} in flight, p99 "
+         f"{grpc_echo['latency_ms']['p99']:.1f} ms)"),
+        ("submit rate / raw gRPC rate", f"{ratio(submit, echo_rate):.2f}"),
+        ("submit rate / raw broker rate",
+         f"{ratio(submit, broker_rate):.2f}"),
+        ("delivered rate / raw broker rate",
+         f"{ratio(delivered, broker_rate):.2f}"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print()
+    print(f"Utpost: {args.n} letters, {args.c} in flight, "
+          f"{load['pdf_bytes']}-byte PDF; ceilings measured in the same run")
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    summary = {
+        "letters": args.n, "concurrency": args.c,
+        "submit_per_second": submit, "latency_ms": lat,
+        "all_final_seconds": load.get("all_final_seconds"),
+        "delivered_per_second": delivered,
+        "raw_broker_messages_per_second": broker_rate,
+        "raw_grpc_requests_per_second": echo_rate,
+        "submit_to_raw_grpc": ratio(submit, echo_rate),
+        "submit_to_raw_broker": ratio(submit, broker_rate),
+        "delivered_to_raw_broker": ratio(delivered, broker_rate),
+        "complete": bool(load.get("complete")),
+    }
+    print(json.dumps(summary))
+    return 0 if summary["complete"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+#include "adapters/adapter_registry.h"
+
+#include <memory>
+#include <string>
+
+#include "adapters/http/fake_http_client.h"
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace utpost::adapters {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::utpost::testing::IsOk;
+using ::utpost::testing::StatusIs;
+
+class StubChannel final : public Channel {
+ public:
+  std::string name() const override { return "stub"; }
+  absl::StatusOr<SendResult> Send(const OutgoingLetter&) override {
+    return SendResult{};
+  }
+};
+
+FakeHttpClient* Http() {
+  static FakeHttpClient* http = new FakeHttpClient(
+      [](const HttpRequest&) { return HttpResponse{200, {}, "{}"}; });
+  return http;
+}
+
+TEST(AdapterRegistryTest, BuiltinsAreRegisteredByName) {
+  AdapterRegistry adapters;
+  RegisterBuiltinAdapters(&adapters);
+  EXPECT_THAT(adapters.ChannelNames(), ElementsAre("digipost", "print"));
+  EXPECT_THAT(adapters.RegistryNames(), ElementsAre("krr"));
+}
+
+TEST(AdapterRegistryTest, MakesConfiguredAdapters) {
+  AdapterRegistry adapters;
+  RegisterBuiltinAdapters(&adapters);
+  AdapterSettings settings;
+  settings.base_url = "https://provider.test";
+  settings.sender_id = "123456";
+  settings.signing_key_file = "certs-dev/sender.key";
+  settings.http = Http();
+
+  auto digipost = adapters.MakeChannel("digipost", settings);
+  ASSERT_THAT(digipost, IsOk());
+  EXPECT_EQ((*digipost)->name(), "digital");
+  auto print = adapters.MakeChannel("print", settings);
+  ASSERT_THAT(print, IsOk());
+  EXPECT_EQ((*print)->name(), "print");
+  auto krr = adapters.MakeRegistry("krr", settings);
+  ASSERT_THAT(krr, IsOk());
+  EXPECT_THAT((*krr)->LookupPersons({}), IsOk());
+}
+
+TEST(AdapterRegistryTest, FactoriesReportBadSettings) {
+  AdapterRegistry adapters;
+  RegisterBuiltinAdapters(&adapters);
+  AdapterSettings settings;
+  settings.http = Http();
+  EXPECT_THAT(adapters.MakeChannel("digipost", settings),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("digipost.url")));
+  EXPECT_THAT(adapters.MakeChannel("print", settings),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("print.url")));
+  EXPECT_THAT(adapters.MakeRegistry("krr", settings),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("registry_url")));
+  settings.base_url = "https://provider.test";
+  settings.http = nullptr;
+  EXPECT_THAT(adapters.MakeChannel("print", settings),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("HTTP client")));
+}
+
+TEST(AdapterRegistryTest, UnknownNameListsTheKnownOnes) {
+  AdapterRegistry adapters;
+  RegisterBuiltinAdapters(&adapters);
+  AdapterSettings settings;
+  settings.http = Http();
+  EXPECT_THAT(adapters.MakeChannel("eboks", settings),
+              StatusIs(absl::StatusCode::kNotFound,
+                       AllOf(HasSubstr("eboks"), HasSubstr("digipost, print"))));
+  EXPECT_THAT(adapters.MakeRegistry("brreg", settings),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("krr")));
+}
+
+TEST(AdapterRegistryTest, ExtraAdaptersRegisterOnceEach) {
+  AdapterRegistry adapters;
+  RegisterBuiltinAdapters(&adapters);
+  auto stub = [](const AdapterSettings&)
+      -> absl::StatusOr<std::unique_ptr<Channel>> {
+    return std::make_unique<StubChannel>();
+  };
+  ASSERT_THAT(adapters.RegisterChannel("stub", stub), IsOk());
+  EXPECT_THAT(adapters.RegisterChannel("stub", stub),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("stub")));
+  EXPECT_THAT(adapters.RegisterChannel("print", stub),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("print")));
+  EXPECT_THAT(adapters.RegisterChannel("", stub),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
+  EXPECT_THAT(adapters.RegisterRegistry("none", nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("factory")));
+  AdapterSettings settings;
+  settings.http = Http();
+  auto channel = adapters.MakeChannel("stub", settings);
+  ASSERT_THAT(channel, IsOk());
+  EXPECT_EQ((*channel)->name(), "stub");
+}
+
+}  // namespace
+}  // namespace utpost::adapters

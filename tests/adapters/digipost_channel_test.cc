@@ -1,0 +1,290 @@
+#include "adapters/digipost/digipost_channel.h"
+
+#include <memory>
+#include <regex>
+#include <string>
+
+#include "adapters/http/fake_http_client.h"
+#include "common/clock.h"
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace utpost::adapters {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Optional;
+using ::testing::StartsWith;
+using ::utpost::testing::IsOk;
+using ::utpost::testing::StatusIs;
+
+constexpr char kPerson[] = "01817010055";
+constexpr char kPdf[] = "%PDF-1.7\nbody\n%%EOF\n";
+
+HttpResponse Reply(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+std::string ErrorXml(const std::string& type, const std::string& code,
+                     const std::string& message) {
+  return "<?xml version=\"1.0\"?><error "
+         "xmlns=\"http://api.digipost.no/schema/v8\"><error-code>" +
+         code + "</error-code><error-message>" + message +
+         "</error-message><error-type>" + type + "</error-type></error>";
+}
+
+const char kDelivered[] =
+    "<?xml version=\"1.0\"?>\n<message-delivery "
+    "xmlns=\"http://api.digipost.no/schema/v8\">\n"
+    "  <message-id>m-1</message-id>\n  <status>DELIVERED</status>\n"
+    "  <delivery-time>2026-11-23T12:00:00Z</delivery-time>\n"
+    "</message-delivery>\n";
+
+OutgoingLetter Letter() {
+  OutgoingLetter letter;
+  letter.message_id = "m-1";
+  letter.tenant = "964338531";
+  letter.person_number = kPerson;
+  letter.title = "Vedtak <om> skatt & avgift";
+  letter.documents = {{"vedtak.pdf", "application/pdf", kPdf, ""},
+                      {"vedlegg.pdf", "application/pdf", "%PDF-1.4 v", ""}};
+  return letter;
+}
+
+class DigipostChannelTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Channel> MakeChannel(FakeHttpClient* http) {
+    DigipostOptions options;
+    options.base_url = "https://digipost.test/";
+    options.sender_id = "123456";
+    options.signing_key_file = "certs-dev/sender.key";
+    options.clock = &clock_;
+    auto channel = NewDigipostChannel(options, http);
+    EXPECT_THAT(channel, IsOk());
+    return channel.ok() ? *std::move(channel) : nullptr;
+  }
+
+  FakeClock clock_{1'800'000'000'000};
+};
+
+TEST_F(DigipostChannelTest, SendsOneSignedMultipartRequest) {
+  FakeHttpClient http([](const HttpRequest&) { return Reply(200, kDelivered); });
+  auto channel = MakeChannel(&http);
+  ASSERT_NE(channel, nullptr);
+  EXPECT_EQ(channel->name(), "digital");
+  ASSERT_THAT(channel->Send(Letter()), IsOk());
+
+  ASSERT_EQ(http.requests().size(), 1u);
+  const HttpRequest& request = http.requests()[0];
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.url, "https://digipost.test/messages");
+  std::optional<std::string> type = FindHeader(request.headers, "Content-Type");
+  ASSERT_TRUE(type.has_value());
+  EXPECT_THAT(*type, StartsWith("multipart/vnd.digipost-v8+xml; boundary="));
+  std::string boundary = type->substr(type->find('=') + 1);
+  EXPECT_THAT(FindHeader(request.headers, "X-Digipost-UserId"),
+              Optional(std::string("123456")));
+  EXPECT_TRUE(FindHeader(request.headers, "X-Digipost-Signature").has_value());
+  EXPECT_TRUE(FindHeader(request.headers, "X-Content-SHA256").has_value());
+  EXPECT_TRUE(FindHeader(request.headers, "Date").has_value());
+
+  const std::string& body = request.body;
+  std::string primary = DigipostDocumentUuid("m-1", 0);
+  std::string attachment = DigipostDocumentUuid("m-1", 1);
+  EXPECT_THAT(body, StartsWith("--" + boundary + "\r\n"));
+  EXPECT_THAT(body, HasSubstr("--" + boundary + "--\r\n"));
+  EXPECT_THAT(
+      body,
+      AllOf(HasSubstr("Content-Type: application/vnd.digipost-v8+xml\r\n"),
+            HasSubstr("<message xmlns=\"http://api.digipost.no/schema/v8\">"),
+            HasSubstr("<message-id>m-1</message-id>"),
+            HasSubstr("<sender-id>123456</sender-id>"),
+            HasSubstr("<personal-identification-number>01817010055"
+                      "</personal-identification-number>"),
+            HasSubstr("<primary-document>\n    <uuid>" + primary + "</uuid>"),
+            HasSubstr("<subject>Vedtak &lt;om&gt; skatt &amp; avgift</subject>"),
+            HasSubstr("<file-type>pdf</file-type>"),
+            HasSubstr("<authentication-level>PASSWORD</authentication-level>"),
+            HasSubstr("<sensitivity-level>NORMAL</sensitivity-level>"),
+            HasSubstr("<attachment>\n    <uuid>" + attachment + "</uuid>"),
+            HasSubstr("<subject>vedlegg.pdf</subject>")));
+  EXPECT_THAT(body, HasSubstr("Content-Disposition: attachment; filename=\"" +
+                              primary + "\"\r\n\r\n" + kPdf + "\r\n--"));
+  EXPECT_THAT(body, HasSubstr("filename=\"" + attachment +
+                              "\"\r\n\r\n%PDF-1.4 v\r\n--"));
+  // The message part comes before the documents.
+  EXPECT_LT(body.find("<message "), body.find("filename=\"" + primary));
+}
+
+TEST_F(DigipostChannelTest, RetrySendsTheSameBody) {
+  FakeHttpClient http([](const HttpRequest&) { return Reply(200, kDelivered); });
+  auto channel = MakeChannel(&http);
+  ASSERT_NE(channel, nullptr);
+  ASSERT_THAT(channel->Send(Letter()), IsOk());
+  ASSERT_THAT(channel->Send(Letter()), IsOk());
+  ASSERT_EQ(http.requests().size(), 2u);
+  EXPECT_EQ(http.requests()[0].body, http.requests()[1].body);
+}
+
+TEST_F(DigipostChannelTest, OrganisationRecipient) {
+  FakeHttpClient http([](const HttpRequest&) { return Reply(200, kDelivered); });
+  auto channel = MakeChannel(&http);
+  ASSERT_NE(channel, nullptr);
+  OutgoingLetter letter = Letter();
+  letter.person_number.clear();
+  letter.organisation_number = "958935420";
+  ASSERT_THAT(channel->Send(letter), IsOk());
+  EXPECT_THAT(http.requests()[0].body,
+              AllOf(HasSubstr("<organisation-number>958935420"
+                              "</organisation-number>"),
+                    Not(HasSubstr("personal-identification-number"))));
+}
+
+TEST(DigipostDocumentUuidTest, StablePerMessageAndIndex) {
+  std::string uuid = DigipostDocumentUuid("m-1", 0);
+  EXPECT_EQ(uuid, DigipostDocumentUuid("m-1", 0));
+  EXPECT_NE(uuid, DigipostDocumentUuid("m-1", 1));
+  EXPECT_NE(uuid, DigipostDocumentUuid("m-2", 0));
+  EXPECT_TRUE(std::regex_match(
+      uuid, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+                       "[0-9a-f]{12}")))
+      << uuid;
+}
+
+TEST_F(DigipostChannelTest, DeliveredReplyIsAcceptedAndDelivered) {
+  FakeHttpClient http([](const HttpRequest&) { return Reply(200, kDelivered); });
+  auto channel = MakeChannel(&http);
+  ASSERT_NE(channel, nullptr);
+  absl::StatusOr<SendResult> result = channel->Send(Letter());
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->outcome, SendResult::Outcome::kAccepted);
+  EXPECT_TRUE(result->delivered);
+  EXPECT_EQ(result->provider_reference, "DELIVERED 2026-11-23T12:00:00Z");
+}
+
+TEST_F(DigipostChannelTest, NotYetDeliveredIsAcceptedOnly) {
+  FakeHttpClient http([](const HttpRequest&) {
+    return Reply(201, "<message-delivery><status>COMPLETE</status>"
+                      "</message-delivery>");
+  });
+  auto channel = MakeChannel(&http);
+  ASSERT_NE(channel, nullptr);
+  absl::StatusOr<SendResult> result = channel->Send(Letter());
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->outcome, SendResult::Outcome::kAccepted);
+  EXPECT_FALSE(result->delivered);
+}
+
+TEST_F(DigipostChannelTest, DuplicateMessageIsSuccess) {
+  FakeHttpClient http([](const HttpRequest&) {
+    return Reply(409, ErrorXml("CLIENT_DATA", "DUPLICATE_MESSAGE", "seen"));
+  });
+  auto channel = MakeChannel(&http);
+  ASSERT_NE(channel, nullptr);
+  absl::StatusOr<SendResult> result = channel->Send(Letter());
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->outcome, SendResult::Outcome::kDuplicate);
+}
+
+struct ErrorCase {
+  int status;
+  std::string type;
+  std::string code;
+  absl::StatusCode expected;
+};
+
+class DigipostErrorTest : public DigipostChannelTest,
+                          public ::testing::WithParamInterface<ErrorCase> {};
+
+TEST_P(DigipostErrorTest, ClassifiesProviderErrors) {
+  const ErrorCase& c = GetParam();
+  FakeHttpClient http([&c](const HttpRequest&) {
+    return Reply(c.status, ErrorXml(c.type, c.code, "recipient 01817010055"));
+  });
+  auto channel = MakeChannel(&http);
+  ASSERT_NE(channel, nullptr);
+  absl::StatusOr<SendResult> result = channel->Send(Letter());
+  EXPECT_THAT(result, StatusIs(c.expected,
+                               AllOf(HasSubstr(c.code), HasSubstr("018170*****"),
+                                     Not(HasSubstr(kPerson)))));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Codes, DigipostErrorTest,
+    ::testing::Values(
+        ErrorCase{503, "SERVER", "UNAVAILABLE", absl::StatusCode::kUnavailable},
+        ErrorCase{500, "", "", absl::StatusCode::kUnavailable},
+        ErrorCase{400, "SERVER", "BUSY", absl::StatusCode::kUnavailable},
+        ErrorCase{429, "CLIENT_TECHNICAL", "TOO_MANY",
+                  absl::StatusCode::kResourceExhausted},
+        ErrorCase{403, "CLIENT_TECHNICAL", "INVALID_SIGNATURE",
+                  absl::StatusCode::kPermissionDenied},
+        ErrorCase{404, "CLIENT_TECHNICAL", "NOT_FOUND",
+                  absl::StatusCode::kNotFound},
+        ErrorCase{400, "CLIENT_DATA", "UNKNOWN_RECIPIENT",
+                  absl::StatusCode::kInvalidArgument},
+        ErrorCase{400, "CONFIGURATION", "BAD_SETUP",
+                  absl::StatusCode::kFailedPrecondition},
+        ErrorCase{409, "CLIENT_DATA", "OTHER_CONFLICT",
+                  absl::StatusCode::kInvalidArgument}));
+
+TEST_F(DigipostChannelTest, TransportErrorsPassThrough) {
+  FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    return absl::DeadlineExceededError("timed out");
+  });
+  auto channel = MakeChannel(&http);
+  ASSERT_NE(channel, nullptr);
+  absl::StatusOr<SendResult> result = channel->Send(Letter());
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kDeadlineExceeded,
+                               HasSubstr("timed out")));
+  EXPECT_TRUE(IsTransient(result.status()));
+}
+
+TEST_F(DigipostChannelTest, RefusesIncompleteLettersWithoutSending) {
+  FakeHttpClient http([](const HttpRequest&) { return Reply(200, kDelivered); });
+  auto channel = MakeChannel(&http);
+  ASSERT_NE(channel, nullptr);
+  OutgoingLetter no_recipient = Letter();
+  no_recipient.person_number.clear();
+  EXPECT_THAT(channel->Send(no_recipient),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("one of")));
+  OutgoingLetter both = Letter();
+  both.organisation_number = "958935420";
+  EXPECT_THAT(channel->Send(both),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("one of")));
+  OutgoingLetter no_documents = Letter();
+  no_documents.documents.clear();
+  EXPECT_THAT(channel->Send(no_documents),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("documents")));
+  EXPECT_TRUE(http.requests().empty());
+}
+
+TEST(NewDigipostChannelTest, NamesTheMissingOption) {
+  FakeHttpClient http([](const HttpRequest&) { return Reply(200, ""); });
+  DigipostOptions options{"https://x", "123456", "certs-dev/sender.key"};
+  DigipostOptions no_url = options;
+  no_url.base_url.clear();
+  EXPECT_THAT(NewDigipostChannel(no_url, &http),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("digipost.url")));
+  DigipostOptions no_sender = options;
+  no_sender.sender_id.clear();
+  EXPECT_THAT(NewDigipostChannel(no_sender, &http),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("sender_id")));
+  DigipostOptions bad_key = options;
+  bad_key.signing_key_file = "certs-dev/nope.key";
+  EXPECT_THAT(NewDigipostChannel(bad_key, &http),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("signing_key_file")));
+}
+
+}  // namespace
+}  // namespace utpost::adapters

@@ -1,0 +1,364 @@
+// utpost-sim's endpoints spoken to directly (not through the adapters), so
+// that its own checks are pinned down.
+#include "sim/simulator.h"
+
+#include <httplib.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/digest.h"
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "sim/persons.h"
+#include "sim/signature_check.h"
+
+namespace utpost::sim {
+namespace {
+
+using ::testing::HasSubstr;
+using ::utpost::testing::IsOk;
+using ::utpost::testing::StatusIs;
+using json = nlohmann::json;
+
+constexpr char kPdf[] = "%PDF-1.7\n%%EOF\n";
+// 2027-01-15T08:00:00Z, the Date that SendDigipost signs.
+constexpr int64_t kNow = 1'800'000'000'000;
+
+std::string Base64Sha256(const std::string& data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  return absl::Base64Escape(
+      absl::string_view(reinterpret_cast<const char*>(md), sizeof(md)));
+}
+
+std::string SignWith(const std::string& key_file, const std::string& text) {
+  std::FILE* file = std::fopen(key_file.c_str(), "rb");
+  EVP_PKEY* key = PEM_read_PrivateKey(file, nullptr, nullptr, nullptr);
+  std::fclose(file);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  size_t length = EVP_PKEY_get_size(key);
+  std::string signature(length, '\0');
+  EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
+  EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(signature.data()),
+                 &length, reinterpret_cast<const unsigned char*>(text.data()),
+                 text.size());
+  signature.resize(length);
+  EVP_MD_CTX_free(ctx);
+  EVP_PKEY_free(key);
+  return absl::Base64Escape(signature);
+}
+
+SimulatorOptions Options() {
+  SimulatorOptions options;
+  options.port = 0;
+  options.cert_file = "certs-dev/server.pem";
+  options.key_file = "certs-dev/server.key";
+  options.sender_cert_file = "certs-dev/sender.pem";
+  options.digipost_sender_id = "123456";
+  return options;
+}
+
+class SimulatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SimulatorOptions options = Options();
+    auto persons = LoadPersons("sim/data/persons.yaml");
+    ASSERT_THAT(persons, IsOk());
+    options.persons = *std::move(persons);
+    options.clock = &clock_;
+    auto simulator = StartSimulator(std::move(options));
+    ASSERT_THAT(simulator, IsOk());
+    simulator_ = *std::move(simulator);
+    client_ = std::make_unique<httplib::SSLClient>("127.0.0.1",
+                                                   simulator_->port());
+    client_->set_ca_cert_path("certs-dev/ca.pem");
+    client_->enable_server_certificate_verification(true);
+  }
+
+  json Deliveries() {
+    auto response = client_->Get("/sim/v1/deliveries");
+    EXPECT_TRUE(response);
+    return response ? json::parse(response->body) : json();
+  }
+
+  int SetFault(const json& fault) {
+    auto response =
+        client_->Post("/sim/v1/faults", fault.dump(), "application/json");
+    return response ? response->status : -1;
+  }
+
+  int Registry(const json& body, const httplib::Headers& headers = {}) {
+    auto response = client_->Post("/rest/v1/personer", headers, body.dump(),
+                                   "application/json");
+    return response ? response->status : -1;
+  }
+
+  // A Digipost send signed here, by the test's own code.
+  httplib::Result SendDigipost(const std::string& message_id,
+                               const std::string& person,
+                               const std::string& sender = "123456",
+                               bool with_document = true) {
+    std::string uuid = "0b2c7d9e-1111-8222-9333-444455556666";
+    std::string xml = absl::StrCat(
+        "<?xml version=\"1.0\"?>\n<message "
+        "xmlns=\"http://api.digipost.no/schema/v8\">"
+        "<message-id>",
+        message_id, "</message-id><sender-id>", sender,
+        "</sender-id><recipient><personal-identification-number>", person,
+        "</personal-identification-number></recipient><primary-document>"
+        "<uuid>",
+        uuid,
+        "</uuid><subject>Brev</subject><file-type>pdf</file-type>"
+        "</primary-document></message>");
+    std::string body = absl::StrCat(
+        "--B\r\nContent-Type: application/vnd.digipost-v8+xml\r\n"
+        "Content-Disposition: attachment; filename=\"message\"\r\n\r\n",
+        xml, "\r\n");
+    if (with_document) {
+      absl::StrAppend(&body, "--B\r\nContent-Disposition: attachment; ",
+                      "filename=\"", uuid, "\"\r\n\r\n", kPdf, "\r\n");
+    }
+    absl::StrAppend(&body, "--B--\r\n");
+    std::string date = "Fri, 15 Jan 2027 08:00:00 GMT";
+    std::string canonical = absl::StrCat(
+        "POST\n/messages\ndate: ", date, "\nx-content-sha256: ",
+        Base64Sha256(body), "\nx-digipost-userid: ", sender, "\n\n");
+    httplib::Headers headers = {
+        {"Date", date},
+        {"X-Digipost-UserId", sender},
+        {"X-Content-SHA256", Base64Sha256(body)},
+        {"X-Digipost-Signature", SignWith("certs-dev/sender.key", canonical)}};
+    return client_->Post("/messages", headers, body,
+                         "multipart/vnd.digipost-v8+xml; boundary=B");
+  }
+
+  FakeClock clock_{kNow};
+  std::unique_ptr<Simulator> simulator_;
+  std::unique_ptr<httplib::SSLClient> client_;
+};
+
+TEST_F(SimulatorTest, StartsEmpty) {
+  EXPECT_EQ(Deliveries(), json::parse(R"({"digipost": {}, "print": {},
+      "registry": {"requests": 0, "persons": 0}})"));
+}
+
+TEST_F(SimulatorTest, RegistryValidatesRequests) {
+  EXPECT_EQ(Registry({{"personidentifikatorer", {"01817010055"}}}), 200);
+  EXPECT_EQ(Registry({{"personidentifikatorer",
+                       std::vector<std::string>(1001, "01817010055")}}),
+            400);
+  EXPECT_EQ(Registry({{"personidentifikatorer", "01817010055"}}), 400);
+  EXPECT_EQ(Registry({{"personidentifikatorer", {1}}}), 400);
+  EXPECT_EQ(Registry({{"personidentifikatorer", {"01817010055"}}},
+                     {{"Authorization", "Basic eDp5"}}),
+            401);
+  EXPECT_EQ(Registry({{"personidentifikatorer", {"01817010055"}}},
+                     {{"Authorization", "Bearer dev"}}),
+            200);
+  EXPECT_EQ(Deliveries()["registry"]["requests"], 2);
+}
+
+TEST_F(SimulatorTest, FaultsCountDownThenClear) {
+  EXPECT_EQ(SetFault({{"endpoint", "registry"}, {"status", 500}, {"count", 2}}),
+            204);
+  json ask = {{"personidentifikatorer", {"01817010055"}}};
+  EXPECT_EQ(Registry(ask), 500);
+  EXPECT_EQ(Registry(ask), 500);
+  EXPECT_EQ(Registry(ask), 200);
+
+  EXPECT_EQ(SetFault({{"endpoint", "registry"}, {"status", 503}, {"count", -1}}),
+            204);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(Registry(ask), 503);
+  auto cleared = client_->Delete("/sim/v1/faults");
+  ASSERT_TRUE(cleared);
+  EXPECT_EQ(cleared->status, 204);
+  EXPECT_EQ(Registry(ask), 200);
+}
+
+TEST_F(SimulatorTest, RefusesMalformedFaults) {
+  EXPECT_EQ(SetFault({{"endpoint", "altinn"}, {"status", 503}}), 400);
+  EXPECT_EQ(SetFault({{"endpoint", "print"}, {"status", 99}}), 400);
+  EXPECT_EQ(SetFault({{"endpoint", "print"}, {"count", -2}}), 400);
+  EXPECT_EQ(SetFault({{"endpoint", "print"}, {"status", "503"}}), 400);
+  EXPECT_EQ(SetFault(json::array()), 400);
+}
+
+TEST_F(SimulatorTest, DigipostAcceptsThenCountsDuplicates) {
+  auto first = SendDigipost("m-1", "15838210012");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200) << first->body;
+  EXPECT_THAT(first->body, HasSubstr("<status>DELIVERED</status>"));
+  EXPECT_EQ(first->get_header_value("Content-Type"),
+            "application/vnd.digipost-v8+xml");
+  for (int i = 0; i < 2; ++i) {
+    auto again = SendDigipost("m-1", "15838210012");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 409);
+    EXPECT_THAT(again->body, HasSubstr("DUPLICATE_MESSAGE"));
+  }
+  EXPECT_EQ(Deliveries()["digipost"]["m-1"],
+            json::parse(R"({"accepted": 1, "duplicates": 2})"));
+
+  auto reset = client_->Post("/sim/v1/reset");
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(reset->status, 204);
+  EXPECT_TRUE(Deliveries()["digipost"].empty());
+  auto after_reset = SendDigipost("m-1", "15838210012");
+  ASSERT_TRUE(after_reset);
+  EXPECT_EQ(after_reset->status, 200);
+}
+
+TEST_F(SimulatorTest, DigipostRefusals) {
+  auto unsigned_request = client_->Post("/messages", "x", "text/plain");
+  ASSERT_TRUE(unsigned_request);
+  EXPECT_EQ(unsigned_request->status, 403);
+  EXPECT_THAT(unsigned_request->body,
+              HasSubstr("<error-code>INVALID_SIGNATURE</error-code>"));
+
+  auto other_sender = SendDigipost("m-2", "15838210012", "999999");
+  ASSERT_TRUE(other_sender);
+  EXPECT_EQ(other_sender->status, 403);
+  EXPECT_THAT(other_sender->body, HasSubstr("UNKNOWN_SENDER"));
+
+  auto reserved = SendDigipost("m-3", "02916510260");
+  ASSERT_TRUE(reserved);
+  EXPECT_EQ(reserved->status, 400);
+  EXPECT_THAT(reserved->body, HasSubstr("<error-type>CLIENT_DATA</error-type>"));
+  EXPECT_THAT(reserved->body, HasSubstr("reserved"));
+  EXPECT_THAT(reserved->body, ::testing::Not(HasSubstr("02916510260")));
+
+  auto missing_document = SendDigipost("m-4", "15838210012", "123456", false);
+  ASSERT_TRUE(missing_document);
+  EXPECT_EQ(missing_document->status, 400);
+  EXPECT_THAT(missing_document->body, HasSubstr("INVALID_DOCUMENTS"));
+
+  clock_.Advance(6 * 60 * 1000);
+  auto late = SendDigipost("m-5", "15838210012");
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 403);
+  EXPECT_THAT(late->body, HasSubstr("Date"));
+  EXPECT_TRUE(Deliveries()["digipost"].empty());
+}
+
+TEST_F(SimulatorTest, DigipostFaultAnswersWithServerError) {
+  ASSERT_EQ(SetFault({{"endpoint", "digipost"}, {"status", 503}}), 204);
+  auto response = SendDigipost("m-6", "15838210012");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 503);
+  EXPECT_THAT(response->body, HasSubstr("<error-type>SERVER</error-type>"));
+}
+
+class PrintTest : public SimulatorTest {
+ protected:
+  json Manifest() {
+    return json::parse(R"({
+      "job_id": "job-1", "sender": {"organisation_number": "964338531"},
+      "recipient": {"name": "Nora", "address_lines": ["Testveien 1"],
+                    "postal_code": "5003", "city": "Bergen",
+                    "country_code": "NO"},
+      "return_address": {"name": "Bergen kommune", "address_lines": [],
+                         "postal_code": "5020", "city": "Bergen"},
+      "colour": "MONOCHROME", "duplex": false, "post_type": "B",
+      "return_handling": "RETURN_TO_SENDER",
+      "documents": [{"file_name": "brev.pdf", "sha256": ""}]})");
+  }
+
+  httplib::Result Post(const json& manifest,
+                       const std::string& content = kPdf) {
+    httplib::MultipartFormDataItems items = {
+        {"manifest", manifest.dump(), "", "application/json"},
+        {"document", content, "brev.pdf", "application/pdf"}};
+    return client_->Post("/print/v1/jobs", items);
+  }
+
+  json Valid() {
+    json manifest = Manifest();
+    manifest["documents"][0]["sha256"] = Sha256Hex(kPdf);
+    return manifest;
+  }
+};
+
+TEST_F(PrintTest, AcceptsThenCountsDuplicates) {
+  auto first = Post(Valid());
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 201) << first->body;
+  EXPECT_EQ(json::parse(first->body)["status"], "RECEIVED");
+  auto again = Post(Valid());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 409);
+  EXPECT_EQ(Deliveries()["print"]["job-1"],
+            json::parse(R"({"accepted": 1, "duplicates": 1})"));
+}
+
+TEST_F(PrintTest, RefusesBadManifestsAndDocuments) {
+  json bad_colour = Valid();
+  bad_colour["colour"] = "SEPIA";
+  auto response = Post(bad_colour);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 400);
+  EXPECT_THAT(response->body, HasSubstr("colour"));
+
+  json no_sender = Valid();
+  no_sender.erase("sender");
+  response = Post(no_sender);
+  ASSERT_TRUE(response);
+  EXPECT_THAT(response->body, HasSubstr("sender.organisation_number"));
+
+  response = Post(Manifest());  // Empty sha256.
+  ASSERT_TRUE(response);
+  EXPECT_THAT(response->body, HasSubstr("sha256"));
+
+  response = Post(Valid(), "%PDF-1.7 but different");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 400);
+  EXPECT_THAT(response->body, HasSubstr("CHECKSUM_MISMATCH"));
+
+  json text = Valid();
+  text["documents"][0]["sha256"] = Sha256Hex("hello");
+  response = Post(text, "hello");
+  ASSERT_TRUE(response);
+  EXPECT_THAT(response->body, HasSubstr("NOT_A_PDF"));
+
+  response = client_->Post("/print/v1/jobs", "{}", "application/json");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 415);
+  EXPECT_TRUE(Deliveries()["print"].empty());
+}
+
+TEST(StartSimulatorTest, RefusesUnusableSettings) {
+  SimulatorOptions no_cert = Options();
+  no_cert.cert_file = "certs-dev/none.pem";
+  EXPECT_THAT(StartSimulator(no_cert),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cert")));
+  SimulatorOptions no_sender = Options();
+  no_sender.sender_cert_file = "certs-dev/none.pem";
+  EXPECT_THAT(StartSimulator(no_sender),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("sender certificate")));
+  SimulatorOptions wrong_key = Options();
+  wrong_key.key_file = "certs-dev/ca.key";
+  EXPECT_THAT(StartSimulator(wrong_key),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("TLS")));
+
+  auto first = StartSimulator(Options());
+  ASSERT_THAT(first, IsOk());
+  SimulatorOptions same_port = Options();
+  same_port.port = (*first)->port();
+  EXPECT_THAT(StartSimulator(same_port),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("bind")));
+  (*first)->Stop();
+  (*first)->Stop();  // Idempotent.
+}
+
+}  // namespace
+}  // namespace utpost::sim
