@@ -222,6 +222,12 @@ class SimulatorImpl final : public Simulator {
     Routes();
     server_.set_payload_max_length(kMaxBody);
     server_.set_keep_alive_max_count(1000);
+    // The library's default adds SO_REUSEPORT, under which a second
+    // simulator on a busy port would bind too and share its traffic.
+    server_.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     if (options_.port == 0) {
       port_ = server_.bind_to_any_port(options_.host);
     } else if (server_.bind_to_port(options_.host, options_.port)) {

@@ -3,6 +3,7 @@
 #include <memory>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include "adapters/http/fake_http_client.h"
 #include "common/clock.h"
@@ -81,7 +82,8 @@ TEST_F(DigipostChannelTest, SendsOneSignedMultipartRequest) {
   ASSERT_THAT(channel->Send(Letter()), IsOk());
 
   ASSERT_EQ(http.requests().size(), 1u);
-  const HttpRequest& request = http.requests()[0];
+  std::vector<HttpRequest> requests = http.requests();
+  const HttpRequest& request = requests[0];
   EXPECT_EQ(request.method, "POST");
   EXPECT_EQ(request.url, "https://digipost.test/messages");
   std::optional<std::string> type = FindHeader(request.headers, "Content-Type");

@@ -71,7 +71,8 @@ TEST(KrrRegistryTest, ParsesEachKindOfPerson) {
   EXPECT_EQ((*result)[3].status, Status::kNotRegistered);
 
   ASSERT_EQ(http.requests().size(), 1u);
-  const HttpRequest& request = http.requests()[0];
+  std::vector<HttpRequest> requests = http.requests();
+  const HttpRequest& request = requests[0];
   EXPECT_EQ(request.method, "POST");
   EXPECT_EQ(request.url, "https://krr.test/rest/v1/personer");
   EXPECT_THAT(FindHeader(request.headers, "Content-Type"),

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "adapters/http/fake_http_client.h"
 #include "common/digest.h"
@@ -68,7 +69,8 @@ TEST(PrintChannelTest, SendsManifestThenDocuments) {
   EXPECT_EQ(result->provider_reference, "RECEIVED");
 
   ASSERT_EQ(http.requests().size(), 1u);
-  const HttpRequest& request = http.requests()[0];
+  std::vector<HttpRequest> requests = http.requests();
+  const HttpRequest& request = requests[0];
   EXPECT_EQ(request.url, "https://print.test/print/v1/jobs");
   std::string type = *FindHeader(request.headers, "Content-Type");
   EXPECT_THAT(type, StartsWith("multipart/form-data; boundary="));

@@ -64,12 +64,17 @@ def read(path):
         return f.read()
 
 
+def write(path, data):
+    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+
+
 def load_persons():
     """Sample persons of the simulator's data file, by kind: mailbox
     (Digipost), eboks, nomailbox, reserved, deleted, unregistered."""
     import yaml
-    data = yaml.safe_load(open(os.path.join(ROOT, "sim", "data",
-                                            "persons.yaml")))
+    with open(os.path.join(ROOT, "sim", "data", "persons.yaml")) as f:
+        data = yaml.safe_load(f)
     kinds = {"unregistered": ["04847910181"]}
     for p in data["persons"]:
         provider = (p.get("digital_post") or {}).get(
@@ -144,13 +149,17 @@ class Process:
         threading.Thread(target=self._drain, daemon=True).start()
 
     def _drain(self):
-        for line in self.proc.stdout:
-            self.log.write(line)
-            self.log.flush()
+        try:
+            for line in self.proc.stdout:
+                self.log.write(line)
+                self.log.flush()
+        except (ValueError, OSError):
+            pass  # Closed by close().
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+        self.close()
 
     def stop(self):
         if self.proc.poll() is None:
@@ -160,12 +169,36 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.close()
+
+    def close(self):
+        for f in (self.proc.stdout, self.log):
+            try:
+                f.close()
+            except (ValueError, OSError):
+                pass
+
+
+def broker_port():
+    """An AMQP port whose +10000 (epmd) and +20000 (distribution) ports,
+    which scripts/rabbitmq.sh also uses, are free as well."""
+    import random
+    for _ in range(200):
+        port = random.randint(20000, 30000)
+        try:
+            for p in (port, port + 10000, port + 20000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port for the broker")
 
 
 class Broker:
     def __init__(self, work_dir):
         self.dir = os.path.join(work_dir, "rabbitmq")
-        self.port = free_port()
+        self.port = broker_port()
         self.start()
 
     def start(self):
@@ -381,7 +414,7 @@ def verify_jws_with_openssl(jws, ca_file=f"{CERTS}/ca.pem"):
                + "\n".join(base64.b64encode(der).decode()[i:i + 64]
                            for i in range(0, len(base64.b64encode(der)), 64))
                + "\n-----END CERTIFICATE-----\n")
-        open(leaf, "w").write(pem)
+        write(leaf, pem)
         r = subprocess.run(["openssl", "verify", "-CAfile", ca_file, leaf],
                            capture_output=True, text=True)
         assert r.returncode == 0 and ": OK" in r.stdout, r.stdout + r.stderr
@@ -392,9 +425,9 @@ def verify_jws_with_openssl(jws, ca_file=f"{CERTS}/ca.pem"):
         assert len(raw) == 64, len(raw)
         body = _der_int(raw[:32]) + _der_int(raw[32:])
         sig = os.path.join(d, "sig.der")
-        open(sig, "wb").write(b"\x30" + bytes([len(body)]) + body)
+        write(sig, b"\x30" + bytes([len(body)]) + body)
         data = os.path.join(d, "input")
-        open(data, "wb").write(f"{header_b64}.{payload_b64}".encode())
+        write(data, f"{header_b64}.{payload_b64}".encode())
         r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", pub,
                             "-signature", sig, data],
                            capture_output=True, text=True)
