@@ -41,13 +41,11 @@ auto Make(const Map& map, std::string_view name,
   if (it == map.end()) {
     return absl::NotFoundError(
         absl::StrCat("no ", kind, " adapter \"", std::string(name),
-                     "\"; known: ",
-                     absl::StrJoin(Names(map), ", ")));
+                     "\"; known: ", absl::StrJoin(Names(map), ", ")));
   }
   if (settings.http == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kind, " adapter \"", std::string(name),
-                     "\" needs an HTTP client"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        kind, " adapter \"", std::string(name), "\" needs an HTTP client"));
   }
   return it->second(settings);
 }
@@ -94,16 +92,18 @@ void RegisterBuiltinAdapters(AdapterRegistry* registry) {
         return NewDigipostChannel(options, settings.http);
       });
   (void)registry->RegisterChannel(
-      "print", [](const AdapterSettings& settings)
-                   -> absl::StatusOr<std::unique_ptr<Channel>> {
+      "print",
+      [](const AdapterSettings& settings)
+          -> absl::StatusOr<std::unique_ptr<Channel>> {
         if (settings.base_url.empty()) {
           return absl::InvalidArgumentError("print.url: must be set");
         }
         return NewPrintChannel(PrintOptions{settings.base_url}, settings.http);
       });
   (void)registry->RegisterRegistry(
-      "krr", [](const AdapterSettings& settings)
-                 -> absl::StatusOr<std::unique_ptr<Registry>> {
+      "krr",
+      [](const AdapterSettings& settings)
+          -> absl::StatusOr<std::unique_ptr<Registry>> {
         if (settings.base_url.empty()) {
           return absl::InvalidArgumentError("registry_url: must be set");
         }

@@ -42,9 +42,8 @@ struct AdapterSettings {
 
 using ChannelFactory = std::function<absl::StatusOr<std::unique_ptr<Channel>>(
     const AdapterSettings&)>;
-using RegistryFactory =
-    std::function<absl::StatusOr<std::unique_ptr<Registry>>(
-        const AdapterSettings&)>;
+using RegistryFactory = std::function<absl::StatusOr<std::unique_ptr<Registry>>(
+    const AdapterSettings&)>;
 
 // Register everything first, from one thread; after that the const methods
 // may be called from any number of threads.

@@ -16,6 +16,7 @@ is $UTPOST_BUILD_DIR, by default build/ under the repository."""
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -27,6 +28,11 @@ if not os.path.isabs(BUILD):
 os.environ["UTPOST_BUILD_DIR"] = BUILD
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import harness  # noqa: E402
+
+# The harness generates its Python stubs into a temporary folder at import
+# and puts it first on the path; remove it when done.
+STUBS = sys.path[0] if os.path.basename(sys.path[0]).startswith(
+    "utpost-stubs-") else None
 
 
 def run(argv):
@@ -125,11 +131,11 @@ def main():
          f"{echo_rate:,.0f} req/s ({grpc_echo['payload_bytes']} B, "
          f"{grpc_echo['concurrency']} in flight, p99 "
          f"{grpc_echo['latency_ms']['p99']:.1f} ms)"),
-        ("submit rate / raw gRPC rate", f"{ratio(submit, echo_rate):.2f}"),
+        ("submit rate / raw gRPC rate", f"{ratio(submit, echo_rate):.3g}"),
         ("submit rate / raw broker rate",
-         f"{ratio(submit, broker_rate):.2f}"),
+         f"{ratio(submit, broker_rate):.3g}"),
         ("delivered rate / raw broker rate",
-         f"{ratio(delivered, broker_rate):.2f}"),
+         f"{ratio(delivered, broker_rate):.3g}"),
     ]
     width = max(len(r[0]) for r in rows)
     print()
@@ -154,4 +160,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        rc = main()
+    finally:
+        if STUBS:
+            shutil.rmtree(STUBS, ignore_errors=True)
+    sys.exit(rc)

@@ -34,8 +34,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--digipost-sender-id", sender_id,
                  "required X-Digipost-UserId (empty: any)");
-  app.add_option("--log-level", log_level,
-                 "trace, debug, info, warn, error")
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr: stdout carries only the "listening on" line.

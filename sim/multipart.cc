@@ -92,7 +92,8 @@ absl::StatusOr<std::vector<MimePart>> ParseMultipart(
     if (content_end == absl::string_view::npos) {
       return absl::InvalidArgumentError("multipart: no closing delimiter");
     }
-    part.body = std::string(body.substr(content_start, content_end - content_start));
+    part.body =
+        std::string(body.substr(content_start, content_end - content_start));
     parts.push_back(std::move(part));
     pos = content_end + inner.size();
   }

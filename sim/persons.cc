@@ -59,10 +59,10 @@ absl::StatusOr<SimPerson> ParsePerson(const YAML::Node& node, size_t index) {
     person.mailbox_address = Scalar(post, "postkasseadresse");
     person.mailbox_provider = Scalar(post, "postkasseleverandoeradresse");
     if (person.mailbox_address.empty() || person.mailbox_provider.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where,
-          ".digital_post: needs postkasseadresse and "
-          "postkasseleverandoeradresse"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where,
+                       ".digital_post: needs postkasseadresse and "
+                       "postkasseleverandoeradresse"));
     }
   }
   return person;

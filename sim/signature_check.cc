@@ -37,8 +37,8 @@ std::string Canonical(const SignedRequest& r) {
   size_t question = target.find('?');
   absl::string_view path = target.substr(0, question);
   absl::string_view query = question == absl::string_view::npos
-                               ? absl::string_view()
-                               : target.substr(question + 1);
+                                ? absl::string_view()
+                                : target.substr(question + 1);
   std::vector<std::pair<std::string, std::string>> signed_headers;
   auto add = [&](std::string name, const std::optional<std::string>& value) {
     if (value.has_value()) signed_headers.emplace_back(std::move(name), *value);
@@ -65,9 +65,9 @@ std::string Canonical(const SignedRequest& r) {
 
 std::optional<int64_t> ParseHttpDate(std::string_view date_in) {
   absl::string_view date(date_in.data(), date_in.size());
-  static constexpr absl::string_view kMonths[] = {
-      "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static constexpr absl::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr",
+                                                  "May", "Jun", "Jul", "Aug",
+                                                  "Sep", "Oct", "Nov", "Dec"};
   // "Sun, 06 Nov 1994 08:49:37 GMT"
   std::vector<absl::string_view> words =
       absl::StrSplit(date, ' ', absl::SkipEmpty());
@@ -144,7 +144,8 @@ absl::Status SignatureChecker::Check(const SignedRequest& request,
     }
   } else if (!request.content_sha256.has_value()) {
     return absl::PermissionDeniedError("X-Content-SHA256 is missing");
-  } else if (*request.content_sha256 != BodyDigest({request.body.data(), request.body.size()})) {
+  } else if (*request.content_sha256 !=
+             BodyDigest({request.body.data(), request.body.size()})) {
     return absl::PermissionDeniedError(
         "X-Content-SHA256 does not match the body");
   }
@@ -160,11 +161,11 @@ absl::Status SignatureChecker::Check(const SignedRequest& request,
   bool valid =
       ctx != nullptr &&
       EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key_) == 1 &&
-      EVP_DigestVerify(
-          ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-          signature.size(),
-          reinterpret_cast<const unsigned char*>(canonical.data()),
-          canonical.size()) == 1;
+      EVP_DigestVerify(ctx,
+                       reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(),
+                       reinterpret_cast<const unsigned char*>(canonical.data()),
+                       canonical.size()) == 1;
   EVP_MD_CTX_free(ctx);
   // A failed verification leaves errors on this thread's OpenSSL queue,
   // where the next TLS read on the same thread would find them.

@@ -95,7 +95,7 @@ struct XmlDocument {
 absl::string_view LocalName(absl::string_view qualified) {
   size_t colon = qualified.find(':');
   return colon == absl::string_view::npos ? qualified
-                                         : qualified.substr(colon + 1);
+                                          : qualified.substr(colon + 1);
 }
 
 std::optional<XmlDocument> ParseXml(absl::string_view xml) {
@@ -123,9 +123,9 @@ std::optional<XmlDocument> ParseXml(absl::string_view xml) {
       std::string name(LocalName(absl::StripAsciiWhitespace(tag.substr(1))));
       if (open.empty() || open.back() != name) return std::nullopt;
       if (leaf_candidate == name) {
-        doc.leaves.emplace_back(
-            name, XmlUnescape(absl::StripAsciiWhitespace(
-                      xml.substr(text_start, pos - text_start))));
+        doc.leaves.emplace_back(name,
+                                XmlUnescape(absl::StripAsciiWhitespace(
+                                    xml.substr(text_start, pos - text_start))));
       }
       leaf_candidate.reset();
       open.pop_back();
@@ -164,10 +164,10 @@ std::string DigipostError(absl::string_view type, absl::string_view code,
                           absl::string_view message) {
   return absl::StrCat(
       "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n",
-      "<error xmlns=\"", kDigipostNamespace, "\">\n",            //
-      "  <error-code>", code, "</error-code>\n",                 //
+      "<error xmlns=\"", kDigipostNamespace, "\">\n",                 //
+      "  <error-code>", code, "</error-code>\n",                      //
       "  <error-message>", XmlEscape(message), "</error-message>\n",  //
-      "  <error-type>", type, "</error-type>\n",                 //
+      "  <error-type>", type, "</error-type>\n",                      //
       "</error>\n");
 }
 
@@ -179,8 +179,8 @@ std::string JsonError(absl::string_view code, absl::string_view message) {
 // ---- State ---------------------------------------------------------------
 
 struct Fault {
-  int status = 0;      // 0: answer normally after the delay.
-  int remaining = 0;   // -1: until cleared.
+  int status = 0;     // 0: answer normally after the delay.
+  int remaining = 0;  // -1: until cleared.
   int64_t delay_ms = 0;
 };
 
@@ -214,10 +214,9 @@ class SimulatorImpl final : public Simulator {
 
   absl::Status Start() {
     if (!server_.is_valid()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cert/key: cannot set up TLS with \"",
-                       options_.cert_file, "\" and \"", options_.key_file,
-                       "\""));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cert/key: cannot set up TLS with \"", options_.cert_file,
+          "\" and \"", options_.key_file, "\""));
     }
     Routes();
     server_.set_payload_max_length(kMaxBody);
@@ -267,12 +266,10 @@ class SimulatorImpl final : public Simulator {
     server_.Post("/messages", [this](const Request& q, Response& r) {
       HandleDigipost(q, r);
     });
-    server_.Post("/print/v1/jobs", [this](const Request& q, Response& r) {
-      HandlePrint(q, r);
-    });
-    server_.Get("/sim/v1/deliveries", [this](const Request&, Response& r) {
-      HandleDeliveries(r);
-    });
+    server_.Post("/print/v1/jobs",
+                 [this](const Request& q, Response& r) { HandlePrint(q, r); });
+    server_.Get("/sim/v1/deliveries",
+                [this](const Request&, Response& r) { HandleDeliveries(r); });
     server_.Post("/sim/v1/faults", [this](const Request& q, Response& r) {
       HandleSetFault(q, r);
     });
@@ -312,7 +309,8 @@ class SimulatorImpl final : public Simulator {
       }
     }
     if (!fault.has_value()) return false;
-    if (fault->delay_ms > 0) absl::SleepFor(absl::Milliseconds(fault->delay_ms));
+    if (fault->delay_ms > 0)
+      absl::SleepFor(absl::Milliseconds(fault->delay_ms));
     if (fault->status == 0) return false;
     res.status = fault->status;
     if (endpoint == "digipost") {
@@ -346,7 +344,8 @@ class SimulatorImpl final : public Simulator {
         {"personidentifikator", number},
         {"reservasjon", p.reserved ? "JA" : "NEI"},
         {"status", "AKTIV"},
-        {"varslingsstatus", contact.empty() ? "KAN_IKKE_VARSLES" : "KAN_VARSLES"},
+        {"varslingsstatus",
+         contact.empty() ? "KAN_IKKE_VARSLES" : "KAN_VARSLES"},
         {"kontaktinformasjon", contact},
         {"spraak", "nb"},
     };
@@ -372,9 +371,9 @@ class SimulatorImpl final : public Simulator {
                                     : json::iterator();
     if (!body.is_object() || numbers == body.end() || !numbers->is_array()) {
       res.status = 400;
-      res.set_content(
-          JsonError("INVALID_REQUEST", "expected {\"personidentifikatorer\": [...]}"),
-          kJson);
+      res.set_content(JsonError("INVALID_REQUEST",
+                                "expected {\"personidentifikatorer\": [...]}"),
+                      kJson);
       return;
     }
     if (numbers->size() > kMaxRegistryBatch) {
@@ -410,8 +409,7 @@ class SimulatorImpl final : public Simulator {
   void RefuseDigipost(Response& res, int status, absl::string_view type,
                       absl::string_view code, absl::string_view message) {
     spdlog::warn("digipost: {} {} {}: {}", status, std::string(type),
-                 std::string(code),
-                 MaskPersonNumbersIn(std::string(message)));
+                 std::string(code), MaskPersonNumbersIn(std::string(message)));
     res.status = status;
     res.set_content(DigipostError(type, code, message), kDigipostXml);
   }
@@ -462,17 +460,16 @@ class SimulatorImpl final : public Simulator {
     auto type = message_part.headers.find("content-type");
     if (type == message_part.headers.end() ||
         !absl::StartsWithIgnoreCase(type->second, kDigipostXml)) {
-      return RefuseDigipost(res, 400, "CLIENT_TECHNICAL", "INVALID_MULTIPART",
-                            absl::StrCat("the first part must be ",
-                                         kDigipostXml));
+      return RefuseDigipost(
+          res, 400, "CLIENT_TECHNICAL", "INVALID_MULTIPART",
+          absl::StrCat("the first part must be ", kDigipostXml));
     }
     std::optional<XmlDocument> message = ParseXml(message_part.body);
     if (!message.has_value() || message->root != "message" ||
         message->root_namespace != kDigipostNamespace) {
-      return RefuseDigipost(
-          res, 400, "CLIENT_DATA", "INVALID_MESSAGE",
-          absl::StrCat("expected <message xmlns=\"", kDigipostNamespace,
-                       "\">"));
+      return RefuseDigipost(res, 400, "CLIENT_DATA", "INVALID_MESSAGE",
+                            absl::StrCat("expected <message xmlns=\"",
+                                         kDigipostNamespace, "\">"));
     }
     std::string message_id = message->First("message-id");
     std::string sender_id = message->First("sender-id");
@@ -507,13 +504,14 @@ class SimulatorImpl final : public Simulator {
         }
       }
       if (found == nullptr || found->body.empty()) {
-        return RefuseDigipost(res, 400, "CLIENT_DATA", "INVALID_DOCUMENTS",
-                              absl::StrCat("no content for document ", uuids[i]));
+        return RefuseDigipost(
+            res, 400, "CLIENT_DATA", "INVALID_DOCUMENTS",
+            absl::StrCat("no content for document ", uuids[i]));
       }
       if (file_types[i] == "pdf" && !absl::StartsWith(found->body, "%PDF-")) {
-        return RefuseDigipost(res, 400, "CLIENT_DATA", "INVALID_PDF",
-                              absl::StrCat("document ", uuids[i],
-                                           " is not a PDF"));
+        return RefuseDigipost(
+            res, 400, "CLIENT_DATA", "INVALID_PDF",
+            absl::StrCat("document ", uuids[i], " is not a PDF"));
       }
     }
     if (!person.empty()) {
@@ -565,15 +563,12 @@ class SimulatorImpl final : public Simulator {
         "<message-delivery xmlns=\"", kDigipostNamespace, "\">\n",
         "  <message-id>", XmlEscape(message_id), "</message-id>\n",
         "  <delivery-method>DIGIPOST</delivery-method>\n",
-        "  <status>DELIVERED</status>\n",
-        "  <delivery-time>", FormatRfc3339(clock_->NowMillis()),
-        "</delivery-time>\n",
-        "  <primary-document>\n",
-        "    <uuid>", XmlEscape(uuids.front()), "</uuid>\n",
-        "    <subject>", XmlEscape(message->First("subject")), "</subject>\n",
-        "    <file-type>", XmlEscape(file_types.front()), "</file-type>\n",
-        "  </primary-document>\n",
-        "</message-delivery>\n");
+        "  <status>DELIVERED</status>\n", "  <delivery-time>",
+        FormatRfc3339(clock_->NowMillis()), "</delivery-time>\n",
+        "  <primary-document>\n", "    <uuid>", XmlEscape(uuids.front()),
+        "</uuid>\n", "    <subject>", XmlEscape(message->First("subject")),
+        "</subject>\n", "    <file-type>", XmlEscape(file_types.front()),
+        "</file-type>\n", "  </primary-document>\n", "</message-delivery>\n");
     res.status = 200;
     res.set_content(delivery, kDigipostXml);
   }
@@ -616,8 +611,7 @@ class SimulatorImpl final : public Simulator {
     auto sender = m.find("sender");
     if (sender == m.end() || !sender->is_object() ||
         !AllDigits(text(*sender, "organisation_number"), 9)) {
-      return absl::InvalidArgumentError(
-          "sender.organisation_number: 9 digits");
+      return absl::InvalidArgumentError("sender.organisation_number: 9 digits");
     }
     if (absl::Status s = address("recipient"); !s.ok()) return s;
     if (absl::Status s = address("return_address"); !s.ok()) return s;
@@ -638,8 +632,7 @@ class SimulatorImpl final : public Simulator {
           "return_handling: RETURN_TO_SENDER or SHRED");
     }
     auto documents = m.find("documents");
-    if (documents == m.end() || !documents->is_array() ||
-        documents->empty()) {
+    if (documents == m.end() || !documents->is_array() || documents->empty()) {
       return absl::InvalidArgumentError("documents: a non-empty list");
     }
     for (const json& d : *documents) {
@@ -661,8 +654,8 @@ class SimulatorImpl final : public Simulator {
     if (!req.has_file("manifest")) {
       return RefusePrint(res, 400, "INVALID_MANIFEST", "no manifest part");
     }
-    json manifest = json::parse(req.get_file_value("manifest").content,
-                                nullptr, /*allow_exceptions=*/false);
+    json manifest = json::parse(req.get_file_value("manifest").content, nullptr,
+                                /*allow_exceptions=*/false);
     if (absl::Status s = CheckManifest(manifest); !s.ok()) {
       return RefusePrint(res, 400, "INVALID_MANIFEST", s.message());
     }
@@ -671,14 +664,15 @@ class SimulatorImpl final : public Simulator {
     auto [begin, end] = req.files.equal_range("document");
     size_t parts = static_cast<size_t>(std::distance(begin, end));
     if (parts != documents.size()) {
-      return RefusePrint(res, 400, "INVALID_DOCUMENTS",
-                         absl::StrCat("the manifest lists ", documents.size(),
-                                      " documents, the request carries ",
-                                      parts));
+      return RefusePrint(
+          res, 400, "INVALID_DOCUMENTS",
+          absl::StrCat("the manifest lists ", documents.size(),
+                       " documents, the request carries ", parts));
     }
     for (const json& d : documents) {
       std::string file_name = d["file_name"].get<std::string>();
-      std::string sha256 = absl::AsciiStrToLower(d["sha256"].get<std::string>());
+      std::string sha256 =
+          absl::AsciiStrToLower(d["sha256"].get<std::string>());
       auto part = std::find_if(begin, end, [&](const auto& entry) {
         return entry.second.filename == file_name;
       });
@@ -711,10 +705,10 @@ class SimulatorImpl final : public Simulator {
     if (duplicate) {
       spdlog::info("print: duplicate job {}", job_id);
       res.status = 409;
-      res.set_content(JsonError("DUPLICATE_JOB",
-                                absl::StrCat("job ", job_id,
-                                             " has been received already")),
-                      kJson);
+      res.set_content(
+          JsonError("DUPLICATE_JOB",
+                    absl::StrCat("job ", job_id, " has been received already")),
+          kJson);
       return;
     }
     spdlog::info("print: received job {} ({} documents)", job_id, parts);
@@ -730,11 +724,11 @@ class SimulatorImpl final : public Simulator {
     json reply;
     {
       absl::MutexLock lock(&mu_);
-      reply = {{"digipost", CountsJson(digipost_)},
-               {"print", CountsJson(print_)},
-               {"registry",
-                {{"requests", registry_requests_},
-                 {"persons", registry_persons_}}}};
+      reply = {
+          {"digipost", CountsJson(digipost_)},
+          {"print", CountsJson(print_)},
+          {"registry",
+           {{"requests", registry_requests_}, {"persons", registry_persons_}}}};
     }
     res.set_content(reply.dump(-1, ' ', false, json::error_handler_t::replace),
                     kJson);
@@ -748,7 +742,8 @@ class SimulatorImpl final : public Simulator {
     bool valid = body.is_object();
     if (valid) {
       auto it = body.find("endpoint");
-      if (it != body.end() && it->is_string()) endpoint = it->get<std::string>();
+      if (it != body.end() && it->is_string())
+        endpoint = it->get<std::string>();
       valid = endpoint == "digipost" || endpoint == "print" ||
               endpoint == "registry";
     }
@@ -765,10 +760,11 @@ class SimulatorImpl final : public Simulator {
       fault.status = static_cast<int>(integer("status", 503));
       count = static_cast<int>(integer("count", 1));
       fault.delay_ms = integer("delay_ms", 0);
-      valid = valid && (fault.status == 0 ||
-                        (fault.status >= 100 && fault.status <= 599)) &&
-              count >= -1 && fault.delay_ms >= 0 &&
-              fault.delay_ms <= 10 * 60 * 1000;
+      valid =
+          valid &&
+          (fault.status == 0 || (fault.status >= 100 && fault.status <= 599)) &&
+          count >= -1 && fault.delay_ms >= 0 &&
+          fault.delay_ms <= 10 * 60 * 1000;
     }
     if (!valid) {
       res.status = 400;

@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "adapters/http/digest.h"
-#include "common/digest.h"
 #include "adapters/http/request_signer.h"
+#include "common/digest.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
 
@@ -106,8 +106,8 @@ std::string FileType(const OutgoingDocument& document) {
 std::string DocumentXml(absl::string_view element, const std::string& uuid,
                         absl::string_view subject,
                         const OutgoingDocument& document) {
-  return absl::StrCat("  <", element, ">\n",                             //
-                      "    <uuid>", uuid, "</uuid>\n",                   //
+  return absl::StrCat("  <", element, ">\n",                                //
+                      "    <uuid>", uuid, "</uuid>\n",                      //
                       "    <subject>", XmlEscape(subject), "</subject>\n",  //
                       "    <file-type>", XmlEscape(FileType(document)),
                       "</file-type>\n",
@@ -144,10 +144,9 @@ class DigipostChannel final : public Channel {
     request.method = "POST";
     request.url = absl::StrCat(options_.base_url, "/messages");
     std::string boundary = Boundary(letter);
-    request.headers = {
-        {"Content-Type",
-         absl::StrCat(kMultipartMediaType, "; boundary=", boundary)},
-        {"Accept", std::string(kMessageMediaType)}};
+    request.headers = {{"Content-Type", absl::StrCat(kMultipartMediaType,
+                                                     "; boundary=", boundary)},
+                       {"Accept", std::string(kMessageMediaType)}};
     request.body = Body(letter, boundary);
     RETURN_IF_ERROR(signer_->Sign(&request));
     ASSIGN_OR_RETURN(HttpResponse response, http_->Do(request));
@@ -166,7 +165,7 @@ class DigipostChannel final : public Channel {
                            "</personal-identification-number>\n");
     std::string xml = absl::StrCat(
         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n",
-        "<message xmlns=\"", kNamespace, "\">\n",                          //
+        "<message xmlns=\"", kNamespace, "\">\n",                           //
         "  <message-id>", XmlEscape(letter.message_id), "</message-id>\n",  //
         "  <sender-id>", XmlEscape(options_.sender_id), "</sender-id>\n",   //
         "  <recipient>\n", recipient, "  </recipient>\n");
@@ -176,10 +175,11 @@ class DigipostChannel final : public Channel {
       // own file names, which is what the recipient sees listed.
       absl::string_view subject =
           i == 0 && !letter.title.empty() ? letter.title : document.file_name;
-      absl::StrAppend(
-          &xml, DocumentXml(i == 0 ? "primary-document" : "attachment",
-                            DigipostDocumentUuid(letter.message_id, i),
-                            subject, document));
+      absl::StrAppend(&xml,
+                      DocumentXml(i == 0 ? "primary-document" : "attachment",
+                                  DigipostDocumentUuid(letter.message_id,
+                                                       static_cast<int>(i)),
+                                  subject, document));
     }
     absl::StrAppend(&xml, "</message>\n");
     return xml;
@@ -212,7 +212,8 @@ class DigipostChannel final : public Channel {
                                       : document.media_type,
           "\r\n",  //
           "Content-Disposition: attachment; filename=\"",
-          DigipostDocumentUuid(letter.message_id, i), "\"\r\n\r\n");
+          DigipostDocumentUuid(letter.message_id, static_cast<int>(i)),
+          "\"\r\n\r\n");
       body.append(document.content);
       body.append("\r\n");
     }
@@ -241,9 +242,9 @@ class DigipostChannel final : public Channel {
     }
     std::string text = FindElementText(response.body, "error-message");
     std::string message = MaskPersonNumbersIn(absl::StrCat(
-        "digipost answered HTTP ", response.status,
-        type.empty() ? "" : " ", type, code.empty() ? "" : " ", code,
-        text.empty() ? "" : ": ", absl::string_view(text).substr(0, kMaxQuoted)));
+        "digipost answered HTTP ", response.status, type.empty() ? "" : " ",
+        type, code.empty() ? "" : " ", code, text.empty() ? "" : ": ",
+        absl::string_view(text).substr(0, kMaxQuoted)));
     if (type == "SERVER" || response.status >= 500) {
       return absl::UnavailableError(message);
     }
@@ -264,8 +265,8 @@ class DigipostChannel final : public Channel {
 }  // namespace
 
 std::string DigipostDocumentUuid(const std::string& message_id, int index) {
-  return NameBasedUuid(absl::StrCat("digipost-document\n", message_id, "\n",
-                                    index));
+  return NameBasedUuid(
+      absl::StrCat("digipost-document\n", message_id, "\n", index));
 }
 
 absl::StatusOr<std::unique_ptr<Channel>> NewDigipostChannel(
@@ -277,14 +278,12 @@ absl::StatusOr<std::unique_ptr<Channel>> NewDigipostChannel(
     return absl::InvalidArgumentError("digipost.sender_id: must be set");
   }
   if (options.signing_key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "digipost.signing_key_file: must be set");
+    return absl::InvalidArgumentError("digipost.signing_key_file: must be set");
   }
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<RequestSigner> signer,
-      RequestSigner::FromKeyFile(
-          options.signing_key_file, options.sender_id,
-          options.clock != nullptr ? options.clock : RealClock()));
+  ASSIGN_OR_RETURN(std::unique_ptr<RequestSigner> signer,
+                   RequestSigner::FromKeyFile(
+                       options.signing_key_file, options.sender_id,
+                       options.clock != nullptr ? options.clock : RealClock()));
   return std::make_unique<DigipostChannel>(options, std::move(signer), http);
 }
 

@@ -163,7 +163,7 @@ class CurlHttpClient final : public HttpClient {
     if (!options_.ca_file.empty()) {
       curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
       // The configured CA alone is trusted, not the system's as well.
-      curl_easy_setopt(curl, CURLOPT_CAPATH, nullptr);
+      curl_easy_setopt(curl, CURLOPT_CAPATH, static_cast<char*>(nullptr));
     }
     if (!options_.client_cert_file.empty()) {
       curl_easy_setopt(curl, CURLOPT_SSLCERT,
@@ -200,12 +200,13 @@ class CurlHttpClient final : public HttpClient {
     CURLcode code = curl_easy_perform(curl);
     // The handle goes back to the pool: it must not point at this stack
     // frame's header list and buffers any more.
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER,
+                     static_cast<curl_slist*>(nullptr));
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, static_cast<char*>(nullptr));
 
     if (code != CURLE_OK) {
-      std::string detail = error[0] != '\0' ? std::string(error)
-                                            : curl_easy_strerror(code);
+      std::string detail =
+          error[0] != '\0' ? std::string(error) : curl_easy_strerror(code);
       std::string what = absl::StrCat(request.method, " ", request.url, ": ");
       switch (code) {
         case CURLE_OPERATION_TIMEDOUT:
@@ -248,14 +249,14 @@ absl::StatusOr<std::unique_ptr<HttpClient>> NewCurlHttpClient(
         "client_cert_file and client_key_file: set both or neither");
   }
   if (!options.client_cert_file.empty()) {
-    RETURN_IF_ERROR(CheckReadable(options.client_cert_file, "client_cert_file"));
+    RETURN_IF_ERROR(
+        CheckReadable(options.client_cert_file, "client_cert_file"));
     RETURN_IF_ERROR(CheckReadable(options.client_key_file, "client_key_file"));
   }
-  if (options.timeout_ms <= 0 || options.connect_timeout_ms <= 0) {
-    return absl::InvalidArgumentError(
-        "timeout_ms and connect_timeout_ms must be positive");
-  }
-  return std::make_unique<CurlHttpClient>(options);
+  CurlHttpClientOptions effective = options;
+  if (effective.timeout_ms <= 0) effective.timeout_ms = 30000;
+  if (effective.connect_timeout_ms <= 0) effective.connect_timeout_ms = 10000;
+  return std::make_unique<CurlHttpClient>(std::move(effective));
 }
 
 }  // namespace utpost::adapters

@@ -19,9 +19,11 @@ struct CurlHttpClientOptions {
   // Client certificate and key (PEM) for mutual TLS. Both or neither.
   std::string client_cert_file;
   std::string client_key_file;
-  // Whole-request time limit unless a request sets its own. Default 30 s.
+  // Whole-request time limit unless a request sets its own. 0 or less:
+  // the default, 30 s.
   int64_t timeout_ms = 30000;
-  // Time limit to establish a connection (TCP + TLS). Default 10 s.
+  // Time limit to establish a connection (TCP + TLS). 0 or less: the
+  // default, 10 s.
   int64_t connect_timeout_ms = 10000;
   // Idle connections kept for reuse; more concurrent requests than this
   // still run, their connections are closed afterwards. Default 16.
@@ -37,7 +39,9 @@ struct CurlHttpClientOptions {
 // Fails with INVALID_ARGUMENT, naming the option, when a configured file
 // cannot be read or only one of client_cert_file/client_key_file is set.
 // The client is thread-safe. A request to a refused scheme fails with
-// INVALID_ARGUMENT. curl_global_init runs once per process, here.
+// INVALID_ARGUMENT. curl_global_init runs once per process, here. Signals
+// are off (they do not mix with threads), so the process must ignore
+// SIGPIPE, or a server that hangs up can end it.
 absl::StatusOr<std::unique_ptr<HttpClient>> NewCurlHttpClient(
     const CurlHttpClientOptions& options);
 

@@ -22,8 +22,7 @@ std::optional<std::string> FindHeader(const HttpHeaders& headers,
                                       std::string_view name);
 
 // Replaces every header called `name` (any case) by one with `value`.
-void SetHeader(HttpHeaders* headers, std::string_view name,
-               std::string value);
+void SetHeader(HttpHeaders* headers, std::string_view name, std::string value);
 
 struct HttpRequest {
   std::string method = "GET";

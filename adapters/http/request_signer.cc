@@ -44,15 +44,15 @@ std::string CanonicalRequestString(std::string_view method,
                                    std::string_view query) {
   std::string out = absl::StrCat(
       absl::string_view(method.data(), method.size()), "\n",
-      absl::AsciiStrToLower(absl::string_view(path.data(), path.size())),
-      "\n");
+      absl::AsciiStrToLower(absl::string_view(path.data(), path.size())), "\n");
   for (const char* name : kSignedHeaders) {
     if (std::optional<std::string> value = FindHeader(headers, name)) {
       absl::StrAppend(&out, name, ": ", *value, "\n");
     }
   }
   absl::StrAppend(
-      &out, absl::AsciiStrToLower(absl::string_view(query.data(), query.size())),
+      &out,
+      absl::AsciiStrToLower(absl::string_view(query.data(), query.size())),
       "\n");
   return out;
 }
@@ -65,8 +65,8 @@ std::string FormatHttpDate(int64_t unix_millis) {
                                             "Sep", "Oct", "Nov", "Dec"};
   // Names spelt out here, not through strftime, so that the process locale
   // cannot change them.
-  absl::CivilSecond t = absl::ToCivilSecond(
-      absl::FromUnixMillis(unix_millis), absl::UTCTimeZone());
+  absl::CivilSecond t = absl::ToCivilSecond(absl::FromUnixMillis(unix_millis),
+                                            absl::UTCTimeZone());
   int weekday = static_cast<int>(absl::GetWeekday(t));  // Monday is 0.
   return absl::StrFormat("%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[weekday],
                          t.day(), kMonths[t.month() - 1], t.year(), t.hour(),
@@ -110,8 +110,8 @@ absl::StatusOr<std::unique_ptr<RequestSigner>> RequestSigner::FromKeyFile(
   }
   if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
     EVP_PKEY_free(key);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "signing_key_file: \"", key_file, "\" is not an RSA key"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("signing_key_file: \"", key_file, "\" is not an RSA key"));
   }
   if (user_id.empty()) {
     EVP_PKEY_free(key);
@@ -151,18 +151,17 @@ absl::Status RequestSigner::Sign(HttpRequest* request) const {
 
   // A context per call: EVP_PKEY may be shared between threads, a
   // digest context may not.
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(
-      EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                              &EVP_MD_CTX_free);
   size_t length = static_cast<size_t>(EVP_PKEY_get_size(key_));
   std::string signature(length, '\0');
   if (ctx == nullptr ||
       EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_) !=
           1 ||
-      EVP_DigestSign(ctx.get(),
-                     reinterpret_cast<unsigned char*>(signature.data()),
-                     &length,
-                     reinterpret_cast<const unsigned char*>(canonical.data()),
-                     canonical.size()) != 1) {
+      EVP_DigestSign(
+          ctx.get(), reinterpret_cast<unsigned char*>(signature.data()),
+          &length, reinterpret_cast<const unsigned char*>(canonical.data()),
+          canonical.size()) != 1) {
     return absl::InternalError(absl::StrCat("signing: ", OpenSslError()));
   }
   signature.resize(length);

@@ -57,17 +57,15 @@ class PrintChannel final : public Channel {
     if (letter.recipient_address.name.empty()) {
       return absl::InvalidArgumentError("letter has no recipient address");
     }
-    nlohmann::json manifest = Manifest(letter);
-    std::string manifest_text;
     // The library throws on text that is not UTF-8; addresses come from
-    // outside and are replaced, not allowed to throw.
-    manifest_text = manifest.dump(-1, ' ', false,
-                                  nlohmann::json::error_handler_t::replace);
+    // outside, so bad bytes are replaced instead.
+    std::string manifest_text = Manifest(letter).dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
 
     std::string boundary = absl::StrCat(
-        "utpost-", utpost::Sha256Hex(absl::StrCat(letter.message_id, "\n",
-                                          manifest_text))
-                       .substr(0, 32));
+        "utpost-",
+        utpost::Sha256Hex(absl::StrCat(letter.message_id, "\n", manifest_text))
+            .substr(0, 32));
     HttpRequest request;
     request.method = "POST";
     request.url = absl::StrCat(options_.base_url, "/print/v1/jobs");
@@ -99,11 +97,10 @@ class PrintChannel final : public Channel {
   static nlohmann::json Manifest(const OutgoingLetter& letter) {
     nlohmann::json documents = nlohmann::json::array();
     for (const OutgoingDocument& document : letter.documents) {
-      documents.push_back(
-          {{"file_name", HeaderSafe(document.file_name)},
-           {"sha256", document.sha256_hex.empty()
-                          ? utpost::Sha256Hex(document.content)
-                          : document.sha256_hex}});
+      documents.push_back({{"file_name", HeaderSafe(document.file_name)},
+                           {"sha256", document.sha256_hex.empty()
+                                          ? utpost::Sha256Hex(document.content)
+                                          : document.sha256_hex}});
     }
     return {
         {"job_id", letter.message_id},
@@ -151,11 +148,11 @@ class PrintChannel final : public Channel {
           error_code.empty() ? "DUPLICATE_JOB" : error_code;
       return result;
     }
-    std::string message = MaskPersonNumbersIn(absl::StrCat(
-        "print provider answered HTTP ", response.status,
-        error_code.empty() ? "" : " ", error_code,
-        error_message.empty() ? "" : ": ",
-        absl::string_view(error_message).substr(0, kMaxQuoted)));
+    std::string message = MaskPersonNumbersIn(
+        absl::StrCat("print provider answered HTTP ", response.status,
+                     error_code.empty() ? "" : " ", error_code,
+                     error_message.empty() ? "" : ": ",
+                     absl::string_view(error_message).substr(0, kMaxQuoted)));
     if (response.status >= 500) return absl::UnavailableError(message);
     if (response.status == 429) return absl::ResourceExhaustedError(message);
     if (response.status == 401 || response.status == 403) {

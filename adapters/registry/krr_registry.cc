@@ -20,9 +20,9 @@ constexpr int kRegistryMaxBatch = 1000;
 constexpr size_t kMaxErrorExcerpt = 300;
 
 absl::Status ErrorFromStatus(int status, const std::string& body) {
-  std::string message = absl::StrCat(
-      "registry answered HTTP ", status, ": ",
-      MaskPersonNumbersIn(body.substr(0, kMaxErrorExcerpt)));
+  std::string message =
+      absl::StrCat("registry answered HTTP ", status, ": ",
+                   MaskPersonNumbersIn(body.substr(0, kMaxErrorExcerpt)));
   if (status >= 500 || status == 429) return absl::UnavailableError(message);
   if (status == 401 || status == 403) {
     return absl::PermissionDeniedError(message);
@@ -37,8 +37,9 @@ PersonContact::Status ParseStatus(absl::string_view status) {
 }
 
 // Reads the reply's "personer" into `found`, keyed by number.
-absl::Status ParseReply(absl::string_view body,
-                        absl::flat_hash_map<std::string, PersonContact>* found) {
+absl::Status ParseReply(
+    absl::string_view body,
+    absl::flat_hash_map<std::string, PersonContact>* found) {
   nlohmann::json reply = nlohmann::json::parse(body, nullptr,
                                                /*allow_exceptions=*/false);
   if (reply.is_discarded() || !reply.is_object()) {
@@ -53,7 +54,8 @@ absl::Status ParseReply(absl::string_view body,
     }
     for (const nlohmann::json& person : *persons) {
       PersonContact contact;
-      contact.person_number = person.at("personidentifikator").get<std::string>();
+      contact.person_number =
+          person.at("personidentifikator").get<std::string>();
       contact.status = ParseStatus(person.value("status", ""));
       contact.reserved = person.value("reservasjon", "") == "JA";
       if (auto post = person.find("digital_post");
@@ -115,8 +117,7 @@ class KrrRegistry final : public Registry {
       std::vector<std::string>::const_iterator begin,
       std::vector<std::string>::const_iterator end,
       absl::flat_hash_map<std::string, PersonContact>* found) {
-    nlohmann::json body = {
-        {"personidentifikatorer", nlohmann::json::array()}};
+    nlohmann::json body = {{"personidentifikatorer", nlohmann::json::array()}};
     for (auto it = begin; it != end; ++it) {
       body["personidentifikatorer"].push_back(*it);
     }

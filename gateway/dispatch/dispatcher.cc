@@ -75,6 +75,9 @@ absl::Status Dispatcher::Apply(const std::string& letter_id,
   if (!r.ok()) return r.status();
   spdlog::info("letter {} -> {}{}{}", letter_id, Letter::State_Name(t.to),
                t.channel.empty() ? "" : " via ", t.channel);
+  for (const auto& step : t.then) {
+    spdlog::info("letter {} -> {}", letter_id, Letter::State_Name(step.to));
+  }
   if (on_change_) on_change_();
   return absl::OkStatus();
 }
@@ -233,7 +236,9 @@ absl::Status Dispatcher::Deliver(const store::LetterRecord& letter,
     }
     return Apply(letter.id, t);
   }
-  if (sent->outcome == adapters::SendResult::Outcome::kDuplicate) {
+  const bool duplicate =
+      sent->outcome == adapters::SendResult::Outcome::kDuplicate;
+  if (duplicate) {
     spdlog::info("letter {}: provider already had it; counted as sent",
                  letter.id);
   }
@@ -241,15 +246,12 @@ absl::Status Dispatcher::Deliver(const store::LetterRecord& letter,
   t.from = {Letter::ROUTED};
   t.to = digital ? Letter::SENT_DIGITAL : Letter::SENT_PRINT;
   t.reason = sent->provider_reference;
-  RETURN_IF_ERROR(Apply(letter.id, t));
-  if (digital && sent->delivered) {
-    store::Transition d;
-    d.from = {Letter::SENT_DIGITAL};
-    d.to = Letter::DELIVERED;
-    d.reason = "in the recipient's mailbox";
-    RETURN_IF_ERROR(Apply(letter.id, d));
+  // A mailbox provider answers a repeated message id only for a message it
+  // accepted before, into the mailbox: the earlier attempt's outcome.
+  if (digital && (sent->delivered || duplicate)) {
+    t.then.push_back({Letter::DELIVERED, "in the recipient's mailbox"});
   }
-  return absl::OkStatus();
+  return Apply(letter.id, t);
 }
 
 absl::Status Dispatcher::RetryOrPark(const store::LetterRecord& letter,

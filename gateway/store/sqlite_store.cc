@@ -671,6 +671,12 @@ absl::StatusOr<LetterRecord> SqliteStore::ApplyTransition(
   ops[0].run = [&](Connection& c) -> absl::Status {
     RETURN_IF_ERROR(TransitionInTxn(c, letter_id, t.from, t.to, t.channel,
                                     t.reason, t.outbox));
+    State reached = t.to;
+    for (const Transition::Step& step : t.then) {
+      RETURN_IF_ERROR(TransitionInTxn(c, letter_id, {reached}, step.to, "",
+                                      step.reason, {}));
+      reached = step.to;
+    }
     ASSIGN_OR_RETURN(record, ReadLetter(c, letter_id));
     return absl::OkStatus();
   };

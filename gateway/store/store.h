@@ -90,6 +90,14 @@ struct Transition {
   std::string channel;  // Empty: keep the current one.
   std::string reason;
   std::vector<OutboxMessage> outbox;  // Written in the same transaction.
+  // Further states reached at once, in order, each with its own receipt, in
+  // the same transaction: a provider that answers "handed off and in the
+  // mailbox" in one reply must not leave the letter half-way after a crash.
+  struct Step {
+    State to = ::utpost::v1::Letter::STATE_UNSPECIFIED;
+    std::string reason;
+  };
+  std::vector<Step> then;
 };
 
 struct ListFilter {

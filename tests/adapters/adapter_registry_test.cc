@@ -26,8 +26,9 @@ class StubChannel final : public Channel {
 };
 
 FakeHttpClient* Http() {
-  static FakeHttpClient* http = new FakeHttpClient(
-      [](const HttpRequest&) { return HttpResponse{200, {}, "{}"}; });
+  static FakeHttpClient* http = new FakeHttpClient([](const HttpRequest&) {
+    return HttpResponse{200, {}, "{}"};
+  });
   return http;
 }
 
@@ -63,20 +64,20 @@ TEST(AdapterRegistryTest, FactoriesReportBadSettings) {
   RegisterBuiltinAdapters(&adapters);
   AdapterSettings settings;
   settings.http = Http();
-  EXPECT_THAT(adapters.MakeChannel("digipost", settings),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("digipost.url")));
-  EXPECT_THAT(adapters.MakeChannel("print", settings),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("print.url")));
-  EXPECT_THAT(adapters.MakeRegistry("krr", settings),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("registry_url")));
+  EXPECT_THAT(
+      adapters.MakeChannel("digipost", settings),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("digipost.url")));
+  EXPECT_THAT(
+      adapters.MakeChannel("print", settings),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("print.url")));
+  EXPECT_THAT(
+      adapters.MakeRegistry("krr", settings),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("registry_url")));
   settings.base_url = "https://provider.test";
   settings.http = nullptr;
-  EXPECT_THAT(adapters.MakeChannel("print", settings),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("HTTP client")));
+  EXPECT_THAT(
+      adapters.MakeChannel("print", settings),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HTTP client")));
 }
 
 TEST(AdapterRegistryTest, UnknownNameListsTheKnownOnes) {
@@ -84,9 +85,10 @@ TEST(AdapterRegistryTest, UnknownNameListsTheKnownOnes) {
   RegisterBuiltinAdapters(&adapters);
   AdapterSettings settings;
   settings.http = Http();
-  EXPECT_THAT(adapters.MakeChannel("eboks", settings),
-              StatusIs(absl::StatusCode::kNotFound,
-                       AllOf(HasSubstr("eboks"), HasSubstr("digipost, print"))));
+  EXPECT_THAT(
+      adapters.MakeChannel("eboks", settings),
+      StatusIs(absl::StatusCode::kNotFound,
+               AllOf(HasSubstr("eboks"), HasSubstr("digipost, print"))));
   EXPECT_THAT(adapters.MakeRegistry("brreg", settings),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("krr")));
 }
@@ -94,8 +96,8 @@ TEST(AdapterRegistryTest, UnknownNameListsTheKnownOnes) {
 TEST(AdapterRegistryTest, ExtraAdaptersRegisterOnceEach) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
-  auto stub = [](const AdapterSettings&)
-      -> absl::StatusOr<std::unique_ptr<Channel>> {
+  auto stub =
+      [](const AdapterSettings&) -> absl::StatusOr<std::unique_ptr<Channel>> {
     return std::make_unique<StubChannel>();
   };
   ASSERT_THAT(adapters.RegisterChannel("stub", stub), IsOk());
@@ -105,9 +107,9 @@ TEST(AdapterRegistryTest, ExtraAdaptersRegisterOnceEach) {
               StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("print")));
   EXPECT_THAT(adapters.RegisterChannel("", stub),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
-  EXPECT_THAT(adapters.RegisterRegistry("none", nullptr),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("factory")));
+  EXPECT_THAT(
+      adapters.RegisterRegistry("none", nullptr),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("factory")));
   AdapterSettings settings;
   settings.http = Http();
   auto channel = adapters.MakeChannel("stub", settings);

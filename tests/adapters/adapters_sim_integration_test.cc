@@ -119,10 +119,10 @@ class AdaptersSimTest : public ::testing::Test {
     letter.title = "Vedtak om eiendomsskatt";
     letter.documents = {{"vedtak.pdf", "application/pdf", kPdf, ""},
                         {"vedlegg.pdf", "application/pdf", kPdf, ""}};
-    letter.recipient_address = {"Nora Utenpost", {"Testveien 1"}, "5003",
-                                "Bergen", ""};
-    letter.return_address = {"Bergen kommune", {"Postboks 7700"}, "5020",
-                             "Bergen", ""};
+    letter.recipient_address = {
+        "Nora Utenpost", {"Testveien 1"}, "5003", "Bergen", ""};
+    letter.return_address = {
+        "Bergen kommune", {"Postboks 7700"}, "5020", "Bergen", ""};
     return letter;
   }
 
@@ -135,9 +135,9 @@ HttpClient* AdaptersSimTest::http_ = nullptr;
 
 TEST_F(AdaptersSimTest, RegistryAnswersEachKindOfPerson) {
   auto registry = NewKrrRegistry({BaseUrl()}, http_);
-  auto result = registry->LookupPersons({"01817010055", "30925910089",
-                                         "12860150180", "02916510260",
-                                         "23897510170", "04847910181"});
+  auto result =
+      registry->LookupPersons({"01817010055", "30925910089", "12860150180",
+                               "02916510260", "23897510170", "04847910181"});
   ASSERT_THAT(result, IsOk());
   ASSERT_EQ(result->size(), 6u);
   const auto& r = *result;
@@ -170,7 +170,8 @@ TEST_F(AdaptersSimTest, RegistryFaultIsTransient) {
   InjectFault("registry", 503, 1);
   auto registry = NewKrrRegistry({BaseUrl()}, http_);
   auto failed = registry->LookupPersons({"01817010055"});
-  EXPECT_THAT(failed, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("503")));
+  EXPECT_THAT(failed,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("503")));
   EXPECT_TRUE(IsTransient(failed.status()));
   EXPECT_THAT(registry->LookupPersons({"01817010055"}), IsOk());
 }
@@ -223,8 +224,7 @@ TEST_F(AdaptersSimTest, DigipostRefusesRecipientsWithoutMailbox) {
     EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument,
                                  HasSubstr("UNKNOWN_RECIPIENT")))
         << person;
-    EXPECT_THAT(std::string(result.status().message()),
-                Not(HasSubstr(person)));
+    EXPECT_THAT(std::string(result.status().message()), Not(HasSubstr(person)));
     EXPECT_FALSE(IsTransient(result.status()));
   }
 }
@@ -264,7 +264,8 @@ TEST_F(AdaptersSimTest, SlowProviderIsDeadlineExceeded) {
   auto channel = Digipost("certs-dev/sender.key", nullptr, http->get());
   ASSERT_NE(channel, nullptr);
   absl::StatusOr<SendResult> result = channel->Send(Letter("msg-slow"));
-  EXPECT_THAT(result, StatusIs(absl::StatusCode::kDeadlineExceeded, ::testing::_));
+  EXPECT_THAT(result,
+              StatusIs(absl::StatusCode::kDeadlineExceeded, ::testing::_));
   EXPECT_TRUE(IsTransient(result.status()));
 }
 
@@ -279,8 +280,7 @@ TEST_F(AdaptersSimTest, ConcurrentSendsShareOneClient) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         auto result = channel->Send(Letter(absl::StrCat("msg-c-", t, "-", i)));
-        if (result.ok() &&
-            result->outcome == SendResult::Outcome::kAccepted) {
+        if (result.ok() && result->outcome == SendResult::Outcome::kAccepted) {
           ++accepted;
         }
       }
@@ -314,9 +314,9 @@ TEST_F(AdaptersSimTest, PrintRefusesWrongChecksumAndNonPdf) {
                        HasSubstr("CHECKSUM_MISMATCH")));
   OutgoingLetter not_pdf = Letter("job-txt");
   not_pdf.documents[1].content = "plain text";
-  EXPECT_THAT(channel->Send(not_pdf),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("NOT_A_PDF")));
+  EXPECT_THAT(
+      channel->Send(not_pdf),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("NOT_A_PDF")));
   OutgoingLetter no_return = Letter("job-noreturn");
   no_return.return_address = {};
   EXPECT_THAT(channel->Send(no_return),
@@ -350,13 +350,30 @@ TEST_F(AdaptersSimTest, HttpClientRefusesPlainHttpAndMissingFiles) {
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
   CurlHttpClientOptions missing_ca;
   missing_ca.ca_file = "certs-dev/none.pem";
-  EXPECT_THAT(NewCurlHttpClient(missing_ca),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ca_file")));
+  EXPECT_THAT(
+      NewCurlHttpClient(missing_ca),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ca_file")));
   CurlHttpClientOptions half_pair;
   half_pair.client_cert_file = "certs-dev/tenant-964338531.pem";
   EXPECT_THAT(NewCurlHttpClient(half_pair),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("client_key_file")));
+}
+
+TEST_F(AdaptersSimTest, ZeroTimeoutsMeanTheDefaults) {
+  CurlHttpClientOptions options;
+  options.ca_file = "certs-dev/ca.pem";
+  options.timeout_ms = 0;
+  options.connect_timeout_ms = 0;
+  auto http = NewCurlHttpClient(options);
+  ASSERT_THAT(http, IsOk());
+  HttpRequest request;
+  request.url = BaseUrl() + "/sim/v1/deliveries";
+  absl::StatusOr<HttpResponse> response = (*http)->Do(request);
+  ASSERT_THAT(response, IsOk());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_THAT(FindHeader(response->headers, "content-type"),
+              ::testing::Optional(std::string("application/json")));
 }
 
 TEST_F(AdaptersSimTest, NothingListeningIsUnavailable) {
@@ -370,8 +387,8 @@ TEST_F(AdaptersSimTest, NothingListeningIsUnavailable) {
   ASSERT_THAT(gone, IsOk());
   int port = (*gone)->port();
   (*gone)->Stop();
-  auto registry = NewKrrRegistry({absl::StrCat("https://127.0.0.1:", port)},
-                                 http_);
+  auto registry =
+      NewKrrRegistry({absl::StrCat("https://127.0.0.1:", port)}, http_);
   EXPECT_THAT(registry->LookupPersons({"01817010055"}),
               StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
 }

@@ -75,7 +75,8 @@ class DigipostChannelTest : public ::testing::Test {
 };
 
 TEST_F(DigipostChannelTest, SendsOneSignedMultipartRequest) {
-  FakeHttpClient http([](const HttpRequest&) { return Reply(200, kDelivered); });
+  FakeHttpClient http(
+      [](const HttpRequest&) { return Reply(200, kDelivered); });
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
   EXPECT_EQ(channel->name(), "digital");
@@ -103,19 +104,20 @@ TEST_F(DigipostChannelTest, SendsOneSignedMultipartRequest) {
   EXPECT_THAT(body, HasSubstr("--" + boundary + "--\r\n"));
   EXPECT_THAT(
       body,
-      AllOf(HasSubstr("Content-Type: application/vnd.digipost-v8+xml\r\n"),
-            HasSubstr("<message xmlns=\"http://api.digipost.no/schema/v8\">"),
-            HasSubstr("<message-id>m-1</message-id>"),
-            HasSubstr("<sender-id>123456</sender-id>"),
-            HasSubstr("<personal-identification-number>01817010055"
-                      "</personal-identification-number>"),
-            HasSubstr("<primary-document>\n    <uuid>" + primary + "</uuid>"),
-            HasSubstr("<subject>Vedtak &lt;om&gt; skatt &amp; avgift</subject>"),
-            HasSubstr("<file-type>pdf</file-type>"),
-            HasSubstr("<authentication-level>PASSWORD</authentication-level>"),
-            HasSubstr("<sensitivity-level>NORMAL</sensitivity-level>"),
-            HasSubstr("<attachment>\n    <uuid>" + attachment + "</uuid>"),
-            HasSubstr("<subject>vedlegg.pdf</subject>")));
+      AllOf(
+          HasSubstr("Content-Type: application/vnd.digipost-v8+xml\r\n"),
+          HasSubstr("<message xmlns=\"http://api.digipost.no/schema/v8\">"),
+          HasSubstr("<message-id>m-1</message-id>"),
+          HasSubstr("<sender-id>123456</sender-id>"),
+          HasSubstr("<personal-identification-number>01817010055"
+                    "</personal-identification-number>"),
+          HasSubstr("<primary-document>\n    <uuid>" + primary + "</uuid>"),
+          HasSubstr("<subject>Vedtak &lt;om&gt; skatt &amp; avgift</subject>"),
+          HasSubstr("<file-type>pdf</file-type>"),
+          HasSubstr("<authentication-level>PASSWORD</authentication-level>"),
+          HasSubstr("<sensitivity-level>NORMAL</sensitivity-level>"),
+          HasSubstr("<attachment>\n    <uuid>" + attachment + "</uuid>"),
+          HasSubstr("<subject>vedlegg.pdf</subject>")));
   EXPECT_THAT(body, HasSubstr("Content-Disposition: attachment; filename=\"" +
                               primary + "\"\r\n\r\n" + kPdf + "\r\n--"));
   EXPECT_THAT(body, HasSubstr("filename=\"" + attachment +
@@ -125,7 +127,8 @@ TEST_F(DigipostChannelTest, SendsOneSignedMultipartRequest) {
 }
 
 TEST_F(DigipostChannelTest, RetrySendsTheSameBody) {
-  FakeHttpClient http([](const HttpRequest&) { return Reply(200, kDelivered); });
+  FakeHttpClient http(
+      [](const HttpRequest&) { return Reply(200, kDelivered); });
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
   ASSERT_THAT(channel->Send(Letter()), IsOk());
@@ -135,7 +138,8 @@ TEST_F(DigipostChannelTest, RetrySendsTheSameBody) {
 }
 
 TEST_F(DigipostChannelTest, OrganisationRecipient) {
-  FakeHttpClient http([](const HttpRequest&) { return Reply(200, kDelivered); });
+  FakeHttpClient http(
+      [](const HttpRequest&) { return Reply(200, kDelivered); });
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
   OutgoingLetter letter = Letter();
@@ -160,7 +164,8 @@ TEST(DigipostDocumentUuidTest, StablePerMessageAndIndex) {
 }
 
 TEST_F(DigipostChannelTest, DeliveredReplyIsAcceptedAndDelivered) {
-  FakeHttpClient http([](const HttpRequest&) { return Reply(200, kDelivered); });
+  FakeHttpClient http(
+      [](const HttpRequest&) { return Reply(200, kDelivered); });
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
   absl::StatusOr<SendResult> result = channel->Send(Letter());
@@ -172,8 +177,9 @@ TEST_F(DigipostChannelTest, DeliveredReplyIsAcceptedAndDelivered) {
 
 TEST_F(DigipostChannelTest, NotYetDeliveredIsAcceptedOnly) {
   FakeHttpClient http([](const HttpRequest&) {
-    return Reply(201, "<message-delivery><status>COMPLETE</status>"
-                      "</message-delivery>");
+    return Reply(201,
+                 "<message-delivery><status>COMPLETE</status>"
+                 "</message-delivery>");
   });
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
@@ -212,9 +218,9 @@ TEST_P(DigipostErrorTest, ClassifiesProviderErrors) {
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
   absl::StatusOr<SendResult> result = channel->Send(Letter());
-  EXPECT_THAT(result, StatusIs(c.expected,
-                               AllOf(HasSubstr(c.code), HasSubstr("018170*****"),
-                                     Not(HasSubstr(kPerson)))));
+  EXPECT_THAT(result, StatusIs(c.expected, AllOf(HasSubstr(c.code),
+                                                 HasSubstr("018170*****"),
+                                                 Not(HasSubstr(kPerson)))));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -234,7 +240,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{400, "CONFIGURATION", "BAD_SETUP",
                   absl::StatusCode::kFailedPrecondition},
         ErrorCase{409, "CLIENT_DATA", "OTHER_CONFLICT",
-                  absl::StatusCode::kInvalidArgument}));
+                  absl::StatusCode::kInvalidArgument}),
+    [](const ::testing::TestParamInfo<ErrorCase>& info) {
+      return "Http" + std::to_string(info.param.status) + "_" +
+             info.param.type + "_" + info.param.code;
+    });
 
 TEST_F(DigipostChannelTest, TransportErrorsPassThrough) {
   FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
@@ -249,22 +259,24 @@ TEST_F(DigipostChannelTest, TransportErrorsPassThrough) {
 }
 
 TEST_F(DigipostChannelTest, RefusesIncompleteLettersWithoutSending) {
-  FakeHttpClient http([](const HttpRequest&) { return Reply(200, kDelivered); });
+  FakeHttpClient http(
+      [](const HttpRequest&) { return Reply(200, kDelivered); });
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
   OutgoingLetter no_recipient = Letter();
   no_recipient.person_number.clear();
-  EXPECT_THAT(channel->Send(no_recipient),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("one of")));
+  EXPECT_THAT(
+      channel->Send(no_recipient),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("one of")));
   OutgoingLetter both = Letter();
   both.organisation_number = "958935420";
-  EXPECT_THAT(channel->Send(both),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("one of")));
+  EXPECT_THAT(channel->Send(both), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("one of")));
   OutgoingLetter no_documents = Letter();
   no_documents.documents.clear();
-  EXPECT_THAT(channel->Send(no_documents),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("documents")));
+  EXPECT_THAT(
+      channel->Send(no_documents),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("documents")));
   EXPECT_TRUE(http.requests().empty());
 }
 
@@ -273,14 +285,14 @@ TEST(NewDigipostChannelTest, NamesTheMissingOption) {
   DigipostOptions options{"https://x", "123456", "certs-dev/sender.key"};
   DigipostOptions no_url = options;
   no_url.base_url.clear();
-  EXPECT_THAT(NewDigipostChannel(no_url, &http),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("digipost.url")));
+  EXPECT_THAT(
+      NewDigipostChannel(no_url, &http),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("digipost.url")));
   DigipostOptions no_sender = options;
   no_sender.sender_id.clear();
-  EXPECT_THAT(NewDigipostChannel(no_sender, &http),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("sender_id")));
+  EXPECT_THAT(
+      NewDigipostChannel(no_sender, &http),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sender_id")));
   DigipostOptions bad_key = options;
   bad_key.signing_key_file = "certs-dev/nope.key";
   EXPECT_THAT(NewDigipostChannel(bad_key, &http),

@@ -144,9 +144,8 @@ class KrrRegistryErrorTest : public ::testing::TestWithParam<ErrorCase> {};
 
 TEST_P(KrrRegistryErrorTest, Classifies) {
   const ErrorCase& c = GetParam();
-  FakeHttpClient http([&c](const HttpRequest&) {
-    return Reply(c.status, c.body);
-  });
+  FakeHttpClient http(
+      [&c](const HttpRequest&) { return Reply(c.status, c.body); });
   auto registry = NewKrrRegistry({"https://krr.test"}, &http);
   auto result = registry->LookupPersons({"01817010055"});
   EXPECT_THAT(result, StatusIs(c.expected, Not(HasSubstr("01817010055"))));
@@ -167,7 +166,11 @@ INSTANTIATE_TEST_SUITE_P(
                   absl::StatusCode::kUnavailable},
         ErrorCase{200, R"({"personer": [{"personidentifikator": "1",
                    "digital_post": {"postkasseadresse": 5}}]})",
-                  absl::StatusCode::kUnavailable}));
+                  absl::StatusCode::kUnavailable}),
+    [](const ::testing::TestParamInfo<ErrorCase>& info) {
+      return "Http" + std::to_string(info.param.status) + "Case" +
+             std::to_string(info.index);
+    });
 
 TEST(KrrRegistryTest, TransportErrorsPassThrough) {
   FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {

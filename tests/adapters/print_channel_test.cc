@@ -34,13 +34,13 @@ OutgoingLetter Letter() {
   letter.message_id = "job-1";
   letter.tenant = "964338531";
   letter.person_number = "12860150180";
-  letter.documents = {{"brev.pdf", "application/pdf", kPdf, ""},
-                      {"vedlegg.pdf", "application/pdf", "%PDF-1.4 v",
-                       "given-digest"}};
-  letter.recipient_address = {"Nora Utenpost", {"Testveien 1"}, "5003",
-                              "Bergen", ""};
-  letter.return_address = {"Bergen kommune", {"Postboks 7700"}, "5020",
-                           "Bergen", ""};
+  letter.documents = {
+      {"brev.pdf", "application/pdf", kPdf, ""},
+      {"vedlegg.pdf", "application/pdf", "%PDF-1.4 v", "given-digest"}};
+  letter.recipient_address = {
+      "Nora Utenpost", {"Testveien 1"}, "5003", "Bergen", ""};
+  letter.return_address = {
+      "Bergen kommune", {"Postboks 7700"}, "5020", "Bergen", ""};
   letter.color = true;
   letter.duplex = true;
   letter.a_post = false;
@@ -147,7 +147,7 @@ TEST(PrintChannelTest, ClassifiesErrors) {
   EXPECT_THAT(channel->Send(Letter()),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        ::testing::AllOf(HasSubstr("128601*****"),
-                                      Not(HasSubstr("12860150180")))));
+                                        Not(HasSubstr("12860150180")))));
   status = 403;
   EXPECT_THAT(channel->Send(Letter()),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("X")));
@@ -161,13 +161,14 @@ TEST(PrintChannelTest, RefusesLettersItCannotPrint) {
   auto channel = NewPrintChannel({"https://print.test"}, &http);
   OutgoingLetter no_address = Letter();
   no_address.recipient_address = {};
-  EXPECT_THAT(channel->Send(no_address),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("address")));
+  EXPECT_THAT(
+      channel->Send(no_address),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("address")));
   OutgoingLetter no_documents = Letter();
   no_documents.documents.clear();
-  EXPECT_THAT(channel->Send(no_documents),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("documents")));
+  EXPECT_THAT(
+      channel->Send(no_documents),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("documents")));
   EXPECT_TRUE(http.requests().empty());
 }
 

@@ -51,11 +51,10 @@ bool VerifiesWithCertificate(const std::string& cert_file,
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   bool ok =
       EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
-      EVP_DigestVerify(ctx,
-                       reinterpret_cast<const unsigned char*>(signature.data()),
-                       signature.size(),
-                       reinterpret_cast<const unsigned char*>(text.data()),
-                       text.size()) == 1;
+      EVP_DigestVerify(
+          ctx, reinterpret_cast<const unsigned char*>(signature.data()),
+          signature.size(), reinterpret_cast<const unsigned char*>(text.data()),
+          text.size()) == 1;
   EVP_MD_CTX_free(ctx);
   EVP_PKEY_free(key);
   return ok;
@@ -187,12 +186,12 @@ TEST(RequestSignerTest, RefusesMissingFileNonRsaKeyAndEmptyUser) {
   // The receipt key is EC P-256.
   EXPECT_THAT(RequestSigner::FromKeyFile("certs-dev/receipts.key", "1"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("RSA")));
-  EXPECT_THAT(RequestSigner::FromKeyFile("certs-dev/sender.pem", "1"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("private key")));
-  EXPECT_THAT(RequestSigner::FromKeyFile("certs-dev/sender.key", ""),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("sender_id")));
+  EXPECT_THAT(
+      RequestSigner::FromKeyFile("certs-dev/sender.pem", "1"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("private key")));
+  EXPECT_THAT(
+      RequestSigner::FromKeyFile("certs-dev/sender.key", ""),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sender_id")));
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ using ::testing::HasSubstr;
 using ::utpost::testing::IsOk;
 using ::utpost::testing::StatusIs;
 
-TEST(MultipartTest, SplitsPartsWithHeadersAndBinaryBodies) {
+TEST(SimMultipartTest, SplitsPartsWithHeadersAndBinaryBodies) {
   std::string binary("a\0b\r\nc", 6);
   std::string body =
       "preamble\r\n"
@@ -36,24 +36,23 @@ TEST(MultipartTest, SplitsPartsWithHeadersAndBinaryBodies) {
   EXPECT_EQ(FilenameOf((*parts)[0].headers.at("content-disposition")),
             "message");
   EXPECT_EQ((*parts)[0].body, "<message/>");
-  EXPECT_EQ(FilenameOf((*parts)[1].headers.at("content-disposition")),
-            "doc-1");
+  EXPECT_EQ(FilenameOf((*parts)[1].headers.at("content-disposition")), "doc-1");
   EXPECT_EQ((*parts)[1].body, binary);
 }
 
-TEST(MultipartTest, RefusesTruncatedBodies) {
-  EXPECT_THAT(ParseMultipart("--b\r\nA: 1\r\n\r\nno end", "b"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("closing")));
-  EXPECT_THAT(ParseMultipart("nothing here", "b"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("delimiter")));
-  EXPECT_THAT(ParseMultipart("--b\r\n", ""),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("boundary")));
+TEST(SimMultipartTest, RefusesTruncatedBodies) {
+  EXPECT_THAT(
+      ParseMultipart("--b\r\nA: 1\r\n\r\nno end", "b"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("closing")));
+  EXPECT_THAT(
+      ParseMultipart("nothing here", "b"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("delimiter")));
+  EXPECT_THAT(
+      ParseMultipart("--b\r\n", ""),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("boundary")));
 }
 
-TEST(MultipartTest, ReadsParameters) {
+TEST(SimMultipartTest, ReadsParameters) {
   EXPECT_EQ(BoundaryOf("multipart/vnd.digipost-v8+xml; boundary=abc"), "abc");
   EXPECT_EQ(BoundaryOf("multipart/form-data; charset=x; Boundary=\"q r\""),
             "q r");

@@ -40,7 +40,7 @@ bool Synthetic(const std::string& n) {
   return month >= 81 && month <= 92;
 }
 
-TEST(PersonsTest, SampleFileHoldsEveryKindOfPerson) {
+TEST(SimPersonsTest, SampleFileHoldsEveryKindOfPerson) {
   auto persons = LoadPersons("sim/data/persons.yaml");
   ASSERT_THAT(persons, IsOk());
   int digipost = 0, reserved = 0, deleted = 0, other_mailbox = 0,
@@ -67,7 +67,7 @@ TEST(PersonsTest, SampleFileHoldsEveryKindOfPerson) {
   EXPECT_GE(no_mailbox, 1);
 }
 
-TEST(PersonsTest, TheDocumentedUnregisteredNumberIsValidAndAbsent) {
+TEST(SimPersonsTest, TheDocumentedUnregisteredNumberIsValidAndAbsent) {
   const std::string unregistered = "04847910181";
   EXPECT_TRUE(ValidPersonNumber(unregistered));
   auto persons = LoadPersons("sim/data/persons.yaml");
@@ -77,7 +77,7 @@ TEST(PersonsTest, TheDocumentedUnregisteredNumberIsValidAndAbsent) {
       [&](const SimPerson& p) { return p.number == unregistered; }));
 }
 
-TEST(PersonsTest, ParsesAllFields) {
+TEST(SimPersonsTest, ParsesAllFields) {
   auto persons = ParsePersons(R"(
 persons:
   - number: "01817010055"
@@ -105,7 +105,7 @@ persons:
   EXPECT_TRUE((*persons)[1].deleted);
 }
 
-TEST(PersonsTest, RefusesMalformedEntries) {
+TEST(SimPersonsTest, RefusesMalformedEntries) {
   EXPECT_THAT(ParsePersons("persons: {}"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("list")));
   EXPECT_THAT(ParsePersons("persons:\n  - number: 1817010055\n"),
@@ -114,23 +114,23 @@ TEST(PersonsTest, RefusesMalformedEntries) {
   EXPECT_THAT(
       ParsePersons("persons:\n  - number: \"01817010055\"\n    status: DOD\n"),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("status")));
-  EXPECT_THAT(ParsePersons("persons:\n  - number: \"01817010055\"\n"
-                           "    reservasjon: KANSKJE\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("reservasjon")));
-  EXPECT_THAT(ParsePersons("persons:\n  - number: \"01817010055\"\n"
-                           "    digital_post: {postkasseadresse: x}\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("digital_post")));
+  EXPECT_THAT(
+      ParsePersons("persons:\n  - number: \"01817010055\"\n"
+                   "    reservasjon: KANSKJE\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reservasjon")));
+  EXPECT_THAT(
+      ParsePersons("persons:\n  - number: \"01817010055\"\n"
+                   "    digital_post: {postkasseadresse: x}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("digital_post")));
   EXPECT_THAT(ParsePersons("persons:\n  - number: \"01817010055\"\n"
                            "  - number: \"01817010055\"\n"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("persons[1].number: listed twice")));
   EXPECT_THAT(ParsePersons("persons: [unclosed"),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
-  EXPECT_THAT(LoadPersons("sim/data/none.yaml"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("none.yaml")));
+  EXPECT_THAT(
+      LoadPersons("sim/data/none.yaml"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("none.yaml")));
 }
 
 }  // namespace

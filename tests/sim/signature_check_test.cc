@@ -126,9 +126,9 @@ TEST_F(SignatureCheckerTest, RefusesMissingHeaders) {
                        HasSubstr("X-Digipost-Signature")));
   SignedRequest bad_date = request_;
   bad_date.date = "yesterday";
-  EXPECT_THAT(checker_->Check(bad_date, kNow, kSkew),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("RFC 1123")));
+  EXPECT_THAT(
+      checker_->Check(bad_date, kNow, kSkew),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("RFC 1123")));
 }
 
 TEST(ParseHttpDateTest, ReadsRfc1123) {
@@ -142,9 +142,9 @@ TEST(ParseHttpDateTest, ReadsRfc1123) {
 }
 
 TEST(SignatureCheckerFactoryTest, NeedsACertificate) {
-  EXPECT_THAT(SignatureChecker::FromCertFile("certs-dev/none.pem"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("none.pem")));
+  EXPECT_THAT(
+      SignatureChecker::FromCertFile("certs-dev/none.pem"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("none.pem")));
   EXPECT_THAT(SignatureChecker::FromCertFile("certs-dev/sender.key"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("no PEM certificate")));

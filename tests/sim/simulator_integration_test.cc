@@ -1,7 +1,5 @@
 // utpost-sim's endpoints spoken to directly (not through the adapters), so
 // that its own checks are pinned down.
-#include "sim/simulator.h"
-
 #include <httplib.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -21,6 +19,7 @@
 #include "nlohmann/json.hpp"
 #include "sim/persons.h"
 #include "sim/signature_check.h"
+#include "sim/simulator.h"
 
 namespace utpost::sim {
 namespace {
@@ -79,8 +78,8 @@ class SimulatorTest : public ::testing::Test {
     auto simulator = StartSimulator(std::move(options));
     ASSERT_THAT(simulator, IsOk());
     simulator_ = *std::move(simulator);
-    client_ = std::make_unique<httplib::SSLClient>("127.0.0.1",
-                                                   simulator_->port());
+    client_ =
+        std::make_unique<httplib::SSLClient>("127.0.0.1", simulator_->port());
     client_->set_ca_cert_path("certs-dev/ca.pem");
     client_->enable_server_certificate_verification(true);
   }
@@ -99,7 +98,7 @@ class SimulatorTest : public ::testing::Test {
 
   int Registry(const json& body, const httplib::Headers& headers = {}) {
     auto response = client_->Post("/rest/v1/personer", headers, body.dump(),
-                                   "application/json");
+                                  "application/json");
     return response ? response->status : -1;
   }
 
@@ -130,9 +129,10 @@ class SimulatorTest : public ::testing::Test {
     }
     absl::StrAppend(&body, "--B--\r\n");
     std::string date = "Fri, 15 Jan 2027 08:00:00 GMT";
-    std::string canonical = absl::StrCat(
-        "POST\n/messages\ndate: ", date, "\nx-content-sha256: ",
-        Base64Sha256(body), "\nx-digipost-userid: ", sender, "\n\n");
+    std::string canonical =
+        absl::StrCat("POST\n/messages\ndate: ", date,
+                     "\nx-content-sha256: ", Base64Sha256(body),
+                     "\nx-digipost-userid: ", sender, "\n\n");
     httplib::Headers headers = {
         {"Date", date},
         {"X-Digipost-UserId", sender},
@@ -176,8 +176,9 @@ TEST_F(SimulatorTest, FaultsCountDownThenClear) {
   EXPECT_EQ(Registry(ask), 500);
   EXPECT_EQ(Registry(ask), 200);
 
-  EXPECT_EQ(SetFault({{"endpoint", "registry"}, {"status", 503}, {"count", -1}}),
-            204);
+  EXPECT_EQ(
+      SetFault({{"endpoint", "registry"}, {"status", 503}, {"count", -1}}),
+      204);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(Registry(ask), 503);
   auto cleared = client_->Delete("/sim/v1/faults");
   ASSERT_TRUE(cleared);
@@ -233,7 +234,8 @@ TEST_F(SimulatorTest, DigipostRefusals) {
   auto reserved = SendDigipost("m-3", "02916510260");
   ASSERT_TRUE(reserved);
   EXPECT_EQ(reserved->status, 400);
-  EXPECT_THAT(reserved->body, HasSubstr("<error-type>CLIENT_DATA</error-type>"));
+  EXPECT_THAT(reserved->body,
+              HasSubstr("<error-type>CLIENT_DATA</error-type>"));
   EXPECT_THAT(reserved->body, HasSubstr("reserved"));
   EXPECT_THAT(reserved->body, ::testing::Not(HasSubstr("02916510260")));
 
@@ -258,7 +260,7 @@ TEST_F(SimulatorTest, DigipostFaultAnswersWithServerError) {
   EXPECT_THAT(response->body, HasSubstr("<error-type>SERVER</error-type>"));
 }
 
-class PrintTest : public SimulatorTest {
+class SimulatorPrintTest : public SimulatorTest {
  protected:
   json Manifest() {
     return json::parse(R"({
@@ -288,7 +290,7 @@ class PrintTest : public SimulatorTest {
   }
 };
 
-TEST_F(PrintTest, AcceptsThenCountsDuplicates) {
+TEST_F(SimulatorPrintTest, AcceptsThenCountsDuplicates) {
   auto first = Post(Valid());
   ASSERT_TRUE(first);
   EXPECT_EQ(first->status, 201) << first->body;
@@ -300,7 +302,7 @@ TEST_F(PrintTest, AcceptsThenCountsDuplicates) {
             json::parse(R"({"accepted": 1, "duplicates": 1})"));
 }
 
-TEST_F(PrintTest, RefusesBadManifestsAndDocuments) {
+TEST_F(SimulatorPrintTest, RefusesBadManifestsAndDocuments) {
   json bad_colour = Valid();
   bad_colour["colour"] = "SEPIA";
   auto response = Post(bad_colour);

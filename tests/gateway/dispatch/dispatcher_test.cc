@@ -59,11 +59,16 @@ class FakeChannel final : public adapters::Channel {
     sent.push_back(letter.message_id);
     if (!fail_with.ok()) return fail_with;
     adapters::SendResult r;
-    r.delivered = name_ == "digital";
+    if (answer_duplicate) {
+      r.outcome = adapters::SendResult::Outcome::kDuplicate;
+    } else {
+      r.delivered = name_ == "digital";
+    }
     return r;
   }
   std::vector<std::string> sent;
   absl::Status fail_with = absl::OkStatus();
+  bool answer_duplicate = false;
 
  private:
   std::string name_;
@@ -261,6 +266,22 @@ TEST_F(DispatcherTest, RegistryOutageRetriesRouting) {
   registry_.fail_with = absl::OkStatus();
   RunOutbox(id);  // the retry
   EXPECT_EQ(Get(id).state, Letter::ROUTED);
+}
+
+TEST_F(DispatcherTest, DuplicateAnswerAfterACrashCountsAsDelivered) {
+  auto id = Create(kMailbox);
+  RunOutbox(id);
+  // The first attempt reached the provider, but its outcome was never
+  // stored; the redelivered item gets "duplicate message id".
+  digital_.answer_duplicate = true;
+  RunOutbox(id);
+  auto l = Get(id);
+  EXPECT_EQ(l.state, Letter::DELIVERED);
+  auto receipts = store_->GetReceipts(id, "");
+  ASSERT_THAT(receipts, IsOk());
+  ASSERT_GE(receipts->size(), 2u);
+  EXPECT_EQ((*receipts)[receipts->size() - 2].state, Letter::SENT_DIGITAL);
+  EXPECT_EQ(receipts->back().state, Letter::DELIVERED);
 }
 
 TEST_F(DispatcherTest, CancelledLetterIsNotSent) {
