@@ -58,13 +58,13 @@ struct OutgoingLetter {
   // Stable across attempts: the provider's idempotency key. A repeat of
   // the same id is answered as a duplicate, which counts as success.
   std::string message_id;
-  std::string tenant;  // Organisation number of the sender.
+  std::string tenant;               // Organisation number of the sender.
   std::string person_number;        // Set for a person.
   std::string organisation_number;  // Set for an organisation.
   std::string title;
   std::vector<OutgoingDocument> documents;  // The first is the main one.
-  PostalAddress recipient_address;  // For print.
-  PostalAddress return_address;     // For print.
+  PostalAddress recipient_address;          // For print.
+  PostalAddress return_address;             // For print.
   bool color = false;
   bool duplex = false;
   bool a_post = false;

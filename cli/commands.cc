@@ -160,8 +160,8 @@ void PrintLetter(const v1::Letter& l) {
     std::cout << "  " << std::setw(3) << e.sequence() << "  " << When(e.time())
               << "  " << std::left << std::setw(13) << StateName(e.state())
               << std::right << " " << std::setw(8)
-              << (e.channel().empty() ? "-" : e.channel()) << "  "
-              << e.reason() << "\n";
+              << (e.channel().empty() ? "-" : e.channel()) << "  " << e.reason()
+              << "\n";
   }
 }
 
@@ -232,8 +232,8 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
         v1::SubmitLetterResponse response;
         auto s = stub->SubmitLetter(&ctx, request, &response);
         if (!s.ok()) {
-          error = absl::StrCat(CodeName(s.error_code()), ": ",
-                               s.error_message());
+          error =
+              absl::StrCat(CodeName(s.error_code()), ": ", s.error_message());
           code = ExitCodeFor(s);
         } else if (out.json) {
           std::lock_guard<std::mutex> lock(mu);
@@ -319,7 +319,8 @@ int List(const ConnectionOptions& c, const Output& out,
     return kOk;
   }
   std::cout << std::left << std::setw(38) << "LETTER" << std::setw(13)
-            << "STATE" << std::setw(9) << "CHANNEL" << "REFERENCE\n";
+            << "STATE" << std::setw(9) << "CHANNEL"
+            << "REFERENCE\n";
   for (const auto& l : response.letters()) {
     std::cout << std::setw(38) << l.id() << std::setw(13)
               << StateName(l.state()) << std::setw(9)
@@ -347,9 +348,8 @@ int Watch(const ConnectionOptions& c, const Output& out, int64_t cursor,
     if (out.json) {
       PrintJson(e);
     } else {
-      std::cout << When(e.time()) << "  " << e.letter_id() << "  "
-                << std::left << std::setw(13) << StateName(e.state())
-                << std::right << " "
+      std::cout << When(e.time()) << "  " << e.letter_id() << "  " << std::left
+                << std::setw(13) << StateName(e.state()) << std::right << " "
                 << (e.channel().empty() ? "-" : e.channel()) << "  "
                 << e.client_reference()
                 << (e.reason().empty() ? "" : "  (" + e.reason() + ")")

@@ -19,7 +19,8 @@ struct Output {
 // utpost.v1.SubmitLetterRequest, plus an optional `files:` list of PDF paths
 // (relative to the file); `pdfs` are added after those.
 int Submit(const ConnectionOptions& c, const Output& out,
-           const std::string& letter_file, const std::vector<std::string>& pdfs);
+           const std::string& letter_file,
+           const std::vector<std::string>& pdfs);
 // Submits every *.yaml, *.yml and *.json file of `dir`, `concurrency` at a
 // time, with a progress line; prints a summary of failures.
 int SubmitBatch(const ConnectionOptions& c, const Output& out,

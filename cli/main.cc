@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
   auto* cancel = app.add_subcommand("cancel", "cancel a letter: cancel ID");
   cancel->add_option("id", id, "letter id")->required();
 
-  auto* receipts =
-      app.add_subcommand("receipts", "signed receipts of a letter: receipts ID");
+  auto* receipts = app.add_subcommand(
+      "receipts", "signed receipts of a letter: receipts ID");
   receipts->add_option("id", id, "letter id")->required();
 
   auto* status = app.add_subcommand(
@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   conn = ResolveConnection(conn);
   if (*submit) {
-    if (!batch_dir.empty()) return SubmitBatch(conn, out, batch_dir, concurrency);
+    if (!batch_dir.empty())
+      return SubmitBatch(conn, out, batch_dir, concurrency);
     if (letter_file.empty()) {
       std::cerr << "utpostctl submit: a letter file or --batch DIR is needed\n";
       return 2;

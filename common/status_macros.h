@@ -10,12 +10,12 @@
 #define UTPOST_CONCAT_(a, b) UTPOST_CONCAT_INNER_(a, b)
 
 // Returns the status of `expr` from the enclosing function unless it is OK.
-#define RETURN_IF_ERROR(expr)                 \
-  do {                                        \
-    ::absl::Status utpost_status_ = (expr);   \
-    if (!utpost_status_.ok()) {               \
-      return utpost_status_;                  \
-    }                                         \
+#define RETURN_IF_ERROR(expr)               \
+  do {                                      \
+    ::absl::Status utpost_status_ = (expr); \
+    if (!utpost_status_.ok()) {             \
+      return utpost_status_;                \
+    }                                       \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, Foo());` assigns the value of a StatusOr or

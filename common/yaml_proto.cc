@@ -58,8 +58,8 @@ absl::Status YamlToProto(const std::string& yaml, const std::string& what,
   }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  auto status =
-      google::protobuf::util::JsonStringToMessage(json.dump(), message, options);
+  auto status = google::protobuf::util::JsonStringToMessage(json.dump(),
+                                                            message, options);
   if (!status.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": ", std::string(status.message())));

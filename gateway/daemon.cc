@@ -74,8 +74,7 @@ struct OutsideWorld {
   std::unique_ptr<adapters::Channel> print;
 };
 
-absl::StatusOr<OutsideWorld> BuildOutsideWorld(
-    const config::v1::Providers& p) {
+absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
   adapters::AdapterRegistry known;
   adapters::RegisterBuiltinAdapters(&known);
   OutsideWorld w;
@@ -186,10 +185,10 @@ absl::Status RunDaemon(const config::v1::Config& config,
         store->get(), queue::NewAmqpAdmin(BrokerOptionsOf(config, "ops")),
         topology, AccessOf(config));
 
-    ASSIGN_OR_RETURN(std::string cert, ReadFile(config.server().cert_file(),
-                                                "server.cert_file"));
-    ASSIGN_OR_RETURN(std::string key, ReadFile(config.server().key_file(),
-                                               "server.key_file"));
+    ASSIGN_OR_RETURN(std::string cert,
+                     ReadFile(config.server().cert_file(), "server.cert_file"));
+    ASSIGN_OR_RETURN(std::string key,
+                     ReadFile(config.server().key_file(), "server.key_file"));
     ASSIGN_OR_RETURN(std::string ca, ReadFile(config.server().client_ca_file(),
                                               "server.client_ca_file"));
     grpc::SslServerCredentialsOptions tls(
@@ -210,8 +209,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
       return absl::InvalidArgumentError(absl::StrCat(
           "server.listen: cannot listen on ", config.server().listen()));
     }
-    const std::string host = config.server().listen().substr(
-        0, config.server().listen().rfind(':'));
+    const std::string host =
+        config.server().listen().substr(0, config.server().listen().rfind(':'));
     // Tests and scripts read this line to find a port chosen by the system.
     std::cout << "utpostd listening on " << host << ":" << port << std::endl;
     spdlog::info("api: listening on {}:{} (mTLS)", host, port);

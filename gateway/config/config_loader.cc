@@ -90,8 +90,7 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   if (receipts->cert_chain_file().empty())
     return Invalid("receipts.cert_chain_file", "required");
   receipts->set_key_file(Resolve(base_dir, receipts->key_file()));
-  receipts->set_cert_chain_file(
-      Resolve(base_dir, receipts->cert_chain_file()));
+  receipts->set_cert_chain_file(Resolve(base_dir, receipts->cert_chain_file()));
 
   auto* providers = c.mutable_providers();
   providers->set_ca_file(Resolve(base_dir, providers->ca_file()));

@@ -39,7 +39,9 @@ adapters::PostalAddress ToAddress(const v1::PostalAddress& a) {
 
 // A transition that was already made by an earlier delivery of the same
 // work item is not an error.
-bool AlreadyDone(const absl::Status& s) { return absl::IsFailedPrecondition(s); }
+bool AlreadyDone(const absl::Status& s) {
+  return absl::IsFailedPrecondition(s);
+}
 
 }  // namespace
 
@@ -135,10 +137,11 @@ absl::Status Dispatcher::Route(const store::LetterRecord& letter, int attempt) {
   } else {
     auto contacts = registry_->LookupPersons({recipient.person()});
     if (!contacts.ok()) {
-      return RetryOrPark(letter, kRoute, attempt,
-                         absl::Status(contacts.status().code(),
-                                      absl::StrCat("registry: ",
-                                                   contacts.status().message())));
+      return RetryOrPark(
+          letter, kRoute, attempt,
+          absl::Status(
+              contacts.status().code(),
+              absl::StrCat("registry: ", contacts.status().message())));
     }
     const adapters::PersonContact* c =
         contacts->empty() ? nullptr : &contacts->front();
@@ -220,8 +223,8 @@ absl::Status Dispatcher::Deliver(const store::LetterRecord& letter,
     if (adapters::IsTransient(sent.status())) {
       return RetryOrPark(letter, stage, attempt, sent.status());
     }
-    std::string reason = MaskPersonNumbersIn(absl::StrCat(
-        channel->name(), " refused: ", sent.status().message()));
+    std::string reason = MaskPersonNumbersIn(
+        absl::StrCat(channel->name(), " refused: ", sent.status().message()));
     store::Transition t;
     t.from = {Letter::ROUTED};
     if (digital && PolicyOf(letter) == v1::DeliveryPolicy::DIGITAL_THEN_PRINT &&
@@ -264,8 +267,8 @@ absl::Status Dispatcher::RetryOrPark(const store::LetterRecord& letter,
     int delay = delays[std::min<size_t>(attempt, delays.size() - 1)];
     store::OutboxMessage retry = WorkFor(letter.id, stage, next);
     retry.exchange = options_.topology.RetryExchange(delay);
-    spdlog::warn("letter {} {} attempt {} failed, retry in {} s: {}",
-                 letter.id, stage, next, delay, reason);
+    spdlog::warn("letter {} {} attempt {} failed, retry in {} s: {}", letter.id,
+                 stage, next, delay, reason);
     RETURN_IF_ERROR(store_->ScheduleRetry(letter.id, reason, retry));
     if (on_change_) on_change_();
     return absl::OkStatus();

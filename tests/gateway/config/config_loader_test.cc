@@ -38,8 +38,8 @@ TEST(ConfigLoaderTest, FillsDefaultsAndResolvesPaths) {
 
 TEST(ConfigLoaderTest, UnknownSettingIsNamed) {
   auto c = ParseConfig(std::string(kMinimal) + "brokr: {port: 1}\n", "/");
-  EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
-                          HasSubstr("brokr")));
+  EXPECT_THAT(c,
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("brokr")));
 }
 
 TEST(ConfigLoaderTest, BadValueIsNamed) {
@@ -47,8 +47,8 @@ TEST(ConfigLoaderTest, BadValueIsNamed) {
   EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
                           HasSubstr("broker.port")));
   c = ParseConfig(std::string(kMinimal) + "role: everything\n", "/");
-  EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
-                          HasSubstr("role")));
+  EXPECT_THAT(c,
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("role")));
 }
 
 TEST(ConfigLoaderTest, MissingRequiredSettingIsNamed) {
@@ -58,10 +58,9 @@ TEST(ConfigLoaderTest, MissingRequiredSettingIsNamed) {
 }
 
 TEST(ConfigLoaderTest, TenantNeedsNineDigits) {
-  auto c = ParseConfig(
-      std::string(kMinimal) + "operators: [op]\n" +
-          "tenants: [{organisation_number: \"12345\"}]\n",
-      "/");
+  auto c = ParseConfig(std::string(kMinimal) + "operators: [op]\n" +
+                           "tenants: [{organisation_number: \"12345\"}]\n",
+                       "/");
   // A duplicate key is a YAML error or the later value wins; either way the
   // bad number must not be accepted silently.
   EXPECT_FALSE(c.ok());

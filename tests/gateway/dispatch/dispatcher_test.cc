@@ -96,15 +96,15 @@ class DispatcherTest : public ::testing::Test {
     DispatcherOptions d;
     d.retry_delays_seconds = {1, 2};
     d.max_attempts = 3;
-    dispatcher_ = std::make_unique<Dispatcher>(
-        store_.get(), &registry_, &digital_, &print_, d, [] {});
+    dispatcher_ = std::make_unique<Dispatcher>(store_.get(), &registry_,
+                                               &digital_, &print_, d, [] {});
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::string Create(const std::string& person,
-                     v1::DeliveryPolicy::Mode mode =
-                         v1::DeliveryPolicy::DIGITAL_THEN_PRINT,
-                     bool address = true) {
+  std::string Create(
+      const std::string& person,
+      v1::DeliveryPolicy::Mode mode = v1::DeliveryPolicy::DIGITAL_THEN_PRINT,
+      bool address = true) {
     store::NewLetter l;
     const std::string n = std::to_string(++n_);
     l.id = "00000000-0000-4000-8000-" + std::string(12 - n.size(), '0') + n;
