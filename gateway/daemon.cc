@@ -240,13 +240,16 @@ absl::Status RunDaemon(const config::v1::Config& config,
         });
     std::vector<std::vector<std::string>> groups;
     for (const auto& stage : topology.stages) {
-      groups.push_back({topology.StageQueue(stage)});
+      for (int i = 0; i < config.workers_per_queue(); ++i) {
+        groups.push_back({topology.StageQueue(stage)});
+      }
     }
     auto broker = BrokerOptionsOf(config, "worker");
     workers = std::make_unique<dispatch::WorkerPool>(
         [broker] { return queue::NewAmqpConsumer(broker); }, dispatcher.get(),
         groups);
-    spdlog::info("worker: consuming {} queues", groups.size());
+    spdlog::info("worker: {} consumers on {} queues", groups.size(),
+                 topology.stages.size());
   }
 
   wait_for_stop();

@@ -35,6 +35,10 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
     return Invalid("role", "must be api, worker or all");
   }
   if (c.log_level().empty()) c.set_log_level("info");
+  if (c.workers_per_queue() == 0) c.set_workers_per_queue(4);
+  if (c.workers_per_queue() < 1 || c.workers_per_queue() > 64) {
+    return Invalid("workers_per_queue", "must be 1..64");
+  }
 
   auto* server = c.mutable_server();
   if (server->listen().empty()) server->set_listen("127.0.0.1:7443");
