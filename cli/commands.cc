@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -165,6 +166,68 @@ void PrintLetter(const v1::Letter& l) {
   }
 }
 
+void PrintLetterTable(const v1::ListLettersResponse& response) {
+  std::cout << std::left << std::setw(38) << "LETTER" << std::setw(13)
+            << "STATE" << std::setw(9) << "CHANNEL"
+            << "REFERENCE\n";
+  for (const auto& l : response.letters()) {
+    std::cout << std::setw(38) << l.id() << std::setw(13)
+              << StateName(l.state()) << std::setw(9)
+              << (l.channel().empty() ? "-" : l.channel())
+              << l.client_reference() << "\n";
+  }
+  if (!response.next_page_token().empty()) {
+    std::cout << "(more: --page-token " << response.next_page_token() << ")\n";
+  }
+}
+
+void PrintStatus(const v1::Status& status) {
+  std::cout << "letters\n";
+  int64_t total = 0;
+  for (const auto& sc : status.letters()) {
+    std::cout << "  " << std::left << std::setw(14) << StateName(sc.state())
+              << std::right << std::setw(10) << sc.count() << "\n";
+    total += sc.count();
+  }
+  std::cout << "  " << std::left << std::setw(14) << "total" << std::right
+            << std::setw(10) << total << "\n";
+  std::cout << "outbox pending  " << status.outbox_pending() << "\n";
+  std::cout << "queues";
+  if (!status.broker_error().empty()) {
+    std::cout << "  (broker: " << status.broker_error() << ")";
+  }
+  std::cout << "\n";
+  for (const auto& q : status.queues()) {
+    std::cout << "  " << std::left << std::setw(28) << q.queue() << std::right
+              << std::setw(8) << q.messages() << " ready " << std::setw(3)
+              << q.consumers() << " consumers\n";
+  }
+}
+
+// One unary call: connect, call with the deadline, then print the answer
+// as JSON or with `human`. Returns the exit code.
+template <typename Stub, typename Request, typename Response>
+int CallAndPrint(const ConnectionOptions& c, const Output& out,
+                 grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                              const Request&, Response*),
+                 const Request& request,
+                 const std::function<void(const Response&)>& human) {
+  int err = 0;
+  auto stub = MakeStub<Stub>(c, &err);
+  if (!stub) return err;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, c);
+  Response response;
+  auto s = ((*stub).*method)(&ctx, request, &response);
+  if (!s.ok()) return Report(s);
+  if (out.json) {
+    PrintJson(response);
+  } else {
+    human(response);
+  }
+  return kOk;
+}
+
 }  // namespace
 
 int Submit(const ConnectionOptions& c, const Output& out,
@@ -176,22 +239,14 @@ int Submit(const ConnectionOptions& c, const Output& out,
     std::cerr << "utpostctl: " << error << "\n";
     return kUsage;
   }
-  int err = 0;
-  auto stub = MakeStub<v1::LetterService::Stub>(c, &err);
-  if (!stub) return err;
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, c);
-  v1::SubmitLetterResponse response;
-  auto s = stub->SubmitLetter(&ctx, request, &response);
-  if (!s.ok()) return Report(s);
-  if (out.json) {
-    PrintJson(response);
-  } else {
-    std::cout << (response.created() ? "submitted " : "already submitted ")
-              << response.letter().id() << " ("
-              << StateName(response.letter().state()) << ")\n";
-  }
-  return kOk;
+  return CallAndPrint<v1::LetterService::Stub>(
+      c, out, &v1::LetterService::Stub::SubmitLetter, request,
+      std::function<void(const v1::SubmitLetterResponse&)>(
+          [](const v1::SubmitLetterResponse& r) {
+            std::cout << (r.created() ? "submitted " : "already submitted ")
+                      << r.letter().id() << " ("
+                      << StateName(r.letter().state()) << ")\n";
+          }));
 }
 
 int SubmitBatch(const ConnectionOptions& c, const Output& out,
@@ -274,22 +329,11 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
 }
 
 int Get(const ConnectionOptions& c, const Output& out, const std::string& id) {
-  int err = 0;
-  auto stub = MakeStub<v1::LetterService::Stub>(c, &err);
-  if (!stub) return err;
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, c);
   v1::GetLetterRequest request;
   request.set_name(id);
-  v1::Letter letter;
-  auto s = stub->GetLetter(&ctx, request, &letter);
-  if (!s.ok()) return Report(s);
-  if (out.json) {
-    PrintJson(letter);
-  } else {
-    PrintLetter(letter);
-  }
-  return kOk;
+  return CallAndPrint<v1::LetterService::Stub>(
+      c, out, &v1::LetterService::Stub::GetLetter, request,
+      std::function<void(const v1::Letter&)>(PrintLetter));
 }
 
 int List(const ConnectionOptions& c, const Output& out,
@@ -306,31 +350,9 @@ int List(const ConnectionOptions& c, const Output& out,
   }
   request.set_client_reference(client_reference);
   request.set_page_size(page_size);
-  int err = 0;
-  auto stub = MakeStub<v1::LetterService::Stub>(c, &err);
-  if (!stub) return err;
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, c);
-  v1::ListLettersResponse response;
-  auto s = stub->ListLetters(&ctx, request, &response);
-  if (!s.ok()) return Report(s);
-  if (out.json) {
-    PrintJson(response);
-    return kOk;
-  }
-  std::cout << std::left << std::setw(38) << "LETTER" << std::setw(13)
-            << "STATE" << std::setw(9) << "CHANNEL"
-            << "REFERENCE\n";
-  for (const auto& l : response.letters()) {
-    std::cout << std::setw(38) << l.id() << std::setw(13)
-              << StateName(l.state()) << std::setw(9)
-              << (l.channel().empty() ? "-" : l.channel())
-              << l.client_reference() << "\n";
-  }
-  if (!response.next_page_token().empty()) {
-    std::cout << "(more: --page-token " << response.next_page_token() << ")\n";
-  }
-  return kOk;
+  return CallAndPrint<v1::LetterService::Stub>(
+      c, out, &v1::LetterService::Stub::ListLetters, request,
+      std::function<void(const v1::ListLettersResponse&)>(PrintLetterTable));
 }
 
 int Watch(const ConnectionOptions& c, const Output& out, int64_t cursor,
@@ -362,82 +384,35 @@ int Watch(const ConnectionOptions& c, const Output& out, int64_t cursor,
 
 int Cancel(const ConnectionOptions& c, const Output& out,
            const std::string& id) {
-  int err = 0;
-  auto stub = MakeStub<v1::LetterService::Stub>(c, &err);
-  if (!stub) return err;
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, c);
   v1::CancelLetterRequest request;
   request.set_name(id);
-  v1::Letter letter;
-  auto s = stub->CancelLetter(&ctx, request, &letter);
-  if (!s.ok()) return Report(s);
-  if (out.json) {
-    PrintJson(letter);
-  } else {
-    std::cout << "cancelled " << letter.id() << "\n";
-  }
-  return kOk;
+  return CallAndPrint<v1::LetterService::Stub>(
+      c, out, &v1::LetterService::Stub::CancelLetter, request,
+      std::function<void(const v1::Letter&)>([](const v1::Letter& l) {
+        std::cout << "cancelled " << l.id() << "\n";
+      }));
 }
 
 int Receipts(const ConnectionOptions& c, const Output& out,
              const std::string& id) {
-  int err = 0;
-  auto stub = MakeStub<v1::LetterService::Stub>(c, &err);
-  if (!stub) return err;
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, c);
   v1::GetReceiptsRequest request;
   request.set_name(id);
-  v1::GetReceiptsResponse response;
-  auto s = stub->GetReceipts(&ctx, request, &response);
-  if (!s.ok()) return Report(s);
-  if (out.json) {
-    PrintJson(response);
-    return kOk;
-  }
-  for (const auto& r : response.receipts()) {
-    std::cout << "# " << r.sequence() << " " << StateName(r.state())
-              << " sha256 " << r.sha256() << "\n"
-              << r.jws() << "\n";
-  }
-  return kOk;
+  return CallAndPrint<v1::LetterService::Stub>(
+      c, out, &v1::LetterService::Stub::GetReceipts, request,
+      std::function<void(const v1::GetReceiptsResponse&)>(
+          [](const v1::GetReceiptsResponse& response) {
+            for (const auto& r : response.receipts()) {
+              std::cout << "# " << r.sequence() << " " << StateName(r.state())
+                        << " sha256 " << r.sha256() << "\n"
+                        << r.jws() << "\n";
+            }
+          }));
 }
 
 int Status(const ConnectionOptions& c, const Output& out) {
-  int err = 0;
-  auto stub = MakeStub<v1::OpsService::Stub>(c, &err);
-  if (!stub) return err;
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, c);
-  v1::Status status;
-  auto s = stub->GetStatus(&ctx, v1::GetStatusRequest(), &status);
-  if (!s.ok()) return Report(s);
-  if (out.json) {
-    PrintJson(status);
-    return kOk;
-  }
-  std::cout << "letters\n";
-  int64_t total = 0;
-  for (const auto& sc : status.letters()) {
-    std::cout << "  " << std::left << std::setw(14) << StateName(sc.state())
-              << std::right << std::setw(10) << sc.count() << "\n";
-    total += sc.count();
-  }
-  std::cout << "  " << std::left << std::setw(14) << "total" << std::right
-            << std::setw(10) << total << "\n";
-  std::cout << "outbox pending  " << status.outbox_pending() << "\n";
-  std::cout << "queues";
-  if (!status.broker_error().empty()) {
-    std::cout << "  (broker: " << status.broker_error() << ")";
-  }
-  std::cout << "\n";
-  for (const auto& q : status.queues()) {
-    std::cout << "  " << std::left << std::setw(28) << q.queue() << std::right
-              << std::setw(8) << q.messages() << " ready " << std::setw(3)
-              << q.consumers() << " consumers\n";
-  }
-  return kOk;
+  return CallAndPrint<v1::OpsService::Stub>(
+      c, out, &v1::OpsService::Stub::GetStatus, v1::GetStatusRequest(),
+      std::function<void(const v1::Status&)>(PrintStatus));
 }
 
 }  // namespace utpost::cli

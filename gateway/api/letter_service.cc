@@ -77,6 +77,16 @@ absl::StatusOr<std::string> LetterServiceImpl::TenantOf(
   return caller.tenant;
 }
 
+absl::StatusOr<LetterServiceImpl::OwnedLetter> LetterServiceImpl::OwnLetter(
+    grpc::CallbackServerContext* ctx, const std::string& name) const {
+  OwnedLetter out;
+  ASSIGN_OR_RETURN(out.tenant, TenantOf(ctx));
+  ASSIGN_OR_RETURN(std::string id, LetterIdFromName(name, "name"));
+  // Another tenant's letter is NOT_FOUND, not a hint that it exists.
+  ASSIGN_OR_RETURN(out.letter, store_->GetLetter(id, out.tenant));
+  return out;
+}
+
 grpc::ServerUnaryReactor* LetterServiceImpl::SubmitLetter(
     grpc::CallbackServerContext* ctx, const v1::SubmitLetterRequest* request,
     v1::SubmitLetterResponse* response) {
@@ -140,15 +150,11 @@ grpc::ServerUnaryReactor* LetterServiceImpl::SubmitLetter(
 grpc::ServerUnaryReactor* LetterServiceImpl::GetLetter(
     grpc::CallbackServerContext* ctx, const v1::GetLetterRequest* request,
     v1::Letter* response) {
-  auto tenant = TenantOf(ctx);
-  if (!tenant.ok()) return FinishWith(ctx, tenant.status());
-  auto id = LetterIdFromName(request->name(), "name");
-  if (!id.ok()) return FinishWith(ctx, id.status());
-  auto letter = store_->GetLetter(*id, *tenant);
-  if (!letter.ok()) return FinishWith(ctx, letter.status());
-  auto receipts = store_->GetReceipts(*id, *tenant);
+  auto target = OwnLetter(ctx, request->name());
+  if (!target.ok()) return FinishWith(ctx, target.status());
+  auto receipts = store_->GetReceipts(target->letter.id, target->tenant);
   if (!receipts.ok()) return FinishWith(ctx, receipts.status());
-  *response = ToApiLetter(*letter, *receipts);
+  *response = ToApiLetter(target->letter, *receipts);
   return FinishWith(ctx, absl::OkStatus());
 }
 
@@ -200,50 +206,39 @@ grpc::ServerWriteReactor<v1::LetterEvent>* LetterServiceImpl::WatchLetters(
 grpc::ServerUnaryReactor* LetterServiceImpl::CancelLetter(
     grpc::CallbackServerContext* ctx, const v1::CancelLetterRequest* request,
     v1::Letter* response) {
-  auto tenant = TenantOf(ctx);
-  if (!tenant.ok()) return FinishWith(ctx, tenant.status());
-  auto id = LetterIdFromName(request->name(), "name");
-  if (!id.ok()) return FinishWith(ctx, id.status());
-  // Ownership first, so another tenant's letter is NOT_FOUND, not a hint.
-  auto letter = store_->GetLetter(*id, *tenant);
-  if (!letter.ok()) return FinishWith(ctx, letter.status());
+  auto target = OwnLetter(ctx, request->name());
+  if (!target.ok()) return FinishWith(ctx, target.status());
+  const std::string& id = target->letter.id;
   store::Transition t;
   t.from = {v1::Letter::RECEIVED, v1::Letter::QUEUED, v1::Letter::ROUTED};
   t.to = v1::Letter::CANCELLED;
   t.reason = "cancelled by the tenant";
-  auto updated = store_->ApplyTransition(*id, t);
-  if (!updated.ok()) {
-    if (absl::IsFailedPrecondition(updated.status())) {
-      auto now = store_->GetLetter(*id, *tenant);
-      return FinishWith(
-          ctx,
-          absl::FailedPreconditionError(absl::StrCat(
-              "letter is ",
-              v1::Letter::State_Name(now.ok() ? now->state : letter->state),
-              "; only letters not yet handed to a provider can be "
-              "cancelled")));
-    }
-    return FinishWith(ctx, updated.status());
+  auto updated = store_->ApplyTransition(id, t);
+  if (absl::IsFailedPrecondition(updated.status())) {
+    auto now = store_->GetLetter(id, target->tenant);
+    return FinishWith(
+        ctx, absl::FailedPreconditionError(absl::StrCat(
+                 "letter is ",
+                 v1::Letter::State_Name(now.ok() ? now->state
+                                                 : target->letter.state),
+                 "; only letters not yet handed to a provider can be "
+                 "cancelled")));
   }
-  spdlog::info("letter {} cancelled by tenant {}", *id, *tenant);
+  if (!updated.ok()) return FinishWith(ctx, updated.status());
+  spdlog::info("letter {} cancelled by tenant {}", id, target->tenant);
   watch_hub_.Wake();
-  auto receipts = store_->GetReceipts(*id, *tenant);
-  *response = ToApiLetter(*updated, receipts.ok()
-                                        ? *receipts
-                                        : std::vector<store::ReceiptRecord>{});
+  auto receipts = store_->GetReceipts(id, target->tenant);
+  if (!receipts.ok()) return FinishWith(ctx, receipts.status());
+  *response = ToApiLetter(*updated, *receipts);
   return FinishWith(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* LetterServiceImpl::GetReceipts(
     grpc::CallbackServerContext* ctx, const v1::GetReceiptsRequest* request,
     v1::GetReceiptsResponse* response) {
-  auto tenant = TenantOf(ctx);
-  if (!tenant.ok()) return FinishWith(ctx, tenant.status());
-  auto id = LetterIdFromName(request->name(), "name");
-  if (!id.ok()) return FinishWith(ctx, id.status());
-  auto letter = store_->GetLetter(*id, *tenant);
-  if (!letter.ok()) return FinishWith(ctx, letter.status());
-  auto receipts = store_->GetReceipts(*id, *tenant);
+  auto target = OwnLetter(ctx, request->name());
+  if (!target.ok()) return FinishWith(ctx, target.status());
+  auto receipts = store_->GetReceipts(target->letter.id, target->tenant);
   if (!receipts.ok()) return FinishWith(ctx, receipts.status());
   for (const auto& r : *receipts) {
     auto* out = response->add_receipts();

@@ -57,6 +57,15 @@ class LetterServiceImpl final : public v1::LetterService::CallbackService {
  private:
   absl::StatusOr<std::string> TenantOf(grpc::CallbackServerContext* ctx) const;
 
+  struct OwnedLetter {
+    std::string tenant;
+    store::LetterRecord letter;
+  };
+  // The caller's tenant and its letter named by `name`; NOT_FOUND for an
+  // unknown letter and for another tenant's alike.
+  absl::StatusOr<OwnedLetter> OwnLetter(grpc::CallbackServerContext* ctx,
+                                        const std::string& name) const;
+
   store::Store* const store_;
   const LetterServiceOptions options_;
   SubmitBatcher batcher_;

@@ -237,6 +237,12 @@ absl::Status ValidateSubmitLetter(const SubmitLetterRequest& request,
   RETURN_IF_ERROR(CheckRecipient(request));
   RETURN_IF_ERROR(CheckText("title", request.title(), limits.max_title_chars));
   RETURN_IF_ERROR(CheckDeliveryPolicy(request.delivery_policy()));
+  // Known now, so refused now rather than failing after it was accepted.
+  if (request.delivery_policy().mode() == DeliveryPolicy::PRINT_ONLY &&
+      !request.recipient().has_postal_address()) {
+    return Invalid("recipient.postal_address",
+                   "required when delivery_policy.mode is PRINT_ONLY");
+  }
   RETURN_IF_ERROR(CheckPrintOptions(request.print_options()));
   RETURN_IF_ERROR(CheckDocumentMetadata(request, limits));
   // Parsing is the expensive part, so it runs only on a letter that passed

@@ -159,6 +159,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadLetterCase{"MissingRecipient",
                       [](SubmitLetterRequest& r) { r.clear_recipient(); },
                       "recipient: required (person or organisation)"},
+        BadLetterCase{"PrintOnlyWithoutAddress",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_recipient()->clear_postal_address();
+                        r.mutable_delivery_policy()->set_mode(
+                            utpost::v1::DeliveryPolicy::PRINT_ONLY);
+                      },
+                      "recipient.postal_address: required when "
+                      "delivery_policy.mode is PRINT_ONLY"},
         BadLetterCase{"RecipientWithAddressOnly",
                       [](SubmitLetterRequest& r) {
                         r.mutable_recipient()->clear_person();
