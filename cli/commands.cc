@@ -322,7 +322,9 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
     std::cout << files.size() - failures.size() << " submitted, "
               << failures.size() << " failed\n";
     for (const auto& [file, why] : failures) {
-      std::cout << "  " << file << ": " << why << "\n";
+      // Errors from reading the file name it already.
+      std::cout << "  " << (why.rfind(file, 0) == 0 ? why : file + ": " + why)
+                << "\n";
     }
   }
   return worst;
