@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
       "Exit codes: 0 ok, 1 refused by the server, 2 bad usage or input,\n"
       "3 server unreachable."};
   app.require_subcommand(1);
+  app.fallthrough();  // Global options may also follow the command.
   ConnectionOptions conn;
   Output out;
   app.add_option("--server", conn.server, "host:port of utpostd");
