@@ -33,7 +33,9 @@ class Registry {
   virtual ~Registry() = default;
   // Looks up up to 1000 persons in one call. Every number asked for gets an
   // entry (kNotRegistered when the registry does not know it). Errors are
-  // UNAVAILABLE / DEADLINE_EXCEEDED (transient) or another code (permanent).
+  // classified as for Channel below: IsTransient() codes are transient;
+  // INVALID_ARGUMENT is a refusal of the numbers asked; anything else is
+  // the gateway's set-up.
   virtual absl::StatusOr<std::vector<PersonContact>> LookupPersons(
       const std::vector<std::string>& person_numbers) = 0;
 };
@@ -87,10 +89,17 @@ struct SendResult {
 // A way to hand letters to a provider. Thread-safe.
 //
 // Errors are classified by code so the dispatcher can decide:
-//   UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL   transient: retry later
-//   INVALID_ARGUMENT, FAILED_PRECONDITION,
-//   PERMISSION_DENIED, NOT_FOUND               permanent: never retry
-// The message says what the provider answered.
+//   INVALID_ARGUMENT: the provider refuses this letter (permanent, no
+//     retry: fallback or FAILED).
+//   UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, RESOURCE_EXHAUSTED: transient
+//     (retry).
+//   anything else (PERMISSION_DENIED, FAILED_PRECONDITION, NOT_FOUND,
+//     UNAUTHENTICATED): the gateway's configuration or the provider's
+//     set-up is wrong (retry with backoff, then park for an operator).
+// So INVALID_ARGUMENT is only for what is wrong with the letter itself;
+// credentials, signatures, addresses and other set-up problems use another
+// code, since they would refuse every letter alike. The message says what
+// the provider answered.
 class Channel {
  public:
   virtual ~Channel() = default;
@@ -103,6 +112,12 @@ class Channel {
 inline bool IsTransient(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) ||
          absl::IsInternal(s) || absl::IsResourceExhausted(s);
+}
+
+// True for a provider's refusal of the letter itself (permanent: fall back
+// or fail); anything else not transient is the gateway's own set-up.
+inline bool IsLetterRefusal(const absl::Status& s) {
+  return absl::IsInvalidArgument(s);
 }
 
 }  // namespace utpost::adapters

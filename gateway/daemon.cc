@@ -1,5 +1,7 @@
 #include "gateway/daemon.h"
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -156,9 +158,12 @@ absl::Status RunDaemon(const config::v1::Config& config,
     outside = std::move(*built);
   }
 
+  // Threads started before the service exists (the relay) see it only once
+  // it is complete, and no longer while it is being destroyed.
   std::unique_ptr<api::LetterServiceImpl> letters;
-  std::function<void()> notify_watchers = [&letters] {
-    if (letters) letters->NotifyChange();
+  std::atomic<api::LetterServiceImpl*> watchers{nullptr};
+  std::function<void()> notify_watchers = [&watchers] {
+    if (auto* l = watchers.load()) l->NotifyChange();
   };
 
   dispatch::OutboxRelayOptions relay_options;
@@ -181,6 +186,7 @@ absl::Status RunDaemon(const config::v1::Config& config,
     o.topology = topology;
     o.on_commit = [relay_ptr] { relay_ptr->Wake(); };
     letters = std::make_unique<api::LetterServiceImpl>(store->get(), o);
+    watchers = letters.get();
     ops = std::make_unique<api::OpsServiceImpl>(
         store->get(), queue::NewAmqpAdmin(BrokerOptionsOf(config, "ops")),
         topology, AccessOf(config));
@@ -245,6 +251,11 @@ absl::Status RunDaemon(const config::v1::Config& config,
       }
     }
     auto broker = BrokerOptionsOf(config, "worker");
+    // rabbitmq-c answers heartbeats only inside its own calls, so the
+    // broker must not give up on a consumer during the longest provider
+    // call its handler can make.
+    broker.heartbeat_seconds =
+        std::max(10, config.providers().timeout_seconds() + 15);
     workers = std::make_unique<dispatch::WorkerPool>(
         [broker] { return queue::NewAmqpConsumer(broker); }, dispatcher.get(),
         groups);
@@ -260,7 +271,10 @@ absl::Status RunDaemon(const config::v1::Config& config,
   }
   workers.reset();  // Finishes the deliveries in hand; the rest stay queued.
   dispatcher.reset();
+  // Stops after its current round; what it has not published stays in the
+  // outbox for the next start.
   relay.reset();
+  watchers = nullptr;
   server.reset();
   ops.reset();
   letters.reset();

@@ -1,7 +1,8 @@
 // utpostd as a whole: wires the store, the receipt signer, the broker, the
 // adapters and the gRPC services together for the configured role, runs
-// until told to stop, then shuts down in order (stop taking work, finish
-// what is in hand, publish what is committed).
+// until told to stop, then shuts down in order: stop taking work, finish
+// what is in hand; what is committed but not yet published waits in the
+// outbox for the next start.
 #ifndef UTPOST_GATEWAY_DAEMON_H_
 #define UTPOST_GATEWAY_DAEMON_H_
 

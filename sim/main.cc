@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   std::string sender_cert = "certs-dev/sender.pem";
   std::string sender_id;
   std::string log_level = "info";
+  int threads = utpost::sim::SimulatorOptions().threads;
   app.add_option("--listen", listen, "host:port to listen on (port 0: any)")
       ->capture_default_str();
   app.add_option("--cert", cert, "server certificate chain (PEM)")
@@ -34,6 +35,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--digipost-sender-id", sender_id,
                  "required X-Digipost-UserId (empty: any)");
+  app.add_option("--threads", threads,
+                 "requests (and keep-alive connections) served at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -54,6 +59,7 @@ int main(int argc, char** argv) {
   options.key_file = key;
   options.sender_cert_file = sender_cert;
   options.digipost_sender_id = sender_id;
+  options.threads = threads;
   absl::StatusOr<std::vector<utpost::sim::SimPerson>> persons =
       utpost::sim::LoadPersons(persons_file);
   if (!persons.ok()) {

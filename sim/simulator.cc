@@ -42,6 +42,11 @@ constexpr char kDigipostNamespace[] = "http://api.digipost.no/schema/v8";
 constexpr char kJson[] = "application/json";
 constexpr size_t kMaxRegistryBatch = 1000;
 constexpr size_t kMaxBody = 64 << 20;
+// An idle keep-alive connection is closed after this long, freeing its
+// worker thread.
+constexpr time_t kKeepAliveTimeoutSeconds = 2;
+// Connections waiting to be accepted.
+constexpr int kListenBacklog = 512;
 
 // ---- Small helpers -------------------------------------------------------
 
@@ -218,7 +223,19 @@ class SimulatorImpl final : public Simulator {
           "cert/key: cannot set up TLS with \"", options_.cert_file,
           "\" and \"", options_.key_file, "\""));
     }
+    if (options_.threads <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("threads: must be positive, got ", options_.threads));
+    }
     Routes();
+    // Every connection holds a worker for as long as it is kept alive. The
+    // library's default pool has 8 workers on a small machine, so a ninth
+    // connection (the gateway opens dozens) would wait for the keep-alive
+    // timeout; a large pool and a short timeout keep them all served.
+    server_.new_task_queue = [threads = options_.threads] {
+      return new httplib::ThreadPool(static_cast<size_t>(threads));
+    };
+    server_.set_keep_alive_timeout(kKeepAliveTimeoutSeconds);
     server_.set_payload_max_length(kMaxBody);
     server_.set_keep_alive_max_count(1000);
     // Without it a reply written in two pieces waits for the client's
@@ -226,9 +243,10 @@ class SimulatorImpl final : public Simulator {
     server_.set_tcp_nodelay(true);
     // The library's default adds SO_REUSEPORT, under which a second
     // simulator on a busy port would bind too and share its traffic.
-    server_.set_socket_options([](socket_t sock) {
+    server_.set_socket_options([this](socket_t sock) {
       int yes = 1;
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+      listen_socket_ = sock;  // The last one tried is the one bound.
     });
     if (options_.port == 0) {
       port_ = server_.bind_to_any_port(options_.host);
@@ -238,6 +256,13 @@ class SimulatorImpl final : public Simulator {
     if (port_ <= 0) {
       return absl::UnavailableError(absl::StrCat(
           "listen: cannot bind ", options_.host, ":", options_.port));
+    }
+    // The library listens with a backlog of 5: a burst of new connections
+    // (every consumer of a starting gateway) overflows it, and each one
+    // dropped waits a second for its SYN to be sent again. Listening again
+    // on the bound socket only raises the backlog.
+    if (listen_socket_ != INVALID_SOCKET) {
+      listen(listen_socket_, kListenBacklog);
     }
     thread_ = std::thread([this] {
       server_.listen_after_bind();
@@ -799,6 +824,8 @@ class SimulatorImpl final : public Simulator {
   absl::flat_hash_map<std::string, SimPerson> persons_;  // Fixed after ctor.
   httplib::SSLServer server_;
   int port_ = -1;
+  // The socket Start() bound (the library does not expose it).
+  socket_t listen_socket_ = INVALID_SOCKET;
   std::thread thread_;
   std::atomic<bool> finished_{false};
 

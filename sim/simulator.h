@@ -64,6 +64,10 @@ struct SimulatorOptions {
   int64_t max_date_skew_ms = 5 * 60 * 1000;
   // Not owned. Null: the real clock.
   const Clock* clock = nullptr;
+  // Requests served at once. Each open keep-alive connection holds a
+  // thread until it has been idle for 2 s, so this bounds the connections
+  // served at once too; more wait. Default 128.
+  int threads = 128;
 };
 
 // A running simulator. Destroying it stops it.
@@ -77,9 +81,9 @@ class Simulator {
 };
 
 // Binds, then serves on background threads. INVALID_ARGUMENT naming the
-// option for unusable certificate or key files; UNAVAILABLE when the
-// address cannot be bound. Ignores SIGPIPE for the whole process (a client
-// that hangs up must not end it).
+// option for unusable certificate or key files or a thread count below 1;
+// UNAVAILABLE when the address cannot be bound. Ignores SIGPIPE for the
+// whole process (a client that hangs up must not end it).
 absl::StatusOr<std::unique_ptr<Simulator>> StartSimulator(
     SimulatorOptions options);
 

@@ -117,6 +117,16 @@ std::string DocumentXml(absl::string_view element, const std::string& uuid,
                       "  </", element, ">\n");
 }
 
+// The signer's and the HTTP client's INVALID_ARGUMENT is about the request
+// built from configuration (its URL), not about the letter: it must not
+// read as a refusal of the letter.
+absl::Status AsSetUpError(absl::Status status) {
+  if (absl::IsInvalidArgument(status)) {
+    return absl::FailedPreconditionError(status.message());
+  }
+  return status;
+}
+
 class DigipostChannel final : public Channel {
  public:
   DigipostChannel(DigipostOptions options,
@@ -148,9 +158,10 @@ class DigipostChannel final : public Channel {
                                                      "; boundary=", boundary)},
                        {"Accept", std::string(kMessageMediaType)}};
     request.body = Body(letter, boundary);
-    RETURN_IF_ERROR(signer_->Sign(&request));
-    ASSIGN_OR_RETURN(HttpResponse response, http_->Do(request));
-    return Interpret(response);
+    RETURN_IF_ERROR(AsSetUpError(signer_->Sign(&request)));
+    absl::StatusOr<HttpResponse> response = http_->Do(request);
+    if (!response.ok()) return AsSetUpError(response.status());
+    return Interpret(*response);
   }
 
  private:
@@ -240,7 +251,10 @@ class DigipostChannel final : public Channel {
       result.provider_reference = code;
       return result;
     }
-    std::string text = FindElementText(response.body, "error-message");
+    // Masked before it is cut: a cut through a number would leave a
+    // shorter run of digits, which the mask no longer recognises.
+    std::string text =
+        MaskPersonNumbersIn(FindElementText(response.body, "error-message"));
     std::string message = MaskPersonNumbersIn(absl::StrCat(
         "digipost answered HTTP ", response.status, type.empty() ? "" : " ",
         type, code.empty() ? "" : " ", code, text.empty() ? "" : ": ",
@@ -248,12 +262,17 @@ class DigipostChannel final : public Channel {
     if (type == "SERVER" || response.status >= 500) {
       return absl::UnavailableError(message);
     }
+    if (response.status == 408) return absl::DeadlineExceededError(message);
     if (response.status == 429) return absl::ResourceExhaustedError(message);
     if (response.status == 401 || response.status == 403) {
       return absl::PermissionDeniedError(message);
     }
-    if (response.status == 404) return absl::NotFoundError(message);
-    if (type == "CLIENT_DATA") return absl::InvalidArgumentError(message);
+    // Only the letter's own data is a refusal of the letter. An unknown
+    // endpoint (a wrong base URL), CONFIGURATION and CLIENT_TECHNICAL are
+    // the gateway's set-up, and would refuse every letter alike.
+    if (response.status != 404 && type == "CLIENT_DATA") {
+      return absl::InvalidArgumentError(message);
+    }
     return absl::FailedPreconditionError(message);
   }
 

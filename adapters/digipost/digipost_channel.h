@@ -49,9 +49,11 @@ std::string DigipostDocumentUuid(const std::string& message_id, int index);
 //
 // Send() results: 200/201 -> kAccepted (delivered when the provider says
 // DELIVERED); 409 DUPLICATE_MESSAGE -> kDuplicate. Errors: error-type
-// SERVER or HTTP 5xx -> UNAVAILABLE; 429 -> RESOURCE_EXHAUSTED; 401/403 ->
-// PERMISSION_DENIED; 404 -> NOT_FOUND; CLIENT_DATA -> INVALID_ARGUMENT;
-// other 4xx -> FAILED_PRECONDITION; a letter without recipient or
+// SERVER or HTTP 5xx -> UNAVAILABLE; 408 -> DEADLINE_EXCEEDED; 429 ->
+// RESOURCE_EXHAUSTED; 401/403 -> PERMISSION_DENIED; error-type
+// CLIENT_DATA (but not with 404) -> INVALID_ARGUMENT, the only refusal of
+// the letter; anything else (404, CONFIGURATION, CLIENT_TECHNICAL, a
+// malformed URL) -> FAILED_PRECONDITION; a letter without recipient or
 // documents -> INVALID_ARGUMENT before anything is sent. Messages quote the
 // provider's error code and message with person numbers masked.
 // Thread-safe.

@@ -9,7 +9,6 @@
 #include "adapters/http/digest.h"
 #include "common/digest.h"
 #include "common/mask.h"
-#include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace utpost::adapters {
@@ -89,8 +88,16 @@ class PrintChannel final : public Channel {
     }
     absl::StrAppend(&body, "--", boundary, "--\r\n");
 
-    ASSIGN_OR_RETURN(HttpResponse response, http_->Do(request));
-    return Interpret(response);
+    absl::StatusOr<HttpResponse> response = http_->Do(request);
+    if (!response.ok()) {
+      // The client's INVALID_ARGUMENT is about the URL, from configuration:
+      // not a refusal of the letter.
+      if (absl::IsInvalidArgument(response.status())) {
+        return absl::FailedPreconditionError(response.status().message());
+      }
+      return response.status();
+    }
+    return Interpret(*response);
   }
 
  private:
@@ -141,24 +148,32 @@ class PrintChannel final : public Channel {
       result.provider_reference = provider_status;
       return result;
     }
-    if (response.status == 409) {
+    // Any other conflict says nothing of whether the provider has the job.
+    if (response.status == 409 && error_code == "DUPLICATE_JOB") {
       SendResult result;
       result.outcome = SendResult::Outcome::kDuplicate;
-      result.provider_reference =
-          error_code.empty() ? "DUPLICATE_JOB" : error_code;
+      result.provider_reference = error_code;
       return result;
     }
+    // Masked before it is cut: a cut through a number would leave a
+    // shorter run of digits, which the mask no longer recognises.
+    std::string quoted =
+        MaskPersonNumbersIn(error_message).substr(0, kMaxQuoted);
     std::string message = MaskPersonNumbersIn(
         absl::StrCat("print provider answered HTTP ", response.status,
                      error_code.empty() ? "" : " ", error_code,
-                     error_message.empty() ? "" : ": ",
-                     absl::string_view(error_message).substr(0, kMaxQuoted)));
+                     quoted.empty() ? "" : ": ", quoted));
     if (response.status >= 500) return absl::UnavailableError(message);
+    if (response.status == 408) return absl::DeadlineExceededError(message);
     if (response.status == 429) return absl::ResourceExhaustedError(message);
     if (response.status == 401 || response.status == 403) {
       return absl::PermissionDeniedError(message);
     }
-    if (response.status >= 400) return absl::InvalidArgumentError(message);
+    // 400 is the provider's refusal of this job: its manifest, documents
+    // or recipient. Anything else (404 for a wrong base URL, 415, a
+    // conflict other than a duplicate) is the gateway's set-up or needs an
+    // operator.
+    if (response.status == 400) return absl::InvalidArgumentError(message);
     return absl::FailedPreconditionError(message);
   }
 

@@ -26,7 +26,8 @@
 //
 // Replies: 201 {"job_id": "...", "status": "RECEIVED"} when accepted; 409
 // {"error": {"code": "DUPLICATE_JOB", "message": "..."}} when the job id is
-// known; other 4xx {"error": {...}} for a refused job; 5xx when the
+// known; 400 {"error": {...}} for a refused job (manifest, documents,
+// recipient); 401/403 for a caller it does not accept; 5xx when the
 // provider cannot take it now.
 #ifndef UTPOST_ADAPTERS_PRINT_PRINT_CHANNEL_H_
 #define UTPOST_ADAPTERS_PRINT_PRINT_CHANNEL_H_
@@ -49,10 +50,13 @@ struct PrintOptions {
 // it.
 //
 // Send() results: 2xx -> kAccepted (delivered stays false: printing comes
-// later); 409 -> kDuplicate. Errors: 5xx -> UNAVAILABLE; 429 ->
-// RESOURCE_EXHAUSTED; 401/403 -> PERMISSION_DENIED; other 4xx ->
-// INVALID_ARGUMENT; a letter without documents or recipient name ->
-// INVALID_ARGUMENT before anything is sent. Thread-safe.
+// later); 409 DUPLICATE_JOB -> kDuplicate. Errors: 5xx -> UNAVAILABLE;
+// 408 -> DEADLINE_EXCEEDED; 429 -> RESOURCE_EXHAUSTED; 401/403 ->
+// PERMISSION_DENIED; 400 -> INVALID_ARGUMENT, the only refusal of the
+// letter; anything else (404, 415, another 409, a malformed URL) ->
+// FAILED_PRECONDITION; a letter without documents or recipient name ->
+// INVALID_ARGUMENT before anything is sent. Messages quote the provider's
+// error code and message with person numbers masked. Thread-safe.
 std::unique_ptr<Channel> NewPrintChannel(PrintOptions options,
                                          HttpClient* http);
 

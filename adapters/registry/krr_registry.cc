@@ -20,14 +20,21 @@ constexpr int kRegistryMaxBatch = 1000;
 constexpr size_t kMaxErrorExcerpt = 300;
 
 absl::Status ErrorFromStatus(int status, const std::string& body) {
+  // Masked before it is cut: a cut through a number would leave a shorter
+  // run of digits, which the mask no longer recognises.
   std::string message =
       absl::StrCat("registry answered HTTP ", status, ": ",
-                   MaskPersonNumbersIn(body.substr(0, kMaxErrorExcerpt)));
+                   MaskPersonNumbersIn(body).substr(0, kMaxErrorExcerpt));
   if (status >= 500 || status == 429) return absl::UnavailableError(message);
+  if (status == 408) return absl::DeadlineExceededError(message);
   if (status == 401 || status == 403) {
     return absl::PermissionDeniedError(message);
   }
-  return absl::InvalidArgumentError(message);
+  // The registry refuses the numbers asked about.
+  if (status == 400) return absl::InvalidArgumentError(message);
+  // 404 and the rest: the address or the request's shape is wrong, which
+  // is the gateway's set-up.
+  return absl::FailedPreconditionError(message);
 }
 
 PersonContact::Status ParseStatus(absl::string_view status) {

@@ -28,8 +28,10 @@ struct KrrRegistryOptions {
 // Numbers are returned in the order asked, one entry per number asked
 // (duplicates included); a number the reply leaves out is kNotRegistered.
 // Errors: UNAVAILABLE for 5xx, 429 or a reply that cannot be parsed;
-// PERMISSION_DENIED for 401/403; INVALID_ARGUMENT for other 4xx; transport
-// errors as HttpClient gives them. Thread-safe.
+// DEADLINE_EXCEEDED for 408; PERMISSION_DENIED for 401/403;
+// INVALID_ARGUMENT for 400; FAILED_PRECONDITION for other statuses (404
+// included); transport errors as HttpClient gives them. Messages quote the
+// registry's reply with person numbers masked. Thread-safe.
 std::unique_ptr<Registry> NewKrrRegistry(KrrRegistryOptions options,
                                          HttpClient* http);
 

@@ -213,6 +213,7 @@ grpc::ServerUnaryReactor* LetterServiceImpl::CancelLetter(
   t.from = {v1::Letter::RECEIVED, v1::Letter::QUEUED, v1::Letter::ROUTED};
   t.to = v1::Letter::CANCELLED;
   t.reason = "cancelled by the tenant";
+  t.unless_handing_off = true;
   auto updated = store_->ApplyTransition(id, t);
   if (absl::IsFailedPrecondition(updated.status())) {
     auto now = store_->GetLetter(id, target->tenant);

@@ -145,6 +145,12 @@ absl::Status CheckDeliveryPolicy(const DeliveryPolicy& policy) {
       return Invalid("delivery_policy.print_if_unread_after",
                      "must not be negative");
     }
+    // Refused rather than accepted and ignored: no letter may rely on a
+    // deadline this gateway would not keep.
+    if (after.seconds() > 0 || after.nanos() > 0) {
+      return Invalid("delivery_policy.print_if_unread_after",
+                     "not supported yet; leave it unset");
+    }
   }
   return absl::OkStatus();
 }

@@ -84,7 +84,7 @@ WatchHub::WatchHub(store::Store* store)
 
 WatchHub::~WatchHub() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(wake_mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -92,31 +92,34 @@ WatchHub::~WatchHub() {
 }
 
 void WatchHub::Register(WatchReactor* r) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(reactors_mu_);
   reactors_.insert(r);
 }
 
 void WatchHub::Unregister(WatchReactor* r) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(reactors_mu_);
   reactors_.erase(r);
 }
 
 void WatchHub::Wake() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(wake_mu_);
     woken_ = true;
   }
   cv_.notify_one();
 }
 
 void WatchHub::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    cv_.wait_for(lock, kPollInterval, [this] { return stopping_ || woken_; });
-    woken_ = false;
-    if (stopping_) break;
-    // Held while polling so that no reactor is deleted under our feet:
-    // OnDone's Unregister waits for this loop to let go.
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(wake_mu_);
+      cv_.wait_for(lock, kPollInterval, [this] { return stopping_ || woken_; });
+      woken_ = false;
+      if (stopping_) return;
+    }
+    // OnDone's Unregister waits for this loop to let go, so no stream is
+    // deleted while it is polled.
+    std::lock_guard<std::mutex> lock(reactors_mu_);
     for (WatchReactor* r : reactors_) r->Poll(store_);
   }
 }

@@ -61,11 +61,16 @@ class WatchHub {
   void Loop();
 
   store::Store* const store_;
-  std::mutex mu_;
+  // Guards the set of streams; held while polling them, so that none is
+  // deleted meanwhile.
+  std::mutex reactors_mu_;
+  std::set<WatchReactor*> reactors_ ABSL_GUARDED_BY(reactors_mu_);
+  // Guards only the wake-up flags, so that Wake (called by committing
+  // threads) never waits for a poll.
+  std::mutex wake_mu_;
   std::condition_variable cv_;
-  std::set<WatchReactor*> reactors_ ABSL_GUARDED_BY(mu_);
-  bool woken_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool woken_ ABSL_GUARDED_BY(wake_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(wake_mu_) = false;
   std::thread thread_;
 };
 

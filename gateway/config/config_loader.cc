@@ -1,7 +1,9 @@
 #include "gateway/config/config_loader.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -35,6 +37,12 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
     return Invalid("role", "must be api, worker or all");
   }
   if (c.log_level().empty()) c.set_log_level("info");
+  static const char* const kLevels[] = {"trace", "debug",    "info", "warn",
+                                        "error", "critical", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level()) ==
+      std::end(kLevels)) {
+    return Invalid("log_level", "must be trace, debug, info, warn or error");
+  }
   if (c.workers_per_queue() == 0) c.set_workers_per_queue(4);
   if (c.workers_per_queue() < 1 || c.workers_per_queue() > 64) {
     return Invalid("workers_per_queue", "must be 1..64");
@@ -70,7 +78,9 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   }
   if (broker->vhost().empty()) broker->set_vhost("/");
   if (broker->prefetch() == 0) broker->set_prefetch(64);
-  if (broker->prefetch() < 1) return Invalid("broker.prefetch", "must be > 0");
+  if (broker->prefetch() < 1 || broker->prefetch() > 65535) {
+    return Invalid("broker.prefetch", "must be 1..65535");
+  }
   if (broker->prefix().empty()) broker->set_prefix("utpost");
 
   auto* limits = c.mutable_limits();
@@ -78,13 +88,28 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   if (limits->max_document_bytes() == 0)
     limits->set_max_document_bytes(10 << 20);
   if (limits->max_letter_bytes() == 0) limits->set_max_letter_bytes(30 << 20);
-  if (limits->max_documents() < 1)
-    return Invalid("limits.max_documents", "must be > 0");
+  if (limits->max_documents() < 1 || limits->max_documents() > 1000)
+    return Invalid("limits.max_documents", "must be 1..1000");
+  constexpr int64_t kMaxMessage = int64_t{1} << 30;  // gRPC's int limit.
+  if (limits->max_document_bytes() < 1 ||
+      limits->max_document_bytes() > kMaxMessage)
+    return Invalid("limits.max_document_bytes", "must be 1..1073741824");
+  if (limits->max_letter_bytes() < 1 ||
+      limits->max_letter_bytes() > kMaxMessage)
+    return Invalid("limits.max_letter_bytes", "must be 1..1073741824");
 
   for (int i = 0; i < c.tenants_size(); ++i) {
-    if (!IsDigits(c.tenants(i).organisation_number(), 9)) {
-      return Invalid(absl::StrCat("tenants[", i, "].organisation_number"),
-                     "must be 9 digits");
+    const auto& t = c.tenants(i);
+    const std::string at = absl::StrCat("tenants[", i, "]");
+    if (!IsDigits(t.organisation_number(), 9)) {
+      return Invalid(at + ".organisation_number", "must be 9 digits");
+    }
+    // Print needs it; better to stop here than to fail letters later.
+    if (t.return_address().name().empty() ||
+        t.return_address().address_lines_size() == 0 ||
+        t.return_address().postal_code().empty()) {
+      return Invalid(at + ".return_address",
+                     "name, address_lines and postal_code are required");
     }
   }
 

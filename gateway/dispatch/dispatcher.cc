@@ -218,9 +218,18 @@ absl::Status Dispatcher::Deliver(const store::LetterRecord& letter,
   out.shred_if_undeliverable = po.return_handling() == v1::PrintOptions::SHRED;
 
   adapters::Channel* channel = digital ? digital_ : print_;
+  // From here the provider may get the letter, so the tenant can no longer
+  // cancel it; the mark is cleared with the outcome.
+  if (auto s = store_->ClaimHandOff(letter.id, channel->name()); !s.ok()) {
+    return s;  // FAILED_PRECONDITION: cancelled or done meanwhile.
+  }
   auto sent = channel->Send(out);
   if (!sent.ok()) {
-    if (adapters::IsTransient(sent.status())) {
+    // Only a refusal of this letter is final (see adapters/channel.h);
+    // transient errors and the gateway's own set-up errors (credentials,
+    // addresses) are retried and then parked for an operator, never
+    // turned into paper or a failure for every letter.
+    if (!adapters::IsLetterRefusal(sent.status())) {
       return RetryOrPark(letter, stage, attempt, sent.status());
     }
     std::string reason = MaskPersonNumbersIn(
@@ -269,12 +278,19 @@ absl::Status Dispatcher::RetryOrPark(const store::LetterRecord& letter,
     retry.exchange = options_.topology.RetryExchange(delay);
     spdlog::warn("letter {} {} attempt {} failed, retry in {} s: {}", letter.id,
                  stage, next, delay, reason);
-    RETURN_IF_ERROR(store_->ScheduleRetry(letter.id, reason, retry));
+    RETURN_IF_ERROR(
+        store_->ScheduleRetry(letter.id, letter.state, next, reason, retry));
     if (on_change_) on_change_();
     return absl::OkStatus();
   }
   store::Transition t;
-  t.from = {letter.state};
+  // The stage's entry states, not the state read earlier: the relay may
+  // have moved a letter from RECEIVED to QUEUED meanwhile.
+  if (stage == kRoute) {
+    t.from = {Letter::RECEIVED, Letter::QUEUED};
+  } else {
+    t.from = {Letter::ROUTED};
+  }
   t.to = Letter::PARKED;
   t.reason = absl::StrCat(stage, " failed ", next, " times; last: ", reason);
   store::OutboxMessage parked = WorkFor(letter.id, stage, next);

@@ -55,6 +55,9 @@ void OutboxRelay::Loop() {
     if (declared) {
       published = PublishRound();
       failed = published < 0;
+      // A broker that comes back empty (new node, lost definitions) refuses
+      // every publish until the topology is there again.
+      if (failed) declared = false;
     }
     std::unique_lock<std::mutex> lock(mu_);
     if (stopping_) return;

@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS letters (
   channel          TEXT NOT NULL DEFAULT '',
   reason           TEXT NOT NULL DEFAULT '',
   spec             BLOB NOT NULL,  -- utpost.v1.SubmitLetterRequest, no content
+  -- Attempts made at the current stage (reset by every state change).
+  attempt          INTEGER NOT NULL DEFAULT 0,
+  -- 1 while a delivery to a provider may be under way (see ClaimHandOff).
+  handing_off      INTEGER NOT NULL DEFAULT 0,
   create_time_ms   INTEGER NOT NULL,
   update_time_ms   INTEGER NOT NULL,
   UNIQUE (tenant, client_reference)
@@ -269,9 +273,11 @@ class SqliteStore final : public Store {
       const std::string& letter_id) override;
   absl::StatusOr<LetterRecord> ApplyTransition(const std::string& letter_id,
                                                const Transition& t) override;
-  absl::Status ScheduleRetry(const std::string& letter_id,
-                             const std::string& reason,
+  absl::Status ScheduleRetry(const std::string& letter_id, State expected,
+                             int attempt, const std::string& reason,
                              const OutboxMessage& retry) override;
+  absl::Status ClaimHandOff(const std::string& letter_id,
+                            const std::string& channel) override;
   absl::StatusOr<std::vector<OutboxMessage>> PendingOutbox(int limit) override;
   absl::Status MarkOutboxSent(const std::vector<int64_t>& ids) override;
   absl::StatusOr<int64_t> CountPendingOutbox() override;
@@ -321,7 +327,8 @@ class SqliteStore final : public Store {
                                const std::vector<State>& from, State to,
                                const std::string& channel,
                                const std::string& reason,
-                               const std::vector<OutboxMessage>& outbox);
+                               const std::vector<OutboxMessage>& outbox,
+                               bool unless_handing_off);
   absl::Status MarkSentInTxn(Connection& c, const std::vector<int64_t>& ids);
 
   const std::string path_;
@@ -546,13 +553,14 @@ absl::Status SqliteStore::CreateOne(Connection& c, const NewLetter& l,
 absl::Status SqliteStore::TransitionInTxn(
     Connection& c, const std::string& letter_id, const std::vector<State>& from,
     State to, const std::string& channel, const std::string& reason,
-    const std::vector<OutboxMessage>& outbox) {
+    const std::vector<OutboxMessage>& outbox, bool unless_handing_off) {
   std::string tenant;
   std::string new_channel = channel;
   {
     ASSIGN_OR_RETURN(
         Statement st,
-        c.Prepare("SELECT tenant, state, channel FROM letters WHERE id = ?"));
+        c.Prepare("SELECT tenant, state, channel, handing_off FROM letters "
+                  "WHERE id = ?"));
     st.BindText(1, letter_id);
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return LetterNotFound(letter_id);
@@ -562,6 +570,10 @@ absl::Status SqliteStore::TransitionInTxn(
       return absl::FailedPreconditionError(absl::StrCat(
           "letter ", letter_id, " is ", Letter::State_Name(current)));
     }
+    if (unless_handing_off && st.ColumnInt64(3) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "letter ", letter_id, " is being handed to the provider"));
+    }
     if (new_channel.empty()) new_channel = st.ColumnText(2);
   }
   const int64_t now = clock_->NowMillis();
@@ -570,7 +582,8 @@ absl::Status SqliteStore::TransitionInTxn(
   {
     ASSIGN_OR_RETURN(Statement st,
                      c.Prepare("UPDATE letters SET state = ?, channel = ?, "
-                               "reason = ?, update_time_ms = ? WHERE id = ?"));
+                               "reason = ?, update_time_ms = ?, attempt = 0, "
+                               "handing_off = 0 WHERE id = ?"));
     st.BindInt64(1, to);
     st.BindText(2, new_channel);
     st.BindText(3, reason);
@@ -610,8 +623,8 @@ absl::Status SqliteStore::MarkSentInTxn(Connection& c,
       RETURN_IF_ERROR(st.Run());
     }
     if (!next.has_value()) continue;
-    absl::Status s =
-        TransitionInTxn(c, letter_id, {Letter::RECEIVED}, *next, "", "", {});
+    absl::Status s = TransitionInTxn(c, letter_id, {Letter::RECEIVED}, *next,
+                                     "", "", {}, false);
     // Already past RECEIVED (cancelled, or a worker got there first): the
     // confirm has nothing left to move.
     if (absl::IsFailedPrecondition(s)) continue;
@@ -670,11 +683,11 @@ absl::StatusOr<LetterRecord> SqliteStore::ApplyTransition(
   std::vector<WriteOp> ops(1);
   ops[0].run = [&](Connection& c) -> absl::Status {
     RETURN_IF_ERROR(TransitionInTxn(c, letter_id, t.from, t.to, t.channel,
-                                    t.reason, t.outbox));
+                                    t.reason, t.outbox, t.unless_handing_off));
     State reached = t.to;
     for (const Transition::Step& step : t.then) {
       RETURN_IF_ERROR(TransitionInTxn(c, letter_id, {reached}, step.to, "",
-                                      step.reason, {}));
+                                      step.reason, {}, false));
       reached = step.to;
     }
     ASSIGN_OR_RETURN(record, ReadLetter(c, letter_id));
@@ -686,22 +699,62 @@ absl::StatusOr<LetterRecord> SqliteStore::ApplyTransition(
 }
 
 absl::Status SqliteStore::ScheduleRetry(const std::string& letter_id,
+                                        State expected, int attempt,
                                         const std::string& reason,
                                         const OutboxMessage& retry) {
   std::vector<WriteOp> ops(1);
   ops[0].run = [&](Connection& c) -> absl::Status {
     const int64_t now = clock_->NowMillis();
     {
+      // Only once per attempt and only in the state the failure was seen
+      // in: a redelivered work item must not start a second retry chain.
       ASSIGN_OR_RETURN(Statement st,
                        c.Prepare("UPDATE letters SET reason = ?, "
-                                 "update_time_ms = ? WHERE id = ?"));
+                                 "update_time_ms = ?, attempt = ?, "
+                                 "handing_off = 0 WHERE id = ? AND state = ? "
+                                 "AND attempt < ?"));
       st.BindText(1, reason);
       st.BindInt64(2, now);
-      st.BindText(3, letter_id);
+      st.BindInt64(3, attempt);
+      st.BindText(4, letter_id);
+      st.BindInt64(5, expected);
+      st.BindInt64(6, attempt);
       RETURN_IF_ERROR(st.Run());
     }
-    if (c.Changes() == 0) return LetterNotFound(letter_id);
+    if (c.Changes() == 0) {
+      ASSIGN_OR_RETURN(Statement st,
+                       c.Prepare("SELECT 1 FROM letters WHERE id = ?"));
+      st.BindText(1, letter_id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return LetterNotFound(letter_id);
+      return absl::FailedPreconditionError(
+          absl::StrCat("letter ", letter_id, " moved on or attempt ", attempt,
+                       " was scheduled already"));
+    }
     return InsertOutbox(c, retry, letter_id, now);
+  };
+  RETURN_IF_ERROR(Write(&ops));
+  return ops[0].status;
+}
+
+absl::Status SqliteStore::ClaimHandOff(const std::string& letter_id,
+                                       const std::string& channel) {
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) -> absl::Status {
+    {
+      ASSIGN_OR_RETURN(Statement st,
+                       c.Prepare("UPDATE letters SET handing_off = 1 "
+                                 "WHERE id = ? AND state = ? AND channel = ?"));
+      st.BindText(1, letter_id);
+      st.BindInt64(2, Letter::ROUTED);
+      st.BindText(3, channel);
+      RETURN_IF_ERROR(st.Run());
+    }
+    if (c.Changes() == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("letter ", letter_id, " is not waiting for ", channel));
+    }
+    return absl::OkStatus();
   };
   RETURN_IF_ERROR(Write(&ops));
   return ops[0].status;

@@ -98,6 +98,9 @@ struct Transition {
     std::string reason;
   };
   std::vector<Step> then;
+  // Fail (FAILED_PRECONDITION) while a hand-off to a provider may be under
+  // way (see Store::ClaimHandOff). For cancellation.
+  bool unless_handing_off = false;
 };
 
 struct ListFilter {
@@ -147,12 +150,24 @@ class Store {
   virtual absl::StatusOr<LetterRecord> ApplyTransition(
       const std::string& letter_id, const Transition& t) = 0;
 
-  // Records a failed attempt without a state change: keeps `reason` on the
-  // letter and writes `retry` (the next attempt, through a retry queue) to
-  // the outbox, in one transaction.
+  // Records failed attempt number `attempt` (1 for the first retry) at the
+  // current stage without a state change: keeps `reason` on the letter and
+  // writes `retry` (the next attempt, through a retry queue) to the outbox,
+  // in one transaction. FAILED_PRECONDITION, changing nothing, when the
+  // letter is no longer in `expected` or this attempt was recorded before
+  // (a redelivered work item must not start a second chain of retries).
   virtual absl::Status ScheduleRetry(const std::string& letter_id,
+                                     State expected, int attempt,
                                      const std::string& reason,
                                      const OutboxMessage& retry) = 0;
+
+  // Marks a ROUTED letter as possibly on its way to `channel`'s provider,
+  // before the request is sent; the next state change or ScheduleRetry
+  // clears the mark. While it is set, transitions with `unless_handing_off`
+  // (cancel) fail, since the provider may have the letter already.
+  // FAILED_PRECONDITION unless the letter is ROUTED to `channel`.
+  virtual absl::Status ClaimHandOff(const std::string& letter_id,
+                                    const std::string& channel) = 0;
 
   // Oldest unpublished outbox messages, at most `limit`.
   virtual absl::StatusOr<std::vector<OutboxMessage>> PendingOutbox(

@@ -231,20 +231,56 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{400, "SERVER", "BUSY", absl::StatusCode::kUnavailable},
         ErrorCase{429, "CLIENT_TECHNICAL", "TOO_MANY",
                   absl::StatusCode::kResourceExhausted},
+        ErrorCase{408, "", "REQUEST_TIMEOUT",
+                  absl::StatusCode::kDeadlineExceeded},
         ErrorCase{403, "CLIENT_TECHNICAL", "INVALID_SIGNATURE",
                   absl::StatusCode::kPermissionDenied},
+        ErrorCase{401, "CLIENT_DATA", "UNAUTHORIZED",
+                  absl::StatusCode::kPermissionDenied},
+        // A wrong base URL: not the letter's fault.
         ErrorCase{404, "CLIENT_TECHNICAL", "NOT_FOUND",
-                  absl::StatusCode::kNotFound},
+                  absl::StatusCode::kFailedPrecondition},
+        ErrorCase{404, "CLIENT_DATA", "NOT_FOUND",
+                  absl::StatusCode::kFailedPrecondition},
         ErrorCase{400, "CLIENT_DATA", "UNKNOWN_RECIPIENT",
                   absl::StatusCode::kInvalidArgument},
         ErrorCase{400, "CONFIGURATION", "BAD_SETUP",
                   absl::StatusCode::kFailedPrecondition},
+        ErrorCase{400, "CLIENT_TECHNICAL", "INVALID_MULTIPART",
+                  absl::StatusCode::kFailedPrecondition},
+        ErrorCase{400, "", "NO_TYPE", absl::StatusCode::kFailedPrecondition},
         ErrorCase{409, "CLIENT_DATA", "OTHER_CONFLICT",
                   absl::StatusCode::kInvalidArgument}),
     [](const ::testing::TestParamInfo<ErrorCase>& info) {
       return "Http" + std::to_string(info.param.status) + "_" +
              info.param.type + "_" + info.param.code;
     });
+
+TEST_F(DigipostChannelTest, MasksNumbersBeforeCuttingTheMessage) {
+  // The quote ends 300 characters in: after the number's eighth digit.
+  std::string text = std::string(292, 'x') + kPerson + " has no mailbox";
+  FakeHttpClient http([&text](const HttpRequest&) {
+    return Reply(400, ErrorXml("CLIENT_DATA", "UNKNOWN_RECIPIENT", text));
+  });
+  auto channel = MakeChannel(&http);
+  ASSERT_NE(channel, nullptr);
+  EXPECT_THAT(channel->Send(Letter()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("018170**"), Not(HasSubstr("0181701")),
+                             Not(HasSubstr("has no mailbox")))));
+}
+
+TEST_F(DigipostChannelTest, MalformedUrlIsNotALetterRefusal) {
+  FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    return absl::InvalidArgumentError("URL using bad/illegal format");
+  });
+  auto channel = MakeChannel(&http);
+  ASSERT_NE(channel, nullptr);
+  absl::StatusOr<SendResult> result = channel->Send(Letter());
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition,
+                               HasSubstr("bad/illegal")));
+  EXPECT_FALSE(IsLetterRefusal(result.status()));
+}
 
 TEST_F(DigipostChannelTest, TransportErrorsPassThrough) {
   FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {

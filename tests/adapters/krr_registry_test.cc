@@ -13,6 +13,7 @@
 namespace utpost::adapters {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -156,7 +157,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ErrorCase{503, "down", absl::StatusCode::kUnavailable},
         ErrorCase{429, "slow down", absl::StatusCode::kUnavailable},
+        ErrorCase{408, "too slow", absl::StatusCode::kDeadlineExceeded},
         ErrorCase{401, "no token", absl::StatusCode::kPermissionDenied},
+        ErrorCase{403, "not allowed", absl::StatusCode::kPermissionDenied},
+        ErrorCase{404, "no such path", absl::StatusCode::kFailedPrecondition},
+        ErrorCase{415, "json only", absl::StatusCode::kFailedPrecondition},
         ErrorCase{400, "bad number 01817010055",
                   absl::StatusCode::kInvalidArgument},
         ErrorCase{200, "not json", absl::StatusCode::kUnavailable},
@@ -171,6 +176,17 @@ INSTANTIATE_TEST_SUITE_P(
       return "Http" + std::to_string(info.param.status) + "Case" +
              std::to_string(info.index);
     });
+
+TEST(KrrRegistryTest, MasksNumbersBeforeCuttingTheReply) {
+  // The excerpt ends 300 characters in: after the number's eighth digit.
+  std::string body = std::string(292, 'x') + "01817010055 is unknown";
+  FakeHttpClient http([&body](const HttpRequest&) { return Reply(400, body); });
+  auto registry = NewKrrRegistry({"https://krr.test"}, &http);
+  EXPECT_THAT(
+      registry->LookupPersons({"01817010055"}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("018170**"), Not(HasSubstr("0181701")))));
+}
 
 TEST(KrrRegistryTest, TransportErrorsPassThrough) {
   FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {

@@ -133,6 +133,22 @@ TEST(PrintChannelTest, ConflictIsDuplicate) {
   EXPECT_EQ(result->provider_reference, "DUPLICATE_JOB");
 }
 
+TEST(PrintChannelTest, ConflictWithoutDuplicateJobIsNoSuccess) {
+  std::string body;
+  FakeHttpClient http([&body](const HttpRequest&) { return Reply(409, body); });
+  auto channel = NewPrintChannel({"https://print.test"}, &http);
+  for (std::string reply :
+       {"", "{}", R"({"error": {"code": "JOB_LOCKED", "message": "busy"}})"}) {
+    body = reply;
+    absl::StatusOr<SendResult> result = channel->Send(Letter());
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                 HasSubstr("409")))
+        << reply;
+    EXPECT_FALSE(IsTransient(result.status()));
+    EXPECT_FALSE(IsLetterRefusal(result.status()));
+  }
+}
+
 TEST(PrintChannelTest, ClassifiesErrors) {
   int status = 0;
   FakeHttpClient http([&status](const HttpRequest&) {
@@ -143,6 +159,9 @@ TEST(PrintChannelTest, ClassifiesErrors) {
   status = 503;
   EXPECT_THAT(channel->Send(Letter()),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("503")));
+  status = 408;
+  EXPECT_THAT(channel->Send(Letter()),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("408")));
   status = 400;
   EXPECT_THAT(channel->Send(Letter()),
               StatusIs(absl::StatusCode::kInvalidArgument,
@@ -151,9 +170,47 @@ TEST(PrintChannelTest, ClassifiesErrors) {
   status = 403;
   EXPECT_THAT(channel->Send(Letter()),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("X")));
+  status = 401;
+  EXPECT_THAT(channel->Send(Letter()),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("X")));
   status = 429;
   EXPECT_THAT(channel->Send(Letter()),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("X")));
+  // A wrong base URL or request shape is the gateway's set-up, not the
+  // letter's fault.
+  for (int set_up : {404, 405, 415}) {
+    status = set_up;
+    absl::StatusOr<SendResult> result = channel->Send(Letter());
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                 HasSubstr(std::to_string(set_up))));
+    EXPECT_FALSE(IsLetterRefusal(result.status()));
+  }
+}
+
+TEST(PrintChannelTest, MasksNumbersBeforeCuttingTheMessage) {
+  // The quote ends 300 characters in: after the number's eighth digit.
+  nlohmann::json reply = {
+      {"error",
+       {{"code", "INVALID_MANIFEST"},
+        {"message", std::string(292, 'x') + "12860150180 is no address"}}}};
+  FakeHttpClient http(
+      [&reply](const HttpRequest&) { return Reply(400, reply.dump()); });
+  auto channel = NewPrintChannel({"https://print.test"}, &http);
+  EXPECT_THAT(channel->Send(Letter()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("128601**"),
+                                        Not(HasSubstr("1286015")),
+                                        Not(HasSubstr("is no address")))));
+}
+
+TEST(PrintChannelTest, MalformedUrlIsNotALetterRefusal) {
+  FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    return absl::InvalidArgumentError("URL using bad/illegal format");
+  });
+  auto channel = NewPrintChannel({"https://print.test"}, &http);
+  EXPECT_THAT(channel->Send(Letter()),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("bad/illegal")));
 }
 
 TEST(PrintChannelTest, RefusesLettersItCannotPrint) {

@@ -5,9 +5,13 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -260,6 +264,43 @@ TEST_F(SimulatorTest, DigipostFaultAnswersWithServerError) {
   EXPECT_THAT(response->body, HasSubstr("<error-type>SERVER</error-type>"));
 }
 
+// The gateway runs dozens of consumer threads, each keeping its own
+// connections open between requests; none may wait for another's to idle
+// out.
+TEST_F(SimulatorTest, ServesManyKeepAliveConnectionsAtOnce) {
+  constexpr int kConnections = 24;
+  std::vector<std::unique_ptr<httplib::SSLClient>> clients;
+  for (int i = 0; i < kConnections; ++i) {
+    auto client =
+        std::make_unique<httplib::SSLClient>("127.0.0.1", simulator_->port());
+    client->set_ca_cert_path("certs-dev/ca.pem");
+    client->enable_server_certificate_verification(true);
+    client->set_keep_alive(true);
+    clients.push_back(std::move(client));
+  }
+  std::atomic<int> answered{0};
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (auto& client : clients) {
+    threads.emplace_back([&answered, client = client.get()] {
+      // Two requests: the second goes over the kept-alive connection.
+      for (int i = 0; i < 2; ++i) {
+        auto response = client->Get("/sim/v1/deliveries");
+        if (response && response->status == 200) ++answered;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  auto elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+  // The connections are still open here: a server with fewer workers than
+  // connections would have made the last ones wait for the first to idle
+  // out (seconds).
+  EXPECT_EQ(answered, 2 * kConnections);
+  EXPECT_LT(elapsed_ms, 2000);
+}
+
 class SimulatorPrintTest : public SimulatorTest {
  protected:
   json Manifest() {
@@ -347,6 +388,11 @@ TEST(StartSimulatorTest, RefusesUnusableSettings) {
   EXPECT_THAT(StartSimulator(no_sender),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("sender certificate")));
+  SimulatorOptions no_threads = Options();
+  no_threads.threads = 0;
+  EXPECT_THAT(
+      StartSimulator(no_threads),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("threads")));
   SimulatorOptions wrong_key = Options();
   wrong_key.key_file = "certs-dev/ca.key";
   EXPECT_THAT(StartSimulator(wrong_key),

@@ -22,7 +22,15 @@ namespace {
 
 constexpr char kScript[] = "scripts/rabbitmq.sh";
 // rabbitmq.sh puts epmd on port + 10000 and distribution on port + 20000.
-constexpr int kHighestUsablePort = 65535 - 20000;
+// The AMQP port is picked from this range so that all three stay below
+// Linux's ephemeral range (32768 up), whose ports other sockets may take
+// at any moment, between the check here and the node's start included.
+constexpr int kLowestPort = 5700;
+constexpr int kHighestPort = 12700;
+static_assert(kHighestPort + 20000 < 32768);
+// Starts tried, each on a port of its own: a port found free may still be
+// taken before the node binds it.
+constexpr int kStartAttempts = 2;
 
 // Binds 127.0.0.1:`port` (0: any) and returns the port bound, or -1.
 int BindLoopback(int port) {
@@ -42,23 +50,13 @@ int BindLoopback(int port) {
   return bound;
 }
 
-bool Usable(int port) {
-  return port > 0 && port <= kHighestUsablePort &&
-         BindLoopback(port + 10000) > 0 && BindLoopback(port + 20000) > 0;
-}
+bool Free(int port) { return BindLoopback(port) == port; }
 
-absl::StatusOr<int> PickPort() {
-  // The kernel's choice first; its ephemeral range may lie partly above
-  // what the script can use, so fall back to random picks below it.
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    int port = BindLoopback(0);
-    if (Usable(port)) return port;
-  }
-  std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> pick(20000, kHighestUsablePort);
+absl::StatusOr<int> PickPort(std::mt19937& rng) {
+  std::uniform_int_distribution<int> pick(kLowestPort, kHighestPort);
   for (int attempt = 0; attempt < 200; ++attempt) {
     int port = pick(rng);
-    if (BindLoopback(port) == port && Usable(port)) return port;
+    if (Free(port) && Free(port + 10000) && Free(port + 20000)) return port;
   }
   return absl::UnavailableError("broker: no free port");
 }
@@ -75,20 +73,26 @@ std::string FindScript() {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BrokerProcess>> BrokerProcess::Start() {
-  absl::StatusOr<int> port = PickPort();
-  if (!port.ok()) return port.status();
+  std::mt19937 rng(std::random_device{}());
   const char* tmp = getenv("TMPDIR");
-  std::string pattern = absl::StrCat(
-      tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/utpost-broker-XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("broker: mkdtemp: ", std::strerror(errno)));
+  absl::Status status;
+  for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
+    absl::StatusOr<int> port = PickPort(rng);
+    if (!port.ok()) return port.status();
+    std::string pattern = absl::StrCat(
+        tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/utpost-broker-XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return absl::InternalError(
+          absl::StrCat("broker: mkdtemp: ", std::strerror(errno)));
+    }
+    std::unique_ptr<BrokerProcess> broker(
+        new BrokerProcess(FindScript(), pattern, *port));
+    status = broker->StartNode();
+    if (status.ok()) return broker;
+    // Destroying it stops what started of the node and removes its
+    // directory.
   }
-  std::unique_ptr<BrokerProcess> broker(
-      new BrokerProcess(FindScript(), pattern, *port));
-  absl::Status status = broker->StartNode();
-  if (!status.ok()) return status;
-  return broker;
+  return status;
 }
 
 BrokerProcess::~BrokerProcess() {

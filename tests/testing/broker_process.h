@@ -22,9 +22,11 @@ namespace utpost::testing {
 
 class BrokerProcess {
  public:
-  // Picks a free loopback port (its +10000 and +20000 neighbours, used by
-  // epmd and Erlang distribution, free too), makes a temporary directory and
-  // returns once the node accepts connections. The script is found as
+  // Picks a free loopback port in [5700, 12700] (its +10000 and +20000
+  // neighbours, used by epmd and Erlang distribution, free too: all below
+  // the ephemeral range), makes a temporary directory and returns once the
+  // node accepts connections. Should the node fail to start, tries once
+  // more with another port and directory. The script is found as
   // scripts/rabbitmq.sh under the working directory (tests run from the repo
   // root), else under the source tree the test was built from.
   static absl::StatusOr<std::unique_ptr<BrokerProcess>> Start();

@@ -271,6 +271,14 @@ INSTANTIATE_TEST_SUITE_P(
                       },
                       "delivery_policy.print_if_unread_after: must not be "
                       "negative"},
+        BadLetterCase{"PrintIfUnreadAfterNotSupportedYet",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_delivery_policy()
+                            ->mutable_print_if_unread_after()
+                            ->set_seconds(3600);
+                      },
+                      "delivery_policy.print_if_unread_after: not supported "
+                      "yet"},
         BadLetterCase{"UnknownDeliveryMode",
                       [](SubmitLetterRequest& r) {
                         r.mutable_delivery_policy()->set_mode(

@@ -18,7 +18,10 @@ providers:
   registry_url: https://127.0.0.1:1
   digipost: {url: "https://127.0.0.1:1", sender_id: "1", signing_key_file: k.pem}
   print: {url: "https://127.0.0.1:1"}
-tenants: [{organisation_number: "964338531", name: Bergen}]
+tenants:
+  - organisation_number: "964338531"
+    name: Bergen
+    return_address: {name: Bergen kommune, address_lines: [Postboks 7700], postal_code: "5020", city: Bergen}
 )";
 
 TEST(ConfigLoaderTest, FillsDefaultsAndResolvesPaths) {
@@ -64,6 +67,33 @@ TEST(ConfigLoaderTest, TenantNeedsNineDigits) {
   // A duplicate key is a YAML error or the later value wins; either way the
   // bad number must not be accepted silently.
   EXPECT_FALSE(c.ok());
+}
+
+TEST(ConfigLoaderTest, TenantNeedsAReturnAddress) {
+  auto c = ParseConfig(R"(
+server: {cert_file: s.pem, key_file: s.key, client_ca_file: ca.pem}
+receipts: {key_file: r.key, cert_chain_file: r.pem}
+role: api
+tenants: [{organisation_number: "964338531", name: Bergen}]
+)",
+                       "/");
+  EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("tenants[0].return_address")));
+}
+
+TEST(ConfigLoaderTest, LogLevelAndLimitsAreChecked) {
+  EXPECT_THAT(
+      ParseConfig(std::string(kMinimal) + "log_level: verbose\n", "/"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("log_level")));
+  EXPECT_THAT(ParseConfig(std::string(kMinimal) + "limits: {max_letter_bytes: "
+                                                  "5000000000}\n",
+                          "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("limits.max_letter_bytes")));
+  EXPECT_THAT(
+      ParseConfig(std::string(kMinimal) + "broker: {prefetch: 70000}\n", "/"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("broker.prefetch")));
 }
 
 TEST(ConfigLoaderTest, MissingFileIsNotFound) {

@@ -25,6 +25,7 @@
 namespace utpost::store {
 namespace {
 
+using ::testing::_;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -470,7 +471,9 @@ TEST_F(SqliteStoreTest, ScheduleRetryKeepsStateAndQueuesTheRetry) {
   retry.exchange = "utpost.retry";
   retry.routing_key = "retry.30s";
   retry.body = "route:L1:attempt2";
-  ASSERT_THAT(store_->ScheduleRetry("L1", "registry timed out", retry), IsOk());
+  ASSERT_THAT(store_->ScheduleRetry("L1", Letter::QUEUED, 1,
+                                    "registry timed out", retry),
+              IsOk());
   auto l1 = store_->GetLetter("L1", "");
   ASSERT_THAT(l1, IsOk());
   EXPECT_EQ(l1->state, Letter::QUEUED);
@@ -484,9 +487,44 @@ TEST_F(SqliteStoreTest, ScheduleRetryKeepsStateAndQueuesTheRetry) {
   EXPECT_EQ((*pending)[0].letter_id, "L1");
   EXPECT_EQ((*pending)[0].body, "route:L1:attempt2");
 
-  EXPECT_THAT(store_->ScheduleRetry("nope", "x", retry),
+  // The same attempt again (a redelivered work item), or one seen in a state
+  // the letter has left, schedules nothing.
+  EXPECT_THAT(store_->ScheduleRetry("L1", Letter::QUEUED, 1, "again", retry),
+              StatusIs(absl::StatusCode::kFailedPrecondition, _));
+  EXPECT_THAT(store_->ScheduleRetry("L1", Letter::ROUTED, 2, "stale", retry),
+              StatusIs(absl::StatusCode::kFailedPrecondition, _));
+  EXPECT_THAT(store_->ScheduleRetry("nope", Letter::QUEUED, 1, "x", retry),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
   EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
+  EXPECT_EQ(store_->GetLetter("L1", "")->reason, "registry timed out");
+}
+
+TEST_F(SqliteStoreTest, CancelIsRefusedWhileHandingOff) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  Transition route;
+  route.from = {Letter::RECEIVED};
+  route.to = Letter::ROUTED;
+  route.channel = "digital";
+  ASSERT_THAT(store_->ApplyTransition("L1", route), IsOk());
+  EXPECT_THAT(store_->ClaimHandOff("L1", "print"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, _));
+  ASSERT_THAT(store_->ClaimHandOff("L1", "digital"), IsOk());
+  Transition cancel;
+  cancel.from = {Letter::ROUTED};
+  cancel.to = Letter::CANCELLED;
+  cancel.unless_handing_off = true;
+  EXPECT_THAT(store_->ApplyTransition("L1", cancel),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("being handed")));
+  // A failed attempt clears the mark: the letter waits for its retry and
+  // can be cancelled meanwhile.
+  OutboxMessage retry;
+  retry.exchange = "utpost.retry.20s";
+  retry.routing_key = "deliver.digital";
+  ASSERT_THAT(store_->ScheduleRetry("L1", Letter::ROUTED, 1, "503", retry),
+              IsOk());
+  EXPECT_THAT(store_->ApplyTransition("L1", cancel), IsOk());
+  EXPECT_EQ(store_->GetLetter("L1", "")->state, Letter::CANCELLED);
 }
 
 TEST_F(SqliteStoreTest, ReceiptsAfterFollowsTheCursorPerTenant) {
