@@ -20,10 +20,11 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 echo "install-deps: installing ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The package starts a system broker on 5672 on some hosts; Utpost runs its
-# own on other ports and leaves any system one alone.
+SUDO=()
+[ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+# Passed through sudo explicitly: sudo resets the environment.
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# On hosts with systemd the package also starts a system broker on 5672;
+# Utpost runs its own nodes on other ports and leaves that one alone.

@@ -57,11 +57,13 @@ CONF
       if ! kill -0 "$(cat "$dir/launcher.pid")" 2>/dev/null; then
         echo "rabbitmq.sh: broker exited during start; see $dir/server.out and $dir/log" >&2
         tail -20 "$dir/server.out" >&2 || true
+        "$0" stop "$dir"  # Its epmd outlives it.
         exit 1
       fi
       sleep 0.2
     done
     echo "rabbitmq.sh: broker did not accept connections on $port within 60 s" >&2
+    "$0" stop "$dir"
     exit 1
     ;;
   stop)

@@ -51,6 +51,25 @@ echo "== starting utpost-sim on 127.0.0.1:$sim_port"
   >"$run/utpost-sim.log" 2>&1 &
 echo $! >"$run/utpost-sim.pid"
 
+# wait_for NAME PATTERN: until NAME's log shows PATTERN; fails loudly if
+# NAME exits or takes more than 30 s.
+wait_for() {
+  for _ in $(seq 1 300); do
+    grep -q "$2" "$run/$1.log" 2>/dev/null && return 0
+    if ! kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; then
+      echo "$1 did not start:" >&2
+      tail -20 "$run/$1.log" >&2
+      stop_all
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "$1 did not start within 30 s; see $run/$1.log" >&2
+  stop_all
+  exit 1
+}
+wait_for utpost-sim "listening on"
+
 cat >"$run/utpostd.yaml" <<YAML
 # Local development configuration (development certificates only).
 server:
@@ -86,15 +105,7 @@ YAML
 echo "== starting utpostd on 127.0.0.1:$api_port"
 "$build/gateway/utpostd" --config "$run/utpostd.yaml" >"$run/utpostd.log" 2>&1 &
 echo $! >"$run/utpostd.pid"
-for _ in $(seq 1 100); do
-  grep -q "utpostd listening" "$run/utpostd.log" 2>/dev/null && break
-  if ! kill -0 "$(cat "$run/utpostd.pid")" 2>/dev/null; then
-    echo "utpostd did not start:" >&2
-    tail -20 "$run/utpostd.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
+wait_for utpostd "utpostd listening"
 
 # A sample batch: the simulator's persons (mailbox, e-Boks, no mailbox,
 # reserved, deleted, unregistered) and two organisations, in turn.
@@ -122,7 +133,11 @@ echo "== submitting 40 letters as Bergen kommune"
 
 echo "== following the batch (operator view: letters per state)"
 for _ in $(seq 1 120); do
-  status=$("${ctl[@]}" "${op[@]}" status 2>&1 || true)
+  if ! status=$("${ctl[@]}" "${op[@]}" status 2>&1); then
+    printf '\r%-100s' "(status: ${status%%$'\n'*})"
+    sleep 1
+    continue
+  fi
   waiting=$(echo "$status" | awk '$1 ~ /^(RECEIVED|QUEUED|ROUTED|SENT_DIGITAL)$/ {n += $2} END {print n + 0}')
   line=$(echo "$status" | awk '/^  [A-Z_]+ +[0-9]+$/ && $1 != "total" {printf "%s=%s ", $1, $2}')
   printf '\r%-100s' "$line"

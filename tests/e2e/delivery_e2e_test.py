@@ -37,8 +37,12 @@ class DeliveryTest(unittest.TestCase):
         self.assertEqual(p.channel, "print")
 
         counts = self.stack.deliveries()
-        self.assertEqual(counts["digipost"][d.id]["accepted"], 1)
-        self.assertEqual(counts["print"][p.id]["accepted"], 1)
+        self.assertEqual(counts["digipost"][d.id],
+                         {"accepted": 1, "duplicates": 0})
+        self.assertEqual(counts["print"][p.id],
+                         {"accepted": 1, "duplicates": 0})
+        self.assertNotIn(p.id, counts["digipost"])
+        self.assertNotIn(d.id, counts["print"])
 
         for letter, expected in (
                 (d, ["RECEIVED", "QUEUED", "ROUTED", "SENT_DIGITAL",

@@ -36,7 +36,9 @@ def free_port():
 
 
 def _generate_stubs():
+    import atexit
     out = tempfile.mkdtemp(prefix="utpost-stubs-")
+    atexit.register(shutil.rmtree, out, True)
     protos = ["utpost/v1/letter.proto", "utpost/v1/ops.proto"]
     subprocess.run(
         ["protoc", "-I", os.path.join(ROOT, "proto"), "--python_out=" + out,
@@ -184,7 +186,9 @@ def broker_port():
     which scripts/rabbitmq.sh also uses, are free as well."""
     import random
     for _ in range(200):
-        port = random.randint(20000, 30000)
+        # All three below Linux's ephemeral range (32768 and up), where
+        # other sockets could take them before the broker binds them.
+        port = random.randint(5700, 12700)
         try:
             for p in (port, port + 10000, port + 20000):
                 with socket.socket() as s:
@@ -219,6 +223,16 @@ class Stack:
         self.retry_delays = retry_delays
         self.max_attempts = max_attempts
         self.extra_config = extra_config
+        self.broker = None
+        self.sim = None
+        self.daemon = None
+        try:
+            self._start(role)
+        except BaseException:
+            self.close()  # Leave no broker or simulator behind.
+            raise
+
+    def _start(self, role):
         self.broker = Broker(self.work)
         self.sim = Process(
             "utpost-sim",
@@ -230,7 +244,6 @@ class Stack:
             self.work, r"listening on 127\.0\.0\.1:(\d+)")
         self.sim_port = int(self.sim.ready.group(1))
         self.api_port = free_port()
-        self.daemon = None
         self.start_daemon(role)
 
     def config_path(self):
@@ -282,21 +295,25 @@ retry:
                         self.config_path()],
             self.work, r"utpostd listening on")
 
-    def close(self):
-        if self.daemon:
-            self.daemon.stop()
-        self.sim.stop()
-        self.broker.stop()
+    def close(self, keep=False):
+        """Stops everything; removes the work folder unless `keep`."""
+        for p in (self.daemon, self.sim):
+            if p:
+                p.stop()
+        if self.broker:
+            self.broker.stop()
+        self.daemon = self.sim = self.broker = None
+        if not keep:
+            shutil.rmtree(self.work, ignore_errors=True)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.close()
-        if not any(exc):
-            shutil.rmtree(self.work, ignore_errors=True)
-        else:
-            print(f"stack left in {self.work} for inspection", file=sys.stderr)
+        failed = any(exc)
+        self.close(keep=failed)
+        if failed:
+            print(f"logs left in {self.work} for inspection", file=sys.stderr)
 
     # --- clients -------------------------------------------------------
     def channel(self, cert=f"{CERTS}/tenant-{BERGEN}.pem",
