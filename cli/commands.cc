@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -62,6 +63,40 @@ void PrintJson(const google::protobuf::Message& m) {
   o.preserve_proto_field_names = true;
   google::protobuf::util::MessageToJsonString(m, &json, o);
   std::cout << json << "\n";
+}
+
+// `s` as a JSON string literal.
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + "\"";
 }
 
 std::string When(const google::protobuf::Timestamp& t) {
@@ -299,6 +334,11 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
       if (code != kOk) {
         failures.emplace_back(files[i], error);
         worst = std::max(worst, code);
+        if (out.json) {
+          std::cout << "{\"file\": " << JsonString(files[i])
+                    << ", \"error\": " << JsonString(error)
+                    << ", \"code\": " << code << "}\n";
+        }
       }
       size_t n = ++done;
       if (!out.json) {
@@ -317,7 +357,10 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
   std::vector<std::thread> threads;
   for (int t = 0; t < std::max(1, concurrency); ++t) threads.emplace_back(work);
   for (auto& t : threads) t.join();
-  if (!out.json) {
+  if (out.json) {
+    std::cout << "{\"submitted\": " << files.size() - failures.size()
+              << ", \"failed\": " << failures.size() << "}\n";
+  } else {
     std::cerr << "\n";
     std::cout << files.size() - failures.size() << " submitted, "
               << failures.size() << " failed\n";
@@ -340,7 +383,7 @@ int Get(const ConnectionOptions& c, const Output& out, const std::string& id) {
 
 int List(const ConnectionOptions& c, const Output& out,
          const std::string& state, const std::string& client_reference,
-         int page_size) {
+         int page_size, const std::string& page_token) {
   v1::ListLettersRequest request;
   if (!state.empty()) {
     v1::Letter::State st;
@@ -352,6 +395,7 @@ int List(const ConnectionOptions& c, const Output& out,
   }
   request.set_client_reference(client_reference);
   request.set_page_size(page_size);
+  request.set_page_token(page_token);
   return CallAndPrint<v1::LetterService::Stub>(
       c, out, &v1::LetterService::Stub::ListLetters, request,
       std::function<void(const v1::ListLettersResponse&)>(PrintLetterTable));
@@ -372,8 +416,9 @@ int Watch(const ConnectionOptions& c, const Output& out, int64_t cursor,
     if (out.json) {
       PrintJson(e);
     } else {
-      std::cout << When(e.time()) << "  " << e.letter_id() << "  " << std::left
-                << std::setw(13) << StateName(e.state()) << std::right << " "
+      std::cout << "#" << e.cursor() << "  " << When(e.time()) << "  "
+                << e.letter_id() << "  " << std::left << std::setw(13)
+                << StateName(e.state()) << std::right << " "
                 << (e.channel().empty() ? "-" : e.channel()) << "  "
                 << e.client_reference()
                 << (e.reason().empty() ? "" : "  (" + e.reason() + ")")

@@ -22,13 +22,19 @@ int Submit(const ConnectionOptions& c, const Output& out,
            const std::string& letter_file,
            const std::vector<std::string>& pdfs);
 // Submits every *.yaml, *.yml and *.json file of `dir`, `concurrency` at a
-// time, with a progress line; prints a summary of failures.
+// time, with a progress line; prints a summary of failures. With --json,
+// prints one line per letter instead: the SubmitLetterResponse, or
+// {"file": ..., "error": ..., "code": N} where N is the exit code that
+// failure alone would give; then {"submitted": N, "failed": M}.
 int SubmitBatch(const ConnectionOptions& c, const Output& out,
                 const std::string& dir, int concurrency);
 int Get(const ConnectionOptions& c, const Output& out, const std::string& id);
+// One page of letters; `page_token` is a previous page's next_page_token.
 int List(const ConnectionOptions& c, const Output& out,
          const std::string& state, const std::string& client_reference,
-         int page_size);
+         int page_size, const std::string& page_token);
+// Streams events, each line starting with "#<cursor>"; `cursor` resumes
+// after that event.
 int Watch(const ConnectionOptions& c, const Output& out, int64_t cursor,
           bool only_new);
 int Cancel(const ConnectionOptions& c, const Output& out,

@@ -9,10 +9,15 @@
 namespace utpost::cli {
 namespace {
 
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
 void Fill(std::string& value, const char* env, const char* fallback) {
   if (!value.empty()) return;
-  const char* v = std::getenv(env);
-  value = (v != nullptr && *v != '\0') ? v : fallback;
+  value = Env(env);
+  if (value.empty()) value = fallback;
 }
 
 absl::StatusOr<std::string> Read(const std::string& path, const char* what) {
@@ -28,11 +33,32 @@ absl::StatusOr<std::string> Read(const std::string& path, const char* what) {
 
 }  // namespace
 
-ConnectionOptions ResolveConnection(ConnectionOptions o) {
+absl::StatusOr<ConnectionOptions> ResolveConnection(ConnectionOptions o) {
   Fill(o.server, "UTPOST_SERVER", "127.0.0.1:7443");
   Fill(o.ca_file, "UTPOST_CA", "certs-dev/ca.pem");
-  Fill(o.cert_file, "UTPOST_CERT", "certs-dev/tenant-964338531.pem");
-  Fill(o.key_file, "UTPOST_KEY", "certs-dev/tenant-964338531.key");
+  if (o.cert_file.empty() != o.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        o.cert_file.empty()
+            ? "--key needs --cert: give the client certificate and its key "
+              "together"
+            : "--cert needs --key: give the client certificate and its key "
+              "together");
+  }
+  if (o.cert_file.empty()) {
+    o.cert_file = Env("UTPOST_CERT");
+    o.key_file = Env("UTPOST_KEY");
+    if (o.cert_file.empty() != o.key_file.empty()) {
+      return absl::InvalidArgumentError(
+          o.cert_file.empty()
+              ? "UTPOST_KEY is set but UTPOST_CERT is not: set both or neither"
+              : "UTPOST_CERT is set but UTPOST_KEY is not: set both or "
+                "neither");
+    }
+    if (o.cert_file.empty()) {
+      o.cert_file = "certs-dev/tenant-964338531.pem";
+      o.key_file = "certs-dev/tenant-964338531.key";
+    }
+  }
   return o;
 }
 

@@ -21,8 +21,11 @@ struct ConnectionOptions {
   int timeout_seconds = 30;
 };
 
-// Fills what flags left empty from the environment and defaults.
-ConnectionOptions ResolveConnection(ConnectionOptions flags);
+// Fills what flags left empty from the environment and defaults. The client
+// certificate and key come as a pair: flags give both or neither, and so do
+// UTPOST_CERT and UTPOST_KEY; INVALID_ARGUMENT when only one of a pair is
+// given, since the other would silently be one meant for another identity.
+absl::StatusOr<ConnectionOptions> ResolveConnection(ConnectionOptions flags);
 
 // An mTLS channel; INVALID_ARGUMENT when a file cannot be read.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(

@@ -4,12 +4,19 @@
 #include "CLI/CLI.hpp"
 #include "cli/commands.h"
 
+namespace {
+
+constexpr int kUsage = 2;
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace utpost::cli;
   CLI::App app{
       "utpostctl: talk to utpostd.\n"
       "Connection: --server/--ca/--cert/--key, or UTPOST_SERVER, UTPOST_CA,\n"
       "UTPOST_CERT, UTPOST_KEY; defaults 127.0.0.1:7443 and certs-dev/.\n"
+      "The certificate and key go together: give both or neither.\n"
       "Exit codes: 0 ok, 1 refused by the server, 2 bad usage or input,\n"
       "3 server unreachable."};
   app.require_subcommand(1);
@@ -18,16 +25,20 @@ int main(int argc, char** argv) {
   Output out;
   app.add_option("--server", conn.server, "host:port of utpostd");
   app.add_option("--ca", conn.ca_file, "CA that signed the server (PEM)");
-  app.add_option("--cert", conn.cert_file, "client certificate (PEM)");
-  app.add_option("--key", conn.key_file, "client key (PEM)");
+  app.add_option("--cert", conn.cert_file,
+                 "client certificate (PEM); needs --key");
+  app.add_option("--key", conn.key_file, "client key (PEM); needs --cert");
   app.add_option("--timeout", conn.timeout_seconds, "seconds per call")
       ->capture_default_str();
   app.add_flag("--json", out.json, "machine-readable output");
 
   auto* submit = app.add_subcommand(
-      "submit",
-      "submit a letter: utpostctl submit letter.yaml vedtak.pdf\n"
-      "or many: utpostctl submit --batch letters/");
+      "submit", "submit one letter, or every letter file of a directory");
+  submit->footer(
+      "Examples:\n"
+      "  utpostctl submit examples/letter.yaml\n"
+      "  utpostctl submit letter.yaml vedtak.pdf vedlegg.pdf\n"
+      "  utpostctl submit --batch letters/ --concurrency 16 --json");
   std::string letter_file, batch_dir;
   std::vector<std::string> pdfs;
   int concurrency = 8;
@@ -40,46 +51,93 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   std::string id;
-  auto* get = app.add_subcommand("get", "a letter and its timeline: get ID");
+  auto* get = app.add_subcommand("get", "a letter and its timeline");
+  get->footer(
+      "Example:\n"
+      "  utpostctl get 0b7c9f2e-5d1a-4c3e-9f00-1a2b3c4d5e6f --json");
   get->add_option("id", id, "letter id or letters/{id}")->required();
 
   auto* list = app.add_subcommand("list", "your letters, newest first");
-  std::string state, reference;
+  list->footer(
+      "Examples:\n"
+      "  utpostctl list --state DELIVERED --page-size 20\n"
+      "  utpostctl list --page-size 20 --page-token TOKEN   (the next page)");
+  std::string state, reference, page_token;
   int page_size = 100;
   list->add_option("--state", state, "e.g. DELIVERED, SENT_PRINT, PARKED");
   list->add_option("--client-reference", reference, "your reference");
-  list->add_option("--page-size", page_size)->capture_default_str();
+  list->add_option("--page-size", page_size, "letters per page, at most 1000")
+      ->capture_default_str();
+  list->add_option("--page-token", page_token,
+                   "the next page, from a previous \"(more: ...)\" line");
 
   auto* watch = app.add_subcommand(
-      "watch", "stream state changes: watch --only-new, or --cursor N");
+      "watch", "stream state changes; each line starts with #CURSOR");
+  watch->footer(
+      "--cursor CURSOR resumes after the event of the line #CURSOR.\n"
+      "Examples:\n"
+      "  utpostctl watch --only-new\n"
+      "  utpostctl watch --cursor 1234   (the events after #1234)");
   int64_t cursor = 0;
   bool only_new = false;
-  watch->add_option("--cursor", cursor, "resume after this event cursor");
+  watch->add_option("--cursor", cursor,
+                    "resume after this event cursor (the #N of a line)");
   watch->add_flag("--only-new", only_new, "skip past events");
 
-  auto* cancel = app.add_subcommand("cancel", "cancel a letter: cancel ID");
+  auto* cancel = app.add_subcommand("cancel", "cancel a letter");
+  cancel->footer(
+      "Example:\n"
+      "  utpostctl cancel 0b7c9f2e-5d1a-4c3e-9f00-1a2b3c4d5e6f");
   cancel->add_option("id", id, "letter id")->required();
 
-  auto* receipts = app.add_subcommand(
-      "receipts", "signed receipts of a letter: receipts ID");
+  auto* receipts =
+      app.add_subcommand("receipts", "signed receipts (JWS) of a letter");
+  receipts->footer(
+      "Example:\n"
+      "  utpostctl receipts 0b7c9f2e-5d1a-4c3e-9f00-1a2b3c4d5e6f --json");
   receipts->add_option("id", id, "letter id")->required();
 
   auto* status = app.add_subcommand(
       "status", "letters per state and queue depths (operator certificate)");
+  status->footer(
+      "Example:\n"
+      "  utpostctl --cert certs-dev/operator.pem "
+      "--key certs-dev/operator.key status");
 
-  CLI11_PARSE(app, argc, argv);
-  conn = ResolveConnection(conn);
+  // Set after the subcommands, which would otherwise inherit it.
+  app.footer(
+      "Examples:\n"
+      "  utpostctl submit examples/letter.yaml\n"
+      "  utpostctl list --state DELIVERED\n"
+      "  utpostctl watch --only-new\n"
+      "Run utpostctl COMMAND --help for a command's options and examples.");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help: print it, exit 0.
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "utpostctl: " << e.what() << "\n"
+              << "Run with --help for more information.\n";
+    return kUsage;
+  }
+  auto resolved = ResolveConnection(conn);
+  if (!resolved.ok()) {
+    std::cerr << "utpostctl: " << resolved.status().message() << "\n";
+    return kUsage;
+  }
+  conn = *resolved;
   if (*submit) {
     if (!batch_dir.empty())
       return SubmitBatch(conn, out, batch_dir, concurrency);
     if (letter_file.empty()) {
       std::cerr << "utpostctl submit: a letter file or --batch DIR is needed\n";
-      return 2;
+      return kUsage;
     }
     return Submit(conn, out, letter_file, pdfs);
   }
   if (*get) return Get(conn, out, id);
-  if (*list) return List(conn, out, state, reference, page_size);
+  if (*list) return List(conn, out, state, reference, page_size, page_token);
   if (*watch) {
     conn.timeout_seconds = 0;
     return Watch(conn, out, cursor, only_new);
@@ -87,5 +145,5 @@ int main(int argc, char** argv) {
   if (*cancel) return Cancel(conn, out, id);
   if (*receipts) return Receipts(conn, out, id);
   if (*status) return Status(conn, out);
-  return 2;
+  return kUsage;
 }

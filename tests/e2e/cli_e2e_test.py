@@ -239,11 +239,12 @@ files: [{ref}.pdf]
         try:
             while True:
                 line = lines.get(timeout=60)
-                self.assertIsNotNone(line, proc.stderr.read())
+                if line is None:
+                    self.fail("watch ended: " + proc.stderr.read())
                 m = re.match(r"#(\d+)  ", line)
                 self.assertIsNotNone(m, f"no cursor at the start of {line!r}")
                 seen.append((int(m.group(1)), line))
-                if letter_id in line and "DELIVERED" in line:
+                if line.split()[2:4] == [letter_id, "DELIVERED"]:
                     return seen
         finally:
             proc.kill()
