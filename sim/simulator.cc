@@ -562,17 +562,7 @@ class SimulatorImpl final : public Simulator {
                             "recipient needs a personal identification "
                             "number or a 9-digit organisation number");
     }
-    bool duplicate = false;
-    {
-      absl::MutexLock lock(&mu_);
-      Counts& counts = digipost_[message_id];
-      duplicate = counts.accepted > 0;
-      if (duplicate) {
-        ++counts.duplicates;
-      } else {
-        counts.accepted = 1;
-      }
-    }
+    const bool duplicate = CountDelivery(&digipost_, message_id);
     if (duplicate) {
       spdlog::info("digipost: duplicate message {}", message_id);
       res.status = 409;
@@ -719,17 +709,7 @@ class SimulatorImpl final : public Simulator {
             absl::StrCat(file_name, " does not match its sha256"));
       }
     }
-    bool duplicate = false;
-    {
-      absl::MutexLock lock(&mu_);
-      Counts& counts = print_[job_id];
-      duplicate = counts.accepted > 0;
-      if (duplicate) {
-        ++counts.duplicates;
-      } else {
-        counts.accepted = 1;
-      }
-    }
+    const bool duplicate = CountDelivery(&print_, job_id);
     if (duplicate) {
       spdlog::info("print: duplicate job {}", job_id);
       res.status = 409;
@@ -831,6 +811,20 @@ class SimulatorImpl final : public Simulator {
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Fault> faults_ ABSL_GUARDED_BY(mu_);
+  // Counts one delivery of `id`: the first is accepted, each later one a
+  // refused duplicate. Returns true for a duplicate.
+  bool CountDelivery(std::map<std::string, Counts>* counts,
+                     const std::string& id) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    Counts& c = (*counts)[id];
+    if (c.accepted > 0) {
+      ++c.duplicates;
+      return true;
+    }
+    c.accepted = 1;
+    return false;
+  }
+
   std::map<std::string, Counts> digipost_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Counts> print_ ABSL_GUARDED_BY(mu_);
   int64_t registry_requests_ ABSL_GUARDED_BY(mu_) = 0;
