@@ -37,6 +37,14 @@ adapters::PostalAddress ToAddress(const v1::PostalAddress& a) {
   return out;
 }
 
+// The states a stage acts in. Used instead of the state read at the start
+// of a delivery: the relay may have moved a letter from RECEIVED to QUEUED
+// meanwhile.
+std::vector<Letter::State> EntryStates(const std::string& stage) {
+  if (stage == kRoute) return {Letter::RECEIVED, Letter::QUEUED};
+  return {Letter::ROUTED};
+}
+
 // A transition that was already made by an earlier delivery of the same
 // work item is not an error.
 bool AlreadyDone(const absl::Status& s) {
@@ -278,19 +286,13 @@ absl::Status Dispatcher::RetryOrPark(const store::LetterRecord& letter,
     retry.exchange = options_.topology.RetryExchange(delay);
     spdlog::warn("letter {} {} attempt {} failed, retry in {} s: {}", letter.id,
                  stage, next, delay, reason);
-    RETURN_IF_ERROR(
-        store_->ScheduleRetry(letter.id, letter.state, next, reason, retry));
+    RETURN_IF_ERROR(store_->ScheduleRetry(letter.id, EntryStates(stage), next,
+                                          reason, retry));
     if (on_change_) on_change_();
     return absl::OkStatus();
   }
   store::Transition t;
-  // The stage's entry states, not the state read earlier: the relay may
-  // have moved a letter from RECEIVED to QUEUED meanwhile.
-  if (stage == kRoute) {
-    t.from = {Letter::RECEIVED, Letter::QUEUED};
-  } else {
-    t.from = {Letter::ROUTED};
-  }
+  t.from = EntryStates(stage);
   t.to = Letter::PARKED;
   t.reason = absl::StrCat(stage, " failed ", next, " times; last: ", reason);
   store::OutboxMessage parked = WorkFor(letter.id, stage, next);

@@ -273,8 +273,9 @@ class SqliteStore final : public Store {
       const std::string& letter_id) override;
   absl::StatusOr<LetterRecord> ApplyTransition(const std::string& letter_id,
                                                const Transition& t) override;
-  absl::Status ScheduleRetry(const std::string& letter_id, State expected,
-                             int attempt, const std::string& reason,
+  absl::Status ScheduleRetry(const std::string& letter_id,
+                             const std::vector<State>& expected, int attempt,
+                             const std::string& reason,
                              const OutboxMessage& retry) override;
   absl::Status ClaimHandOff(const std::string& letter_id,
                             const std::string& channel) override;
@@ -699,37 +700,40 @@ absl::StatusOr<LetterRecord> SqliteStore::ApplyTransition(
 }
 
 absl::Status SqliteStore::ScheduleRetry(const std::string& letter_id,
-                                        State expected, int attempt,
-                                        const std::string& reason,
+                                        const std::vector<State>& expected,
+                                        int attempt, const std::string& reason,
                                         const OutboxMessage& retry) {
   std::vector<WriteOp> ops(1);
   ops[0].run = [&](Connection& c) -> absl::Status {
     const int64_t now = clock_->NowMillis();
     {
-      // Only once per attempt and only in the state the failure was seen
+      // Only once per attempt and only in the stage the failure was seen
       // in: a redelivered work item must not start a second retry chain.
+      ASSIGN_OR_RETURN(
+          Statement st,
+          c.Prepare("SELECT state, attempt FROM letters WHERE id = ?"));
+      st.BindText(1, letter_id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return LetterNotFound(letter_id);
+      const auto state = static_cast<State>(st.ColumnInt64(0));
+      if (std::find(expected.begin(), expected.end(), state) ==
+              expected.end() ||
+          st.ColumnInt64(1) >= attempt) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "letter ", letter_id, " is ", Letter::State_Name(state),
+            "; attempt ", attempt, " moved on or was scheduled already"));
+      }
+    }
+    {
       ASSIGN_OR_RETURN(Statement st,
                        c.Prepare("UPDATE letters SET reason = ?, "
                                  "update_time_ms = ?, attempt = ?, "
-                                 "handing_off = 0 WHERE id = ? AND state = ? "
-                                 "AND attempt < ?"));
+                                 "handing_off = 0 WHERE id = ?"));
       st.BindText(1, reason);
       st.BindInt64(2, now);
       st.BindInt64(3, attempt);
       st.BindText(4, letter_id);
-      st.BindInt64(5, expected);
-      st.BindInt64(6, attempt);
       RETURN_IF_ERROR(st.Run());
-    }
-    if (c.Changes() == 0) {
-      ASSIGN_OR_RETURN(Statement st,
-                       c.Prepare("SELECT 1 FROM letters WHERE id = ?"));
-      st.BindText(1, letter_id);
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) return LetterNotFound(letter_id);
-      return absl::FailedPreconditionError(
-          absl::StrCat("letter ", letter_id, " moved on or attempt ", attempt,
-                       " was scheduled already"));
     }
     return InsertOutbox(c, retry, letter_id, now);
   };

@@ -154,11 +154,11 @@ class Store {
   // current stage without a state change: keeps `reason` on the letter and
   // writes `retry` (the next attempt, through a retry queue) to the outbox,
   // in one transaction. FAILED_PRECONDITION, changing nothing, when the
-  // letter is no longer in `expected` or this attempt was recorded before
+  // letter is in none of `expected` or this attempt was recorded before
   // (a redelivered work item must not start a second chain of retries).
   virtual absl::Status ScheduleRetry(const std::string& letter_id,
-                                     State expected, int attempt,
-                                     const std::string& reason,
+                                     const std::vector<State>& expected,
+                                     int attempt, const std::string& reason,
                                      const OutboxMessage& retry) = 0;
 
   // Marks a ROUTED letter as possibly on its way to `channel`'s provider,

@@ -471,7 +471,7 @@ TEST_F(SqliteStoreTest, ScheduleRetryKeepsStateAndQueuesTheRetry) {
   retry.exchange = "utpost.retry";
   retry.routing_key = "retry.30s";
   retry.body = "route:L1:attempt2";
-  ASSERT_THAT(store_->ScheduleRetry("L1", Letter::QUEUED, 1,
+  ASSERT_THAT(store_->ScheduleRetry("L1", {Letter::QUEUED}, 1,
                                     "registry timed out", retry),
               IsOk());
   auto l1 = store_->GetLetter("L1", "");
@@ -489,14 +489,29 @@ TEST_F(SqliteStoreTest, ScheduleRetryKeepsStateAndQueuesTheRetry) {
 
   // The same attempt again (a redelivered work item), or one seen in a state
   // the letter has left, schedules nothing.
-  EXPECT_THAT(store_->ScheduleRetry("L1", Letter::QUEUED, 1, "again", retry),
+  EXPECT_THAT(store_->ScheduleRetry("L1", {Letter::QUEUED}, 1, "again", retry),
               StatusIs(absl::StatusCode::kFailedPrecondition, _));
-  EXPECT_THAT(store_->ScheduleRetry("L1", Letter::ROUTED, 2, "stale", retry),
+  EXPECT_THAT(store_->ScheduleRetry("L1", {Letter::ROUTED}, 2, "stale", retry),
               StatusIs(absl::StatusCode::kFailedPrecondition, _));
-  EXPECT_THAT(store_->ScheduleRetry("nope", Letter::QUEUED, 1, "x", retry),
+  EXPECT_THAT(store_->ScheduleRetry("nope", {Letter::QUEUED}, 1, "x", retry),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
   EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
   EXPECT_EQ(store_->GetLetter("L1", "")->reason, "registry timed out");
+}
+
+TEST_F(SqliteStoreTest, RetryIsScheduledInAnyOfTheExpectedStates) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));  // RECEIVED
+  OutboxMessage retry;
+  retry.exchange = "utpost.retry.20s";
+  retry.routing_key = "route";
+  // Seen as RECEIVED, meanwhile QUEUED: both are the route stage's states.
+  auto pending = store_->PendingOutbox(10);
+  ASSERT_THAT(pending, IsOk());
+  ASSERT_THAT(store_->MarkOutboxSent({(*pending)[0].id}), IsOk());
+  EXPECT_THAT(store_->ScheduleRetry("L1", {Letter::RECEIVED, Letter::QUEUED}, 1,
+                                    "registry down", retry),
+              IsOk());
+  EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
 }
 
 TEST_F(SqliteStoreTest, CancelIsRefusedWhileHandingOff) {
@@ -521,7 +536,7 @@ TEST_F(SqliteStoreTest, CancelIsRefusedWhileHandingOff) {
   OutboxMessage retry;
   retry.exchange = "utpost.retry.20s";
   retry.routing_key = "deliver.digital";
-  ASSERT_THAT(store_->ScheduleRetry("L1", Letter::ROUTED, 1, "503", retry),
+  ASSERT_THAT(store_->ScheduleRetry("L1", {Letter::ROUTED}, 1, "503", retry),
               IsOk());
   EXPECT_THAT(store_->ApplyTransition("L1", cancel), IsOk());
   EXPECT_EQ(store_->GetLetter("L1", "")->state, Letter::CANCELLED);
