@@ -86,28 +86,13 @@ class AmqpAdmin final : public Admin {
     // The admin is used rarely; a connection the broker dropped in between
     // shows up as an error on first use, so a stale one is replaced here.
     if (connection_ != nullptr && connection_->usable() &&
-        !DrainPending().ok()) {
+        !connection_->DrainPending().ok()) {
       connection_->MarkUnusable();
     }
     if (connection_ != nullptr && !connection_->usable()) connection_.reset();
     if (connection_ != nullptr) return absl::OkStatus();
     ASSIGN_OR_RETURN(connection_, AmqpConnection::Open(options_));
     return absl::OkStatus();
-  }
-
-  absl::Status DrainPending() {
-    struct timeval zero = {};
-    for (;;) {
-      amqp_frame_t frame;
-      int rc =
-          amqp_simple_wait_frame_noblock(connection_->state(), &frame, &zero);
-      if (rc == AMQP_STATUS_TIMEOUT) return absl::OkStatus();
-      RETURN_IF_ERROR(connection_->CheckLibraryStatus(rc, "idle read"));
-      if (frame.frame_type == AMQP_FRAME_METHOD) {
-        RETURN_IF_ERROR(
-            connection_->HandleClose(frame.payload.method, "idle read"));
-      }
-    }
   }
 
   // A failed declare leaves the channel closed by the broker; start over.

@@ -275,6 +275,19 @@ absl::Status AmqpConnection::CheckLibraryStatus(int status,
       absl::StrCat("amqp: ", what, ": ", amqp_error_string2(status)));
 }
 
+absl::Status AmqpConnection::DrainPending() {
+  struct timeval zero = {};
+  for (;;) {
+    amqp_frame_t frame;
+    int rc = amqp_simple_wait_frame_noblock(state_, &frame, &zero);
+    if (rc == AMQP_STATUS_TIMEOUT) return absl::OkStatus();
+    RETURN_IF_ERROR(CheckLibraryStatus(rc, "idle read"));
+    if (frame.frame_type == AMQP_FRAME_METHOD) {
+      RETURN_IF_ERROR(HandleClose(frame.payload.method, "idle read"));
+    }
+  }
+}
+
 absl::Status AmqpConnection::HandleClose(const amqp_method_t& method,
                                          absl::string_view what) {
   if (method.id == AMQP_CHANNEL_CLOSE_METHOD) {

@@ -99,6 +99,9 @@ class AmqpConnection {
   // For a method read from the frame stream: answers channel.close or
   // connection.close and returns its error; OK for any other method.
   absl::Status HandleClose(const amqp_method_t& method, absl::string_view what);
+  // Reads what arrived while idle (a close from the broker, a dead socket)
+  // without waiting; this also sends a heartbeat if one is due.
+  absl::Status DrainPending();
 
  private:
   explicit AmqpConnection(amqp_connection_state_t state) : state_(state) {}

@@ -103,7 +103,7 @@ class AmqpPublisher final : public Publisher {
       if (heartbeat > 0 &&
           Clock::now() - last_used_ >= std::chrono::seconds(heartbeat)) {
         connection_.reset();
-      } else if (!DrainPending().ok()) {
+      } else if (!connection_->DrainPending().ok()) {
         connection_->MarkUnusable();
         connection_.reset();
       }
@@ -117,23 +117,6 @@ class AmqpPublisher final : public Publisher {
     connection_ = std::move(connection);
     next_tag_ = 1;
     return absl::OkStatus();
-  }
-
-  // Reads what arrived while idle (a close from the broker, a dead socket)
-  // without waiting; this also sends a heartbeat if one is due.
-  absl::Status DrainPending() {
-    struct timeval zero = {};
-    for (;;) {
-      amqp_frame_t frame;
-      int rc =
-          amqp_simple_wait_frame_noblock(connection_->state(), &frame, &zero);
-      if (rc == AMQP_STATUS_TIMEOUT) return absl::OkStatus();
-      RETURN_IF_ERROR(connection_->CheckLibraryStatus(rc, "idle read"));
-      if (frame.frame_type == AMQP_FRAME_METHOD) {
-        RETURN_IF_ERROR(
-            connection_->HandleClose(frame.payload.method, "idle read"));
-      }
-    }
   }
 
   absl::Status PublishAndConfirm(const std::vector<OutgoingMessage>& messages) {

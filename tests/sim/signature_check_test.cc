@@ -11,6 +11,7 @@
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/sim/signing.h"
 
 namespace utpost::sim {
 namespace {
@@ -24,29 +25,8 @@ constexpr int64_t kNow = 784111777000;  // Sun, 06 Nov 1994 08:49:37 GMT.
 constexpr char kDate[] = "Sun, 06 Nov 1994 08:49:37 GMT";
 constexpr int64_t kSkew = 5 * 60 * 1000;
 
-std::string Base64Sha256(const std::string& data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  return absl::Base64Escape(
-      absl::string_view(reinterpret_cast<const char*>(md), sizeof(md)));
-}
-
-std::string SignWith(const std::string& key_file, const std::string& text) {
-  std::FILE* file = std::fopen(key_file.c_str(), "rb");
-  EVP_PKEY* key = PEM_read_PrivateKey(file, nullptr, nullptr, nullptr);
-  std::fclose(file);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  size_t length = EVP_PKEY_get_size(key);
-  std::string signature(length, '\0');
-  EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
-  EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(signature.data()),
-                 &length, reinterpret_cast<const unsigned char*>(text.data()),
-                 text.size());
-  signature.resize(length);
-  EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(key);
-  return absl::Base64Escape(signature);
-}
+using ::utpost::sim::testing::Base64Sha256;
+using ::utpost::sim::testing::SignWith;
 
 class SignatureCheckerTest : public ::testing::Test {
  protected:

@@ -24,6 +24,7 @@
 #include "sim/persons.h"
 #include "sim/signature_check.h"
 #include "sim/simulator.h"
+#include "tests/sim/signing.h"
 
 namespace utpost::sim {
 namespace {
@@ -37,29 +38,8 @@ constexpr char kPdf[] = "%PDF-1.7\n%%EOF\n";
 // 2027-01-15T08:00:00Z, the Date that SendDigipost signs.
 constexpr int64_t kNow = 1'800'000'000'000;
 
-std::string Base64Sha256(const std::string& data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  return absl::Base64Escape(
-      absl::string_view(reinterpret_cast<const char*>(md), sizeof(md)));
-}
-
-std::string SignWith(const std::string& key_file, const std::string& text) {
-  std::FILE* file = std::fopen(key_file.c_str(), "rb");
-  EVP_PKEY* key = PEM_read_PrivateKey(file, nullptr, nullptr, nullptr);
-  std::fclose(file);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  size_t length = EVP_PKEY_get_size(key);
-  std::string signature(length, '\0');
-  EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
-  EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(signature.data()),
-                 &length, reinterpret_cast<const unsigned char*>(text.data()),
-                 text.size());
-  signature.resize(length);
-  EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(key);
-  return absl::Base64Escape(signature);
-}
+using ::utpost::sim::testing::Base64Sha256;
+using ::utpost::sim::testing::SignWith;
 
 SimulatorOptions Options() {
   SimulatorOptions options;
