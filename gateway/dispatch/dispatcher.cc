@@ -37,11 +37,10 @@ adapters::PostalAddress ToAddress(const v1::PostalAddress& a) {
   return out;
 }
 
-// The states a stage acts in. Used instead of the state read at the start
-// of a delivery: the relay may have moved a letter from RECEIVED to QUEUED
-// meanwhile.
+// The state a stage acts in (Route records QUEUED first if the relay has
+// not yet), rather than the state read at the start of a delivery.
 std::vector<Letter::State> EntryStates(const std::string& stage) {
-  if (stage == kRoute) return {Letter::RECEIVED, Letter::QUEUED};
+  if (stage == kRoute) return {Letter::QUEUED};
   return {Letter::ROUTED};
 }
 
@@ -131,6 +130,15 @@ absl::Status Dispatcher::Route(const store::LetterRecord& letter, int attempt) {
   if (letter.state != Letter::RECEIVED && letter.state != Letter::QUEUED) {
     return absl::OkStatus();  // Routed before, or cancelled.
   }
+  if (letter.state == Letter::RECEIVED) {
+    // The broker delivered the item before the relay recorded its confirm;
+    // it was queued all the same, and every timeline says so.
+    store::Transition queued;
+    queued.from = {Letter::RECEIVED};
+    queued.to = Letter::QUEUED;
+    auto s = store_->ApplyTransition(letter.id, queued);
+    if (!s.ok() && !absl::IsFailedPrecondition(s.status())) return s.status();
+  }
   const auto mode = PolicyOf(letter);
   const auto& recipient = letter.spec.recipient();
   std::string channel;
@@ -174,7 +182,7 @@ absl::Status Dispatcher::Route(const store::LetterRecord& letter, int attempt) {
   }
 
   store::Transition t;
-  t.from = {Letter::RECEIVED, Letter::QUEUED};
+  t.from = {Letter::QUEUED};
   if (channel == "print" && mode == v1::DeliveryPolicy::DIGITAL_ONLY) {
     t.to = Letter::FAILED;
     t.reason = absl::StrCat("DIGITAL_ONLY, but ", why);

@@ -284,6 +284,24 @@ TEST_F(DispatcherTest, DuplicateAnswerAfterACrashCountsAsDelivered) {
   EXPECT_EQ(receipts->back().state, Letter::DELIVERED);
 }
 
+TEST_F(DispatcherTest, RoutedBeforeTheConfirmWasRecordedStillShowsQueued) {
+  auto id = Create(kMailbox);
+  // The consumer gets the item before the relay marks it sent.
+  EXPECT_EQ(Handle(id, "route"), queue::Disposition::kAck);
+  auto receipts = store_->GetReceipts(id, "");
+  ASSERT_THAT(receipts, IsOk());
+  std::vector<Letter::State> states;
+  for (const auto& r : *receipts) states.push_back(r.state);
+  EXPECT_THAT(states, ::testing::ElementsAre(Letter::RECEIVED, Letter::QUEUED,
+                                             Letter::ROUTED));
+  // The confirm recorded late adds no second QUEUED; delivery goes on.
+  RunOutbox(id);
+  EXPECT_EQ(Get(id).state, Letter::DELIVERED);
+  receipts = store_->GetReceipts(id, "");
+  ASSERT_THAT(receipts, IsOk());
+  EXPECT_EQ(receipts->size(), 5u);  // RECEIVED QUEUED ROUTED SENT DELIVERED
+}
+
 TEST_F(DispatcherTest, CancelledLetterIsNotSent) {
   auto id = Create(kMailbox);
   RunOutbox(id);
