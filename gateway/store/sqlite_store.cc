@@ -100,7 +100,30 @@ CREATE TABLE IF NOT EXISTS receipts (
 );
 CREATE INDEX IF NOT EXISTS receipts_by_tenant
   ON receipts (tenant, cursor);
+
+-- Channels: timers, provider receipts (#3).
+
+-- Receipt log (#4).
+
+-- Operations (#5).
 )sql";
+
+// Columns added to version-1 tables after they shipped: each is added to a
+// database that lacks it, so an older file opens with this build. Tables
+// added later need no entry here (kSchema creates them when missing).
+struct ColumnAddition {
+  const char* table;
+  const char* column;
+  const char* declaration;  // As in ALTER TABLE ... ADD COLUMN.
+};
+const std::vector<ColumnAddition>& ColumnAdditions() {
+  static const auto* additions = new std::vector<ColumnAddition>{
+      // Channels (#3).
+      // Receipt log (#4).
+      // Operations (#5).
+  };
+  return *additions;
+}
 
 constexpr char kLetterColumns[] =
     "id, tenant, client_reference, state, channel, reason, spec, "
@@ -112,6 +135,18 @@ constexpr char kReceiptSelect[] =
 
 absl::Status LetterNotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("letter ", id, " not found"));
+}
+
+absl::Status EnsureColumn(Connection& c, const ColumnAddition& add) {
+  ASSIGN_OR_RETURN(Statement st,
+                   c.Prepare(absl::StrCat("SELECT 1 FROM pragma_table_info('",
+                                          add.table, "') WHERE name = ?")));
+  st.BindText(1, add.column);
+  ASSIGN_OR_RETURN(bool present, st.Step());
+  if (present) return absl::OkStatus();
+  return c.Exec(
+      absl::StrCat("ALTER TABLE ", add.table, " ADD COLUMN ", add.declaration)
+          .c_str());
 }
 
 absl::Status CreateSchema(Connection& c, const std::string& path) {
@@ -128,6 +163,9 @@ absl::Status CreateSchema(Connection& c, const std::string& path) {
   }
   absl::Status s = c.Exec("BEGIN IMMEDIATE");
   if (s.ok()) s = c.Exec(kSchema);
+  for (const ColumnAddition& add : ColumnAdditions()) {
+    if (s.ok()) s = EnsureColumn(c, add);
+  }
   if (s.ok()) {
     s = c.Exec(absl::StrCat("PRAGMA user_version = ", kSchemaVersion).c_str());
   }
@@ -289,6 +327,12 @@ class SqliteStore final : public Store {
   absl::StatusOr<int64_t> LastReceiptCursor() override;
   absl::StatusOr<std::vector<std::pair<State, int64_t>>> CountByState()
       override;
+
+  // Channels, timers, provider receipts (#3).
+
+  // Receipt log (#4).
+
+  // Operations (#5).
 
  private:
   // One unit of a group commit, run in its own savepoint on the writer

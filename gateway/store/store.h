@@ -189,6 +189,12 @@ class Store {
   // Letters per state, over all tenants.
   virtual absl::StatusOr<std::vector<std::pair<State, int64_t>>>
   CountByState() = 0;
+
+  // Channels, timers, provider receipts (#3).
+
+  // Receipt log (#4).
+
+  // Operations (#5).
 };
 
 }  // namespace utpost::store
