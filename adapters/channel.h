@@ -5,6 +5,7 @@
 #ifndef UTPOST_ADAPTERS_CHANNEL_H_
 #define UTPOST_ADAPTERS_CHANNEL_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,6 +87,34 @@ struct SendResult {
   std::string provider_reference;
 };
 
+// Something a provider reports about a letter after the hand-off: a
+// delivery or read receipt, a print or return notice, a late failure. The
+// dispatcher applies it forward only (a late or out-of-order event never
+// moves a letter back) and keeps every event as evidence.
+struct ProviderEvent {
+  // The provider's id of this event, unique per provider: a repeat of the
+  // same event is recognised and recorded once.
+  std::string event_id;
+  std::string message_id;  // OutgoingLetter::message_id it is about.
+  enum class Kind {
+    kDelivered,           // In the recipient's mailbox or inbox.
+    kRead,                // Opened by the recipient.
+    kNotificationFailed,  // E-mail/SMS notice failed; the letter is there.
+    kPrintReceived,       // The print provider has the job.
+    kPosted,              // Printed and handed to the postal service.
+    kReturned,            // Returned as undeliverable.
+    kFailed,              // The provider gave up on the letter.
+  };
+  Kind kind = Kind::kDelivered;
+  int64_t time_ms = 0;   // When the provider says it happened.
+  std::string provider;  // Organisation number or name of the provider.
+  std::string reason;    // The provider's words, for kFailed and kReturned.
+  // The provider's own receipt, verbatim (for example a signed JWS), after
+  // the adapter verified it against the provider's certificate; empty when
+  // the provider signs nothing.
+  std::string evidence;
+};
+
 // A way to hand letters to a provider. Thread-safe.
 //
 // Errors are classified by code so the dispatcher can decide:
@@ -106,6 +135,19 @@ class Channel {
   // "digital" or "print".
   virtual std::string name() const = 0;
   virtual absl::StatusOr<SendResult> Send(const OutgoingLetter& letter) = 0;
+
+  // Events the provider has for us since the last ConfirmEvents, at most
+  // `max`, oldest first. Errors as for Send. Providers that report nothing
+  // after the hand-off keep this default.
+  virtual absl::StatusOr<std::vector<ProviderEvent>> FetchEvents(int max) {
+    return std::vector<ProviderEvent>{};
+  }
+  // Tells the provider that these events are stored and need not be sent
+  // again (for providers whose event feed is a queue).
+  virtual absl::Status ConfirmEvents(
+      const std::vector<std::string>& event_ids) {
+    return absl::OkStatus();
+  }
 };
 
 // True for the codes a channel or registry uses for transient errors.
