@@ -1065,6 +1065,12 @@ SqliteStore::CountByState() {
   });
 }
 
+// ---- Channels, timers, provider receipts (#3) ----
+
+// ---- Receipt log (#4) ----
+
+// ---- Operations (#5) ----
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
