@@ -26,6 +26,9 @@ struct PersonContact {
   // Organisation number of the mailbox provider (Digipost 984661185,
   // e-Boks 922020175); empty without a mailbox.
   std::string mailbox_provider;
+  // The mailbox's encryption certificate (DER, from the registry's
+  // "sertifikat"); DPI encrypts the document package to it. May be empty.
+  std::string mailbox_certificate;
 };
 
 // Thread-safe.
@@ -47,6 +50,27 @@ struct PostalAddress {
   std::string postal_code;
   std::string city;
   std::string country_code;  // Empty: Norway.
+};
+
+// What the business registry (and the organisation inbox service) say of
+// one organisation.
+struct OrganisationContact {
+  std::string organisation_number;
+  enum class Status { kActive, kDeleted, kNotRegistered };
+  Status status = Status::kNotRegistered;
+  std::string name;
+  PostalAddress postal_address;  // For print.
+  // True when the organisation can receive Altinn-style correspondence.
+  bool has_inbox = false;
+};
+
+// Thread-safe. Errors classified as for Registry.
+class OrganisationRegistry {
+ public:
+  virtual ~OrganisationRegistry() = default;
+  // kNotRegistered (not an error) when the registry does not know it.
+  virtual absl::StatusOr<OrganisationContact> LookupOrganisation(
+      const std::string& organisation_number) = 0;
 };
 
 struct OutgoingDocument {
@@ -72,6 +96,13 @@ struct OutgoingLetter {
   bool duplex = false;
   bool a_post = false;
   bool shred_if_undeliverable = false;
+  // The recipient's digital mailbox, from the registry (PersonContact), for
+  // channels that address a mailbox (DPI).
+  std::string mailbox_address;
+  std::string mailbox_provider;
+  std::string mailbox_certificate;  // DER.
+  // Shown to the recipient only after stronger authentication.
+  bool confidential = false;
 };
 
 // What happened to one send.

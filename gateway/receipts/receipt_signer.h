@@ -20,6 +20,10 @@ struct ReceiptContent {
   std::string reason;
   int64_t time_ms = 0;
   std::string previous_sha256_hex;  // "" for the first receipt.
+  // Who the letter was handed to (organisation number or name), and that
+  // provider's own receipt verbatim where it signs one.
+  std::string provider;
+  std::string provider_receipt;
 };
 
 // Turns receipt content into a signed, self-contained receipt. The store

@@ -101,6 +101,9 @@ struct Transition {
   // Fail (FAILED_PRECONDITION) while a hand-off to a provider may be under
   // way (see Store::ClaimHandOff). For cancellation.
   bool unless_handing_off = false;
+  // Carried into the receipt (see receipts::ReceiptContent).
+  std::string provider;
+  std::string provider_receipt;
 };
 
 struct ListFilter {
