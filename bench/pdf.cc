@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace utpost::bench {
 namespace {
@@ -28,6 +29,12 @@ std::string Padding(size_t bytes) {
   return out;
 }
 
+std::string Repeat(absl::string_view text, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) absl::StrAppend(&out, text);
+  return out;
+}
+
 std::string Build(size_t padding) {
   const std::string content =
       absl::StrCat("BT /F1 12 Tf 72 770 Td (Utpost benchmark letter) Tj ET\n",
@@ -39,7 +46,14 @@ std::string Build(size_t padding) {
       "/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
       absl::StrCat("<< /Length ", content.size(), " >>\nstream\n", content,
                    "endstream"),
-      "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+      // A Type 3 font draws its glyphs itself (one short stroke for every
+      // character), so it counts as embedded and the letter is printable.
+      absl::StrCat("<< /Type /Font /Subtype /Type3 /FontBBox [0 0 500 700] "
+                   "/FontMatrix [0.001 0 0 0.001 0 0] /CharProcs << /g 6 0 R "
+                   ">> /Encoding << /Type /Encoding /Differences [32",
+                   Repeat(" /g", 95), "] >> /FirstChar 32 /LastChar 126 ",
+                   "/Widths [", Repeat("500 ", 95), "] /Resources << >> >>"),
+      "<< /Length 25 >>\nstream\n500 0 d0 50 0 m 450 0 l S\nendstream",
   };
   // The second line marks the file as binary for transfer programs.
   std::string out = "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n";

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -15,6 +16,7 @@
 #include "common/status_macros.h"
 #include "gateway/api/identifiers.h"
 #include "gateway/api/pdf_check.h"
+#include "gateway/api/printability.h"
 #include "utpost/v1/letter.pb.h"
 
 namespace utpost::api {
@@ -258,6 +260,18 @@ absl::Status ValidateSubmitLetter(const SubmitLetterRequest& request,
       return Invalid(absl::StrCat("documents[", i, "].content"),
                      absl::StrCat("not a PDF: ", Mask(s.message())));
     }
+  }
+  // A DIGITAL_ONLY letter never reaches paper; any other may.
+  if (request.delivery_policy().mode() != DeliveryPolicy::DIGITAL_ONLY) {
+    std::vector<PrintableDocument> documents;
+    for (const Document& doc : request.documents()) {
+      documents.push_back({doc.file_name(), doc.content()});
+    }
+    PrintabilityOptions print;
+    print.max_sheets = limits.max_print_sheets;
+    print.duplex = request.print_options().duplex();
+    print.cover_page = limits.print_cover_page;
+    RETURN_IF_ERROR(CheckPrintable(documents, print));
   }
   return absl::OkStatus();
 }

@@ -25,12 +25,21 @@ struct ValidationLimits {
   // Lengths in Unicode characters (code points), not bytes.
   size_t max_title_chars = 200;
   size_t max_client_reference_chars = 128;
+  // Print (see printability.h), checked when the policy allows print:
+  // sheets one envelope holds, and whether an address cover page (one more
+  // sheet) is put in front.
+  int max_print_sheets = 14;
+  bool print_cover_page = false;
 };
 
 // Checks `request` against the API contract and `limits`. Returns OK or the
 // first problem found as INVALID_ARGUMENT whose message starts with the field
 // path, e.g. "recipient.person: check digit at position 10 is wrong" or
 // "documents[1].content: not a PDF: does not start with %PDF-".
+// A letter whose delivery policy allows print (DIGITAL_THEN_PRINT, the
+// unspecified default, or PRINT_ONLY) must also be printable
+// (CheckPrintable): then the message lists every printability problem,
+// "documents: not printable: documents[1] (b.pdf) page 3: ...".
 //
 // Cheap checks come first; document sizes are checked before any PDF is
 // parsed, so an oversized letter costs no parsing. Messages never contain a

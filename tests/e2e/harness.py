@@ -96,7 +96,8 @@ def load_persons():
 
 
 def make_pdf(text="Utpost test letter", pages=1):
-    """A small valid PDF (A4) made here, byte by byte."""
+    """A small valid, printable PDF (A4, fonts embedded) made here, byte by
+    byte."""
     objs = []
     kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(pages))
     objs.append("<< /Type /Catalog /Pages 2 0 R >>")
@@ -108,7 +109,18 @@ def make_pdf(text="Utpost test letter", pages=1):
                     f"/Resources << /Font << /F1 {font} 0 R >> >> "
                     f"/Contents {4 + 2 * i} 0 R >>")
         objs.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
-    objs.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    # A Type 3 font: its glyphs (one short stroke for every character) are
+    # in the document, so it counts as embedded and the letter is printable.
+    widths = " ".join(["500"] * 95)
+    objs.append("<< /Type /Font /Subtype /Type3 /FontBBox [0 0 500 700] "
+                "/FontMatrix [0.001 0 0 0.001 0 0] "
+                f"/CharProcs << /g {font + 1} 0 R >> "
+                "/Encoding << /Type /Encoding /Differences [32"
+                + " /g" * 95 + "] >> "
+                f"/FirstChar 32 /LastChar 126 /Widths [{widths}] "
+                "/Resources << >> >>")
+    glyph = "500 0 d0 50 0 m 450 0 l S"
+    objs.append(f"<< /Length {len(glyph)} >>\nstream\n{glyph}\nendstream")
     out = b"%PDF-1.4\n"
     offsets = []
     for n, body in enumerate(objs, start=1):

@@ -25,14 +25,36 @@ std::string PdfLiteral(const std::string& text) {
   return out;
 }
 
+// A Type 3 font (its glyphs are drawn by the document itself, so it counts
+// as embedded for print) mapping the printable ASCII characters to one
+// glyph "/g"; the caller adds /CharProcs.
+std::string Type3FontDictionary() {
+  std::string differences = "[32";
+  std::string widths = "[";
+  for (int c = 32; c <= 126; ++c) {
+    absl::StrAppend(&differences, " /g");
+    absl::StrAppend(&widths, c == 32 ? "" : " ", "500");
+  }
+  return absl::StrCat(
+      "<< /Type /Font /Subtype /Type3 /FontBBox [0 0 500 700] "
+      "/FontMatrix [0.001 0 0 0.001 0 0] /Encoding << /Type /Encoding "
+      "/Differences ",
+      differences, "] >> /FirstChar 32 /LastChar 126 /Widths ", widths,
+      "] /Resources << >> >>");
+}
+
 }  // namespace
 
 std::string MakeTestPdf(int pages, std::string text) {
   QPDF pdf;
   pdf.emptyPDF();
 
-  QPDFObjectHandle font = pdf.makeIndirectObject(QPDFObjectHandle::parse(
-      "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"));
+  QPDFObjectHandle font =
+      pdf.makeIndirectObject(QPDFObjectHandle::parse(Type3FontDictionary()));
+  QPDFObjectHandle procs = QPDFObjectHandle::newDictionary();
+  // Every character is drawn as the same short stroke.
+  procs.replaceKey("/g", pdf.newStream("500 0 d0 50 0 m 450 0 l S\n"));
+  font.replaceKey("/CharProcs", procs);
   QPDFObjectHandle resources = QPDFObjectHandle::newDictionary();
   QPDFObjectHandle fonts = QPDFObjectHandle::newDictionary();
   fonts.replaceKey("/F1", font);

@@ -6,8 +6,9 @@
 
 namespace utpost::testing {
 
-// A valid PDF with `pages` A4 pages (595 x 842 points). When `text` is not
-// empty, each page shows it in Helvetica, followed by the page number. The
+// A valid, printable PDF with `pages` A4 pages (595 x 842 points). When
+// `text` is not empty, each page shows it, followed by the page number, in a
+// Type 3 font (which counts as embedded: every glyph is a short stroke). The
 // output is the same bytes for the same arguments (static document ID).
 // `pages` may be 0, which gives a well-formed PDF without pages.
 std::string MakeTestPdf(int pages = 1, std::string text = "");

@@ -86,6 +86,51 @@ TEST(ValidateSubmitLetterTest, AcceptsPostalAddresses) {
   EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
 }
 
+// A US Letter page: the fixture's A4 box with numbers of the same length,
+// so the cross-reference offsets stay right.
+std::string LetterSizePdf() {
+  std::string pdf = MakeTestPdf();
+  size_t at = pdf.find("595 842");
+  EXPECT_NE(at, std::string::npos);
+  if (at != std::string::npos) pdf.replace(at, 7, "612 792");
+  return pdf;
+}
+
+TEST(ValidateSubmitLetterTest, RejectsUnprintableLetterThatMayGoToPrint) {
+  for (auto mode : {v1::DeliveryPolicy::MODE_UNSPECIFIED,
+                    v1::DeliveryPolicy::DIGITAL_THEN_PRINT,
+                    v1::DeliveryPolicy::PRINT_ONLY}) {
+    SubmitLetterRequest request = ValidRequest();
+    SetNorwegianAddress(request);
+    request.mutable_delivery_policy()->set_mode(mode);
+    AddDocument(request, "vedlegg.pdf", LetterSizePdf());
+    EXPECT_THAT(ValidateSubmitLetter(request, {}),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("documents: not printable: documents[1] "
+                                   "(vedlegg.pdf) page 1: 215.9 x 279.4 mm")))
+        << mode;
+  }
+}
+
+TEST(ValidateSubmitLetterTest, DigitalOnlyLetterNeedNotBePrintable) {
+  SubmitLetterRequest request = ValidRequest();
+  request.mutable_delivery_policy()->set_mode(v1::DeliveryPolicy::DIGITAL_ONLY);
+  AddDocument(request, "vedlegg.pdf", LetterSizePdf());
+  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+}
+
+TEST(ValidateSubmitLetterTest, PrintSheetLimitComesFromLimits) {
+  SubmitLetterRequest request = ValidRequest();
+  request.mutable_documents(0)->set_content(MakeTestPdf(3));
+  ValidationLimits limits;
+  limits.max_print_sheets = 3;
+  EXPECT_THAT(ValidateSubmitLetter(request, limits), IsOk());
+  limits.print_cover_page = true;
+  EXPECT_THAT(ValidateSubmitLetter(request, limits),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("4 sheets with the address cover page")));
+}
+
 TEST(ValidateSubmitLetterTest, EmptyMediaTypeMeansPdf) {
   SubmitLetterRequest request = ValidRequest();
   request.mutable_documents(0)->clear_media_type();
