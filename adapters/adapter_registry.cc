@@ -98,7 +98,9 @@ void RegisterBuiltinAdapters(AdapterRegistry* registry) {
         if (settings.base_url.empty()) {
           return absl::InvalidArgumentError("print.url: must be set");
         }
-        return NewPrintChannel(PrintOptions{settings.base_url}, settings.http);
+        PrintOptions options = settings.print;
+        options.base_url = settings.base_url;
+        return NewPrintChannel(std::move(options), settings.http);
       });
   (void)registry->RegisterRegistry(
       "krr",

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "adapters/channel.h"
 #include "adapters/http/http_client.h"
+#include "adapters/print/print_channel.h"
 #include "common/clock.h"
 
 namespace utpost::adapters {
@@ -38,6 +39,9 @@ struct AdapterSettings {
   HttpClient* http = nullptr;
   // Not owned. Null: the real clock.
   const Clock* clock = nullptr;
+  // Print: batching and the cover page; its base_url is ignored (base_url
+  // above counts).
+  PrintOptions print;
 };
 
 using ChannelFactory = std::function<absl::StatusOr<std::unique_ptr<Channel>>(

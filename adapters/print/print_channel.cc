@@ -1,12 +1,21 @@
 #include "adapters/print/print_channel.h"
 
+#include <algorithm>
+#include <deque>
 #include <exception>
+#include <set>
 #include <string_view>
 #include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "adapters/http/digest.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "adapters/print/cover_page.h"
 #include "common/digest.h"
 #include "common/mask.h"
 #include "nlohmann/json.hpp"
@@ -14,9 +23,11 @@
 namespace utpost::adapters {
 namespace {
 
+using nlohmann::json;
+
 constexpr size_t kMaxQuoted = 300;
 
-nlohmann::json AddressJson(const PostalAddress& address) {
+json AddressJson(const PostalAddress& address) {
   return {{"name", address.name},
           {"address_lines", address.lines},
           {"postal_code", address.postal_code},
@@ -25,8 +36,8 @@ nlohmann::json AddressJson(const PostalAddress& address) {
            address.country_code.empty() ? "NO" : address.country_code}};
 }
 
-// Quotes of file names and addresses go into header parameters: a quote or
-// line break there would end the header early.
+// Quotes of file names go into header parameters: a quote or line break
+// there would end the header early.
 std::string HeaderSafe(absl::string_view text) {
   std::string out;
   for (char c : text) {
@@ -35,6 +46,95 @@ std::string HeaderSafe(absl::string_view text) {
   return out;
 }
 
+std::string Dump(const json& value) {
+  // The library throws on text that is not UTF-8; addresses come from
+  // outside, so bad bytes are replaced instead.
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// The provider's error code and message from a JSON error reply, if any.
+std::pair<std::string, std::string> ErrorOf(const json& reply) {
+  std::string code;
+  std::string message;
+  // Wrong types in a reply are the provider's fault and only cost detail;
+  // they must not escape as exceptions.
+  try {
+    if (reply.is_object()) {
+      if (auto error = reply.find("error");
+          error != reply.end() && error->is_object()) {
+        code = error->value("code", "");
+        message = error->value("message", "");
+      }
+    }
+  } catch (const std::exception&) {
+  }
+  return {code, message};
+}
+
+std::string Describe(absl::string_view what, absl::string_view code,
+                     absl::string_view message) {
+  // Masked before it is cut: a cut through a number would leave a shorter
+  // run of digits, which the mask no longer recognises.
+  std::string quoted =
+      MaskPersonNumbersIn(std::string_view(message.data(), message.size()))
+          .substr(0, kMaxQuoted);
+  return MaskPersonNumbersIn(absl::StrCat(what, code.empty() ? "" : " ", code,
+                                          quoted.empty() ? "" : ": ", quoted));
+}
+
+// The status for an HTTP answer about the whole job (or event feed).
+absl::Status JobError(const HttpResponse& response, size_t letters) {
+  json reply = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  auto [code, message] = ErrorOf(reply);
+  std::string text =
+      Describe(absl::StrCat("print provider answered HTTP ", response.status),
+               code, message);
+  if (response.status >= 500) return absl::UnavailableError(text);
+  if (response.status == 408) return absl::DeadlineExceededError(text);
+  if (response.status == 429) return absl::ResourceExhaustedError(text);
+  if (response.status == 401 || response.status == 403) {
+    return absl::PermissionDeniedError(text);
+  }
+  // A refused job of one letter is a refusal of that letter. A larger job
+  // refused as a whole names no letter: the gateway retries, and a letter
+  // travelling alone gets its own verdict.
+  if (response.status == 400 && letters == 1) {
+    return absl::InvalidArgumentError(text);
+  }
+  return absl::FailedPreconditionError(text);
+}
+
+absl::Status TransportError(const absl::Status& status) {
+  // The client's INVALID_ARGUMENT is about the URL, from configuration:
+  // not a refusal of the letter.
+  if (absl::IsInvalidArgument(status)) {
+    return absl::FailedPreconditionError(status.message());
+  }
+  return status;
+}
+
+// A letter ready to travel: page counts known, cover page made.
+struct Prepared {
+  const OutgoingLetter* letter = nullptr;
+  // The first document with the cover page in front; empty without one.
+  std::string first_with_cover;
+  std::vector<int> pages;
+  std::vector<std::string> sha256;
+  int64_t bytes = 0;
+
+  const std::string& Content(size_t i) const {
+    return i == 0 && !first_with_cover.empty() ? first_with_cover
+                                               : letter->documents[i].content;
+  }
+};
+
+// One caller waiting for its letter's result.
+struct Slot {
+  const Prepared* prepared = nullptr;
+  absl::StatusOr<SendResult> result = absl::UnknownError("not sent");
+  bool done = false;
+};
+
 class PrintChannel final : public Channel {
  public:
   PrintChannel(PrintOptions options, HttpClient* http)
@@ -42,11 +142,109 @@ class PrintChannel final : public Channel {
     while (!options_.base_url.empty() && options_.base_url.back() == '/') {
       options_.base_url.pop_back();
     }
+    options_.max_letters_per_job = std::max(1, options_.max_letters_per_job);
+    options_.max_jobs_in_flight = std::max(1, options_.max_jobs_in_flight);
+    options_.max_wait_ms = std::max<int64_t>(0, options_.max_wait_ms);
   }
 
   std::string name() const override { return "print"; }
 
   absl::StatusOr<SendResult> Send(const OutgoingLetter& letter) override {
+    absl::StatusOr<Prepared> prepared = Prepare(letter);
+    if (!prepared.ok()) return prepared.status();
+    Slot slot;
+    slot.prepared = &*prepared;
+
+    absl::MutexLock lock(&mu_);
+    queue_.push_back(&slot);
+    changed_.SignalAll();  // The collector may have a full job now.
+    while (!slot.done) {
+      // Not in the queue and not done means it is in a job being posted.
+      if (!collecting_ && !queue_.empty()) {
+        CollectAndPost();
+      } else {
+        changed_.Wait(&mu_);
+      }
+    }
+    return std::move(slot.result);
+  }
+
+  absl::StatusOr<std::vector<ProviderEvent>> FetchEvents(int max) override {
+    const int limit = std::max(1, std::min(max, options_.max_events_per_fetch));
+    HttpRequest request;
+    request.method = "GET";
+    request.url =
+        absl::StrCat(options_.base_url, "/print/v1/events?limit=", limit);
+    request.headers = {{"Accept", "application/json"}};
+    absl::StatusOr<HttpResponse> response = http_->Do(request);
+    if (!response.ok()) return TransportError(response.status());
+    if (response->status != 200) return JobError(*response, 0);
+    json reply =
+        json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+    std::vector<ProviderEvent> events;
+    std::vector<std::string> unknown;
+    try {
+      if (!reply.is_object() || !reply.contains("events") ||
+          !reply["events"].is_array()) {
+        return absl::UnavailableError(
+            "print provider's event feed is not {\"events\": [...]}");
+      }
+      for (const json& e : reply["events"]) {
+        if (!e.is_object()) continue;
+        ProviderEvent event;
+        event.event_id = e.value("id", "");
+        event.message_id = e.value("message_id", "");
+        event.time_ms = e.value("time_ms", int64_t{0});
+        event.reason = MaskPersonNumbersIn(e.value("reason", ""));
+        event.provider = "print";
+        event.evidence = Dump(e);
+        const std::string type = e.value("type", "");
+        if (event.event_id.empty()) continue;
+        if (type == "RECEIVED") {
+          event.kind = ProviderEvent::Kind::kPrintReceived;
+        } else if (type == "POSTED") {
+          event.kind = ProviderEvent::Kind::kPosted;
+        } else if (type == "RETURNED") {
+          event.kind = ProviderEvent::Kind::kReturned;
+        } else if (type == "FAILED") {
+          event.kind = ProviderEvent::Kind::kFailed;
+        } else {
+          unknown.push_back(event.event_id);
+          continue;
+        }
+        if (event.message_id.empty()) {
+          unknown.push_back(event.event_id);
+          continue;
+        }
+        events.push_back(std::move(event));
+      }
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(
+          absl::StrCat("print provider's event feed: ", e.what()));
+    }
+    // Nothing will ever confirm what nobody can use; left in the queue it
+    // would come back on every fetch.
+    if (!unknown.empty()) (void)ConfirmEvents(unknown);
+    return events;
+  }
+
+  absl::Status ConfirmEvents(const std::vector<std::string>& ids) override {
+    if (ids.empty()) return absl::OkStatus();
+    HttpRequest request;
+    request.method = "POST";
+    request.url = absl::StrCat(options_.base_url, "/print/v1/events/ack");
+    request.headers = {{"Content-Type", "application/json"}};
+    request.body = Dump(json{{"event_ids", ids}});
+    absl::StatusOr<HttpResponse> response = http_->Do(request);
+    if (!response.ok()) return TransportError(response.status());
+    if (response->status >= 200 && response->status < 300) {
+      return absl::OkStatus();
+    }
+    return JobError(*response, 0);
+  }
+
+ private:
+  absl::StatusOr<Prepared> Prepare(const OutgoingLetter& letter) const {
     if (letter.message_id.empty()) {
       return absl::InvalidArgumentError("letter has no message id");
     }
@@ -56,15 +254,143 @@ class PrintChannel final : public Channel {
     if (letter.recipient_address.name.empty()) {
       return absl::InvalidArgumentError("letter has no recipient address");
     }
-    // The library throws on text that is not UTF-8; addresses come from
-    // outside, so bad bytes are replaced instead.
-    std::string manifest_text = Manifest(letter).dump(
-        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    Prepared p;
+    p.letter = &letter;
+    if (options_.cover_page) {
+      absl::StatusOr<std::string> cover =
+          MakeCoverPage(options_.cover_page_options, letter.recipient_address,
+                        letter.return_address, letter.duplex);
+      if (!cover.ok()) return cover.status();
+      absl::StatusOr<std::string> merged =
+          PrependPdf(*cover, letter.documents[0].content);
+      if (!merged.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "documents[0]: ",
+            MaskPersonNumbersIn(std::string(merged.status().message()))));
+      }
+      p.first_with_cover = *std::move(merged);
+    }
+    for (size_t i = 0; i < letter.documents.size(); ++i) {
+      const std::string& content = p.Content(i);
+      absl::StatusOr<int> pages = CountPdfPages(content);
+      if (!pages.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "documents[", i,
+            "]: ", MaskPersonNumbersIn(std::string(pages.status().message()))));
+      }
+      p.pages.push_back(*pages);
+      const std::string& given = letter.documents[i].sha256_hex;
+      p.sha256.push_back(given.empty() || (i == 0 && options_.cover_page)
+                             ? utpost::Sha256Hex(content)
+                             : given);
+      p.bytes += static_cast<int64_t>(content.size());
+    }
+    return p;
+  }
 
-    std::string boundary = absl::StrCat(
-        "utpost-",
-        utpost::Sha256Hex(absl::StrCat(letter.message_id, "\n", manifest_text))
-            .substr(0, 32));
+  // Runs with mu_ held, as the one collector: waits for a job's worth of
+  // letters (or the deadline) and a free posting slot, takes the job and
+  // posts it with mu_ released.
+  void CollectAndPost() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    collecting_ = true;
+    const absl::Time deadline =
+        absl::Now() + absl::Milliseconds(options_.max_wait_ms);
+    while (true) {
+      const bool can_post = in_flight_ < options_.max_jobs_in_flight;
+      if (can_post && (JobIsFull() || absl::Now() >= deadline)) break;
+      if (can_post) {
+        changed_.WaitWithDeadline(&mu_, deadline);
+      } else {
+        changed_.Wait(&mu_);
+      }
+    }
+    std::vector<Slot*> job;
+    std::set<std::string> ids;
+    int64_t bytes = 0;
+    for (auto it = queue_.begin();
+         it != queue_.end() &&
+         static_cast<int>(job.size()) < options_.max_letters_per_job;) {
+      const Prepared& p = *(*it)->prepared;
+      // A letter sent twice at once (a redelivery racing the first try)
+      // waits for the next job, where the provider calls it a duplicate.
+      if (ids.count(p.letter->message_id) > 0 ||
+          (!job.empty() && bytes + p.bytes > options_.max_job_bytes)) {
+        ++it;
+        continue;
+      }
+      ids.insert(p.letter->message_id);
+      bytes += p.bytes;
+      job.push_back(*it);
+      it = queue_.erase(it);
+    }
+    collecting_ = false;
+    ++in_flight_;
+    changed_.SignalAll();  // Someone else may collect the next job now.
+
+    mu_.Unlock();
+    PostJob(job);
+    mu_.Lock();
+
+    --in_flight_;
+    for (Slot* slot : job) slot->done = true;
+    changed_.SignalAll();
+  }
+
+  bool JobIsFull() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (static_cast<int>(queue_.size()) >= options_.max_letters_per_job) {
+      return true;
+    }
+    int64_t bytes = 0;
+    for (const Slot* slot : queue_) bytes += slot->prepared->bytes;
+    return bytes >= options_.max_job_bytes;
+  }
+
+  static json LetterManifest(const Prepared& p, size_t index) {
+    const OutgoingLetter& letter = *p.letter;
+    json documents = json::array();
+    int pages = 0;
+    int sheets = 0;
+    for (size_t i = 0; i < letter.documents.size(); ++i) {
+      documents.push_back(
+          {{"part", absl::StrCat("document-", index, "-", i)},
+           {"file_name", HeaderSafe(letter.documents[i].file_name)},
+           {"sha256", p.sha256[i]},
+           {"pages", p.pages[i]}});
+      pages += p.pages[i];
+      sheets += letter.duplex ? (p.pages[i] + 1) / 2 : p.pages[i];
+    }
+    return {
+        {"message_id", letter.message_id},
+        {"sender", {{"organisation_number", letter.tenant}}},
+        {"recipient", AddressJson(letter.recipient_address)},
+        {"return_address", AddressJson(letter.return_address)},
+        {"colour", letter.color ? "COLORS" : "MONOCHROME"},
+        {"duplex", letter.duplex},
+        {"post_type", letter.a_post ? "A" : "B"},
+        {"return_handling",
+         letter.shred_if_undeliverable ? "SHRED" : "RETURN_TO_SENDER"},
+        {"cover_page", !p.first_with_cover.empty()},
+        {"pages", pages},
+        {"sheets", sheets},
+        {"documents", std::move(documents)},
+    };
+  }
+
+  // Posts one job and fills in every slot's result. Runs without mu_; the
+  // slots are this job's alone until it marks them done.
+  void PostJob(const std::vector<Slot*>& job) {
+    std::vector<std::string> ids;
+    json letters = json::array();
+    for (size_t i = 0; i < job.size(); ++i) {
+      ids.push_back(job[i]->prepared->letter->message_id);
+      letters.push_back(LetterManifest(*job[i]->prepared, i));
+    }
+    const std::string job_id =
+        utpost::Sha256Hex(absl::StrJoin(ids, "\n")).substr(0, 32);
+    const std::string manifest =
+        Dump(json{{"job_id", job_id}, {"letters", std::move(letters)}});
+
+    const std::string boundary = absl::StrCat("utpost-", job_id);
     HttpRequest request;
     request.method = "POST";
     request.url = absl::StrCat(options_.base_url, "/print/v1/jobs");
@@ -75,110 +401,87 @@ class PrintChannel final : public Channel {
     std::string& body = request.body;
     absl::StrAppend(&body, "--", boundary, "\r\n",
                     "Content-Disposition: form-data; name=\"manifest\"\r\n",
-                    "Content-Type: application/json\r\n\r\n", manifest_text,
-                    "\r\n");
-    for (const OutgoingDocument& document : letter.documents) {
-      absl::StrAppend(&body, "--", boundary, "\r\n",
-                      "Content-Disposition: form-data; name=\"document\"; "
-                      "filename=\"",
-                      HeaderSafe(document.file_name), "\"\r\n",
-                      "Content-Type: application/pdf\r\n\r\n");
-      body.append(document.content);
-      body.append("\r\n");
+                    "Content-Type: application/json\r\n\r\n", manifest, "\r\n");
+    for (size_t i = 0; i < job.size(); ++i) {
+      const Prepared& p = *job[i]->prepared;
+      for (size_t d = 0; d < p.letter->documents.size(); ++d) {
+        absl::StrAppend(&body, "--", boundary, "\r\n",
+                        "Content-Disposition: form-data; name=\"document-", i,
+                        "-", d, "\"; filename=\"",
+                        HeaderSafe(p.letter->documents[d].file_name), "\"\r\n",
+                        "Content-Type: application/pdf\r\n\r\n");
+        body.append(p.Content(d));
+        body.append("\r\n");
+      }
     }
     absl::StrAppend(&body, "--", boundary, "--\r\n");
 
     absl::StatusOr<HttpResponse> response = http_->Do(request);
     if (!response.ok()) {
-      // The client's INVALID_ARGUMENT is about the URL, from configuration:
-      // not a refusal of the letter.
-      if (absl::IsInvalidArgument(response.status())) {
-        return absl::FailedPreconditionError(response.status().message());
-      }
-      return response.status();
+      for (Slot* slot : job) slot->result = TransportError(response.status());
+      return;
     }
-    return Interpret(*response);
-  }
-
- private:
-  static nlohmann::json Manifest(const OutgoingLetter& letter) {
-    nlohmann::json documents = nlohmann::json::array();
-    for (const OutgoingDocument& document : letter.documents) {
-      documents.push_back({{"file_name", HeaderSafe(document.file_name)},
-                           {"sha256", document.sha256_hex.empty()
-                                          ? utpost::Sha256Hex(document.content)
-                                          : document.sha256_hex}});
+    if (response->status != 200 && response->status != 201) {
+      absl::Status error = JobError(*response, job.size());
+      for (Slot* slot : job) slot->result = error;
+      return;
     }
-    return {
-        {"job_id", letter.message_id},
-        {"sender", {{"organisation_number", letter.tenant}}},
-        {"recipient", AddressJson(letter.recipient_address)},
-        {"return_address", AddressJson(letter.return_address)},
-        {"colour", letter.color ? "COLORS" : "MONOCHROME"},
-        {"duplex", letter.duplex},
-        {"post_type", letter.a_post ? "A" : "B"},
-        {"return_handling",
-         letter.shred_if_undeliverable ? "SHRED" : "RETURN_TO_SENDER"},
-        {"documents", std::move(documents)},
-    };
-  }
-
-  static absl::StatusOr<SendResult> Interpret(const HttpResponse& response) {
-    nlohmann::json reply = nlohmann::json::parse(response.body, nullptr,
-                                                 /*allow_exceptions=*/false);
-    std::string provider_status;
-    std::string error_code;
-    std::string error_message;
-    // Wrong types in the reply are the provider's fault and only cost
-    // detail in the result; they must not escape as exceptions.
+    json reply =
+        json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+    for (Slot* slot : job) {
+      slot->result = absl::UnavailableError(
+          absl::StrCat("print provider's reply to job ", job_id,
+                       " does not mention the letter"));
+    }
     try {
-      if (reply.is_object()) {
-        provider_status = reply.value("status", "");
-        if (auto error = reply.find("error");
-            error != reply.end() && error->is_object()) {
-          error_code = error->value("code", "");
-          error_message = error->value("message", "");
+      if (!reply.is_object() || !reply.contains("letters") ||
+          !reply["letters"].is_array()) {
+        return;
+      }
+      for (const json& answer : reply["letters"]) {
+        if (!answer.is_object()) continue;
+        const std::string id = answer.value("message_id", "");
+        auto slot = std::find_if(job.begin(), job.end(), [&id](Slot* s) {
+          return s->prepared->letter->message_id == id;
+        });
+        if (slot == job.end()) continue;
+        const std::string status = answer.value("status", "");
+        if (status == "RECEIVED") {
+          SendResult result;
+          result.outcome = SendResult::Outcome::kAccepted;
+          result.provider_reference =
+              absl::StrCat("job ", job_id, ": RECEIVED");
+          (*slot)->result = result;
+        } else if (status == "DUPLICATE") {
+          SendResult result;
+          result.outcome = SendResult::Outcome::kDuplicate;
+          result.provider_reference =
+              absl::StrCat("job ", job_id, ": DUPLICATE");
+          (*slot)->result = result;
+        } else if (status == "REJECTED") {
+          auto [code, message] = ErrorOf(answer);
+          (*slot)->result = absl::InvalidArgumentError(
+              Describe("print provider rejected the letter:", code, message));
+        } else {
+          (*slot)->result = absl::UnavailableError(Describe(
+              "print provider answered the letter with status", status, ""));
         }
       }
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+      // What was read stays; the rest keep "does not mention".
     }
-    if (response.status >= 200 && response.status < 300) {
-      SendResult result;
-      result.outcome = SendResult::Outcome::kAccepted;
-      result.provider_reference = provider_status;
-      return result;
-    }
-    // Any other conflict says nothing of whether the provider has the job.
-    if (response.status == 409 && error_code == "DUPLICATE_JOB") {
-      SendResult result;
-      result.outcome = SendResult::Outcome::kDuplicate;
-      result.provider_reference = error_code;
-      return result;
-    }
-    // Masked before it is cut: a cut through a number would leave a
-    // shorter run of digits, which the mask no longer recognises.
-    std::string quoted =
-        MaskPersonNumbersIn(error_message).substr(0, kMaxQuoted);
-    std::string message = MaskPersonNumbersIn(
-        absl::StrCat("print provider answered HTTP ", response.status,
-                     error_code.empty() ? "" : " ", error_code,
-                     quoted.empty() ? "" : ": ", quoted));
-    if (response.status >= 500) return absl::UnavailableError(message);
-    if (response.status == 408) return absl::DeadlineExceededError(message);
-    if (response.status == 429) return absl::ResourceExhaustedError(message);
-    if (response.status == 401 || response.status == 403) {
-      return absl::PermissionDeniedError(message);
-    }
-    // 400 is the provider's refusal of this job: its manifest, documents
-    // or recipient. Anything else (404 for a wrong base URL, 415, a
-    // conflict other than a duplicate) is the gateway's set-up or needs an
-    // operator.
-    if (response.status == 400) return absl::InvalidArgumentError(message);
-    return absl::FailedPreconditionError(message);
   }
 
   PrintOptions options_;
   HttpClient* const http_;
+
+  absl::Mutex mu_;
+  absl::CondVar changed_;
+  // Letters waiting for a job, oldest first.
+  std::deque<Slot*> queue_ ABSL_GUARDED_BY(mu_);
+  // True while one caller is gathering the next job.
+  bool collecting_ ABSL_GUARDED_BY(mu_) = false;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace

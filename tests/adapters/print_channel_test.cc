@@ -1,26 +1,33 @@
 #include "adapters/print/print_channel.h"
 
+#include <atomic>
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "adapters/http/fake_http_client.h"
 #include "common/digest.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/pdf_fixtures.h"
 
 namespace utpost::adapters {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 using ::utpost::testing::IsOk;
+using ::utpost::testing::MakeTestPdf;
 using ::utpost::testing::StatusIs;
-
-constexpr char kPdf[] = "%PDF-1.7\nletter\n%%EOF\n";
+using json = nlohmann::json;
 
 HttpResponse Reply(int status, std::string body) {
   HttpResponse response;
@@ -29,14 +36,14 @@ HttpResponse Reply(int status, std::string body) {
   return response;
 }
 
-OutgoingLetter Letter() {
+OutgoingLetter Letter(std::string id = "msg-1") {
   OutgoingLetter letter;
-  letter.message_id = "job-1";
+  letter.message_id = std::move(id);
   letter.tenant = "964338531";
   letter.person_number = "12860150180";
   letter.documents = {
-      {"brev.pdf", "application/pdf", kPdf, ""},
-      {"vedlegg.pdf", "application/pdf", "%PDF-1.4 v", "given-digest"}};
+      {"brev.pdf", "application/pdf", MakeTestPdf(3), ""},
+      {"vedlegg.pdf", "application/pdf", MakeTestPdf(1, "v"), "given-digest"}};
   letter.recipient_address = {
       "Nora Utenpost", {"Testveien 1"}, "5003", "Bergen", ""};
   letter.return_address = {
@@ -48,137 +55,256 @@ OutgoingLetter Letter() {
   return letter;
 }
 
-// The JSON of the "manifest" part of a multipart/form-data body.
-nlohmann::json ManifestOf(const std::string& body) {
-  size_t name = body.find("name=\"manifest\"");
-  size_t start = body.find("\r\n\r\n", name) + 4;
-  size_t end = body.find("\r\n--", start);
-  return nlohmann::json::parse(body.substr(start, end - start));
+struct Part {
+  std::string file_name;
+  std::string content;
+};
+
+// The parts of a multipart/form-data request, by name.
+std::map<std::string, Part> PartsOf(const HttpRequest& request) {
+  std::string type = *FindHeader(request.headers, "Content-Type");
+  std::string delimiter =
+      absl::StrCat("--", type.substr(type.find("boundary=") + 9));
+  std::map<std::string, Part> parts;
+  const std::string& body = request.body;
+  size_t pos = body.find(delimiter);
+  while (pos != std::string::npos) {
+    size_t head = pos + delimiter.size();
+    if (body.compare(head, 2, "--") == 0) break;
+    size_t header_end = body.find("\r\n\r\n", head);
+    size_t next = body.find("\r\n" + delimiter, header_end);
+    std::string headers = body.substr(head, header_end - head);
+    size_t name = headers.find("name=\"") + 6;
+    Part part;
+    part.content = body.substr(header_end + 4, next - header_end - 4);
+    size_t file = headers.find("filename=\"");
+    if (file != std::string::npos) {
+      file += 10;
+      part.file_name = headers.substr(file, headers.find('"', file) - file);
+    }
+    parts[headers.substr(name, headers.find('"', name) - name)] = part;
+    pos = next + 2;
+  }
+  return parts;
+}
+
+json ManifestOf(const HttpRequest& request) {
+  return json::parse(PartsOf(request).at("manifest").content);
+}
+
+// A provider that takes every letter, except those whose ids are listed as
+// refused or known.
+HttpResponse Answer(const HttpRequest& request,
+                    const std::map<std::string, std::string>& special = {}) {
+  json manifest = ManifestOf(request);
+  json letters = json::array();
+  for (const json& letter : manifest["letters"]) {
+    std::string id = letter["message_id"];
+    auto it = special.find(id);
+    std::string status = it == special.end() ? "RECEIVED" : it->second;
+    json answer = {{"message_id", id}, {"status", status}};
+    if (status == "REJECTED") {
+      answer["error"] = {{"code", "ADDRESS_UNKNOWN"},
+                         {"message", "no such street for 12860150180"}};
+    }
+    letters.push_back(answer);
+  }
+  return Reply(
+      200, json{{"job_id", manifest["job_id"]}, {"letters", letters}}.dump());
+}
+
+PrintOptions Options() {
+  PrintOptions options;
+  options.base_url = "https://print.test/";
+  options.max_wait_ms = 1;
+  return options;
 }
 
 TEST(PrintChannelTest, SendsManifestThenDocuments) {
-  FakeHttpClient http([](const HttpRequest&) {
-    return Reply(201, R"({"job_id": "job-1", "status": "RECEIVED"})");
-  });
-  auto channel = NewPrintChannel({"https://print.test/"}, &http);
+  FakeHttpClient http([](const HttpRequest& r) { return Answer(r); });
+  auto channel = NewPrintChannel(Options(), &http);
   EXPECT_EQ(channel->name(), "print");
-  absl::StatusOr<SendResult> result = channel->Send(Letter());
+  OutgoingLetter letter = Letter();
+  absl::StatusOr<SendResult> result = channel->Send(letter);
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->outcome, SendResult::Outcome::kAccepted);
   EXPECT_FALSE(result->delivered);
-  EXPECT_EQ(result->provider_reference, "RECEIVED");
+  EXPECT_THAT(result->provider_reference, HasSubstr("RECEIVED"));
 
-  ASSERT_EQ(http.requests().size(), 1u);
   std::vector<HttpRequest> requests = http.requests();
+  ASSERT_EQ(requests.size(), 1u);
   const HttpRequest& request = requests[0];
   EXPECT_EQ(request.url, "https://print.test/print/v1/jobs");
-  std::string type = *FindHeader(request.headers, "Content-Type");
-  EXPECT_THAT(type, StartsWith("multipart/form-data; boundary="));
-  std::string boundary = type.substr(type.find('=') + 1);
-  EXPECT_THAT(request.body, StartsWith("--" + boundary + "\r\n"));
-  EXPECT_THAT(request.body, HasSubstr("\r\n--" + boundary + "--\r\n"));
-  EXPECT_THAT(request.body,
-              HasSubstr("Content-Disposition: form-data; name=\"document\"; "
-                        "filename=\"brev.pdf\"\r\nContent-Type: "
-                        "application/pdf\r\n\r\n" +
-                        std::string(kPdf) + "\r\n--"));
+  EXPECT_THAT(*FindHeader(request.headers, "Content-Type"),
+              StartsWith("multipart/form-data; boundary="));
   EXPECT_LT(request.body.find("name=\"manifest\""),
             request.body.find("filename=\"brev.pdf\""));
-  EXPECT_LT(request.body.find("filename=\"brev.pdf\""),
-            request.body.find("filename=\"vedlegg.pdf\""));
 
-  nlohmann::json manifest = ManifestOf(request.body);
-  EXPECT_EQ(manifest["job_id"], "job-1");
-  EXPECT_EQ(manifest["sender"]["organisation_number"], "964338531");
-  EXPECT_EQ(manifest["recipient"],
-            nlohmann::json::parse(R"({"name": "Nora Utenpost",
+  std::map<std::string, Part> parts = PartsOf(request);
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts["document-0-0"].file_name, "brev.pdf");
+  EXPECT_EQ(parts["document-0-0"].content, letter.documents[0].content);
+  EXPECT_EQ(parts["document-0-1"].content, letter.documents[1].content);
+
+  json manifest = ManifestOf(request);
+  ASSERT_EQ(manifest["letters"].size(), 1u);
+  const json& m = manifest["letters"][0];
+  EXPECT_EQ(m["message_id"], "msg-1");
+  EXPECT_EQ(m["sender"]["organisation_number"], "964338531");
+  EXPECT_EQ(m["recipient"], json::parse(R"({"name": "Nora Utenpost",
               "address_lines": ["Testveien 1"], "postal_code": "5003",
               "city": "Bergen", "country_code": "NO"})"));
-  EXPECT_EQ(manifest["return_address"]["name"], "Bergen kommune");
-  EXPECT_EQ(manifest["colour"], "COLORS");
-  EXPECT_EQ(manifest["duplex"], true);
-  EXPECT_EQ(manifest["post_type"], "B");
-  EXPECT_EQ(manifest["return_handling"], "SHRED");
-  ASSERT_EQ(manifest["documents"].size(), 2u);
-  EXPECT_EQ(manifest["documents"][0]["file_name"], "brev.pdf");
-  EXPECT_EQ(manifest["documents"][0]["sha256"], Sha256Hex(kPdf));
-  EXPECT_EQ(manifest["documents"][1]["sha256"], "given-digest");
-  EXPECT_FALSE(manifest["documents"][0].contains("pages"));
+  EXPECT_EQ(m["return_address"]["name"], "Bergen kommune");
+  EXPECT_EQ(m["colour"], "COLORS");
+  EXPECT_EQ(m["duplex"], true);
+  EXPECT_EQ(m["post_type"], "B");
+  EXPECT_EQ(m["return_handling"], "SHRED");
+  EXPECT_EQ(m["cover_page"], false);
+  // Duplex: 3 pages are 2 sheets, 1 page 1 sheet.
+  EXPECT_EQ(m["pages"], 4);
+  EXPECT_EQ(m["sheets"], 3);
+  ASSERT_EQ(m["documents"].size(), 2u);
+  EXPECT_EQ(m["documents"][0]["part"], "document-0-0");
+  EXPECT_EQ(m["documents"][0]["file_name"], "brev.pdf");
+  EXPECT_EQ(m["documents"][0]["sha256"],
+            Sha256Hex(letter.documents[0].content));
+  EXPECT_EQ(m["documents"][0]["pages"], 3);
+  EXPECT_EQ(m["documents"][1]["sha256"], "given-digest");
 }
 
-TEST(PrintChannelTest, DefaultsAreMonochromeSimplexBPostReturnToSender) {
-  FakeHttpClient http([](const HttpRequest&) { return Reply(201, "{}"); });
-  auto channel = NewPrintChannel({"https://print.test"}, &http);
+TEST(PrintChannelTest, SimplexCountsASheetPerPage) {
+  FakeHttpClient http([](const HttpRequest& r) { return Answer(r); });
+  auto channel = NewPrintChannel(Options(), &http);
   OutgoingLetter letter = Letter();
   letter.color = false;
   letter.duplex = false;
   letter.a_post = true;
   letter.shred_if_undeliverable = false;
   ASSERT_THAT(channel->Send(letter), IsOk());
-  nlohmann::json manifest = ManifestOf(http.requests()[0].body);
-  EXPECT_EQ(manifest["colour"], "MONOCHROME");
-  EXPECT_EQ(manifest["duplex"], false);
-  EXPECT_EQ(manifest["post_type"], "A");
-  EXPECT_EQ(manifest["return_handling"], "RETURN_TO_SENDER");
+  const json m = ManifestOf(http.requests()[0])["letters"][0];
+  EXPECT_EQ(m["colour"], "MONOCHROME");
+  EXPECT_EQ(m["post_type"], "A");
+  EXPECT_EQ(m["return_handling"], "RETURN_TO_SENDER");
+  EXPECT_EQ(m["sheets"], 4);
 }
 
-TEST(PrintChannelTest, ConflictIsDuplicate) {
-  FakeHttpClient http([](const HttpRequest&) {
-    return Reply(409, R"({"error": {"code": "DUPLICATE_JOB"}})");
+TEST(PrintChannelTest, ConcurrentSendsShareJobsAndEachGetsItsOwnResult) {
+  constexpr int kLetters = 10;
+  constexpr int kPerJob = 4;
+  FakeHttpClient http([](const HttpRequest& r) {
+    return Answer(r, {{"msg-3", "REJECTED"}, {"msg-7", "DUPLICATE"}});
   });
-  auto channel = NewPrintChannel({"https://print.test"}, &http);
-  absl::StatusOr<SendResult> result = channel->Send(Letter());
-  ASSERT_THAT(result, IsOk());
-  EXPECT_EQ(result->outcome, SendResult::Outcome::kDuplicate);
-  EXPECT_EQ(result->provider_reference, "DUPLICATE_JOB");
-}
+  PrintOptions options = Options();
+  options.max_letters_per_job = kPerJob;
+  // Long enough for all threads to arrive; a full job does not wait.
+  options.max_wait_ms = 1000;
+  auto channel = NewPrintChannel(options, &http);
 
-TEST(PrintChannelTest, ConflictWithoutDuplicateJobIsNoSuccess) {
-  std::string body;
-  FakeHttpClient http([&body](const HttpRequest&) { return Reply(409, body); });
-  auto channel = NewPrintChannel({"https://print.test"}, &http);
-  for (std::string reply :
-       {"", "{}", R"({"error": {"code": "JOB_LOCKED", "message": "busy"}})"}) {
-    body = reply;
-    absl::StatusOr<SendResult> result = channel->Send(Letter());
-    EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition,
-                                 HasSubstr("409")))
-        << reply;
-    EXPECT_FALSE(IsTransient(result.status()));
-    EXPECT_FALSE(IsLetterRefusal(result.status()));
+  std::vector<absl::StatusOr<SendResult>> results(
+      kLetters, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kLetters; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = channel->Send(Letter(absl::StrCat("msg-", i)));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+
+  std::vector<HttpRequest> requests = http.requests();
+  EXPECT_EQ(requests.size(),
+            static_cast<size_t>((kLetters + kPerJob - 1) / kPerJob));
+  std::map<std::string, int> seen;
+  for (const HttpRequest& request : requests) {
+    json manifest = ManifestOf(request);
+    EXPECT_LE(manifest["letters"].size(), static_cast<size_t>(kPerJob));
+    EXPECT_EQ(PartsOf(request).size(), 1 + 2 * manifest["letters"].size());
+    for (const json& letter : manifest["letters"]) {
+      ++seen[letter["message_id"].get<std::string>()];
+    }
+  }
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kLetters));
+  for (const auto& [id, times] : seen) EXPECT_EQ(times, 1) << id;
+
+  for (int i = 0; i < kLetters; ++i) {
+    if (i == 3) {
+      EXPECT_THAT(results[i],
+                  StatusIs(absl::StatusCode::kInvalidArgument,
+                           AllOf(HasSubstr("ADDRESS_UNKNOWN"),
+                                 HasSubstr("no such street for 128601*****"))));
+    } else if (i == 7) {
+      ASSERT_THAT(results[i], IsOk());
+      EXPECT_EQ(results[i]->outcome, SendResult::Outcome::kDuplicate);
+    } else {
+      ASSERT_THAT(results[i], IsOk()) << i;
+      EXPECT_EQ(results[i]->outcome, SendResult::Outcome::kAccepted) << i;
+    }
   }
 }
 
-TEST(PrintChannelTest, ClassifiesErrors) {
+TEST(PrintChannelTest, LoneLetterIsNotDelayedLong) {
+  FakeHttpClient http([](const HttpRequest& r) { return Answer(r); });
+  PrintOptions options = Options();
+  options.max_wait_ms = 20;
+  auto channel = NewPrintChannel(options, &http);
+  absl::Time start = absl::Now();
+  ASSERT_THAT(channel->Send(Letter()), IsOk());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+TEST(PrintChannelTest, SameLetterTwiceAtOnceTravelsInTwoJobs) {
+  absl::Mutex mu;
+  std::map<std::string, int> received;
+  FakeHttpClient http([&](const HttpRequest& r) {
+    json manifest = ManifestOf(r);
+    std::map<std::string, std::string> special;
+    absl::MutexLock lock(&mu);
+    for (const json& letter : manifest["letters"]) {
+      if (received[letter["message_id"]]++ > 0) {
+        special[letter["message_id"]] = "DUPLICATE";
+      }
+    }
+    return Answer(r, special);
+  });
+  PrintOptions options = Options();
+  options.max_wait_ms = 300;
+  auto channel = NewPrintChannel(options, &http);
+  std::vector<absl::StatusOr<SendResult>> results(
+      2, absl::UnknownError("not run"));
+  std::thread a([&] { results[0] = channel->Send(Letter("same")); });
+  std::thread b([&] { results[1] = channel->Send(Letter("same")); });
+  a.join();
+  b.join();
+  EXPECT_EQ(http.requests().size(), 2u);
+  ASSERT_THAT(results[0], IsOk());
+  ASSERT_THAT(results[1], IsOk());
+  EXPECT_NE(results[0]->outcome, results[1]->outcome);
+}
+
+TEST(PrintChannelTest, JobErrorsGoToEveryLetterClassified) {
   int status = 0;
   FakeHttpClient http([&status](const HttpRequest&) {
     return Reply(status,
                  R"({"error": {"code": "X", "message": "for 12860150180"}})");
   });
-  auto channel = NewPrintChannel({"https://print.test"}, &http);
+  auto channel = NewPrintChannel(Options(), &http);
   status = 503;
   EXPECT_THAT(channel->Send(Letter()),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("503")));
   status = 408;
   EXPECT_THAT(channel->Send(Letter()),
               StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("408")));
-  status = 400;
-  EXPECT_THAT(channel->Send(Letter()),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       ::testing::AllOf(HasSubstr("128601*****"),
-                                        Not(HasSubstr("12860150180")))));
+  status = 400;  // A job of one letter: that letter is refused.
+  EXPECT_THAT(
+      channel->Send(Letter()),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("128601*****"), Not(HasSubstr("12860150180")))));
   status = 403;
-  EXPECT_THAT(channel->Send(Letter()),
-              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("X")));
-  status = 401;
   EXPECT_THAT(channel->Send(Letter()),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("X")));
   status = 429;
   EXPECT_THAT(channel->Send(Letter()),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("X")));
-  // A wrong base URL or request shape is the gateway's set-up, not the
-  // letter's fault.
-  for (int set_up : {404, 405, 415}) {
+  for (int set_up : {404, 409, 415}) {
     status = set_up;
     absl::StatusOr<SendResult> result = channel->Send(Letter());
     EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition,
@@ -187,35 +313,50 @@ TEST(PrintChannelTest, ClassifiesErrors) {
   }
 }
 
-TEST(PrintChannelTest, MasksNumbersBeforeCuttingTheMessage) {
-  // The quote ends 300 characters in: after the number's eighth digit.
-  nlohmann::json reply = {
-      {"error",
-       {{"code", "INVALID_MANIFEST"},
-        {"message", std::string(292, 'x') + "12860150180 is no address"}}}};
-  FakeHttpClient http(
-      [&reply](const HttpRequest&) { return Reply(400, reply.dump()); });
-  auto channel = NewPrintChannel({"https://print.test"}, &http);
+TEST(PrintChannelTest, RefusedJobOfSeveralLettersRefusesNone) {
+  FakeHttpClient http([](const HttpRequest&) {
+    return Reply(400, R"({"error": {"code": "INVALID_MANIFEST"}})");
+  });
+  PrintOptions options = Options();
+  options.max_letters_per_job = 2;
+  options.max_wait_ms = 2000;
+  auto channel = NewPrintChannel(options, &http);
+  std::vector<absl::StatusOr<SendResult>> results(
+      2, absl::UnknownError("not run"));
+  std::thread a([&] { results[0] = channel->Send(Letter("a")); });
+  std::thread b([&] { results[1] = channel->Send(Letter("b")); });
+  a.join();
+  b.join();
+  ASSERT_EQ(http.requests().size(), 1u);
+  for (const auto& result : results) {
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                 HasSubstr("INVALID_MANIFEST")));
+  }
+}
+
+TEST(PrintChannelTest, LetterMissingFromReplyIsTransient) {
+  FakeHttpClient http([](const HttpRequest&) {
+    return Reply(200, R"({"job_id": "j", "letters": []})");
+  });
+  auto channel = NewPrintChannel(Options(), &http);
   EXPECT_THAT(channel->Send(Letter()),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       ::testing::AllOf(HasSubstr("128601**"),
-                                        Not(HasSubstr("1286015")),
-                                        Not(HasSubstr("is no address")))));
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("does not mention the letter")));
 }
 
 TEST(PrintChannelTest, MalformedUrlIsNotALetterRefusal) {
   FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
     return absl::InvalidArgumentError("URL using bad/illegal format");
   });
-  auto channel = NewPrintChannel({"https://print.test"}, &http);
+  auto channel = NewPrintChannel(Options(), &http);
   EXPECT_THAT(channel->Send(Letter()),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("bad/illegal")));
 }
 
 TEST(PrintChannelTest, RefusesLettersItCannotPrint) {
-  FakeHttpClient http([](const HttpRequest&) { return Reply(201, "{}"); });
-  auto channel = NewPrintChannel({"https://print.test"}, &http);
+  FakeHttpClient http([](const HttpRequest& r) { return Answer(r); });
+  auto channel = NewPrintChannel(Options(), &http);
   OutgoingLetter no_address = Letter();
   no_address.recipient_address = {};
   EXPECT_THAT(
@@ -226,7 +367,96 @@ TEST(PrintChannelTest, RefusesLettersItCannotPrint) {
   EXPECT_THAT(
       channel->Send(no_documents),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("documents")));
+  OutgoingLetter not_pdf = Letter();
+  not_pdf.documents[1].content = "%PDF-1.7\nnot really";
+  EXPECT_THAT(
+      channel->Send(not_pdf),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("documents[1]")));
   EXPECT_TRUE(http.requests().empty());
+}
+
+TEST(PrintChannelTest, CoverPageGoesInFrontOfTheFirstDocument) {
+  FakeHttpClient http([](const HttpRequest& r) { return Answer(r); });
+  PrintOptions options = Options();
+  options.cover_page = true;
+  auto channel = NewPrintChannel(options, &http);
+  OutgoingLetter letter = Letter();
+  letter.documents[0].sha256_hex = "stale";
+  ASSERT_THAT(channel->Send(letter), IsOk());
+  const HttpRequest request = http.requests()[0];
+  const json m = ManifestOf(request)["letters"][0];
+  EXPECT_EQ(m["cover_page"], true);
+  // Duplex: the cover and its blank back, then the letter's 3 pages.
+  EXPECT_EQ(m["documents"][0]["pages"], 5);
+  EXPECT_EQ(m["pages"], 6);
+  EXPECT_EQ(m["sheets"], 4);
+  const std::string sent = PartsOf(request).at("document-0-0").content;
+  EXPECT_NE(sent, letter.documents[0].content);
+  EXPECT_EQ(m["documents"][0]["sha256"], Sha256Hex(sent));
+  EXPECT_EQ(PartsOf(request).at("document-0-1").content,
+            letter.documents[1].content);
+}
+
+TEST(PrintChannelTest, CoverPageWithoutItsFontIsASetUpProblem) {
+  FakeHttpClient http([](const HttpRequest& r) { return Answer(r); });
+  PrintOptions options = Options();
+  options.cover_page = true;
+  options.cover_page_options.font_file = "/nonexistent/font.ttf";
+  auto channel = NewPrintChannel(options, &http);
+  EXPECT_THAT(channel->Send(Letter()),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("/nonexistent/font.ttf")));
+}
+
+TEST(PrintChannelTest, FetchesEventsAndConfirmsThem) {
+  FakeHttpClient http([](const HttpRequest& r) {
+    if (r.method == "GET") {
+      return Reply(200, R"({"events": [
+        {"id": "1", "message_id": "m1", "type": "RECEIVED", "time_ms": 10},
+        {"id": "2", "message_id": "m1", "type": "POSTED", "time_ms": 20},
+        {"id": "3", "message_id": "m2", "type": "RETURNED", "time_ms": 30,
+         "reason": "moved away"},
+        {"id": "4", "message_id": "m3", "type": "FAILED", "reason": "jam"},
+        {"id": "5", "message_id": "m3", "type": "SOMETHING_NEW"}]})");
+    }
+    return Reply(204, "");
+  });
+  auto channel = NewPrintChannel(Options(), &http);
+  absl::StatusOr<std::vector<ProviderEvent>> events = channel->FetchEvents(50);
+  ASSERT_THAT(events, IsOk());
+  ASSERT_EQ(events->size(), 4u);
+  EXPECT_EQ((*events)[0].kind, ProviderEvent::Kind::kPrintReceived);
+  EXPECT_EQ((*events)[0].event_id, "1");
+  EXPECT_EQ((*events)[0].message_id, "m1");
+  EXPECT_EQ((*events)[0].time_ms, 10);
+  EXPECT_EQ((*events)[1].kind, ProviderEvent::Kind::kPosted);
+  EXPECT_EQ((*events)[2].kind, ProviderEvent::Kind::kReturned);
+  EXPECT_EQ((*events)[2].reason, "moved away");
+  EXPECT_EQ((*events)[3].kind, ProviderEvent::Kind::kFailed);
+  EXPECT_EQ((*events)[3].provider, "print");
+  EXPECT_THAT((*events)[3].evidence, HasSubstr("jam"));
+
+  std::vector<HttpRequest> requests = http.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].url, "https://print.test/print/v1/events?limit=50");
+  // The event nobody can use is acknowledged at once.
+  EXPECT_EQ(requests[1].url, "https://print.test/print/v1/events/ack");
+  EXPECT_EQ(json::parse(requests[1].body)["event_ids"], json({"5"}));
+
+  ASSERT_THAT(channel->ConfirmEvents({"1", "2"}), IsOk());
+  EXPECT_EQ(json::parse(http.requests()[2].body)["event_ids"],
+            json({"1", "2"}));
+  EXPECT_THAT(channel->ConfirmEvents({}), IsOk());
+  EXPECT_EQ(http.requests().size(), 3u);
+}
+
+TEST(PrintChannelTest, EventFeedErrorsAreClassified) {
+  FakeHttpClient http([](const HttpRequest&) { return Reply(503, ""); });
+  auto channel = NewPrintChannel(Options(), &http);
+  EXPECT_THAT(channel->FetchEvents(10),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("503")));
+  EXPECT_THAT(channel->ConfirmEvents({"1"}),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("503")));
 }
 
 }  // namespace
