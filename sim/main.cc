@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   std::string sender_id;
   std::string log_level = "info";
   int threads = utpost::sim::SimulatorOptions().threads;
+  int64_t print_posted_after_ms =
+      utpost::sim::SimulatorOptions().print_posted_after_ms;
   app.add_option("--listen", listen, "host:port to listen on (port 0: any)")
       ->capture_default_str();
   app.add_option("--cert", cert, "server certificate chain (PEM)")
@@ -39,6 +41,10 @@ int main(int argc, char** argv) {
                  "requests (and keep-alive connections) served at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
+  app.add_option("--print-posted-after-ms", print_posted_after_ms,
+                 "delay from a print letter's acceptance to its POSTED event")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -60,6 +66,7 @@ int main(int argc, char** argv) {
   options.sender_cert_file = sender_cert;
   options.digipost_sender_id = sender_id;
   options.threads = threads;
+  options.print_posted_after_ms = print_posted_after_ms;
   absl::StatusOr<std::vector<utpost::sim::SimPerson>> persons =
       utpost::sim::LoadPersons(persons_file);
   if (!persons.ok()) {

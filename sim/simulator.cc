@@ -28,6 +28,7 @@
 #include "common/mask.h"
 #include "nlohmann/json.hpp"
 #include "sim/multipart.h"
+#include "sim/print.h"
 #include "sim/signature_check.h"
 #include "spdlog/spdlog.h"
 
@@ -209,7 +210,8 @@ class SimulatorImpl final : public Simulator {
       : options_(std::move(options)),
         clock_(options_.clock != nullptr ? options_.clock : RealClock()),
         checker_(std::move(checker)),
-        server_(options_.cert_file.c_str(), options_.key_file.c_str()) {
+        server_(options_.cert_file.c_str(), options_.key_file.c_str()),
+        print_(PrintSimOptions{options_.print_posted_after_ms, clock_}) {
     for (const SimPerson& person : options_.persons) {
       persons_[person.number] = person;
     }
@@ -294,8 +296,9 @@ class SimulatorImpl final : public Simulator {
     server_.Post("/messages", [this](const Request& q, Response& r) {
       HandleDigipost(q, r);
     });
-    server_.Post("/print/v1/jobs",
-                 [this](const Request& q, Response& r) { HandlePrint(q, r); });
+    print_.Register(&server_, [this](const std::string& endpoint, Response& r) {
+      return ApplyFault(endpoint, r);
+    });
     server_.Get("/sim/v1/deliveries",
                 [this](const Request&, Response& r) { HandleDeliveries(r); });
     server_.Post("/sim/v1/faults", [this](const Request& q, Response& r) {
@@ -310,7 +313,7 @@ class SimulatorImpl final : public Simulator {
       absl::MutexLock lock(&mu_);
       faults_.clear();
       digipost_.clear();
-      print_.clear();
+      print_.Reset();
       registry_requests_ = 0;
       registry_persons_ = 0;
       r.status = 204;
@@ -591,141 +594,6 @@ class SimulatorImpl final : public Simulator {
     res.set_content(delivery, kDigipostXml);
   }
 
-  // ---- Print ----
-
-  void RefusePrint(Response& res, int status, absl::string_view code,
-                   absl::string_view message) {
-    spdlog::warn("print: {} {}: {}", status, std::string(code),
-                 MaskPersonNumbersIn(std::string(message)));
-    res.status = status;
-    res.set_content(JsonError(code, message), kJson);
-  }
-
-  // Checks the manifest's fields; the message names the first bad one.
-  static absl::Status CheckManifest(const json& m) {
-    auto text = [](const json& object, const char* key) -> std::string {
-      auto it = object.find(key);
-      return it != object.end() && it->is_string() ? it->get<std::string>()
-                                                   : std::string();
-    };
-    auto address = [&](const char* key) -> absl::Status {
-      auto it = m.find(key);
-      if (it == m.end() || !it->is_object() || text(*it, "name").empty() ||
-          text(*it, "postal_code").empty() || text(*it, "city").empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(key, ": needs name, postal_code and city"));
-      }
-      auto lines = it->find("address_lines");
-      if (lines == it->end() || !lines->is_array() || lines->size() > 4) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(key, ".address_lines: a list of at most 4 lines"));
-      }
-      return absl::OkStatus();
-    };
-    if (!m.is_object()) return absl::InvalidArgumentError("not an object");
-    if (text(m, "job_id").empty()) {
-      return absl::InvalidArgumentError("job_id: missing");
-    }
-    auto sender = m.find("sender");
-    if (sender == m.end() || !sender->is_object() ||
-        !AllDigits(text(*sender, "organisation_number"), 9)) {
-      return absl::InvalidArgumentError("sender.organisation_number: 9 digits");
-    }
-    if (absl::Status s = address("recipient"); !s.ok()) return s;
-    if (absl::Status s = address("return_address"); !s.ok()) return s;
-    std::string colour = text(m, "colour");
-    if (colour != "MONOCHROME" && colour != "COLORS") {
-      return absl::InvalidArgumentError("colour: MONOCHROME or COLORS");
-    }
-    if (!m.contains("duplex") || !m["duplex"].is_boolean()) {
-      return absl::InvalidArgumentError("duplex: true or false");
-    }
-    std::string post_type = text(m, "post_type");
-    if (post_type != "A" && post_type != "B") {
-      return absl::InvalidArgumentError("post_type: A or B");
-    }
-    std::string handling = text(m, "return_handling");
-    if (handling != "RETURN_TO_SENDER" && handling != "SHRED") {
-      return absl::InvalidArgumentError(
-          "return_handling: RETURN_TO_SENDER or SHRED");
-    }
-    auto documents = m.find("documents");
-    if (documents == m.end() || !documents->is_array() || documents->empty()) {
-      return absl::InvalidArgumentError("documents: a non-empty list");
-    }
-    for (const json& d : *documents) {
-      std::string sha = d.is_object() ? text(d, "sha256") : "";
-      if (!d.is_object() || text(d, "file_name").empty() || sha.size() != 64) {
-        return absl::InvalidArgumentError(
-            "documents[]: needs file_name and a 64-digit sha256");
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  void HandlePrint(const Request& req, Response& res) {
-    if (ApplyFault("print", res)) return;
-    if (!req.is_multipart_form_data()) {
-      return RefusePrint(res, 415, "UNSUPPORTED_MEDIA_TYPE",
-                         "expected multipart/form-data");
-    }
-    if (!req.has_file("manifest")) {
-      return RefusePrint(res, 400, "INVALID_MANIFEST", "no manifest part");
-    }
-    json manifest = json::parse(req.get_file_value("manifest").content, nullptr,
-                                /*allow_exceptions=*/false);
-    if (absl::Status s = CheckManifest(manifest); !s.ok()) {
-      return RefusePrint(res, 400, "INVALID_MANIFEST", s.message());
-    }
-    std::string job_id = manifest["job_id"].get<std::string>();
-    const json& documents = manifest["documents"];
-    auto [begin, end] = req.files.equal_range("document");
-    size_t parts = static_cast<size_t>(std::distance(begin, end));
-    if (parts != documents.size()) {
-      return RefusePrint(
-          res, 400, "INVALID_DOCUMENTS",
-          absl::StrCat("the manifest lists ", documents.size(),
-                       " documents, the request carries ", parts));
-    }
-    for (const json& d : documents) {
-      std::string file_name = d["file_name"].get<std::string>();
-      std::string sha256 =
-          absl::AsciiStrToLower(d["sha256"].get<std::string>());
-      auto part = std::find_if(begin, end, [&](const auto& entry) {
-        return entry.second.filename == file_name;
-      });
-      if (part == end) {
-        return RefusePrint(res, 400, "INVALID_DOCUMENTS",
-                           absl::StrCat("no part for ", file_name));
-      }
-      const std::string& content = part->second.content;
-      if (!absl::StartsWith(content, "%PDF-")) {
-        return RefusePrint(res, 400, "NOT_A_PDF",
-                           absl::StrCat(file_name, " is not a PDF"));
-      }
-      if (Sha256Hex(content) != sha256) {
-        return RefusePrint(
-            res, 400, "CHECKSUM_MISMATCH",
-            absl::StrCat(file_name, " does not match its sha256"));
-      }
-    }
-    const bool duplicate = CountDelivery(&print_, job_id);
-    if (duplicate) {
-      spdlog::info("print: duplicate job {}", job_id);
-      res.status = 409;
-      res.set_content(
-          JsonError("DUPLICATE_JOB",
-                    absl::StrCat("job ", job_id, " has been received already")),
-          kJson);
-      return;
-    }
-    spdlog::info("print: received job {} ({} documents)", job_id, parts);
-    json reply = {{"job_id", job_id}, {"status", "RECEIVED"}};
-    res.status = 201;
-    res.set_content(reply.dump(-1, ' ', false, json::error_handler_t::replace),
-                    kJson);
-  }
-
   // ---- Test control ----
 
   void HandleDeliveries(Response& res) {
@@ -734,7 +602,7 @@ class SimulatorImpl final : public Simulator {
       absl::MutexLock lock(&mu_);
       reply = {
           {"digipost", CountsJson(digipost_)},
-          {"print", CountsJson(print_)},
+          {"print", print_.Counts()},
           {"registry",
            {{"requests", registry_requests_}, {"persons", registry_persons_}}}};
     }
@@ -753,7 +621,7 @@ class SimulatorImpl final : public Simulator {
       if (it != body.end() && it->is_string())
         endpoint = it->get<std::string>();
       valid = endpoint == "digipost" || endpoint == "print" ||
-              endpoint == "registry";
+              endpoint == "print-events" || endpoint == "registry";
     }
     auto integer = [&](const char* key, int64_t fallback) -> int64_t {
       auto it = body.find(key);
@@ -778,7 +646,8 @@ class SimulatorImpl final : public Simulator {
       res.status = 400;
       res.set_content(
           JsonError("INVALID_FAULT",
-                    "expected {\"endpoint\": \"digipost|print|registry\", "
+                    "expected {\"endpoint\": "
+                    "\"digipost|print|print-events|registry\", "
                     "\"status\": 0 or 100-599, \"count\": -1 or more, "
                     "\"delay_ms\": 0 or more}"),
           kJson);
@@ -808,6 +677,7 @@ class SimulatorImpl final : public Simulator {
   socket_t listen_socket_ = INVALID_SOCKET;
   std::thread thread_;
   std::atomic<bool> finished_{false};
+  PrintSimulator print_;  // Thread-safe on its own.
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Fault> faults_ ABSL_GUARDED_BY(mu_);
@@ -826,7 +696,6 @@ class SimulatorImpl final : public Simulator {
   }
 
   std::map<std::string, Counts> digipost_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, Counts> print_ ABSL_GUARDED_BY(mu_);
   int64_t registry_requests_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t registry_persons_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -13,23 +13,23 @@
 //                            or reserved (400 CLIENT_DATA
 //                            UNKNOWN_RECIPIENT); a repeated message-id is
 //                            409 DUPLICATE_MESSAGE; else 200 DELIVERED.
-//   POST /print/v1/jobs      print provider (shape in
-//                            adapters/print/print_channel.h): checks the
-//                            manifest and that each document is a PDF with
-//                            the manifest's sha256; repeated job id 409.
+//   /print/v1/...            print provider: batch jobs and the event
+//                            feed (sim/print.h).
 // Test-control endpoints (plain JSON):
 //   GET    /sim/v1/deliveries  {"digipost": {"<message-id>": {"accepted": N,
 //                              "duplicates": M}}, "print": {...},
 //                              "registry": {"requests": N, "persons": M}}
-//   POST   /sim/v1/faults      {"endpoint": "digipost|print|registry",
+//   POST   /sim/v1/faults      {"endpoint": "digipost|print|print-events|
+//                              registry",
 //                              "status": 503, "count": 5, "delay_ms": 0}:
 //                              the next `count` requests to the endpoint
 //                              wait `delay_ms` and then fail with `status`
 //                              (count -1: until cleared; status 0: answer
 //                              normally after the delay). 204.
 //   DELETE /sim/v1/faults      clears all faults. 204.
-//   POST   /sim/v1/reset       forgets all message and job ids, counts and
-//                              faults. 204.
+//   POST   /sim/v1/reset       forgets all message and job ids, counts,
+//                              print events and faults. 204.
+//   POST   /sim/v1/print/...   print test control (sim/print.h).
 #ifndef UTPOST_SIM_SIMULATOR_H_
 #define UTPOST_SIM_SIMULATOR_H_
 
@@ -64,6 +64,9 @@ struct SimulatorOptions {
   int64_t max_date_skew_ms = 5 * 60 * 1000;
   // Not owned. Null: the real clock.
   const Clock* clock = nullptr;
+  // Print: delay from a letter's acceptance to its POSTED event. Default
+  // 2 s.
+  int64_t print_posted_after_ms = 2000;
   // Requests served at once. Each open keep-alive connection holds a
   // thread until it has been idle for 2 s, so this bounds the connections
   // served at once too; more wait. Default 128.

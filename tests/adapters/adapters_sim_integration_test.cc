@@ -9,7 +9,6 @@
 #include "adapters/channel.h"
 #include "adapters/digipost/digipost_channel.h"
 #include "adapters/http/curl_http_client.h"
-#include "adapters/print/print_channel.h"
 #include "adapters/registry/krr_registry.h"
 #include "common/clock.h"
 #include "common/status_matchers.h"
@@ -292,45 +291,7 @@ TEST_F(AdaptersSimTest, ConcurrentSendsShareOneClient) {
             static_cast<size_t>(kThreads * kPerThread));
 }
 
-TEST_F(AdaptersSimTest, PrintJobIsAcceptedAndRepeatIsDuplicate) {
-  auto channel = NewPrintChannel({BaseUrl()}, http_);
-  absl::StatusOr<SendResult> first = channel->Send(Letter("job-1"));
-  ASSERT_THAT(first, IsOk());
-  EXPECT_EQ(first->outcome, SendResult::Outcome::kAccepted);
-  absl::StatusOr<SendResult> again = channel->Send(Letter("job-1"));
-  ASSERT_THAT(again, IsOk());
-  EXPECT_EQ(again->outcome, SendResult::Outcome::kDuplicate);
-  nlohmann::json counts = Deliveries()["print"]["job-1"];
-  EXPECT_EQ(counts["accepted"], 1);
-  EXPECT_EQ(counts["duplicates"], 1);
-}
-
-TEST_F(AdaptersSimTest, PrintRefusesWrongChecksumAndNonPdf) {
-  auto channel = NewPrintChannel({BaseUrl()}, http_);
-  OutgoingLetter wrong_sum = Letter("job-sum");
-  wrong_sum.documents[0].sha256_hex = std::string(64, '0');
-  EXPECT_THAT(channel->Send(wrong_sum),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("CHECKSUM_MISMATCH")));
-  OutgoingLetter not_pdf = Letter("job-txt");
-  not_pdf.documents[1].content = "plain text";
-  EXPECT_THAT(
-      channel->Send(not_pdf),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("NOT_A_PDF")));
-  OutgoingLetter no_return = Letter("job-noreturn");
-  no_return.return_address = {};
-  EXPECT_THAT(channel->Send(no_return),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("return_address")));
-}
-
-TEST_F(AdaptersSimTest, PrintFaultIsTransient) {
-  InjectFault("print", 502, 1);
-  auto channel = NewPrintChannel({BaseUrl()}, http_);
-  EXPECT_THAT(channel->Send(Letter("job-fault")),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("502")));
-  EXPECT_THAT(channel->Send(Letter("job-fault")), IsOk());
-}
+// The print channel against the simulator: print_sim_integration_test.cc.
 
 TEST_F(AdaptersSimTest, ClientTrustingAnotherCaFailsTls) {
   CurlHttpClientOptions options;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -25,6 +26,7 @@
 #include "sim/signature_check.h"
 #include "sim/simulator.h"
 #include "tests/sim/signing.h"
+#include "tests/testing/pdf_fixtures.h"
 
 namespace utpost::sim {
 namespace {
@@ -283,79 +285,184 @@ TEST_F(SimulatorTest, ServesManyKeepAliveConnectionsAtOnce) {
 
 class SimulatorPrintTest : public SimulatorTest {
  protected:
-  json Manifest() {
-    return json::parse(R"({
-      "job_id": "job-1", "sender": {"organisation_number": "964338531"},
+  // One letter of a job, with its document in part "document-<index>-0".
+  json Letter(const std::string& id, const std::string& pdf, int index = 0) {
+    json letter = json::parse(R"({
+      "sender": {"organisation_number": "964338531"},
       "recipient": {"name": "Nora", "address_lines": ["Testveien 1"],
                     "postal_code": "5003", "city": "Bergen",
                     "country_code": "NO"},
-      "return_address": {"name": "Bergen kommune", "address_lines": [],
+      "return_address": {"name": "Bergen kommune",
+                         "address_lines": ["Postboks 7700"],
                          "postal_code": "5020", "city": "Bergen"},
-      "colour": "MONOCHROME", "duplex": false, "post_type": "B",
-      "return_handling": "RETURN_TO_SENDER",
-      "documents": [{"file_name": "brev.pdf", "sha256": ""}]})");
+      "colour": "MONOCHROME", "duplex": true, "post_type": "B",
+      "return_handling": "RETURN_TO_SENDER", "cover_page": false})");
+    letter["message_id"] = id;
+    letter["pages"] = 3;
+    letter["sheets"] = 2;
+    letter["documents"] = {{{"part", absl::StrCat("document-", index, "-0")},
+                            {"file_name", "brev.pdf"},
+                            {"sha256", Sha256Hex(pdf)},
+                            {"pages", 3}}};
+    return letter;
   }
 
-  httplib::Result Post(const json& manifest,
-                       const std::string& content = kPdf) {
+  // Posts a job; `pdfs[i]` is letter i's document.
+  httplib::Result PostJob(const std::vector<json>& letters,
+                          const std::vector<std::string>& pdfs) {
+    json manifest = {{"job_id", "job-1"}, {"letters", letters}};
     httplib::MultipartFormDataItems items = {
-        {"manifest", manifest.dump(), "", "application/json"},
-        {"document", content, "brev.pdf", "application/pdf"}};
+        {"manifest", manifest.dump(), "", "application/json"}};
+    for (size_t i = 0; i < pdfs.size(); ++i) {
+      items.push_back({absl::StrCat("document-", i, "-0"), pdfs[i], "brev.pdf",
+                       "application/pdf"});
+    }
     return client_->Post("/print/v1/jobs", items);
   }
 
-  json Valid() {
-    json manifest = Manifest();
-    manifest["documents"][0]["sha256"] = Sha256Hex(kPdf);
-    return manifest;
+  // The per-letter answers of a job, by message id.
+  std::map<std::string, json> Answers(const httplib::Result& result) {
+    std::map<std::string, json> out;
+    EXPECT_TRUE(result);
+    if (!result) return out;
+    EXPECT_EQ(result->status, 200) << result->body;
+    json reply = json::parse(result->body);
+    for (const json& answer : reply["letters"]) {
+      out[answer["message_id"]] = answer;
+    }
+    return out;
   }
+
+  json Events() {
+    auto response = client_->Get("/print/v1/events?limit=100");
+    EXPECT_TRUE(response);
+    return response ? json::parse(response->body)["events"] : json();
+  }
+
+  const std::string pdf_ = ::utpost::testing::MakeTestPdf(3, "Vedtak");
 };
 
-TEST_F(SimulatorPrintTest, AcceptsThenCountsDuplicates) {
-  auto first = Post(Valid());
-  ASSERT_TRUE(first);
-  EXPECT_EQ(first->status, 201) << first->body;
-  EXPECT_EQ(json::parse(first->body)["status"], "RECEIVED");
-  auto again = Post(Valid());
-  ASSERT_TRUE(again);
-  EXPECT_EQ(again->status, 409);
-  EXPECT_EQ(Deliveries()["print"]["job-1"],
-            json::parse(R"({"accepted": 1, "duplicates": 1})"));
+TEST_F(SimulatorPrintTest, AcceptsLettersOfAJobThenCountsDuplicatesPerLetter) {
+  auto first = Answers(
+      PostJob({Letter("m-1", pdf_, 0), Letter("m-2", pdf_, 1)}, {pdf_, pdf_}));
+  EXPECT_EQ(first["m-1"]["status"], "RECEIVED");
+  EXPECT_EQ(first["m-2"]["status"], "RECEIVED");
+  // m-2 again, in another job, beside a new letter.
+  auto again = Answers(
+      PostJob({Letter("m-3", pdf_, 0), Letter("m-2", pdf_, 1)}, {pdf_, pdf_}));
+  EXPECT_EQ(again["m-3"]["status"], "RECEIVED");
+  EXPECT_EQ(again["m-2"]["status"], "DUPLICATE");
+  json counts = Deliveries()["print"];
+  EXPECT_EQ(counts["m-1"], json::parse(R"({"accepted": 1, "duplicates": 0})"));
+  EXPECT_EQ(counts["m-2"], json::parse(R"({"accepted": 1, "duplicates": 1})"));
 }
 
-TEST_F(SimulatorPrintTest, RefusesBadManifestsAndDocuments) {
-  json bad_colour = Valid();
+TEST_F(SimulatorPrintTest, RejectsEachBadLetterOnItsOwn) {
+  auto reject = [&](json letter, const std::string& pdf,
+                    const std::string& code) {
+    auto answers =
+        Answers(PostJob({Letter("good", pdf_, 0), letter}, {pdf_, pdf}));
+    EXPECT_EQ(answers["bad"]["status"], "REJECTED") << code;
+    EXPECT_EQ(answers["bad"]["error"]["code"], code);
+    EXPECT_NE(answers["good"]["status"], "REJECTED");
+  };
+  json bad_colour = Letter("bad", pdf_, 1);
   bad_colour["colour"] = "SEPIA";
-  auto response = Post(bad_colour);
+  reject(bad_colour, pdf_, "INVALID_LETTER");
+  json no_address = Letter("bad", pdf_, 1);
+  no_address["recipient"].erase("address_lines");
+  reject(no_address, pdf_, "NO_ADDRESS");
+  reject(Letter("bad", pdf_, 1), pdf_ + "\n%changed", "CHECKSUM_MISMATCH");
+  json text = Letter("bad", "hello", 1);
+  reject(text, "hello", "NOT_A_PDF");
+  json pages = Letter("bad", pdf_, 1);
+  pages["documents"][0]["pages"] = 2;
+  reject(pages, pdf_, "PAGE_COUNT_MISMATCH");
+  json sheets = Letter("bad", pdf_, 1);
+  sheets["sheets"] = 3;  // Duplex: 3 pages are 2 sheets.
+  reject(sheets, pdf_, "PAGE_COUNT_MISMATCH");
+  std::string letter_size = pdf_;
+  for (size_t at = letter_size.find("595 842"); at != std::string::npos;
+       at = letter_size.find("595 842", at)) {
+    letter_size.replace(at, 7, "612 792");
+  }
+  reject(Letter("bad", letter_size, 1), letter_size, "NOT_A4");
+  EXPECT_EQ(Deliveries()["print"].count("bad"), 0u);
+}
+
+TEST_F(SimulatorPrintTest, RefusesMalformedJobs) {
+  httplib::MultipartFormDataItems no_letters = {
+      {"manifest", R"({"job_id": "j", "letters": []})", "",
+       "application/json"}};
+  auto response = client_->Post("/print/v1/jobs", no_letters);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 400);
-  EXPECT_THAT(response->body, HasSubstr("colour"));
-
-  json no_sender = Valid();
-  no_sender.erase("sender");
-  response = Post(no_sender);
-  ASSERT_TRUE(response);
-  EXPECT_THAT(response->body, HasSubstr("sender.organisation_number"));
-
-  response = Post(Manifest());  // Empty sha256.
-  ASSERT_TRUE(response);
-  EXPECT_THAT(response->body, HasSubstr("sha256"));
-
-  response = Post(Valid(), "%PDF-1.7 but different");
-  ASSERT_TRUE(response);
-  EXPECT_EQ(response->status, 400);
-  EXPECT_THAT(response->body, HasSubstr("CHECKSUM_MISMATCH"));
-
-  json text = Valid();
-  text["documents"][0]["sha256"] = Sha256Hex("hello");
-  response = Post(text, "hello");
-  ASSERT_TRUE(response);
-  EXPECT_THAT(response->body, HasSubstr("NOT_A_PDF"));
-
+  EXPECT_THAT(response->body, HasSubstr("INVALID_MANIFEST"));
   response = client_->Post("/print/v1/jobs", "{}", "application/json");
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 415);
   EXPECT_TRUE(Deliveries()["print"].empty());
+}
+
+TEST_F(SimulatorPrintTest, EventsReceivedThenPostedThenReturned) {
+  Answers(PostJob({Letter("m-1", pdf_)}, {pdf_}));
+  json events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["type"], "RECEIVED");
+  EXPECT_EQ(events[0]["message_id"], "m-1");
+  EXPECT_EQ(events[0]["time_ms"], kNow);
+
+  clock_.Advance(2000);  // The default posting delay.
+  events = Events();
+  ASSERT_EQ(events.size(), 2u);  // RECEIVED is not acknowledged yet.
+  EXPECT_EQ(events[1]["type"], "POSTED");
+  EXPECT_EQ(events[1]["time_ms"], kNow + 2000);
+
+  auto ack = client_->Post(
+      "/print/v1/events/ack",
+      json{{"event_ids", {events[0]["id"], events[1]["id"]}}}.dump(),
+      "application/json");
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ack->status, 204);
+  EXPECT_TRUE(Events().empty());
+
+  auto returned = client_->Post(
+      "/sim/v1/print/events",
+      R"({"message_id": "m-1", "type": "RETURNED", "reason": "moved"})",
+      "application/json");
+  ASSERT_TRUE(returned);
+  EXPECT_EQ(returned->status, 204);
+  events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["type"], "RETURNED");
+  EXPECT_EQ(events[0]["reason"], "moved");
+
+  auto unknown = client_->Post("/sim/v1/print/events",
+                               R"({"message_id": "never", "type": "FAILED"})",
+                               "application/json");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+}
+
+TEST_F(SimulatorPrintTest, PostingDelayIsSettable) {
+  auto set = client_->Post("/sim/v1/print/settings",
+                           R"({"posted_after_ms": 0})", "application/json");
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->status, 204);
+  Answers(PostJob({Letter("m-1", pdf_)}, {pdf_}));
+  json events = Events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1]["type"], "POSTED");
+}
+
+TEST_F(SimulatorPrintTest, EventFeedHasItsOwnFaults) {
+  EXPECT_EQ(SetFault({{"endpoint", "print-events"}, {"status", 503}}), 204);
+  auto response = client_->Get("/print/v1/events");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 503);
+  // Jobs are not affected.
+  auto answers = Answers(PostJob({Letter("m-1", pdf_)}, {pdf_}));
+  EXPECT_EQ(answers["m-1"]["status"], "RECEIVED");
 }
 
 TEST(StartSimulatorTest, RefusesUnusableSettings) {
