@@ -115,6 +115,12 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
   adapters::AdapterSettings print;
   print.base_url = p.print().url();
   print.http = w.http.get();
+  print.print.max_letters_per_job = p.print().batch_max_letters();
+  print.print.max_wait_ms = p.print().batch_max_wait_ms();
+  print.print.max_jobs_in_flight = p.print().batch_max_jobs_in_flight();
+  print.print.max_job_bytes = p.print().batch_max_bytes();
+  print.print.cover_page = p.print().cover_page();
+  print.print.cover_page_options.font_file = p.print().cover_page_font();
   auto pr = known.MakeChannel("print", print);
   if (!pr.ok()) {
     return absl::InvalidArgumentError(
@@ -183,6 +189,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
     o.limits.max_documents = config.limits().max_documents();
     o.limits.max_document_bytes = config.limits().max_document_bytes();
     o.limits.max_letter_bytes = config.limits().max_letter_bytes();
+    o.limits.max_print_sheets = config.providers().print().max_sheets();
+    o.limits.print_cover_page = config.providers().print().cover_page();
     o.topology = topology;
     o.on_commit = [relay_ptr] { relay_ptr->Wake(); };
     letters = std::make_unique<api::LetterServiceImpl>(store->get(), o);

@@ -30,6 +30,41 @@ bool IsDigits(const std::string& s, size_t n) {
   return true;
 }
 
+// providers.print beyond its URL (#3).
+absl::Status ApplyPrintDefaults(v1::Config& c, const std::string& base_dir) {
+  auto* print = c.mutable_providers()->mutable_print();
+  if (print->max_sheets() == 0) print->set_max_sheets(14);
+  if (print->max_sheets() < 1 || print->max_sheets() > 1000)
+    return Invalid("providers.print.max_sheets", "must be 1..1000");
+  if (print->cover_page_font().empty()) {
+    print->set_cover_page_font(
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
+  }
+  print->set_cover_page_font(Resolve(base_dir, print->cover_page_font()));
+  if (print->cover_page() && c.role() != "api" &&
+      !std::ifstream(print->cover_page_font())) {
+    return Invalid("providers.print.cover_page_font",
+                   "cannot read " + print->cover_page_font());
+  }
+  if (print->batch_max_letters() == 0) print->set_batch_max_letters(100);
+  if (print->batch_max_letters() < 1 || print->batch_max_letters() > 10000)
+    return Invalid("providers.print.batch_max_letters", "must be 1..10000");
+  if (print->batch_max_wait_ms() == 0) print->set_batch_max_wait_ms(20);
+  if (print->batch_max_wait_ms() < 1 || print->batch_max_wait_ms() > 60000)
+    return Invalid("providers.print.batch_max_wait_ms", "must be 1..60000");
+  if (print->batch_max_jobs_in_flight() == 0)
+    print->set_batch_max_jobs_in_flight(4);
+  if (print->batch_max_jobs_in_flight() < 1 ||
+      print->batch_max_jobs_in_flight() > 256)
+    return Invalid("providers.print.batch_max_jobs_in_flight",
+                   "must be 1..256");
+  if (print->batch_max_bytes() == 0)
+    print->set_batch_max_bytes(int64_t{32} << 20);
+  if (print->batch_max_bytes() < 1)
+    return Invalid("providers.print.batch_max_bytes", "must be > 0");
+  return absl::OkStatus();
+}
+
 absl::Status ApplyDefaultsAndValidate(v1::Config& c,
                                       const std::string& base_dir) {
   if (c.role().empty()) c.set_role("all");
@@ -152,6 +187,7 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   if (retry->max_attempts() == 0) retry->set_max_attempts(6);
   if (retry->max_attempts() < 1)
     return Invalid("retry.max_attempts", "must be > 0");
+  RETURN_IF_ERROR(ApplyPrintDefaults(c, base_dir));
   return absl::OkStatus();
 }
 

@@ -39,6 +39,54 @@ TEST(ConfigLoaderTest, FillsDefaultsAndResolvesPaths) {
   EXPECT_EQ(c->tenants(0).organisation_number(), "964338531");
 }
 
+// kMinimal with its print line replaced by `print`.
+std::string WithPrint(const std::string& print) {
+  std::string yaml = kMinimal;
+  const std::string line = "  print: {url: \"https://127.0.0.1:1\"}";
+  yaml.replace(yaml.find(line), line.size(), "  print: " + print);
+  return yaml;
+}
+
+TEST(ConfigLoaderTest, PrintHasDefaults) {
+  auto c = ParseConfig(kMinimal, "/etc/utpost");
+  ASSERT_THAT(c, IsOk());
+  const auto& print = c->providers().print();
+  EXPECT_EQ(print.max_sheets(), 14);
+  EXPECT_FALSE(print.cover_page());
+  EXPECT_EQ(print.cover_page_font(),
+            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
+  EXPECT_EQ(print.batch_max_letters(), 100);
+  EXPECT_EQ(print.batch_max_wait_ms(), 20);
+  EXPECT_EQ(print.batch_max_jobs_in_flight(), 4);
+  EXPECT_EQ(print.batch_max_bytes(), 32 << 20);
+}
+
+TEST(ConfigLoaderTest, PrintSettingsAreChecked) {
+  auto c = ParseConfig(
+      WithPrint("{url: \"https://p\", max_sheets: 8, cover_page: true, "
+                "batch_max_letters: 10, batch_max_wait_ms: 5}"),
+      "/");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->providers().print().max_sheets(), 8);
+  EXPECT_TRUE(c->providers().print().cover_page());
+  EXPECT_EQ(c->providers().print().batch_max_letters(), 10);
+  EXPECT_EQ(c->providers().print().batch_max_wait_ms(), 5);
+  EXPECT_THAT(
+      ParseConfig(WithPrint("{url: \"https://p\", max_sheets: -1}"), "/"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("providers.print.max_sheets")));
+  EXPECT_THAT(ParseConfig(WithPrint("{url: \"https://p\", cover_page: true, "
+                                    "cover_page_font: /none/x.ttf}"),
+                          "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("providers.print.cover_page_font")));
+  EXPECT_THAT(
+      ParseConfig(WithPrint("{url: \"https://p\", batch_max_letters: -3}"),
+                  "/"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("providers.print.batch_max_letters")));
+}
+
 TEST(ConfigLoaderTest, UnknownSettingIsNamed) {
   auto c = ParseConfig(std::string(kMinimal) + "brokr: {port: 1}\n", "/");
   EXPECT_THAT(c,
