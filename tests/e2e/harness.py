@@ -95,9 +95,10 @@ def load_persons():
     return kinds
 
 
-def make_pdf(text="Utpost test letter", pages=1):
+def make_pdf(text="Utpost test letter", pages=1, sizes=None):
     """A small valid, printable PDF (A4, fonts embedded) made here, byte by
-    byte."""
+    byte. `sizes` gives each page's (width, height) in points; A4 when
+    left out."""
     objs = []
     kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(pages))
     objs.append("<< /Type /Catalog /Pages 2 0 R >>")
@@ -105,7 +106,9 @@ def make_pdf(text="Utpost test letter", pages=1):
     font = 3 + 2 * pages
     for i in range(pages):
         stream = f"BT /F1 12 Tf 72 770 Td ({text} {i + 1}) Tj ET"
-        objs.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+        width, height = sizes[i] if sizes else (595, 842)
+        objs.append(f"<< /Type /Page /Parent 2 0 R "
+                    f"/MediaBox [0 0 {width} {height}] "
                     f"/Resources << /Font << /F1 {font} 0 R >> >> "
                     f"/Contents {4 + 2 * i} 0 R >>")
         objs.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
@@ -230,11 +233,13 @@ class Stack:
     """Broker + simulator + utpostd. Use as a context manager."""
 
     def __init__(self, retry_delays=(1, 2), max_attempts=6, role="all",
-                 extra_config=""):
+                 extra_config="", print_config=""):
         self.work = tempfile.mkdtemp(prefix="utpost-e2e-")
         self.retry_delays = retry_delays
         self.max_attempts = max_attempts
         self.extra_config = extra_config
+        # More settings of providers.print, e.g. ", cover_page: true".
+        self.print_config = print_config
         self.broker = None
         self.sim = None
         self.daemon = None
@@ -292,7 +297,7 @@ providers:
   ca_file: {CERTS}/ca.pem
   registry_url: {sim}
   digipost: {{url: {sim}, sender_id: "100001", signing_key_file: {CERTS}/sender.key}}
-  print: {{url: {sim}}}
+  print: {{url: {sim}{self.print_config}}}
   timeout_seconds: 5
 retry:
   delays_seconds: [{delays}]
