@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "adapters/channel.h"
+#include "adapters/http/token_source.h"
 #include "adapters/http/http_client.h"
 #include "common/clock.h"
 
@@ -34,6 +35,16 @@ struct AdapterSettings {
   std::string signing_key_file;
   // Registry: static bearer token; empty sends none.
   std::string bearer_token;
+  // DPI (#3): the business certificate chain (PEM) of signing_key_file,
+  // the provider's receipt certificate and/or CA (PEM), token scopes
+  // (empty: the adapter's defaults), and where tokens come from (not
+  // owned; null: a fixed `bearer_token`).
+  std::string certificate_file;
+  std::string provider_certificate_file;
+  std::string provider_ca_file;
+  std::string scope;
+  std::string receipt_scope;
+  TokenSource* tokens = nullptr;
   // Not owned; must outlive what the factory makes. Required.
   HttpClient* http = nullptr;
   // Not owned. Null: the real clock.
@@ -71,7 +82,8 @@ class AdapterRegistry final {
   std::map<std::string, RegistryFactory, std::less<>> registries_;
 };
 
-// Registers the channels "digipost" and "print" and the registry "krr".
+// Registers the channels "digipost", "print" and "dpi" and the registry
+// "krr".
 void RegisterBuiltinAdapters(AdapterRegistry* registry);
 
 }  // namespace utpost::adapters
