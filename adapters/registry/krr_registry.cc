@@ -52,7 +52,8 @@ absl::Status ErrorFromStatus(int status, const std::string& body) {
 std::string MailboxCertificateDer(const nlohmann::json& person) {
   auto it = person.find("sertifikat");
   if (it == person.end() || !it->is_string()) return "";
-  absl::string_view text = absl::StripAsciiWhitespace(it->get<std::string>());
+  const std::string value = it->get<std::string>();
+  absl::string_view text = absl::StripAsciiWhitespace(value);
   X509* cert = nullptr;
   if (absl::StartsWith(text, "-----BEGIN")) {
     BIO* bio = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
