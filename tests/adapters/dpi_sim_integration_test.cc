@@ -1,6 +1,8 @@
 // The DPI channel and the registry over HTTPS against utpost-sim, started in
 // this process: the simulator decrypts and checks what the adapter sends and
 // signs the receipts the adapter verifies.
+#include <zip.h>
+
 #include <atomic>
 #include <fstream>
 #include <memory>
@@ -8,14 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "adapters/channel.h"
+#include "adapters/dpi/asice.h"
 #include "adapters/dpi/dpi_channel.h"
 #include "adapters/dpi/dpi_crypto.h"
 #include "adapters/http/curl_http_client.h"
+#include "adapters/http/digest.h"
 #include "adapters/http/token_source.h"
 #include "adapters/registry/krr_registry.h"
 #include "common/status_matchers.h"
@@ -430,6 +435,177 @@ TEST_F(DpiSimTest, DuplicateLateAndOutOfOrderReceipts) {
   ASSERT_THAT(
       channel->Send(Letter("8f14e45f-ceea-4e7a-9c1b-2f1c2b0d5a0f")), IsOk());
   EXPECT_THAT(Fetch(channel.get()), SizeIs(0));  // Not yet.
+}
+
+// ---- Packages made by hand, to see the simulator refuse bad ones ---------
+
+struct Entry {
+  std::string name;
+  std::string content;
+};
+
+// A zip of `entries` in order, the first stored, the rest deflated.
+std::string Zip(const std::vector<Entry>& entries) {
+  zip_error_t error;
+  zip_error_init(&error);
+  zip_source_t* buffer = zip_source_buffer_create(nullptr, 0, 0, &error);
+  zip_t* zip = zip_open_from_source(buffer, ZIP_TRUNCATE, &error);
+  zip_error_fini(&error);
+  zip_source_keep(buffer);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    zip_source_t* source = zip_source_buffer(
+        zip, entries[i].content.data(), entries[i].content.size(), 0);
+    zip_int64_t index = zip_file_add(zip, entries[i].name.c_str(), source, 0);
+    zip_set_file_compression(zip, index, i == 0 ? ZIP_CM_STORE : ZIP_CM_DEFLATE,
+                             0);
+  }
+  zip_close(zip);
+  zip_stat_t stat;
+  zip_source_stat(buffer, &stat);
+  std::string out(stat.size, '\0');
+  zip_source_open(buffer);
+  zip_source_read(buffer, out.data(), stat.size);
+  zip_source_close(buffer);
+  zip_source_free(buffer);
+  return out;
+}
+
+class DpiPackageTest : public DpiSimTest {
+ protected:
+  // Sends `zip` as the package of a well-formed business message naming
+  // `main_document`, signed with the sender's key.
+  static HttpResponse Send(const std::string& zip,
+                           const std::string& main_document = "vedtak.pdf") {
+    auto signer =
+        DpiSigner::FromFiles("certs-dev/sender.key", "certs-dev/sender.pem");
+    EXPECT_THAT(signer, IsOk());
+    absl::StatusOr<std::string> cms =
+        EncryptCms(zip, Der("certs-dev/eboks-mailbox.pem"));
+    EXPECT_THAT(cms, IsOk());
+    const std::string id = "5d41402a-bc4b-4a76-b971-9d911017c592";
+    auto party = [](const std::string& value) {
+      return nlohmann::json::array(
+          {{{"identifier",
+             {{"authority", "iso6523-actorid-upis"}, {"value", value}}}}});
+    };
+    nlohmann::json sbd = {
+        {"standardBusinessDocumentHeader",
+         {{"headerVersion", "1.0"},
+          {"sender", party("0192:964338531")},
+          {"receiver", party(kEboksPerson)},
+          {"documentIdentification",
+           {{"standard", "urn:test"},
+            {"typeVersion", "1.0"},
+            {"instanceIdentifier", id},
+            {"type", "digital"},
+            {"creationDateAndTime", "2026-11-23T10:00:00Z"}}},
+          {"businessScope",
+           {{"scope", {{{"type", "ConversationId"},
+                        {"instanceIdentifier", id}}}}}}}},
+        {"digital",
+         {{"sikkerhetsnivaa", 3},
+          {"hoveddokument", main_document},
+          {"tittel", "Vedtak"},
+          {"spraak", "NO"},
+          {"digitalPostInfo",
+           {{"virkningsdato", "2026-11-23"}, {"aapningskvittering", true}}},
+          {"dokumentpakkefingeravtrykk",
+           {{"digestMethod", "http://www.w3.org/2001/04/xmlenc#sha256"},
+            {"digestValue", absl::Base64Escape(Sha256(*cms))}}}}}};
+    absl::StatusOr<std::string> jws = (*signer)->SignJws(sbd.dump());
+    EXPECT_THAT(jws, IsOk());
+    HttpRequest request;
+    request.method = "POST";
+    request.url = BaseUrl() + "/messages/out";
+    request.headers = {{"Content-Type", "multipart/form-data; boundary=XyZ"},
+                       {"Authorization", "Bearer t"}};
+    request.body = absl::StrCat(
+        "--XyZ\r\nContent-Disposition: form-data; "
+        "name=\"forretningsmelding\"\r\n\r\n",
+        *jws,
+        "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"dokumentpakke\"; "
+        "filename=\"p.cms\"\r\nContent-Type: application/cms\r\n\r\n",
+        *cms, "\r\n--XyZ--\r\n");
+    absl::StatusOr<HttpResponse> response = http_->Do(request);
+    EXPECT_THAT(response, IsOk());
+    return response.ok() ? *response : HttpResponse{};
+  }
+
+  static std::string Kode(const HttpResponse& response) {
+    nlohmann::json problem =
+        nlohmann::json::parse(response.body, nullptr, false);
+    return problem.is_object() ? problem.value("kode", "") : "";
+  }
+
+  // The files of a good package: the document and the DPI manifest.
+  static std::vector<AsicFile> Files() {
+    DpiManifest manifest;
+    manifest.person_number = kEboksPerson;
+    manifest.sender_organisation = "964338531";
+    manifest.documents = {{"vedtak.pdf", "application/pdf", "Vedtak"}};
+    return {{"vedtak.pdf", "application/pdf", kPdf},
+            {"manifest.xml", "application/xml", DpiManifestXml(manifest)}};
+  }
+
+  // The container around `files`, with the signature made over `signed`.
+  static std::string Container(const std::vector<AsicFile>& files,
+                               const std::vector<AsicFile>& signed_files,
+                               bool mimetype_first = true) {
+    auto signer =
+        DpiSigner::FromFiles("certs-dev/sender.key", "certs-dev/sender.pem");
+    std::vector<Entry> entries;
+    Entry mimetype{"mimetype", kAsicEMimeType};
+    if (mimetype_first) entries.push_back(mimetype);
+    for (const AsicFile& f : files) entries.push_back({f.name, f.content});
+    if (!mimetype_first) entries.push_back(mimetype);
+    entries.push_back({"META-INF/manifest.xml", "<manifest/>"});
+    entries.push_back({"META-INF/signatures.xml",
+                       *SignaturesXml(signed_files, **signer, 0)});
+    return Zip(entries);
+  }
+};
+
+TEST_F(DpiPackageTest, AWellMadePackageIsAccepted) {
+  auto signer =
+      DpiSigner::FromFiles("certs-dev/sender.key", "certs-dev/sender.pem");
+  HttpResponse response = Send(*BuildAsicE(Files(), **signer, 0));
+  EXPECT_EQ(response.status, 200) << response.body;
+  // The hand-made container too, so the refusals below are about what
+  // each one changes.
+  ASSERT_EQ(Control("POST", "/sim/v1/reset", "").status, 204);
+  response = Send(Container(Files(), Files()));
+  EXPECT_EQ(response.status, 200) << response.body;
+}
+
+TEST_F(DpiPackageTest, DocumentNotMatchingTheSignedDigestIsRefused) {
+  std::vector<AsicFile> changed = Files();
+  changed[0].content = "%PDF-1.7 another document";
+  HttpResponse response = Send(Container(changed, Files()));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(Kode(response), "UGYLDIG_DOKUMENTPAKKE");
+  EXPECT_THAT(response.body, HasSubstr("digest of vedtak.pdf"));
+}
+
+TEST_F(DpiPackageTest, UnsignedFileIsRefused) {
+  std::vector<AsicFile> more = Files();
+  more.push_back({"extra.pdf", "application/pdf", kPdf});
+  HttpResponse response = Send(Container(more, Files()));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_THAT(response.body, HasSubstr("extra.pdf is not signed"));
+}
+
+TEST_F(DpiPackageTest, MimetypeNotFirstIsRefused) {
+  HttpResponse response = Send(Container(Files(), Files(), false));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(Kode(response), "UGYLDIG_DOKUMENTPAKKE");
+  EXPECT_THAT(response.body, HasSubstr("mimetype"));
+}
+
+TEST_F(DpiPackageTest, ManifestNamingAnotherMainDocumentIsRefused) {
+  HttpResponse response =
+      Send(Container(Files(), Files()), "brev.pdf");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_THAT(response.body, HasSubstr("hoveddokument"));
 }
 
 }  // namespace
