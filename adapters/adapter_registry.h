@@ -18,8 +18,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "adapters/channel.h"
-#include "adapters/http/token_source.h"
 #include "adapters/http/http_client.h"
+#include "adapters/http/token_source.h"
 #include "common/clock.h"
 
 namespace utpost::adapters {

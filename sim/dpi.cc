@@ -15,8 +15,8 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <tuple>
 #include <set>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -161,8 +161,7 @@ bool VerifyRs256(EVP_PKEY* key, absl::string_view data,
 std::string SignRs256(EVP_PKEY* key, absl::string_view data) {
   MdCtxPtr ctx(EVP_MD_CTX_new());
   size_t len = 0;
-  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) !=
-          1 ||
+  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &len,
                      reinterpret_cast<const unsigned char*>(data.data()),
                      data.size()) != 1) {
@@ -186,7 +185,8 @@ std::optional<std::string> Between(absl::string_view text,
   if (start == absl::string_view::npos) return std::nullopt;
   size_t end = text.find(close, start + open.size());
   if (end == absl::string_view::npos) return std::nullopt;
-  if (inclusive) return std::string(text.substr(start, end + close.size() - start));
+  if (inclusive)
+    return std::string(text.substr(start, end + close.size() - start));
   size_t body = text.find('>', start);
   if (open.back() == '>') body = start + open.size() - 1;
   return std::string(text.substr(body + 1, end - body - 1));
@@ -253,9 +253,9 @@ absl::StatusOr<std::vector<ZipEntry>> ReadZip(const std::string& data) {
   zip_error_init(&error);
   zip_source_t* source =
       zip_source_buffer_create(data.data(), data.size(), 0, &error);
-  zip_t* zip =
-      source == nullptr ? nullptr
-                        : zip_open_from_source(source, ZIP_RDONLY, &error);
+  zip_t* zip = source == nullptr
+                   ? nullptr
+                   : zip_open_from_source(source, ZIP_RDONLY, &error);
   zip_error_fini(&error);
   if (zip == nullptr) {
     if (source != nullptr) zip_source_free(source);
@@ -382,8 +382,8 @@ class DpiSimImpl final : public DpiSim {
     std::string auth = req.get_header_value("Authorization");
     std::string token;
     if (absl::StartsWith(auth, "Bearer ")) token = auth.substr(7);
-    bool ok = !token.empty() && (!options_.token_check ||
-                                 options_.token_check(token, scope));
+    bool ok = !token.empty() &&
+              (!options_.token_check || options_.token_check(token, scope));
     if (!ok) {
       res.set_header("WWW-Authenticate", "Bearer");
       Problem(res, 401, "UGYLDIG_TOKEN",
@@ -513,19 +513,19 @@ class DpiSimImpl final : public DpiSim {
     const json& fp = Obj(digital, "dokumentpakkefingeravtrykk");
     if (Str(fp, "digestMethod") != kSha256Uri ||
         Str(fp, "digestValue").empty()) {
-      return refuse(absl::StrCat(
-          "digital.dokumentpakkefingeravtrykk: digestMethod ", kSha256Uri,
-          " and a digestValue"));
+      return refuse(
+          absl::StrCat("digital.dokumentpakkefingeravtrykk: digestMethod ",
+                       kSha256Uri, " and a digestValue"));
     }
     return std::nullopt;
   }
 
-  std::optional<Refusal> Decrypt(const std::string& cms_der,
-                                 std::string* zip) {
+  std::optional<Refusal> Decrypt(const std::string& cms_der, std::string* zip) {
     auto refuse = [](std::string why) {
       return Refusal{400, "UDEKRYPTERBAR_DOKUMENTPAKKE", std::move(why)};
     };
-    BioPtr in(BIO_new_mem_buf(cms_der.data(), static_cast<int>(cms_der.size())));
+    BioPtr in(
+        BIO_new_mem_buf(cms_der.data(), static_cast<int>(cms_der.size())));
     CmsPtr cms(d2i_CMS_bio(in.get(), nullptr));
     if (cms == nullptr ||
         OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_enveloped) {
@@ -546,8 +546,8 @@ class DpiSimImpl final : public DpiSim {
     }
     if (!oaep) return refuse("key transport is not RSAES-OAEP");
     BioPtr out(BIO_new(BIO_s_mem()));
-    if (CMS_decrypt(cms.get(), mailbox_key_.get(), mailbox_cert_.get(),
-                    nullptr, out.get(), CMS_BINARY) != 1) {
+    if (CMS_decrypt(cms.get(), mailbox_key_.get(), mailbox_cert_.get(), nullptr,
+                    out.get(), CMS_BINARY) != 1) {
       ERR_clear_error();
       return refuse("the package does not decrypt with the mailbox key");
     }
@@ -607,9 +607,8 @@ class DpiSimImpl final : public DpiSim {
       size_t pos = 0;
       while ((pos = m.find(element, pos)) != std::string::npos) {
         size_t end = m.find('>', pos);
-        std::string href =
-            XmlUnescape(Attribute(absl::string_view(m).substr(pos, end - pos),
-                                  "href"));
+        std::string href = XmlUnescape(
+            Attribute(absl::string_view(m).substr(pos, end - pos), "href"));
         if (files.count(href) == 0) {
           return refuse(absl::StrCat("manifest.xml names ", href,
                                      ", which is not in the package"));
@@ -647,9 +646,9 @@ class DpiSimImpl final : public DpiSim {
         !VerifyRs256(X509_get0_pubkey(cert.get()), *signed_info, signature)) {
       return refuse("the signature does not verify");
     }
-    if (!absl::StrContains(
-            *signed_info,
-            "Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"")) {
+    if (!absl::StrContains(*signed_info,
+                           "Algorithm=\"http://www.w3.org/2001/04/"
+                           "xmldsig-more#rsa-sha256\"")) {
       return refuse("SignatureMethod must be rsa-sha256");
     }
     std::set<std::string> referenced;
@@ -664,8 +663,8 @@ class DpiSimImpl final : public DpiSim {
       std::string tag = signed_info->substr(pos, tag_end - pos);
       std::string reference = signed_info->substr(pos, end - pos);
       std::string uri = XmlUnescape(Attribute(tag, "URI"));
-      std::optional<std::string> digest = Between(
-          reference, "<ds:DigestValue>", "</ds:DigestValue>", false);
+      std::optional<std::string> digest =
+          Between(reference, "<ds:DigestValue>", "</ds:DigestValue>", false);
       if (!digest || !absl::StrContains(reference, kSha256Uri)) {
         return refuse(absl::StrCat("reference ", uri, " needs a SHA-256"));
       }
@@ -752,9 +751,9 @@ class DpiSimImpl final : public DpiSim {
     }
     if (duplicate) {
       spdlog::info("dpi: duplicate message {}", message_id);
-      return Problem(res, 409, "DUPLIKAT",
-                     absl::StrCat("message ", message_id,
-                                  " has been received already"));
+      return Problem(
+          res, 409, "DUPLIKAT",
+          absl::StrCat("message ", message_id, " has been received already"));
     }
     spdlog::info("dpi: delivered message {} to {}", message_id,
                  MaskPersonNumber(receiver));
@@ -780,9 +779,9 @@ class DpiSimImpl final : public DpiSim {
            json::array({{{"identifier",
                           {{"authority", kAuthority},
                            {"value", absl::StrCat("0192:", kProvider)}}}}})},
-          {"receiver", json::array({{{"identifier",
-                                      {{"authority", kAuthority},
-                                       {"value", sender}}}}})},
+          {"receiver",
+           json::array({{{"identifier",
+                          {{"authority", kAuthority}, {"value", sender}}}}})},
           {"documentIdentification",
            {{"standard", absl::StrCat(kStandardPrefix, type, "::1.0")},
             {"typeVersion", "1.0"},
@@ -800,7 +799,8 @@ class DpiSimImpl final : public DpiSim {
     json header = {{"alg", "RS256"},
                    {"x5c", json::array({absl::Base64Escape(CertToDer(cert))})}};
     std::string payload = Dump(sbd);
-    std::string input = absl::StrCat(B64Url(Dump(header)), ".", B64Url(payload));
+    std::string input =
+        absl::StrCat(B64Url(Dump(header)), ".", B64Url(payload));
     std::string signature = SignRs256(key, input);
     if (tamper == "signature") {
       // Same shape, one fact changed: the signature no longer covers it.
@@ -818,7 +818,8 @@ class DpiSimImpl final : public DpiSim {
     r.id = RandomUuid();
     r.message_id = message_id;
     r.type = type;
-    r.jws = SignReceipt(r.id, message_id, sender, type, std::move(body), tamper);
+    r.jws =
+        SignReceipt(r.id, message_id, sender, type, std::move(body), tamper);
     r.visible_at_ms = visible_at_ms;
     r.seq = next_seq_++;
     queue_.push_back(r);
@@ -855,8 +856,7 @@ class DpiSimImpl final : public DpiSim {
     if (req.has_param("maxResults") &&
         (!absl::SimpleAtoi(req.get_param_value("maxResults"), &max) ||
          max < 1 || max > 1000)) {
-      return Problem(res, 400, "UGYLDIG_FORESPOERSEL",
-                     "maxResults: 1 to 1000");
+      return Problem(res, 400, "UGYLDIG_FORESPOERSEL", "maxResults: 1 to 1000");
     }
     const int64_t now = options_.clock->NowMillis();
     json list = json::array();
@@ -1008,9 +1008,8 @@ absl::StatusOr<X509Ptr> LoadCert(const std::string& file, const char* option) {
                    : PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   ERR_clear_error();
   if (cert == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(option, ": cannot read a PEM certificate from \"", file,
-                     "\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        option, ": cannot read a PEM certificate from \"", file, "\""));
   }
   return cert;
 }
@@ -1050,10 +1049,10 @@ absl::StatusOr<std::unique_ptr<DpiSim>> DpiSim::Create(DpiSimOptions options) {
   absl::StatusOr<PkeyPtr> receipt_key =
       LoadKey(options.receipt_key_file, "dpi_receipt_key_file");
   if (!receipt_key.ok()) return receipt_key.status();
-  return std::unique_ptr<DpiSim>(new DpiSimImpl(
-      std::move(options), std::move(store), *std::move(mailbox_cert),
-      *std::move(mailbox_key), *std::move(receipt_cert),
-      *std::move(receipt_key)));
+  return std::unique_ptr<DpiSim>(
+      new DpiSimImpl(std::move(options), std::move(store),
+                     *std::move(mailbox_cert), *std::move(mailbox_key),
+                     *std::move(receipt_cert), *std::move(receipt_key)));
 }
 
 }  // namespace utpost::sim

@@ -55,8 +55,7 @@ int main(int argc, char** argv) {
   app.add_option("--dpi-receipt-cert", dpi_receipt_cert,
                  "certificate of the DPI provider's receipt signatures")
       ->capture_default_str();
-  app.add_option("--dpi-receipt-key", dpi_receipt_key,
-                 "its private key (RSA)")
+  app.add_option("--dpi-receipt-key", dpi_receipt_key, "its private key (RSA)")
       ->capture_default_str();
   app.add_option("--threads", threads,
                  "requests (and keep-alive connections) served at once")

@@ -26,7 +26,8 @@ constexpr char kDs[] = "http://www.w3.org/2000/09/xmldsig#";
 constexpr char kXades[] = "http://uri.etsi.org/01903/v1.3.2#";
 constexpr char kAsic[] = "http://uri.etsi.org/02918/v1.2.1#";
 constexpr char kExcC14n[] = "http://www.w3.org/2001/10/xml-exc-c14n#";
-constexpr char kRsaSha256[] = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+constexpr char kRsaSha256[] =
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 constexpr char kSha256[] = "http://www.w3.org/2001/04/xmlenc#sha256";
 constexpr char kSdp[] = "http://begrep.difi.no/sdp/schema_v10";
 
@@ -104,16 +105,14 @@ absl::Status IssuerSerial(const std::string& der, std::string* issuer,
   std::unique_ptr<X509, decltype(&X509_free)> cert(
       d2i_X509(nullptr, &p, static_cast<long>(der.size())), X509_free);
   if (cert == nullptr) return absl::InternalError("signer certificate");
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()),
-                                                BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
   X509_NAME_print_ex(bio.get(), X509_get_issuer_name(cert.get()), 0,
                      XN_FLAG_RFC2253);
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   issuer->assign(data, static_cast<size_t>(len));
   std::unique_ptr<BIGNUM, decltype(&BN_free)> bn(
-      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr),
-      BN_free);
+      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr), BN_free);
   char* dec = bn == nullptr ? nullptr : BN_bn2dec(bn.get());
   if (dec == nullptr) return absl::InternalError("signer certificate serial");
   serial->assign(dec);
@@ -209,8 +208,7 @@ std::string DpiManifestXml(const DpiManifest& m) {
     absl::StrAppend(&xml, "  <", element, " href=\"", EscapeAttribute(d.href),
                     "\" mime=\"", EscapeAttribute(d.media_type), "\">\n",
                     "    <tittel lang=\"", EscapeAttribute(m.language), "\">",
-                    EscapeText(d.title), "</tittel>\n", "  </", element,
-                    ">\n");
+                    EscapeText(d.title), "</tittel>\n", "  </", element, ">\n");
   }
   absl::StrAppend(&xml, "</manifest>\n");
   return xml;
@@ -228,9 +226,8 @@ absl::StatusOr<std::string> SignaturesXml(const std::vector<AsicFile>& files,
   // inside declare their namespace themselves, as C14N renders them.
   std::string formats;
   for (size_t i = 0; i < files.size(); ++i) {
-    absl::StrAppend(&formats,
-                    "<xades:DataObjectFormat ObjectReference=\"#ID_", i,
-                    "\"><xades:MimeType>", EscapeText(files[i].media_type),
+    absl::StrAppend(&formats, "<xades:DataObjectFormat ObjectReference=\"#ID_",
+                    i, "\"><xades:MimeType>", EscapeText(files[i].media_type),
                     "</xades:MimeType></xades:DataObjectFormat>");
   }
   std::string signed_properties = absl::StrCat(
@@ -244,13 +241,12 @@ absl::StatusOr<std::string> SignaturesXml(const std::vector<AsicFile>& files,
       ds_ns, ">", Base64Sha256(leaf),
       "</ds:DigestValue></xades:CertDigest><xades:IssuerSerial>"
       "<ds:X509IssuerName",
-      ds_ns, ">", EscapeText(issuer), "</ds:X509IssuerName><ds:X509SerialNumber",
-      ds_ns, ">", serial,
+      ds_ns, ">", EscapeText(issuer),
+      "</ds:X509IssuerName><ds:X509SerialNumber", ds_ns, ">", serial,
       "</ds:X509SerialNumber></xades:IssuerSerial></xades:Cert>"
       "</xades:SigningCertificate></xades:SignedSignatureProperties>"
       "<xades:SignedDataObjectProperties>",
-      formats,
-      "</xades:SignedDataObjectProperties></xades:SignedProperties>");
+      formats, "</xades:SignedDataObjectProperties></xades:SignedProperties>");
 
   std::string references;
   for (size_t i = 0; i < files.size(); ++i) {
@@ -306,7 +302,8 @@ absl::StatusOr<std::string> BuildAsicE(const std::vector<AsicFile>& files,
   const std::string mimetype = kAsicEMimeType;
   const std::string odf = OdfManifest(files);
   entries.emplace_back("mimetype", &mimetype);
-  for (const AsicFile& file : files) entries.emplace_back(file.name, &file.content);
+  for (const AsicFile& file : files)
+    entries.emplace_back(file.name, &file.content);
   entries.emplace_back("META-INF/manifest.xml", &odf);
   entries.emplace_back("META-INF/signatures.xml", &signatures);
 
@@ -330,10 +327,10 @@ absl::StatusOr<std::string> BuildAsicE(const std::vector<AsicFile>& files,
     const std::string& content = *entries[i].second;
     zip_source_t* source =
         zip_source_buffer(zip, content.data(), content.size(), 0);
-    zip_int64_t index =
-        source == nullptr ? -1
-                          : zip_file_add(zip, entries[i].first.c_str(), source,
-                                         ZIP_FL_ENC_UTF_8);
+    zip_int64_t index = source == nullptr
+                            ? -1
+                            : zip_file_add(zip, entries[i].first.c_str(),
+                                           source, ZIP_FL_ENC_UTF_8);
     if (index < 0) {
       if (source != nullptr) zip_source_free(source);
       std::string why = ZipError(zip);

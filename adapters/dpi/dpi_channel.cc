@@ -44,7 +44,8 @@ bool IsUuid(absl::string_view s) {
   if (s.size() != 36) return false;
   for (size_t i = 0; i < s.size(); ++i) {
     bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !absl::ascii_isxdigit(static_cast<unsigned char>(s[i]))) {
+    if (dash ? s[i] != '-'
+             : !absl::ascii_isxdigit(static_cast<unsigned char>(s[i]))) {
       return false;
     }
   }
@@ -78,10 +79,9 @@ std::vector<std::string> PackageNames(const OutgoingLetter& letter) {
                   !absl::StrContains(n, "\\") && !absl::StrContains(n, "..") &&
                   !absl::StartsWithIgnoreCase(n, "META-INF") &&
                   used.count(n) == 0;
-    std::string name =
-        usable ? n
-               : absl::StrCat("dokument-", i + 1,
-                              ExtensionFor(letter.documents[i]));
+    std::string name = usable ? n
+                              : absl::StrCat("dokument-", i + 1,
+                                             ExtensionFor(letter.documents[i]));
     used.insert(name);
     names.push_back(std::move(name));
   }
@@ -118,7 +118,8 @@ int64_t ParseTimeMillis(const json& value, int64_t fallback) {
   if (!value.is_string()) return fallback;
   absl::Time t;
   std::string err;
-  if (!absl::ParseTime(absl::RFC3339_full, value.get<std::string>(), &t, &err)) {
+  if (!absl::ParseTime(absl::RFC3339_full, value.get<std::string>(), &t,
+                       &err)) {
     return fallback;
   }
   return absl::ToUnixMillis(t);
@@ -166,8 +167,9 @@ class DpiChannel final : public Channel {
       return absl::InvalidArgumentError(
           absl::StrCat("dpi: ", encrypted.status().message()));
     }
-    ASSIGN_OR_RETURN(std::string jws, signer_->SignJws(Dump(
-                                          BusinessMessage(letter, *encrypted))));
+    ASSIGN_OR_RETURN(
+        std::string jws,
+        signer_->SignJws(Dump(BusinessMessage(letter, *encrypted))));
     std::string boundary =
         absl::StrCat("utpost-dpi-", Sha256Hex(*encrypted).substr(0, 32));
     std::string body = absl::StrCat(
@@ -236,8 +238,9 @@ class DpiChannel final : public Channel {
       }
       if (!event.ok()) {
         // Logged once; the receipt stays at the provider for an operator.
-        spdlog::warn("dpi: rejected receipt {}: {}", MaskPersonNumbersIn(id),
-                     MaskPersonNumbersIn(std::string(event.status().message())));
+        spdlog::warn(
+            "dpi: rejected receipt {}: {}", MaskPersonNumbersIn(id),
+            MaskPersonNumbersIn(std::string(event.status().message())));
         absl::MutexLock lock(&mu_);
         rejected_.insert(id);
         continue;
@@ -280,7 +283,8 @@ class DpiChannel final : public Channel {
            i == 0 && !letter.title.empty() ? letter.title : d.file_name});
       files.push_back({names[i], media, d.content});
     }
-    files.push_back({"manifest.xml", "application/xml", DpiManifestXml(manifest)});
+    files.push_back(
+        {"manifest.xml", "application/xml", DpiManifestXml(manifest)});
     return BuildAsicE(files, *signer_, clock_->NowMillis());
   }
 
@@ -407,8 +411,8 @@ class DpiChannel final : public Channel {
   static absl::Status QueueError(absl::string_view method,
                                  const HttpResponse& response) {
     json problem;
-    std::string message =
-        absl::StrCat("receipt queue ", method, ": ", Describe(response, &problem));
+    std::string message = absl::StrCat("receipt queue ", method, ": ",
+                                       Describe(response, &problem));
     if (response.status >= 500 || response.status == 429) {
       return absl::UnavailableError(message);
     }
@@ -433,9 +437,9 @@ class DpiChannel final : public Channel {
     std::string type = Str(ident, "type");
     std::string instance = Str(ident, "instanceIdentifier");
     if (instance != id) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "signed instanceIdentifier \"", instance,
-          "\" is not the queue entry's id"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("signed instanceIdentifier \"", instance,
+                       "\" is not the queue entry's id"));
     }
     std::string conversation;
     const json& scope = header.value("businessScope", json());
@@ -470,10 +474,10 @@ class DpiChannel final : public Channel {
     const json& body = sbd.value(type, json());
     int64_t created = ParseTimeMillis(
         ident.value("creationDateAndTime", json()), clock_->NowMillis());
-    event.time_ms = body.is_object()
-                        ? ParseTimeMillis(body.value("tidspunkt", json()),
-                                          created)
-                        : created;
+    event.time_ms =
+        body.is_object()
+            ? ParseTimeMillis(body.value("tidspunkt", json()), created)
+            : created;
     if (body.is_object()) {
       if (type == "feil") {
         std::string feiltype = Str(body, "feiltype");
@@ -510,9 +514,8 @@ class DpiChannel final : public Channel {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Channel>> NewDpiChannel(const DpiOptions& options,
-                                                       HttpClient* http,
-                                                       TokenSource* tokens) {
+absl::StatusOr<std::unique_ptr<Channel>> NewDpiChannel(
+    const DpiOptions& options, HttpClient* http, TokenSource* tokens) {
   if (options.base_url.empty()) {
     return absl::InvalidArgumentError("dpi.url: must be set");
   }
@@ -526,13 +529,13 @@ absl::StatusOr<std::unique_ptr<Channel>> NewDpiChannel(const DpiOptions& options
     return absl::InvalidArgumentError(
         "dpi: needs an HTTP client and a token source");
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<DpiSigner> signer,
-                   DpiSigner::FromFiles(options.signing_key_file,
-                                        options.certificate_file));
-  ASSIGN_OR_RETURN(std::unique_ptr<DpiReceiptVerifier> verifier,
-                   DpiReceiptVerifier::FromFiles(
-                       options.provider_ca_file,
-                       options.provider_certificate_file));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<DpiSigner> signer,
+      DpiSigner::FromFiles(options.signing_key_file, options.certificate_file));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<DpiReceiptVerifier> verifier,
+      DpiReceiptVerifier::FromFiles(options.provider_ca_file,
+                                    options.provider_certificate_file));
   return std::make_unique<DpiChannel>(options, std::move(signer),
                                       std::move(verifier), http, tokens);
 }

@@ -101,9 +101,8 @@ struct DpiOptions {
 // UUID message id, documents or a mailbox certificate -> INVALID_ARGUMENT
 // before anything is sent. Messages quote the provider with person numbers
 // masked. Thread-safe.
-absl::StatusOr<std::unique_ptr<Channel>> NewDpiChannel(const DpiOptions& options,
-                                                       HttpClient* http,
-                                                       TokenSource* tokens);
+absl::StatusOr<std::unique_ptr<Channel>> NewDpiChannel(
+    const DpiOptions& options, HttpClient* http, TokenSource* tokens);
 
 }  // namespace utpost::adapters
 

@@ -34,7 +34,8 @@ using StorePtr =
 using StoreCtxPtr =
     std::unique_ptr<X509_STORE_CTX,
                     Deleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
+using MdCtxPtr =
+    std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
 using CmsPtr = std::unique_ptr<CMS_ContentInfo,
                                Deleter<CMS_ContentInfo, CMS_ContentInfo_free>>;
 struct StackDeleter {
@@ -168,7 +169,8 @@ absl::StatusOr<std::string> DpiSigner::Sign(std::string_view data) const {
 
 absl::StatusOr<std::string> DpiSigner::SignJws(std::string_view payload) const {
   nlohmann::json x5c = nlohmann::json::array();
-  for (const std::string& der : chain_der_) x5c.push_back(absl::Base64Escape(der));
+  for (const std::string& der : chain_der_)
+    x5c.push_back(absl::Base64Escape(der));
   nlohmann::json header = {{"alg", "RS256"}, {"x5c", x5c}};
   std::string input = absl::StrCat(Base64UrlEncode(header.dump()), ".",
                                    Base64UrlEncode(payload));
@@ -179,8 +181,8 @@ absl::StatusOr<std::string> DpiSigner::SignJws(std::string_view payload) const {
 // ---- DpiReceiptVerifier ---------------------------------------------------
 
 struct DpiReceiptVerifier::Trust {
-  StorePtr store;       // Null without a CA file.
-  std::string pinned;   // DER; empty without a provider certificate.
+  StorePtr store;      // Null without a CA file.
+  std::string pinned;  // DER; empty without a provider certificate.
 };
 
 DpiReceiptVerifier::DpiReceiptVerifier(std::unique_ptr<Trust> trust)
@@ -201,7 +203,8 @@ DpiReceiptVerifier::FromFiles(const std::string& ca_file,
     ASSIGN_OR_RETURN(std::vector<X509Ptr> cas,
                      ReadPemCertificates(ca_file, "dpi.provider_ca_file"));
     trust->store.reset(X509_STORE_new());
-    for (const X509Ptr& ca : cas) X509_STORE_add_cert(trust->store.get(), ca.get());
+    for (const X509Ptr& ca : cas)
+      X509_STORE_add_cert(trust->store.get(), ca.get());
   }
   if (!provider_cert_file.empty()) {
     ASSIGN_OR_RETURN(std::vector<X509Ptr> certs,
@@ -259,8 +262,7 @@ absl::StatusOr<nlohmann::json> DpiReceiptVerifier::Verify(
     TakeErrors();
     return absl::UnauthenticatedError("JWS: the x5c leaf holds no RSA key");
   }
-  std::string input =
-      absl::StrCat(parts[0], ".", parts[1]);
+  std::string input = absl::StrCat(parts[0], ".", parts[1]);
   MdCtxPtr ctx(EVP_MD_CTX_new());
   if (ctx == nullptr ||
       EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr,
@@ -355,8 +357,8 @@ absl::StatusOr<std::string> CertificateToDer(std::string_view text_view) {
   absl::string_view stripped = absl::StripAsciiWhitespace(text);
   X509Ptr cert;
   if (absl::StartsWith(stripped, "-----BEGIN")) {
-    BioPtr bio(BIO_new_mem_buf(stripped.data(),
-                               static_cast<int>(stripped.size())));
+    BioPtr bio(
+        BIO_new_mem_buf(stripped.data(), static_cast<int>(stripped.size())));
     cert.reset(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   } else if (!text.empty() && text.front() == 0x30) {
     cert = FromDer(text);

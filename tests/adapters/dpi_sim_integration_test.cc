@@ -120,9 +120,8 @@ class DpiSimTest : public ::testing::Test {
     options.persons = *std::move(persons);
     options.dpi_token_check = [](const std::string& token,
                                  const std::string& scope) {
-      return token != kRefusedToken &&
-             (scope == "digdir:dpi:message.out" ||
-              scope == "digdir:dpi:message.in");
+      return token != kRefusedToken && (scope == "digdir:dpi:message.out" ||
+                                        scope == "digdir:dpi:message.in");
     };
     auto simulator = sim::StartSimulator(std::move(options));
     ASSERT_THAT(simulator, IsOk());
@@ -175,11 +174,10 @@ class DpiSimTest : public ::testing::Test {
         Control("GET", "/sim/v1/deliveries", "").body)["dpi"];
   }
 
-  std::unique_ptr<Channel> Dpi(HttpClient* http = nullptr,
-                               TokenSource* tokens = nullptr,
-                               const std::string& key = "certs-dev/sender.key",
-                               const std::string& cert =
-                                   "certs-dev/sender.pem") {
+  std::unique_ptr<Channel> Dpi(
+      HttpClient* http = nullptr, TokenSource* tokens = nullptr,
+      const std::string& key = "certs-dev/sender.key",
+      const std::string& cert = "certs-dev/sender.pem") {
     DpiOptions options;
     options.base_url = BaseUrl();
     options.signing_key_file = key;
@@ -260,8 +258,8 @@ TEST_F(DpiSimTest, LetterIsAcceptedAndReceiptsComeBackDeliveredThenRead) {
   EXPECT_EQ(events[0].provider, "922020175");
   // The evidence is the provider's JWS, which anyone holding the
   // provider's certificate can check.
-  auto verifier = DpiReceiptVerifier::FromFiles("",
-                                                "certs-dev/dpi-provider.pem");
+  auto verifier =
+      DpiReceiptVerifier::FromFiles("", "certs-dev/dpi-provider.pem");
   absl::StatusOr<nlohmann::json> receipt =
       (*verifier)->Verify(events[0].evidence);
   ASSERT_THAT(receipt, IsOk());
@@ -327,29 +325,29 @@ TEST_F(DpiSimTest, TamperedBusinessMessageIsASetUpError) {
     size_t payload = r->body.find('.', part) + 20;
     r->body[payload] = r->body[payload] == 'A' ? 'B' : 'A';
   });
-  EXPECT_THAT(Dpi(&tampering)->Send(Letter(
-                  "8f14e45f-ceea-4e7a-9c1b-2f1c2b0d5a05")),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("UGYLDIG_SIGNATUR")));
+  EXPECT_THAT(
+      Dpi(&tampering)->Send(Letter("8f14e45f-ceea-4e7a-9c1b-2f1c2b0d5a05")),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("UGYLDIG_SIGNATUR")));
   EXPECT_TRUE(Deliveries().empty());
 }
 
 TEST_F(DpiSimTest, BusinessCertificateOfAnotherCaIsASetUpError) {
-  EXPECT_THAT(Dpi(nullptr, nullptr, "certs-dev/stranger.key",
-                  "certs-dev/stranger.pem")
-                  ->Send(Letter("8f14e45f-ceea-4e7a-9c1b-2f1c2b0d5a06")),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("UGYLDIG_SIGNATUR")));
+  EXPECT_THAT(
+      Dpi(nullptr, nullptr, "certs-dev/stranger.key", "certs-dev/stranger.pem")
+          ->Send(Letter("8f14e45f-ceea-4e7a-9c1b-2f1c2b0d5a06")),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("UGYLDIG_SIGNATUR")));
 }
 
 TEST_F(DpiSimTest, PackageNotMatchingItsDigestIsASetUpError) {
   TamperingHttpClient tampering(http_, [](HttpRequest* r) {
     if (r->method == "POST") FlipInPart(r, "dokumentpakke", 200);
   });
-  EXPECT_THAT(Dpi(&tampering)->Send(Letter(
-                  "8f14e45f-ceea-4e7a-9c1b-2f1c2b0d5a07")),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("UGYLDIG_FINGERAVTRYKK")));
+  EXPECT_THAT(
+      Dpi(&tampering)->Send(Letter("8f14e45f-ceea-4e7a-9c1b-2f1c2b0d5a07")),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("UGYLDIG_FINGERAVTRYKK")));
   EXPECT_TRUE(Deliveries().empty());
 }
 
@@ -359,9 +357,8 @@ TEST_F(DpiSimTest, RecipientWithoutAnEboksMailboxIsRefused) {
   OutgoingLetter letter =
       Letter("8f14e45f-ceea-4e7a-9c1b-2f1c2b0d5a08", "01817010055");
   letter.mailbox_certificate = Der("certs-dev/eboks-mailbox.pem");
-  EXPECT_THAT(Dpi()->Send(letter),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("UKJENT_MOTTAKER")));
+  EXPECT_THAT(Dpi()->Send(letter), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("UKJENT_MOTTAKER")));
 }
 
 TEST_F(DpiSimTest, RefusedTokenIsReplacedOnce) {
@@ -432,8 +429,8 @@ TEST_F(DpiSimTest, DuplicateLateAndOutOfOrderReceipts) {
   ASSERT_THAT(channel->ConfirmEvents(ids), IsOk());
 
   Receipts({{"out_of_order", false}, {"late_ms", 60000}});
-  ASSERT_THAT(
-      channel->Send(Letter("8f14e45f-ceea-4e7a-9c1b-2f1c2b0d5a0f")), IsOk());
+  ASSERT_THAT(channel->Send(Letter("8f14e45f-ceea-4e7a-9c1b-2f1c2b0d5a0f")),
+              IsOk());
   EXPECT_THAT(Fetch(channel.get()), SizeIs(0));  // Not yet.
 }
 
@@ -453,8 +450,8 @@ std::string Zip(const std::vector<Entry>& entries) {
   zip_error_fini(&error);
   zip_source_keep(buffer);
   for (size_t i = 0; i < entries.size(); ++i) {
-    zip_source_t* source = zip_source_buffer(
-        zip, entries[i].content.data(), entries[i].content.size(), 0);
+    zip_source_t* source = zip_source_buffer(zip, entries[i].content.data(),
+                                             entries[i].content.size(), 0);
     zip_int64_t index = zip_file_add(zip, entries[i].name.c_str(), source, 0);
     zip_set_file_compression(zip, index, i == 0 ? ZIP_CM_STORE : ZIP_CM_DEFLATE,
                              0);
@@ -500,8 +497,8 @@ class DpiPackageTest : public DpiSimTest {
             {"type", "digital"},
             {"creationDateAndTime", "2026-11-23T10:00:00Z"}}},
           {"businessScope",
-           {{"scope", {{{"type", "ConversationId"},
-                        {"instanceIdentifier", id}}}}}}}},
+           {{"scope",
+             {{{"type", "ConversationId"}, {"instanceIdentifier", id}}}}}}}},
         {"digital",
          {{"sikkerhetsnivaa", 3},
           {"hoveddokument", main_document},
@@ -559,8 +556,8 @@ class DpiPackageTest : public DpiSimTest {
     for (const AsicFile& f : files) entries.push_back({f.name, f.content});
     if (!mimetype_first) entries.push_back(mimetype);
     entries.push_back({"META-INF/manifest.xml", "<manifest/>"});
-    entries.push_back({"META-INF/signatures.xml",
-                       *SignaturesXml(signed_files, **signer, 0)});
+    entries.push_back(
+        {"META-INF/signatures.xml", *SignaturesXml(signed_files, **signer, 0)});
     return Zip(entries);
   }
 };
@@ -602,8 +599,7 @@ TEST_F(DpiPackageTest, MimetypeNotFirstIsRefused) {
 }
 
 TEST_F(DpiPackageTest, ManifestNamingAnotherMainDocumentIsRefused) {
-  HttpResponse response =
-      Send(Container(Files(), Files()), "brev.pdf");
+  HttpResponse response = Send(Container(Files(), Files()), "brev.pdf");
   EXPECT_EQ(response.status, 400);
   EXPECT_THAT(response.body, HasSubstr("hoveddokument"));
 }

@@ -34,6 +34,7 @@
 namespace utpost::adapters {
 namespace {
 
+using nlohmann::json;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -41,7 +42,6 @@ using ::testing::Not;
 using ::testing::SizeIs;
 using ::utpost::testing::IsOk;
 using ::utpost::testing::StatusIs;
-using nlohmann::json;
 
 constexpr char kPdf[] = "%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n";
 constexpr char kMessageId[] = "0b6b1f0e-6a3c-4c57-9a43-3f1d2c9e8a10";
@@ -75,8 +75,8 @@ std::string PemFileToDer(const std::string& path) {
 }
 
 std::unique_ptr<DpiSigner> Sender() {
-  auto signer = DpiSigner::FromFiles("certs-dev/sender.key",
-                                     "certs-dev/sender.pem");
+  auto signer =
+      DpiSigner::FromFiles("certs-dev/sender.key", "certs-dev/sender.pem");
   EXPECT_THAT(signer, IsOk());
   return signer.ok() ? *std::move(signer) : nullptr;
 }
@@ -192,8 +192,7 @@ TEST_F(AsicETest, SignatureCoversEveryFileAndVerifiesWithOpenssl) {
   std::vector<AsicFile> files = Files();
   absl::StatusOr<std::string> xml = SignaturesXml(files, *signer, kNow);
   ASSERT_THAT(xml, IsOk());
-  std::string signed_info =
-      Between(*xml, "<ds:SignedInfo", "</ds:SignedInfo>");
+  std::string signed_info = Between(*xml, "<ds:SignedInfo", "</ds:SignedInfo>");
   std::string props =
       Between(*xml, "<xades:SignedProperties", "</xades:SignedProperties>");
   ASSERT_FALSE(signed_info.empty());
@@ -204,7 +203,8 @@ TEST_F(AsicETest, SignatureCoversEveryFileAndVerifiesWithOpenssl) {
     std::string in = TempPath(absl::StrCat(name, ".xml"));
     std::string out = TempPath(absl::StrCat(name, ".c14n"));
     WriteFile(in, text);
-    ASSERT_EQ(RunCommand(absl::StrCat("xmllint --exc-c14n ", in, " > ", out)), 0);
+    ASSERT_EQ(RunCommand(absl::StrCat("xmllint --exc-c14n ", in, " > ", out)),
+              0);
     EXPECT_EQ(ReadFile(out), text) << name << " is not in canonical form";
   }
 
@@ -241,18 +241,21 @@ TEST_F(AsicETest, SignatureCoversEveryFileAndVerifiesWithOpenssl) {
               pub = TempPath("sender.pub");
   WriteFile(data, signed_info);
   WriteFile(sig, signature);
-  ASSERT_EQ(RunCommand(absl::StrCat("openssl x509 -in certs-dev/sender.pem -pubkey "
-                             "-noout > ",
-                             pub)),
-            0);
-  EXPECT_EQ(RunCommand(absl::StrCat("openssl dgst -sha256 -verify ", pub,
-                             " -signature ", sig, " ", data, " >/dev/null")),
-            0);
+  ASSERT_EQ(
+      RunCommand(absl::StrCat("openssl x509 -in certs-dev/sender.pem -pubkey "
+                              "-noout > ",
+                              pub)),
+      0);
+  EXPECT_EQ(
+      RunCommand(absl::StrCat("openssl dgst -sha256 -verify ", pub,
+                              " -signature ", sig, " ", data, " >/dev/null")),
+      0);
   // And a changed byte does not verify.
   WriteFile(data, signed_info + " ");
-  EXPECT_NE(RunCommand(absl::StrCat("openssl dgst -sha256 -verify ", pub,
-                             " -signature ", sig, " ", data, " >/dev/null")),
-            0);
+  EXPECT_NE(
+      RunCommand(absl::StrCat("openssl dgst -sha256 -verify ", pub,
+                              " -signature ", sig, " ", data, " >/dev/null")),
+      0);
 }
 
 TEST(DpiManifestTest, NamesRecipientSenderAndDocuments) {
@@ -293,9 +296,10 @@ TEST(DpiCmsTest, OpensslDecryptsWithTheMailboxKey) {
             0);
   EXPECT_EQ(ReadFile(out), content);
   // RSA-OAEP with SHA-256 (and MGF1 with SHA-256) and AES-256-CBC.
-  ASSERT_EQ(RunCommand(absl::StrCat("openssl cms -cmsout -print -inform DER -in ", in,
-                             " > ", print)),
-            0);
+  ASSERT_EQ(
+      RunCommand(absl::StrCat("openssl cms -cmsout -print -inform DER -in ", in,
+                              " > ", print)),
+      0);
   std::string dump = ReadFile(print);
   EXPECT_THAT(dump, HasSubstr("rsaesOaep"));
   EXPECT_THAT(dump, HasSubstr("sha256"));
@@ -350,12 +354,14 @@ TEST(DpiJwsTest, Rs256WithX5cVerifiesWithOpenssl) {
               pub = TempPath("jws.pub");
   WriteFile(data, absl::StrCat(parts[0], ".", parts[1]));
   WriteFile(sig, signature);
-  ASSERT_EQ(RunCommand(absl::StrCat(
-                "openssl x509 -in certs-dev/sender.pem -pubkey -noout > ", pub)),
-            0);
-  EXPECT_EQ(RunCommand(absl::StrCat("openssl dgst -sha256 -verify ", pub,
-                             " -signature ", sig, " ", data, " >/dev/null")),
-            0);
+  ASSERT_EQ(
+      RunCommand(absl::StrCat(
+          "openssl x509 -in certs-dev/sender.pem -pubkey -noout > ", pub)),
+      0);
+  EXPECT_EQ(
+      RunCommand(absl::StrCat("openssl dgst -sha256 -verify ", pub,
+                              " -signature ", sig, " ", data, " >/dev/null")),
+      0);
 }
 
 // A receipt signed outside the adapter: RS256 with the key in `key_file`,
@@ -368,8 +374,8 @@ std::string SignReceipt(const std::string& key_file,
   std::fclose(f);
   json header = {{"alg", "RS256"},
                  {"x5c", {absl::Base64Escape(PemFileToDer(cert_file))}}};
-  std::string input =
-      absl::StrCat(Base64UrlEncode(header.dump()), ".", Base64UrlEncode(payload));
+  std::string input = absl::StrCat(Base64UrlEncode(header.dump()), ".",
+                                   Base64UrlEncode(payload));
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   size_t len = 0;
   EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
@@ -413,8 +419,8 @@ TEST(DpiReceiptVerifierTest, AcceptsTheProvidersReceiptOnly) {
   auto ca_only = DpiReceiptVerifier::FromFiles("certs-dev/ca.pem", "");
   ASSERT_THAT(ca_only, IsOk());
   EXPECT_THAT((*ca_only)->Verify(good), IsOk());
-  EXPECT_THAT((*ca_only)->Verify(SignReceipt("certs-dev/stranger.key",
-                                             "certs-dev/stranger.pem", payload)),
+  EXPECT_THAT((*ca_only)->Verify(SignReceipt(
+                  "certs-dev/stranger.key", "certs-dev/stranger.pem", payload)),
               StatusIs(absl::StatusCode::kUnauthenticated, ::testing::_));
   EXPECT_THAT((*pinned)->Verify("a.b"),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
@@ -453,7 +459,8 @@ Parts ReadParts(const HttpRequest& request) {
     if (blank == std::string::npos) continue;
     std::string body = piece.substr(blank + 4);
     if (absl::EndsWith(body, "\r\n")) body.resize(body.size() - 2);
-    if (absl::StrContains(piece.substr(0, blank), "name=\"forretningsmelding\"")) {
+    if (absl::StrContains(piece.substr(0, blank),
+                          "name=\"forretningsmelding\"")) {
       parts.jws = body;
     } else if (absl::StrContains(piece.substr(0, blank),
                                  "name=\"dokumentpakke\"")) {
@@ -519,8 +526,8 @@ TEST_F(DpiChannelTest, SendsASignedBusinessMessageAndTheEncryptedPackage) {
 
   // The business message verifies like a receipt would (same JWS rules),
   // against the sender's CA.
-  auto verifier = DpiReceiptVerifier::FromFiles("certs-dev/ca.pem",
-                                                "certs-dev/sender.pem");
+  auto verifier =
+      DpiReceiptVerifier::FromFiles("certs-dev/ca.pem", "certs-dev/sender.pem");
   absl::StatusOr<json> sbd = (*verifier)->Verify(parts.jws);
   ASSERT_THAT(sbd, IsOk());
   const json& h = (*sbd)["standardBusinessDocumentHeader"];
@@ -560,7 +567,8 @@ TEST_F(DpiChannelTest, SendsASignedBusinessMessageAndTheEncryptedPackage) {
   EXPECT_EQ(files["vedtak.pdf"], kPdf);
   EXPECT_THAT(files["manifest.xml"],
               HasSubstr("<personidentifikator>30925910089<"));
-  EXPECT_THAT(files["META-INF/signatures.xml"], HasSubstr("URI=\"vedtak.pdf\""));
+  EXPECT_THAT(files["META-INF/signatures.xml"],
+              HasSubstr("URI=\"vedtak.pdf\""));
 }
 
 TEST_F(DpiChannelTest, ReplacesARefusedTokenOnce) {
@@ -575,8 +583,8 @@ TEST_F(DpiChannelTest, ReplacesARefusedTokenOnce) {
   EXPECT_THAT(channel->Send(Letter()), IsOk());
   EXPECT_TRUE(tokens.invalidated);
   EXPECT_THAT(http.requests(), SizeIs(2));
-  EXPECT_THAT(tokens.scopes, ElementsAre("digdir:dpi:message.out",
-                                         "digdir:dpi:message.out"));
+  EXPECT_THAT(tokens.scopes,
+              ElementsAre("digdir:dpi:message.out", "digdir:dpi:message.out"));
 }
 
 TEST_F(DpiChannelTest, ClassifiesTheProvidersAnswers) {
@@ -604,20 +612,23 @@ TEST_F(DpiChannelTest, ClassifiesTheProvidersAnswers) {
        absl::StatusCode::kUnavailable},
   };
   for (const Case& c : cases) {
-    FakeHttpClient http([&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
-      return HttpResponse{c.status, {}, c.body};
-    });
+    FakeHttpClient http(
+        [&](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+          return HttpResponse{c.status, {}, c.body};
+        });
     StaticTokenSource tokens("t");
     auto channel = Make(&http, &tokens);
     absl::StatusOr<SendResult> result = channel->Send(Letter());
-    EXPECT_THAT(result, StatusIs(c.code, ::testing::_)) << c.status << " " << c.body;
+    EXPECT_THAT(result, StatusIs(c.code, ::testing::_))
+        << c.status << " " << c.body;
     if (!result.ok()) {
       EXPECT_THAT(result.status().message(), Not(HasSubstr("30925910089")));
     }
   }
-  FakeHttpClient duplicate([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
-    return HttpResponse{409, {}, R"({"kode":"DUPLIKAT"})"};
-  });
+  FakeHttpClient duplicate(
+      [](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+        return HttpResponse{409, {}, R"({"kode":"DUPLIKAT"})"};
+      });
   StaticTokenSource tokens("t");
   absl::StatusOr<SendResult> result = Make(&duplicate, &tokens)->Send(Letter());
   ASSERT_THAT(result, IsOk());
@@ -639,7 +650,8 @@ TEST_F(DpiChannelTest, RefusesALetterItCannotSendBeforeSending) {
   organisation.organisation_number = "964338531";
   OutgoingLetter bad_id = Letter();
   bad_id.message_id = "not-a-uuid";
-  for (const OutgoingLetter& letter : {no_cert, bad_cert, organisation, bad_id}) {
+  for (const OutgoingLetter& letter :
+       {no_cert, bad_cert, organisation, bad_id}) {
     EXPECT_THAT(channel->Send(letter),
                 StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
   }
@@ -666,11 +678,11 @@ json ReceiptSbd(const std::string& id, const std::string& type,
 }
 
 TEST_F(DpiChannelTest, TurnsVerifiedReceiptsIntoEventsAndSkipsForgedOnes) {
-  std::string delivered = SignReceipt(
-      "certs-dev/dpi-provider.key", "certs-dev/dpi-provider.pem",
-      ReceiptSbd("r1", "leveringskvittering",
-                 {{"tidspunkt", "2026-11-23T10:00:01Z"}})
-          .dump());
+  std::string delivered =
+      SignReceipt("certs-dev/dpi-provider.key", "certs-dev/dpi-provider.pem",
+                  ReceiptSbd("r1", "leveringskvittering",
+                             {{"tidspunkt", "2026-11-23T10:00:01Z"}})
+                      .dump());
   std::string forged = SignReceipt(
       "certs-dev/sender.key", "certs-dev/sender.pem",
       ReceiptSbd("r2", "aapningskvittering", json::object()).dump());
@@ -687,10 +699,11 @@ TEST_F(DpiChannelTest, TurnsVerifiedReceiptsIntoEventsAndSkipsForgedOnes) {
                             {{"id", "r2"}, {"forretningsmelding", forged}},
                             {{"id", "r4"}, {"forretningsmelding", moved}},
                             {{"id", "r3"}, {"forretningsmelding", failed}}});
-  FakeHttpClient http([&](const HttpRequest& r) -> absl::StatusOr<HttpResponse> {
-    if (r.method == "GET") return HttpResponse{200, {}, queue.dump()};
-    return HttpResponse{204, {}, ""};
-  });
+  FakeHttpClient http(
+      [&](const HttpRequest& r) -> absl::StatusOr<HttpResponse> {
+        if (r.method == "GET") return HttpResponse{200, {}, queue.dump()};
+        return HttpResponse{204, {}, ""};
+      });
   RotatingTokens tokens;
   tokens.invalidated = true;
   auto channel = Make(&http, &tokens);

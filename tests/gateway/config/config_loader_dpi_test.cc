@@ -22,7 +22,8 @@ providers:
   registry_url: https://127.0.0.1:1
   digipost: {url: "https://127.0.0.1:1", sender_id: "1", signing_key_file: k.pem}
   print: {url: "https://127.0.0.1:1"}
-)" + dpi + R"(
+)" + dpi +
+         R"(
 tenants:
   - organisation_number: "964338531"
     name: Bergen
@@ -51,15 +52,15 @@ TEST(ConfigLoaderDpiTest, ResolvesItsFiles) {
 }
 
 TEST(ConfigLoaderDpiTest, NamesWhatIsMissing) {
-  EXPECT_THAT(ParseConfig(WithDpi("  dpi: {url: \"https://127.0.0.1:2\"}"), "/"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("providers.dpi.signing_key_file")));
   EXPECT_THAT(
-      ParseConfig(WithDpi("  dpi: {url: \"https://127.0.0.1:2\", "
-                          "signing_key_file: k, certificate_file: c}"),
-                  "/"),
+      ParseConfig(WithDpi("  dpi: {url: \"https://127.0.0.1:2\"}"), "/"),
       StatusIs(absl::StatusCode::kInvalidArgument,
-               HasSubstr("providers.dpi.provider_certificate_file")));
+               HasSubstr("providers.dpi.signing_key_file")));
+  EXPECT_THAT(ParseConfig(WithDpi("  dpi: {url: \"https://127.0.0.1:2\", "
+                                  "signing_key_file: k, certificate_file: c}"),
+                          "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("providers.dpi.provider_certificate_file")));
 }
 
 }  // namespace
