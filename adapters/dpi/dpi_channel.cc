@@ -14,6 +14,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "adapters/dpi/asice.h"
@@ -254,8 +255,10 @@ class DpiChannel final : public Channel {
     for (const std::string& id : ids) {
       HttpRequest request;
       request.method = "DELETE";
-      request.url = absl::StrCat(options_.base_url, "/messages/in/",
-                                 PercentEncodePath(id));
+      // The id is one path segment, whatever it holds.
+      request.url = absl::StrCat(
+          options_.base_url, "/messages/in/",
+          absl::StrReplaceAll(PercentEncodePath(id), {{"/", "%2F"}}));
       ASSIGN_OR_RETURN(HttpResponse response,
                        DoWithToken(std::move(request), options_.receipt_scope));
       if (response.status == 404) continue;  // Acknowledged before.
