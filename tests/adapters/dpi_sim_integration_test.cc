@@ -406,6 +406,38 @@ TEST_F(DpiSimTest, ForgedReceiptsAreNotEvents) {
   EXPECT_THAT(Fetch(channel.get()), SizeIs(2));
 }
 
+TEST_F(DpiSimTest, EveryReceiptTypeBecomesItsEvent) {
+  const std::string id = "8f14e45f-ceea-4e7a-9c1b-2f1c2b0d5a10";
+  auto channel = Dpi();
+  ASSERT_THAT(channel->Send(Letter(id)), IsOk());
+  Receipts({{"message_id", id},
+            {"receipt", "varslingfeiletkvittering"},
+            {"beskrivelse", "sms not delivered"}});
+  Receipts({{"message_id", id}, {"receipt", "mottakskvittering"}});
+  Receipts({{"message_id", id},
+            {"receipt", "returpostkvittering"},
+            {"beskrivelse", "ukjent adresse"}});
+  Receipts({{"message_id", id},
+            {"receipt", "feil"},
+            {"feiltype", "SERVER"},
+            {"detaljer", "internal"}});
+  std::vector<ProviderEvent> events = Fetch(channel.get());
+  ASSERT_THAT(events, SizeIs(5));
+  EXPECT_EQ(events[0].kind, Kind::kDelivered);
+  EXPECT_EQ(events[1].kind, Kind::kNotificationFailed);
+  EXPECT_EQ(events[1].reason, "sms not delivered");
+  EXPECT_EQ(events[2].kind, Kind::kPrintReceived);
+  EXPECT_EQ(events[3].kind, Kind::kReturned);
+  EXPECT_EQ(events[3].reason, "ukjent adresse");
+  EXPECT_EQ(events[4].kind, Kind::kFailed);
+  EXPECT_EQ(events[4].reason, "SERVER: internal");
+  for (const ProviderEvent& e : events) EXPECT_EQ(e.message_id, id);
+  // At most `max` at a time, oldest first.
+  std::vector<ProviderEvent> two = Fetch(channel.get(), 2);
+  ASSERT_THAT(two, SizeIs(2));
+  EXPECT_EQ(two[0].event_id, events[0].event_id);
+}
+
 TEST_F(DpiSimTest, DuplicateLateAndOutOfOrderReceipts) {
   auto channel = Dpi();
   Receipts({{"duplicate", true}});
