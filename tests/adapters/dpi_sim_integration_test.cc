@@ -387,6 +387,22 @@ TEST_F(DpiSimTest, ServerErrorsAreTransient) {
   EXPECT_EQ(Deliveries()[id]["accepted"], 1);
 }
 
+TEST_F(DpiSimTest, TimeoutIsTransient) {
+  // Answered (with a refusal, so that nothing arrives behind the test's
+  // back) only after the client gave up.
+  nlohmann::json fault = {
+      {"endpoint", "dpi"}, {"status", 503}, {"count", 1}, {"delay_ms", 1500}};
+  ASSERT_EQ(Control("POST", "/sim/v1/faults", fault.dump()).status, 204);
+  CurlHttpClientOptions options;
+  options.ca_file = "certs-dev/ca.pem";
+  options.timeout_ms = 500;
+  auto impatient = NewCurlHttpClient(options);
+  ASSERT_THAT(impatient, IsOk());
+  EXPECT_THAT(Dpi(impatient->get())
+                  ->Send(Letter("8f14e45f-ceea-4e7a-9c1b-2f1c2b0d5a11")),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, _));
+}
+
 TEST_F(DpiSimTest, ForgedReceiptsAreNotEvents) {
   const std::string id = "8f14e45f-ceea-4e7a-9c1b-2f1c2b0d5a0c";
   auto channel = Dpi();
