@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "adapters/digipost/digipost_channel.h"
+#include "adapters/dpi/dpi_channel.h"
 #include "adapters/print/print_channel.h"
 #include "adapters/registry/krr_registry.h"
 
@@ -48,6 +49,53 @@ auto Make(const Map& map, std::string_view name,
         kind, " adapter \"", std::string(name), "\" needs an HTTP client"));
   }
   return it->second(settings);
+}
+
+// A channel together with the token source it uses, for a channel made
+// with a fixed token instead of a shared token source.
+class WithOwnTokens final : public Channel {
+ public:
+  WithOwnTokens(std::unique_ptr<TokenSource> tokens,
+                std::unique_ptr<Channel> channel)
+      : tokens_(std::move(tokens)), channel_(std::move(channel)) {}
+  std::string name() const override { return channel_->name(); }
+  absl::StatusOr<SendResult> Send(const OutgoingLetter& letter) override {
+    return channel_->Send(letter);
+  }
+  absl::StatusOr<std::vector<ProviderEvent>> FetchEvents(int max) override {
+    return channel_->FetchEvents(max);
+  }
+  absl::Status ConfirmEvents(const std::vector<std::string>& ids) override {
+    return channel_->ConfirmEvents(ids);
+  }
+
+ private:
+  const std::unique_ptr<TokenSource> tokens_;  // Outlives channel_.
+  const std::unique_ptr<Channel> channel_;
+};
+
+absl::StatusOr<std::unique_ptr<Channel>> MakeDpi(
+    const AdapterSettings& settings) {
+  DpiOptions options;
+  options.base_url = settings.base_url;
+  if (!settings.scope.empty()) options.scope = settings.scope;
+  if (!settings.receipt_scope.empty()) {
+    options.receipt_scope = settings.receipt_scope;
+  }
+  options.signing_key_file = settings.signing_key_file;
+  options.certificate_file = settings.certificate_file;
+  options.provider_certificate_file = settings.provider_certificate_file;
+  options.provider_ca_file = settings.provider_ca_file;
+  options.sender_id = settings.sender_id;
+  options.clock = settings.clock;
+  if (settings.tokens != nullptr) {
+    return NewDpiChannel(options, settings.http, settings.tokens);
+  }
+  auto tokens = std::make_unique<StaticTokenSource>(settings.bearer_token);
+  auto channel = NewDpiChannel(options, settings.http, tokens.get());
+  if (!channel.ok()) return channel.status();
+  return std::make_unique<WithOwnTokens>(std::move(tokens),
+                                         *std::move(channel));
 }
 
 }  // namespace
@@ -102,6 +150,7 @@ void RegisterBuiltinAdapters(AdapterRegistry* registry) {
         options.base_url = settings.base_url;
         return NewPrintChannel(std::move(options), settings.http);
       });
+  (void)registry->RegisterChannel("dpi", MakeDpi);
   (void)registry->RegisterRegistry(
       "krr",
       [](const AdapterSettings& settings)

@@ -20,6 +20,7 @@
 #include "adapters/channel.h"
 #include "adapters/http/http_client.h"
 #include "adapters/print/print_channel.h"
+#include "adapters/http/token_source.h"
 #include "common/clock.h"
 
 namespace utpost::adapters {
@@ -35,6 +36,16 @@ struct AdapterSettings {
   std::string signing_key_file;
   // Registry: static bearer token; empty sends none.
   std::string bearer_token;
+  // DPI (#3): the business certificate chain (PEM) of signing_key_file,
+  // the provider's receipt certificate and/or CA (PEM), token scopes
+  // (empty: the adapter's defaults), and where tokens come from (not
+  // owned; null: a fixed `bearer_token`).
+  std::string certificate_file;
+  std::string provider_certificate_file;
+  std::string provider_ca_file;
+  std::string scope;
+  std::string receipt_scope;
+  TokenSource* tokens = nullptr;
   // Not owned; must outlive what the factory makes. Required.
   HttpClient* http = nullptr;
   // Not owned. Null: the real clock.
@@ -75,7 +86,8 @@ class AdapterRegistry final {
   std::map<std::string, RegistryFactory, std::less<>> registries_;
 };
 
-// Registers the channels "digipost" and "print" and the registry "krr".
+// Registers the channels "digipost", "print" and "dpi" and the registry
+// "krr".
 void RegisterBuiltinAdapters(AdapterRegistry* registry);
 
 }  // namespace utpost::adapters

@@ -16,6 +16,12 @@
 #                                   requests to the mailbox provider
 #   other-ca.pem, stranger.pem/.key a second CA and a client certificate it
 #                                   issued, for tests of refused clients
+#   eboks-mailbox.pem / .key        RSA-2048 encryption certificate of the
+#                                   simulated e-Boks mailboxes (the registry's
+#                                   "sertifikat"; DPI packages are encrypted
+#                                   to it)
+#   dpi-provider.pem / .key         RSA-2048 certificate with which the
+#                                   simulated DPI provider signs its receipts
 set -euo pipefail
 cd "$(dirname "$0")"
 days=3650
@@ -61,6 +67,10 @@ leaf operator "$subj_base/O=Utpost operations/CN=operator" ca rsa \
 leaf receipts "$subj_base/O=Utpost development/CN=Utpost receipt signer" ca ec \
   "keyUsage=critical,digitalSignature"
 leaf sender "$subj_base/O=Utpost development/organizationIdentifier=NTRNO-964338531/CN=Utpost sender" ca rsa \
+  "keyUsage=critical,digitalSignature"
+leaf eboks-mailbox "$subj_base/O=Utpost development/organizationIdentifier=NTRNO-922020175/CN=e-Boks mailbox (simulated)" ca rsa \
+  "keyUsage=critical,keyEncipherment,dataEncipherment"
+leaf dpi-provider "$subj_base/O=Utpost development/organizationIdentifier=NTRNO-922020175/CN=DPI provider receipts (simulated)" ca rsa \
   "keyUsage=critical,digitalSignature"
 ca other-ca "$subj_base/O=Somebody else/CN=Unrelated CA"
 leaf stranger "$subj_base/O=Bergen kommune/organizationIdentifier=NTRNO-964338531/CN=Impostor" other-ca rsa \

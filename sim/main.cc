@@ -1,5 +1,6 @@
 // utpost-sim: HTTPS simulators of the contact registry, a Digipost-style
-// mailbox and a print provider, for the demo and the tests. DEVELOPMENT ONLY.
+// mailbox, a DPI provider (e-Boks) and a print provider, for the demo and the
+// tests. DEVELOPMENT ONLY.
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -20,6 +21,12 @@ int main(int argc, char** argv) {
   std::string persons_file = "sim/data/persons.yaml";
   std::string sender_cert = "certs-dev/sender.pem";
   std::string sender_id;
+  utpost::sim::SimulatorOptions defaults;
+  std::string dpi_ca = defaults.dpi_ca_file;
+  std::string dpi_mailbox_cert = defaults.dpi_mailbox_cert_file;
+  std::string dpi_mailbox_key = defaults.dpi_mailbox_key_file;
+  std::string dpi_receipt_cert = defaults.dpi_receipt_cert_file;
+  std::string dpi_receipt_key = defaults.dpi_receipt_key_file;
   std::string log_level = "info";
   int threads = utpost::sim::SimulatorOptions().threads;
   int64_t print_posted_after_ms =
@@ -37,6 +44,21 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--digipost-sender-id", sender_id,
                  "required X-Digipost-UserId (empty: any)");
+  app.add_option("--dpi-ca", dpi_ca,
+                 "CA of the business certificates DPI senders sign with")
+      ->capture_default_str();
+  app.add_option("--dpi-mailbox-cert", dpi_mailbox_cert,
+                 "e-Boks mailbox encryption certificate (the registry's "
+                 "\"sertifikat\")")
+      ->capture_default_str();
+  app.add_option("--dpi-mailbox-key", dpi_mailbox_key,
+                 "its private key, which opens DPI document packages")
+      ->capture_default_str();
+  app.add_option("--dpi-receipt-cert", dpi_receipt_cert,
+                 "certificate of the DPI provider's receipt signatures")
+      ->capture_default_str();
+  app.add_option("--dpi-receipt-key", dpi_receipt_key, "its private key (RSA)")
+      ->capture_default_str();
   app.add_option("--threads", threads,
                  "requests (and keep-alive connections) served at once")
       ->capture_default_str()
@@ -67,6 +89,11 @@ int main(int argc, char** argv) {
   options.digipost_sender_id = sender_id;
   options.threads = threads;
   options.print_posted_after_ms = print_posted_after_ms;
+  options.dpi_ca_file = dpi_ca;
+  options.dpi_mailbox_cert_file = dpi_mailbox_cert;
+  options.dpi_mailbox_key_file = dpi_mailbox_key;
+  options.dpi_receipt_cert_file = dpi_receipt_cert;
+  options.dpi_receipt_key_file = dpi_receipt_key;
   absl::StatusOr<std::vector<utpost::sim::SimPerson>> persons =
       utpost::sim::LoadPersons(persons_file);
   if (!persons.ok()) {

@@ -27,6 +27,7 @@
 #include "common/digest.h"
 #include "common/mask.h"
 #include "nlohmann/json.hpp"
+#include "sim/dpi.h"
 #include "sim/multipart.h"
 #include "sim/print.h"
 #include "sim/signature_check.h"
@@ -229,6 +230,27 @@ class SimulatorImpl final : public Simulator {
       return absl::InvalidArgumentError(
           absl::StrCat("threads: must be positive, got ", options_.threads));
     }
+    DpiSimOptions dpi;
+    dpi.ca_file = options_.dpi_ca_file;
+    dpi.mailbox_cert_file = options_.dpi_mailbox_cert_file;
+    dpi.mailbox_key_file = options_.dpi_mailbox_key_file;
+    dpi.receipt_cert_file = options_.dpi_receipt_cert_file;
+    dpi.receipt_key_file = options_.dpi_receipt_key_file;
+    dpi.token_check = options_.dpi_token_check;
+    dpi.clock = clock_;
+    dpi.reachable = [this](const std::string& number) {
+      auto it = persons_.find(number);
+      return it != persons_.end() && !it->second.deleted &&
+             !it->second.reserved &&
+             it->second.mailbox_provider == kEboksOrganisation;
+    };
+    dpi.fault = [this](const std::string& endpoint, Response& res) {
+      return ApplyFault(endpoint, res);
+    };
+    absl::StatusOr<std::unique_ptr<DpiSim>> dpi_sim =
+        DpiSim::Create(std::move(dpi));
+    if (!dpi_sim.ok()) return dpi_sim.status();
+    dpi_ = *std::move(dpi_sim);
     Routes();
     // Every connection holds a worker for as long as it is kept alive. The
     // library's default pool has 8 workers on a small machine, so a ninth
@@ -299,6 +321,7 @@ class SimulatorImpl final : public Simulator {
     print_.Register(&server_, [this](const std::string& endpoint, Response& r) {
       return ApplyFault(endpoint, r);
     });
+    dpi_->Register(&server_);
     server_.Get("/sim/v1/deliveries",
                 [this](const Request&, Response& r) { HandleDeliveries(r); });
     server_.Post("/sim/v1/faults", [this](const Request& q, Response& r) {
@@ -316,6 +339,7 @@ class SimulatorImpl final : public Simulator {
       print_.Reset();
       registry_requests_ = 0;
       registry_persons_ = 0;
+      dpi_->Reset();
       r.status = 204;
     });
     server_.set_exception_handler(
@@ -384,6 +408,10 @@ class SimulatorImpl final : public Simulator {
       out["digital_post"] = {
           {"postkasseadresse", p.mailbox_address},
           {"postkasseleverandoeradresse", p.mailbox_provider}};
+    }
+    // DPI mailboxes publish the certificate packages are encrypted to.
+    if (p.mailbox_provider == kEboksOrganisation) {
+      out["sertifikat"] = dpi_->MailboxCertificateBase64();
     }
     return out;
   }
@@ -606,6 +634,7 @@ class SimulatorImpl final : public Simulator {
           {"registry",
            {{"requests", registry_requests_}, {"persons", registry_persons_}}}};
     }
+    reply["dpi"] = dpi_->Deliveries();
     res.set_content(reply.dump(-1, ' ', false, json::error_handler_t::replace),
                     kJson);
   }
@@ -621,7 +650,8 @@ class SimulatorImpl final : public Simulator {
       if (it != body.end() && it->is_string())
         endpoint = it->get<std::string>();
       valid = endpoint == "digipost" || endpoint == "print" ||
-              endpoint == "print-events" || endpoint == "registry";
+              endpoint == "print-events" || endpoint == "registry" ||
+              endpoint == "dpi" || endpoint == "dpi_in";
     }
     auto integer = [&](const char* key, int64_t fallback) -> int64_t {
       auto it = body.find(key);
@@ -647,7 +677,7 @@ class SimulatorImpl final : public Simulator {
       res.set_content(
           JsonError("INVALID_FAULT",
                     "expected {\"endpoint\": "
-                    "\"digipost|print|print-events|registry\", "
+                    "\"digipost|print|print-events|registry|dpi|dpi_in\", "
                     "\"status\": 0 or 100-599, \"count\": -1 or more, "
                     "\"delay_ms\": 0 or more}"),
           kJson);
@@ -670,6 +700,7 @@ class SimulatorImpl final : public Simulator {
   const SimulatorOptions options_;
   const Clock* const clock_;
   const std::unique_ptr<SignatureChecker> checker_;
+  std::unique_ptr<DpiSim> dpi_;  // Set by Start(), before any request.
   absl::flat_hash_map<std::string, SimPerson> persons_;  // Fixed after ctor.
   httplib::SSLServer server_;
   int port_ = -1;

@@ -15,25 +15,53 @@
 //                            409 DUPLICATE_MESSAGE; else 200 DELIVERED.
 //   /print/v1/...            print provider: batch jobs and the event
 //                            feed (sim/print.h).
+//   POST /messages/out       DPI-shaped send, GET /messages/in and
+//   DELETE /messages/in/{id} the receipt queue: see sim/dpi.h. Persons
+//                            with an e-Boks mailbox (922020175) get the
+//                            mailbox certificate as "sertifikat" in the
+//                            registry's reply.
 // Test-control endpoints (plain JSON):
 //   GET    /sim/v1/deliveries  {"digipost": {"<message-id>": {"accepted": N,
-//                              "duplicates": M}}, "print": {...},
+//                              "duplicates": M}}, "print": {...}, "dpi": {...},
 //                              "registry": {"requests": N, "persons": M}}
 //   POST   /sim/v1/faults      {"endpoint": "digipost|print|print-events|
-//                              registry",
+//                              registry|dpi|dpi_in" (dpi: sends; dpi_in:
+//                              receipt queue),
 //                              "status": 503, "count": 5, "delay_ms": 0}:
 //                              the next `count` requests to the endpoint
 //                              wait `delay_ms` and then fail with `status`
 //                              (count -1: until cleared; status 0: answer
 //                              normally after the delay). 204.
 //   DELETE /sim/v1/faults      clears all faults. 204.
-//   POST   /sim/v1/reset       forgets all message and job ids, counts,
-//                              print events and faults. 204.
+//   POST   /sim/v1/dpi/receipts  DPI receipts. Without "message_id", sets how
+//                              later accepted messages are answered (omitted
+//                              keys keep their value):
+//                              {"read_after_ms": -1 (never, the default) or
+//                              N: the recipient reads N ms after delivery,
+//                              "late_ms": N: leveringskvittering is held back
+//                              N ms, "duplicate": true: every receipt is
+//                              queued twice (same id), "out_of_order": true:
+//                              aapningskvittering comes before
+//                              leveringskvittering}. With "message_id" (of an
+//                              accepted message), queues one receipt now:
+//                              {"message_id", "receipt": "aapningskvittering"
+//                              (default) | "leveringskvittering" |
+//                              "varslingfeiletkvittering" | "feil" |
+//                              "mottakskvittering" | "returpostkvittering",
+//                              "delay_ms": due after N ms, "feiltype":
+//                              "KLIENT|SERVER", "detaljer", "beskrivelse",
+//                              "tamper": "signature" (signature broken) |
+//                              "signer" (signed by another certificate of the
+//                              same CA)}. 204; 404 for an unknown message.
 //   POST   /sim/v1/print/...   print test control (sim/print.h).
+//   POST   /sim/v1/reset       forgets all message and job ids, counts,
+//                              print events, faults, DPI receipts and
+//                              receipt settings. 204.
 #ifndef UTPOST_SIM_SIMULATOR_H_
 #define UTPOST_SIM_SIMULATOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +87,19 @@ struct SimulatorOptions {
   // When set, X-Digipost-UserId and <sender-id> must equal it. Default
   // empty: any sender id.
   std::string digipost_sender_id;
+  // DPI (sim/dpi.h): the CA of senders' business certificates, the e-Boks
+  // mailboxes' encryption certificate and key, and the provider's
+  // receipt-signing certificate and RSA key (PEM). Defaults: the
+  // development PKI, relative to the working directory.
+  std::string dpi_ca_file = "certs-dev/ca.pem";
+  std::string dpi_mailbox_cert_file = "certs-dev/eboks-mailbox.pem";
+  std::string dpi_mailbox_key_file = "certs-dev/eboks-mailbox.key";
+  std::string dpi_receipt_cert_file = "certs-dev/dpi-provider.pem";
+  std::string dpi_receipt_key_file = "certs-dev/dpi-provider.key";
+  // Decides a DPI bearer token for a scope ("digdir:dpi:message.out" or
+  // "digdir:dpi:message.in"). Null: any non-empty token.
+  std::function<bool(const std::string& token, const std::string& scope)>
+      dpi_token_check;
   // Largest accepted difference between a request's Date and the clock.
   // Default 5 minutes.
   int64_t max_date_skew_ms = 5 * 60 * 1000;

@@ -1,5 +1,10 @@
 #include "adapters/registry/krr_registry.h"
 
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 #include <exception>
 #include <string_view>
@@ -7,6 +12,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
@@ -35,6 +43,39 @@ absl::Status ErrorFromStatus(int status, const std::string& body) {
   // 404 and the rest: the address or the request's shape is wrong, which
   // is the gateway's set-up.
   return absl::FailedPreconditionError(message);
+}
+
+// The mailbox's encryption certificate from the reply's "sertifikat"
+// (base64 of DER, or PEM) as DER; "" when absent or not a certificate, so
+// that a channel that needs one refuses the letter rather than the whole
+// look-up failing.
+std::string MailboxCertificateDer(const nlohmann::json& person) {
+  auto it = person.find("sertifikat");
+  if (it == person.end() || !it->is_string()) return "";
+  const std::string value = it->get<std::string>();
+  absl::string_view text = absl::StripAsciiWhitespace(value);
+  X509* cert = nullptr;
+  if (absl::StartsWith(text, "-----BEGIN")) {
+    BIO* bio = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
+    if (bio != nullptr) {
+      cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+      BIO_free(bio);
+    }
+  } else {
+    std::string der;
+    if (absl::Base64Unescape(text, &der)) {
+      const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+      cert = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
+    }
+  }
+  std::string out;
+  unsigned char* der = nullptr;
+  int len = cert == nullptr ? 0 : i2d_X509(cert, &der);
+  if (len > 0) out.assign(reinterpret_cast<char*>(der), len);
+  OPENSSL_free(der);
+  X509_free(cert);
+  ERR_clear_error();
+  return out;
 }
 
 PersonContact::Status ParseStatus(absl::string_view status) {
@@ -71,6 +112,7 @@ absl::Status ParseReply(
         contact.mailbox_provider =
             post->value("postkasseleverandoeradresse", "");
       }
+      contact.mailbox_certificate = MailboxCertificateDer(person);
       std::string key = contact.person_number;
       (*found)[key] = std::move(contact);
     }

@@ -173,6 +173,28 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   }
   providers->mutable_digipost()->set_signing_key_file(
       Resolve(base_dir, providers->digipost().signing_key_file()));
+  // DPI (#3): optional; with a url, its keys and the provider's trust.
+  if (providers->has_dpi() && !providers->dpi().url().empty()) {
+    auto* dpi = providers->mutable_dpi();
+    if (dpi->signing_key_file().empty())
+      return Invalid("providers.dpi.signing_key_file", "required with url");
+    if (dpi->certificate_file().empty())
+      return Invalid("providers.dpi.certificate_file", "required with url");
+    if (dpi->provider_certificate_file().empty() &&
+        dpi->provider_ca_file().empty()) {
+      return Invalid("providers.dpi.provider_certificate_file",
+                     "this or provider_ca_file is required with url");
+    }
+    dpi->set_signing_key_file(Resolve(base_dir, dpi->signing_key_file()));
+    dpi->set_certificate_file(Resolve(base_dir, dpi->certificate_file()));
+    if (!dpi->provider_certificate_file().empty()) {
+      dpi->set_provider_certificate_file(
+          Resolve(base_dir, dpi->provider_certificate_file()));
+    }
+    if (!dpi->provider_ca_file().empty()) {
+      dpi->set_provider_ca_file(Resolve(base_dir, dpi->provider_ca_file()));
+    }
+  }
 
   auto* retry = c.mutable_retry();
   if (retry->delays_seconds_size() == 0) {

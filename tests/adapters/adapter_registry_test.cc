@@ -35,7 +35,7 @@ FakeHttpClient* Http() {
 TEST(AdapterRegistryTest, BuiltinsAreRegisteredByName) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
-  EXPECT_THAT(adapters.ChannelNames(), ElementsAre("digipost", "print"));
+  EXPECT_THAT(adapters.ChannelNames(), ElementsAre("digipost", "dpi", "print"));
   EXPECT_THAT(adapters.RegistryNames(), ElementsAre("krr"));
 }
 
@@ -80,6 +80,27 @@ TEST(AdapterRegistryTest, FactoriesReportBadSettings) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HTTP client")));
 }
 
+TEST(AdapterRegistryTest, DpiIsMadeByNameAndNamesWhatIsMissing) {
+  AdapterRegistry adapters;
+  RegisterBuiltinAdapters(&adapters);
+  AdapterSettings settings;
+  settings.http = Http();
+  settings.base_url = "https://dpi.example";
+  settings.signing_key_file = "certs-dev/sender.key";
+  settings.bearer_token = "token";
+  EXPECT_THAT(adapters.MakeChannel("dpi", settings),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("dpi.certificate_file")));
+  settings.certificate_file = "certs-dev/sender.pem";
+  EXPECT_THAT(adapters.MakeChannel("dpi", settings),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("provider_certificate_file")));
+  settings.provider_certificate_file = "certs-dev/dpi-provider.pem";
+  auto channel = adapters.MakeChannel("dpi", settings);
+  ASSERT_THAT(channel, IsOk());
+  EXPECT_EQ((*channel)->name(), "dpi");
+}
+
 TEST(AdapterRegistryTest, UnknownNameListsTheKnownOnes) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
@@ -88,7 +109,7 @@ TEST(AdapterRegistryTest, UnknownNameListsTheKnownOnes) {
   EXPECT_THAT(
       adapters.MakeChannel("eboks", settings),
       StatusIs(absl::StatusCode::kNotFound,
-               AllOf(HasSubstr("eboks"), HasSubstr("digipost, print"))));
+               AllOf(HasSubstr("eboks"), HasSubstr("digipost, dpi, print"))));
   EXPECT_THAT(adapters.MakeRegistry("brreg", settings),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("krr")));
 }

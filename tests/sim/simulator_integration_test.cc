@@ -134,7 +134,8 @@ class SimulatorTest : public ::testing::Test {
 };
 
 TEST_F(SimulatorTest, StartsEmpty) {
-  EXPECT_EQ(Deliveries(), json::parse(R"({"digipost": {}, "print": {},
+  EXPECT_EQ(Deliveries(),
+            json::parse(R"({"digipost": {}, "print": {}, "dpi": {},
       "registry": {"requests": 0, "persons": 0}})"));
 }
 

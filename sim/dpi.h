@@ -1,0 +1,107 @@
+// utpost-sim's DPI provider (PROTOCOLS.md, "Digital mailbox via DPI"; the
+// client side is adapters/dpi/dpi_channel.h, which this checks without
+// sharing its code). It plays e-Boks (922020175): it decrypts the document
+// packages with the mailbox key and signs receipts with the provider key.
+//
+//   POST   /messages/out    multipart/form-data: "forretningsmelding" (JWS)
+//                           and "dokumentpakke" (CMS). Checks, in order: the
+//                           bearer token (401); the JWS (RS256, x5c chain to
+//                           the CA: 400 UGYLDIG_SIGNATUR); the SBD's fields
+//                           (400 UGYLDIG_FORRETNINGSMELDING); the recipient
+//                           has an e-Boks mailbox and is not reserved (400
+//                           UKJENT_MOTTAKER); SHA-256 of the package equals
+//                           dokumentpakkefingeravtrykk (400
+//                           UGYLDIG_FINGERAVTRYKK); the package decrypts
+//                           with the mailbox key and uses RSA-OAEP (400
+//                           UDEKRYPTERBAR_DOKUMENTPAKKE); the ASiC-E zip:
+//                           "mimetype" first, stored, right type; manifest.xml
+//                           names the hoveddokument and every document is
+//                           there; META-INF/signatures.xml's signature
+//                           verifies with the same certificate as the JWS
+//                           and its digests match every file (400
+//                           UGYLDIG_DOKUMENTPAKKE). A repeated message id
+//                           (documentIdentification.instanceIdentifier) is
+//                           409 DUPLIKAT; else 200 {"status": "MOTTATT"} and
+//                           receipts are queued (see below).
+//                           Errors are application/problem+json: {"title",
+//                           "status", "detail", "feiltype": "KLIENT|SERVER",
+//                           "kode"}.
+//   GET    /messages/in?maxResults=N   the receipts due, oldest first, left
+//                           in the queue: [{"id", "conversationId", "type",
+//                           "forretningsmelding": <JWS>}]. N defaults to 100.
+//   DELETE /messages/in/{id}   removes the receipt (all copies): 204, or 404
+//                           when there is none.
+//
+// The signatures.xml check is deliberately minimal: it takes ds:SignedInfo
+// and xades:SignedProperties byte for byte as they stand in the file, which
+// is their exclusive canonical form only when the sender wrote them
+// canonically (the adapter does); a sender that relies on a canonicaliser
+// would be refused here though a full verifier would accept it.
+//
+// Receipts are JWS (RS256, x5c = the provider certificate) with an SBD whose
+// documentIdentification.type names the receipt, instanceIdentifier is the
+// receipt id, and ConversationId the message id; the body under the type's
+// name carries "tidspunkt" (and "feiltype"/"detaljer" for feil,
+// "beskrivelse" for varslingfeiletkvittering and returpostkvittering).
+// After an accepted message: leveringskvittering at once, and
+// aapningskvittering after the configured read delay (never by default).
+#ifndef UTPOST_SIM_DPI_H_
+#define UTPOST_SIM_DPI_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "nlohmann/json.hpp"
+
+namespace httplib {
+class Server;
+struct Response;
+}  // namespace httplib
+
+namespace utpost::sim {
+
+struct DpiSimOptions {
+  // CA (PEM) the senders' business certificates must chain to.
+  std::string ca_file;
+  // The mailboxes' encryption certificate and key (PEM).
+  std::string mailbox_cert_file;
+  std::string mailbox_key_file;
+  // The provider's receipt-signing certificate and RSA key (PEM).
+  std::string receipt_cert_file;
+  std::string receipt_key_file;
+  // Decides a bearer token for a scope; null: any non-empty token.
+  std::function<bool(const std::string& token, const std::string& scope)>
+      token_check;
+  // True when `person` has a mailbox here and takes digital post.
+  std::function<bool(const std::string& person)> reachable;
+  // Answers `res` with an injected fault for `endpoint` ("dpi" for sends,
+  // "dpi_in" for the receipt queue) and returns true when one is due.
+  std::function<bool(const std::string& endpoint, httplib::Response& res)>
+      fault;
+  // Not owned. Required.
+  const Clock* clock = nullptr;
+};
+
+class DpiSim {
+ public:
+  // INVALID_ARGUMENT naming the option for an unreadable file.
+  static absl::StatusOr<std::unique_ptr<DpiSim>> Create(DpiSimOptions options);
+  virtual ~DpiSim() = default;
+
+  // Adds the routes above and the test-control route
+  // POST /sim/v1/dpi/receipts (documented in sim/simulator.h).
+  virtual void Register(httplib::Server* server) = 0;
+  // {"<message id>": {"accepted": N, "duplicates": M}}.
+  virtual nlohmann::json Deliveries() const = 0;
+  // Forgets messages, counts, receipts and receipt behaviour.
+  virtual void Reset() = 0;
+  // Base64 DER of the mailbox certificate (the registry's "sertifikat").
+  virtual std::string MailboxCertificateBase64() const = 0;
+};
+
+}  // namespace utpost::sim
+
+#endif  // UTPOST_SIM_DPI_H_
