@@ -27,6 +27,8 @@
 #include "common/digest.h"
 #include "common/mask.h"
 #include "nlohmann/json.hpp"
+#include "sim/altinn.h"
+#include "sim/maskinporten.h"
 #include "sim/multipart.h"
 #include "sim/signature_check.h"
 #include "spdlog/spdlog.h"
@@ -215,6 +217,26 @@ class SimulatorImpl final : public Simulator {
     }
   }
 
+  // Channels and registries (#3): the token issuer and Altinn.
+  absl::Status StartServices() {
+    if (!options_.token_ca_file.empty()) {
+      TokenIssuerOptions token;
+      token.issuer = options_.token_issuer;
+      token.ca_file = options_.token_ca_file;
+      token.token_lifetime_ms = options_.token_lifetime_ms;
+      token.clock = clock_;
+      absl::StatusOr<std::unique_ptr<TokenIssuer>> issuer =
+          NewTokenIssuer(std::move(token));
+      if (!issuer.ok()) return issuer.status();
+      tokens_ = *std::move(issuer);
+    } else if (options_.require_tokens) {
+      return absl::InvalidArgumentError(
+          "require_tokens: needs token_ca_file");
+    }
+    altinn_ = NewAltinnSim(options_.organisations, tokens_.get(), clock_);
+    return absl::OkStatus();
+  }
+
   ~SimulatorImpl() override { Stop(); }
 
   absl::Status Start() {
@@ -288,6 +310,11 @@ class SimulatorImpl final : public Simulator {
   using Response = httplib::Response;
 
   void Routes() {
+    FaultHook fault = [this](const std::string& endpoint, Response& r) {
+      return ApplyFault(endpoint, r);
+    };
+    if (tokens_ != nullptr) tokens_->Register(&server_, fault);
+    altinn_->Register(&server_, fault);
     server_.Post("/rest/v1/personer", [this](const Request& q, Response& r) {
       HandleRegistry(q, r);
     });
@@ -313,6 +340,8 @@ class SimulatorImpl final : public Simulator {
       print_.clear();
       registry_requests_ = 0;
       registry_persons_ = 0;
+      if (tokens_ != nullptr) tokens_->Reset();
+      altinn_->Reset();
       r.status = 204;
     });
     server_.set_exception_handler(
@@ -387,6 +416,13 @@ class SimulatorImpl final : public Simulator {
 
   void HandleRegistry(const Request& req, Response& res) {
     if (ApplyFault("registry", res)) return;
+    if (options_.require_tokens &&
+        !tokens_->Authorize(req,
+                            "krr:global/kontaktinformasjon.read "
+                            "krr:global/digitalpost.read",
+                            &res)) {
+      return;
+    }
     if (req.has_header("Authorization") &&
         !absl::StartsWith(req.get_header_value("Authorization"), "Bearer ")) {
       res.status = 401;
@@ -738,6 +774,8 @@ class SimulatorImpl final : public Simulator {
           {"registry",
            {{"requests", registry_requests_}, {"persons", registry_persons_}}}};
     }
+    reply["altinn"] = altinn_->Counts();
+    if (tokens_ != nullptr) reply["token"] = tokens_->Counts();
     res.set_content(reply.dump(-1, ' ', false, json::error_handler_t::replace),
                     kJson);
   }
@@ -753,7 +791,8 @@ class SimulatorImpl final : public Simulator {
       if (it != body.end() && it->is_string())
         endpoint = it->get<std::string>();
       valid = endpoint == "digipost" || endpoint == "print" ||
-              endpoint == "registry";
+              endpoint == "registry" || endpoint == "token" ||
+              endpoint == "altinn" || endpoint == "enhetsregisteret";
     }
     auto integer = [&](const char* key, int64_t fallback) -> int64_t {
       auto it = body.find(key);
@@ -778,7 +817,8 @@ class SimulatorImpl final : public Simulator {
       res.status = 400;
       res.set_content(
           JsonError("INVALID_FAULT",
-                    "expected {\"endpoint\": \"digipost|print|registry\", "
+                    "expected {\"endpoint\": \"digipost|print|registry|"
+                    "token|altinn|enhetsregisteret\", "
                     "\"status\": 0 or 100-599, \"count\": -1 or more, "
                     "\"delay_ms\": 0 or more}"),
           kJson);
@@ -807,6 +847,8 @@ class SimulatorImpl final : public Simulator {
   // The socket Start() bound (the library does not expose it).
   socket_t listen_socket_ = INVALID_SOCKET;
   std::thread thread_;
+  std::unique_ptr<TokenIssuer> tokens_;  // Null without token_ca_file.
+  std::unique_ptr<AltinnSim> altinn_;
   std::atomic<bool> finished_{false};
 
   absl::Mutex mu_;
@@ -849,6 +891,7 @@ absl::StatusOr<std::unique_ptr<Simulator>> StartSimulator(
   std::signal(SIGPIPE, SIG_IGN);
   auto simulator =
       std::make_unique<SimulatorImpl>(std::move(options), *std::move(checker));
+  if (absl::Status s = simulator->StartServices(); !s.ok()) return s;
   if (absl::Status s = simulator->Start(); !s.ok()) return s;
   return simulator;
 }

@@ -13,6 +13,11 @@
 //                            or reserved (400 CLIENT_DATA
 //                            UNKNOWN_RECIPIENT); a repeated message-id is
 //                            409 DUPLICATE_MESSAGE; else 200 DELIVERED.
+//   POST /token              Maskinporten-shaped token issuer
+//                            (sim/maskinporten.h); the registry asks for
+//                            its tokens when require_tokens is set.
+//   Altinn 3 Correspondence-shaped endpoints and the Enhetsregisteret-
+//                            shaped business registry: sim/altinn.h.
 //   POST /print/v1/jobs      print provider (shape in
 //                            adapters/print/print_channel.h): checks the
 //                            manifest and that each document is a PDF with
@@ -21,7 +26,8 @@
 //   GET    /sim/v1/deliveries  {"digipost": {"<message-id>": {"accepted": N,
 //                              "duplicates": M}}, "print": {...},
 //                              "registry": {"requests": N, "persons": M}}
-//   POST   /sim/v1/faults      {"endpoint": "digipost|print|registry",
+//   POST   /sim/v1/faults      {"endpoint": "digipost|print|registry|
+//                              token|altinn|enhetsregisteret",
 //                              "status": 503, "count": 5, "delay_ms": 0}:
 //                              the next `count` requests to the endpoint
 //                              wait `delay_ms` and then fail with `status`
@@ -40,6 +46,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "sim/organisations.h"
 #include "sim/persons.h"
 
 namespace utpost::sim {
@@ -64,6 +71,19 @@ struct SimulatorOptions {
   int64_t max_date_skew_ms = 5 * 60 * 1000;
   // Not owned. Null: the real clock.
   const Clock* clock = nullptr;
+  // Token issuer (#3): the CA (PEM) that token grants' x5c must chain to.
+  // Empty: no token endpoint (and so no valid token).
+  std::string token_ca_file;
+  // The issuer identifier grants' aud must equal.
+  std::string token_issuer = "https://maskinporten.sim/";
+  // Lifetime of issued tokens. Default 120 s.
+  int64_t token_lifetime_ms = 120 * 1000;
+  // When true, the registry answers only requests with a token of scopes
+  // "krr:global/kontaktinformasjon.read krr:global/digitalpost.read" (401
+  // or 403 otherwise). Default false.
+  bool require_tokens = false;
+  // Organisations of the business registry and Altinn (sim/altinn.h).
+  std::vector<SimOrganisation> organisations;
   // Requests served at once. Each open keep-alive connection holds a
   // thread until it has been idle for 2 s, so this bounds the connections
   // served at once too; more wait. Default 128.

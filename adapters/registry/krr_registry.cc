@@ -7,7 +7,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -35,6 +38,22 @@ absl::Status ErrorFromStatus(int status, const std::string& body) {
   // 404 and the rest: the address or the request's shape is wrong, which
   // is the gateway's set-up.
   return absl::FailedPreconditionError(message);
+}
+
+// The registry's "sertifikat" as DER: base64 of the DER, or a PEM text.
+std::string CertificateDer(const std::string& value) {
+  std::string text = value;
+  if (absl::StrContains(text, "-----BEGIN")) {
+    size_t start = text.find('\n', text.find("-----BEGIN"));
+    size_t end = text.find("-----END");
+    if (start == std::string::npos || end == std::string::npos || end < start)
+      return "";
+    text = text.substr(start + 1, end - start - 1);
+  }
+  text = absl::StrReplaceAll(text, {{"\n", ""}, {"\r", ""}, {" ", ""}});
+  std::string der;
+  if (!absl::Base64Unescape(text, &der)) return "";
+  return der;
 }
 
 PersonContact::Status ParseStatus(absl::string_view status) {
@@ -70,6 +89,10 @@ absl::Status ParseReply(
         contact.mailbox_address = post->value("postkasseadresse", "");
         contact.mailbox_provider =
             post->value("postkasseleverandoeradresse", "");
+      }
+      if (auto cert = person.find("sertifikat");
+          cert != person.end() && cert->is_string()) {
+        contact.mailbox_certificate = CertificateDer(cert->get<std::string>());
       }
       std::string key = contact.person_number;
       (*found)[key] = std::move(contact);
@@ -133,15 +156,32 @@ class KrrRegistry final : public Registry {
     request.url = absl::StrCat(options_.base_url, "/rest/v1/personer");
     request.headers = {{"Content-Type", "application/json"},
                        {"Accept", "application/json"}};
-    if (!options_.bearer_token.empty()) {
-      request.headers.emplace_back(
-          "Authorization", absl::StrCat("Bearer ", options_.bearer_token));
-    }
     // Replace, not throw, should a number not be valid UTF-8: the registry
     // then answers it as unknown.
     request.body =
         body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    ASSIGN_OR_RETURN(HttpResponse response, http_->Do(request));
+    if (options_.tokens == nullptr) {
+      if (!options_.bearer_token.empty()) {
+        request.headers.emplace_back(
+            "Authorization", absl::StrCat("Bearer ", options_.bearer_token));
+      }
+      ASSIGN_OR_RETURN(HttpResponse response, http_->Do(request));
+      if (response.status != 200) {
+        return ErrorFromStatus(response.status, response.body);
+      }
+      return ParseReply(response.body, found);
+    }
+    HttpResponse response;
+    // A token the registry no longer accepts (expired early, revoked) is
+    // replaced once; a second 401 is the set-up's problem.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      ASSIGN_OR_RETURN(std::string token, options_.tokens->Token(options_.scope));
+      SetHeader(&request.headers, "Authorization",
+                absl::StrCat("Bearer ", token));
+      ASSIGN_OR_RETURN(response, http_->Do(request));
+      if (response.status != 401) break;
+      options_.tokens->Invalidate(options_.scope, token);
+    }
     if (response.status != 200) {
       return ErrorFromStatus(response.status, response.body);
     }
