@@ -133,7 +133,7 @@ class SimulatorTest : public ::testing::Test {
 
 TEST_F(SimulatorTest, StartsEmpty) {
   EXPECT_EQ(Deliveries(), json::parse(R"({"digipost": {}, "print": {},
-      "registry": {"requests": 0, "persons": 0}})"));
+      "altinn": {}, "registry": {"requests": 0, "persons": 0}})"));
 }
 
 TEST_F(SimulatorTest, RegistryValidatesRequests) {
@@ -171,7 +171,7 @@ TEST_F(SimulatorTest, FaultsCountDownThenClear) {
 }
 
 TEST_F(SimulatorTest, RefusesMalformedFaults) {
-  EXPECT_EQ(SetFault({{"endpoint", "altinn"}, {"status", 503}}), 400);
+  EXPECT_EQ(SetFault({{"endpoint", "nosuch"}, {"status", 503}}), 400);
   EXPECT_EQ(SetFault({{"endpoint", "print"}, {"status", 99}}), 400);
   EXPECT_EQ(SetFault({{"endpoint", "print"}, {"count", -2}}), 400);
   EXPECT_EQ(SetFault({{"endpoint", "print"}, {"status", "503"}}), 400);
