@@ -105,8 +105,8 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
     token.cert_chain_file = p.maskinporten().cert_chain_file();
     auto tokens = adapters::NewMaskinportenTokenSource(token, w.http.get());
     if (!tokens.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "providers.maskinporten.", tokens.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("providers.maskinporten.", tokens.status().message()));
     }
     w.tokens = std::move(*tokens);
   }
@@ -167,7 +167,8 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
     altinn.altinn_language = p.altinn().language();
     altinn.altinn_notification_email_subject =
         p.altinn().notification_email_subject();
-    altinn.altinn_notification_email_body = p.altinn().notification_email_body();
+    altinn.altinn_notification_email_body =
+        p.altinn().notification_email_body();
     altinn.altinn_notification_sms_body = p.altinn().notification_sms_body();
     altinn.tokens = w.tokens.get();
     altinn.http = w.http.get();

@@ -98,8 +98,8 @@ struct Event {
 
 class AltinnSimImpl final : public AltinnSim {
  public:
-  AltinnSimImpl(std::vector<SimOrganisation> organisations,
-                TokenIssuer* tokens, const Clock* clock)
+  AltinnSimImpl(std::vector<SimOrganisation> organisations, TokenIssuer* tokens,
+                const Clock* clock)
       : tokens_(tokens), clock_(clock != nullptr ? clock : RealClock()) {
     for (SimOrganisation& o : organisations) {
       std::string number = o.number;
@@ -212,7 +212,8 @@ class AltinnSimImpl final : public AltinnSim {
     }
     std::string sender = text(c, "sender");
     absl::string_view s = sender;
-    if (!(absl::ConsumePrefix(&s, kOrgUrn) || absl::ConsumePrefix(&s, "0192:")) ||
+    if (!(absl::ConsumePrefix(&s, kOrgUrn) ||
+          absl::ConsumePrefix(&s, "0192:")) ||
         !NineDigits(s)) {
       return Problem(res, 400, "Bad Request",
                      "sender: urn:altinn:organization:identifier-no:<orgnr> "
@@ -392,8 +393,8 @@ class AltinnSimImpl final : public AltinnSim {
       return Problem(res, 404, "Not Found",
                      "no party that can receive correspondence");
     }
-    res.set_content(
-        Dump({{"orgNumber", number}, {"name", it->second.name}}), kJson);
+    res.set_content(Dump({{"orgNumber", number}, {"name", it->second.name}}),
+                    kJson);
   }
 
   void Enhet(const std::string& number, httplib::Response& res) {
@@ -427,8 +428,7 @@ class AltinnSimImpl final : public AltinnSim {
                     kJson);
   }
 
-  void Control(const httplib::Request& req, httplib::Response& res,
-               bool fail) {
+  void Control(const httplib::Request& req, httplib::Response& res, bool fail) {
     json body = json::parse(req.body, nullptr, false);
     std::string key = body.is_object() ? body.value("idempotent_key", "") : "";
     absl::MutexLock lock(&mu_);

@@ -91,7 +91,8 @@ class TokenIssuerImpl final : public TokenIssuer {
     server->Post("/sim/v1/tokens", [this](const httplib::Request& req,
                                           httplib::Response& res) {
       json body = json::parse(req.body, nullptr, false);
-      auto it = body.is_object() ? body.find("lifetime_seconds") : json::iterator();
+      auto it =
+          body.is_object() ? body.find("lifetime_seconds") : json::iterator();
       if (!body.is_object() || it == body.end() || !it->is_number_integer() ||
           it->get<int64_t>() <= 0) {
         res.status = 400;
@@ -183,7 +184,8 @@ class TokenIssuerImpl final : public TokenIssuer {
                   "jwt-bearer")
             : Verify(assertion);
     if (!grant.ok()) {
-      spdlog::warn("token: refused grant: {}", std::string(grant.status().message()));
+      spdlog::warn("token: refused grant: {}",
+                   std::string(grant.status().message()));
       {
         absl::MutexLock lock(&mu_);
         ++refused_;
@@ -248,8 +250,8 @@ class TokenIssuerImpl final : public TokenIssuer {
     }
     std::vector<X509Ptr> chain;
     for (const json& c : *x5c) {
-      X509Ptr cert = c.is_string() ? CertFromBase64(c.get<std::string>())
-                                   : nullptr;
+      X509Ptr cert =
+          c.is_string() ? CertFromBase64(c.get<std::string>()) : nullptr;
       if (cert == nullptr) {
         return absl::InvalidArgumentError("x5c: not a certificate");
       }
@@ -263,7 +265,8 @@ class TokenIssuerImpl final : public TokenIssuer {
     X509_STORE_CTX_init(ctx, store_, chain[0].get(), untrusted);
     const bool chain_ok = X509_verify_cert(ctx) == 1;
     std::string chain_error =
-        chain_ok ? "" : X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
+        chain_ok ? ""
+                 : X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
     X509_STORE_CTX_free(ctx);
     sk_X509_free(untrusted);
     if (!chain_ok) {
@@ -307,8 +310,9 @@ class TokenIssuerImpl final : public TokenIssuer {
       return it->get<int64_t>();
     };
     if (text("aud") != options_.issuer) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "aud: expected \"", options_.issuer, "\", got \"", text("aud"), "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("aud: expected \"", options_.issuer, "\", got \"",
+                       text("aud"), "\""));
     }
     if (text("iss").empty()) return absl::InvalidArgumentError("iss: missing");
     std::optional<int64_t> iat = number("iat");

@@ -28,8 +28,7 @@ std::string Scalar(const YAML::Node& node, const char* key) {
   return value && value.IsScalar() ? value.as<std::string>() : std::string();
 }
 
-absl::StatusOr<SimOrganisation> ParseOne(const YAML::Node& node,
-                                         size_t index) {
+absl::StatusOr<SimOrganisation> ParseOne(const YAML::Node& node, size_t index) {
   std::string where = absl::StrCat("organisations[", index, "]");
   if (!node.IsMap()) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": not a map"));

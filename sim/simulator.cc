@@ -230,8 +230,7 @@ class SimulatorImpl final : public Simulator {
       if (!issuer.ok()) return issuer.status();
       tokens_ = *std::move(issuer);
     } else if (options_.require_tokens) {
-      return absl::InvalidArgumentError(
-          "require_tokens: needs token_ca_file");
+      return absl::InvalidArgumentError("require_tokens: needs token_ca_file");
     }
     altinn_ = NewAltinnSim(options_.organisations, tokens_.get(), clock_);
     return absl::OkStatus();

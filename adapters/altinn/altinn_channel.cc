@@ -67,16 +67,18 @@ absl::Status ErrorFromStatus(int status, const std::string& body) {
 std::string Boundary() {
   unsigned char raw[12];
   RAND_bytes(raw, sizeof(raw));
-  return absl::StrCat("utpost-", absl::BytesToHexString(absl::string_view(
-                                     reinterpret_cast<const char*>(raw),
-                                     sizeof(raw))));
+  return absl::StrCat("utpost-",
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(raw), sizeof(raw))));
 }
 
 std::string QuoteParam(absl::string_view value) {
   std::string out;
   for (char c : value) {
-    if (c == '"' || c == '\\' || c == '\r' || c == '\n') out.push_back('_');
-    else out.push_back(c);
+    if (c == '"' || c == '\\' || c == '\r' || c == '\n')
+      out.push_back('_');
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -160,10 +162,10 @@ class AltinnChannel final : public Channel {
         {"idempotentKey", letter.message_id}};
     std::string boundary = Boundary();
     std::string body;
-    absl::StrAppend(&body, "--", boundary, "\r\n",
-                    "Content-Disposition: form-data; name=\"correspondence\"\r\n",
-                    "Content-Type: application/json\r\n\r\n",
-                    Dump(correspondence), "\r\n");
+    absl::StrAppend(
+        &body, "--", boundary, "\r\n",
+        "Content-Disposition: form-data; name=\"correspondence\"\r\n",
+        "Content-Type: application/json\r\n\r\n", Dump(correspondence), "\r\n");
     for (const OutgoingDocument& d : letter.documents) {
       absl::StrAppend(
           &body, "--", boundary, "\r\n",
@@ -187,7 +189,8 @@ class AltinnChannel final : public Channel {
       json p = json::parse(response.body, nullptr, false);
       SendResult result;
       result.outcome = SendResult::Outcome::kDuplicate;
-      if (p.is_object()) result.provider_reference = p.value("correspondenceId", "");
+      if (p.is_object())
+        result.provider_reference = p.value("correspondenceId", "");
       return result;
     }
     if (response.status != 200 && response.status != 201) {
@@ -197,7 +200,8 @@ class AltinnChannel final : public Channel {
     SendResult result;
     try {
       const json& first = reply.at("correspondences").at(0);
-      result.provider_reference = first.at("correspondenceId").get<std::string>();
+      result.provider_reference =
+          first.at("correspondenceId").get<std::string>();
       result.delivered = first.value("status", "") == "Published";
     } catch (const std::exception& e) {
       return absl::UnavailableError(
@@ -216,10 +220,11 @@ class AltinnChannel final : public Channel {
     }
     HttpRequest request;
     request.method = "GET";
-    request.url = absl::StrCat(
-        options_.base_url, "/events/api/v1/events?resource=urn:altinn:resource:",
-        options_.resource_id, "&size=", std::max(1, max),
-        after.empty() ? "" : absl::StrCat("&after=", after));
+    request.url =
+        absl::StrCat(options_.base_url,
+                     "/events/api/v1/events?resource=urn:altinn:resource:",
+                     options_.resource_id, "&size=", std::max(1, max),
+                     after.empty() ? "" : absl::StrCat("&after=", after));
     request.headers = {{"Accept", "application/cloudevents-batch+json"}};
     ASSIGN_OR_RETURN(HttpResponse response, Authorized(std::move(request)));
     if (response.status != 200) {
@@ -241,9 +246,9 @@ class AltinnChannel final : public Channel {
         page.emplace_back(id, false);
         continue;
       }
-      ASSIGN_OR_RETURN(Details details,
-                       DetailsOf(correspondence,
-                                 *kind == ProviderEvent::Kind::kFailed));
+      ASSIGN_OR_RETURN(
+          Details details,
+          DetailsOf(correspondence, *kind == ProviderEvent::Kind::kFailed));
       if (details.message_id.empty()) {
         // Not one of ours (sent by another system under the resource).
         page.emplace_back(id, false);
@@ -329,8 +334,7 @@ class AltinnChannel final : public Channel {
   absl::StatusOr<HttpResponse> Authorized(HttpRequest request) {
     HttpResponse response;
     for (int attempt = 0; attempt < 2; ++attempt) {
-      ASSIGN_OR_RETURN(std::string token,
-                       options_.tokens->Token(kAltinnScope));
+      ASSIGN_OR_RETURN(std::string token, options_.tokens->Token(kAltinnScope));
       SetHeader(&request.headers, "Authorization",
                 absl::StrCat("Bearer ", token));
       ASSIGN_OR_RETURN(response, http_->Do(request));

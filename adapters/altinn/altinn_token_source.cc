@@ -22,7 +22,8 @@ class AltinnTokenSource final : public TokenSource {
  public:
   AltinnTokenSource(std::string base_url, TokenSource* maskinporten,
                     HttpClient* http)
-      : base_url_(std::move(base_url)), maskinporten_(maskinporten),
+      : base_url_(std::move(base_url)),
+        maskinporten_(maskinporten),
         http_(http) {
     while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
   }

@@ -79,8 +79,8 @@ absl::StatusOr<std::vector<std::string>> LoadX5c(const std::string& path) {
   }
   BIO_free(bio);
   if (chain.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cert_chain_file: no certificate in \"", path, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cert_chain_file: no certificate in \"", path, "\""));
   }
   return chain;
 }
@@ -99,8 +99,9 @@ std::string FormEncode(absl::string_view value) {
         c == '~') {
       out.push_back(static_cast<char>(c));
     } else {
-      absl::StrAppend(&out, "%", absl::BytesToHexString(absl::string_view(
-                                     reinterpret_cast<const char*>(&c), 1)));
+      absl::StrAppend(&out, "%",
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(&c), 1)));
     }
   }
   return out;
@@ -210,7 +211,8 @@ class MaskinportenTokenSource final : public TokenSource {
       }
       return absl::FailedPreconditionError(message);
     }
-    json reply = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+    json reply =
+        json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     CachedToken token;
     int64_t expires_in = 0;
     try {
@@ -226,7 +228,8 @@ class MaskinportenTokenSource final : public TokenSource {
           "token issuer reply has no token or no lifetime");
     }
     const int64_t lifetime_ms = expires_in * 1000;
-    const int64_t margin = std::min(options_.refresh_margin_ms, lifetime_ms / 2);
+    const int64_t margin =
+        std::min(options_.refresh_margin_ms, lifetime_ms / 2);
     token.refresh_at_ms = clock_->NowMillis() + lifetime_ms - margin;
     return token;
   }

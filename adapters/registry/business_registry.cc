@@ -18,8 +18,8 @@ constexpr char kAltinnScope[] = "altinn:correspondence.write";
 
 absl::Status ErrorFromStatus(absl::string_view who, int status,
                              const std::string& body) {
-  std::string message = absl::StrCat(who, " answered HTTP ", status, ": ",
-                                     body.substr(0, 300));
+  std::string message =
+      absl::StrCat(who, " answered HTTP ", status, ": ", body.substr(0, 300));
   if (status >= 500 || status == 429) return absl::UnavailableError(message);
   if (status == 401 || status == 403) {
     return absl::PermissionDeniedError(message);

@@ -175,7 +175,8 @@ class KrrRegistry final : public Registry {
     // A token the registry no longer accepts (expired early, revoked) is
     // replaced once; a second 401 is the set-up's problem.
     for (int attempt = 0; attempt < 2; ++attempt) {
-      ASSIGN_OR_RETURN(std::string token, options_.tokens->Token(options_.scope));
+      ASSIGN_OR_RETURN(std::string token,
+                       options_.tokens->Token(options_.scope));
       SetHeader(&request.headers, "Authorization",
                 absl::StrCat("Bearer ", token));
       ASSIGN_OR_RETURN(response, http_->Do(request));

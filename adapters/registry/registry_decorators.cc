@@ -76,7 +76,8 @@ class BatchingRegistry final : public Registry {
     }
     return std::vector<PersonContact>(
         all.begin() + static_cast<std::ptrdiff_t>(offset),
-        all.begin() + static_cast<std::ptrdiff_t>(offset + person_numbers.size()));
+        all.begin() +
+            static_cast<std::ptrdiff_t>(offset + person_numbers.size()));
   }
 
  private:

@@ -168,8 +168,7 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
       return Invalid("providers.maskinporten.token_url",
                      "required for providers.altinn");
     if (a->language().empty()) a->set_language("nb");
-    if (a->language() != "nb" && a->language() != "nn" &&
-        a->language() != "en")
+    if (a->language() != "nb" && a->language() != "nn" && a->language() != "en")
       return Invalid("providers.altinn.language", "must be nb, nn or en");
   }
 

@@ -126,13 +126,13 @@ TEST(AdapterRegistryTest, MakesAltinnAndTheBusinessRegistry) {
   AdapterSettings settings;
   settings.base_url = "https://provider.test";
   settings.http = Http();
-  EXPECT_THAT(adapters.MakeChannel("altinn", settings),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("maskinporten")));
+  EXPECT_THAT(
+      adapters.MakeChannel("altinn", settings),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("maskinporten")));
   settings.tokens = &tokens;
-  EXPECT_THAT(adapters.MakeChannel("altinn", settings),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("resource_id")));
+  EXPECT_THAT(
+      adapters.MakeChannel("altinn", settings),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("resource_id")));
   settings.altinn_resource_id = "res";
   auto altinn = adapters.MakeChannel("altinn", settings);
   ASSERT_THAT(altinn, IsOk());

@@ -17,11 +17,11 @@
 namespace utpost::adapters {
 namespace {
 
+using nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::utpost::testing::IsOk;
 using ::utpost::testing::StatusIs;
-using nlohmann::json;
 using Kind = ProviderEvent::Kind;
 
 constexpr char kMessageId[] = "5f0c8a9e-1b2c-4d3e-8f40-123456789abc";
@@ -126,7 +126,8 @@ TEST(AltinnChannelTest, UploadCarriesTheCorrespondenceAndAttachments) {
   EXPECT_EQ(c["requestedPublishTime"], FormatRfc3339(f.clock.NowMillis()));
   EXPECT_FALSE(c["notification"]["emailBody"].get<std::string>().empty());
   EXPECT_FALSE(c["notification"]["smsBody"].get<std::string>().empty());
-  EXPECT_THAT(r.body, HasSubstr("name=\"attachments\"; filename=\"vedtak.pdf\""));
+  EXPECT_THAT(r.body,
+              HasSubstr("name=\"attachments\"; filename=\"vedtak.pdf\""));
   EXPECT_THAT(r.body,
               HasSubstr("name=\"attachments\"; filename=\"vedlegg.pdf\""));
   EXPECT_THAT(r.body, HasSubstr("%PDF-1.7 b"));

@@ -31,10 +31,10 @@
 namespace utpost::adapters {
 namespace {
 
+using nlohmann::json;
 using ::testing::HasSubstr;
 using ::utpost::testing::IsOk;
 using ::utpost::testing::StatusIs;
-using nlohmann::json;
 using Kind = ProviderEvent::Kind;
 
 constexpr char kIssuer[] = "https://maskinporten.sim/";
@@ -58,9 +58,9 @@ std::string Base64Der(const std::string& pem_file) {
 std::string MakeJwt(const std::string& key_file, const std::string& cert_file,
                     const json& claims) {
   json header = {{"alg", "RS256"}, {"x5c", {Base64Der(cert_file)}}};
-  std::string input = absl::StrCat(absl::WebSafeBase64Escape(header.dump()),
-                                   ".",
-                                   absl::WebSafeBase64Escape(claims.dump()));
+  std::string input =
+      absl::StrCat(absl::WebSafeBase64Escape(header.dump()), ".",
+                   absl::WebSafeBase64Escape(claims.dump()));
   FILE* f = fopen(key_file.c_str(), "r");
   EXPECT_NE(f, nullptr) << key_file;
   EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
@@ -204,8 +204,8 @@ TEST_F(ChannelsSimTest, TokenEndpointIssuesForAValidGrant) {
 }
 
 TEST_F(ChannelsSimTest, TokenEndpointRefusesAnExpiredGrant) {
-  HttpResponse r = Grant(MakeJwt("certs-dev/sender.key",
-                                 "certs-dev/sender.pem", Claims(-200, 100)));
+  HttpResponse r = Grant(MakeJwt("certs-dev/sender.key", "certs-dev/sender.pem",
+                                 Claims(-200, 100)));
   EXPECT_EQ(r.status, 400);
   EXPECT_THAT(r.body, HasSubstr("invalid_grant"));
 }
@@ -302,9 +302,9 @@ TEST_F(ChannelsSimTest, RegistryClientReplacesARevokedTokenOnce) {
 }
 
 TEST_F(ChannelsSimTest, RegistryClientReplacesAnExpiredToken) {
-  ASSERT_EQ(Control("POST", "/sim/v1/tokens", R"({"lifetime_seconds": 5})")
-                .status,
-            204);
+  ASSERT_EQ(
+      Control("POST", "/sim/v1/tokens", R"({"lifetime_seconds": 5})").status,
+      204);
   // The client's clock stands still, so it believes its token is fresh;
   // the simulator's moves past the token's expiry.
   FakeClock client_clock(clock_->NowMillis());
@@ -325,8 +325,8 @@ TEST_F(ChannelsSimTest, BusinessRegistryKnowsInboxesAndDeletions) {
   auto maskinporten = Maskinporten(clock_);
   auto altinn_tokens =
       NewAltinnTokenSource(BaseUrl(), maskinporten.get(), http_);
-  auto registry = NewBusinessRegistry(
-      {BaseUrl(), BaseUrl(), altinn_tokens.get()}, http_);
+  auto registry =
+      NewBusinessRegistry({BaseUrl(), BaseUrl(), altinn_tokens.get()}, http_);
   auto with_inbox = registry->LookupOrganisation("910000004");
   ASSERT_THAT(with_inbox, IsOk());
   EXPECT_EQ(with_inbox->status, OrganisationContact::Status::kActive);
@@ -421,10 +421,10 @@ TEST_F(AltinnSimTest, ReadOnCommandAndFailureWithReason) {
   ASSERT_THAT(channel_->Send(Letter(a, "921000006")), IsOk());
   ASSERT_THAT(channel_->Send(Letter(b, "921000006")), IsOk());
   ASSERT_EQ(Events().size(), 2u);
-  ASSERT_EQ(Control("POST", "/sim/v1/altinn/read",
-                    json{{"idempotent_key", a}}.dump())
-                .status,
-            204);
+  ASSERT_EQ(
+      Control("POST", "/sim/v1/altinn/read", json{{"idempotent_key", a}}.dump())
+          .status,
+      204);
   ASSERT_EQ(Control("POST", "/sim/v1/altinn/fail",
                     json{{"idempotent_key", b}, {"reason", "blocked"}}.dump())
                 .status,
@@ -439,14 +439,12 @@ TEST_F(AltinnSimTest, ReadOnCommandAndFailureWithReason) {
 }
 
 TEST_F(AltinnSimTest, SendToAnOrganisationWithoutInboxIsRefused) {
-  EXPECT_THAT(
-      channel_->Send(Letter("0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0004",
-                            "932000008")),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("inbox")));
-  EXPECT_THAT(
-      channel_->Send(Letter("0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0005",
-                            "943000018")),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("inbox")));
+  EXPECT_THAT(channel_->Send(
+                  Letter("0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0004", "932000008")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("inbox")));
+  EXPECT_THAT(channel_->Send(
+                  Letter("0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0005", "943000018")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("inbox")));
 }
 
 TEST_F(AltinnSimTest, ARepeatedSendIsADuplicateAndCountedOnce) {
@@ -464,21 +462,21 @@ TEST_F(AltinnSimTest, ARepeatedSendIsADuplicateAndCountedOnce) {
 
 TEST_F(AltinnSimTest, ServerErrorsAreTransient) {
   // A first send exchanges the token, so the fault meets the upload.
-  ASSERT_THAT(channel_->Send(Letter("0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0007",
-                                    "910000004")),
+  ASSERT_THAT(channel_->Send(
+                  Letter("0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0007", "910000004")),
               IsOk());
   InjectFault("altinn", 503, 1);
-  auto failed =
-      channel_->Send(Letter("0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0008", "910000004"));
+  auto failed = channel_->Send(
+      Letter("0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0008", "910000004"));
   EXPECT_THAT(failed, StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
   EXPECT_TRUE(IsTransient(failed.status()));
   // Recovered: the same letter goes through once.
-  ASSERT_THAT(channel_->Send(Letter("0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0008",
-                                    "910000004")),
+  ASSERT_THAT(channel_->Send(
+                  Letter("0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0008", "910000004")),
               IsOk());
-  EXPECT_EQ(
-      Deliveries()["altinn"]["0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0008"]["accepted"],
-      1);
+  EXPECT_EQ(Deliveries()["altinn"]["0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0008"]
+                        ["accepted"],
+            1);
 }
 
 TEST_F(AltinnSimTest, AltinnRefusesAMaskinportenTokenDirectly) {
@@ -486,8 +484,8 @@ TEST_F(AltinnSimTest, AltinnRefusesAMaskinportenTokenDirectly) {
   ASSERT_THAT(token, IsOk());
   HttpRequest request;
   request.method = "GET";
-  request.url = BaseUrl() +
-                "/events/api/v1/events?resource=urn:altinn:resource:x";
+  request.url =
+      BaseUrl() + "/events/api/v1/events?resource=urn:altinn:resource:x";
   request.headers = {{"Authorization", "Bearer " + *token}};
   auto response = http_->Do(request);
   ASSERT_THAT(response, IsOk());

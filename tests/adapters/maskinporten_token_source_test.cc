@@ -21,11 +21,11 @@
 namespace utpost::adapters {
 namespace {
 
+using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 using ::utpost::testing::IsOk;
 using ::utpost::testing::StatusIs;
-using nlohmann::json;
 
 constexpr char kScope[] = "krr:global/kontaktinformasjon.read";
 constexpr int64_t kNow = 1'800'000'000'000;
@@ -79,15 +79,14 @@ bool VerifiesWithCert(const Jwt& jwt, const std::string& x5c0) {
   X509* cert = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
   if (cert == nullptr) return false;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr,
-                                 X509_get0_pubkey(cert)) == 1 &&
-            EVP_DigestVerify(
-                ctx,
-                reinterpret_cast<const unsigned char*>(jwt.signature.data()),
-                jwt.signature.size(),
-                reinterpret_cast<const unsigned char*>(
-                    jwt.signing_input.data()),
-                jwt.signing_input.size()) == 1;
+  bool ok =
+      EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr,
+                           X509_get0_pubkey(cert)) == 1 &&
+      EVP_DigestVerify(
+          ctx, reinterpret_cast<const unsigned char*>(jwt.signature.data()),
+          jwt.signature.size(),
+          reinterpret_cast<const unsigned char*>(jwt.signing_input.data()),
+          jwt.signing_input.size()) == 1;
   EVP_MD_CTX_free(ctx);
   X509_free(cert);
   return ok;
@@ -108,11 +107,12 @@ absl::StatusOr<HttpResponse> TokenReply(const std::string& token,
                                         int expires_in) {
   HttpResponse r;
   r.status = 200;
-  r.body = json{{"access_token", token},
-                {"token_type", "Bearer"},
-                {"expires_in", expires_in},
-                {"scope", kScope}}
-               .dump();
+  r.body = json{
+      {"access_token", token},
+      {"token_type", "Bearer"},
+      {"expires_in", expires_in},
+      {"scope",
+       kScope}}.dump();
   return r;
 }
 
@@ -227,23 +227,23 @@ TEST(MaskinportenTokenSourceTest, ClassifiesIssuerErrors) {
   EXPECT_THAT((*source)->Token(kScope),
               StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
   status = 400;
-  EXPECT_THAT((*source)->Token(kScope),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("jti: used")));
+  EXPECT_THAT(
+      (*source)->Token(kScope),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("jti: used")));
 }
 
 TEST(MaskinportenTokenSourceTest, RefusesMissingOptionsAndBadFiles) {
   FakeHttpClient http([](const HttpRequest&) { return TokenReply("t", 1); });
   MaskinportenOptions o = Options(nullptr);
   o.client_id.clear();
-  EXPECT_THAT(NewMaskinportenTokenSource(o, &http),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("client_id")));
+  EXPECT_THAT(
+      NewMaskinportenTokenSource(o, &http),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("client_id")));
   o = Options(nullptr);
   o.key_file = "certs-dev/receipts.key";  // EC, not RSA.
-  EXPECT_THAT(NewMaskinportenTokenSource(o, &http),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("key_file")));
+  EXPECT_THAT(
+      NewMaskinportenTokenSource(o, &http),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key_file")));
   o = Options(nullptr);
   o.grant_lifetime_seconds = 121;
   EXPECT_THAT(NewMaskinportenTokenSource(o, &http),

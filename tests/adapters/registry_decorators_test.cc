@@ -272,8 +272,7 @@ TEST(BusinessRegistryTest, ReadsNameAddressDeletionAndInbox) {
       return Reply(410, R"({"organisasjonsnummer": "943000018",
                             "slettedato": "2024-05-31"})");
     }
-    if (url ==
-        "https://altinn.test/register/api/v1/organizations/910000004") {
+    if (url == "https://altinn.test/register/api/v1/organizations/910000004") {
       return FindHeader(request.headers, "Authorization") == "Bearer token-1"
                  ? Reply(200, R"({"orgNumber": "910000004"})")
                  : Reply(401, "");
@@ -286,7 +285,8 @@ TEST(BusinessRegistryTest, ReadsNameAddressDeletionAndInbox) {
   ASSERT_THAT(active, IsOk());
   EXPECT_EQ(active->status, OrganisationContact::Status::kActive);
   EXPECT_EQ(active->name, "Testbedrift AS");
-  EXPECT_THAT(active->postal_address.lines, ElementsAre("Postboks 100 Sentrum"));
+  EXPECT_THAT(active->postal_address.lines,
+              ElementsAre("Postboks 100 Sentrum"));
   EXPECT_EQ(active->postal_address.postal_code, "0101");
   EXPECT_EQ(active->postal_address.city, "OSLO");
   EXPECT_TRUE(active->has_inbox);
