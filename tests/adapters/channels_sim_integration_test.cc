@@ -275,6 +275,15 @@ TEST_F(ChannelsSimTest, MaskinportenTokenSourceGetsATokenFromTheSim) {
   EXPECT_EQ(Deliveries()["token"]["issued"], 1);
 }
 
+TEST_F(ChannelsSimTest, TokenIssuerFaultsAreTransient) {
+  InjectFault("token", 503, 1);
+  auto tokens = Maskinporten(clock_);
+  auto failed = tokens->Token(kKrrScope);
+  EXPECT_THAT(failed, StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+  EXPECT_TRUE(IsTransient(failed.status()));
+  EXPECT_THAT(tokens->Token(kKrrScope), IsOk());
+}
+
 // ---- The contact registry with tokens ----
 
 TEST_F(ChannelsSimTest, RegistryRefusesARequestWithoutAToken) {
@@ -317,6 +326,17 @@ TEST_F(ChannelsSimTest, RegistryClientReplacesAnExpiredToken) {
   clock_->Advance(6'000);
   ASSERT_THAT(registry->LookupPersons({"01817010055"}), IsOk());
   EXPECT_EQ(Deliveries()["token"]["issued"], 2);
+}
+
+TEST_F(ChannelsSimTest, RegistryRefusesATokenWithoutItsScopes) {
+  auto tokens = Maskinporten(clock_);
+  KrrRegistryOptions options;
+  options.base_url = BaseUrl();
+  options.tokens = tokens.get();
+  options.scope = "krr:global/kontaktinformasjon.read";  // Half of it.
+  auto registry = NewKrrRegistry(options, http_);
+  EXPECT_THAT(registry->LookupPersons({"01817010055"}),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("403")));
 }
 
 // ---- The business registry ----
