@@ -4,10 +4,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "adapters/altinn/altinn_channel.h"
+#include "adapters/altinn/altinn_token_source.h"
 #include "adapters/digipost/digipost_channel.h"
 #include "adapters/dpi/dpi_channel.h"
 #include "adapters/print/print_channel.h"
+#include "adapters/registry/business_registry.h"
 #include "adapters/registry/krr_registry.h"
+#include "adapters/registry/registry_decorators.h"
 
 namespace utpost::adapters {
 namespace {
@@ -120,6 +124,23 @@ absl::StatusOr<std::unique_ptr<Registry>> AdapterRegistry::MakeRegistry(
   return Make(registries_, name, settings, "registry");
 }
 
+absl::Status AdapterRegistry::RegisterOrganisationRegistry(
+    std::string name, OrganisationRegistryFactory factory) {
+  return Add(&organisation_registries_, std::move(name), std::move(factory),
+             "organisation registry");
+}
+
+absl::StatusOr<std::unique_ptr<OrganisationRegistry>>
+AdapterRegistry::MakeOrganisationRegistry(
+    std::string_view name, const AdapterSettings& settings) const {
+  return Make(organisation_registries_, name, settings,
+              "organisation registry");
+}
+
+std::vector<std::string> AdapterRegistry::OrganisationRegistryNames() const {
+  return Names(organisation_registries_);
+}
+
 std::vector<std::string> AdapterRegistry::ChannelNames() const {
   return Names(channels_);
 }
@@ -161,7 +182,73 @@ void RegisterBuiltinAdapters(AdapterRegistry* registry) {
         KrrRegistryOptions options;
         options.base_url = settings.base_url;
         options.bearer_token = settings.bearer_token;
-        return NewKrrRegistry(std::move(options), settings.http);
+        options.tokens = settings.tokens;
+        std::unique_ptr<Registry> registry =
+            NewKrrRegistry(std::move(options), settings.http);
+        if (settings.batch_window_ms >= 0) {
+          BatchingRegistryOptions batching;
+          batching.window_ms = settings.batch_window_ms;
+          registry = NewBatchingRegistry(std::move(registry), batching);
+        }
+        RegistryCacheOptions cache;
+        cache.lifetime_ms = settings.cache_lifetime_ms;
+        cache.clock = settings.clock;
+        return NewCachingRegistry(std::move(registry), cache);
+      });
+  (void)registry->RegisterChannel(
+      "altinn",
+      [](const AdapterSettings& settings)
+          -> absl::StatusOr<std::unique_ptr<Channel>> {
+        if (settings.tokens == nullptr) {
+          return absl::InvalidArgumentError(
+              "altinn: needs providers.maskinporten for its tokens");
+        }
+        AltinnOptions options;
+        options.base_url = settings.base_url;
+        options.resource_id = settings.altinn_resource_id;
+        if (!settings.altinn_language.empty()) {
+          options.language = settings.altinn_language;
+        }
+        options.notification_email_subject =
+            settings.altinn_notification_email_subject;
+        options.notification_email_body =
+            settings.altinn_notification_email_body;
+        options.notification_sms_body = settings.altinn_notification_sms_body;
+        options.tokens_owner = NewAltinnTokenSource(
+            settings.base_url, settings.tokens, settings.http);
+        options.tokens = options.tokens_owner.get();
+        options.clock = settings.clock;
+        return NewAltinnChannel(std::move(options), settings.http);
+      });
+  (void)registry->RegisterOrganisationRegistry(
+      "brreg",
+      [](const AdapterSettings& settings)
+          -> absl::StatusOr<std::unique_ptr<OrganisationRegistry>> {
+        if (settings.base_url.empty()) {
+          return absl::InvalidArgumentError(
+              "business_registry.url: must be set");
+        }
+        BusinessRegistryOptions options;
+        options.base_url = settings.base_url;
+        std::shared_ptr<TokenSource> altinn_tokens;
+        if (!settings.altinn_url.empty()) {
+          if (settings.tokens == nullptr) {
+            return absl::InvalidArgumentError(
+                "business_registry: asking Altinn who has an inbox needs "
+                "providers.maskinporten");
+          }
+          altinn_tokens = NewAltinnTokenSource(settings.altinn_url,
+                                               settings.tokens, settings.http);
+          options.altinn_url = settings.altinn_url;
+          options.altinn_tokens = altinn_tokens.get();
+        }
+        RegistryCacheOptions cache;
+        cache.lifetime_ms = settings.cache_lifetime_ms;
+        cache.clock = settings.clock;
+        return NewCachingOrganisationRegistry(
+            NewBusinessRegistry(std::move(options), settings.http,
+                                std::move(altinn_tokens)),
+            cache);
       });
 }
 

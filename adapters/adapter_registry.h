@@ -37,15 +37,14 @@ struct AdapterSettings {
   // Registry: static bearer token; empty sends none.
   std::string bearer_token;
   // DPI (#3): the business certificate chain (PEM) of signing_key_file,
-  // the provider's receipt certificate and/or CA (PEM), token scopes
-  // (empty: the adapter's defaults), and where tokens come from (not
-  // owned; null: a fixed `bearer_token`).
+  // the provider's receipt certificate and/or CA (PEM) and token scopes
+  // (empty: the adapter's defaults); tokens come from `tokens` below (null:
+  // a fixed `bearer_token`).
   std::string certificate_file;
   std::string provider_certificate_file;
   std::string provider_ca_file;
   std::string scope;
   std::string receipt_scope;
-  TokenSource* tokens = nullptr;
   // Not owned; must outlive what the factory makes. Required.
   HttpClient* http = nullptr;
   // Not owned. Null: the real clock.
@@ -53,12 +52,38 @@ struct AdapterSettings {
   // Print: batching and the cover page; its base_url is ignored (base_url
   // above counts).
   PrintOptions print;
+
+  // Channels and registries (#3).
+  // Maskinporten tokens (NewMaskinportenTokenSource). Registry "krr" and
+  // channel "dpi": sent instead of bearer_token when set. Channel "altinn"
+  // and organisation registry "brreg": exchanged for Altinn tokens;
+  // required for "altinn".
+  // Not owned; must outlive what the factory makes.
+  TokenSource* tokens = nullptr;
+  // Registries: how long an answer is reused; 0 disables. Default 1 hour.
+  int64_t cache_lifetime_ms = 60 * 60 * 1000;
+  // Registry "krr": concurrent look-ups are gathered into one request
+  // (NewBatchingRegistry) with this window; negative: no batching.
+  // Default 5 ms.
+  int64_t batch_window_ms = 5;
+  // Channel "altinn": the resource, language and notification texts
+  // (AltinnOptions); organisation registry "brreg": altinn_url, when set,
+  // tells which organisations have an inbox.
+  std::string altinn_url;
+  std::string altinn_resource_id;
+  std::string altinn_language;
+  std::string altinn_notification_email_subject;
+  std::string altinn_notification_email_body;
+  std::string altinn_notification_sms_body;
 };
 
 using ChannelFactory = std::function<absl::StatusOr<std::unique_ptr<Channel>>(
     const AdapterSettings&)>;
 using RegistryFactory = std::function<absl::StatusOr<std::unique_ptr<Registry>>(
     const AdapterSettings&)>;
+using OrganisationRegistryFactory =
+    std::function<absl::StatusOr<std::unique_ptr<OrganisationRegistry>>(
+        const AdapterSettings&)>;
 
 // Register everything first, from one thread; after that the const methods
 // may be called from any number of threads.
@@ -68,6 +93,8 @@ class AdapterRegistry final {
   // or factory.
   absl::Status RegisterChannel(std::string name, ChannelFactory factory);
   absl::Status RegisterRegistry(std::string name, RegistryFactory factory);
+  absl::Status RegisterOrganisationRegistry(
+      std::string name, OrganisationRegistryFactory factory);
 
   // NOT_FOUND, listing the known names, for a name never registered;
   // INVALID_ARGUMENT without settings.http; otherwise what the factory
@@ -76,18 +103,25 @@ class AdapterRegistry final {
       std::string_view name, const AdapterSettings& settings) const;
   absl::StatusOr<std::unique_ptr<Registry>> MakeRegistry(
       std::string_view name, const AdapterSettings& settings) const;
+  absl::StatusOr<std::unique_ptr<OrganisationRegistry>>
+  MakeOrganisationRegistry(std::string_view name,
+                           const AdapterSettings& settings) const;
 
   // Registered names, sorted.
   std::vector<std::string> ChannelNames() const;
   std::vector<std::string> RegistryNames() const;
+  std::vector<std::string> OrganisationRegistryNames() const;
 
  private:
   std::map<std::string, ChannelFactory, std::less<>> channels_;
   std::map<std::string, RegistryFactory, std::less<>> registries_;
+  std::map<std::string, OrganisationRegistryFactory, std::less<>>
+      organisation_registries_;
 };
 
-// Registers the channels "digipost", "print" and "dpi" and the registry
-// "krr".
+// Registers the channels "digipost", "print", "dpi" and "altinn", the
+// registry "krr" (batched and cached as the settings say) and the
+// organisation registry "brreg" (cached).
 void RegisterBuiltinAdapters(AdapterRegistry* registry);
 
 }  // namespace utpost::adapters

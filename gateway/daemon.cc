@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "adapters/adapter_registry.h"
 #include "adapters/http/curl_http_client.h"
+#include "adapters/http/maskinporten_token_source.h"
 #include "common/status_macros.h"
 #include "gateway/api/letter_service.h"
 #include "gateway/api/ops_service.h"
@@ -71,7 +72,12 @@ api::AccessPolicy AccessOf(const config::v1::Config& c) {
 // through the adapter registry.
 struct OutsideWorld {
   std::unique_ptr<adapters::HttpClient> http;
+  // Maskinporten tokens; null when providers.maskinporten is not set.
+  std::unique_ptr<adapters::TokenSource> tokens;
   std::unique_ptr<adapters::Registry> registry;
+  // Null when providers.business_registry / providers.altinn are not set.
+  std::unique_ptr<adapters::OrganisationRegistry> organisations;
+  std::unique_ptr<adapters::Channel> altinn;
   std::unique_ptr<adapters::Channel> digital;
   std::unique_ptr<adapters::Channel> print;
 };
@@ -90,9 +96,26 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
   }
   w.http = std::move(*http);
 
+  if (!p.maskinporten().token_url().empty()) {
+    adapters::MaskinportenOptions token;
+    token.token_url = p.maskinporten().token_url();
+    token.audience = p.maskinporten().audience();
+    token.client_id = p.maskinporten().client_id();
+    token.key_file = p.maskinporten().key_file();
+    token.cert_chain_file = p.maskinporten().cert_chain_file();
+    auto tokens = adapters::NewMaskinportenTokenSource(token, w.http.get());
+    if (!tokens.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("providers.maskinporten.", tokens.status().message()));
+    }
+    w.tokens = std::move(*tokens);
+  }
+
   adapters::AdapterSettings registry;
   registry.base_url = p.registry_url();
   registry.http = w.http.get();
+  registry.tokens = w.tokens.get();
+  registry.cache_lifetime_ms = int64_t{p.registry_cache_seconds()} * 1000;
   auto r = known.MakeRegistry("krr", registry);
   if (!r.ok()) {
     return absl::InvalidArgumentError(
@@ -127,6 +150,41 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
         absl::StrCat("providers.print: ", pr.status().message()));
   }
   w.print = std::move(*pr);
+
+  if (!p.business_registry().url().empty()) {
+    adapters::AdapterSettings brreg;
+    brreg.base_url = p.business_registry().url();
+    brreg.altinn_url = p.altinn().url();
+    brreg.tokens = w.tokens.get();
+    brreg.http = w.http.get();
+    brreg.cache_lifetime_ms =
+        int64_t{p.business_registry().cache_seconds()} * 1000;
+    auto o = known.MakeOrganisationRegistry("brreg", brreg);
+    if (!o.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("providers.business_registry: ", o.status().message()));
+    }
+    w.organisations = std::move(*o);
+  }
+  if (!p.altinn().url().empty()) {
+    adapters::AdapterSettings altinn;
+    altinn.base_url = p.altinn().url();
+    altinn.altinn_resource_id = p.altinn().resource_id();
+    altinn.altinn_language = p.altinn().language();
+    altinn.altinn_notification_email_subject =
+        p.altinn().notification_email_subject();
+    altinn.altinn_notification_email_body =
+        p.altinn().notification_email_body();
+    altinn.altinn_notification_sms_body = p.altinn().notification_sms_body();
+    altinn.tokens = w.tokens.get();
+    altinn.http = w.http.get();
+    auto a = known.MakeChannel("altinn", altinn);
+    if (!a.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("providers.altinn: ", a.status().message()));
+    }
+    w.altinn = std::move(*a);
+  }
   return w;
 }
 

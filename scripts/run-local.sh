@@ -48,6 +48,8 @@ echo "== starting utpost-sim on 127.0.0.1:$sim_port"
 "$build/sim/utpost-sim" --listen "127.0.0.1:$sim_port" \
   --cert certs-dev/server.pem --key certs-dev/server.key \
   --persons sim/data/persons.yaml --sender-cert certs-dev/sender.pem \
+  --organisations sim/data/organisations.yaml \
+  --token-ca certs-dev/ca.pem --require-tokens \
   >"$run/utpost-sim.log" 2>&1 &
 echo $! >"$run/utpost-sim.pid"
 
@@ -98,6 +100,14 @@ providers:
   digipost: {url: "https://127.0.0.1:$sim_port", sender_id: "100001", signing_key_file: $root/certs-dev/sender.key}
   # Printed letters get an address cover page for a C5 window envelope.
   print: {url: "https://127.0.0.1:$sim_port", cover_page: true}
+  maskinporten:
+    token_url: https://127.0.0.1:$sim_port/token
+    audience: https://maskinporten.sim/
+    client_id: utpost-local
+    key_file: $root/certs-dev/sender.key
+    cert_chain_file: $root/certs-dev/sender.pem
+  business_registry: {url: "https://127.0.0.1:$sim_port"}
+  altinn: {url: "https://127.0.0.1:$sim_port", resource_id: utpost-correspondence}
 retry:
   delays_seconds: [2, 5, 10]
   max_attempts: 4

@@ -8,6 +8,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
+#include "sim/organisations.h"
 #include "sim/persons.h"
 #include "sim/simulator.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
@@ -31,6 +32,11 @@ int main(int argc, char** argv) {
   int threads = utpost::sim::SimulatorOptions().threads;
   int64_t print_posted_after_ms =
       utpost::sim::SimulatorOptions().print_posted_after_ms;
+  std::string organisations_file = "sim/data/organisations.yaml";
+  std::string token_ca = "certs-dev/ca.pem";
+  std::string token_issuer = utpost::sim::SimulatorOptions().token_issuer;
+  int token_lifetime_seconds = 120;
+  bool require_tokens = false;
   app.add_option("--listen", listen, "host:port to listen on (port 0: any)")
       ->capture_default_str();
   app.add_option("--cert", cert, "server certificate chain (PEM)")
@@ -59,6 +65,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--dpi-receipt-key", dpi_receipt_key, "its private key (RSA)")
       ->capture_default_str();
+  app.add_option("--organisations", organisations_file,
+                 "organisations of the business registry and Altinn (YAML)")
+      ->capture_default_str();
+  app.add_option("--token-ca", token_ca,
+                 "CA that token grants' x5c must chain to (empty: no token "
+                 "endpoint)")
+      ->capture_default_str();
+  app.add_option("--token-issuer", token_issuer,
+                 "issuer identifier that token grants' aud must equal")
+      ->capture_default_str();
+  app.add_option("--token-lifetime-seconds", token_lifetime_seconds,
+                 "lifetime of issued access tokens")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+  app.add_flag("--require-tokens", require_tokens,
+               "the contact registry answers only requests with a token");
   app.add_option("--threads", threads,
                  "requests (and keep-alive connections) served at once")
       ->capture_default_str()
@@ -94,6 +116,18 @@ int main(int argc, char** argv) {
   options.dpi_mailbox_key_file = dpi_mailbox_key;
   options.dpi_receipt_cert_file = dpi_receipt_cert;
   options.dpi_receipt_key_file = dpi_receipt_key;
+  options.token_ca_file = token_ca;
+  options.token_issuer = token_issuer;
+  options.token_lifetime_ms = int64_t{token_lifetime_seconds} * 1000;
+  options.require_tokens = require_tokens;
+  absl::StatusOr<std::vector<utpost::sim::SimOrganisation>> organisations =
+      utpost::sim::LoadOrganisations(organisations_file);
+  if (!organisations.ok()) {
+    std::cerr << "--organisations: " << organisations.status().message()
+              << "\n";
+    return 2;
+  }
+  options.organisations = *std::move(organisations);
   absl::StatusOr<std::vector<utpost::sim::SimPerson>> persons =
       utpost::sim::LoadPersons(persons_file);
   if (!persons.ok()) {

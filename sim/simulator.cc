@@ -28,6 +28,8 @@
 #include "common/mask.h"
 #include "nlohmann/json.hpp"
 #include "sim/dpi.h"
+#include "sim/altinn.h"
+#include "sim/maskinporten.h"
 #include "sim/multipart.h"
 #include "sim/print.h"
 #include "sim/signature_check.h"
@@ -218,6 +220,25 @@ class SimulatorImpl final : public Simulator {
     }
   }
 
+  // Channels and registries (#3): the token issuer and Altinn.
+  absl::Status StartServices() {
+    if (!options_.token_ca_file.empty()) {
+      TokenIssuerOptions token;
+      token.issuer = options_.token_issuer;
+      token.ca_file = options_.token_ca_file;
+      token.token_lifetime_ms = options_.token_lifetime_ms;
+      token.clock = clock_;
+      absl::StatusOr<std::unique_ptr<TokenIssuer>> issuer =
+          NewTokenIssuer(std::move(token));
+      if (!issuer.ok()) return issuer.status();
+      tokens_ = *std::move(issuer);
+    } else if (options_.require_tokens) {
+      return absl::InvalidArgumentError("require_tokens: needs token_ca_file");
+    }
+    altinn_ = NewAltinnSim(options_.organisations, tokens_.get(), clock_);
+    return absl::OkStatus();
+  }
+
   ~SimulatorImpl() override { Stop(); }
 
   absl::Status Start() {
@@ -237,6 +258,16 @@ class SimulatorImpl final : public Simulator {
     dpi.receipt_cert_file = options_.dpi_receipt_cert_file;
     dpi.receipt_key_file = options_.dpi_receipt_key_file;
     dpi.token_check = options_.dpi_token_check;
+    if (!dpi.token_check && options_.require_tokens && tokens_ != nullptr) {
+      // DPI takes Maskinporten tokens with its scopes, like the registry.
+      dpi.token_check = [this](const std::string& token,
+                               const std::string& scope) {
+        httplib::Request req;
+        req.headers.emplace("Authorization", "Bearer " + token);
+        httplib::Response ignored;
+        return tokens_->Authorize(req, scope, &ignored);
+      };
+    }
     dpi.clock = clock_;
     dpi.reachable = [this](const std::string& number) {
       auto it = persons_.find(number);
@@ -312,6 +343,11 @@ class SimulatorImpl final : public Simulator {
   using Response = httplib::Response;
 
   void Routes() {
+    FaultHook fault = [this](const std::string& endpoint, Response& r) {
+      return ApplyFault(endpoint, r);
+    };
+    if (tokens_ != nullptr) tokens_->Register(&server_, fault);
+    altinn_->Register(&server_, fault);
     server_.Post("/rest/v1/personer", [this](const Request& q, Response& r) {
       HandleRegistry(q, r);
     });
@@ -340,6 +376,8 @@ class SimulatorImpl final : public Simulator {
       registry_requests_ = 0;
       registry_persons_ = 0;
       dpi_->Reset();
+      if (tokens_ != nullptr) tokens_->Reset();
+      altinn_->Reset();
       r.status = 204;
     });
     server_.set_exception_handler(
@@ -418,6 +456,13 @@ class SimulatorImpl final : public Simulator {
 
   void HandleRegistry(const Request& req, Response& res) {
     if (ApplyFault("registry", res)) return;
+    if (options_.require_tokens &&
+        !tokens_->Authorize(req,
+                            "krr:global/kontaktinformasjon.read "
+                            "krr:global/digitalpost.read",
+                            &res)) {
+      return;
+    }
     if (req.has_header("Authorization") &&
         !absl::StartsWith(req.get_header_value("Authorization"), "Bearer ")) {
       res.status = 401;
@@ -635,6 +680,8 @@ class SimulatorImpl final : public Simulator {
            {{"requests", registry_requests_}, {"persons", registry_persons_}}}};
     }
     reply["dpi"] = dpi_->Deliveries();
+    reply["altinn"] = altinn_->Counts();
+    if (tokens_ != nullptr) reply["token"] = tokens_->Counts();
     res.set_content(reply.dump(-1, ' ', false, json::error_handler_t::replace),
                     kJson);
   }
@@ -651,7 +698,9 @@ class SimulatorImpl final : public Simulator {
         endpoint = it->get<std::string>();
       valid = endpoint == "digipost" || endpoint == "print" ||
               endpoint == "print-events" || endpoint == "registry" ||
-              endpoint == "dpi" || endpoint == "dpi_in";
+              endpoint == "dpi" || endpoint == "dpi_in" ||
+              endpoint == "token" || endpoint == "altinn" ||
+              endpoint == "enhetsregisteret";
     }
     auto integer = [&](const char* key, int64_t fallback) -> int64_t {
       auto it = body.find(key);
@@ -677,7 +726,8 @@ class SimulatorImpl final : public Simulator {
       res.set_content(
           JsonError("INVALID_FAULT",
                     "expected {\"endpoint\": "
-                    "\"digipost|print|print-events|registry|dpi|dpi_in\", "
+                    "\"digipost|print|print-events|registry|dpi|dpi_in|"
+                    "token|altinn|enhetsregisteret\", "
                     "\"status\": 0 or 100-599, \"count\": -1 or more, "
                     "\"delay_ms\": 0 or more}"),
           kJson);
@@ -707,6 +757,8 @@ class SimulatorImpl final : public Simulator {
   // The socket Start() bound (the library does not expose it).
   socket_t listen_socket_ = INVALID_SOCKET;
   std::thread thread_;
+  std::unique_ptr<TokenIssuer> tokens_;  // Null without token_ca_file.
+  std::unique_ptr<AltinnSim> altinn_;
   std::atomic<bool> finished_{false};
   PrintSimulator print_;  // Thread-safe on its own.
 
@@ -749,6 +801,7 @@ absl::StatusOr<std::unique_ptr<Simulator>> StartSimulator(
   std::signal(SIGPIPE, SIG_IGN);
   auto simulator =
       std::make_unique<SimulatorImpl>(std::move(options), *std::move(checker));
+  if (absl::Status s = simulator->StartServices(); !s.ok()) return s;
   if (absl::Status s = simulator->Start(); !s.ok()) return s;
   return simulator;
 }

@@ -15,6 +15,11 @@
 //                            409 DUPLICATE_MESSAGE; else 200 DELIVERED.
 //   /print/v1/...            print provider: batch jobs and the event
 //                            feed (sim/print.h).
+//   POST /token              Maskinporten-shaped token issuer
+//                            (sim/maskinporten.h); the registry asks for
+//                            its tokens when require_tokens is set.
+//   Altinn 3 Correspondence-shaped endpoints and the Enhetsregisteret-
+//                            shaped business registry: sim/altinn.h.
 //   POST /messages/out       DPI-shaped send, GET /messages/in and
 //   DELETE /messages/in/{id} the receipt queue: see sim/dpi.h. Persons
 //                            with an e-Boks mailbox (922020175) get the
@@ -25,7 +30,8 @@
 //                              "duplicates": M}}, "print": {...}, "dpi": {...},
 //                              "registry": {"requests": N, "persons": M}}
 //   POST   /sim/v1/faults      {"endpoint": "digipost|print|print-events|
-//                              registry|dpi|dpi_in" (dpi: sends; dpi_in:
+//                              registry|dpi|dpi_in|token|altinn|
+//                              enhetsregisteret" (dpi: sends; dpi_in:
 //                              receipt queue),
 //                              "status": 503, "count": 5, "delay_ms": 0}:
 //                              the next `count` requests to the endpoint
@@ -68,6 +74,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "sim/organisations.h"
 #include "sim/persons.h"
 
 namespace utpost::sim {
@@ -108,6 +115,19 @@ struct SimulatorOptions {
   // Print: delay from a letter's acceptance to its POSTED event. Default
   // 2 s.
   int64_t print_posted_after_ms = 2000;
+  // Token issuer (#3): the CA (PEM) that token grants' x5c must chain to.
+  // Empty: no token endpoint (and so no valid token).
+  std::string token_ca_file;
+  // The issuer identifier grants' aud must equal.
+  std::string token_issuer = "https://maskinporten.sim/";
+  // Lifetime of issued tokens. Default 120 s.
+  int64_t token_lifetime_ms = 120 * 1000;
+  // When true, the registry answers only requests with a token of scopes
+  // "krr:global/kontaktinformasjon.read krr:global/digitalpost.read" (401
+  // or 403 otherwise). Default false.
+  bool require_tokens = false;
+  // Organisations of the business registry and Altinn (sim/altinn.h).
+  std::vector<SimOrganisation> organisations;
   // Requests served at once. Each open keep-alive connection holds a
   // thread until it has been idle for 2 s, so this bounds the connections
   // served at once too; more wait. Default 128.

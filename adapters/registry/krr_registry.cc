@@ -16,6 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -175,15 +176,33 @@ class KrrRegistry final : public Registry {
     request.url = absl::StrCat(options_.base_url, "/rest/v1/personer");
     request.headers = {{"Content-Type", "application/json"},
                        {"Accept", "application/json"}};
-    if (!options_.bearer_token.empty()) {
-      request.headers.emplace_back(
-          "Authorization", absl::StrCat("Bearer ", options_.bearer_token));
-    }
     // Replace, not throw, should a number not be valid UTF-8: the registry
     // then answers it as unknown.
     request.body =
         body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    ASSIGN_OR_RETURN(HttpResponse response, http_->Do(request));
+    if (options_.tokens == nullptr) {
+      if (!options_.bearer_token.empty()) {
+        request.headers.emplace_back(
+            "Authorization", absl::StrCat("Bearer ", options_.bearer_token));
+      }
+      ASSIGN_OR_RETURN(HttpResponse response, http_->Do(request));
+      if (response.status != 200) {
+        return ErrorFromStatus(response.status, response.body);
+      }
+      return ParseReply(response.body, found);
+    }
+    HttpResponse response;
+    // A token the registry no longer accepts (expired early, revoked) is
+    // replaced once; a second 401 is the set-up's problem.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      ASSIGN_OR_RETURN(std::string token,
+                       options_.tokens->Token(options_.scope));
+      SetHeader(&request.headers, "Authorization",
+                absl::StrCat("Bearer ", token));
+      ASSIGN_OR_RETURN(response, http_->Do(request));
+      if (response.status != 401) break;
+      options_.tokens->Invalidate(options_.scope, token);
+    }
     if (response.status != 200) {
       return ErrorFromStatus(response.status, response.body);
     }

@@ -8,16 +8,26 @@
 
 #include "adapters/channel.h"
 #include "adapters/http/http_client.h"
+#include "adapters/http/token_source.h"
 
 namespace utpost::adapters {
+
+// The scopes a contact registry token needs.
+inline constexpr char kKrrScope[] =
+    "krr:global/kontaktinformasjon.read krr:global/digitalpost.read";
 
 struct KrrRegistryOptions {
   // Scheme, host and port (and an optional path prefix) of the registry,
   // e.g. "https://127.0.0.1:8443". Required.
   std::string base_url;
-  // Sent as "Authorization: Bearer <token>" when not empty. Default empty:
-  // no Authorization header.
+  // Sent as "Authorization: Bearer <token>" when not empty and `tokens` is
+  // null. Default empty: no Authorization header.
   std::string bearer_token;
+  // When set, each request carries a token for `scope` from it; after a 401
+  // the token is invalidated and the request repeated once with a new one.
+  // Not owned; must outlive the registry. Default null.
+  TokenSource* tokens = nullptr;
+  std::string scope = std::string(kKrrScope);
   // Numbers per request; larger look-ups are split. Default (and the
   // registry's maximum) 1000.
   int max_batch = 1000;
@@ -27,6 +37,7 @@ struct KrrRegistryOptions {
 // `options.base_url`. `http` is not owned and must outlive the registry.
 // Numbers are returned in the order asked, one entry per number asked
 // (duplicates included); a number the reply leaves out is kNotRegistered.
+// "sertifikat" (base64 DER, or PEM) becomes mailbox_certificate (DER).
 // Errors: UNAVAILABLE for 5xx, 429 or a reply that cannot be parsed;
 // DEADLINE_EXCEEDED for 408; PERMISSION_DENIED for 401/403;
 // INVALID_ARGUMENT for 400; FAILED_PRECONDITION for other statuses (404

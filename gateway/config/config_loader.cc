@@ -195,6 +195,39 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
       dpi->set_provider_ca_file(Resolve(base_dir, dpi->provider_ca_file()));
     }
   }
+  // Channels and registries (#3).
+  if (auto* m = providers->mutable_maskinporten(); !m->token_url().empty()) {
+    if (m->audience().empty())
+      return Invalid("providers.maskinporten.audience", "required");
+    if (m->client_id().empty())
+      return Invalid("providers.maskinporten.client_id", "required");
+    if (m->key_file().empty())
+      return Invalid("providers.maskinporten.key_file", "required");
+    if (m->cert_chain_file().empty())
+      return Invalid("providers.maskinporten.cert_chain_file", "required");
+    m->set_key_file(Resolve(base_dir, m->key_file()));
+    m->set_cert_chain_file(Resolve(base_dir, m->cert_chain_file()));
+  }
+  if (!providers->has_registry_cache_seconds())
+    providers->set_registry_cache_seconds(3600);
+  if (providers->registry_cache_seconds() < 0)
+    return Invalid("providers.registry_cache_seconds", "must be >= 0");
+  if (auto* b = providers->mutable_business_registry(); !b->url().empty()) {
+    if (!b->has_cache_seconds()) b->set_cache_seconds(3600);
+    if (b->cache_seconds() < 0)
+      return Invalid("providers.business_registry.cache_seconds",
+                     "must be >= 0");
+  }
+  if (auto* a = providers->mutable_altinn(); !a->url().empty()) {
+    if (a->resource_id().empty())
+      return Invalid("providers.altinn.resource_id", "required");
+    if (providers->maskinporten().token_url().empty())
+      return Invalid("providers.maskinporten.token_url",
+                     "required for providers.altinn");
+    if (a->language().empty()) a->set_language("nb");
+    if (a->language() != "nb" && a->language() != "nn" && a->language() != "en")
+      return Invalid("providers.altinn.language", "must be nb, nn or en");
+  }
 
   auto* retry = c.mutable_retry();
   if (retry->delays_seconds_size() == 0) {

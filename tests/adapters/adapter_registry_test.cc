@@ -35,8 +35,9 @@ FakeHttpClient* Http() {
 TEST(AdapterRegistryTest, BuiltinsAreRegisteredByName) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
-  EXPECT_THAT(adapters.ChannelNames(), ElementsAre("digipost", "dpi", "print"));
+  EXPECT_THAT(adapters.ChannelNames(), ElementsAre("altinn", "digipost", "dpi", "print"));
   EXPECT_THAT(adapters.RegistryNames(), ElementsAre("krr"));
+  EXPECT_THAT(adapters.OrganisationRegistryNames(), ElementsAre("brreg"));
 }
 
 TEST(AdapterRegistryTest, MakesConfiguredAdapters) {
@@ -136,6 +137,32 @@ TEST(AdapterRegistryTest, ExtraAdaptersRegisterOnceEach) {
   auto channel = adapters.MakeChannel("stub", settings);
   ASSERT_THAT(channel, IsOk());
   EXPECT_EQ((*channel)->name(), "stub");
+}
+
+TEST(AdapterRegistryTest, MakesAltinnAndTheBusinessRegistry) {
+  AdapterRegistry adapters;
+  RegisterBuiltinAdapters(&adapters);
+  StaticTokenSource tokens("t");
+  AdapterSettings settings;
+  settings.base_url = "https://provider.test";
+  settings.http = Http();
+  EXPECT_THAT(
+      adapters.MakeChannel("altinn", settings),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("maskinporten")));
+  settings.tokens = &tokens;
+  EXPECT_THAT(
+      adapters.MakeChannel("altinn", settings),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("resource_id")));
+  settings.altinn_resource_id = "res";
+  auto altinn = adapters.MakeChannel("altinn", settings);
+  ASSERT_THAT(altinn, IsOk());
+  EXPECT_EQ((*altinn)->name(), "altinn");
+  settings.altinn_url = "https://altinn.test";
+  EXPECT_THAT(adapters.MakeOrganisationRegistry("brreg", settings), IsOk());
+  settings.base_url.clear();
+  EXPECT_THAT(adapters.MakeOrganisationRegistry("brreg", settings),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("business_registry.url")));
 }
 
 }  // namespace

@@ -257,7 +257,9 @@ class Stack:
              "127.0.0.1:0", "--cert", f"{CERTS}/server.pem", "--key",
              f"{CERTS}/server.key", "--persons",
              os.path.join(ROOT, "sim", "data", "persons.yaml"),
-             "--sender-cert", f"{CERTS}/sender.pem"],
+             "--sender-cert", f"{CERTS}/sender.pem", "--organisations",
+             os.path.join(ROOT, "sim", "data", "organisations.yaml"),
+             "--token-ca", f"{CERTS}/ca.pem", "--require-tokens"],
             self.work, r"listening on 127\.0\.0\.1:(\d+)")
         self.sim_port = int(self.sim.ready.group(1))
         self.api_port = free_port()
@@ -299,6 +301,14 @@ providers:
   digipost: {{url: {sim}, sender_id: "100001", signing_key_file: {CERTS}/sender.key}}
   print: {{url: {sim}{self.print_config}}}
   timeout_seconds: 5
+  maskinporten:
+    token_url: {sim}/token
+    audience: https://maskinporten.sim/
+    client_id: utpost-e2e
+    key_file: {CERTS}/sender.key
+    cert_chain_file: {CERTS}/sender.pem
+  business_registry: {{url: {sim}}}
+  altinn: {{url: {sim}, resource_id: utpost-correspondence}}
 retry:
   delays_seconds: [{delays}]
   max_attempts: {self.max_attempts}

@@ -135,7 +135,7 @@ class SimulatorTest : public ::testing::Test {
 
 TEST_F(SimulatorTest, StartsEmpty) {
   EXPECT_EQ(Deliveries(),
-            json::parse(R"({"digipost": {}, "print": {}, "dpi": {},
+            json::parse(R"({"digipost": {}, "print": {}, "dpi": {}, "altinn": {},
       "registry": {"requests": 0, "persons": 0}})"));
 }
 
@@ -174,7 +174,7 @@ TEST_F(SimulatorTest, FaultsCountDownThenClear) {
 }
 
 TEST_F(SimulatorTest, RefusesMalformedFaults) {
-  EXPECT_EQ(SetFault({{"endpoint", "altinn"}, {"status", 503}}), 400);
+  EXPECT_EQ(SetFault({{"endpoint", "nosuch"}, {"status", 503}}), 400);
   EXPECT_EQ(SetFault({{"endpoint", "print"}, {"status", 99}}), 400);
   EXPECT_EQ(SetFault({{"endpoint", "print"}, {"count", -2}}), 400);
   EXPECT_EQ(SetFault({{"endpoint", "print"}, {"status", "503"}}), 400);
