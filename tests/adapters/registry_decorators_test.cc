@@ -229,32 +229,6 @@ TEST(KrrRegistryTokenTest, ASecond401IsASetUpError) {
   EXPECT_EQ(http.requests().size(), 2u);
 }
 
-TEST(KrrRegistryTokenTest, ReadsTheMailboxCertificate) {
-  const std::string der("\x30\x82\x01\x0a\x02\x01", 6);
-  const std::string b64 = absl::Base64Escape(der);
-  FakeHttpClient http([&](const HttpRequest&) {
-    nlohmann::json reply = {
-        {"personer",
-         {{{"personidentifikator", "30925910089"},
-           {"status", "AKTIV"},
-           {"sertifikat", b64},
-           {"digital_post",
-            {{"postkasseadresse", "per#1"},
-             {"postkasseleverandoeradresse", "922020175"}}}},
-          {{"personidentifikator", "01817010055"},
-           {"status", "AKTIV"},
-           {"sertifikat", "-----BEGIN CERTIFICATE-----\n" + b64 +
-                              "\n-----END CERTIFICATE-----\n"}}}}};
-    return Reply(200, reply.dump());
-  });
-  auto registry = NewKrrRegistry({"https://krr.test"}, &http);
-  auto result = registry->LookupPersons({"30925910089", "01817010055"});
-  ASSERT_THAT(result, IsOk());
-  EXPECT_EQ((*result)[0].mailbox_certificate, der);
-  EXPECT_EQ((*result)[0].mailbox_provider, "922020175");
-  EXPECT_EQ((*result)[1].mailbox_certificate, der);
-}
-
 // ---- The business registry ----
 
 TEST(BusinessRegistryTest, ReadsNameAddressDeletionAndInbox) {
