@@ -1,5 +1,6 @@
 // The receipt log in the SQLite store: leaves, tree heads, proofs, several
 // processes writing one log, retention.
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "gateway/store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/testing/audit_export.h"
 
 namespace utpost::store {
@@ -319,6 +321,65 @@ TEST_F(ReceiptLogTest, RetentionPurgesContentOfFinishedLettersOnly) {
   EXPECT_TRUE(report->faults.empty());
   // A second sweep finds nothing new.
   EXPECT_EQ(*store_->PurgeDocuments(clock.NowMillis(), 100), 0);
+}
+
+TEST_F(ReceiptLogTest, AfterAKeyRotationOldAndNewReceiptsVerify) {
+  const int64_t now = RealClock()->NowMillis() / 1000 * 1000;
+  FakeClock clock(now);
+  auto rotating = receipts::NewRotatingReceiptSigner(
+      {{"certs-dev/receipts.key", "certs-dev/receipts.pem", 0},
+       {"certs-dev/receipts-2.key", "certs-dev/receipts-2.pem", now + 60000}},
+      &clock);
+  ASSERT_THAT(rotating, IsOk());
+  store_ = Open(rotating->get(), &clock);
+  Deliver(store_.get(), "BEFORE", kTenantA);
+  ASSERT_THAT(store_->IssueTreeHead(), IsOk());
+  clock.Advance(120000);  // The second key's time has come.
+  Deliver(store_.get(), "AFTER", kTenantA);
+  auto x5c_of = [](const std::string& jws) {
+    std::string header;
+    absl::WebSafeBase64Unescape(jws.substr(0, jws.find('.')), &header);
+    return nlohmann::json::parse(header)["x5c"][0].get<std::string>();
+  };
+  auto before = store_->GetReceipts("BEFORE", "");
+  auto after = store_->GetReceipts("AFTER", "");
+  ASSERT_THAT(before, IsOk());
+  ASSERT_THAT(after, IsOk());
+  EXPECT_NE(x5c_of(before->front().jws), x5c_of(after->front().jws));
+  const std::string file = dir_ + "/rotated.jsonl";
+  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), file, "", 1),
+              IsOk());
+  auto report = cli::VerifyExport(file, kCa, "");
+  ASSERT_THAT(report, IsOk());
+  for (const auto& f : report->faults) ADD_FAILURE() << f.where << ": " << f.what;
+  EXPECT_EQ(report->receipts, 10);
+  EXPECT_EQ(report->tree_heads, 2);
+}
+
+TEST_F(ReceiptLogTest, ReceiptsWrittenBeforeTheLogExistedJoinItAtOpen) {
+  Deliver(store_.get(), "OLD", kTenantA);
+  store_.reset();
+  // A database as a build without the log left it.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DELETE FROM receipt_log_leaves; "
+                         "DELETE FROM receipt_log_nodes;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  store_ = Open(signer_.get());
+  Deliver(store_.get(), "NEW", kTenantA);
+  auto all = AllLogged();
+  ASSERT_EQ(all.size(), 10u);
+  EXPECT_EQ(all[0].letter_id, "OLD");
+  EXPECT_EQ(all[9].letter_id, "NEW");
+  const std::string file = dir_ + "/backlog.jsonl";
+  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), file, "", 0),
+              IsOk());
+  auto report = cli::VerifyExport(file, kCa, "");
+  ASSERT_THAT(report, IsOk());
+  EXPECT_TRUE(report->faults.empty());
 }
 
 }  // namespace
