@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
     // One receipt (RECEIVED) per letter; letters in group commits.
     auto t0 = Clock::now();
     // At least 20 heads along the way.
-    const int64_t per_commit = std::max<int64_t>(1, std::min<int64_t>(batch, n / 20));
+    const int64_t per_commit =
+        std::max<int64_t>(1, std::min<int64_t>(batch, n / 20));
     for (int64_t done = 0; done < n;) {
       std::vector<utpost::store::NewLetter> letters;
       for (int64_t i = 0; i < per_commit && done < n; ++i, ++done) {
@@ -114,8 +115,7 @@ int main(int argc, char** argv) {
       auto h = (*store)->IssueTreeHead();
       if (!h.ok()) return Fail(h.status());
     }
-    f.write_seconds =
-        std::chrono::duration<double>(Clock::now() - t0).count();
+    f.write_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     auto head = (*store)->IssueTreeHead();
     if (!head.ok()) return Fail(head.status());
 
@@ -133,9 +133,8 @@ int main(int argc, char** argv) {
       auto proof = (*store)->InclusionProof(leaf, n);
       auto b = Clock::now();
       if (!proof.ok()) return Fail(proof.status());
-      absl::Status ok = merkle::VerifyInclusion(merkle::LeafHash(receipt->jws),
-                                                leaf, n, *proof,
-                                                head->root_hash);
+      absl::Status ok = merkle::VerifyInclusion(
+          merkle::LeafHash(receipt->jws), leaf, n, *proof, head->root_hash);
       auto c = Clock::now();
       if (!ok.ok()) return Fail(ok);
       read += b - a;

@@ -145,8 +145,8 @@ absl::StatusOr<ExportFile> ReadExport(const std::string& path,
         r.jws = j.at("jws").get<std::string>();
         r.tree_size = j.at("tree_size").get<int64_t>();
         if (!ParseHashes(j.at("inclusion_proof"), &r.proof)) {
-          faults->push_back({ReceiptName(r),
-                             "inclusion_proof is not a list of hex hashes"});
+          faults->push_back(
+              {ReceiptName(r), "inclusion_proof is not a list of hex hashes"});
           continue;
         }
         f.receipts.push_back(std::move(r));
@@ -154,8 +154,8 @@ absl::StatusOr<ExportFile> ReadExport(const std::string& path,
         faults->push_back({where, absl::StrCat("unknown type \"", type, "\"")});
       }
     } catch (const json::exception& e) {
-      faults->push_back({where, absl::StrCat("missing or mistyped field: ",
-                                             e.what())});
+      faults->push_back(
+          {where, absl::StrCat("missing or mistyped field: ", e.what())});
     }
   }
   return f;
@@ -246,9 +246,9 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
               {HeadName(h), absl::StrCat("no consistency proof from the "
                                          "earlier head of size ",
                                          prev->tree_size)});
-        } else if (auto s = merkle::VerifyConsistency(
-                       prev->tree_size, h.tree_size, prev->root, h.root,
-                       link->proof);
+        } else if (auto s = merkle::VerifyConsistency(prev->tree_size,
+                                                      h.tree_size, prev->root,
+                                                      h.root, link->proof);
                    !s.ok()) {
           faults.push_back(
               {HeadName(h),
@@ -270,7 +270,8 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
     if (r.leaf_index <= last_leaf) {
       faults.push_back(
           {ReceiptName(r),
-           absl::StrCat("out of order: comes after ", ReceiptName(*last_receipt),
+           absl::StrCat("out of order: comes after ",
+                        ReceiptName(*last_receipt),
                         " (receipts must be in increasing leaf order)")});
     }
     if (r.leaf_index > last_leaf) {
@@ -279,7 +280,8 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
     }
     auto payload = (*verifier)->Verify(r.jws);
     if (!payload.ok()) {
-      faults.push_back({ReceiptName(r), std::string(payload.status().message())});
+      faults.push_back(
+          {ReceiptName(r), std::string(payload.status().message())});
       continue;
     }
     r.payload = *payload;
@@ -295,9 +297,9 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
                                      r.tree_size, " for its inclusion proof")});
       continue;
     }
-    if (auto s = merkle::VerifyInclusion(merkle::LeafHash(r.jws), r.leaf_index,
-                                         r.tree_size, r.proof,
-                                         head->second->root);
+    if (auto s =
+            merkle::VerifyInclusion(merkle::LeafHash(r.jws), r.leaf_index,
+                                    r.tree_size, r.proof, head->second->root);
         !s.ok()) {
       faults.push_back(
           {ReceiptName(r),
@@ -324,8 +326,9 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
       const std::string prev_hash = r.payload.value("prev", "");
       if (i == 0) {
         if (r.seq == 1 && !prev_hash.empty()) {
-          faults.push_back({ReceiptName(r),
-                            "first receipt of the letter names a previous one"});
+          faults.push_back(
+              {ReceiptName(r),
+               "first receipt of the letter names a previous one"});
         }
         continue;
       }
@@ -357,12 +360,12 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
     if (!old.ok()) return old.status();
     std::map<int64_t, const Receipt*> now_by_leaf;
     for (const Receipt& r : file->receipts) now_by_leaf[r.leaf_index] = &r;
-    const int64_t newest = file->heads.empty() ? 0 : file->heads.back().tree_size;
+    const int64_t newest =
+        file->heads.empty() ? 0 : file->heads.back().tree_size;
     for (const Receipt& r : old->receipts) {
       auto it = now_by_leaf.find(r.leaf_index);
-      const std::string name =
-          absl::StrCat("leaf ", r.leaf_index, " (letter ", r.letter_id,
-                       " seq ", r.seq, ")");
+      const std::string name = absl::StrCat("leaf ", r.leaf_index, " (letter ",
+                                            r.letter_id, " seq ", r.seq, ")");
       if (it == now_by_leaf.end()) {
         if (r.leaf_index < newest) {
           faults.push_back({name, absl::StrCat("shown in ", previous_path,

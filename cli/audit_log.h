@@ -16,7 +16,7 @@ namespace utpost::cli {
 
 // What an export covers; the file's first line.
 struct ExportScope {
-  std::string tenant;  // "" = all tenants.
+  std::string tenant;      // "" = all tenants.
   std::string start_time;  // RFC 3339 or "" (no bound).
   std::string end_time;
 };

@@ -36,8 +36,8 @@ std::string ToWinAnsi(const std::string& utf8) {
       out.push_back(static_cast<char>(c));
       ++i;
     } else if ((c & 0xE0) == 0xC0 && i + 1 < utf8.size()) {
-      const unsigned cp = ((c & 0x1F) << 6) |
-                          (static_cast<unsigned char>(utf8[i + 1]) & 0x3F);
+      const unsigned cp =
+          ((c & 0x1F) << 6) | (static_cast<unsigned char>(utf8[i + 1]) & 0x3F);
       out.push_back(cp >= 0xA0 && cp <= 0xFF ? static_cast<char>(cp) : '?');
       i += 2;
     } else {
@@ -110,18 +110,21 @@ absl::StatusOr<std::string> RenderEvidencePdf(
   PdfError error;
   std::unique_ptr<std::remove_pointer_t<HPDF_Doc>, void (*)(HPDF_Doc)> doc(
       HPDF_New(OnPdfError, &error), HPDF_Free);
-  if (doc == nullptr) return absl::InternalError("PDF: cannot start a document");
-  HPDF_SetInfoAttr(doc.get(), HPDF_INFO_TITLE,
-                   ToWinAnsi("Utpost evidence summary, letter " + letter.id)
-                       .c_str());
+  if (doc == nullptr)
+    return absl::InternalError("PDF: cannot start a document");
+  HPDF_SetInfoAttr(
+      doc.get(), HPDF_INFO_TITLE,
+      ToWinAnsi("Utpost evidence summary, letter " + letter.id).c_str());
   HPDF_SetInfoAttr(doc.get(), HPDF_INFO_CREATOR, "Utpost");
   {
     Writer w(doc.get());
     w.Heading("Utpost evidence summary");
-    w.Text("This page is for reading. The signed receipts in the same bundle are "
-           "the evidence;");
-    w.Text("check them with `utpostctl audit verify` or the openssl command "
-           "line (docs/receipt-log.md).");
+    w.Text(
+        "This page is for reading. The signed receipts in the same bundle are "
+        "the evidence;");
+    w.Text(
+        "check them with `utpostctl audit verify` or the openssl command "
+        "line (docs/receipt-log.md).");
     w.Heading("Letter");
     w.Text("Letter id: " + letter.id);
     w.Text("Sender (tenant): " + letter.tenant);

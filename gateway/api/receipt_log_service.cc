@@ -57,15 +57,15 @@ class ExportReactor final
     target_size_ = target.tree_size;
     std::vector<store::TreeHead> heads;
     if (heads_since_size > 0) {
-      ASSIGN_OR_RETURN(heads, store_->ListTreeHeads(heads_since_size,
-                                                    target.tree_size - 1));
+      ASSIGN_OR_RETURN(
+          heads, store_->ListTreeHeads(heads_since_size, target.tree_size - 1));
     }
     heads.push_back(target);
     const store::TreeHead* prev = nullptr;
     for (const store::TreeHead& h : heads) {
       if (prev != nullptr) {
-        ASSIGN_OR_RETURN(auto proof, store_->ConsistencyProof(prev->tree_size,
-                                                              h.tree_size));
+        ASSIGN_OR_RETURN(
+            auto proof, store_->ConsistencyProof(prev->tree_size, h.tree_size));
         v1::ExportReceiptsResponse c;
         c.mutable_consistency()->set_first(prev->tree_size);
         c.mutable_consistency()->set_second(h.tree_size);
@@ -202,8 +202,8 @@ grpc::ServerUnaryReactor* ReceiptLogServiceImpl::GetTreeHead(
   auto caller = IdentifyCaller(*ctx->auth_context(), access_);
   if (!caller.ok()) return FinishWith(ctx, caller.status());
   if (request->tree_size() < 0) {
-    return FinishWith(ctx, absl::InvalidArgumentError(
-                               "tree_size: must not be negative"));
+    return FinishWith(
+        ctx, absl::InvalidArgumentError("tree_size: must not be negative"));
   }
   absl::StatusOr<store::TreeHead> head =
       request->tree_size() > 0 ? store_->GetTreeHead(request->tree_size())
@@ -216,8 +216,7 @@ grpc::ServerUnaryReactor* ReceiptLogServiceImpl::GetTreeHead(
 
 grpc::ServerUnaryReactor* ReceiptLogServiceImpl::GetInclusionProof(
     grpc::CallbackServerContext* ctx,
-    const v1::GetInclusionProofRequest* request,
-    v1::InclusionProof* response) {
+    const v1::GetInclusionProofRequest* request, v1::InclusionProof* response) {
   auto caller = IdentifyCaller(*ctx->auth_context(), access_);
   if (!caller.ok()) return FinishWith(ctx, caller.status());
   auto scope = ScopeOf(*caller, "");
@@ -232,16 +231,17 @@ grpc::ServerUnaryReactor* ReceiptLogServiceImpl::GetInclusionProof(
       if (r.sequence == request->sequence()) receipt = r;
     }
     if (!receipt.has_value()) {
-      return FinishWith(ctx, absl::NotFoundError(absl::StrCat(
-                                 "letter ", *id, " has no receipt ",
-                                 request->sequence())));
+      return FinishWith(
+          ctx, absl::NotFoundError(absl::StrCat(
+                   "letter ", *id, " has no receipt ", request->sequence())));
     }
   } else {
     auto r = store_->ReceiptAtLeaf(request->leaf_index());
     if (!r.ok()) return FinishWith(ctx, r.status());
     if (!scope->empty() && r->tenant != *scope) {
-      return FinishWith(ctx, absl::NotFoundError(absl::StrCat(
-                                 "no receipt at leaf ", request->leaf_index())));
+      return FinishWith(
+          ctx, absl::NotFoundError(
+                   absl::StrCat("no receipt at leaf ", request->leaf_index())));
     }
     receipt = *r;
   }

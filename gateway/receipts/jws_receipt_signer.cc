@@ -280,8 +280,9 @@ absl::StatusOr<std::unique_ptr<ReceiptSigner>> NewRotatingReceiptSigner(
   for (size_t i = 0; i < keys.size(); ++i) {
     auto s = MakeJwsSigner(keys[i]);
     if (!s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "receipts key ", i, " (", keys[i].key_file, "): ", s.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("receipts key ", i, " (", keys[i].key_file,
+                       "): ", s.status().message()));
     }
     signers.push_back(std::move(*s));
   }
@@ -323,7 +324,8 @@ absl::StatusOr<std::unique_ptr<JwsReceiptSigner>> MakeJwsSigner(
   header["typ"] = "utpost-tree-head+jws";
   SigningCertificateInfo info;
   info.subject = SubjectOf(chain.front().get());
-  info.not_before_ms = Asn1TimeToMillis(X509_get0_notBefore(chain.front().get()));
+  info.not_before_ms =
+      Asn1TimeToMillis(X509_get0_notBefore(chain.front().get()));
   info.not_after_ms = Asn1TimeToMillis(X509_get0_notAfter(chain.front().get()));
   info.signs_from_ms = options.not_before_ms;
   return std::make_unique<JwsReceiptSigner>(

@@ -145,8 +145,8 @@ absl::Status VerifyInclusion(std::string_view leaf_hash, int64_t index,
                              const std::vector<std::string>& proof,
                              std::string_view root) {
   if (index < 0 || index >= size) {
-    return Bad(absl::StrCat("leaf index ", index, " is outside tree size ",
-                            size));
+    return Bad(
+        absl::StrCat("leaf index ", index, " is outside tree size ", size));
   }
   uint64_t fn = static_cast<uint64_t>(index);
   uint64_t sn = static_cast<uint64_t>(size - 1);
@@ -178,7 +178,8 @@ absl::Status VerifyConsistency(int64_t first, int64_t second,
     return Bad(absl::StrCat("tree size ", first, " cannot precede ", second));
   }
   if (first == second) {
-    if (!proof.empty()) return Bad("consistency proof for equal sizes is not empty");
+    if (!proof.empty())
+      return Bad("consistency proof for equal sizes is not empty");
     if (first_root != second_root) {
       return Bad("two tree heads of the same size have different roots");
     }

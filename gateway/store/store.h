@@ -95,9 +95,9 @@ struct TreeHead {
 
 // Receipts of one tenant for an export (#4).
 struct ReceiptLogQuery {
-  std::string tenant;  // Empty: all tenants.
-  int64_t from_ms = 0;  // Receipt time, inclusive.
-  int64_t to_ms = 0;    // Exclusive; 0: no upper bound.
+  std::string tenant;       // Empty: all tenants.
+  int64_t from_ms = 0;      // Receipt time, inclusive.
+  int64_t to_ms = 0;        // Exclusive; 0: no upper bound.
   int64_t after_leaf = -1;  // Only leaves after this one (paging).
   int limit = 1000;
 };

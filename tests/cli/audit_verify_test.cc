@@ -62,7 +62,8 @@ std::vector<std::string> ReadLines(const std::string& path) {
   return out;
 }
 
-void WriteLines(const std::string& path, const std::vector<std::string>& lines) {
+void WriteLines(const std::string& path,
+                const std::vector<std::string>& lines) {
   std::ofstream out(path, std::ios::trunc);
   for (const auto& l : lines) out << l << "\n";
 }
@@ -161,8 +162,9 @@ TEST_F(AuditVerifyTest, HonestExportVerifies) {
   const std::string path = HonestExport();
   CliRun r = Verify(path);
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_THAT(r.output,
-              HasSubstr("OK: 20 receipts of 4 letters, 2 tree heads, 0 faults"));
+  EXPECT_THAT(
+      r.output,
+      HasSubstr("OK: 20 receipts of 4 letters, 2 tree heads, 0 faults"));
   CliRun with_previous = Verify(path, first_);
   EXPECT_EQ(with_previous.exit_code, 0) << with_previous.output;
 }
@@ -191,8 +193,7 @@ TEST_F(AuditVerifyTest, RemovedReceiptIsNamed) {
   WriteLines(path, lines);
   CliRun r = Verify(path);
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_THAT(r.output,
-              HasSubstr("FAULT leaf 8 (letter L1 seq 4, line"));
+  EXPECT_THAT(r.output, HasSubstr("FAULT leaf 8 (letter L1 seq 4, line"));
   EXPECT_THAT(r.output, HasSubstr("receipt(s) 3..3 of the letter are missing"));
   // Against the export an auditor kept earlier, the gap is named directly.
   CliRun again = Verify(path, first_);

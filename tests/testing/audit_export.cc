@@ -24,9 +24,9 @@ absl::Status WriteStoreExport(store::Store* store, const std::string& path,
   heads.push_back(target);
   for (size_t i = 0; i < heads.size(); ++i) {
     if (i > 0) {
-      ASSIGN_OR_RETURN(auto proof, store->ConsistencyProof(
-                                       heads[i - 1].tree_size,
-                                       heads[i].tree_size));
+      ASSIGN_OR_RETURN(
+          auto proof,
+          store->ConsistencyProof(heads[i - 1].tree_size, heads[i].tree_size));
       v1::ExportReceiptsResponse c;
       c.mutable_consistency()->set_first(heads[i - 1].tree_size);
       c.mutable_consistency()->set_second(heads[i].tree_size);

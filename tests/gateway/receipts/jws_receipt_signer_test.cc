@@ -267,7 +267,8 @@ TEST(JwsReceiptSignerTest, MissingFilesAreNamed) {
                        HasSubstr("cert_chain_file")));
 }
 
-TEST(JwsReceiptSignerTest, RotationSignsWithTheNewestDueKeyAndOldReceiptsStillVerify) {
+TEST(JwsReceiptSignerTest,
+     RotationSignsWithTheNewestDueKeyAndOldReceiptsStillVerify) {
   // After make-certs.sh made the certificates: receipts are checked against
   // their certificate's validity at their own time.
   const int64_t switch_ms = RealClock()->NowMillis() / 1000 * 1000 + 5000;
@@ -326,8 +327,10 @@ TEST(JwsReceiptSignerTest, RotationSignsWithTheNewestDueKeyAndOldReceiptsStillVe
 
 TEST(JwsReceiptSignerTest, RotationNeedsAKey) {
   EXPECT_THAT(NewRotatingReceiptSigner({}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no signing key")));
-  EXPECT_THAT(NewRotatingReceiptSigner({{kKey, kCert, 0}, {"certs-dev/nope.key", kCert, 5}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("no signing key")));
+  EXPECT_THAT(NewRotatingReceiptSigner(
+                  {{kKey, kCert, 0}, {"certs-dev/nope.key", kCert, 5}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key 1")));
 }
 

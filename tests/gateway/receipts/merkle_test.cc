@@ -66,11 +66,13 @@ TEST(MerkleTest, EveryInclusionProofVerifiesAndOnlyForItsLeaf) {
           << i << " of " << n;
       if (n > 1) {
         const int64_t other = (i + 1) % n;
-        EXPECT_THAT(VerifyInclusion(t.leaves[i], other, n, *proof, root),
-                    StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_))
+        EXPECT_THAT(
+            VerifyInclusion(t.leaves[i], other, n, *proof, root),
+            StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_))
             << i << " at " << other << " of " << n;
-        EXPECT_THAT(VerifyInclusion(t.leaves[other], i, n, *proof, root),
-                    StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
+        EXPECT_THAT(
+            VerifyInclusion(t.leaves[other], i, n, *proof, root),
+            StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
       }
     }
   }

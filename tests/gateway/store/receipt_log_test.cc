@@ -140,7 +140,8 @@ class ReceiptLogTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(ReceiptLogTest, EveryReceiptIsTheNextLeafAndTheRootMatchesTheDefinition) {
+TEST_F(ReceiptLogTest,
+       EveryReceiptIsTheNextLeafAndTheRootMatchesTheDefinition) {
   Deliver(store_.get(), "L1", kTenantA);
   Deliver(store_.get(), "L2", kTenantB);
   auto all = AllLogged();
@@ -222,14 +223,15 @@ TEST_F(ReceiptLogTest, StoredProofsVerifyForEveryLeafAndHead) {
       if (later.tree_size < h.tree_size) continue;
       auto proof = store_->ConsistencyProof(h.tree_size, later.tree_size);
       ASSERT_THAT(proof, IsOk());
-      EXPECT_THAT(merkle::VerifyConsistency(h.tree_size, later.tree_size,
-                                            h.root_hash, later.root_hash,
-                                            *proof),
-                  IsOk());
+      EXPECT_THAT(
+          merkle::VerifyConsistency(h.tree_size, later.tree_size, h.root_hash,
+                                    later.root_hash, *proof),
+          IsOk());
     }
   }
-  EXPECT_THAT(store_->InclusionProof(0, 10000),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exceeds")));
+  EXPECT_THAT(
+      store_->InclusionProof(0, 10000),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exceeds")));
   auto at = store_->ReceiptAtLeaf(7);
   ASSERT_THAT(at, IsOk());
   EXPECT_EQ(at->leaf_index, 7);
@@ -286,7 +288,8 @@ TEST_F(ReceiptLogTest, SeveralProcessesWritingAtOnceMakeOneConsistentLog) {
               IsOk());
   auto report = cli::VerifyExport(file, kCa, "");
   ASSERT_THAT(report, IsOk());
-  for (const auto& f : report->faults) ADD_FAILURE() << f.where << ": " << f.what;
+  for (const auto& f : report->faults)
+    ADD_FAILURE() << f.where << ": " << f.what;
   EXPECT_EQ(report->receipts, kProcesses * kLettersEach * 5);
   EXPECT_GE(report->tree_heads, kProcesses * 3);
 }
@@ -302,9 +305,9 @@ TEST_F(ReceiptLogTest, RetentionPurgesContentOfFinishedLettersOnly) {
   auto purged = store_->PurgeDocuments(clock.NowMillis() - 86400 * 1000LL, 100);
   ASSERT_THAT(purged, IsOk());
   EXPECT_EQ(*purged, 1);
-  EXPECT_THAT(store_->GetDocuments("DONE"),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("purged on")));
+  EXPECT_THAT(
+      store_->GetDocuments("DONE"),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("purged on")));
   EXPECT_THAT(store_->GetDocuments("WAITING"), IsOk());
   // Digests and sizes stay; receipts still verify.
   auto letter = store_->GetLetter("DONE", "");
@@ -351,7 +354,8 @@ TEST_F(ReceiptLogTest, AfterAKeyRotationOldAndNewReceiptsVerify) {
               IsOk());
   auto report = cli::VerifyExport(file, kCa, "");
   ASSERT_THAT(report, IsOk());
-  for (const auto& f : report->faults) ADD_FAILURE() << f.where << ": " << f.what;
+  for (const auto& f : report->faults)
+    ADD_FAILURE() << f.where << ": " << f.what;
   EXPECT_EQ(report->receipts, 10);
   EXPECT_EQ(report->tree_heads, 2);
 }
