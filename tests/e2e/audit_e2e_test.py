@@ -10,8 +10,10 @@ import sys
 import time
 import unittest
 
+import grpc
 from harness import (BERGEN, BUILD, CERTS, OSLO, ROOT, Stack, letter_pb2,
                      submit_request)
+from utpost.v1 import audit_pb2, audit_pb2_grpc
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "audit"))
 import verify_export  # noqa: E402
@@ -139,6 +141,52 @@ class AuditTest(unittest.TestCase):
             p = checker.verify(r.jws)
             self.assertIn("evidence", p)
             self.assertEqual(p["documents"][0]["file_name"], "vedtak.pdf")
+
+    def test_proofs_over_the_api(self):
+        letter_id = self.deliver(1)[0]
+        log = audit_pb2_grpc.ReceiptLogServiceStub(self.stack.channel())
+        first = log.GetTreeHead(audit_pb2.GetTreeHeadRequest(fresh=True),
+                                timeout=30)
+        work = os.path.join(self.stack.work, "api")
+        os.makedirs(work, exist_ok=True)
+        checker = verify_export.JwsChecker(f"{CERTS}/ca.pem", work)
+        self.assertEqual(checker.verify(first.jws)["tree_size"],
+                         first.tree_size)
+        proof = log.GetInclusionProof(audit_pb2.GetInclusionProofRequest(
+            letter_id=letter_id, sequence=2), timeout=30)
+        self.assertEqual(checker.verify(proof.receipt_jws)["seq"], 2)
+        self.assertTrue(verify_export.verify_inclusion(
+            verify_export.leaf_hash(proof.receipt_jws.encode()),
+            proof.leaf_index, proof.tree_size, list(proof.hashes),
+            proof.tree_head.root_hash))
+        # Another tenant cannot see it, not even that it exists.
+        oslo = audit_pb2_grpc.ReceiptLogServiceStub(self.stack.channel(
+            cert=f"{CERTS}/tenant-{OSLO}.pem", key=f"{CERTS}/tenant-{OSLO}.key"))
+        with self.assertRaises(grpc.RpcError) as e:
+            oslo.GetInclusionProof(audit_pb2.GetInclusionProofRequest(
+                letter_id=letter_id, sequence=2), timeout=30)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND)
+        with self.assertRaises(grpc.RpcError) as e:
+            oslo.GetInclusionProof(audit_pb2.GetInclusionProofRequest(
+                leaf_index=proof.leaf_index), timeout=30)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND)
+        # The log grows; the newer head extends the older one.
+        self.deliver(1, tenant=OSLO)
+        second = oslo.GetTreeHead(audit_pb2.GetTreeHeadRequest(fresh=True),
+                                  timeout=30)
+        self.assertGreater(second.tree_size, first.tree_size)
+        c = oslo.GetConsistencyProof(audit_pb2.GetConsistencyProofRequest(
+            first=first.tree_size, second=second.tree_size), timeout=30)
+        self.assertTrue(verify_export.verify_consistency(
+            first.tree_size, second.tree_size, first.root_hash,
+            second.root_hash, list(c.hashes)))
+        again = log.GetTreeHead(audit_pb2.GetTreeHeadRequest(
+            tree_size=first.tree_size), timeout=30)
+        self.assertEqual(again.jws, first.jws)
+        with self.assertRaises(grpc.RpcError) as e:
+            log.GetConsistencyProof(audit_pb2.GetConsistencyProofRequest(
+                first=0, second=second.tree_size), timeout=30)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
 
 
 if __name__ == "__main__":
