@@ -189,5 +189,60 @@ class AuditTest(unittest.TestCase):
         self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
 
 
+class RotatingStack(Stack):
+    """A stack whose second receipt key starts signing `delay` seconds
+    after the daemon starts."""
+
+    delay = 10
+
+    def write_config(self, role):
+        super().write_config(role)
+        self.switch = time.time() + self.delay
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.switch))
+        with open(self.config_path()) as f:
+            text = f.read()
+        old = f"  cert_chain_file: {CERTS}/receipts.pem\n"
+        assert old in text
+        text = text.replace(old, old + (
+            f"  keys:\n    - key_file: {CERTS}/receipts-2.key\n"
+            f"      cert_chain_file: {CERTS}/receipts-2.pem\n"
+            f"      not_before: \"{when}\"\n"))
+        with open(self.config_path(), "w") as f:
+            f.write(text)
+
+
+class KeyRotationTest(unittest.TestCase):
+    def test_receipts_before_and_after_a_rotation_verify(self):
+        with RotatingStack() as stack:
+            stub = stack.letters()
+
+            def deliver():
+                i = stub.SubmitLetter(submit_request(person=PERSON),
+                                      timeout=30).letter.id
+                stack.wait_final(stub, [i])
+
+            deliver()
+            time.sleep(max(0, stack.switch - time.time()) + 1.5)
+            deliver()
+            path = os.path.join(stack.work, "rotated.jsonl")
+            r = subprocess.run(
+                [CTL, "--server", f"127.0.0.1:{stack.api_port}", "audit",
+                 "export", "-o", path], cwd=ROOT, capture_output=True,
+                text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            faults, counts = verify_export.verify_file(path, f"{CERTS}/ca.pem")
+            self.assertEqual(faults, [])
+            self.assertEqual(counts["receipts"], 10)
+            leaves = set()
+            with open(path) as f:
+                for line in f:
+                    item = json.loads(line)
+                    if item["type"] == "receipt":
+                        header = json.loads(verify_export.b64url(
+                            item["jws"].split(".")[0]))
+                        leaves.add(header["x5c"][0])
+            self.assertEqual(len(leaves), 2)  # Old key and new key.
+
+
 if __name__ == "__main__":
     unittest.main()
