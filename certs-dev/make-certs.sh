@@ -12,6 +12,8 @@
 #                                   organisationIdentifier=NTRNO-<orgnr>
 #   operator.pem / operator.key     operator client certificate (CN=operator)
 #   receipts.pem / receipts.key     receipt-signing certificate, EC P-256
+#   receipts-2.pem / receipts-2.key a second receipt-signing certificate, for
+#                                   key rotation tests and examples
 #   sender.pem / sender.key         RSA-2048 business certificate that signs
 #                                   requests to the mailbox provider
 #   other-ca.pem, stranger.pem/.key a second CA and a client certificate it
@@ -65,6 +67,8 @@ leaf tenant-958935420 "$subj_base/O=Oslo kommune/organizationIdentifier=NTRNO-95
 leaf operator "$subj_base/O=Utpost operations/CN=operator" ca rsa \
   "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth"
 leaf receipts "$subj_base/O=Utpost development/CN=Utpost receipt signer" ca ec \
+  "keyUsage=critical,digitalSignature"
+leaf receipts-2 "$subj_base/O=Utpost development/CN=Utpost receipt signer 2" ca ec \
   "keyUsage=critical,digitalSignature"
 leaf sender "$subj_base/O=Utpost development/organizationIdentifier=NTRNO-964338531/CN=Utpost sender" ca rsa \
   "keyUsage=critical,digitalSignature"

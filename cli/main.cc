@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "cli/audit_commands.h"
 #include "cli/commands.h"
 
 namespace {
@@ -104,6 +105,8 @@ int main(int argc, char** argv) {
       "  utpostctl --cert certs-dev/operator.pem "
       "--key certs-dev/operator.key status");
 
+  AuditCommands audit(app);
+
   // Set after the subcommands, which would otherwise inherit it.
   app.footer(
       "Examples:\n"
@@ -145,5 +148,6 @@ int main(int argc, char** argv) {
   if (*cancel) return Cancel(conn, out, id);
   if (*receipts) return Receipts(conn, out, id);
   if (*status) return Status(conn, out);
+  if (audit.Selected()) return audit.Run(conn, out);
   return kUsage;
 }

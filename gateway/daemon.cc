@@ -7,15 +7,20 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "adapters/adapter_registry.h"
 #include "adapters/http/curl_http_client.h"
 #include "adapters/http/maskinporten_token_source.h"
+#include "common/clock.h"
 #include "common/status_macros.h"
 #include "gateway/api/letter_service.h"
 #include "gateway/api/ops_service.h"
+#include "gateway/api/receipt_log_service.h"
 #include "gateway/dispatch/dispatcher.h"
 #include "gateway/dispatch/outbox_relay.h"
 #include "gateway/dispatch/worker_pool.h"
@@ -188,6 +193,55 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
   return w;
 }
 
+// The configured receipt-signing keys: `receipts.key_file` (from the start)
+// and `receipts.keys` (each from its `not_before`). The loader has checked
+// the times.
+std::vector<receipts::JwsSignerOptions> SignerKeysOf(
+    const config::v1::Config& c) {
+  std::vector<receipts::JwsSignerOptions> keys;
+  if (!c.receipts().key_file().empty()) {
+    keys.push_back(
+        {c.receipts().key_file(), c.receipts().cert_chain_file(), 0});
+  }
+  for (const auto& k : c.receipts().keys()) {
+    int64_t from_ms = 0;
+    absl::Time t;
+    std::string err;
+    if (!k.not_before().empty() &&
+        absl::ParseTime(absl::RFC3339_full, k.not_before(), &t, &err)) {
+      from_ms = absl::ToUnixMillis(t);
+    }
+    keys.push_back({k.key_file(), k.cert_chain_file(), from_ms});
+  }
+  return keys;
+}
+
+// Runs `fn` every `period` on its own thread until destroyed.
+class PeriodicTask {
+ public:
+  PeriodicTask(absl::Duration period, std::function<void()> fn)
+      : thread_([this, period, fn = std::move(fn)] {
+          absl::MutexLock lock(&mu_);
+          while (!mu_.AwaitWithTimeout(absl::Condition(&stop_), period)) {
+            mu_.Unlock();
+            fn();
+            mu_.Lock();
+          }
+        }) {}
+  ~PeriodicTask() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    thread_.join();
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 absl::Status RunDaemon(const config::v1::Config& config,
@@ -196,10 +250,7 @@ absl::Status RunDaemon(const config::v1::Config& config,
   const bool worker_role = config.role() != "api";
   const queue::Topology topology = TopologyOf(config);
 
-  receipts::JwsSignerOptions signer_options;
-  signer_options.key_file = config.receipts().key_file();
-  signer_options.cert_chain_file = config.receipts().cert_chain_file();
-  auto signer = receipts::NewJwsReceiptSigner(signer_options);
+  auto signer = receipts::NewRotatingReceiptSigner(SignerKeysOf(config));
   if (!signer.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("receipts: ", signer.status().message()));
@@ -239,8 +290,43 @@ absl::Status RunDaemon(const config::v1::Config& config,
       relay_options);
   dispatch::OutboxRelay* relay_ptr = relay.get();
 
+  // Receipt log: a signed tree head whenever the interval passes and the log
+  // grew. Any process may issue one; the store returns the newest head when
+  // another process got there first.
+  store::Store* store_ptr = store->get();
+  auto tree_heads = std::make_unique<PeriodicTask>(
+      absl::Seconds(config.receipt_log().tree_head_interval_seconds()),
+      [store_ptr] {
+        auto head = store_ptr->IssueTreeHead();
+        if (!head.ok()) {
+          spdlog::warn("receipt log: no tree head: {}",
+                       head.status().ToString());
+        }
+      });
+  // Retention: the worker role purges documents of finished letters.
+  std::unique_ptr<PeriodicTask> retention;
+  if (worker_role && config.retention().documents_days() > 0) {
+    const int64_t keep_ms =
+        int64_t{config.retention().documents_days()} * 24 * 3600 * 1000;
+    retention = std::make_unique<PeriodicTask>(
+        absl::Seconds(config.retention().sweep_interval_seconds()),
+        [store_ptr, keep_ms] {
+          while (true) {
+            auto n = store_ptr->PurgeDocuments(
+                RealClock()->NowMillis() - keep_ms, 500);
+            if (!n.ok()) {
+              spdlog::warn("retention: {}", n.status().ToString());
+              return;
+            }
+            if (*n > 0) spdlog::info("retention: purged {} letters", *n);
+            if (*n < 500) return;
+          }
+        });
+  }
+
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<api::OpsServiceImpl> ops;
+  std::unique_ptr<api::ReceiptLogServiceImpl> receipt_log;
   if (api_role) {
     api::LetterServiceOptions o;
     o.access = AccessOf(config);
@@ -276,6 +362,9 @@ absl::Status RunDaemon(const config::v1::Config& config,
         static_cast<int>(config.limits().max_letter_bytes() + (1 << 20)));
     builder.RegisterService(letters.get());
     builder.RegisterService(ops.get());
+    receipt_log = std::make_unique<api::ReceiptLogServiceImpl>(
+        store->get(), AccessOf(config));
+    builder.RegisterService(receipt_log.get());
     server = builder.BuildAndStart();
     if (!server || port == 0) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -335,6 +424,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
     server->Shutdown(std::chrono::system_clock::now() +
                      std::chrono::seconds(5));
   }
+  retention.reset();
+  tree_heads.reset();
   workers.reset();  // Finishes the deliveries in hand; the rest stay queued.
   dispatcher.reset();
   // Stops after its current round; what it has not published stays in the
@@ -343,6 +434,7 @@ absl::Status RunDaemon(const config::v1::Config& config,
   watchers = nullptr;
   server.reset();
   ops.reset();
+  receipt_log.reset();
   letters.reset();
   return absl::OkStatus();
 }

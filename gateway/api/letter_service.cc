@@ -7,8 +7,11 @@
 #include "common/digest.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
+#include "gateway/api/evidence_pdf.h"
 #include "gateway/api/letter_ids.h"
 #include "gateway/api/letter_view.h"
+#include "gateway/api/receipt_log_service.h"
+#include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
 #include "utpost/internal/v1/work_item.pb.h"
 
@@ -247,6 +250,20 @@ grpc::ServerUnaryReactor* LetterServiceImpl::GetReceipts(
     out->set_state(r.state);
     out->set_jws(r.jws);
     out->set_sha256(r.sha256_hex);
+  }
+  if (request->evidence_bundle()) {
+    // Receipt log (#4): proofs to one signed head, and a summary to read.
+    auto bundle = BuildEvidence(store_, *receipts);
+    if (!bundle.ok()) return FinishWith(ctx, bundle.status());
+    store::TreeHead head;
+    head.tree_size = bundle->tree_head().tree_size();
+    head.root_hash = bundle->tree_head().root_hash();
+    head.time_ms = google::protobuf::util::TimeUtil::TimestampToMilliseconds(
+        bundle->tree_head().time());
+    auto pdf = RenderEvidencePdf(target->letter, *receipts, head);
+    if (!pdf.ok()) return FinishWith(ctx, pdf.status());
+    bundle->set_summary_pdf(std::move(*pdf));
+    *response->mutable_evidence_bundle() = std::move(*bundle);
   }
   return FinishWith(ctx, absl::OkStatus());
 }

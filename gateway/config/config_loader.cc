@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
 
@@ -149,12 +150,39 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   }
 
   auto* receipts = c.mutable_receipts();
-  if (receipts->key_file().empty())
+  if (receipts->key_file().empty() && receipts->keys_size() == 0)
     return Invalid("receipts.key_file", "required");
-  if (receipts->cert_chain_file().empty())
+  if (!receipts->key_file().empty() && receipts->cert_chain_file().empty())
     return Invalid("receipts.cert_chain_file", "required");
   receipts->set_key_file(Resolve(base_dir, receipts->key_file()));
   receipts->set_cert_chain_file(Resolve(base_dir, receipts->cert_chain_file()));
+  for (int i = 0; i < receipts->keys_size(); ++i) {
+    auto* k = receipts->mutable_keys(i);
+    const std::string at = absl::StrCat("receipts.keys[", i, "]");
+    if (k->key_file().empty()) return Invalid(at + ".key_file", "required");
+    if (k->cert_chain_file().empty())
+      return Invalid(at + ".cert_chain_file", "required");
+    absl::Time t;
+    std::string err;
+    if (!k->not_before().empty() &&
+        !absl::ParseTime(absl::RFC3339_full, k->not_before(), &t, &err)) {
+      return Invalid(at + ".not_before", "not an RFC 3339 time: " + err);
+    }
+    k->set_key_file(Resolve(base_dir, k->key_file()));
+    k->set_cert_chain_file(Resolve(base_dir, k->cert_chain_file()));
+  }
+  auto* log = c.mutable_receipt_log();
+  if (log->tree_head_interval_seconds() == 0)
+    log->set_tree_head_interval_seconds(300);
+  if (log->tree_head_interval_seconds() < 1)
+    return Invalid("receipt_log.tree_head_interval_seconds", "must be >= 1");
+  auto* retention = c.mutable_retention();
+  if (retention->documents_days() < 0)
+    return Invalid("retention.documents_days", "must be >= 0");
+  if (retention->sweep_interval_seconds() == 0)
+    retention->set_sweep_interval_seconds(3600);
+  if (retention->sweep_interval_seconds() < 1)
+    return Invalid("retention.sweep_interval_seconds", "must be >= 1");
 
   auto* providers = c.mutable_providers();
   providers->set_ca_file(Resolve(base_dir, providers->ca_file()));

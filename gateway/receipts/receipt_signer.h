@@ -4,11 +4,40 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "utpost/v1/letter.pb.h"
 
 namespace utpost::receipts {
+
+// One document of the letter as the receipt names it: by digest, never by
+// content, so receipts still verify after the content is purged.
+struct DocumentDigest {
+  std::string file_name;
+  std::string sha256_hex;
+  int64_t size_bytes = 0;
+};
+
+// The evidence type a receipt states, after the evidence set of ETSI EN
+// 319 522-2 (registered electronic delivery). Fixed mapping from the state
+// the receipt records:
+//   RECEIVED     SubmissionAcceptance
+//   QUEUED       RelayAcceptance          (accepted into the relay queue)
+//   ROUTED       RelayAcceptance          (channel chosen)
+//   SENT_DIGITAL RelayToREMS              (handed to the mailbox provider)
+//   DELIVERED    ContentConsignment       (in the recipient's mailbox)
+//   READ         ContentHandover          (opened by the recipient)
+//   SENT_PRINT   RelayToNonREMSystem      (handed to the print provider)
+//   PRINTED      ReceivedFromNonREMSystem (the print provider posted it)
+//   FAILED       ContentConsignmentFailure
+//   CANCELLED    utpost:WithdrawnBySender (no ETSI type for a withdrawal)
+//   PARKED       utpost:Parked            (retries exhausted; no ETSI type)
+// SubmissionRejection is never stored: a refused submission stores nothing
+// and the caller gets the error at once. Names with the "utpost:" prefix are
+// ours, for steps the ETSI set has no type for.
+std::string EvidenceTypeOf(::utpost::v1::Letter::State state);
 
 // What one receipt states.
 struct ReceiptContent {
@@ -24,6 +53,25 @@ struct ReceiptContent {
   // provider's own receipt verbatim where it signs one.
   std::string provider;
   std::string provider_receipt;
+  // The letter's documents, in order.
+  std::vector<DocumentDigest> documents;
+};
+
+// What one signed tree head of the receipt log states.
+struct TreeHeadContent {
+  int64_t tree_size = 0;
+  std::string root_hash;  // Raw 32 bytes.
+  int64_t time_ms = 0;
+};
+
+// A certificate that signs (or will sign) receipts, for expiry reports.
+struct SigningCertificateInfo {
+  std::string subject;
+  int64_t not_before_ms = 0;  // Of the certificate.
+  int64_t not_after_ms = 0;   // Of the certificate.
+  // From when this key signs (configuration); 0 = from the start.
+  int64_t signs_from_ms = 0;
+  bool active = false;  // Signs now.
 };
 
 // Turns receipt content into a signed, self-contained receipt. The store
@@ -34,6 +82,15 @@ class ReceiptSigner {
   virtual ~ReceiptSigner() = default;
   // Returns an RFC 7515 compact JWS.
   virtual absl::StatusOr<std::string> Sign(const ReceiptContent& c) = 0;
+  // Signs a tree head of the receipt log, with the key that signs receipts
+  // now. Returns an RFC 7515 compact JWS.
+  virtual absl::StatusOr<std::string> SignTreeHead(const TreeHeadContent& h) {
+    return absl::UnimplementedError("this signer does not sign tree heads");
+  }
+  // Every configured signing certificate (leaf of each chain).
+  virtual std::vector<SigningCertificateInfo> SigningCertificates() const {
+    return {};
+  }
 };
 
 }  // namespace utpost::receipts

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/digest.h"
 #include "common/status_macros.h"
+#include "gateway/receipts/merkle.h"
 #include "gateway/store/sqlite_db.h"
 
 namespace utpost::store {
@@ -103,7 +104,32 @@ CREATE INDEX IF NOT EXISTS receipts_by_tenant
 
 -- Channels: timers, provider receipts (#3).
 
--- Receipt log (#4).
+-- Receipt log (#4). One RFC 9162 Merkle tree over all receipts; leaf i is
+-- the compact JWS of the receipt with cursor `cursor`. receipt_log_nodes
+-- holds the hash of every complete subtree: level 0 the leaf hashes, level
+-- l index i the subtree over leaves [i * 2^l, (i + 1) * 2^l). Any proof
+-- needs O(log n) of them.
+CREATE TABLE IF NOT EXISTS receipt_log_leaves (
+  leaf_index INTEGER PRIMARY KEY,  -- from 0, no gaps
+  cursor     INTEGER NOT NULL UNIQUE REFERENCES receipts (cursor)
+);
+CREATE TABLE IF NOT EXISTS receipt_log_nodes (
+  level INTEGER NOT NULL,
+  idx   INTEGER NOT NULL,
+  hash  BLOB NOT NULL,
+  PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS receipt_log_heads (
+  tree_size INTEGER PRIMARY KEY,
+  root_hash BLOB NOT NULL,
+  time_ms   INTEGER NOT NULL,
+  jws       TEXT NOT NULL
+);
+-- Letters whose document content was deleted by retention.
+CREATE TABLE IF NOT EXISTS purged_letters (
+  letter_id TEXT PRIMARY KEY NOT NULL REFERENCES letters (id),
+  purged_ms INTEGER NOT NULL
+);
 
 -- Operations (#5).
 )sql";
@@ -130,7 +156,8 @@ constexpr char kLetterColumns[] =
     "create_time_ms, update_time_ms";
 constexpr char kReceiptSelect[] =
     "SELECT r.cursor, r.letter_id, r.tenant, l.client_reference, r.seq, "
-    "r.state, r.channel, r.reason, r.time_ms, r.jws, r.sha256 "
+    "r.state, r.channel, r.reason, r.time_ms, r.jws, r.sha256, "
+    "(SELECT g.leaf_index FROM receipt_log_leaves g WHERE g.cursor = r.cursor) "
     "FROM receipts r JOIN letters l ON l.id = r.letter_id ";
 
 absl::Status LetterNotFound(const std::string& id) {
@@ -238,6 +265,7 @@ ReceiptRecord ReceiptFromRow(const Statement& row) {
   r.time_ms = row.ColumnInt64(8);
   r.jws = row.ColumnText(9);
   r.sha256_hex = row.ColumnText(10);
+  r.leaf_index = row.ColumnIsNull(11) ? -1 : row.ColumnInt64(11);
   return r;
 }
 
@@ -291,6 +319,108 @@ absl::StatusOr<std::pair<int64_t, std::string>> ParsePageToken(
   return std::make_pair(ms, text.substr(colon + 1));
 }
 
+// ---- Receipt log helpers (#4) ----
+
+int64_t LastInsertRowId(Connection& c) {
+  auto st = c.Prepare("SELECT last_insert_rowid()");
+  if (!st.ok()) return 0;
+  auto row = st->Step();
+  return row.ok() && *row ? st->ColumnInt64(0) : 0;
+}
+
+absl::StatusOr<int64_t> LogSizeIn(Connection& c) {
+  // Exactly this shape, so that SQLite answers from the end of the primary
+  // key instead of scanning the table (COALESCE around MAX defeats that).
+  ASSIGN_OR_RETURN(Statement st,
+                   c.Prepare("SELECT MAX(leaf_index) FROM receipt_log_leaves"));
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  return row && !st.ColumnIsNull(0) ? st.ColumnInt64(0) + 1 : 0;
+}
+
+absl::StatusOr<std::string> NodeIn(Connection& c, int level, int64_t idx) {
+  ASSIGN_OR_RETURN(Statement st, c.Prepare("SELECT hash FROM receipt_log_nodes "
+                                           "WHERE level = ? AND idx = ?"));
+  st.BindInt64(1, level);
+  st.BindInt64(2, idx);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) {
+    return absl::DataLossError(absl::StrCat("receipt log: subtree at level ",
+                                            level, " index ", idx, " missing"));
+  }
+  return st.ColumnBlob(0);
+}
+
+absl::Status PutNode(Connection& c, int level, int64_t idx,
+                     const std::string& hash) {
+  ASSIGN_OR_RETURN(Statement st,
+                   c.Prepare("INSERT INTO receipt_log_nodes (level, idx, hash) "
+                             "VALUES (?, ?, ?)"));
+  st.BindInt64(1, level);
+  st.BindInt64(2, idx);
+  st.BindBlob(3, hash);
+  return st.Run();
+}
+
+// Appends one leaf and every complete subtree it closes: amortised two
+// node writes per leaf.
+absl::Status AppendLogLeaf(Connection& c, int64_t cursor,
+                           const std::string& jws) {
+  ASSIGN_OR_RETURN(int64_t index, LogSizeIn(c));
+  {
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("INSERT INTO receipt_log_leaves "
+                               "(leaf_index, cursor) VALUES (?, ?)"));
+    st.BindInt64(1, index);
+    st.BindInt64(2, cursor);
+    RETURN_IF_ERROR(st.Run());
+  }
+  std::string hash = receipts::merkle::LeafHash(jws);
+  RETURN_IF_ERROR(PutNode(c, 0, index, hash));
+  int level = 0;
+  int64_t j = index;
+  while ((j & 1) == 1) {
+    ASSIGN_OR_RETURN(std::string left, NodeIn(c, level, j - 1));
+    hash = receipts::merkle::NodeHash(left, hash);
+    ++level;
+    j >>= 1;
+    RETURN_IF_ERROR(PutNode(c, level, j, hash));
+  }
+  return absl::OkStatus();
+}
+
+// Stored subtrees of a read or write transaction's snapshot.
+class StoredSubtrees final : public receipts::merkle::SubtreeSource {
+ public:
+  explicit StoredSubtrees(Connection& c) : c_(c) {}
+  absl::StatusOr<std::string> Perfect(int level, int64_t index) override {
+    return NodeIn(c_, level, index);
+  }
+
+ private:
+  Connection& c_;
+};
+
+constexpr char kHeadColumns[] = "tree_size, root_hash, time_ms, jws";
+
+TreeHead HeadFromRow(const Statement& st) {
+  TreeHead h;
+  h.tree_size = st.ColumnInt64(0);
+  h.root_hash = st.ColumnBlob(1);
+  h.time_ms = st.ColumnInt64(2);
+  h.jws = st.ColumnText(3);
+  return h;
+}
+
+absl::StatusOr<std::optional<TreeHead>> LatestHeadIn(Connection& c) {
+  ASSIGN_OR_RETURN(Statement st,
+                   c.Prepare(absl::StrCat("SELECT ", kHeadColumns,
+                                          " FROM receipt_log_heads "
+                                          "ORDER BY tree_size DESC LIMIT 1")));
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<TreeHead>();
+  return std::optional<TreeHead>(HeadFromRow(st));
+}
+
 class SqliteStore final : public Store {
  public:
   SqliteStore(const SqliteStoreOptions& options,
@@ -331,6 +461,25 @@ class SqliteStore final : public Store {
   // Channels, timers, provider receipts (#3).
 
   // Receipt log (#4).
+  absl::StatusOr<int64_t> ReceiptLogSize() override;
+  absl::StatusOr<TreeHead> LatestTreeHead() override;
+  absl::StatusOr<TreeHead> GetTreeHead(int64_t tree_size) override;
+  absl::StatusOr<std::vector<TreeHead>> ListTreeHeads(int64_t from_size,
+                                                      int64_t to_size) override;
+  absl::StatusOr<TreeHead> IssueTreeHead() override;
+  absl::StatusOr<std::vector<std::string>> InclusionProof(
+      int64_t leaf_index, int64_t tree_size) override;
+  absl::StatusOr<std::vector<std::string>> ConsistencyProof(
+      int64_t first, int64_t second) override;
+  absl::StatusOr<ReceiptRecord> ReceiptAtLeaf(int64_t leaf_index) override;
+  absl::StatusOr<std::vector<ReceiptRecord>> LoggedReceipts(
+      const ReceiptLogQuery& q) override;
+  absl::StatusOr<int64_t> PurgeDocuments(int64_t final_before_ms,
+                                         int limit) override;
+  absl::StatusOr<int64_t> DocumentsPurgedAt(
+      const std::string& letter_id) override;
+  // Appends the receipts a build without the log wrote; run once at open.
+  absl::Status SequenceBacklog();
 
   // Operations (#5).
 
@@ -367,13 +516,17 @@ class SqliteStore final : public Store {
   absl::Status AppendReceipt(Connection& c, const std::string& letter_id,
                              const std::string& tenant, State state,
                              const std::string& channel,
-                             const std::string& reason, int64_t now_ms);
+                             const std::string& reason, int64_t now_ms,
+                             const std::string& provider = "",
+                             const std::string& provider_receipt = "");
   absl::Status TransitionInTxn(Connection& c, const std::string& letter_id,
                                const std::vector<State>& from, State to,
                                const std::string& channel,
                                const std::string& reason,
                                const std::vector<OutboxMessage>& outbox,
-                               bool unless_handing_off);
+                               bool unless_handing_off,
+                               const std::string& provider = "",
+                               const std::string& provider_receipt = "");
   absl::Status MarkSentInTxn(Connection& c, const std::vector<int64_t>& ids);
 
   const std::string path_;
@@ -464,13 +617,26 @@ absl::Status SqliteStore::RunGroup(const std::vector<WriteRequest*>& group) {
   return s;
 }
 
-absl::Status SqliteStore::AppendReceipt(Connection& c,
-                                        const std::string& letter_id,
-                                        const std::string& tenant, State state,
-                                        const std::string& channel,
-                                        const std::string& reason,
-                                        int64_t now_ms) {
+absl::Status SqliteStore::AppendReceipt(
+    Connection& c, const std::string& letter_id, const std::string& tenant,
+    State state, const std::string& channel, const std::string& reason,
+    int64_t now_ms, const std::string& provider,
+    const std::string& provider_receipt) {
   receipts::ReceiptContent rc;
+  rc.provider = provider;
+  rc.provider_receipt = provider_receipt;
+  {
+    ASSIGN_OR_RETURN(Statement docs,
+                     c.Prepare("SELECT file_name, sha256, size FROM documents "
+                               "WHERE letter_id = ? ORDER BY idx"));
+    docs.BindText(1, letter_id);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, docs.Step());
+      if (!row) break;
+      rc.documents.push_back(receipts::DocumentDigest{
+          docs.ColumnText(0), docs.ColumnText(1), docs.ColumnInt64(2)});
+    }
+  }
   rc.letter_id = letter_id;
   rc.tenant = tenant;
   rc.state = state;
@@ -507,7 +673,9 @@ absl::Status SqliteStore::AppendReceipt(Connection& c,
   st.BindInt64(7, now_ms);
   st.BindText(8, jws);
   st.BindText(9, Sha256Hex(jws));
-  return st.Run();
+  RETURN_IF_ERROR(st.Run());
+  // In the same transaction: the log's order is the commit order.
+  return AppendLogLeaf(c, LastInsertRowId(c), jws);
 }
 
 absl::Status SqliteStore::CreateOne(Connection& c, const NewLetter& l,
@@ -598,7 +766,8 @@ absl::Status SqliteStore::CreateOne(Connection& c, const NewLetter& l,
 absl::Status SqliteStore::TransitionInTxn(
     Connection& c, const std::string& letter_id, const std::vector<State>& from,
     State to, const std::string& channel, const std::string& reason,
-    const std::vector<OutboxMessage>& outbox, bool unless_handing_off) {
+    const std::vector<OutboxMessage>& outbox, bool unless_handing_off,
+    const std::string& provider, const std::string& provider_receipt) {
   std::string tenant;
   std::string new_channel = channel;
   {
@@ -622,8 +791,8 @@ absl::Status SqliteStore::TransitionInTxn(
     if (new_channel.empty()) new_channel = st.ColumnText(2);
   }
   const int64_t now = clock_->NowMillis();
-  RETURN_IF_ERROR(
-      AppendReceipt(c, letter_id, tenant, to, new_channel, reason, now));
+  RETURN_IF_ERROR(AppendReceipt(c, letter_id, tenant, to, new_channel, reason,
+                                now, provider, provider_receipt));
   {
     ASSIGN_OR_RETURN(Statement st,
                      c.Prepare("UPDATE letters SET state = ?, channel = ?, "
@@ -727,12 +896,18 @@ absl::StatusOr<LetterRecord> SqliteStore::ApplyTransition(
   LetterRecord record;
   std::vector<WriteOp> ops(1);
   ops[0].run = [&](Connection& c) -> absl::Status {
-    RETURN_IF_ERROR(TransitionInTxn(c, letter_id, t.from, t.to, t.channel,
-                                    t.reason, t.outbox, t.unless_handing_off));
+    // The provider's receipt goes with the last state it vouches for.
+    RETURN_IF_ERROR(
+        TransitionInTxn(c, letter_id, t.from, t.to, t.channel, t.reason,
+                        t.outbox, t.unless_handing_off, t.provider,
+                        t.then.empty() ? t.provider_receipt : std::string()));
     State reached = t.to;
-    for (const Transition::Step& step : t.then) {
-      RETURN_IF_ERROR(TransitionInTxn(c, letter_id, {reached}, step.to, "",
-                                      step.reason, {}, false));
+    for (size_t i = 0; i < t.then.size(); ++i) {
+      const Transition::Step& step = t.then[i];
+      RETURN_IF_ERROR(TransitionInTxn(
+          c, letter_id, {reached}, step.to, "", step.reason, {}, false,
+          t.provider,
+          i + 1 == t.then.size() ? t.provider_receipt : std::string()));
       reached = step.to;
     }
     ASSIGN_OR_RETURN(record, ReadLetter(c, letter_id));
@@ -935,6 +1110,19 @@ absl::StatusOr<std::vector<Document>> SqliteStore::GetDocuments(
       ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) return LetterNotFound(letter_id);
     }
+    {
+      // Retention (#4): say so rather than hand out empty documents.
+      ASSIGN_OR_RETURN(Statement st,
+                       c.Prepare("SELECT purged_ms FROM purged_letters "
+                                 "WHERE letter_id = ?"));
+      st.BindText(1, letter_id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("documents of letter ", letter_id, " purged on ",
+                         FormatRfc3339(st.ColumnInt64(0))));
+      }
+    }
     ASSIGN_OR_RETURN(Statement st,
                      c.Prepare("SELECT file_name, media_type, sha256, content "
                                "FROM documents WHERE letter_id = ? "
@@ -1069,6 +1257,242 @@ SqliteStore::CountByState() {
 
 // ---- Receipt log (#4) ----
 
+absl::Status SqliteStore::SequenceBacklog() {
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT cursor, jws FROM receipts WHERE cursor > "
+                  "COALESCE((SELECT MAX(cursor) FROM receipt_log_leaves), 0) "
+                  "ORDER BY cursor"));
+    std::vector<std::pair<int64_t, std::string>> backlog;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      backlog.emplace_back(st.ColumnInt64(0), st.ColumnText(1));
+    }
+    for (const auto& [cursor, jws] : backlog) {
+      RETURN_IF_ERROR(AppendLogLeaf(c, cursor, jws));
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(Write(&ops));
+  return ops[0].status;
+}
+
+absl::StatusOr<int64_t> SqliteStore::ReceiptLogSize() {
+  return Read([&](Connection& c) { return LogSizeIn(c); });
+}
+
+absl::StatusOr<TreeHead> SqliteStore::LatestTreeHead() {
+  return Read([&](Connection& c) -> absl::StatusOr<TreeHead> {
+    ASSIGN_OR_RETURN(std::optional<TreeHead> h, LatestHeadIn(c));
+    if (!h.has_value()) {
+      return absl::NotFoundError("no tree head has been signed yet");
+    }
+    return *h;
+  });
+}
+
+absl::StatusOr<TreeHead> SqliteStore::GetTreeHead(int64_t tree_size) {
+  return Read([&](Connection& c) -> absl::StatusOr<TreeHead> {
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare(absl::StrCat("SELECT ", kHeadColumns,
+                                            " FROM receipt_log_heads "
+                                            "WHERE tree_size = ?")));
+    st.BindInt64(1, tree_size);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) {
+      return absl::NotFoundError(
+          absl::StrCat("no tree head of size ", tree_size));
+    }
+    return HeadFromRow(st);
+  });
+}
+
+absl::StatusOr<std::vector<TreeHead>> SqliteStore::ListTreeHeads(
+    int64_t from_size, int64_t to_size) {
+  return Read([&](Connection& c) -> absl::StatusOr<std::vector<TreeHead>> {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare(absl::StrCat("SELECT ", kHeadColumns,
+                               " FROM receipt_log_heads WHERE tree_size >= ? "
+                               "AND tree_size <= ? ORDER BY tree_size")));
+    st.BindInt64(1, from_size);
+    st.BindInt64(2, to_size);
+    std::vector<TreeHead> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(HeadFromRow(st));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<TreeHead> SqliteStore::IssueTreeHead() {
+  TreeHead head;
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(int64_t size, LogSizeIn(c));
+    ASSIGN_OR_RETURN(std::optional<TreeHead> latest, LatestHeadIn(c));
+    if (latest.has_value() && latest->tree_size == size) {
+      head = *latest;
+      return absl::OkStatus();
+    }
+    StoredSubtrees nodes(c);
+    ASSIGN_OR_RETURN(std::string root, receipts::merkle::RootHash(nodes, size));
+    receipts::TreeHeadContent content;
+    content.tree_size = size;
+    content.root_hash = root;
+    // Never before the previous head, whatever the clocks of several
+    // processes say.
+    content.time_ms = clock_->NowMillis();
+    if (latest.has_value()) {
+      content.time_ms = std::max(content.time_ms, latest->time_ms);
+    }
+    ASSIGN_OR_RETURN(std::string jws, signer_->SignTreeHead(content));
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("INSERT INTO receipt_log_heads (tree_size, "
+                               "root_hash, time_ms, jws) VALUES (?, ?, ?, ?)"));
+    st.BindInt64(1, size);
+    st.BindBlob(2, root);
+    st.BindInt64(3, content.time_ms);
+    st.BindText(4, jws);
+    RETURN_IF_ERROR(st.Run());
+    head = TreeHead{size, root, content.time_ms, jws};
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(Write(&ops));
+  RETURN_IF_ERROR(ops[0].status);
+  return head;
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteStore::InclusionProof(
+    int64_t leaf_index, int64_t tree_size) {
+  return Read([&](Connection& c) -> absl::StatusOr<std::vector<std::string>> {
+    ASSIGN_OR_RETURN(int64_t size, LogSizeIn(c));
+    if (tree_size > size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tree_size: ", tree_size, " exceeds the log's ", size, " leaves"));
+    }
+    StoredSubtrees nodes(c);
+    return receipts::merkle::InclusionProof(nodes, leaf_index, tree_size);
+  });
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteStore::ConsistencyProof(
+    int64_t first, int64_t second) {
+  return Read([&](Connection& c) -> absl::StatusOr<std::vector<std::string>> {
+    ASSIGN_OR_RETURN(int64_t size, LogSizeIn(c));
+    if (second > size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "second: ", second, " exceeds the log's ", size, " leaves"));
+    }
+    StoredSubtrees nodes(c);
+    return receipts::merkle::ConsistencyProof(nodes, first, second);
+  });
+}
+
+absl::StatusOr<ReceiptRecord> SqliteStore::ReceiptAtLeaf(int64_t leaf_index) {
+  return Read([&](Connection& c) -> absl::StatusOr<ReceiptRecord> {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare(absl::StrCat(kReceiptSelect,
+                               "WHERE r.cursor = (SELECT cursor FROM "
+                               "receipt_log_leaves WHERE leaf_index = ?)")));
+    st.BindInt64(1, leaf_index);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) {
+      return absl::NotFoundError(
+          absl::StrCat("no receipt at leaf ", leaf_index));
+    }
+    return ReceiptFromRow(st);
+  });
+}
+
+absl::StatusOr<std::vector<ReceiptRecord>> SqliteStore::LoggedReceipts(
+    const ReceiptLogQuery& q) {
+  std::string sql =
+      absl::StrCat(kReceiptSelect,
+                   "JOIN receipt_log_leaves g ON g.cursor = r.cursor "
+                   "WHERE g.leaf_index > ? AND r.time_ms >= ?",
+                   q.to_ms > 0 ? " AND r.time_ms < ?" : "",
+                   q.tenant.empty() ? "" : " AND r.tenant = ?",
+                   " ORDER BY g.leaf_index LIMIT ?");
+  return Read([&](Connection& c) -> absl::StatusOr<std::vector<ReceiptRecord>> {
+    ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+    int p = 1;
+    st.BindInt64(p++, q.after_leaf);
+    st.BindInt64(p++, q.from_ms);
+    if (q.to_ms > 0) st.BindInt64(p++, q.to_ms);
+    if (!q.tenant.empty()) st.BindText(p++, q.tenant);
+    st.BindInt64(p++, q.limit > 0 ? q.limit : 1000);
+    return CollectReceipts(st);
+  });
+}
+
+absl::StatusOr<int64_t> SqliteStore::PurgeDocuments(int64_t final_before_ms,
+                                                    int limit) {
+  int64_t purged = 0;
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) -> absl::Status {
+    std::vector<std::string> ids;
+    {
+      ASSIGN_OR_RETURN(
+          Statement st,
+          c.Prepare("SELECT id FROM letters WHERE state IN (?, ?, ?, ?, ?, ?) "
+                    "AND update_time_ms < ? AND id NOT IN "
+                    "(SELECT letter_id FROM purged_letters) LIMIT ?"));
+      int p = 1;
+      for (State s : {Letter::DELIVERED, Letter::READ, Letter::SENT_PRINT,
+                      Letter::PRINTED, Letter::FAILED, Letter::CANCELLED}) {
+        st.BindInt64(p++, s);
+      }
+      st.BindInt64(p++, final_before_ms);
+      st.BindInt64(p++, limit > 0 ? limit : 1000);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        ids.push_back(st.ColumnText(0));
+      }
+    }
+    const int64_t now = clock_->NowMillis();
+    for (const std::string& id : ids) {
+      {
+        ASSIGN_OR_RETURN(Statement st,
+                         c.Prepare("UPDATE documents SET content = x'' "
+                                   "WHERE letter_id = ?"));
+        st.BindText(1, id);
+        RETURN_IF_ERROR(st.Run());
+      }
+      ASSIGN_OR_RETURN(Statement st,
+                       c.Prepare("INSERT INTO purged_letters (letter_id, "
+                                 "purged_ms) VALUES (?, ?)"));
+      st.BindText(1, id);
+      st.BindInt64(2, now);
+      RETURN_IF_ERROR(st.Run());
+    }
+    purged = static_cast<int64_t>(ids.size());
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(Write(&ops));
+  RETURN_IF_ERROR(ops[0].status);
+  return purged;
+}
+
+absl::StatusOr<int64_t> SqliteStore::DocumentsPurgedAt(
+    const std::string& letter_id) {
+  return Read([&](Connection& c) -> absl::StatusOr<int64_t> {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT purged_ms FROM purged_letters WHERE letter_id = ?"));
+    st.BindText(1, letter_id);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    return row ? st.ColumnInt64(0) : 0;
+  });
+}
+
 // ---- Operations (#5) ----
 
 }  // namespace
@@ -1085,7 +1509,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
                    Connection::Open(options.path, Connection::Mode::kWriter,
                                     options.busy_timeout_ms));
   RETURN_IF_ERROR(CreateSchema(*writer, options.path));
-  return std::unique_ptr<Store>(new SqliteStore(options, std::move(writer)));
+  auto store = std::make_unique<SqliteStore>(options, std::move(writer));
+  RETURN_IF_ERROR(store->SequenceBacklog());
+  return std::unique_ptr<Store>(std::move(store));
 }
 
 }  // namespace utpost::store

@@ -81,6 +81,25 @@ struct ReceiptRecord {
   int64_t time_ms = 0;
   std::string jws;
   std::string sha256_hex;  // Of `jws`.
+  // Position in the receipt log (#4), from 0; -1 while not in the log.
+  int64_t leaf_index = -1;
+};
+
+// A signed tree head of the receipt log (#4).
+struct TreeHead {
+  int64_t tree_size = 0;
+  std::string root_hash;  // Raw 32 bytes, RFC 9162.
+  int64_t time_ms = 0;
+  std::string jws;  // Signed by the receipt signer; see jws_receipt_signer.h.
+};
+
+// Receipts of one tenant for an export (#4).
+struct ReceiptLogQuery {
+  std::string tenant;       // Empty: all tenants.
+  int64_t from_ms = 0;      // Receipt time, inclusive.
+  int64_t to_ms = 0;        // Exclusive; 0: no upper bound.
+  int64_t after_leaf = -1;  // Only leaves after this one (paging).
+  int limit = 1000;
 };
 
 // A state change to apply.
@@ -195,7 +214,45 @@ class Store {
 
   // Channels, timers, provider receipts (#3).
 
-  // Receipt log (#4).
+  // Receipt log (#4). Every receipt becomes the next leaf of one
+  // append-only Merkle tree (RFC 9162) in the transaction that writes it, so
+  // the log's order is the commit order, also with several processes
+  // writing to one database. The leaf is the receipt's compact JWS bytes.
+
+  // Leaves in the log now.
+  virtual absl::StatusOr<int64_t> ReceiptLogSize() = 0;
+  // The newest signed tree head; NOT_FOUND before the first.
+  virtual absl::StatusOr<TreeHead> LatestTreeHead() = 0;
+  // A published head by size; NOT_FOUND when none has that size.
+  virtual absl::StatusOr<TreeHead> GetTreeHead(int64_t tree_size) = 0;
+  // Published heads with from_size <= tree_size <= to_size, ascending.
+  virtual absl::StatusOr<std::vector<TreeHead>> ListTreeHeads(
+      int64_t from_size, int64_t to_size) = 0;
+  // Signs and publishes a head of the log as it is now; when the log has
+  // not grown since the newest head, returns that head instead.
+  virtual absl::StatusOr<TreeHead> IssueTreeHead() = 0;
+  // RFC 9162 proofs, hashes raw. INVALID_ARGUMENT when a size exceeds the
+  // log or the leaf is not inside `tree_size`.
+  virtual absl::StatusOr<std::vector<std::string>> InclusionProof(
+      int64_t leaf_index, int64_t tree_size) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> ConsistencyProof(
+      int64_t first, int64_t second) = 0;
+  // The receipt at a leaf; NOT_FOUND past the end.
+  virtual absl::StatusOr<ReceiptRecord> ReceiptAtLeaf(int64_t leaf_index) = 0;
+  // Logged receipts matching `q`, by leaf index.
+  virtual absl::StatusOr<std::vector<ReceiptRecord>> LoggedReceipts(
+      const ReceiptLogQuery& q) = 0;
+
+  // Retention (#4): deletes the content of the documents of letters whose
+  // last state change is older than `final_before_ms` and that can change no
+  // further on their own (DELIVERED, READ, SENT_PRINT, PRINTED, FAILED,
+  // CANCELLED); keeps names, digests and sizes. At most `limit` letters per
+  // call. Returns how many letters were purged.
+  virtual absl::StatusOr<int64_t> PurgeDocuments(int64_t final_before_ms,
+                                                 int limit) = 0;
+  // When the letter's documents were purged; 0 when they were not.
+  virtual absl::StatusOr<int64_t> DocumentsPurgedAt(
+      const std::string& letter_id) = 0;
 
   // Operations (#5).
 };

@@ -39,7 +39,8 @@ def _generate_stubs():
     import atexit
     out = tempfile.mkdtemp(prefix="utpost-stubs-")
     atexit.register(shutil.rmtree, out, True)
-    protos = ["utpost/v1/letter.proto", "utpost/v1/ops.proto"]
+    protos = ["utpost/v1/letter.proto", "utpost/v1/ops.proto",
+              "utpost/v1/audit.proto"]
     subprocess.run(
         ["protoc", "-I", os.path.join(ROOT, "proto"), "--python_out=" + out,
          "--grpc_out=" + out,

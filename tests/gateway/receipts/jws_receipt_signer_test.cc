@@ -84,7 +84,9 @@ TEST(JwsReceiptSignerTest, PayloadHasTheDocumentedFieldsInOrder) {
                    R"("tenant":"964338531","seq":2,"state":"DELIVERED",)",
                    R"("channel":"digital",)",
                    R"("time":"2026-11-23T12:00:00.123Z","reason":"",)",
-                   R"("prev":")", std::string(64, 'a'), R"("})"));
+                   R"("prev":")", std::string(64, 'a'), R"(",)",
+                   R"("evidence":"ContentConsignment","provider":"",)",
+                   R"("documents":[],"provider_receipt":""})"));
   EXPECT_EQ(Decode(parts[1]), ReceiptPayloadJson(SampleContent()));
 }
 
@@ -263,6 +265,73 @@ TEST(JwsReceiptSignerTest, MissingFilesAreNamed) {
   EXPECT_THAT(NewJwsReceiptSigner({kKey, ""}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("cert_chain_file")));
+}
+
+TEST(JwsReceiptSignerTest,
+     RotationSignsWithTheNewestDueKeyAndOldReceiptsStillVerify) {
+  // After make-certs.sh made the certificates: receipts are checked against
+  // their certificate's validity at their own time.
+  const int64_t switch_ms = RealClock()->NowMillis() / 1000 * 1000 + 5000;
+  FakeClock clock(switch_ms - 1000);
+  JwsSignerOptions old_key{kKey, kCert, 0};
+  JwsSignerOptions new_key{"certs-dev/receipts-2.key",
+                           "certs-dev/receipts-2.pem", switch_ms};
+  // Given newest first: the order of the list does not matter.
+  auto signer = NewRotatingReceiptSigner({new_key, old_key}, &clock);
+  ASSERT_THAT(signer, IsOk());
+
+  ReceiptContent c = SampleContent();
+  c.time_ms = clock.NowMillis();
+  auto before = (*signer)->Sign(c);
+  ASSERT_THAT(before, IsOk());
+  auto certs = (*signer)->SigningCertificates();
+  ASSERT_EQ(certs.size(), 2u);
+  EXPECT_TRUE(certs[0].active);
+  EXPECT_FALSE(certs[1].active);
+  EXPECT_THAT(certs[1].subject, HasSubstr("Utpost receipt signer 2"));
+  EXPECT_GT(certs[1].not_after_ms, certs[1].not_before_ms);
+
+  clock.Advance(2000);
+  c.time_ms = clock.NowMillis();
+  auto after = (*signer)->Sign(c);
+  ASSERT_THAT(after, IsOk());
+  certs = (*signer)->SigningCertificates();
+  EXPECT_FALSE(certs[0].active);
+  EXPECT_TRUE(certs[1].active);
+
+  auto h_before = nlohmann::json::parse(Decode(Parts(*before)[0]));
+  auto h_after = nlohmann::json::parse(Decode(Parts(*after)[0]));
+  EXPECT_NE(h_before["x5c"][0], h_after["x5c"][0]);
+  std::string b64;
+  for (absl::string_view line :
+       absl::StrSplit(ReadFile("certs-dev/receipts-2.pem"), '\n')) {
+    if (!line.empty() && line[0] != '-') absl::StrAppend(&b64, line);
+  }
+  EXPECT_EQ(h_after["x5c"][0], b64);
+  // Both verify against the CA alone, each by its own x5c.
+  EXPECT_THAT(VerifyReceiptJws(*before, kCa), IsOk());
+  EXPECT_THAT(VerifyReceiptJws(*after, kCa), IsOk());
+
+  TreeHeadContent head{5, std::string(32, '\x01'), clock.NowMillis()};
+  auto sth = (*signer)->SignTreeHead(head);
+  ASSERT_THAT(sth, IsOk());
+  auto payload = VerifyReceiptJws(*sth, kCa);
+  ASSERT_THAT(payload, IsOk());
+  EXPECT_EQ((*payload)["tree_size"], 5);
+  std::string hex;
+  for (int i = 0; i < 32; ++i) hex += "01";
+  EXPECT_EQ((*payload)["root_hash"], hex);
+  EXPECT_EQ(nlohmann::json::parse(Decode(Parts(*sth)[0]))["typ"],
+            "utpost-tree-head+jws");
+}
+
+TEST(JwsReceiptSignerTest, RotationNeedsAKey) {
+  EXPECT_THAT(NewRotatingReceiptSigner({}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("no signing key")));
+  EXPECT_THAT(NewRotatingReceiptSigner(
+                  {{kKey, kCert, 0}, {"certs-dev/nope.key", kCert, 5}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key 1")));
 }
 
 }  // namespace

@@ -1,0 +1,55 @@
+// The receipt log export format (JSON Lines, docs/receipt-log.md) and its
+// offline verification. Verification trusts nothing but the CA file: every
+// receipt and tree head is checked by its signature and certificate chain,
+// every proof by RFC 9162 hashing.
+#ifndef UTPOST_CLI_AUDIT_LOG_H_
+#define UTPOST_CLI_AUDIT_LOG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "utpost/v1/audit.pb.h"
+
+namespace utpost::cli {
+
+// What an export covers; the file's first line.
+struct ExportScope {
+  std::string tenant;      // "" = all tenants.
+  std::string start_time;  // RFC 3339 or "" (no bound).
+  std::string end_time;
+};
+
+// The export's first line, and one line per stream item.
+std::string ExportHeaderLine(const ExportScope& scope);
+// `head_size` is the size of the last tree head sent so far (receipt proofs
+// lead to it).
+std::string ExportLine(const v1::ExportReceiptsResponse& item,
+                       int64_t head_size);
+
+// One fault found: where (a receipt as "leaf N (letter ID seq S)", a tree
+// head as "tree head of size N", or "line N") and what is wrong.
+struct AuditFault {
+  std::string where;
+  std::string what;
+};
+
+struct AuditReport {
+  int64_t receipts = 0;
+  int64_t letters = 0;
+  int64_t tree_heads = 0;
+  std::vector<AuditFault> faults;
+};
+
+// Verifies the export at `path` against the CA certificates of `ca_file`.
+// With `previous_path` (an earlier export), also checks that the log did not
+// rewrite or drop what that export showed. Faults are reported, not
+// returned as errors; an error means a file could not be read.
+absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
+                                         const std::string& ca_file,
+                                         const std::string& previous_path);
+
+}  // namespace utpost::cli
+
+#endif  // UTPOST_CLI_AUDIT_LOG_H_

@@ -1,0 +1,325 @@
+#include "gateway/api/receipt_log_service.h"
+
+#include <deque>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "gateway/api/letter_service.h"
+#include "gateway/api/letter_view.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace utpost::api {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// Receipts per store read while exporting.
+constexpr int kExportPage = 256;
+
+grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* ctx,
+                                     const absl::Status& s) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(s));
+  return reactor;
+}
+
+// The tenant whose receipts the caller may see: its own for a tenant;
+// `asked` (any, or "" for all) for an operator.
+absl::StatusOr<std::string> ScopeOf(const Caller& caller,
+                                    const std::string& asked) {
+  if (caller.kind == Caller::Kind::kOperator) return asked;
+  if (!asked.empty() && asked != caller.tenant) {
+    return absl::PermissionDeniedError(
+        "tenant: a tenant may export only its own receipts");
+  }
+  return caller.tenant;
+}
+
+void AddHashes(const std::vector<std::string>& hashes,
+               google::protobuf::RepeatedPtrField<std::string>* out) {
+  for (const auto& h : hashes) *out->Add() = h;
+}
+
+// Streams heads, consistency proofs, then receipts page by page.
+class ExportReactor final
+    : public grpc::ServerWriteReactor<v1::ExportReceiptsResponse> {
+ public:
+  ExportReactor(store::Store* store, store::ReceiptLogQuery query)
+      : store_(store), query_(std::move(query)) {}
+
+  // Queues the heads; OK to start streaming.
+  absl::Status Prepare(int64_t heads_since_size) {
+    ASSIGN_OR_RETURN(int64_t size, store_->ReceiptLogSize());
+    if (size == 0) return absl::OkStatus();
+    ASSIGN_OR_RETURN(store::TreeHead target, HeadCovering(store_, size - 1));
+    target_size_ = target.tree_size;
+    std::vector<store::TreeHead> heads;
+    if (heads_since_size > 0) {
+      ASSIGN_OR_RETURN(
+          heads, store_->ListTreeHeads(heads_since_size, target.tree_size - 1));
+    }
+    heads.push_back(target);
+    const store::TreeHead* prev = nullptr;
+    for (const store::TreeHead& h : heads) {
+      if (prev != nullptr) {
+        ASSIGN_OR_RETURN(
+            auto proof, store_->ConsistencyProof(prev->tree_size, h.tree_size));
+        v1::ExportReceiptsResponse c;
+        c.mutable_consistency()->set_first(prev->tree_size);
+        c.mutable_consistency()->set_second(h.tree_size);
+        AddHashes(proof, c.mutable_consistency()->mutable_hashes());
+        pending_.push_back(std::move(c));
+      }
+      v1::ExportReceiptsResponse r;
+      *r.mutable_tree_head() = ToApiTreeHead(h);
+      pending_.push_back(std::move(r));
+      prev = &h;
+    }
+    return absl::OkStatus();
+  }
+
+  void Start() { Next(); }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    Next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Next() {
+    if (pending_.empty() && !done_) {
+      absl::Status s = FillPage();
+      if (!s.ok()) {
+        Finish(ToGrpcStatus(s));
+        return;
+      }
+    }
+    if (pending_.empty()) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    current_ = std::move(pending_.front());
+    pending_.pop_front();
+    StartWrite(&current_);
+  }
+
+  absl::Status FillPage() {
+    if (target_size_ == 0) {
+      done_ = true;
+      return absl::OkStatus();
+    }
+    store::ReceiptLogQuery q = query_;
+    q.limit = kExportPage;
+    ASSIGN_OR_RETURN(std::vector<store::ReceiptRecord> page,
+                     store_->LoggedReceipts(q));
+    for (const store::ReceiptRecord& r : page) {
+      if (r.leaf_index >= target_size_) {
+        done_ = true;
+        break;
+      }
+      ASSIGN_OR_RETURN(auto proof,
+                       store_->InclusionProof(r.leaf_index, target_size_));
+      v1::ExportReceiptsResponse out;
+      auto* lr = out.mutable_receipt();
+      lr->set_leaf_index(r.leaf_index);
+      lr->set_letter_id(r.letter_id);
+      lr->set_sequence(r.sequence);
+      lr->set_jws(r.jws);
+      AddHashes(proof, lr->mutable_inclusion_proof());
+      pending_.push_back(std::move(out));
+      query_.after_leaf = r.leaf_index;
+    }
+    if (page.size() < static_cast<size_t>(kExportPage)) done_ = true;
+    return absl::OkStatus();
+  }
+
+  store::Store* const store_;
+  store::ReceiptLogQuery query_;
+  int64_t target_size_ = 0;
+  bool done_ = false;
+  std::deque<v1::ExportReceiptsResponse> pending_;
+  v1::ExportReceiptsResponse current_;
+};
+
+}  // namespace
+
+v1::TreeHead ToApiTreeHead(const store::TreeHead& h) {
+  v1::TreeHead out;
+  out.set_tree_size(h.tree_size);
+  out.set_root_hash(h.root_hash);
+  SetTimestamp(h.time_ms, out.mutable_time());
+  out.set_jws(h.jws);
+  return out;
+}
+
+absl::StatusOr<store::TreeHead> HeadCovering(store::Store* store,
+                                             int64_t leaf_index) {
+  auto latest = store->LatestTreeHead();
+  if (latest.ok() && latest->tree_size > leaf_index) return *latest;
+  if (!latest.ok() && !absl::IsNotFound(latest.status())) {
+    return latest.status();
+  }
+  return store->IssueTreeHead();
+}
+
+absl::StatusOr<v1::EvidenceBundle> BuildEvidence(
+    store::Store* store, const std::vector<store::ReceiptRecord>& receipts) {
+  v1::EvidenceBundle out;
+  int64_t last = -1;
+  for (const auto& r : receipts) last = std::max(last, r.leaf_index);
+  if (last < 0) {
+    return absl::FailedPreconditionError("the letter has no logged receipts");
+  }
+  ASSIGN_OR_RETURN(store::TreeHead head, HeadCovering(store, last));
+  *out.mutable_tree_head() = ToApiTreeHead(head);
+  for (const auto& r : receipts) {
+    auto* lr = out.add_receipts();
+    lr->set_leaf_index(r.leaf_index);
+    lr->set_letter_id(r.letter_id);
+    lr->set_sequence(r.sequence);
+    lr->set_jws(r.jws);
+    if (r.leaf_index < 0) continue;
+    ASSIGN_OR_RETURN(auto proof,
+                     store->InclusionProof(r.leaf_index, head.tree_size));
+    AddHashes(proof, lr->mutable_inclusion_proof());
+  }
+  return out;
+}
+
+ReceiptLogServiceImpl::ReceiptLogServiceImpl(store::Store* store,
+                                             AccessPolicy access)
+    : store_(store), access_(std::move(access)) {}
+
+grpc::ServerUnaryReactor* ReceiptLogServiceImpl::GetTreeHead(
+    grpc::CallbackServerContext* ctx, const v1::GetTreeHeadRequest* request,
+    v1::TreeHead* response) {
+  auto caller = IdentifyCaller(*ctx->auth_context(), access_);
+  if (!caller.ok()) return FinishWith(ctx, caller.status());
+  if (request->tree_size() < 0) {
+    return FinishWith(
+        ctx, absl::InvalidArgumentError("tree_size: must not be negative"));
+  }
+  absl::StatusOr<store::TreeHead> head =
+      request->tree_size() > 0 ? store_->GetTreeHead(request->tree_size())
+      : request->fresh()       ? store_->IssueTreeHead()
+                               : store_->LatestTreeHead();
+  if (!head.ok()) return FinishWith(ctx, head.status());
+  *response = ToApiTreeHead(*head);
+  return FinishWith(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ReceiptLogServiceImpl::GetInclusionProof(
+    grpc::CallbackServerContext* ctx,
+    const v1::GetInclusionProofRequest* request, v1::InclusionProof* response) {
+  auto caller = IdentifyCaller(*ctx->auth_context(), access_);
+  if (!caller.ok()) return FinishWith(ctx, caller.status());
+  auto scope = ScopeOf(*caller, "");
+  if (!scope.ok()) return FinishWith(ctx, scope.status());
+  std::optional<store::ReceiptRecord> receipt;
+  if (!request->letter_id().empty()) {
+    auto id = LetterIdFromName(request->letter_id(), "letter_id");
+    if (!id.ok()) return FinishWith(ctx, id.status());
+    auto all = store_->GetReceipts(*id, *scope);
+    if (!all.ok()) return FinishWith(ctx, all.status());
+    for (const auto& r : *all) {
+      if (r.sequence == request->sequence()) receipt = r;
+    }
+    if (!receipt.has_value()) {
+      return FinishWith(
+          ctx, absl::NotFoundError(absl::StrCat(
+                   "letter ", *id, " has no receipt ", request->sequence())));
+    }
+  } else {
+    auto r = store_->ReceiptAtLeaf(request->leaf_index());
+    if (!r.ok()) return FinishWith(ctx, r.status());
+    if (!scope->empty() && r->tenant != *scope) {
+      return FinishWith(
+          ctx, absl::NotFoundError(
+                   absl::StrCat("no receipt at leaf ", request->leaf_index())));
+    }
+    receipt = *r;
+  }
+  if (receipt->leaf_index < 0) {
+    return FinishWith(ctx, absl::UnavailableError(
+                               "the receipt is not in the log yet; retry"));
+  }
+  absl::StatusOr<store::TreeHead> head =
+      request->tree_size() > 0 ? store_->GetTreeHead(request->tree_size())
+                               : HeadCovering(store_, receipt->leaf_index);
+  if (!head.ok()) return FinishWith(ctx, head.status());
+  if (head->tree_size <= receipt->leaf_index) {
+    return FinishWith(ctx, absl::InvalidArgumentError(absl::StrCat(
+                               "tree_size: the head of size ", head->tree_size,
+                               " does not hold leaf ", receipt->leaf_index)));
+  }
+  auto proof = store_->InclusionProof(receipt->leaf_index, head->tree_size);
+  if (!proof.ok()) return FinishWith(ctx, proof.status());
+  response->set_leaf_index(receipt->leaf_index);
+  response->set_tree_size(head->tree_size);
+  AddHashes(*proof, response->mutable_hashes());
+  response->set_receipt_jws(receipt->jws);
+  *response->mutable_tree_head() = ToApiTreeHead(*head);
+  return FinishWith(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ReceiptLogServiceImpl::GetConsistencyProof(
+    grpc::CallbackServerContext* ctx,
+    const v1::GetConsistencyProofRequest* request,
+    v1::ConsistencyProof* response) {
+  auto caller = IdentifyCaller(*ctx->auth_context(), access_);
+  if (!caller.ok()) return FinishWith(ctx, caller.status());
+  if (request->first() <= 0 || request->first() > request->second()) {
+    return FinishWith(ctx, absl::InvalidArgumentError(
+                               "first: must satisfy 0 < first <= second"));
+  }
+  auto proof = store_->ConsistencyProof(request->first(), request->second());
+  if (!proof.ok()) return FinishWith(ctx, proof.status());
+  response->set_first(request->first());
+  response->set_second(request->second());
+  AddHashes(*proof, response->mutable_hashes());
+  return FinishWith(ctx, absl::OkStatus());
+}
+
+grpc::ServerWriteReactor<v1::ExportReceiptsResponse>*
+ReceiptLogServiceImpl::ExportReceipts(
+    grpc::CallbackServerContext* ctx,
+    const v1::ExportReceiptsRequest* request) {
+  store::ReceiptLogQuery q;
+  absl::Status s;
+  auto caller = IdentifyCaller(*ctx->auth_context(), access_);
+  if (!caller.ok()) {
+    s = caller.status();
+  } else {
+    auto scope = ScopeOf(*caller, request->tenant());
+    if (!scope.ok()) {
+      s = scope.status();
+    } else {
+      q.tenant = *scope;
+    }
+  }
+  if (request->has_start_time()) {
+    q.from_ms = TimeUtil::TimestampToMilliseconds(request->start_time());
+  }
+  if (request->has_end_time()) {
+    q.to_ms = TimeUtil::TimestampToMilliseconds(request->end_time());
+  }
+  if (s.ok() && request->heads_since_size() < 0) {
+    s = absl::InvalidArgumentError("heads_since_size: must not be negative");
+  }
+  auto* reactor = new ExportReactor(store_, q);
+  if (s.ok()) s = reactor->Prepare(request->heads_since_size());
+  if (!s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  reactor->Start();
+  return reactor;
+}
+
+}  // namespace utpost::api

@@ -1,0 +1,58 @@
+// utpost.v1.ReceiptLogService: tree heads, inclusion and consistency proofs,
+// and exports of the receipt log (see proto/utpost/v1/audit.proto).
+// Tenants see only their own receipts; operators any tenant's; tree heads
+// and consistency proofs are for every authenticated caller.
+#ifndef UTPOST_GATEWAY_API_RECEIPT_LOG_SERVICE_H_
+#define UTPOST_GATEWAY_API_RECEIPT_LOG_SERVICE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gateway/api/caller.h"
+#include "gateway/store/store.h"
+#include "utpost/v1/audit.grpc.pb.h"
+#include "utpost/v1/letter.pb.h"
+
+namespace utpost::api {
+
+v1::TreeHead ToApiTreeHead(const store::TreeHead& h);
+
+// A signed head that covers leaf `leaf_index`: the newest one, or a new one
+// when the newest is older than that leaf.
+absl::StatusOr<store::TreeHead> HeadCovering(store::Store* store,
+                                             int64_t leaf_index);
+
+// A letter's receipts with their proofs to one head (no PDF).
+absl::StatusOr<v1::EvidenceBundle> BuildEvidence(
+    store::Store* store, const std::vector<store::ReceiptRecord>& receipts);
+
+class ReceiptLogServiceImpl final
+    : public v1::ReceiptLogService::CallbackService {
+ public:
+  // `store` is not owned and outlives this.
+  ReceiptLogServiceImpl(store::Store* store, AccessPolicy access);
+
+  grpc::ServerUnaryReactor* GetTreeHead(grpc::CallbackServerContext* ctx,
+                                        const v1::GetTreeHeadRequest* request,
+                                        v1::TreeHead* response) override;
+  grpc::ServerUnaryReactor* GetInclusionProof(
+      grpc::CallbackServerContext* ctx,
+      const v1::GetInclusionProofRequest* request,
+      v1::InclusionProof* response) override;
+  grpc::ServerUnaryReactor* GetConsistencyProof(
+      grpc::CallbackServerContext* ctx,
+      const v1::GetConsistencyProofRequest* request,
+      v1::ConsistencyProof* response) override;
+  grpc::ServerWriteReactor<v1::ExportReceiptsResponse>* ExportReceipts(
+      grpc::CallbackServerContext* ctx,
+      const v1::ExportReceiptsRequest* request) override;
+
+ private:
+  store::Store* const store_;
+  const AccessPolicy access_;
+};
+
+}  // namespace utpost::api
+
+#endif  // UTPOST_GATEWAY_API_RECEIPT_LOG_SERVICE_H_

@@ -1,0 +1,248 @@
+"""The receipt log against a running stack: `utpostctl audit export` and
+`audit verify`, an independent verifier (tests/audit/verify_export.py: the
+Python standard library and the openssl command line, no Utpost code), the
+evidence bundle of GetReceipts, and who may see what."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+import grpc
+from harness import (BERGEN, BUILD, CERTS, OSLO, ROOT, Stack, letter_pb2,
+                     submit_request)
+from utpost.v1 import audit_pb2, audit_pb2_grpc
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "audit"))
+import verify_export  # noqa: E402
+
+CTL = os.path.join(BUILD, "cli", "utpostctl")
+PYTHON = "/usr/bin/python3"
+PERSON = "01817010055"  # Has a Digipost mailbox in sim/data/persons.yaml.
+
+
+class AuditTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(extra_config="receipt_log:\n"
+                          "  tree_head_interval_seconds: 1\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.close()
+
+    def ctl(self, *args, tenant=BERGEN, operator=False):
+        argv = [CTL, "--server", f"127.0.0.1:{self.stack.api_port}"]
+        if operator:
+            argv += ["--cert", f"{CERTS}/operator.pem",
+                     "--key", f"{CERTS}/operator.key"]
+        else:
+            argv += ["--cert", f"{CERTS}/tenant-{tenant}.pem",
+                     "--key", f"{CERTS}/tenant-{tenant}.key"]
+        return subprocess.run(argv + list(args), cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+
+    def deliver(self, n, tenant=BERGEN):
+        stub = self.stack.letters(tenant)
+        ids = [stub.SubmitLetter(submit_request(person=PERSON),
+                                 timeout=30).letter.id for _ in range(n)]
+        self.stack.wait_final(stub, ids)
+        return ids
+
+    def test_export_verifies_with_openssl_and_python_alone(self):
+        self.deliver(2)
+        first = os.path.join(self.stack.work, "first.jsonl")
+        r = self.ctl("audit", "export", "-o", first)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        time.sleep(1.5)  # A periodic head in between.
+        self.deliver(2)
+        second = os.path.join(self.stack.work, "second.jsonl")
+        r = self.ctl("audit", "export", "--heads-since", "1", "-o", second)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        faults, counts = verify_export.verify_file(second, f"{CERTS}/ca.pem")
+        self.assertEqual(faults, [])
+        self.assertGreaterEqual(counts["receipts"], 20)
+        self.assertEqual(counts["inclusion"], counts["receipts"])
+        self.assertGreaterEqual(counts["tree_heads"], 2)
+        self.assertGreaterEqual(counts["consistency"], 1)
+        # The script as an auditor runs it.
+        r = subprocess.run([PYTHON, os.path.join(ROOT, "tests", "audit",
+                                                 "verify_export.py"),
+                            second, "--ca", f"{CERTS}/ca.pem"],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("OK:", r.stdout)
+
+        # utpostctl agrees, also against the earlier export.
+        r = self.ctl("audit", "verify", second, "--ca", f"{CERTS}/ca.pem",
+                     "--previous", first)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+        # A changed byte is caught by the independent script too.
+        with open(second) as f:
+            lines = f.readlines()
+        for i, line in enumerate(lines):
+            item = json.loads(line)
+            if item["type"] == "receipt":
+                jws = item["jws"]
+                cut = jws.index(".") + 5
+                item["jws"] = jws[:cut] + ("A" if jws[cut] != "A" else "B") \
+                    + jws[cut + 1:]
+                lines[i] = json.dumps(item) + "\n"
+                break
+        bad = os.path.join(self.stack.work, "bad.jsonl")
+        with open(bad, "w") as f:
+            f.writelines(lines)
+        faults, _ = verify_export.verify_file(bad, f"{CERTS}/ca.pem")
+        self.assertEqual(len(faults), 1, faults)
+        self.assertIn("signature does not verify", faults[0])
+
+    def test_tenants_see_only_their_own_receipts(self):
+        self.deliver(1, tenant=OSLO)
+        path = os.path.join(self.stack.work, "bergen.jsonl")
+        r = self.ctl("audit", "export", "-o", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(path) as f:
+            items = [json.loads(l) for l in f]
+        receipts = [i for i in items if i["type"] == "receipt"]
+        for i in receipts:
+            payload = verify_export.b64url(i["jws"].split(".")[1])
+            self.assertEqual(json.loads(payload)["tenant"], BERGEN)
+        r = self.ctl("audit", "export", "--tenant", OSLO)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("PERMISSION_DENIED", r.stderr)
+        # Operators may export any tenant.
+        r = self.ctl("audit", "export", "--tenant", OSLO, operator=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('"type":"receipt"', r.stdout)
+
+    def test_evidence_bundle_has_proofs_and_a_pdf(self):
+        letter_id = self.deliver(1)[0]
+        stub = self.stack.letters()
+        resp = stub.GetReceipts(letter_pb2.GetReceiptsRequest(
+            name=letter_id, evidence_bundle=True), timeout=30)
+        bundle = resp.evidence_bundle
+        self.assertTrue(bundle.summary_pdf.startswith(b"%PDF-"))
+        self.assertEqual(len(bundle.receipts), len(resp.receipts))
+        head = bundle.tree_head
+        checker_dir = os.path.join(self.stack.work, "bundle")
+        os.makedirs(checker_dir, exist_ok=True)
+        checker = verify_export.JwsChecker(f"{CERTS}/ca.pem", checker_dir)
+        payload = checker.verify(head.jws)
+        self.assertEqual(payload["tree_size"], head.tree_size)
+        self.assertEqual(bytes.fromhex(payload["root_hash"]), head.root_hash)
+        for r in bundle.receipts:
+            self.assertTrue(verify_export.verify_inclusion(
+                verify_export.leaf_hash(r.jws.encode()), r.leaf_index,
+                head.tree_size, list(r.inclusion_proof), head.root_hash))
+            p = checker.verify(r.jws)
+            self.assertIn("evidence", p)
+            self.assertEqual(p["documents"][0]["file_name"], "vedtak.pdf")
+
+    def test_proofs_over_the_api(self):
+        letter_id = self.deliver(1)[0]
+        log = audit_pb2_grpc.ReceiptLogServiceStub(self.stack.channel())
+        first = log.GetTreeHead(audit_pb2.GetTreeHeadRequest(fresh=True),
+                                timeout=30)
+        work = os.path.join(self.stack.work, "api")
+        os.makedirs(work, exist_ok=True)
+        checker = verify_export.JwsChecker(f"{CERTS}/ca.pem", work)
+        self.assertEqual(checker.verify(first.jws)["tree_size"],
+                         first.tree_size)
+        proof = log.GetInclusionProof(audit_pb2.GetInclusionProofRequest(
+            letter_id=letter_id, sequence=2), timeout=30)
+        self.assertEqual(checker.verify(proof.receipt_jws)["seq"], 2)
+        self.assertTrue(verify_export.verify_inclusion(
+            verify_export.leaf_hash(proof.receipt_jws.encode()),
+            proof.leaf_index, proof.tree_size, list(proof.hashes),
+            proof.tree_head.root_hash))
+        # Another tenant cannot see it, not even that it exists.
+        oslo = audit_pb2_grpc.ReceiptLogServiceStub(self.stack.channel(
+            cert=f"{CERTS}/tenant-{OSLO}.pem", key=f"{CERTS}/tenant-{OSLO}.key"))
+        with self.assertRaises(grpc.RpcError) as e:
+            oslo.GetInclusionProof(audit_pb2.GetInclusionProofRequest(
+                letter_id=letter_id, sequence=2), timeout=30)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND)
+        with self.assertRaises(grpc.RpcError) as e:
+            oslo.GetInclusionProof(audit_pb2.GetInclusionProofRequest(
+                leaf_index=proof.leaf_index), timeout=30)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND)
+        # The log grows; the newer head extends the older one.
+        self.deliver(1, tenant=OSLO)
+        second = oslo.GetTreeHead(audit_pb2.GetTreeHeadRequest(fresh=True),
+                                  timeout=30)
+        self.assertGreater(second.tree_size, first.tree_size)
+        c = oslo.GetConsistencyProof(audit_pb2.GetConsistencyProofRequest(
+            first=first.tree_size, second=second.tree_size), timeout=30)
+        self.assertTrue(verify_export.verify_consistency(
+            first.tree_size, second.tree_size, first.root_hash,
+            second.root_hash, list(c.hashes)))
+        again = log.GetTreeHead(audit_pb2.GetTreeHeadRequest(
+            tree_size=first.tree_size), timeout=30)
+        self.assertEqual(again.jws, first.jws)
+        with self.assertRaises(grpc.RpcError) as e:
+            log.GetConsistencyProof(audit_pb2.GetConsistencyProofRequest(
+                first=0, second=second.tree_size), timeout=30)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+
+
+class RotatingStack(Stack):
+    """A stack whose second receipt key starts signing `delay` seconds
+    after the daemon starts."""
+
+    delay = 10
+
+    def write_config(self, role):
+        super().write_config(role)
+        self.switch = time.time() + self.delay
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.switch))
+        with open(self.config_path()) as f:
+            text = f.read()
+        old = f"  cert_chain_file: {CERTS}/receipts.pem\n"
+        assert old in text
+        text = text.replace(old, old + (
+            f"  keys:\n    - key_file: {CERTS}/receipts-2.key\n"
+            f"      cert_chain_file: {CERTS}/receipts-2.pem\n"
+            f"      not_before: \"{when}\"\n"))
+        with open(self.config_path(), "w") as f:
+            f.write(text)
+
+
+class KeyRotationTest(unittest.TestCase):
+    def test_receipts_before_and_after_a_rotation_verify(self):
+        with RotatingStack() as stack:
+            stub = stack.letters()
+
+            def deliver():
+                i = stub.SubmitLetter(submit_request(person=PERSON),
+                                      timeout=30).letter.id
+                stack.wait_final(stub, [i])
+
+            deliver()
+            time.sleep(max(0, stack.switch - time.time()) + 1.5)
+            deliver()
+            path = os.path.join(stack.work, "rotated.jsonl")
+            r = subprocess.run(
+                [CTL, "--server", f"127.0.0.1:{stack.api_port}", "audit",
+                 "export", "-o", path], cwd=ROOT, capture_output=True,
+                text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            faults, counts = verify_export.verify_file(path, f"{CERTS}/ca.pem")
+            self.assertEqual(faults, [])
+            self.assertEqual(counts["receipts"], 10)
+            leaves = set()
+            with open(path) as f:
+                for line in f:
+                    item = json.loads(line)
+                    if item["type"] == "receipt":
+                        header = json.loads(verify_export.b64url(
+                            item["jws"].split(".")[0]))
+                        leaves.add(header["x5c"][0])
+            self.assertEqual(len(leaves), 2)  # Old key and new key.
+
+
+if __name__ == "__main__":
+    unittest.main()
