@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "common/clock.h"
 
 namespace utpost::v1 {
 class SubmitLetterRequest;
@@ -25,6 +26,9 @@ struct ValidationLimits {
   // Lengths in Unicode characters (code points), not bytes.
   size_t max_title_chars = 200;
   size_t max_client_reference_chars = 128;
+  // Time against which not_before is checked. Not owned. Null: the real
+  // clock.
+  const Clock* clock = nullptr;
 };
 
 // Checks `request` against the API contract and `limits`. Returns OK or the
