@@ -191,15 +191,15 @@ class FlowTest : public ::testing::Test {
     t.clock = &clock_;
     t.start_thread = false;
     t.stuck_after_ms = 60 * 1000;
-    scanner_ = std::make_unique<TimerScanner>(store_.get(), dispatcher_.get(),
-                                              t);
+    scanner_ =
+        std::make_unique<TimerScanner>(store_.get(), dispatcher_.get(), t);
   }
 
-  std::string Create(v1::Recipient recipient,
-                     v1::DeliveryPolicy::Mode mode =
-                         v1::DeliveryPolicy::DIGITAL_THEN_PRINT,
-                     bool address = true, int64_t unread_after_s = 0,
-                     int64_t not_before_ms = 0) {
+  std::string Create(
+      v1::Recipient recipient,
+      v1::DeliveryPolicy::Mode mode = v1::DeliveryPolicy::DIGITAL_THEN_PRINT,
+      bool address = true, int64_t unread_after_s = 0,
+      int64_t not_before_ms = 0) {
     store::NewLetter l;
     const std::string n = std::to_string(++n_);
     l.id = "00000000-0000-4000-8000-" + std::string(12 - n.size(), '0') + n;
@@ -302,9 +302,9 @@ class FlowTest : public ::testing::Test {
 };
 
 TEST_F(FlowTest, StagesFollowTheConfiguredChannels) {
-  EXPECT_THAT(Dispatcher::StagesFor({"digital", "dpi", "print"}),
-              ElementsAre("route", "deliver.digital", "deliver.dpi",
-                          "deliver.print"));
+  EXPECT_THAT(
+      Dispatcher::StagesFor({"digital", "dpi", "print"}),
+      ElementsAre("route", "deliver.digital", "deliver.dpi", "deliver.print"));
 }
 
 TEST_F(FlowTest, EboksPersonGoesToDpiWithTheMailboxCertificate) {
@@ -332,8 +332,8 @@ TEST_F(FlowTest, ChannelNotConfiguredParksAndNeverPrints) {
 TEST_F(FlowTest, OrganisationsGoToTheInboxOrToPrintAtTheRegistryAddress) {
   auto inbox = Create(Org(kOrgInbox), v1::DeliveryPolicy::DIGITAL_THEN_PRINT,
                       /*address=*/false);
-  auto no_inbox = Create(Org(kOrgNoInbox),
-                         v1::DeliveryPolicy::DIGITAL_THEN_PRINT, false);
+  auto no_inbox =
+      Create(Org(kOrgNoInbox), v1::DeliveryPolicy::DIGITAL_THEN_PRINT, false);
   auto only = Create(Org(kOrgNoInbox), v1::DeliveryPolicy::DIGITAL_ONLY, false);
   Drain();
   EXPECT_EQ(Get(inbox).channel, "altinn");
@@ -367,10 +367,9 @@ TEST_F(FlowTest, ReadEventMovesForwardAndLateEventsAreOnlyKept) {
   dpi_.Report("e-failed", id, Kind::kFailed, "late failure");
   EXPECT_EQ(poller.PollOnce(), 4);
   EXPECT_EQ(Get(id).state, Letter::READ);
-  EXPECT_THAT(Timeline(id),
-              ElementsAre(Letter::RECEIVED, Letter::QUEUED, Letter::ROUTED,
-                          Letter::SENT_DIGITAL, Letter::DELIVERED,
-                          Letter::READ));
+  EXPECT_THAT(Timeline(id), ElementsAre(Letter::RECEIVED, Letter::QUEUED,
+                                        Letter::ROUTED, Letter::SENT_DIGITAL,
+                                        Letter::DELIVERED, Letter::READ));
   auto events = store_->GetProviderEvents(id);
   ASSERT_THAT(events, IsOk());
   ASSERT_THAT(*events, SizeIs(3));  // The duplicate once.
@@ -466,9 +465,9 @@ TEST_F(FlowTest, ReadBeforeTheDeadlineIsNotPrinted) {
 TEST_F(FlowTest, NotBeforeHoldsTheLetterUntilDueAndCancelStillWorks) {
   auto id = Create(Person(kDigipost), v1::DeliveryPolicy::DIGITAL_THEN_PRINT,
                    true, 0, kStart + 60 * 1000);
-  auto cancelled = Create(Person(kDigipost),
-                          v1::DeliveryPolicy::DIGITAL_THEN_PRINT, true, 0,
-                          kStart + 60 * 1000);
+  auto cancelled =
+      Create(Person(kDigipost), v1::DeliveryPolicy::DIGITAL_THEN_PRINT, true, 0,
+             kStart + 60 * 1000);
   EXPECT_THAT(Drain(), ElementsAre("route", "route"));
   EXPECT_EQ(Get(id).state, Letter::QUEUED);
   EXPECT_THAT(digital_.sent, IsEmpty());

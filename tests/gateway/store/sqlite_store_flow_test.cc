@@ -239,9 +239,9 @@ TEST_F(StoreFlowTest, TimerOfALetterThatMovedOnIsOnlyRemoved) {
   auto id = Letter("L1", {kQueued, kRouted, kSent, kDelivered, kRead});
   ASSERT_THAT(store_->SetTimer({id, "print_if_unread", kStart}, {kRead}),
               IsOk());
-  auto fired = store_->FireTimer({id, "print_if_unread", kStart},
-                                 {kSent, kDelivered},
-                                 Move({kSent, kDelivered}, kRouted), {});
+  auto fired =
+      store_->FireTimer({id, "print_if_unread", kStart}, {kSent, kDelivered},
+                        Move({kSent, kDelivered}, kRouted), {});
   ASSERT_THAT(fired, IsOk());
   EXPECT_TRUE(*fired);
   EXPECT_EQ(StateOf(id), kRead);
@@ -297,8 +297,9 @@ TEST_F(StoreFlowTest, StuckLettersAreFoundAndRequeuedOnce) {
   auto queued = Letter("L1", {kQueued});
   auto routed = Letter("L2", {kQueued, kRouted});
   auto held = Letter("L3", {kQueued});
-  ASSERT_THAT(store_->SetTimer({held, "not_before", kStart + 999999}, {kQueued}),
-              IsOk());
+  ASSERT_THAT(
+      store_->SetTimer({held, "not_before", kStart + 999999}, {kQueued}),
+      IsOk());
   auto sent = Letter("L4", {kQueued, kRouted, kSent});
   clock_.Advance(10000);
   auto stuck = store_->StuckLetters(kStart + 1, 10);
