@@ -73,7 +73,8 @@ def write(path, data):
 
 def load_persons():
     """Sample persons of the simulator's data file, by kind: mailbox
-    (Digipost), eboks, nomailbox, reserved, deleted, unregistered."""
+    (Digipost), reader (Digipost, opens letters after a while), eboks,
+    nomailbox, reserved, deleted, unregistered."""
     import yaml
     with open(os.path.join(ROOT, "sim", "data", "persons.yaml")) as f:
         data = yaml.safe_load(f)
@@ -85,6 +86,8 @@ def load_persons():
             kind = "deleted"
         elif p.get("reservasjon", "NEI") == "JA":
             kind = "reserved"
+        elif provider == "984661185" and "reads_after_seconds" in p:
+            kind = "reader"
         elif provider == "984661185":
             kind = "mailbox"
         elif provider:
