@@ -154,6 +154,7 @@ FaultDecision FaultModel::OnRequest(const std::string& endpoint) {
       d.error_type = spec.error_type;
     }
   }
+  if (d.action != FaultDecision::Action::kNone) ++injected_[endpoint];
   // A probabilistic or every-k-th fault counts what it injected; a plain
   // one every request it touched.
   if ((hit || (spec.every_nth == 0 && spec.error_rate == 0)) &&
@@ -161,6 +162,17 @@ FaultDecision FaultModel::OnRequest(const std::string& endpoint) {
     faults_.erase(it);
   }
   return d;
+}
+
+absl::flat_hash_map<std::string, int64_t> FaultModel::Injected() {
+  absl::MutexLock lock(&mu_);
+  return injected_;
+}
+
+void FaultModel::Reset() {
+  absl::MutexLock lock(&mu_);
+  faults_.clear();
+  injected_.clear();
 }
 
 EventFaults FaultModel::EventsOf(const std::string& endpoint) {

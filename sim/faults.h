@@ -81,6 +81,10 @@ class FaultModel {
   // when it injects something.
   FaultDecision OnRequest(const std::string& endpoint);
   EventFaults EventsOf(const std::string& endpoint);
+  // Failures, timeouts and drops injected so far, by endpoint (not
+  // cleared by Clear; by Reset).
+  absl::flat_hash_map<std::string, int64_t> Injected();
+  void Reset();
 
  private:
   struct State {
@@ -89,6 +93,7 @@ class FaultModel {
   };
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, State> faults_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int64_t> injected_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 random_ ABSL_GUARDED_BY(mu_);
 };
 

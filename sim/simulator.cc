@@ -309,7 +309,7 @@ class SimulatorImpl final : public Simulator {
       r.status = 204;
     });
     server_.Post("/sim/v1/reset", [this](const Request&, Response& r) {
-      faults_.Clear();
+      faults_.Reset();
       events_.Reset();
       absl::MutexLock lock(&mu_);
       digipost_.clear();
@@ -757,7 +757,11 @@ class SimulatorImpl final : public Simulator {
           {"print", CountsJson(print_)},
           {"registry",
            {{"requests", registry_requests_}, {"persons", registry_persons_}}},
-          {"digipost_events", {{"served", events_.served()}}}};
+          {"digipost_events", {{"served", events_.served()}}},
+          {"faults_injected", json::object()}};
+      for (const auto& [endpoint, n] : faults_.Injected()) {
+        reply["faults_injected"][endpoint] = n;
+      }
     }
     res.set_content(reply.dump(-1, ' ', false, json::error_handler_t::replace),
                     kJson);

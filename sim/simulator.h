@@ -21,7 +21,8 @@
 //   GET    /sim/v1/deliveries  {"digipost": {"<message-id>": {"accepted": N,
 //                              "duplicates": M}}, "print": {...},
 //                              "registry": {"requests": N, "persons": M},
-//                              "digipost_events": {"served": N}}
+//                              "digipost_events": {"served": N},
+//                              "faults_injected": {"<endpoint>": N}}
 //   GET    /documents/events  Digipost-shaped document events (OPENED,
 //                              PRINT_FAILED, POSTMARKED, ...), signed like a
 //                              send; shape in sim/digipost_events.h. A

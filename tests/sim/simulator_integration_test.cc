@@ -134,7 +134,7 @@ class SimulatorTest : public ::testing::Test {
 TEST_F(SimulatorTest, StartsEmpty) {
   EXPECT_EQ(Deliveries(), json::parse(R"({"digipost": {}, "print": {},
       "registry": {"requests": 0, "persons": 0},
-      "digipost_events": {"served": 0}})"));
+      "digipost_events": {"served": 0}, "faults_injected": {}})"));
 }
 
 TEST_F(SimulatorTest, RegistryValidatesRequests) {
@@ -160,6 +160,7 @@ TEST_F(SimulatorTest, FaultsCountDownThenClear) {
   EXPECT_EQ(Registry(ask), 500);
   EXPECT_EQ(Registry(ask), 500);
   EXPECT_EQ(Registry(ask), 200);
+  EXPECT_EQ(Deliveries()["faults_injected"]["registry"], 2);
 
   EXPECT_EQ(
       SetFault({{"endpoint", "registry"}, {"status", 503}, {"count", -1}}),
