@@ -51,16 +51,17 @@ TEST(FaultModelTest, EveryNthAndProviderErrorBody) {
 TEST(FaultModelTest, ErrorRateFailsSomeAndCountsOnlyFailures) {
   FaultModel m;
   ASSERT_THAT(m.SetFromJson(R"({"endpoint": "token", "status": 500,
-                                "count": 5, "error_rate": 0.5})"),
+                                "count": 50, "error_rate": 0.5})"),
               IsOk());
   int failed = 0;
   int requests = 0;
-  while (failed < 5 && requests < 10000) {
+  while (failed < 50 && requests < 10000) {
     ++requests;
     if (m.OnRequest("token").action == Action::kFail) ++failed;
   }
-  EXPECT_EQ(failed, 5);
-  EXPECT_GT(requests, 5);
+  EXPECT_EQ(failed, 50);
+  // Some passed (all 50 first ones failing has odds of 2^-50).
+  EXPECT_GT(requests, 50);
   EXPECT_EQ(m.OnRequest("token").action, Action::kNone);
 }
 
