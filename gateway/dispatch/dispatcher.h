@@ -19,6 +19,15 @@
 // provider (SENT_DIGITAL, DELIVERED) goes back through ROUTED (channel
 // "print") and the print stage to SENT_PRINT, each step a receipt.
 //
+// Provider events (ApplyEvent) move a letter forward only and only while it
+// is with the channel that reports: kDelivered SENT_DIGITAL -> DELIVERED;
+// kRead -> READ (through DELIVERED); kPosted SENT_PRINT -> PRINTED; kFailed
+// from a mailbox channel -> fallback to print or FAILED, from print ->
+// FAILED. kPrintReceived, kNotificationFailed and kReturned are evidence
+// only: a returned letter stays PRINTED (the API has no state for it; the
+// return is in the letter's provider events with the provider's reason).
+// Every event is kept, once, whether or not it moved anything.
+//
 // print_if_unread_after: the deadline runs from the hand-off to the mailbox
 // provider (SENT_DIGITAL; for Digipost that is also DELIVERED), so that a
 // channel without delivery receipts still keeps it. The timer is written in

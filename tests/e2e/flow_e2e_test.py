@@ -140,6 +140,11 @@ class FlowTest(unittest.TestCase):
 
     def test_unread_goes_to_print_once_and_read_does_not(self):
         stub = self.stack.letters()
+        # The event feed repeats every event and serves batches out of
+        # order; neither may change the outcome.
+        self.stack.set_fault(endpoint="digipost-events", duplicate=True,
+                             out_of_order=True)
+        self.addCleanup(self.stack.clear_faults)
         unread = stub.SubmitLetter(submit_request(
             person=self.persons["mailbox"][0], ref="deadline-unread",
             print_if_unread_after=4)).letter
@@ -167,6 +172,13 @@ class FlowTest(unittest.TestCase):
         time.sleep(1)
         self.assertEqual(Letter.State.Name(stub.GetLetter(
             letter_pb2.GetLetterRequest(name=read.id)).state), "READ")
+        # A failure reported after the read never moves the letter back
+        # nor sends it to print.
+        self.stack.sim_call("POST", "/sim/v1/events",
+                            {"message_id": read.id, "type": "PRINT_FAILED"})
+        time.sleep(3)
+        self.assertEqual(Letter.State.Name(stub.GetLetter(
+            letter_pb2.GetLetterRequest(name=read.id)).state), "READ")
         counts = self.stack.deliveries()
         self.assertEqual(counts["print"][unread.id],
                          {"accepted": 1, "duplicates": 0})
@@ -175,6 +187,30 @@ class FlowTest(unittest.TestCase):
         self.assertNotIn(read.id, counts["print"])
         self.assertEqual(counts["digipost"][read.id],
                          {"accepted": 1, "duplicates": 0})
+
+    def test_not_before_holds_the_letter_and_cancel_still_works(self):
+        stub = self.stack.letters()
+        at = int(time.time()) + 4
+        held = stub.SubmitLetter(submit_request(
+            person=self.persons["mailbox"][0], ref="later",
+            not_before=at)).letter
+        cancelled = stub.SubmitLetter(submit_request(
+            person=self.persons["mailbox"][0], ref="later-cancelled",
+            not_before=at)).letter
+        time.sleep(1.5)
+        self.assertEqual(Letter.State.Name(stub.GetLetter(
+            letter_pb2.GetLetterRequest(name=held.id)).state), "QUEUED")
+        stub.CancelLetter(letter_pb2.CancelLetterRequest(name=cancelled.id))
+        done = self.stack.wait_state(stub, held.id, ["DELIVERED"], timeout=30)
+        self.assertGreaterEqual(time.time(), at)
+        self.assertGreaterEqual(done.update_time.seconds, at)
+        counts = self.stack.deliveries()
+        self.assertEqual(counts["digipost"][held.id],
+                         {"accepted": 1, "duplicates": 0})
+        self.assertNotIn(cancelled.id, counts["digipost"])
+        self.assertEqual(Letter.State.Name(stub.GetLetter(
+            letter_pb2.GetLetterRequest(name=cancelled.id)).state),
+            "CANCELLED")
 
     def test_server_errors_are_retried_until_the_provider_recovers(self):
         stub = self.stack.letters()
