@@ -212,6 +212,27 @@ class FlowTest(unittest.TestCase):
             letter_pb2.GetLetterRequest(name=cancelled.id)).state),
             "CANCELLED")
 
+    def test_dropped_connections_and_timeouts_are_retried(self):
+        stub = self.stack.letters()
+        before = self.stack.deliveries()["faults_injected"].get("digipost", 0)
+        # One answer cut off mid-way, then one never given (the gateway's
+        # provider timeout is 5 s).
+        self.stack.set_fault(endpoint="digipost", drop=True, count=1)
+        dropped = stub.SubmitLetter(submit_request(
+            person=self.persons["mailbox"][0], ref="dropped",
+            mode=DO)).letter
+        self.stack.wait_state(stub, dropped.id, ["DELIVERED"], timeout=30)
+        self.stack.set_fault(endpoint="digipost", timeout_ms=8000, count=1)
+        held = stub.SubmitLetter(submit_request(
+            person=self.persons["mailbox"][0], ref="held",
+            mode=DO)).letter
+        self.stack.wait_state(stub, held.id, ["DELIVERED"], timeout=40)
+        counts = self.stack.deliveries()
+        self.assertEqual(counts["faults_injected"]["digipost"] - before, 2)
+        for i in (dropped.id, held.id):
+            self.assertEqual(counts["digipost"][i],
+                             {"accepted": 1, "duplicates": 0})
+
     def test_server_errors_are_retried_until_the_provider_recovers(self):
         stub = self.stack.letters()
         self.stack.set_fault(endpoint="digipost", status=503, count=-1)
