@@ -427,7 +427,8 @@ absl::Status Dispatcher::RetryOrPark(const store::LetterRecord& letter,
 // ---- Provider events, timers, lost work ----
 
 absl::Status Dispatcher::ApplyEvent(const std::string& channel,
-                                    const adapters::ProviderEvent& e) {
+                                    const adapters::ProviderEvent& e,
+                                    bool* fresh) {
   store::ProviderEventRecord rec;
   rec.provider = e.provider.empty() ? channel : e.provider;
   rec.event_id = e.event_id;
@@ -513,6 +514,7 @@ absl::Status Dispatcher::ApplyEvent(const std::string& channel,
   }
   ASSIGN_OR_RETURN(store::ProviderEventOutcome outcome,
                    store_->ApplyProviderEvent(rec, candidates));
+  if (fresh != nullptr) *fresh = !outcome.duplicate;
   if (outcome.moved) {
     spdlog::info("letter {}: {} from {} applied", e.message_id, rec.kind,
                  rec.provider);

@@ -95,8 +95,10 @@ class Dispatcher {
   // and moves its letter forward when it can (see store::Store::
   // ApplyProviderEvent). Non-OK only when the store failed: the event was
   // not kept and must not be confirmed to the provider.
+  // `fresh`, when given, is set to false for an event kept before.
   absl::Status ApplyEvent(const std::string& channel,
-                          const adapters::ProviderEvent& event);
+                          const adapters::ProviderEvent& event,
+                          bool* fresh = nullptr);
 
   // Acts on a due timer, exactly once across all scanners.
   absl::Status FireTimer(const store::TimerRecord& timer);

@@ -33,8 +33,11 @@ int EventPoller::PollOnce() {
       if (events->empty()) break;
       std::vector<std::string> stored;
       bool failed = false;
+      bool any_fresh = false;
       for (const auto& e : *events) {
-        absl::Status s = dispatcher_->ApplyEvent(name, e);
+        bool fresh = false;
+        absl::Status s = dispatcher_->ApplyEvent(name, e, &fresh);
+        any_fresh = any_fresh || fresh;
         if (!s.ok()) {
           spdlog::warn("event {} from {} not stored: {}", e.event_id, name,
                        s.ToString());
@@ -51,7 +54,12 @@ int EventPoller::PollOnce() {
                        s.ToString());
         }
       }
-      if (failed || static_cast<int>(events->size()) < options_.batch) break;
+      // A full batch may have more behind it, unless it brought nothing
+      // new (a provider that ignores confirmations).
+      if (failed || !any_fresh ||
+          static_cast<int>(events->size()) < options_.batch) {
+        break;
+      }
     }
   }
   return applied;
@@ -59,14 +67,12 @@ int EventPoller::PollOnce() {
 
 void EventPoller::Loop() {
   while (true) {
-    const int n = PollOnce();
+    PollOnce();
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
-    // A full round goes on at once; an empty one waits.
-    if (n == 0) {
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_),
-                           absl::Milliseconds(options_.interval_ms));
-    }
+    // A round drains what each channel has; the next waits.
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                         absl::Milliseconds(options_.interval_ms));
     if (stopping_) return;
   }
 }

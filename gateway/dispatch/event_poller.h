@@ -15,7 +15,7 @@
 namespace utpost::dispatch {
 
 struct EventPollerOptions {
-  // Pause between rounds when the last round found nothing. Default 5 s.
+  // Pause between rounds. Default 5 s.
   int64_t interval_ms = 5000;
   // Events asked for per channel per call.
   int batch = 100;

@@ -383,6 +383,40 @@ TEST_F(FlowTest, ReadEventMovesForwardAndLateEventsAreOnlyKept) {
   EXPECT_THAT(print_.sent, IsEmpty());
 }
 
+// A provider that ignores confirmations and repeats a full batch is not
+// asked again and again within one round.
+class RepeatingChannel final : public adapters::Channel {
+ public:
+  std::string name() const override { return "digital"; }
+  absl::StatusOr<adapters::SendResult> Send(
+      const adapters::OutgoingLetter&) override {
+    return adapters::SendResult();
+  }
+  absl::StatusOr<std::vector<adapters::ProviderEvent>> FetchEvents(
+      int max) override {
+    ++fetches;
+    std::vector<adapters::ProviderEvent> out;
+    for (int i = 0; i < max; ++i) {
+      adapters::ProviderEvent e;
+      e.event_id = "same-" + std::to_string(i);
+      e.message_id = "unknown-letter";
+      e.kind = Kind::kRead;
+      out.push_back(e);
+    }
+    return out;
+  }
+  int fetches = 0;
+};
+
+TEST_F(FlowTest, RepeatedFullBatchesEndTheRound) {
+  RepeatingChannel repeating;
+  Dispatcher d(store_.get(), &registry_, nullptr, {{"digital", &repeating}},
+               DispatcherOptions(), [] {});
+  EventPoller poller(&d, {.batch = 5, .start_thread = false});
+  EXPECT_EQ(poller.PollOnce(), 10);  // New, then all seen before.
+  EXPECT_EQ(repeating.fetches, 2);
+}
+
 TEST_F(FlowTest, LateFailureFallsBackToPrintOrFails) {
   auto fallback = Create(Person(kDigipost));
   auto only = Create(Person(kDigipost), v1::DeliveryPolicy::DIGITAL_ONLY);
