@@ -22,7 +22,9 @@
 #include "gateway/api/ops_service.h"
 #include "gateway/api/receipt_log_service.h"
 #include "gateway/dispatch/dispatcher.h"
+#include "gateway/dispatch/event_poller.h"
 #include "gateway/dispatch/outbox_relay.h"
+#include "gateway/dispatch/timer_scanner.h"
 #include "gateway/dispatch/worker_pool.h"
 #include "gateway/receipts/jws_receipt_signer.h"
 #include "gateway/store/sqlite_store.h"
@@ -45,9 +47,20 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
   return ss.str();
 }
 
+// The channels this gateway delivers through, by routing name (see
+// gateway/dispatch/routing.h): the Digipost-direct "digital" and "print"
+// always; "dpi" and "altinn" once their providers are configured.
+std::vector<std::string> ConfiguredChannels(const config::v1::Config& c) {
+  std::vector<std::string> names = {"digital", "print"};
+  if (!c.providers().altinn().url().empty()) names.push_back("altinn");
+  if (!c.providers().dpi().url().empty()) names.push_back("dpi");
+  return names;
+}
+
 queue::Topology TopologyOf(const config::v1::Config& c) {
   queue::Topology t;
   t.prefix = c.broker().prefix();
+  t.stages = dispatch::Dispatcher::StagesFor(ConfiguredChannels(c));
   t.retry_delays_seconds.assign(c.retry().delays_seconds().begin(),
                                 c.retry().delays_seconds().end());
   return t;
@@ -73,18 +86,23 @@ api::AccessPolicy AccessOf(const config::v1::Config& c) {
   return p;
 }
 
-// The worker role's outside world: registry and channels, made by name
+// The worker role's outside world: registries and channels, made by name
 // through the adapter registry.
 struct OutsideWorld {
   std::unique_ptr<adapters::HttpClient> http;
   // Maskinporten tokens; null when providers.maskinporten is not set.
   std::unique_ptr<adapters::TokenSource> tokens;
   std::unique_ptr<adapters::Registry> registry;
-  // Null when providers.business_registry / providers.altinn are not set.
+  // The business registry; null: organisations go to print.
   std::unique_ptr<adapters::OrganisationRegistry> organisations;
-  std::unique_ptr<adapters::Channel> altinn;
-  std::unique_ptr<adapters::Channel> digital;
-  std::unique_ptr<adapters::Channel> print;
+  // By routing name; exactly ConfiguredChannels().
+  std::map<std::string, std::unique_ptr<adapters::Channel>> channels;
+
+  std::map<std::string, adapters::Channel*> ChannelMap() const {
+    std::map<std::string, adapters::Channel*> out;
+    for (const auto& [name, c] : channels) out[name] = c.get();
+    return out;
+  }
 };
 
 absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
@@ -138,7 +156,7 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
     return absl::InvalidArgumentError(
         absl::StrCat("providers.digipost: ", d.status().message()));
   }
-  w.digital = std::move(*d);
+  w.channels["digital"] = std::move(*d);
 
   adapters::AdapterSettings print;
   print.base_url = p.print().url();
@@ -154,7 +172,7 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
     return absl::InvalidArgumentError(
         absl::StrCat("providers.print: ", pr.status().message()));
   }
-  w.print = std::move(*pr);
+  w.channels["print"] = std::move(*pr);
 
   if (!p.business_registry().url().empty()) {
     adapters::AdapterSettings brreg;
@@ -188,7 +206,26 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
       return absl::InvalidArgumentError(
           absl::StrCat("providers.altinn: ", a.status().message()));
     }
-    w.altinn = std::move(*a);
+    w.channels["altinn"] = std::move(*a);
+  }
+  if (!p.dpi().url().empty()) {
+    adapters::AdapterSettings dpi;
+    dpi.base_url = p.dpi().url();
+    dpi.signing_key_file = p.dpi().signing_key_file();
+    dpi.certificate_file = p.dpi().certificate_file();
+    dpi.provider_certificate_file = p.dpi().provider_certificate_file();
+    dpi.provider_ca_file = p.dpi().provider_ca_file();
+    dpi.scope = p.dpi().scope();
+    dpi.receipt_scope = p.dpi().receipt_scope();
+    dpi.sender_id = p.dpi().sender_id();
+    dpi.tokens = w.tokens.get();
+    dpi.http = w.http.get();
+    auto d = known.MakeChannel("dpi", dpi);
+    if (!d.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("providers.dpi: ", d.status().message()));
+    }
+    w.channels["dpi"] = std::move(*d);
   }
   return w;
 }
@@ -379,9 +416,16 @@ absl::Status RunDaemon(const config::v1::Config& config,
 
   std::unique_ptr<dispatch::Dispatcher> dispatcher;
   std::unique_ptr<dispatch::WorkerPool> workers;
+  std::unique_ptr<dispatch::EventPoller> poller;
+  std::unique_ptr<dispatch::TimerScanner> timers;
   if (worker_role) {
     dispatch::DispatcherOptions d;
     d.topology = topology;
+    const auto& flow = config.dispatch();
+    d.routing.digipost_providers.assign(flow.digipost_providers().begin(),
+                                        flow.digipost_providers().end());
+    d.routing.dpi_providers.assign(flow.dpi_providers().begin(),
+                                   flow.dpi_providers().end());
     d.retry_delays_seconds = topology.retry_delays_seconds;
     d.max_attempts = config.retry().max_attempts();
     for (const auto& t : config.tenants()) {
@@ -394,11 +438,21 @@ absl::Status RunDaemon(const config::v1::Config& config,
       d.return_addresses[t.organisation_number()] = a;
     }
     dispatcher = std::make_unique<dispatch::Dispatcher>(
-        store->get(), outside.registry.get(), outside.digital.get(),
-        outside.print.get(), d, [relay_ptr, notify_watchers] {
+        store->get(), outside.registry.get(), outside.organisations.get(),
+        outside.ChannelMap(), d, [relay_ptr, notify_watchers] {
           relay_ptr->Wake();
           notify_watchers();
         });
+    dispatch::EventPollerOptions events;
+    events.interval_ms = int64_t{flow.event_poll_interval_seconds()} * 1000;
+    poller = std::make_unique<dispatch::EventPoller>(dispatcher.get(), events);
+    dispatch::TimerScannerOptions scan;
+    scan.interval_ms = flow.timer_scan_interval_ms();
+    scan.stuck_after_ms = flow.stuck_after_seconds() < 0
+                              ? 0
+                              : int64_t{flow.stuck_after_seconds()} * 1000;
+    timers = std::make_unique<dispatch::TimerScanner>(store->get(),
+                                                      dispatcher.get(), scan);
     std::vector<std::vector<std::string>> groups;
     for (const auto& stage : topology.stages) {
       for (int i = 0; i < config.workers_per_queue(); ++i) {
@@ -427,6 +481,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
   retention.reset();
   tree_heads.reset();
   workers.reset();  // Finishes the deliveries in hand; the rest stay queued.
+  poller.reset();
+  timers.reset();
   dispatcher.reset();
   // Stops after its current round; what it has not published stays in the
   // outbox for the next start.

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace utpost::sim {
@@ -52,6 +53,13 @@ absl::StatusOr<SimPerson> ParsePerson(const YAML::Node& node, size_t index) {
   } else if (!reservation.empty() && reservation != "NEI") {
     return absl::InvalidArgumentError(absl::StrCat(
         where, ".reservasjon: JA or NEI, not \"", reservation, "\""));
+  }
+  if (std::string reads = Scalar(node, "reads_after_seconds"); !reads.empty()) {
+    if (!absl::SimpleAtoi(reads, &person.reads_after_seconds) ||
+        person.reads_after_seconds < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ".reads_after_seconds: a whole number of seconds, 0 or more"));
+    }
   }
   person.email = Scalar(node, "email");
   person.mobile = Scalar(node, "mobile");

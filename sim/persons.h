@@ -3,6 +3,7 @@
 #ifndef UTPOST_SIM_PERSONS_H_
 #define UTPOST_SIM_PERSONS_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,9 @@ struct SimPerson {
   // Both empty without a digital mailbox.
   std::string mailbox_address;
   std::string mailbox_provider;
+  // The recipient opens each letter delivered to the Digipost mailbox this
+  // long after it arrived (an OPENED event); -1: never.
+  int64_t reads_after_seconds = -1;
 };
 
 // Parses the YAML text of a persons file. INVALID_ARGUMENT naming the entry

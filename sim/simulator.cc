@@ -19,6 +19,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
@@ -30,6 +31,8 @@
 #include "sim/dpi.h"
 #include "sim/altinn.h"
 #include "sim/maskinporten.h"
+#include "sim/digipost_events.h"
+#include "sim/faults.h"
 #include "sim/multipart.h"
 #include "sim/print.h"
 #include "sim/signature_check.h"
@@ -186,12 +189,6 @@ std::string JsonError(absl::string_view code, absl::string_view message) {
 }
 
 // ---- State ---------------------------------------------------------------
-
-struct Fault {
-  int status = 0;     // 0: answer normally after the delay.
-  int remaining = 0;  // -1: until cleared.
-  int64_t delay_ms = 0;
-};
 
 struct Counts {
   int accepted = 0;
@@ -358,19 +355,25 @@ class SimulatorImpl final : public Simulator {
       return ApplyFault(endpoint, r);
     });
     dpi_->Register(&server_);
+    server_.Get("/documents/events", [this](const Request& q, Response& r) {
+      HandleDigipostEvents(q, r);
+    });
+    server_.Post("/sim/v1/events", [this](const Request& q, Response& r) {
+      HandleScheduleEvent(q, r);
+    });
     server_.Get("/sim/v1/deliveries",
                 [this](const Request&, Response& r) { HandleDeliveries(r); });
     server_.Post("/sim/v1/faults", [this](const Request& q, Response& r) {
       HandleSetFault(q, r);
     });
     server_.Delete("/sim/v1/faults", [this](const Request&, Response& r) {
-      absl::MutexLock lock(&mu_);
-      faults_.clear();
+      faults_.Clear();
       r.status = 204;
     });
     server_.Post("/sim/v1/reset", [this](const Request&, Response& r) {
+      faults_.Reset();
+      events_.Reset();
       absl::MutexLock lock(&mu_);
-      faults_.clear();
       digipost_.clear();
       print_.Reset();
       registry_requests_ = 0;
@@ -387,35 +390,44 @@ class SimulatorImpl final : public Simulator {
         });
   }
 
-  // Answers the request with an injected fault if one is due. True when it
-  // did.
+  // Answers the request with an injected fault if one is due (see
+  // faults.h). True when it did.
   bool ApplyFault(const std::string& endpoint, Response& res) {
-    std::optional<Fault> fault;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = faults_.find(endpoint);
-      if (it != faults_.end()) {
-        fault = it->second;
-        if (it->second.remaining > 0 && --it->second.remaining == 0) {
-          faults_.erase(it);
-        }
+    FaultDecision fault = faults_.OnRequest(endpoint);
+    if (fault.delay_ms > 0) absl::SleepFor(absl::Milliseconds(fault.delay_ms));
+    switch (fault.action) {
+      case FaultDecision::Action::kNone:
+        return false;
+      case FaultDecision::Action::kTimeout:
+        spdlog::info("{}: holding a request {} ms", endpoint, fault.timeout_ms);
+        absl::SleepFor(absl::Milliseconds(fault.timeout_ms));
+        [[fallthrough]];
+      case FaultDecision::Action::kDrop:
+        // Headers go out, then the connection closes with the body
+        // promised but never sent.
+        spdlog::info("{}: dropping the connection", endpoint);
+        res.status = 200;
+        res.set_content_provider(
+            1024, "application/octet-stream",
+            [](size_t, size_t, httplib::DataSink&) { return false; });
+        return true;
+      case FaultDecision::Action::kFail:
+        break;
+    }
+    res.status = fault.status;
+    const std::string code =
+        fault.error_code.empty() ? "SIMULATED_FAULT" : fault.error_code;
+    if (endpoint == "digipost" || endpoint == "digipost-events") {
+      std::string type = fault.error_type;
+      if (type.empty()) {
+        type = fault.status >= 500 ? "SERVER" : "CLIENT_TECHNICAL";
       }
-    }
-    if (!fault.has_value()) return false;
-    if (fault->delay_ms > 0)
-      absl::SleepFor(absl::Milliseconds(fault->delay_ms));
-    if (fault->status == 0) return false;
-    res.status = fault->status;
-    if (endpoint == "digipost") {
-      res.set_content(
-          DigipostError(fault->status >= 500 ? "SERVER" : "CLIENT_TECHNICAL",
-                        "SIMULATED_FAULT", "fault injected by utpost-sim"),
-          kDigipostXml);
+      res.set_content(DigipostError(type, code, "fault injected by utpost-sim"),
+                      kDigipostXml);
     } else {
-      res.set_content(
-          JsonError("SIMULATED_FAULT", "fault injected by utpost-sim"), kJson);
+      res.set_content(JsonError(code, "fault injected by utpost-sim"), kJson);
     }
-    spdlog::info("{}: injected fault {}", endpoint, fault->status);
+    spdlog::info("{}: injected fault {} {}", endpoint, fault.status, code);
     return true;
   }
 
@@ -649,6 +661,14 @@ class SimulatorImpl final : public Simulator {
           kDigipostXml);
       return;
     }
+    if (!person.empty()) {
+      auto reader = persons_.find(person);
+      if (reader != persons_.end() && reader->second.reads_after_seconds >= 0) {
+        events_.Schedule(
+            message_id, uuids.front(), "OPENED",
+            clock_->NowMillis() + reader->second.reads_after_seconds * 1000);
+      }
+    }
     spdlog::info("digipost: delivered message {} ({} documents) to {}",
                  message_id, uuids.size(),
                  person.empty() ? organisation : MaskPersonNumber(person));
@@ -677,7 +697,12 @@ class SimulatorImpl final : public Simulator {
           {"digipost", CountsJson(digipost_)},
           {"print", print_.Counts()},
           {"registry",
-           {{"requests", registry_requests_}, {"persons", registry_persons_}}}};
+           {{"requests", registry_requests_}, {"persons", registry_persons_}}},
+          {"digipost_events", {{"served", events_.served()}}},
+          {"faults_injected", json::object()}};
+      for (const auto& [endpoint, n] : faults_.Injected()) {
+        reply["faults_injected"][endpoint] = n;
+      }
     }
     reply["dpi"] = dpi_->Deliveries();
     reply["altinn"] = altinn_->Counts();
@@ -687,63 +712,87 @@ class SimulatorImpl final : public Simulator {
   }
 
   void HandleSetFault(const Request& req, Response& res) {
-    json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-    std::string endpoint;
-    Fault fault;
-    int count = 1;
-    bool valid = body.is_object();
-    if (valid) {
-      auto it = body.find("endpoint");
-      if (it != body.end() && it->is_string())
-        endpoint = it->get<std::string>();
-      valid = endpoint == "digipost" || endpoint == "print" ||
-              endpoint == "print-events" || endpoint == "registry" ||
-              endpoint == "dpi" || endpoint == "dpi_in" ||
-              endpoint == "token" || endpoint == "altinn" ||
-              endpoint == "enhetsregisteret";
-    }
-    auto integer = [&](const char* key, int64_t fallback) -> int64_t {
-      auto it = body.find(key);
-      if (it == body.end()) return fallback;
-      if (!it->is_number_integer()) {
-        valid = false;
-        return fallback;
-      }
-      return it->get<int64_t>();
-    };
-    if (valid) {
-      fault.status = static_cast<int>(integer("status", 503));
-      count = static_cast<int>(integer("count", 1));
-      fault.delay_ms = integer("delay_ms", 0);
-      valid =
-          valid &&
-          (fault.status == 0 || (fault.status >= 100 && fault.status <= 599)) &&
-          count >= -1 && fault.delay_ms >= 0 &&
-          fault.delay_ms <= 10 * 60 * 1000;
-    }
-    if (!valid) {
+    if (absl::Status s = faults_.SetFromJson(req.body); !s.ok()) {
       res.status = 400;
-      res.set_content(
-          JsonError("INVALID_FAULT",
-                    "expected {\"endpoint\": "
-                    "\"digipost|print|print-events|registry|dpi|dpi_in|"
-                    "token|altinn|enhetsregisteret\", "
-                    "\"status\": 0 or 100-599, \"count\": -1 or more, "
-                    "\"delay_ms\": 0 or more}"),
-          kJson);
+      res.set_content(JsonError("INVALID_FAULT", s.message()), kJson);
       return;
     }
-    fault.remaining = count;
-    {
-      absl::MutexLock lock(&mu_);
-      if (count == 0) {
-        faults_.erase(endpoint);
-      } else {
-        faults_[endpoint] = fault;
-      }
+    spdlog::info("faults: {}", req.body);
+    res.status = 204;
+  }
+
+  // ---- Digipost document events ----
+
+  void HandleDigipostEvents(const Request& req, Response& res) {
+    if (ApplyFault("digipost-events", res)) return;
+    SignedRequest signed_request;
+    signed_request.method = req.method;
+    signed_request.target = req.target;
+    signed_request.body = req.body;
+    signed_request.date = Header(req, "Date");
+    signed_request.user_id = Header(req, "X-Digipost-UserId");
+    signed_request.content_sha256 = Header(req, "X-Content-SHA256");
+    signed_request.content_md5 = Header(req, "Content-MD5");
+    signed_request.signature = Header(req, "X-Digipost-Signature");
+    if (absl::Status s = checker_->Check(signed_request, clock_->NowMillis(),
+                                         options_.max_date_skew_ms);
+        !s.ok()) {
+      return RefuseDigipost(res, 403, "CLIENT_TECHNICAL", "INVALID_SIGNATURE",
+                            s.message());
     }
-    spdlog::info("faults: {} -> status {} count {} delay {} ms", endpoint,
-                 fault.status, count, fault.delay_ms);
+    int64_t offset = 0;
+    int64_t max = 100;
+    if ((req.has_param("offset") &&
+         !absl::SimpleAtoi(req.get_param_value("offset"), &offset)) ||
+        (req.has_param("maxResults") &&
+         !absl::SimpleAtoi(req.get_param_value("maxResults"), &max)) ||
+        offset < 0 || max < 1 || max > 1000 || !req.has_param("from") ||
+        !req.has_param("to")) {
+      return RefuseDigipost(res, 400, "CLIENT_TECHNICAL", "INVALID_QUERY",
+                            "expected from, to, offset >= 0 and maxResults "
+                            "1-1000");
+    }
+    res.status = 200;
+    res.set_content(events_.Page(clock_->NowMillis(), offset, max,
+                                 faults_.EventsOf("digipost-events")),
+                    kDigipostXml);
+  }
+
+  // {"message_id": "...", "type": "OPENED", "after_ms": 0}
+  void HandleScheduleEvent(const Request& req, Response& res) {
+    json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    static const char* kTypes[] = {"OPENED",
+                                   "PRINT_FAILED",
+                                   "POSTMARKED",
+                                   "SHREDDED",
+                                   "EMAIL_NOTIFICATION_FAILED",
+                                   "SMS_NOTIFICATION_FAILED"};
+    std::string id = body.is_object() && body.contains("message_id") &&
+                             body["message_id"].is_string()
+                         ? body["message_id"].get<std::string>()
+                         : "";
+    std::string type =
+        body.is_object() && body.contains("type") && body["type"].is_string()
+            ? body["type"].get<std::string>()
+            : "OPENED";
+    int64_t after = body.is_object() && body.contains("after_ms") &&
+                            body["after_ms"].is_number_integer()
+                        ? body["after_ms"].get<int64_t>()
+                        : 0;
+    if (id.empty() ||
+        std::find(std::begin(kTypes), std::end(kTypes), type) ==
+            std::end(kTypes) ||
+        after < 0) {
+      res.status = 400;
+      res.set_content(JsonError("INVALID_EVENT",
+                                "expected {\"message_id\", \"type\": "
+                                "OPENED|PRINT_FAILED|POSTMARKED|SHREDDED|"
+                                "EMAIL_NOTIFICATION_FAILED|"
+                                "SMS_NOTIFICATION_FAILED, \"after_ms\"}"),
+                      kJson);
+      return;
+    }
+    events_.Schedule(id, "", type, clock_->NowMillis() + after);
     res.status = 204;
   }
 
@@ -762,8 +811,9 @@ class SimulatorImpl final : public Simulator {
   std::atomic<bool> finished_{false};
   PrintSimulator print_;  // Thread-safe on its own.
 
+  FaultModel faults_;
+  DigipostEventFeed events_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Fault> faults_ ABSL_GUARDED_BY(mu_);
   // Counts one delivery of `id`: the first is accepted, each later one a
   // refused duplicate. Returns true for a duplicate.
   bool CountDelivery(std::map<std::string, Counts>* counts,

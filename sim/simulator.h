@@ -28,16 +28,60 @@
 // Test-control endpoints (plain JSON):
 //   GET    /sim/v1/deliveries  {"digipost": {"<message-id>": {"accepted": N,
 //                              "duplicates": M}}, "print": {...}, "dpi": {...},
-//                              "registry": {"requests": N, "persons": M}}
-//   POST   /sim/v1/faults      {"endpoint": "digipost|print|print-events|
-//                              registry|dpi|dpi_in|token|altinn|
-//                              enhetsregisteret" (dpi: sends; dpi_in:
-//                              receipt queue),
-//                              "status": 503, "count": 5, "delay_ms": 0}:
-//                              the next `count` requests to the endpoint
-//                              wait `delay_ms` and then fail with `status`
-//                              (count -1: until cleared; status 0: answer
-//                              normally after the delay). 204.
+//                              "altinn": {...}, "token": {...},
+//                              "registry": {"requests": N, "persons": M},
+//                              "digipost_events": {"served": N},
+//                              "faults_injected": {"<endpoint>": N}}
+//   GET    /documents/events  Digipost-shaped document events (OPENED,
+//                              PRINT_FAILED, POSTMARKED, ...), signed like a
+//                              send; shape in sim/digipost_events.h. A
+//                              person with reads_after_seconds in the
+//                              persons file opens each letter that long
+//                              after delivery.
+//   POST   /sim/v1/events      {"message_id": "...", "type": "OPENED",
+//                              "after_ms": 0}: the Digipost feed reports
+//                              this event about the message after after_ms.
+//                              204.
+//   POST   /sim/v1/faults      {"endpoint": "<name>", "status": 503,
+//                              "count": 5, "delay_ms": 0, ...}: faults of
+//                              one endpoint (sim/faults.h). Endpoint names:
+//                              "digipost", "digipost-events", "print",
+//                              "print-events", "registry", "dpi" (sends),
+//                              "dpi_in" (receipt queue), "token", "altinn",
+//                              "enhetsregisteret", and any other plain name
+//                              (lowercase letters, digits, '-', '_') that
+//                              a simulated service checks. Fields:
+//                                status    HTTP status of each injected
+//                                          failure (default 503); 0 answers
+//                                          normally after the delay.
+//                                count     failures injected before the
+//                                          fault clears itself (default 1;
+//                                          -1 until cleared; 0 clears).
+//                                delay_ms  latency before each answer.
+//                                error_rate  each request fails with this
+//                                          probability (0-1), or
+//                                every_nth every k-th request fails;
+//                                          neither: every request.
+//                                error_code, error_type  the provider's
+//                                          error in the body (Digipost XML
+//                                          error-code and error-type, e.g.
+//                                          "UNKNOWN_RECIPIENT",
+//                                          "CLIENT_DATA"; JSON "code"
+//                                          elsewhere). Default
+//                                          SIMULATED_FAULT, type SERVER
+//                                          for 5xx else CLIENT_TECHNICAL.
+//                                timeout   true (or timeout_ms): no answer
+//                                          until the client gives up (held
+//                                          120 s or timeout_ms, then cut).
+//                                drop      true: the connection closes
+//                                          mid-answer.
+//                                duplicate, late_ms, out_of_order: for
+//                                          event feeds: every event twice;
+//                                          events appear late_ms after they
+//                                          happen; a batch appears newest
+//                                          first. These alone fail no
+//                                          request and last until cleared.
+//                              204; 400 naming the field otherwise.
 //   DELETE /sim/v1/faults      clears all faults. 204.
 //   POST   /sim/v1/dpi/receipts  DPI receipts. Without "message_id", sets how
 //                              later accepted messages are answered (omitted
@@ -61,8 +105,8 @@
 //                              same CA)}. 204; 404 for an unknown message.
 //   POST   /sim/v1/print/...   print test control (sim/print.h).
 //   POST   /sim/v1/reset       forgets all message and job ids, counts,
-//                              print events, faults, DPI receipts and
-//                              receipt settings. 204.
+//                              events, faults, DPI receipts and receipt
+//                              settings. 204.
 #ifndef UTPOST_SIM_SIMULATOR_H_
 #define UTPOST_SIM_SIMULATOR_H_
 

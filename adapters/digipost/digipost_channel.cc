@@ -8,6 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "adapters/http/digest.h"
 #include "adapters/http/request_signer.h"
 #include "common/digest.h"
@@ -131,10 +133,55 @@ class DigipostChannel final : public Channel {
  public:
   DigipostChannel(DigipostOptions options,
                   std::unique_ptr<RequestSigner> signer, HttpClient* http)
-      : options_(std::move(options)), signer_(std::move(signer)), http_(http) {
+      : options_(std::move(options)),
+        signer_(std::move(signer)),
+        http_(http),
+        clock_(options_.clock != nullptr ? options_.clock : RealClock()),
+        events_from_ms_(clock_->NowMillis() - options_.events_lookback_ms) {
     while (!options_.base_url.empty() && options_.base_url.back() == '/') {
       options_.base_url.pop_back();
     }
+  }
+
+  // The feed is read by offset from a fixed start (the channel's creation
+  // less the look-back); ConfirmEvents moves past what was stored. After a
+  // restart the look-back window is read again and the store recognises
+  // the repeats.
+  absl::StatusOr<std::vector<ProviderEvent>> FetchEvents(int max) override {
+    if (max <= 0) return std::vector<ProviderEvent>{};
+    int64_t offset;
+    {
+      absl::MutexLock lock(&events_mu_);
+      offset = events_offset_;
+    }
+    HttpRequest request;
+    request.method = "GET";
+    request.url =
+        absl::StrCat(options_.base_url,
+                     "/documents/events?from=", FormatRfc3339(events_from_ms_),
+                     "&to=", FormatRfc3339(clock_->NowMillis() + 60 * 1000),
+                     "&offset=", offset, "&maxResults=", max);
+    request.headers = {{"Accept", std::string(kMessageMediaType)}};
+    RETURN_IF_ERROR(AsSetUpError(signer_->Sign(&request)));
+    absl::StatusOr<HttpResponse> response = http_->Do(request);
+    if (!response.ok()) return AsSetUpError(response.status());
+    if (response->status != 200) {
+      absl::StatusOr<SendResult> error = Interpret(*response);
+      // A refusal of the query is this gateway's doing, not a letter's.
+      if (error.ok() || absl::IsInvalidArgument(error.status())) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("digipost events: HTTP ", response->status, " ",
+                         error.ok() ? "" : error.status().message()));
+      }
+      return error.status();
+    }
+    return ParseEvents(response->body);
+  }
+
+  absl::Status ConfirmEvents(const std::vector<std::string>& ids) override {
+    absl::MutexLock lock(&events_mu_);
+    events_offset_ += static_cast<int64_t>(ids.size());
+    return absl::OkStatus();
   }
 
   std::string name() const override { return "digital"; }
@@ -276,9 +323,61 @@ class DigipostChannel final : public Channel {
     return absl::FailedPreconditionError(message);
   }
 
+  static std::vector<ProviderEvent> ParseEvents(absl::string_view xml) {
+    std::vector<ProviderEvent> out;
+    size_t pos = 0;
+    while (true) {
+      size_t start = xml.find("<event>", pos);
+      if (start == absl::string_view::npos) break;
+      size_t end = xml.find("</event>", start);
+      if (end == absl::string_view::npos) break;
+      end += sizeof("</event>") - 1;
+      absl::string_view chunk = xml.substr(start, end - start);
+      pos = end;
+      ProviderEvent e;
+      e.event_id = FindElementText(chunk, "uuid");
+      e.message_id = FindElementText(chunk, "message-id");
+      e.provider = "digipost";
+      const std::string type = FindElementText(chunk, "type");
+      if (type == "OPENED") {
+        e.kind = ProviderEvent::Kind::kRead;
+      } else if (type == "POSTMARKED") {
+        e.kind = ProviderEvent::Kind::kPosted;
+      } else if (type == "PRINT_FAILED") {
+        e.kind = ProviderEvent::Kind::kFailed;
+        e.reason = "PRINT_FAILED";
+      } else if (type == "SHREDDED") {
+        e.kind = ProviderEvent::Kind::kReturned;
+        e.reason = "SHREDDED";
+      } else if (type == "EMAIL_NOTIFICATION_FAILED" ||
+                 type == "SMS_NOTIFICATION_FAILED") {
+        e.kind = ProviderEvent::Kind::kNotificationFailed;
+        e.reason = type;
+      } else {
+        // Kept as evidence; moves nothing.
+        e.kind = ProviderEvent::Kind::kNotificationFailed;
+        e.reason = absl::StrCat("unknown event type ", type);
+      }
+      absl::Time created;
+      std::string error;
+      if (absl::ParseTime(absl::RFC3339_full, FindElementText(chunk, "created"),
+                          &created, &error)) {
+        e.time_ms = absl::ToUnixMillis(created);
+      }
+      e.evidence = std::string(chunk);
+      if (e.event_id.empty() || e.message_id.empty()) continue;
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
   DigipostOptions options_;
   const std::unique_ptr<RequestSigner> signer_;
   HttpClient* const http_;
+  const Clock* const clock_;
+  const int64_t events_from_ms_;
+  absl::Mutex events_mu_;
+  int64_t events_offset_ ABSL_GUARDED_BY(events_mu_) = 0;
 };
 
 }  // namespace

@@ -37,6 +37,9 @@ struct DigipostOptions {
   std::string signing_key_file;
   // Source of the Date header. Not owned; default the real clock.
   const Clock* clock = nullptr;
+  // How far back the document event feed is read when the channel starts
+  // (events seen before are recognised by the store). Default 24 h.
+  int64_t events_lookback_ms = int64_t{24} * 3600 * 1000;
 };
 
 // The document uuid sent for document `index` (0 = primary) of the letter
@@ -56,6 +59,13 @@ std::string DigipostDocumentUuid(const std::string& message_id, int index);
 // malformed URL) -> FAILED_PRECONDITION; a letter without recipient or
 // documents -> INVALID_ARGUMENT before anything is sent. Messages quote the
 // provider's error code and message with person numbers masked.
+//
+// FetchEvents() reads the document event feed, signed like a send:
+//   GET {base_url}/documents/events?from=&to=&offset=&maxResults=
+// (shape in sim/digipost_events.h) and maps OPENED -> kRead, POSTMARKED ->
+// kPosted, PRINT_FAILED -> kFailed, SHREDDED -> kReturned,
+// EMAIL/SMS_NOTIFICATION_FAILED -> kNotificationFailed; each event's XML is
+// its evidence. ConfirmEvents() moves the feed offset past stored events.
 // Thread-safe.
 absl::StatusOr<std::unique_ptr<Channel>> NewDigipostChannel(
     const DigipostOptions& options, HttpClient* http);

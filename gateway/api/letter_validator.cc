@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/clock.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
 #include "gateway/api/identifiers.h"
@@ -134,6 +135,9 @@ absl::Status CheckRecipient(const SubmitLetterRequest& request) {
   return absl::OkStatus();
 }
 
+constexpr int64_t kMaxPrintIfUnreadSeconds = int64_t{365} * 24 * 3600;
+constexpr int64_t kMaxNotBeforeAheadSeconds = int64_t{366} * 24 * 3600;
+
 absl::Status CheckDeliveryPolicy(const DeliveryPolicy& policy) {
   // Proto3 enums are open: a newer client may send a value this gateway does
   // not know, and guessing what it meant could send a letter the wrong way.
@@ -147,12 +151,36 @@ absl::Status CheckDeliveryPolicy(const DeliveryPolicy& policy) {
       return Invalid("delivery_policy.print_if_unread_after",
                      "must not be negative");
     }
-    // Refused rather than accepted and ignored: no letter may rely on a
-    // deadline this gateway would not keep.
-    if (after.seconds() > 0 || after.nanos() > 0) {
+    if (after.seconds() > kMaxPrintIfUnreadSeconds) {
       return Invalid("delivery_policy.print_if_unread_after",
-                     "not supported yet; leave it unset");
+                     "must be at most 365 days");
     }
+    const bool set = after.seconds() > 0 || after.nanos() > 0;
+    const auto mode = policy.mode() == DeliveryPolicy::MODE_UNSPECIFIED
+                          ? DeliveryPolicy::DIGITAL_THEN_PRINT
+                          : policy.mode();
+    // Refused rather than ignored: a deadline that cannot lead to print
+    // would only look kept.
+    if (set && mode != DeliveryPolicy::DIGITAL_THEN_PRINT) {
+      return Invalid("delivery_policy.print_if_unread_after",
+                     absl::StrCat("only with DIGITAL_THEN_PRINT, not ",
+                                  DeliveryPolicy::Mode_Name(mode)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNotBefore(const SubmitLetterRequest& request,
+                            const ValidationLimits& limits) {
+  if (!request.has_not_before()) return absl::OkStatus();
+  const auto& t = request.not_before();
+  if (t.seconds() < 0 || t.nanos() < 0 || t.nanos() > 999999999) {
+    return Invalid("not_before", "not a valid time");
+  }
+  const Clock* clock = limits.clock != nullptr ? limits.clock : RealClock();
+  const int64_t now_s = clock->NowMillis() / 1000;
+  if (t.seconds() > now_s + kMaxNotBeforeAheadSeconds) {
+    return Invalid("not_before", "must be at most 366 days ahead");
   }
   return absl::OkStatus();
 }
@@ -245,6 +273,15 @@ absl::Status ValidateSubmitLetter(const SubmitLetterRequest& request,
   RETURN_IF_ERROR(CheckRecipient(request));
   RETURN_IF_ERROR(CheckText("title", request.title(), limits.max_title_chars));
   RETURN_IF_ERROR(CheckDeliveryPolicy(request.delivery_policy()));
+  RETURN_IF_ERROR(CheckNotBefore(request, limits));
+  const auto& unread = request.delivery_policy().print_if_unread_after();
+  if ((unread.seconds() > 0 || unread.nanos() > 0) &&
+      request.recipient().has_person() &&
+      !request.recipient().has_postal_address()) {
+    return Invalid("recipient.postal_address",
+                   "required when delivery_policy.print_if_unread_after is "
+                   "set");
+  }
   // Known now, so refused now rather than failing after it was accepted.
   if (request.delivery_policy().mode() == DeliveryPolicy::PRINT_ONLY &&
       !request.recipient().has_postal_address()) {

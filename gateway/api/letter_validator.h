@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "common/clock.h"
 
 namespace utpost::v1 {
 class SubmitLetterRequest;
@@ -30,6 +31,9 @@ struct ValidationLimits {
   // sheet) is put in front.
   int max_print_sheets = 14;
   bool print_cover_page = false;
+  // Time against which not_before is checked. Not owned. Null: the real
+  // clock.
+  const Clock* clock = nullptr;
 };
 
 // Checks `request` against the API contract and `limits`. Returns OK or the

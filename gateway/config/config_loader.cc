@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "common/yaml_proto.h"
+#include "gateway/dispatch/backoff.h"
 
 namespace utpost::config {
 namespace {
@@ -258,8 +259,22 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   }
 
   auto* retry = c.mutable_retry();
+  if (retry->initial_delay_seconds() == 0) retry->set_initial_delay_seconds(20);
+  if (retry->multiplier() == 0) retry->set_multiplier(3);
+  if (retry->max_delay_seconds() == 0) retry->set_max_delay_seconds(3600);
+  if (retry->initial_delay_seconds() < 0)
+    return Invalid("retry.initial_delay_seconds", "must be > 0");
+  if (retry->multiplier() < 1)
+    return Invalid("retry.multiplier", "must be >= 1");
+  if (retry->max_delay_seconds() < retry->initial_delay_seconds())
+    return Invalid("retry.max_delay_seconds",
+                   "must be >= retry.initial_delay_seconds");
   if (retry->delays_seconds_size() == 0) {
-    for (int d : {20, 60, 300, 3600}) retry->add_delays_seconds(d);
+    dispatch::BackoffOptions b;
+    b.initial_delay_seconds = retry->initial_delay_seconds();
+    b.multiplier = retry->multiplier();
+    b.max_delay_seconds = retry->max_delay_seconds();
+    for (int d : dispatch::BackoffDelays(b)) retry->add_delays_seconds(d);
   }
   for (int i = 0; i < retry->delays_seconds_size(); ++i) {
     if (retry->delays_seconds(i) <= 0) {
@@ -271,6 +286,27 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   if (retry->max_attempts() < 1)
     return Invalid("retry.max_attempts", "must be > 0");
   RETURN_IF_ERROR(ApplyPrintDefaults(c, base_dir));
+
+  auto* dispatch = c.mutable_dispatch();
+  if (dispatch->digipost_providers_size() == 0)
+    dispatch->add_digipost_providers("984661185");
+  if (dispatch->dpi_providers_size() == 0)
+    dispatch->add_dpi_providers("922020175");
+  if (dispatch->event_poll_interval_seconds() == 0)
+    dispatch->set_event_poll_interval_seconds(10);
+  if (dispatch->event_poll_interval_seconds() < 0)
+    return Invalid("dispatch.event_poll_interval_seconds", "must be > 0");
+  if (dispatch->timer_scan_interval_ms() == 0)
+    dispatch->set_timer_scan_interval_ms(1000);
+  if (dispatch->timer_scan_interval_ms() < 0)
+    return Invalid("dispatch.timer_scan_interval_ms", "must be > 0");
+  if (dispatch->stuck_after_seconds() == 0) {
+    int longest = 0;
+    for (int d : retry->delays_seconds()) longest = std::max(longest, d);
+    dispatch->set_stuck_after_seconds(std::max(600, 3 * longest));
+  }
+  if (dispatch->stuck_after_seconds() < -1)
+    return Invalid("dispatch.stuck_after_seconds", "must be -1 or more");
   return absl::OkStatus();
 }
 

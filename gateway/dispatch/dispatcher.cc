@@ -5,8 +5,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
+#include "gateway/dispatch/backoff.h"
 #include "spdlog/spdlog.h"
 #include "utpost/internal/v1/work_item.pb.h"
 
@@ -15,16 +17,28 @@ namespace {
 
 using v1::Letter;
 using Mode = v1::DeliveryPolicy;
+using Kind = adapters::ProviderEvent::Kind;
 
 constexpr char kRoute[] = "route";
-constexpr char kDeliverDigital[] = "deliver.digital";
-constexpr char kDeliverPrint[] = "deliver.print";
+constexpr char kDeliverPrefix[] = "deliver.";
+
+std::string DeliverStage(const std::string& channel) {
+  return absl::StrCat(kDeliverPrefix, channel);
+}
 
 Mode::Mode PolicyOf(const store::LetterRecord& l) {
   auto m = l.spec.delivery_policy().mode();
   return m == v1::DeliveryPolicy::MODE_UNSPECIFIED
              ? v1::DeliveryPolicy::DIGITAL_THEN_PRINT
              : m;
+}
+
+int64_t DurationMillis(const google::protobuf::Duration& d) {
+  return d.seconds() * 1000 + d.nanos() / 1000000;
+}
+
+int64_t TimestampMillis(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000 + t.nanos() / 1000000;
 }
 
 adapters::PostalAddress ToAddress(const v1::PostalAddress& a) {
@@ -50,18 +64,54 @@ bool AlreadyDone(const absl::Status& s) {
   return absl::IsFailedPrecondition(s);
 }
 
+const char* KindName(Kind k) {
+  switch (k) {
+    case Kind::kDelivered:
+      return "DELIVERED";
+    case Kind::kRead:
+      return "READ";
+    case Kind::kNotificationFailed:
+      return "NOTIFICATION_FAILED";
+    case Kind::kPrintReceived:
+      return "PRINT_RECEIVED";
+    case Kind::kPosted:
+      return "POSTED";
+    case Kind::kReturned:
+      return "RETURNED";
+    case Kind::kFailed:
+      return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
 }  // namespace
+
+Dispatcher::Dispatcher(store::Store* store, adapters::Registry* registry,
+                       adapters::OrganisationRegistry* organisations,
+                       std::map<std::string, adapters::Channel*> channels,
+                       DispatcherOptions options,
+                       std::function<void()> on_change)
+    : store_(store),
+      registry_(registry),
+      organisations_(organisations),
+      channels_(std::move(channels)),
+      options_(std::move(options)),
+      on_change_(std::move(on_change)) {}
 
 Dispatcher::Dispatcher(store::Store* store, adapters::Registry* registry,
                        adapters::Channel* digital, adapters::Channel* print,
                        DispatcherOptions options,
                        std::function<void()> on_change)
-    : store_(store),
-      registry_(registry),
-      digital_(digital),
-      print_(print),
-      options_(std::move(options)),
-      on_change_(std::move(on_change)) {}
+    : Dispatcher(store, registry, nullptr,
+                 {{kDigitalChannel, digital}, {kPrintChannel, print}},
+                 std::move(options), std::move(on_change)) {}
+
+std::vector<std::string> Dispatcher::StagesFor(
+    const std::vector<std::string>& channel_names) {
+  std::vector<std::string> stages = {kRoute};
+  for (const auto& name : channel_names) stages.push_back(DeliverStage(name));
+  return stages;
+}
 
 store::OutboxMessage Dispatcher::WorkFor(const std::string& letter_id,
                                          const std::string& stage,
@@ -110,12 +160,15 @@ queue::Disposition Dispatcher::Handle(const queue::Delivery& delivery) {
     return queue::Disposition::kRequeue;
   }
   absl::Status s;
-  if (item.stage() == kRoute) {
+  const std::string& stage = item.stage();
+  if (stage == kRoute) {
     s = Route(*letter, item.attempt());
-  } else if (item.stage() == kDeliverDigital || item.stage() == kDeliverPrint) {
-    s = Deliver(*letter, item.stage(), item.attempt());
+  } else if (stage.rfind(kDeliverPrefix, 0) == 0 &&
+             channels_.count(stage.substr(sizeof(kDeliverPrefix) - 1)) > 0) {
+    s = Deliver(*letter, stage.substr(sizeof(kDeliverPrefix) - 1),
+                item.attempt());
   } else {
-    spdlog::error("dropping work item with unknown stage {}", item.stage());
+    spdlog::error("dropping work item with unknown stage {}", stage);
     return queue::Disposition::kAck;
   }
   if (s.ok() || AlreadyDone(s)) return queue::Disposition::kAck;
@@ -139,18 +192,27 @@ absl::Status Dispatcher::Route(const store::LetterRecord& letter, int attempt) {
     auto s = store_->ApplyTransition(letter.id, queued);
     if (!s.ok() && !absl::IsFailedPrecondition(s.status())) return s.status();
   }
-  const auto mode = PolicyOf(letter);
+  // Scheduled delivery: held in QUEUED (still cancellable) under a timer
+  // that brings the routing item back when due.
+  if (letter.spec.has_not_before()) {
+    const int64_t due = TimestampMillis(letter.spec.not_before());
+    if (due > options_.clock->NowMillis()) {
+      absl::Status s =
+          store_->SetTimer({letter.id, kNotBeforeTimer, due}, {Letter::QUEUED});
+      if (s.ok()) {
+        spdlog::info("letter {} held until {}", letter.id, FormatRfc3339(due));
+      }
+      return s;
+    }
+  }
   const auto& recipient = letter.spec.recipient();
-  std::string channel;
-  std::string why;
-  if (mode == v1::DeliveryPolicy::PRINT_ONLY) {
-    channel = "print";
-    why = "policy PRINT_ONLY";
-  } else if (recipient.has_organisation()) {
-    // No organisation inbox channel yet: organisations get print.
-    channel = "print";
-    why = "no digital channel for organisations";
-  } else {
+  RoutingInput in;
+  in.mode = PolicyOf(letter);
+  in.organisation = recipient.has_organisation();
+  in.has_postal_address = recipient.has_postal_address();
+  std::vector<adapters::PersonContact> persons;
+  adapters::OrganisationContact org;
+  if (in.mode != Mode::PRINT_ONLY && !in.organisation) {
     auto contacts = registry_->LookupPersons({recipient.person()});
     if (!contacts.ok()) {
       return RetryOrPark(
@@ -159,70 +221,116 @@ absl::Status Dispatcher::Route(const store::LetterRecord& letter, int attempt) {
               contacts.status().code(),
               absl::StrCat("registry: ", contacts.status().message())));
     }
-    const adapters::PersonContact* c =
-        contacts->empty() ? nullptr : &contacts->front();
-    using S = adapters::PersonContact::Status;
-    if (c == nullptr || c->status != S::kActive) {
-      why = "not registered in the contact registry";
-    } else if (c->reserved) {
-      why = "reserved against digital post";
-    } else if (c->mailbox_address.empty()) {
-      why = "no digital mailbox";
-    } else if (std::find(options_.digital_providers.begin(),
-                         options_.digital_providers.end(),
-                         c->mailbox_provider) ==
-               options_.digital_providers.end()) {
-      why = absl::StrCat("mailbox provider ", c->mailbox_provider,
-                         " not reachable");
-    } else {
-      channel = "digital";
-      why = "digital mailbox";
+    persons = std::move(*contacts);
+    if (!persons.empty()) in.person = &persons.front();
+  } else if (in.organisation && organisations_ != nullptr &&
+             (in.mode != Mode::PRINT_ONLY || !in.has_postal_address)) {
+    auto found = organisations_->LookupOrganisation(recipient.organisation());
+    if (!found.ok()) {
+      return RetryOrPark(letter, kRoute, attempt,
+                         absl::Status(found.status().code(),
+                                      absl::StrCat("business registry: ",
+                                                   found.status().message())));
     }
-    if (channel.empty()) channel = "print";
+    org = std::move(*found);
+    in.org = &org;
   }
+  RoutingDecision d = DecideRoute(in, options_.routing);
 
   store::Transition t;
   t.from = {Letter::QUEUED};
-  if (channel == "print" && mode == v1::DeliveryPolicy::DIGITAL_ONLY) {
+  if (d.failed()) {
     t.to = Letter::FAILED;
-    t.reason = absl::StrCat("DIGITAL_ONLY, but ", why);
+    t.reason = MaskPersonNumbersIn(d.reason);
     return Apply(letter.id, t);
   }
-  if (channel == "print" && !recipient.has_postal_address()) {
-    t.to = Letter::FAILED;
-    t.reason = absl::StrCat(why, ", and print needs recipient.postal_address");
-    return Apply(letter.id, t);
+  if (channels_.count(d.channel) == 0) {
+    // Set-up, not the letter: wait (retries) and then park for an operator.
+    return RetryOrPark(letter, kRoute, attempt,
+                       absl::FailedPreconditionError(absl::StrCat(
+                           "channel \"", d.channel, "\" is needed (", d.reason,
+                           ") but not configured on this gateway")));
   }
   t.to = Letter::ROUTED;
-  t.channel = channel;
-  t.reason = why;
-  t.outbox.push_back(WorkFor(
-      letter.id, channel == "digital" ? kDeliverDigital : kDeliverPrint, 0));
+  t.channel = d.channel;
+  t.reason = d.reason;
+  t.outbox.push_back(WorkFor(letter.id, DeliverStage(d.channel), 0));
   return Apply(letter.id, t);
 }
 
+bool Dispatcher::CanPrint(const store::LetterRecord& letter) const {
+  const auto& recipient = letter.spec.recipient();
+  return channels_.count(kPrintChannel) > 0 &&
+         PolicyOf(letter) == Mode::DIGITAL_THEN_PRINT &&
+         (recipient.has_postal_address() ||
+          (recipient.has_organisation() && organisations_ != nullptr));
+}
+
+store::Transition Dispatcher::FallbackOrFail(const store::LetterRecord& letter,
+                                             std::vector<store::State> from,
+                                             const std::string& why) const {
+  store::Transition t;
+  t.from = std::move(from);
+  if (CanPrint(letter)) {
+    t.to = Letter::ROUTED;
+    t.channel = kPrintChannel;
+    t.reason = absl::StrCat(why, "; falling back to print");
+    t.outbox.push_back(WorkFor(letter.id, DeliverStage(kPrintChannel), 0));
+  } else {
+    t.to = Letter::FAILED;
+    t.reason = why;
+  }
+  t.clear_timers = {kPrintIfUnreadTimer};
+  return t;
+}
+
 absl::Status Dispatcher::Deliver(const store::LetterRecord& letter,
-                                 const std::string& stage, int attempt) {
-  const bool digital = stage == kDeliverDigital;
-  if (letter.state != Letter::ROUTED ||
-      letter.channel != (digital ? "digital" : "print")) {
+                                 const std::string& channel_name, int attempt) {
+  const std::string stage = DeliverStage(channel_name);
+  const bool print = channel_name == kPrintChannel;
+  if (letter.state != Letter::ROUTED || letter.channel != channel_name) {
     return absl::OkStatus();  // Done before, cancelled, or re-routed.
   }
-  auto documents = store_->GetDocuments(letter.id);
-  if (!documents.ok()) return documents.status();
+  adapters::Channel* channel = channels_.at(channel_name);
+  const auto& recipient = letter.spec.recipient();
 
   adapters::OutgoingLetter out;
   out.message_id = letter.id;
   out.tenant = letter.tenant;
-  const auto& recipient = letter.spec.recipient();
   out.person_number = recipient.person();
   out.organisation_number = recipient.organisation();
   out.title = letter.spec.title();
-  for (auto& d : *documents) {
-    out.documents.push_back(
-        {d.file_name, d.media_type, std::move(d.content), d.sha256_hex});
-  }
   out.recipient_address = ToAddress(recipient.postal_address());
+  if (print && !recipient.has_postal_address() &&
+      recipient.has_organisation() && organisations_ != nullptr) {
+    auto org = organisations_->LookupOrganisation(recipient.organisation());
+    if (!org.ok()) {
+      return RetryOrPark(letter, stage, attempt,
+                         absl::Status(org.status().code(),
+                                      absl::StrCat("business registry: ",
+                                                   org.status().message())));
+    }
+    out.recipient_address = org->postal_address;
+    if (out.recipient_address.name.empty()) {
+      out.recipient_address.name = org->name;
+    }
+  }
+  if (channel_name == kDpiChannel) {
+    // DPI encrypts to the mailbox's certificate: the registry's answer now.
+    auto contacts = registry_->LookupPersons({recipient.person()});
+    if (!contacts.ok() || contacts->empty()) {
+      return RetryOrPark(
+          letter, stage, attempt,
+          contacts.ok()
+              ? absl::UnavailableError("registry: no answer")
+              : absl::Status(
+                    contacts.status().code(),
+                    absl::StrCat("registry: ", contacts.status().message())));
+    }
+    out.mailbox_address = contacts->front().mailbox_address;
+    out.mailbox_provider = contacts->front().mailbox_provider;
+    out.mailbox_certificate = contacts->front().mailbox_certificate;
+  }
   if (auto it = options_.return_addresses.find(letter.tenant);
       it != options_.return_addresses.end()) {
     out.return_address = it->second;
@@ -233,10 +341,16 @@ absl::Status Dispatcher::Deliver(const store::LetterRecord& letter,
   out.a_post = po.post_type() == v1::PrintOptions::A;
   out.shred_if_undeliverable = po.return_handling() == v1::PrintOptions::SHRED;
 
-  adapters::Channel* channel = digital ? digital_ : print_;
+  auto documents = store_->GetDocuments(letter.id);
+  if (!documents.ok()) return documents.status();
+  for (auto& d : *documents) {
+    out.documents.push_back(
+        {d.file_name, d.media_type, std::move(d.content), d.sha256_hex});
+  }
+
   // From here the provider may get the letter, so the tenant can no longer
   // cancel it; the mark is cleared with the outcome.
-  if (auto s = store_->ClaimHandOff(letter.id, channel->name()); !s.ok()) {
+  if (auto s = store_->ClaimHandOff(letter.id, channel_name); !s.ok()) {
     return s;  // FAILED_PRECONDITION: cancelled or done meanwhile.
   }
   auto sent = channel->Send(out);
@@ -249,20 +363,15 @@ absl::Status Dispatcher::Deliver(const store::LetterRecord& letter,
       return RetryOrPark(letter, stage, attempt, sent.status());
     }
     std::string reason = MaskPersonNumbersIn(
-        absl::StrCat(channel->name(), " refused: ", sent.status().message()));
-    store::Transition t;
-    t.from = {Letter::ROUTED};
-    if (digital && PolicyOf(letter) == v1::DeliveryPolicy::DIGITAL_THEN_PRINT &&
-        recipient.has_postal_address()) {
-      t.to = Letter::ROUTED;
-      t.channel = "print";
-      t.reason = absl::StrCat(reason, "; falling back to print");
-      t.outbox.push_back(WorkFor(letter.id, kDeliverPrint, 0));
-    } else {
+        absl::StrCat(channel_name, " refused: ", sent.status().message()));
+    if (print) {
+      store::Transition t;
+      t.from = {Letter::ROUTED};
       t.to = Letter::FAILED;
       t.reason = reason;
+      return Apply(letter.id, t);
     }
-    return Apply(letter.id, t);
+    return Apply(letter.id, FallbackOrFail(letter, {Letter::ROUTED}, reason));
   }
   const bool duplicate =
       sent->outcome == adapters::SendResult::Outcome::kDuplicate;
@@ -272,12 +381,19 @@ absl::Status Dispatcher::Deliver(const store::LetterRecord& letter,
   }
   store::Transition t;
   t.from = {Letter::ROUTED};
-  t.to = digital ? Letter::SENT_DIGITAL : Letter::SENT_PRINT;
+  t.to = print ? Letter::SENT_PRINT : Letter::SENT_DIGITAL;
   t.reason = sent->provider_reference;
   // A mailbox provider answers a repeated message id only for a message it
   // accepted before, into the mailbox: the earlier attempt's outcome.
-  if (digital && (sent->delivered || duplicate)) {
+  if (!print && (sent->delivered || duplicate)) {
     t.then.push_back({Letter::DELIVERED, "in the recipient's mailbox"});
+  }
+  const auto& after = letter.spec.delivery_policy().print_if_unread_after();
+  if (!print && PolicyOf(letter) == Mode::DIGITAL_THEN_PRINT &&
+      DurationMillis(after) > 0) {
+    t.set_timers.push_back(
+        {letter.id, kPrintIfUnreadTimer,
+         options_.clock->NowMillis() + DurationMillis(after)});
   }
   return Apply(letter.id, t);
 }
@@ -288,8 +404,7 @@ absl::Status Dispatcher::RetryOrPark(const store::LetterRecord& letter,
   const std::string reason = MaskPersonNumbersIn(std::string(error.message()));
   const int next = attempt + 1;
   if (next < options_.max_attempts && !options_.retry_delays_seconds.empty()) {
-    const auto& delays = options_.retry_delays_seconds;
-    int delay = delays[std::min<size_t>(attempt, delays.size() - 1)];
+    int delay = DelayBefore(options_.retry_delays_seconds, next);
     store::OutboxMessage retry = WorkFor(letter.id, stage, next);
     retry.exchange = options_.topology.RetryExchange(delay);
     spdlog::warn("letter {} {} attempt {} failed, retry in {} s: {}", letter.id,
@@ -307,6 +422,148 @@ absl::Status Dispatcher::RetryOrPark(const store::LetterRecord& letter,
   parked.routing_key = "parked";
   t.outbox.push_back(parked);
   return Apply(letter.id, t);
+}
+
+// ---- Provider events, timers, lost work ----
+
+absl::Status Dispatcher::ApplyEvent(const std::string& channel,
+                                    const adapters::ProviderEvent& e,
+                                    bool* fresh) {
+  store::ProviderEventRecord rec;
+  rec.provider = e.provider.empty() ? channel : e.provider;
+  rec.event_id = e.event_id;
+  rec.letter_id = e.message_id;
+  rec.channel = channel;
+  rec.kind = KindName(e.kind);
+  rec.time_ms = e.time_ms;
+  rec.reason = MaskPersonNumbersIn(e.reason);
+  rec.evidence = e.evidence;
+
+  std::vector<store::Transition> candidates;
+  auto letter = store_->GetLetter(e.message_id, "");
+  if (!letter.ok() && !absl::IsNotFound(letter.status())) {
+    return letter.status();
+  }
+  // Only events from the channel the letter is with move it: a mailbox
+  // provider's late news never moves a letter gone to print.
+  if (letter.ok() && letter->channel == channel) {
+    const std::string from_provider =
+        absl::StrCat(" (", rec.provider, " event ", e.event_id, ")");
+    auto make = [&](std::vector<store::State> from, store::State to,
+                    std::string reason) {
+      store::Transition t;
+      t.from = std::move(from);
+      t.to = to;
+      t.reason = std::move(reason);
+      t.provider = rec.provider;
+      t.provider_receipt = e.evidence;
+      return t;
+    };
+    const bool print = channel == kPrintChannel;
+    switch (e.kind) {
+      case Kind::kDelivered:
+        candidates.push_back(
+            make({Letter::SENT_DIGITAL}, Letter::DELIVERED,
+                 "in the recipient's mailbox" + from_provider));
+        break;
+      case Kind::kRead: {
+        store::Transition via =
+            make({Letter::SENT_DIGITAL}, Letter::DELIVERED,
+                 "in the recipient's mailbox" + from_provider);
+        via.then.push_back({Letter::READ, "read" + from_provider});
+        via.clear_timers = {kPrintIfUnreadTimer};
+        candidates.push_back(via);
+        store::Transition read =
+            make({Letter::DELIVERED}, Letter::READ, "read" + from_provider);
+        read.clear_timers = {kPrintIfUnreadTimer};
+        candidates.push_back(read);
+        break;
+      }
+      case Kind::kPosted:
+        candidates.push_back(make({Letter::SENT_PRINT}, Letter::PRINTED,
+                                  "posted" + from_provider));
+        break;
+      case Kind::kFailed: {
+        const std::string why = MaskPersonNumbersIn(absl::StrCat(
+            channel, " gave up: ", e.reason.empty() ? "no reason" : e.reason,
+            from_provider));
+        if (print) {
+          candidates.push_back(make({Letter::SENT_PRINT}, Letter::FAILED, why));
+        } else {
+          store::Transition t = FallbackOrFail(
+              *letter, {Letter::SENT_DIGITAL, Letter::DELIVERED}, why);
+          t.provider = rec.provider;
+          t.provider_receipt = e.evidence;
+          candidates.push_back(t);
+        }
+        break;
+      }
+      case Kind::kNotificationFailed:
+      case Kind::kPrintReceived:
+      case Kind::kReturned:
+        // Evidence only: the letter is where it was (a returned letter
+        // stays PRINTED; the return is in its provider events).
+        break;
+    }
+  } else if (letter.ok()) {
+    spdlog::info("letter {}: {} event from {} kept; the letter is with {}",
+                 e.message_id, rec.kind, channel, letter->channel);
+  } else {
+    spdlog::warn("{} event {} for unknown letter {} kept", channel, e.event_id,
+                 e.message_id);
+  }
+  ASSIGN_OR_RETURN(store::ProviderEventOutcome outcome,
+                   store_->ApplyProviderEvent(rec, candidates));
+  if (fresh != nullptr) *fresh = !outcome.duplicate;
+  if (outcome.moved) {
+    spdlog::info("letter {}: {} from {} applied", e.message_id, rec.kind,
+                 rec.provider);
+    if (on_change_) on_change_();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Dispatcher::FireTimer(const store::TimerRecord& timer) {
+  auto letter = store_->GetLetter(timer.letter_id, "");
+  if (!letter.ok()) return letter.status();
+  absl::StatusOr<bool> claimed = false;
+  if (timer.kind == kNotBeforeTimer) {
+    claimed = store_->FireTimer(timer, {Letter::QUEUED}, std::nullopt,
+                                {WorkFor(timer.letter_id, kRoute, 0)});
+  } else if (timer.kind == kPrintIfUnreadTimer) {
+    const std::vector<store::State> unread = {Letter::SENT_DIGITAL,
+                                              Letter::DELIVERED};
+    std::optional<store::Transition> t;
+    if (CanPrint(*letter)) {
+      t = FallbackOrFail(*letter, unread, "not read in time");
+    }
+    // Without a way to print, the letter stays in the mailbox.
+    claimed = store_->FireTimer(timer, unread, t, {});
+  } else {
+    spdlog::error("letter {}: unknown timer {} dropped", timer.letter_id,
+                  timer.kind);
+    claimed = store_->FireTimer(timer, {}, std::nullopt, {});
+  }
+  if (!claimed.ok()) return claimed.status();
+  if (*claimed) {
+    spdlog::info("letter {}: timer {} fired", timer.letter_id, timer.kind);
+    if (on_change_) on_change_();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Dispatcher::RequeueStuck(const store::StuckLetter& letter) {
+  store::OutboxMessage work =
+      letter.state == Letter::QUEUED
+          ? WorkFor(letter.id, kRoute, letter.attempt)
+          : WorkFor(letter.id, DeliverStage(letter.channel), letter.attempt);
+  ASSIGN_OR_RETURN(bool written, store_->RequeueStuck(letter, work));
+  if (written) {
+    spdlog::warn("letter {} stuck in {}: work item published again", letter.id,
+                 Letter::State_Name(letter.state));
+    if (on_change_) on_change_();
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace utpost::dispatch

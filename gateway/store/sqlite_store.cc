@@ -103,6 +103,31 @@ CREATE INDEX IF NOT EXISTS receipts_by_tenant
   ON receipts (tenant, cursor);
 
 -- Channels: timers, provider receipts (#3).
+-- Timers scanned by the worker role (print if unread, scheduled delivery).
+CREATE TABLE IF NOT EXISTS timers (
+  letter_id TEXT NOT NULL REFERENCES letters (id),
+  kind      TEXT NOT NULL,
+  due_ms    INTEGER NOT NULL,
+  PRIMARY KEY (letter_id, kind)
+);
+CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due_ms);
+-- Every provider event, kept as evidence, once per (provider, event_id).
+-- No foreign key: an event about an unknown letter is kept too.
+CREATE TABLE IF NOT EXISTS provider_events (
+  provider    TEXT NOT NULL,
+  event_id    TEXT NOT NULL,
+  letter_id   TEXT NOT NULL,
+  channel     TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  time_ms     INTEGER NOT NULL,
+  reason      TEXT NOT NULL,
+  evidence    BLOB NOT NULL,
+  received_ms INTEGER NOT NULL,
+  applied     INTEGER NOT NULL,
+  PRIMARY KEY (provider, event_id)
+);
+CREATE INDEX IF NOT EXISTS provider_events_by_letter
+  ON provider_events (letter_id, received_ms);
 
 -- Receipt log (#4). One RFC 9162 Merkle tree over all receipts; leaf i is
 -- the compact JWS of the receipt with cursor `cursor`. receipt_log_nodes
@@ -459,6 +484,34 @@ class SqliteStore final : public Store {
       override;
 
   // Channels, timers, provider receipts (#3).
+  absl::StatusOr<ProviderEventOutcome> ApplyProviderEvent(
+      const ProviderEventRecord& event,
+      const std::vector<Transition>& candidates) override;
+  absl::StatusOr<std::vector<ProviderEventRecord>> GetProviderEvents(
+      const std::string& letter_id) override;
+  absl::Status SetTimer(const TimerRecord& timer,
+                        const std::vector<State>& expected) override;
+  absl::StatusOr<std::vector<TimerRecord>> DueTimers(int64_t now_ms,
+                                                     int limit) override;
+  absl::StatusOr<std::vector<TimerRecord>> GetTimers(
+      const std::string& letter_id) override;
+  absl::StatusOr<bool> FireTimer(
+      const TimerRecord& timer, const std::vector<State>& when_in,
+      const std::optional<Transition>& transition,
+      const std::vector<OutboxMessage>& outbox) override;
+  absl::StatusOr<std::vector<StuckLetter>> StuckLetters(
+      int64_t updated_before_ms, int limit) override;
+  absl::StatusOr<bool> RequeueStuck(const StuckLetter& letter,
+                                    const OutboxMessage& work) override;
+  // The timer part of a transition, inside its transaction.
+  absl::Status TimersInTxn(Connection& c, const std::string& letter_id,
+                           const Transition& t);
+  // A whole transition (with its steps and timers) inside a transaction.
+  absl::Status TransitionWithStepsInTxn(Connection& c,
+                                        const std::string& letter_id,
+                                        const Transition& t);
+  // The letter's state, or NOT_FOUND.
+  absl::StatusOr<State> StateInTxn(Connection& c, const std::string& letter_id);
 
   // Receipt log (#4).
   absl::StatusOr<int64_t> ReceiptLogSize() override;
@@ -910,6 +963,7 @@ absl::StatusOr<LetterRecord> SqliteStore::ApplyTransition(
           i + 1 == t.then.size() ? t.provider_receipt : std::string()));
       reached = step.to;
     }
+    RETURN_IF_ERROR(TimersInTxn(c, letter_id, t));
     ASSIGN_OR_RETURN(record, ReadLetter(c, letter_id));
     return absl::OkStatus();
   };
@@ -1254,6 +1308,303 @@ SqliteStore::CountByState() {
 }
 
 // ---- Channels, timers, provider receipts (#3) ----
+
+absl::StatusOr<State> SqliteStore::StateInTxn(Connection& c,
+                                              const std::string& letter_id) {
+  ASSIGN_OR_RETURN(Statement st,
+                   c.Prepare("SELECT state FROM letters WHERE id = ?"));
+  st.BindText(1, letter_id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return LetterNotFound(letter_id);
+  return static_cast<State>(st.ColumnInt64(0));
+}
+
+absl::Status SqliteStore::TimersInTxn(Connection& c,
+                                      const std::string& letter_id,
+                                      const Transition& t) {
+  for (const std::string& kind : t.clear_timers) {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("DELETE FROM timers WHERE letter_id = ? AND kind = ?"));
+    st.BindText(1, letter_id);
+    st.BindText(2, kind);
+    RETURN_IF_ERROR(st.Run());
+  }
+  for (const TimerRecord& timer : t.set_timers) {
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("INSERT OR REPLACE INTO timers "
+                               "(letter_id, kind, due_ms) VALUES (?, ?, ?)"));
+    st.BindText(1, letter_id);
+    st.BindText(2, timer.kind);
+    st.BindInt64(3, timer.due_ms);
+    RETURN_IF_ERROR(st.Run());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::TransitionWithStepsInTxn(Connection& c,
+                                                   const std::string& letter_id,
+                                                   const Transition& t) {
+  RETURN_IF_ERROR(TransitionInTxn(c, letter_id, t.from, t.to, t.channel,
+                                  t.reason, t.outbox, t.unless_handing_off));
+  State reached = t.to;
+  for (const Transition::Step& step : t.then) {
+    RETURN_IF_ERROR(TransitionInTxn(c, letter_id, {reached}, step.to, "",
+                                    step.reason, {}, false));
+    reached = step.to;
+  }
+  return TimersInTxn(c, letter_id, t);
+}
+
+absl::StatusOr<ProviderEventOutcome> SqliteStore::ApplyProviderEvent(
+    const ProviderEventRecord& event,
+    const std::vector<Transition>& candidates) {
+  if (event.provider.empty() || event.event_id.empty()) {
+    return absl::InvalidArgumentError("provider event needs provider and id");
+  }
+  ProviderEventOutcome outcome;
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) -> absl::Status {
+    outcome = ProviderEventOutcome();
+    {
+      ASSIGN_OR_RETURN(Statement st,
+                       c.Prepare("SELECT 1 FROM provider_events "
+                                 "WHERE provider = ? AND event_id = ?"));
+      st.BindText(1, event.provider);
+      st.BindText(2, event.event_id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row) {
+        outcome.duplicate = true;
+        return absl::OkStatus();
+      }
+    }
+    absl::StatusOr<State> state = StateInTxn(c, event.letter_id);
+    if (!state.ok() && !absl::IsNotFound(state.status())) {
+      return state.status();
+    }
+    if (state.ok()) {
+      for (const Transition& t : candidates) {
+        if (std::find(t.from.begin(), t.from.end(), *state) == t.from.end()) {
+          continue;
+        }
+        RETURN_IF_ERROR(TransitionWithStepsInTxn(c, event.letter_id, t));
+        outcome.moved = true;
+        break;
+      }
+    }
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("INSERT INTO provider_events (provider, event_id, "
+                  "letter_id, channel, kind, time_ms, reason, evidence, "
+                  "received_ms, applied) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                  "?)"));
+    st.BindText(1, event.provider);
+    st.BindText(2, event.event_id);
+    st.BindText(3, event.letter_id);
+    st.BindText(4, event.channel);
+    st.BindText(5, event.kind);
+    st.BindInt64(6, event.time_ms);
+    st.BindText(7, event.reason);
+    st.BindBlob(8, event.evidence);
+    st.BindInt64(9, clock_->NowMillis());
+    st.BindInt64(10, outcome.moved ? 1 : 0);
+    return st.Run();
+  };
+  RETURN_IF_ERROR(Write(&ops));
+  RETURN_IF_ERROR(ops[0].status);
+  return outcome;
+}
+
+absl::StatusOr<std::vector<ProviderEventRecord>> SqliteStore::GetProviderEvents(
+    const std::string& letter_id) {
+  using Events = std::vector<ProviderEventRecord>;
+  return Read([&](Connection& c) -> absl::StatusOr<Events> {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT provider, event_id, letter_id, channel, kind, "
+                  "time_ms, reason, evidence, received_ms, applied "
+                  "FROM provider_events WHERE letter_id = ? "
+                  "ORDER BY received_ms, rowid"));
+    st.BindText(1, letter_id);
+    Events out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      ProviderEventRecord& e = out.emplace_back();
+      e.provider = st.ColumnText(0);
+      e.event_id = st.ColumnText(1);
+      e.letter_id = st.ColumnText(2);
+      e.channel = st.ColumnText(3);
+      e.kind = st.ColumnText(4);
+      e.time_ms = st.ColumnInt64(5);
+      e.reason = st.ColumnText(6);
+      e.evidence = st.ColumnBlob(7);
+      e.received_ms = st.ColumnInt64(8);
+      e.applied = st.ColumnInt64(9) != 0;
+    }
+    return out;
+  });
+}
+
+absl::Status SqliteStore::SetTimer(const TimerRecord& timer,
+                                   const std::vector<State>& expected) {
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(State state, StateInTxn(c, timer.letter_id));
+    if (std::find(expected.begin(), expected.end(), state) == expected.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "letter ", timer.letter_id, " is ", Letter::State_Name(state)));
+    }
+    Transition t;
+    t.set_timers = {timer};
+    return TimersInTxn(c, timer.letter_id, t);
+  };
+  RETURN_IF_ERROR(Write(&ops));
+  return ops[0].status;
+}
+
+absl::StatusOr<std::vector<TimerRecord>> SqliteStore::DueTimers(int64_t now_ms,
+                                                                int limit) {
+  using Timers = std::vector<TimerRecord>;
+  if (limit <= 0) return Timers();
+  return Read([&](Connection& c) -> absl::StatusOr<Timers> {
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("SELECT letter_id, kind, due_ms FROM timers "
+                               "WHERE due_ms <= ? ORDER BY due_ms LIMIT ?"));
+    st.BindInt64(1, now_ms);
+    st.BindInt64(2, limit);
+    Timers out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back({st.ColumnText(0), st.ColumnText(1), st.ColumnInt64(2)});
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<std::vector<TimerRecord>> SqliteStore::GetTimers(
+    const std::string& letter_id) {
+  using Timers = std::vector<TimerRecord>;
+  return Read([&](Connection& c) -> absl::StatusOr<Timers> {
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("SELECT letter_id, kind, due_ms FROM timers "
+                               "WHERE letter_id = ? ORDER BY kind"));
+    st.BindText(1, letter_id);
+    Timers out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back({st.ColumnText(0), st.ColumnText(1), st.ColumnInt64(2)});
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<bool> SqliteStore::FireTimer(
+    const TimerRecord& timer, const std::vector<State>& when_in,
+    const std::optional<Transition>& transition,
+    const std::vector<OutboxMessage>& outbox) {
+  bool claimed = false;
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) -> absl::Status {
+    claimed = false;
+    {
+      ASSIGN_OR_RETURN(Statement st,
+                       c.Prepare("DELETE FROM timers WHERE letter_id = ? "
+                                 "AND kind = ? AND due_ms = ?"));
+      st.BindText(1, timer.letter_id);
+      st.BindText(2, timer.kind);
+      st.BindInt64(3, timer.due_ms);
+      RETURN_IF_ERROR(st.Run());
+    }
+    if (c.Changes() == 0) return absl::OkStatus();
+    claimed = true;
+    ASSIGN_OR_RETURN(State state, StateInTxn(c, timer.letter_id));
+    if (std::find(when_in.begin(), when_in.end(), state) == when_in.end()) {
+      return absl::OkStatus();
+    }
+    if (transition.has_value()) {
+      return TransitionWithStepsInTxn(c, timer.letter_id, *transition);
+    }
+    const int64_t now = clock_->NowMillis();
+    for (const OutboxMessage& m : outbox) {
+      RETURN_IF_ERROR(InsertOutbox(c, m, timer.letter_id, now));
+    }
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("UPDATE letters SET update_time_ms = ? WHERE id = ?"));
+    st.BindInt64(1, now);
+    st.BindText(2, timer.letter_id);
+    return st.Run();
+  };
+  RETURN_IF_ERROR(Write(&ops));
+  RETURN_IF_ERROR(ops[0].status);
+  return claimed;
+}
+
+absl::StatusOr<std::vector<StuckLetter>> SqliteStore::StuckLetters(
+    int64_t updated_before_ms, int limit) {
+  using Stuck = std::vector<StuckLetter>;
+  if (limit <= 0) return Stuck();
+  return Read([&](Connection& c) -> absl::StatusOr<Stuck> {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT l.id, l.state, l.channel, l.attempt, "
+                  "l.update_time_ms FROM letters l "
+                  "WHERE l.state IN (?, ?) AND l.update_time_ms < ? "
+                  "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE "
+                  "o.letter_id = l.id AND o.sent_at_ms IS NULL) "
+                  "AND NOT EXISTS (SELECT 1 FROM timers t WHERE "
+                  "t.letter_id = l.id) "
+                  "ORDER BY l.update_time_ms LIMIT ?"));
+    st.BindInt64(1, Letter::QUEUED);
+    st.BindInt64(2, Letter::ROUTED);
+    st.BindInt64(3, updated_before_ms);
+    st.BindInt64(4, limit);
+    Stuck out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      StuckLetter& l = out.emplace_back();
+      l.id = st.ColumnText(0);
+      l.state = static_cast<State>(st.ColumnInt64(1));
+      l.channel = st.ColumnText(2);
+      l.attempt = static_cast<int>(st.ColumnInt64(3));
+      l.update_time_ms = st.ColumnInt64(4);
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<bool> SqliteStore::RequeueStuck(const StuckLetter& letter,
+                                               const OutboxMessage& work) {
+  bool written = false;
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) -> absl::Status {
+    written = false;
+    const int64_t now = clock_->NowMillis();
+    {
+      ASSIGN_OR_RETURN(
+          Statement st,
+          c.Prepare("UPDATE letters SET update_time_ms = ? WHERE id = ? "
+                    "AND state = ? AND update_time_ms = ? "
+                    "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE "
+                    "o.letter_id = letters.id AND o.sent_at_ms IS NULL)"));
+      st.BindInt64(1, now);
+      st.BindText(2, letter.id);
+      st.BindInt64(3, letter.state);
+      st.BindInt64(4, letter.update_time_ms);
+      RETURN_IF_ERROR(st.Run());
+    }
+    if (c.Changes() == 0) return absl::OkStatus();
+    written = true;
+    return InsertOutbox(c, work, letter.id, now);
+  };
+  RETURN_IF_ERROR(Write(&ops));
+  RETURN_IF_ERROR(ops[0].status);
+  return written;
+}
 
 // ---- Receipt log (#4) ----
 

@@ -102,6 +102,47 @@ struct ReceiptLogQuery {
   int limit = 1000;
 };
 
+// Channels, timers, provider receipts (#3).
+
+// A timer kept in the store: when `due_ms` passes, a timer scanner acts on
+// the letter (see gateway/dispatch/timer_scanner.h). One per (letter, kind).
+struct TimerRecord {
+  std::string letter_id;
+  // "print_if_unread" (print unless read by then) or "not_before" (route
+  // when due).
+  std::string kind;
+  int64_t due_ms = 0;
+};
+
+// One event a provider reported about a letter, kept as evidence.
+struct ProviderEventRecord {
+  std::string provider;  // Unique together with `event_id`.
+  std::string event_id;
+  std::string letter_id;  // The message id the event names; may be unknown.
+  std::string channel;    // The channel it came from.
+  std::string kind;       // "DELIVERED", "READ", "POSTED", "FAILED", ...
+  int64_t time_ms = 0;    // The provider's time.
+  std::string reason;
+  std::string evidence;     // The provider's own receipt, verbatim.
+  int64_t received_ms = 0;  // Set by the store.
+  bool applied = false;     // Set by the store: it moved the letter.
+};
+
+struct ProviderEventOutcome {
+  bool duplicate = false;  // Seen before: nothing was written.
+  bool moved = false;      // One of the candidate transitions was applied.
+};
+
+// A letter in QUEUED or ROUTED with nothing pending for it (see
+// Store::StuckLetters).
+struct StuckLetter {
+  std::string id;
+  State state = ::utpost::v1::Letter::STATE_UNSPECIFIED;
+  std::string channel;
+  int attempt = 0;
+  int64_t update_time_ms = 0;
+};
+
 // A state change to apply.
 struct Transition {
   std::vector<State> from;  // Allowed current states.
@@ -123,6 +164,11 @@ struct Transition {
   // Carried into the receipt (see receipts::ReceiptContent).
   std::string provider;
   std::string provider_receipt;
+  // Timers (#3), in the same transaction, after the state changes: these
+  // kinds are removed, then these timers written (replacing one of the
+  // same kind).
+  std::vector<std::string> clear_timers;
+  std::vector<TimerRecord> set_timers;
 };
 
 struct ListFilter {
@@ -213,6 +259,49 @@ class Store {
   CountByState() = 0;
 
   // Channels, timers, provider receipts (#3).
+
+  // Keeps `event` as evidence and, in the same transaction, applies the
+  // first of `candidates` whose `from` holds the letter's current state;
+  // when none does (a late or out-of-order event) the event is kept and the
+  // letter stays. An event already kept (same provider and event_id)
+  // changes nothing and comes back as `duplicate`. An event for an unknown
+  // letter is kept too (with nothing to move).
+  virtual absl::StatusOr<ProviderEventOutcome> ApplyProviderEvent(
+      const ProviderEventRecord& event,
+      const std::vector<Transition>& candidates) = 0;
+  // The provider events kept for one letter, in the order received.
+  virtual absl::StatusOr<std::vector<ProviderEventRecord>> GetProviderEvents(
+      const std::string& letter_id) = 0;
+
+  // Writes (or replaces) a timer while the letter is in one of `expected`;
+  // FAILED_PRECONDITION otherwise.
+  virtual absl::Status SetTimer(const TimerRecord& timer,
+                                const std::vector<State>& expected) = 0;
+  // Timers with due_ms <= now_ms, earliest first, at most `limit`.
+  virtual absl::StatusOr<std::vector<TimerRecord>> DueTimers(int64_t now_ms,
+                                                             int limit) = 0;
+  virtual absl::StatusOr<std::vector<TimerRecord>> GetTimers(
+      const std::string& letter_id) = 0;
+  // Claims `timer` and acts on it in one transaction: removes the row
+  // (false, changing nothing, when it is gone or was replaced: another
+  // scanner had it), then, when the letter is in one of `when_in`, applies
+  // `transition` if set, else writes `outbox` (without a state change).
+  // Returns true when the timer was claimed, whether or not it acted.
+  virtual absl::StatusOr<bool> FireTimer(
+      const TimerRecord& timer, const std::vector<State>& when_in,
+      const std::optional<Transition>& transition,
+      const std::vector<OutboxMessage>& outbox) = 0;
+
+  // Letters in QUEUED or ROUTED not changed since `updated_before_ms`,
+  // with no unpublished outbox message and no timer: their work item was
+  // lost (or the letter waits in a retry queue far longer than it should).
+  virtual absl::StatusOr<std::vector<StuckLetter>> StuckLetters(
+      int64_t updated_before_ms, int limit) = 0;
+  // Writes `work` for `letter` if it is still as StuckLetters saw it (same
+  // state and update time, nothing pending), touching its update time.
+  // False when it moved meanwhile.
+  virtual absl::StatusOr<bool> RequeueStuck(const StuckLetter& letter,
+                                            const OutboxMessage& work) = 0;
 
   // Receipt log (#4). Every receipt becomes the next leaf of one
   // append-only Merkle tree (RFC 9162) in the transaction that writes it, so

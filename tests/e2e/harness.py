@@ -74,7 +74,8 @@ def write(path, data):
 
 def load_persons():
     """Sample persons of the simulator's data file, by kind: mailbox
-    (Digipost), eboks, nomailbox, reserved, deleted, unregistered."""
+    (Digipost), reader (Digipost, opens letters after a while), eboks,
+    nomailbox, reserved, deleted, unregistered."""
     import yaml
     with open(os.path.join(ROOT, "sim", "data", "persons.yaml")) as f:
         data = yaml.safe_load(f)
@@ -86,6 +87,8 @@ def load_persons():
             kind = "deleted"
         elif p.get("reservasjon", "NEI") == "JA":
             kind = "reserved"
+        elif provider == "984661185" and "reads_after_seconds" in p:
+            kind = "reader"
         elif provider == "984661185":
             kind = "mailbox"
         elif provider:
@@ -379,6 +382,40 @@ retry:
     def deliveries(self):
         return self.sim_call("GET", "/sim/v1/deliveries")
 
+    def set_fault(self, **fault):
+        """POST /sim/v1/faults with these fields (see sim/simulator.h)."""
+        return self.sim_call("POST", "/sim/v1/faults", fault)
+
+    def clear_faults(self):
+        return self.sim_call("DELETE", "/sim/v1/faults")
+
+    def restart_daemon(self, role="all"):
+        """Stops utpostd (SIGTERM) and starts it again on the same store,
+        broker and port."""
+        self.daemon.stop()
+        self.start_daemon(role)
+
+    def wait_state(self, stub, letter_id, states, timeout=60):
+        """Waits until the letter is in one of `states` (names or numbers);
+        returns the Letter. Fails with the last state seen."""
+        wanted = {Letter.State.Value(x) if isinstance(x, str) else x
+                  for x in states}
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            try:
+                last = stub.GetLetter(
+                    letter_pb2.GetLetterRequest(name=letter_id), timeout=10)
+            except grpc.RpcError:
+                last = None
+            if last is not None and last.state in wanted:
+                return last
+            time.sleep(0.2)
+        raise AssertionError(
+            f"letter {letter_id} not in {sorted(Letter.State.Name(x) for x in wanted)}"
+            f" after {timeout} s: " + (f"{Letter.State.Name(last.state)} "
+                                       f"({last.reason})" if last else "?"))
+
     # --- helpers ---------------------------------------------------------
     def wait_final(self, stub, ids, timeout=120):
         """Waits until every letter is in a final state; returns id->Letter."""
@@ -411,7 +448,9 @@ retry:
 
 
 def submit_request(person=None, organisation=None, ref=None, title="Vedtak",
-                   documents=None, mode=None, address=True):
+                   documents=None, mode=None, address=True,
+                   print_if_unread_after=None, not_before=None):
+    """`print_if_unread_after` in seconds; `not_before` as Unix seconds."""
     recipient = letter_pb2.Recipient()
     if person:
         recipient.person = person
@@ -430,6 +469,11 @@ def submit_request(person=None, organisation=None, ref=None, title="Vedtak",
                           content=content)
     if mode:
         req.delivery_policy.mode = mode
+    if print_if_unread_after is not None:
+        req.delivery_policy.print_if_unread_after.seconds = int(
+            print_if_unread_after)
+    if not_before is not None:
+        req.not_before.seconds = int(not_before)
     return req
 
 

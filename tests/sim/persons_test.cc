@@ -67,6 +67,25 @@ TEST(SimPersonsTest, SampleFileHoldsEveryKindOfPerson) {
   EXPECT_GE(no_mailbox, 1);
 }
 
+TEST(SimPersonsTest, ReadsAfterSeconds) {
+  auto persons = ParsePersons(R"(
+persons:
+  - number: "01817010055"
+    reads_after_seconds: 5
+    digital_post: {postkasseadresse: a, postkasseleverandoeradresse: "984661185"}
+  - number: "15838210012"
+)");
+  ASSERT_THAT(persons, IsOk());
+  EXPECT_EQ((*persons)[0].reads_after_seconds, 5);
+  EXPECT_EQ((*persons)[1].reads_after_seconds, -1);
+  EXPECT_FALSE(ParsePersons(R"(
+persons:
+  - number: "01817010055"
+    reads_after_seconds: soon
+)")
+                   .ok());
+}
+
 TEST(SimPersonsTest, TheDocumentedUnregisteredNumberIsValidAndAbsent) {
   const std::string unregistered = "04847910181";
   EXPECT_TRUE(ValidPersonNumber(unregistered));

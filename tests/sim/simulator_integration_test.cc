@@ -136,7 +136,8 @@ class SimulatorTest : public ::testing::Test {
 TEST_F(SimulatorTest, StartsEmpty) {
   EXPECT_EQ(Deliveries(),
             json::parse(R"({"digipost": {}, "print": {}, "dpi": {}, "altinn": {},
-      "registry": {"requests": 0, "persons": 0}})"));
+      "registry": {"requests": 0, "persons": 0},
+      "digipost_events": {"served": 0}, "faults_injected": {}})"));
 }
 
 TEST_F(SimulatorTest, RegistryValidatesRequests) {
@@ -162,6 +163,7 @@ TEST_F(SimulatorTest, FaultsCountDownThenClear) {
   EXPECT_EQ(Registry(ask), 500);
   EXPECT_EQ(Registry(ask), 500);
   EXPECT_EQ(Registry(ask), 200);
+  EXPECT_EQ(Deliveries()["faults_injected"]["registry"], 2);
 
   EXPECT_EQ(
       SetFault({{"endpoint", "registry"}, {"status", 503}, {"count", -1}}),
@@ -174,7 +176,10 @@ TEST_F(SimulatorTest, FaultsCountDownThenClear) {
 }
 
 TEST_F(SimulatorTest, RefusesMalformedFaults) {
-  EXPECT_EQ(SetFault({{"endpoint", "nosuch"}, {"status", 503}}), 400);
+  // Any endpoint name is a key (other simulators add theirs), but it is a
+  // plain name.
+  EXPECT_EQ(SetFault({{"endpoint", "altinn"}, {"status", 503}}), 204);
+  EXPECT_EQ(SetFault({{"endpoint", "no such/endpoint"}, {"status", 503}}), 400);
   EXPECT_EQ(SetFault({{"endpoint", "print"}, {"status", 99}}), 400);
   EXPECT_EQ(SetFault({{"endpoint", "print"}, {"count", -2}}), 400);
   EXPECT_EQ(SetFault({{"endpoint", "print"}, {"status", "503"}}), 400);

@@ -59,6 +59,30 @@ void SetNorwegianAddress(SubmitLetterRequest& request) {
   address->set_city("OSLO");
 }
 
+const ValidationLimits& NotBeforeLimits() {
+  static FakeClock* clock = new FakeClock(int64_t{1700000000} * 1000);
+  static ValidationLimits* limits = [] {
+    auto* l = new ValidationLimits;
+    l->clock = clock;
+    return l;
+  }();
+  return *limits;
+}
+
+TEST(ValidateSubmitLetterTest, AcceptsPrintIfUnreadAndNotBefore) {
+  SubmitLetterRequest request = ValidRequest();
+  SetNorwegianAddress(request);
+  request.mutable_delivery_policy()
+      ->mutable_print_if_unread_after()
+      ->set_seconds(40 * 3600);
+  request.mutable_not_before()->set_seconds(1700000000 + 30 * 24 * 3600);
+  EXPECT_THAT(ValidateSubmitLetter(request, NotBeforeLimits()), IsOk());
+  // An organisation may be printed to at the business registry's address.
+  request.mutable_recipient()->set_organisation("974760673");
+  request.mutable_recipient()->clear_postal_address();
+  EXPECT_THAT(ValidateSubmitLetter(request, NotBeforeLimits()), IsOk());
+}
+
 TEST(ValidateSubmitLetterTest, AcceptsValidLetterToPerson) {
   EXPECT_THAT(ValidateSubmitLetter(ValidRequest(), {}), IsOk());
 }
@@ -316,14 +340,51 @@ INSTANTIATE_TEST_SUITE_P(
                       },
                       "delivery_policy.print_if_unread_after: must not be "
                       "negative"},
-        BadLetterCase{"PrintIfUnreadAfterNotSupportedYet",
+        BadLetterCase{"PrintIfUnreadAfterWithDigitalOnly",
+                      [](SubmitLetterRequest& r) {
+                        SetNorwegianAddress(r);
+                        r.mutable_delivery_policy()->set_mode(
+                            v1::DeliveryPolicy::DIGITAL_ONLY);
+                        r.mutable_delivery_policy()
+                            ->mutable_print_if_unread_after()
+                            ->set_seconds(3600);
+                      },
+                      "delivery_policy.print_if_unread_after: only with "
+                      "DIGITAL_THEN_PRINT, not DIGITAL_ONLY"},
+        BadLetterCase{"PrintIfUnreadAfterWithPrintOnly",
+                      [](SubmitLetterRequest& r) {
+                        SetNorwegianAddress(r);
+                        r.mutable_delivery_policy()->set_mode(
+                            v1::DeliveryPolicy::PRINT_ONLY);
+                        r.mutable_delivery_policy()
+                            ->mutable_print_if_unread_after()
+                            ->set_seconds(3600);
+                      },
+                      "delivery_policy.print_if_unread_after: only with "
+                      "DIGITAL_THEN_PRINT"},
+        BadLetterCase{"PrintIfUnreadAfterOverAYear",
+                      [](SubmitLetterRequest& r) {
+                        SetNorwegianAddress(r);
+                        r.mutable_delivery_policy()
+                            ->mutable_print_if_unread_after()
+                            ->set_seconds(366 * 24 * 3600);
+                      },
+                      "delivery_policy.print_if_unread_after: must be at "
+                      "most 365 days"},
+        BadLetterCase{"PrintIfUnreadAfterWithoutAddress",
                       [](SubmitLetterRequest& r) {
                         r.mutable_delivery_policy()
                             ->mutable_print_if_unread_after()
                             ->set_seconds(3600);
                       },
-                      "delivery_policy.print_if_unread_after: not supported "
-                      "yet"},
+                      "recipient.postal_address: required when "
+                      "delivery_policy.print_if_unread_after"},
+        BadLetterCase{
+            "NotBeforeTooFarAhead",
+            [](SubmitLetterRequest& r) {
+              r.mutable_not_before()->set_seconds(1700000000 + 367 * 24 * 3600);
+            },
+            "not_before: must be at most 366 days ahead", NotBeforeLimits()},
         BadLetterCase{"UnknownDeliveryMode",
                       [](SubmitLetterRequest& r) {
                         r.mutable_delivery_policy()->set_mode(

@@ -35,7 +35,9 @@ TEST(ConfigLoaderTest, FillsDefaultsAndResolvesPaths) {
   EXPECT_EQ(c->broker().prefix(), "utpost");
   EXPECT_EQ(c->limits().max_documents(), 10);
   EXPECT_EQ(c->retry().max_attempts(), 6);
-  EXPECT_EQ(c->retry().delays_seconds_size(), 4);
+  EXPECT_THAT(c->retry().delays_seconds(),
+              ::testing::ElementsAre(20, 60, 180, 540, 1620, 3600));
+  EXPECT_EQ(c->dispatch().dpi_providers(0), "922020175");
   EXPECT_EQ(c->tenants(0).organisation_number(), "964338531");
 }
 
@@ -85,6 +87,26 @@ TEST(ConfigLoaderTest, PrintSettingsAreChecked) {
                   "/"),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("providers.print.batch_max_letters")));
+TEST(ConfigLoaderTest, RetryDelaysFollowTheBackoffUnlessListed) {
+  auto c = ParseConfig(std::string(kMinimal) +
+                           "retry: {initial_delay_seconds: 1, multiplier: 2, "
+                           "max_delay_seconds: 10}\n",
+                       "/");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_THAT(c->retry().delays_seconds(),
+              ::testing::ElementsAre(1, 2, 4, 8, 10));
+  EXPECT_EQ(c->dispatch().stuck_after_seconds(), 600);
+  c = ParseConfig(std::string(kMinimal) +
+                      "retry: {delays_seconds: [5, 7], multiplier: 2}\n",
+                  "/");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_THAT(c->retry().delays_seconds(), ::testing::ElementsAre(5, 7));
+  c = ParseConfig(std::string(kMinimal) +
+                      "retry: {initial_delay_seconds: 100, "
+                      "max_delay_seconds: 10}\n",
+                  "/");
+  EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("retry.max_delay_seconds")));
 }
 
 TEST(ConfigLoaderTest, UnknownSettingIsNamed) {

@@ -1,0 +1,51 @@
+// Fetches what providers report after the hand-off (delivery and read
+// receipts, print notices, late failures) from every channel, applies each
+// event through the dispatcher (kept as evidence, letters moved forward
+// only) and then confirms the stored events to the provider. Worker role.
+#ifndef UTPOST_GATEWAY_DISPATCH_EVENT_POLLER_H_
+#define UTPOST_GATEWAY_DISPATCH_EVENT_POLLER_H_
+
+#include <cstdint>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "gateway/dispatch/dispatcher.h"
+
+namespace utpost::dispatch {
+
+struct EventPollerOptions {
+  // Pause between rounds. Default 5 s.
+  int64_t interval_ms = 5000;
+  // Events asked for per channel per call.
+  int batch = 100;
+  // Start the background thread (tests call PollOnce instead).
+  bool start_thread = true;
+};
+
+// Thread-safe.
+class EventPoller {
+ public:
+  // `dispatcher` is not owned and outlives this.
+  EventPoller(Dispatcher* dispatcher, EventPollerOptions options);
+  ~EventPoller();  // Stops after the current round.
+
+  // One round over all channels: fetch, apply, confirm. Returns the number
+  // of events applied (duplicates included). A channel that fails to answer
+  // is logged and skipped; the rest go on. Events after one that could not
+  // be stored are not confirmed (the provider sends them again).
+  int PollOnce();
+
+ private:
+  void Loop();
+
+  Dispatcher* const dispatcher_;
+  const EventPollerOptions options_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace utpost::dispatch
+
+#endif  // UTPOST_GATEWAY_DISPATCH_EVENT_POLLER_H_

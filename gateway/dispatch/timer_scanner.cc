@@ -1,0 +1,72 @@
+#include "gateway/dispatch/timer_scanner.h"
+
+#include "common/status_macros.h"
+#include "spdlog/spdlog.h"
+
+namespace utpost::dispatch {
+
+TimerScanner::TimerScanner(store::Store* store, Dispatcher* dispatcher,
+                           TimerScannerOptions options)
+    : store_(store),
+      dispatcher_(dispatcher),
+      options_(options),
+      clock_(options.clock != nullptr ? options.clock : RealClock()) {
+  if (options_.start_thread) thread_ = std::thread([this] { Loop(); });
+}
+
+TimerScanner::~TimerScanner() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<int> TimerScanner::ScanOnce() {
+  ASSIGN_OR_RETURN(auto due,
+                   store_->DueTimers(clock_->NowMillis(), options_.batch));
+  for (const auto& timer : due) {
+    if (absl::Status s = dispatcher_->FireTimer(timer); !s.ok()) {
+      // Left in place; the next scan tries again.
+      spdlog::warn("timer {} of letter {}: {}", timer.kind, timer.letter_id,
+                   s.ToString());
+    }
+  }
+  return static_cast<int>(due.size());
+}
+
+absl::StatusOr<int> TimerScanner::SweepOnce() {
+  if (options_.stuck_after_ms <= 0) return 0;
+  ASSIGN_OR_RETURN(
+      auto stuck,
+      store_->StuckLetters(clock_->NowMillis() - options_.stuck_after_ms, 100));
+  for (const auto& letter : stuck) {
+    if (absl::Status s = dispatcher_->RequeueStuck(letter); !s.ok()) {
+      spdlog::warn("stuck letter {}: {}", letter.id, s.ToString());
+    }
+  }
+  return static_cast<int>(stuck.size());
+}
+
+void TimerScanner::Loop() {
+  int64_t next_sweep_ms = 0;
+  while (true) {
+    if (auto n = ScanOnce(); !n.ok()) {
+      spdlog::warn("timer scan: {}", n.status().ToString());
+    }
+    const int64_t now = clock_->NowMillis();
+    if (now >= next_sweep_ms) {
+      if (auto n = SweepOnce(); !n.ok()) {
+        spdlog::warn("stuck-letter sweep: {}", n.status().ToString());
+      }
+      next_sweep_ms = now + options_.sweep_interval_ms;
+    }
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                         absl::Milliseconds(options_.interval_ms));
+    if (stopping_) return;
+  }
+}
+
+}  // namespace utpost::dispatch

@@ -1,0 +1,75 @@
+#include "sim/digipost_events.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+
+namespace utpost::sim {
+
+void DigipostEventFeed::Schedule(const std::string& message_id,
+                                 const std::string& document_uuid,
+                                 const std::string& type, int64_t at_ms) {
+  absl::MutexLock lock(&mu_);
+  Event e;
+  e.id = absl::StrCat(
+      "00000000-0000-4000-9000-",
+      std::string(12 - std::min<size_t>(12, std::to_string(next_id_).size()),
+                  '0'),
+      next_id_);
+  ++next_id_;
+  e.message_id = message_id;
+  e.document_uuid = document_uuid;
+  e.type = type;
+  e.at_ms = at_ms;
+  scheduled_.push_back(std::move(e));
+}
+
+std::string DigipostEventFeed::Page(int64_t now_ms, int64_t offset, int64_t max,
+                                    const EventFaults& faults) {
+  absl::MutexLock lock(&mu_);
+  std::vector<Event> ready;
+  auto keep = std::partition(
+      scheduled_.begin(), scheduled_.end(),
+      [&](const Event& e) { return e.at_ms + faults.late_ms > now_ms; });
+  ready.assign(keep, scheduled_.end());
+  scheduled_.erase(keep, scheduled_.end());
+  std::stable_sort(
+      ready.begin(), ready.end(),
+      [](const Event& a, const Event& b) { return a.at_ms < b.at_ms; });
+  if (faults.out_of_order) std::reverse(ready.begin(), ready.end());
+  for (const Event& e : ready) {
+    feed_.push_back(e);
+    if (faults.duplicate) feed_.push_back(e);
+  }
+  std::string xml = absl::StrCat(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
+      "<document-events xmlns=\"http://api.digipost.no/schema/v8\">\n");
+  for (int64_t i = std::max<int64_t>(0, offset);
+       i < static_cast<int64_t>(feed_.size()) && i < offset + max; ++i) {
+    const Event& e = feed_[i];
+    absl::StrAppend(&xml, "  <event>\n", "    <uuid>", e.id, "</uuid>\n",
+                    "    <type>", e.type, "</type>\n", "    <created>",
+                    FormatRfc3339(e.at_ms), "</created>\n",
+                    "    <document-uuid>", e.document_uuid,
+                    "</document-uuid>\n", "    <message-id>", e.message_id,
+                    "</message-id>\n", "  </event>\n");
+    ++served_;
+  }
+  absl::StrAppend(&xml, "</document-events>\n");
+  return xml;
+}
+
+int64_t DigipostEventFeed::served() {
+  absl::MutexLock lock(&mu_);
+  return served_;
+}
+
+void DigipostEventFeed::Reset() {
+  absl::MutexLock lock(&mu_);
+  scheduled_.clear();
+  feed_.clear();
+  served_ = 0;
+}
+
+}  // namespace utpost::sim
