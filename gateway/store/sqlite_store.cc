@@ -949,21 +949,7 @@ absl::StatusOr<LetterRecord> SqliteStore::ApplyTransition(
   LetterRecord record;
   std::vector<WriteOp> ops(1);
   ops[0].run = [&](Connection& c) -> absl::Status {
-    // The provider's receipt goes with the last state it vouches for.
-    RETURN_IF_ERROR(
-        TransitionInTxn(c, letter_id, t.from, t.to, t.channel, t.reason,
-                        t.outbox, t.unless_handing_off, t.provider,
-                        t.then.empty() ? t.provider_receipt : std::string()));
-    State reached = t.to;
-    for (size_t i = 0; i < t.then.size(); ++i) {
-      const Transition::Step& step = t.then[i];
-      RETURN_IF_ERROR(TransitionInTxn(
-          c, letter_id, {reached}, step.to, "", step.reason, {}, false,
-          t.provider,
-          i + 1 == t.then.size() ? t.provider_receipt : std::string()));
-      reached = step.to;
-    }
-    RETURN_IF_ERROR(TimersInTxn(c, letter_id, t));
+    RETURN_IF_ERROR(TransitionWithStepsInTxn(c, letter_id, t));
     ASSIGN_OR_RETURN(record, ReadLetter(c, letter_id));
     return absl::OkStatus();
   };
@@ -1345,12 +1331,18 @@ absl::Status SqliteStore::TimersInTxn(Connection& c,
 absl::Status SqliteStore::TransitionWithStepsInTxn(Connection& c,
                                                    const std::string& letter_id,
                                                    const Transition& t) {
-  RETURN_IF_ERROR(TransitionInTxn(c, letter_id, t.from, t.to, t.channel,
-                                  t.reason, t.outbox, t.unless_handing_off));
+  // The provider's receipt goes with the last state it vouches for.
+  RETURN_IF_ERROR(
+      TransitionInTxn(c, letter_id, t.from, t.to, t.channel, t.reason,
+                      t.outbox, t.unless_handing_off, t.provider,
+                      t.then.empty() ? t.provider_receipt : std::string()));
   State reached = t.to;
-  for (const Transition::Step& step : t.then) {
-    RETURN_IF_ERROR(TransitionInTxn(c, letter_id, {reached}, step.to, "",
-                                    step.reason, {}, false));
+  for (size_t i = 0; i < t.then.size(); ++i) {
+    const Transition::Step& step = t.then[i];
+    RETURN_IF_ERROR(TransitionInTxn(
+        c, letter_id, {reached}, step.to, "", step.reason, {}, false,
+        t.provider,
+        i + 1 == t.then.size() ? t.provider_receipt : std::string()));
     reached = step.to;
   }
   return TimersInTxn(c, letter_id, t);

@@ -87,6 +87,8 @@ TEST(ConfigLoaderTest, PrintSettingsAreChecked) {
                   "/"),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("providers.print.batch_max_letters")));
+}
+
 TEST(ConfigLoaderTest, RetryDelaysFollowTheBackoffUnlessListed) {
   auto c = ParseConfig(std::string(kMinimal) +
                            "retry: {initial_delay_seconds: 1, multiplier: 2, "
