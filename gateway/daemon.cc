@@ -6,17 +6,21 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/adapter_registry.h"
 #include "adapters/http/curl_http_client.h"
+#include "adapters/instrumented_channel.h"
 #include "common/status_macros.h"
 #include "gateway/api/letter_service.h"
 #include "gateway/api/ops_service.h"
+#include "gateway/config/certificates.h"
 #include "gateway/dispatch/dispatcher.h"
 #include "gateway/dispatch/outbox_relay.h"
+#include "gateway/dispatch/provider_stats.h"
 #include "gateway/dispatch/worker_pool.h"
 #include "gateway/receipts/jws_receipt_signer.h"
 #include "gateway/store/sqlite_store.h"
@@ -187,9 +191,16 @@ absl::Status RunDaemon(const config::v1::Config& config,
     o.on_commit = [relay_ptr] { relay_ptr->Wake(); };
     letters = std::make_unique<api::LetterServiceImpl>(store->get(), o);
     watchers = letters.get();
+    api::OperationsOptions ops_options;
+    ops_options.topology = topology;
+    ops_options.certificates = config::ConfiguredCertificateFiles(config);
+    ops_options.on_change = [relay_ptr, notify_watchers] {
+      relay_ptr->Wake();
+      notify_watchers();
+    };
     ops = std::make_unique<api::OpsServiceImpl>(
         store->get(), queue::NewAmqpAdmin(BrokerOptionsOf(config, "ops")),
-        topology, AccessOf(config));
+        std::move(ops_options), AccessOf(config));
 
     ASSIGN_OR_RETURN(std::string cert,
                      ReadFile(config.server().cert_file(), "server.cert_file"));
@@ -224,7 +235,20 @@ absl::Status RunDaemon(const config::v1::Config& config,
 
   std::unique_ptr<dispatch::Dispatcher> dispatcher;
   std::unique_ptr<dispatch::WorkerPool> workers;
+  // Provider figures: every send is timed; the sums go to the store every
+  // few seconds, where any api process reads them.
+  dispatch::ProviderStats provider_stats;
+  std::unique_ptr<dispatch::ProviderStatsRecorder> stats_recorder;
   if (worker_role) {
+    outside.digital = std::make_unique<adapters::InstrumentedChannel>(
+        std::move(outside.digital),
+        std::vector<adapters::ChannelObserver*>{&provider_stats});
+    outside.print = std::make_unique<adapters::InstrumentedChannel>(
+        std::move(outside.print),
+        std::vector<adapters::ChannelObserver*>{&provider_stats});
+    stats_recorder = std::make_unique<dispatch::ProviderStatsRecorder>(
+        store->get(), &provider_stats, dispatch::ThisProcessId(),
+        absl::Seconds(5));
     dispatch::DispatcherOptions d;
     d.topology = topology;
     d.retry_delays_seconds = topology.retry_delays_seconds;
@@ -256,9 +280,21 @@ absl::Status RunDaemon(const config::v1::Config& config,
     // call its handler can make.
     broker.heartbeat_seconds =
         std::max(10, config.providers().timeout_seconds() + 15);
+    // Paused channels are in the store, so every worker process sees an
+    // operator's pause; their delivery queues are not consumed meanwhile.
+    store::Store* const shared_store = store->get();
+    auto paused_queues =
+        [shared_store, topology]() -> absl::StatusOr<std::set<std::string>> {
+      ASSIGN_OR_RETURN(auto paused, shared_store->PausedChannels());
+      std::set<std::string> queues;
+      for (const auto& p : paused) {
+        queues.insert(topology.StageQueue("deliver." + p.channel));
+      }
+      return queues;
+    };
     workers = std::make_unique<dispatch::WorkerPool>(
         [broker] { return queue::NewAmqpConsumer(broker); }, dispatcher.get(),
-        groups);
+        groups, paused_queues);
     spdlog::info("worker: {} consumers on {} queues", groups.size(),
                  topology.stages.size());
   }
@@ -271,6 +307,7 @@ absl::Status RunDaemon(const config::v1::Config& config,
   }
   workers.reset();  // Finishes the deliveries in hand; the rest stay queued.
   dispatcher.reset();
+  stats_recorder.reset();
   // Stops after its current round; what it has not published stays in the
   // outbox for the next start.
   relay.reset();
