@@ -362,11 +362,10 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
       v1::SubmitLetterRequest request;
       std::string error;
       int code = kOk;
-      const bool loaded =
-          files[i].text.empty()
-              ? LoadLetter(files[i].label, {}, &request, &error)
-              : LoadLetterText(files[i].text, files[i].label, base, {},
-                               &request, &error);
+      const bool loaded = files[i].text.empty()
+                              ? LoadLetter(files[i].label, {}, &request, &error)
+                              : LoadLetterText(files[i].text, files[i].label,
+                                               base, {}, &request, &error);
       if (!loaded) {
         code = kUsage;
       } else {
@@ -401,10 +400,9 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
         double rate = secs > 0 ? n / secs : 0;
         double eta = rate > 0 ? (files.size() - n) / rate : 0;
         std::cerr << "\r" << ProgressBar(n, files.size()) << " submitted " << n
-                  << "/" << files.size() << "  "
-                  << std::fixed << std::setprecision(1) << rate
-                  << " letters/s  ETA " << eta << " s  failed "
-                  << failures.size() << "   " << std::flush;
+                  << "/" << files.size() << "  " << std::fixed
+                  << std::setprecision(1) << rate << " letters/s  ETA " << eta
+                  << " s  failed " << failures.size() << "   " << std::flush;
       }
     }
   };

@@ -1,10 +1,9 @@
 #include "cli/connection.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "yaml-cpp/yaml.h"
@@ -44,8 +43,7 @@ absl::StatusOr<ConnectionOptions> ReadConfigFile(const std::string& path,
     return absl::InvalidArgumentError(
         absl::StrCat("--config: cannot read ", path));
   }
-  const std::filesystem::path base =
-      std::filesystem::path(path).parent_path();
+  const std::filesystem::path base = std::filesystem::path(path).parent_path();
   auto resolve = [&base](const std::string& p) {
     if (p.empty() || std::filesystem::path(p).is_absolute()) return p;
     return (base / p).string();
@@ -70,9 +68,9 @@ absl::StatusOr<ConnectionOptions> ReadConfigFile(const std::string& path,
       } else if (key == "timeout") {
         file.timeout_seconds = kv.second.as<int>();
       } else {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, ": unknown setting \"", key,
-            "\" (known: server, ca, cert, key, timeout)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": unknown setting \"", key,
+                         "\" (known: server, ca, cert, key, timeout)"));
       }
     }
   } catch (const YAML::Exception& e) {

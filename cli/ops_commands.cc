@@ -101,8 +101,7 @@ std::string Cut(const std::string& s, size_t n) {
 class OpsClient {
  public:
   // Exit code in `*err` when the channel cannot be made.
-  static std::unique_ptr<OpsClient> Make(const ConnectionOptions& c,
-                                         int* err) {
+  static std::unique_ptr<OpsClient> Make(const ConnectionOptions& c, int* err) {
     auto channel = Connect(c);
     if (!channel.ok()) {
       std::cerr << "utpostctl: " << channel.status().message() << "\n";
@@ -156,8 +155,8 @@ int Call(const ConnectionOptions& c, const Output& out,
   return kOk;
 }
 
-void PrintCounts(const google::protobuf::RepeatedPtrField<
-                 v1::Status::StateCount>& states) {
+void PrintCounts(
+    const google::protobuf::RepeatedPtrField<v1::Status::StateCount>& states) {
   for (const auto& sc : states) {
     std::cout << "  " << StateName(sc.state()) << " " << sc.count();
   }
@@ -188,17 +187,18 @@ void PrintStatus(const v1::Status& s) {
 
   std::cout << "\nWAITING  " << std::left << std::setw(14) << "STATE"
             << std::right << std::setw(8) << "LETTERS" << std::setw(12)
-            << "OLDEST" << "\n";
+            << "OLDEST"
+            << "\n";
   for (const auto& w : s.waiting()) {
     std::cout << "         " << std::left << std::setw(14)
-              << StateName(w.state()) << std::right << std::setw(8)
-              << w.count() << std::setw(12) << Age(w.oldest_age_seconds())
-              << "\n";
+              << StateName(w.state()) << std::right << std::setw(8) << w.count()
+              << std::setw(12) << Age(w.oldest_age_seconds()) << "\n";
   }
 
   std::cout << "\nQUEUES   " << std::left << std::setw(30) << "QUEUE"
             << std::right << std::setw(9) << "READY" << std::setw(11)
-            << "CONSUMERS" << "\n";
+            << "CONSUMERS"
+            << "\n";
   if (!s.broker_error().empty()) {
     std::cout << "         (broker: " << s.broker_error() << ")\n";
   }
@@ -209,9 +209,10 @@ void PrintStatus(const v1::Status& s) {
   }
 
   std::cout << "\nPROVIDER " << std::left << std::setw(10) << "CHANNEL"
-            << std::right << std::setw(7) << "SENDS" << std::setw(8)
-            << "ERRORS" << std::setw(8) << "ERR%" << std::setw(10)
-            << "MEAN ms" << std::setw(10) << "MAX ms" << "  LAST ERROR\n";
+            << std::right << std::setw(7) << "SENDS" << std::setw(8) << "ERRORS"
+            << std::setw(8) << "ERR%" << std::setw(10) << "MEAN ms"
+            << std::setw(10) << "MAX ms"
+            << "  LAST ERROR\n";
   for (const auto& p : s.providers()) {
     std::ostringstream rate, mean, max;
     rate << std::fixed << std::setprecision(1) << p.error_rate() * 100;
@@ -234,8 +235,9 @@ void PrintStatus(const v1::Status& s) {
     for (const auto& g : list) {
       if (!first) std::cout << std::setw(9) << "";
       first = false;
-      std::cout << std::left << std::setw(12) << (g.key().empty() ? "-" : g.key())
-                << std::right << std::setw(7) << g.total() << " |";
+      std::cout << std::left << std::setw(12)
+                << (g.key().empty() ? "-" : g.key()) << std::right
+                << std::setw(7) << g.total() << " |";
       PrintCounts(g.states());
       std::cout << "\n";
     }
@@ -246,7 +248,8 @@ void PrintStatus(const v1::Status& s) {
 
   std::cout << "\nCERTS    " << std::left << std::setw(26) << "SETTING"
             << std::setw(22) << "EXPIRES" << std::right << std::setw(8)
-            << "DAYS" << "\n";
+            << "DAYS"
+            << "\n";
   for (const auto& c : s.certificates()) {
     std::cout << "         " << std::left << std::setw(26) << c.setting();
     if (!c.error().empty()) {
@@ -306,9 +309,9 @@ int RunStatus(const ConnectionOptions& c, const Output& out,
 
 void PrintLetterRows(const v1::OpsListLettersResponse& r) {
   std::cout << std::left << std::setw(38) << "LETTER" << std::setw(11)
-            << "TENANT" << std::setw(13) << "STATE" << std::setw(9)
-            << "CHANNEL" << std::setw(9) << "AGE" << std::setw(22)
-            << "REFERENCE" << "REASON\n";
+            << "TENANT" << std::setw(13) << "STATE" << std::setw(9) << "CHANNEL"
+            << std::setw(9) << "AGE" << std::setw(22) << "REFERENCE"
+            << "REASON\n";
   for (const auto& ol : r.letters()) {
     const auto& l = ol.letter();
     std::cout << std::setw(38) << l.id() << std::setw(11) << ol.tenant()
@@ -395,8 +398,8 @@ absl::StatusOr<int64_t> ParseDurationSeconds(const std::string& text) {
         total += n * 86400;
         break;
       default:
-        return absl::InvalidArgumentError(absl::StrCat(
-            "duration \"", text, "\": units are s, m, h and d"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("duration \"", text, "\": units are s, m, h and d"));
     }
     i = j + 1;
   }
@@ -503,8 +506,7 @@ OpsCommands::OpsCommands(CLI::App* app) {
   redrive_->add_option("id", id_, "one parked letter");
   redrive_->add_flag("--all", all_, "every parked letter");
   redrive_->add_option("--tenant", tenant_, "parked letters of this tenant");
-  redrive_->add_option("--channel", channel_,
-                       "parked letters of this channel");
+  redrive_->add_option("--channel", channel_, "parked letters of this channel");
   redrive_->add_option("--reason", reason_,
                        "parked letters whose reason contains this text");
 
@@ -533,8 +535,8 @@ int OpsCommands::Run(const ConnectionOptions& c, const Output& out) {
     int seconds = 0;
     if (watch_opt_->count() > 0) {
       seconds = 2;
-      if (!watch_.empty() && (!absl::SimpleAtoi(watch_, &seconds) ||
-                              seconds < 1)) {
+      if (!watch_.empty() &&
+          (!absl::SimpleAtoi(watch_, &seconds) || seconds < 1)) {
         return UsageError("--watch: expected a number of seconds (>= 1)");
       }
     }
@@ -552,14 +554,14 @@ int OpsCommands::Run(const ConnectionOptions& c, const Output& out) {
     const int64_t now = std::time(nullptr);
     if (!older_than_.empty()) {
       auto d = ParseDurationSeconds(older_than_);
-      if (!d.ok()) return UsageError("--older-than: " +
-                                     std::string(d.status().message()));
+      if (!d.ok())
+        return UsageError("--older-than: " + std::string(d.status().message()));
       request.mutable_created_before()->set_seconds(now - *d);
     }
     if (!newer_than_.empty()) {
       auto d = ParseDurationSeconds(newer_than_);
-      if (!d.ok()) return UsageError("--newer-than: " +
-                                     std::string(d.status().message()));
+      if (!d.ok())
+        return UsageError("--newer-than: " + std::string(d.status().message()));
       request.mutable_created_after()->set_seconds(now - *d);
     }
     request.set_tenant(tenant_);

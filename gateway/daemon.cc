@@ -283,8 +283,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
     // Paused channels are in the store, so every worker process sees an
     // operator's pause; their delivery queues are not consumed meanwhile.
     store::Store* const shared_store = store->get();
-    auto paused_queues =
-        [shared_store, topology]() -> absl::StatusOr<std::set<std::string>> {
+    auto paused_queues = [shared_store,
+                          topology]() -> absl::StatusOr<std::set<std::string>> {
       ASSIGN_OR_RETURN(auto paused, shared_store->PausedChannels());
       std::set<std::string> queues;
       for (const auto& p : paused) {

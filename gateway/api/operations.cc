@@ -33,9 +33,9 @@ int64_t ToMillis(const google::protobuf::Timestamp& t) {
 }
 
 bool IsOrganisationNumber(const std::string& s) {
-  return s.size() == 9 &&
-         std::all_of(s.begin(), s.end(),
-                     [](unsigned char c) { return std::isdigit(c) != 0; });
+  return s.size() == 9 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+           return std::isdigit(c) != 0;
+         });
 }
 
 v1::Status::GroupCount* GroupFor(
@@ -118,8 +118,7 @@ absl::StatusOr<v1::Status> Operations::GetStatus() {
     auto [it, fresh] = by_state.try_emplace(
         g.state, std::make_pair(int64_t{0}, g.oldest_update_time_ms));
     it->second.first += g.count;
-    it->second.second =
-        std::min(it->second.second, g.oldest_update_time_ms);
+    it->second.second = std::min(it->second.second, g.oldest_update_time_ms);
     AddState(GroupFor(tenants, g.tenant), g.state, g.count);
     AddState(GroupFor(channels, g.channel), g.state, g.count);
   }
@@ -132,8 +131,8 @@ absl::StatusOr<v1::Status> Operations::GetStatus() {
     auto* w = out.add_waiting();
     w->set_state(state);
     w->set_count(n_oldest.first);
-    w->set_oldest_age_seconds(
-        std::max<int64_t>(0, now - n_oldest.second) / 1000.0);
+    w->set_oldest_age_seconds(std::max<int64_t>(0, now - n_oldest.second) /
+                              1000.0);
     SetTimestamp(n_oldest.second, w->mutable_oldest_update_time());
   }
   for (auto& [key, g] : tenants) *out.add_tenants() = std::move(g);
@@ -219,8 +218,7 @@ absl::StatusOr<v1::Status> Operations::GetStatus() {
 absl::StatusOr<v1::OpsListLettersResponse> Operations::ListLetters(
     const v1::OpsListLettersRequest& r) {
   if (r.page_size() < 0 || r.page_size() > kMaxPageSize) {
-    return absl::InvalidArgumentError(
-        "page_size: must be between 0 and 1000");
+    return absl::InvalidArgumentError("page_size: must be between 0 and 1000");
   }
   if (!Letter::State_IsValid(r.state())) {
     return absl::InvalidArgumentError("state: unknown state");
@@ -229,7 +227,8 @@ absl::StatusOr<v1::OpsListLettersResponse> Operations::ListLetters(
     return absl::InvalidArgumentError(
         "tenant: expected a 9-digit organisation number");
   }
-  if (!r.channel().empty()) RETURN_IF_ERROR(CheckChannel(r.channel(), "channel"));
+  if (!r.channel().empty())
+    RETURN_IF_ERROR(CheckChannel(r.channel(), "channel"));
   store::OpsListFilter f;
   f.tenant = r.tenant();
   f.state = r.state();
@@ -394,9 +393,9 @@ absl::StatusOr<v1::RedriveLettersResponse> Operations::Redrive(
     if (absl::IsFailedPrecondition(s)) continue;
     if (!s.ok()) {
       if (out.redriven() > 0 && options_.on_change) options_.on_change();
-      return absl::Status(
-          s.code(), absl::StrCat(s.message(), " (after ", out.redriven(),
-                                 " letters were redriven)"));
+      return absl::Status(s.code(),
+                          absl::StrCat(s.message(), " (after ", out.redriven(),
+                                       " letters were redriven)"));
     }
     out.add_letter_ids(letter.id);
     out.set_redriven(out.redriven() + 1);
@@ -437,8 +436,7 @@ absl::StatusOr<v1::OpsLetter> Operations::Cancel(
   if (absl::IsFailedPrecondition(updated.status())) {
     auto now = store_->GetLetter(id, "");
     return absl::FailedPreconditionError(absl::StrCat(
-        "letter is ",
-        Letter::State_Name(now.ok() ? now->state : before.state),
+        "letter is ", Letter::State_Name(now.ok() ? now->state : before.state),
         "; only letters not yet handed to a provider can be cancelled"));
   }
   RETURN_IF_ERROR(updated.status());

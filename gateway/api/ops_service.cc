@@ -15,7 +15,8 @@ OpsServiceImpl::OpsServiceImpl(store::Store* store,
 
 absl::StatusOr<std::string> OpsServiceImpl::OperatorOf(
     grpc::CallbackServerContext* ctx) const {
-  ASSIGN_OR_RETURN(Caller caller, IdentifyCaller(*ctx->auth_context(), access_));
+  ASSIGN_OR_RETURN(Caller caller,
+                   IdentifyCaller(*ctx->auth_context(), access_));
   if (caller.kind != Caller::Kind::kOperator) {
     return absl::PermissionDeniedError(
         "OpsService needs an operator certificate");

@@ -20,10 +20,11 @@ struct CertificateFile {
 
 // Every certificate file of `config` that is set: server certificate,
 // client CA, receipt-signing chain, provider CA. In that order.
-std::vector<CertificateFile> ConfiguredCertificateFiles(const v1::Config& config);
+std::vector<CertificateFile> ConfiguredCertificateFiles(
+    const v1::Config& config);
 
 struct CertificateExpiry {
-  std::string subject;     // One line, OpenSSL's RFC 2253 form.
+  std::string subject;       // One line, OpenSSL's RFC 2253 form.
   int64_t not_after_ms = 0;  // Unix epoch milliseconds.
 };
 

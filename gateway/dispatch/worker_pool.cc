@@ -60,7 +60,9 @@ void WorkerPool::Consume(Worker* w, const ConsumerFactory& make_consumer,
     // OK when halted: stopping, or paused (then wait for the resume).
     auto s = consumer->Run(
         w->queues,
-        [dispatcher](const queue::Delivery& d) { return dispatcher->Handle(d); },
+        [dispatcher](const queue::Delivery& d) {
+          return dispatcher->Handle(d);
+        },
         &w->halt);
     if (s.ok()) continue;
     spdlog::warn("worker: cannot consume yet: {}", s.ToString());

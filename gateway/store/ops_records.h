@@ -32,7 +32,7 @@ struct OpsListFilter {
   ::utpost::v1::Letter::State state = ::utpost::v1::Letter::STATE_UNSPECIFIED;
   std::string channel;
   std::string client_reference;
-  std::string reason_contains;  // Substring of the letter's reason.
+  std::string reason_contains;    // Substring of the letter's reason.
   int64_t created_before_ms = 0;  // Exclusive; 0: no bound.
   int64_t created_after_ms = 0;   // Exclusive; 0: no bound.
   int32_t page_size = 100;

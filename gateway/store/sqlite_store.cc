@@ -1161,16 +1161,14 @@ absl::Status SqliteStore::RecordFailedAttemptInTxn(
   return st.Run();
 }
 
-absl::StatusOr<std::vector<LetterGroupCount>>
-SqliteStore::CountLetterGroups() {
+absl::StatusOr<std::vector<LetterGroupCount>> SqliteStore::CountLetterGroups() {
   using Groups = std::vector<LetterGroupCount>;
   return Read([&](Connection& c) -> absl::StatusOr<Groups> {
-    ASSIGN_OR_RETURN(
-        Statement st,
-        c.Prepare("SELECT tenant, channel, state, COUNT(*), "
-                  "MIN(update_time_ms) FROM letters "
-                  "GROUP BY tenant, channel, state "
-                  "ORDER BY tenant, channel, state"));
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("SELECT tenant, channel, state, COUNT(*), "
+                               "MIN(update_time_ms) FROM letters "
+                               "GROUP BY tenant, channel, state "
+                               "ORDER BY tenant, channel, state"));
     Groups out;
     while (true) {
       ASSIGN_OR_RETURN(bool row, st.Step());

@@ -212,8 +212,8 @@ class Store {
       const std::string& letter_id) = 0;
   // Pauses (`paused`) or resumes a channel; idempotent. A pause keeps the
   // first `by` and time.
-  virtual absl::Status SetChannelPaused(const std::string& channel,
-                                        bool paused, const std::string& by) = 0;
+  virtual absl::Status SetChannelPaused(const std::string& channel, bool paused,
+                                        const std::string& by) = 0;
   virtual absl::StatusOr<std::vector<PausedChannelRecord>> PausedChannels() = 0;
   // Appends one process's figures and forgets rows older than an hour.
   virtual absl::Status WriteProviderStats(

@@ -167,13 +167,14 @@ TEST_F(OperationsTest, RedriveOneSendsALetterBackToItsStageWithAReceipt) {
   EXPECT_EQ(receipts->back().state, Letter::ROUTED);
   EXPECT_EQ(receipts->back().reason, "redriven by operator operator");
   EXPECT_THAT(PendingWork(),
-              ElementsAre(absl::StrCat(kL1, " utpost.work deliver.print "
+              ElementsAre(absl::StrCat(kL1,
+                                       " utpost.work deliver.print "
                                        "deliver.print 0")));
 
   // Not parked any more.
-  EXPECT_THAT(ops_->Redrive(request, "operator"),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("ROUTED")));
+  EXPECT_THAT(
+      ops_->Redrive(request, "operator"),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("ROUTED")));
   request.set_name("00000000-0000-4000-8000-0000000000ff");
   EXPECT_THAT(ops_->Redrive(request, "operator"),
               StatusIs(absl::StatusCode::kNotFound, _));
@@ -224,11 +225,13 @@ TEST_F(OperationsTest, RedriveByFilterTakesOnlyMatchingParkedLetters) {
 
 TEST_F(OperationsTest, RedriveRefusesAnEmptyOrUnknownTarget) {
   v1::RedriveLettersRequest request;
-  EXPECT_THAT(ops_->Redrive(request, "op"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("target")));
+  EXPECT_THAT(
+      ops_->Redrive(request, "op"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("target")));
   request.mutable_filter();
-  EXPECT_THAT(ops_->Redrive(request, "op"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("filter")));
+  EXPECT_THAT(
+      ops_->Redrive(request, "op"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("filter")));
   request.mutable_filter()->set_channel("fax");
   EXPECT_THAT(ops_->Redrive(request, "op"),
               StatusIs(absl::StatusCode::kInvalidArgument,
@@ -267,9 +270,9 @@ TEST_F(OperationsTest, OperatorCancelsAnyTenantsLetterBeforeHandOff) {
   EXPECT_EQ(cancelled->letter().state(), Letter::CANCELLED);
   EXPECT_EQ(cancelled->letter().timeline().rbegin()->reason(),
             "cancelled by operator operator");
-  EXPECT_THAT(ops_->Cancel(kL1, "operator"),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("CANCELLED")));
+  EXPECT_THAT(
+      ops_->Cancel(kL1, "operator"),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("CANCELLED")));
 
   Create(kL2, kTenantA);
   Move(kL2, Letter::QUEUED, Letter::ROUTED, "print");
@@ -286,9 +289,9 @@ TEST_F(OperationsTest, GetLetterShowsTimelineAndFailedAttempts) {
   store::OutboxMessage retry;
   retry.exchange = "utpost.retry.1s";
   retry.routing_key = "deliver.print";
-  ASSERT_THAT(store_->ScheduleRetry(kL1, {Letter::ROUTED}, 1, "print: 503",
-                                    retry),
-              IsOk());
+  ASSERT_THAT(
+      store_->ScheduleRetry(kL1, {Letter::ROUTED}, 1, "print: 503", retry),
+      IsOk());
   Move(kL1, Letter::ROUTED, Letter::PARKED, "", "parked: print: 503");
   auto got = ops_->GetLetter(absl::StrCat("letters/", kL1));
   ASSERT_THAT(got, IsOk());
@@ -317,9 +320,9 @@ TEST_F(OperationsTest, ListLettersValidatesWithFieldPaths) {
 
   auto expect_invalid = [this](const v1::OpsListLettersRequest& r,
                                const std::string& field) {
-    EXPECT_THAT(ops_->ListLetters(r),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr(field + ":")));
+    EXPECT_THAT(
+        ops_->ListLetters(r),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(field + ":")));
   };
   v1::OpsListLettersRequest bad;
   bad.set_page_size(5000);

@@ -209,8 +209,8 @@ TEST_F(OpsStoreTest, ListsAcrossTenantsWithFilters) {
 TEST_F(OpsStoreTest, RetriesAndParkingAreRecordedAsFailedAttempts) {
   Create("L1", kTenantA);
   Move("L1", Letter::RECEIVED, Letter::QUEUED);
-  ASSERT_THAT(store_->ScheduleRetry("L1", {Letter::QUEUED}, 1,
-                                    "registry: 503", Retry("route")),
+  ASSERT_THAT(store_->ScheduleRetry("L1", {Letter::QUEUED}, 1, "registry: 503",
+                                    Retry("route")),
               IsOk());
   Move("L1", Letter::QUEUED, Letter::ROUTED, "print");
   clock_.Advance(1000);
