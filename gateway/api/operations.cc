@@ -23,9 +23,11 @@ constexpr char kDeliverPrefix[] = "deliver.";
 constexpr char kRoute[] = "route";
 constexpr int kMaxPageSize = 1000;
 
+// States a letter may rest in for good. DELIVERED counts: it is in the
+// mailbox, and whether it is ever read is the recipient's business.
 bool IsFinal(Letter::State s) {
-  return s == Letter::FAILED || s == Letter::CANCELLED || s == Letter::READ ||
-         s == Letter::PRINTED;
+  return s == Letter::FAILED || s == Letter::CANCELLED ||
+         s == Letter::DELIVERED || s == Letter::READ || s == Letter::PRINTED;
 }
 
 int64_t ToMillis(const google::protobuf::Timestamp& t) {

@@ -301,6 +301,36 @@ class OpsTest(unittest.TestCase):
         self.assertIn("--watch", self.ctl("status", "--help").stdout)
         self.assertIn("--older-than", self.ctl("letters", "--help").stdout)
 
+    def test_batch_from_a_yaml_list_summarises_failures(self):
+        d = os.path.join(self.stack.work, "yaml-batch")
+        os.makedirs(d, exist_ok=True)
+        write(os.path.join(d, "brev.pdf"), make_pdf("yaml"))
+        ref = f"yaml-{time.time_ns()}"
+        mailbox = self.persons["mailbox"][0]
+        path = os.path.join(d, "letters.yaml")
+        write(path, f"""- client_reference: {ref}-1
+  title: Vedtak 1
+  recipient: {{person: "{mailbox}"}}
+  files: [brev.pdf]
+- client_reference: {ref}-2
+  titel: typo
+  files: [brev.pdf]
+- client_reference: {ref}-3
+  title: Vedtak 3
+  recipient: {{person: "{mailbox}"}}
+  files: [brev.pdf]
+""")
+        r = self.ctl("submit", "--batch", path, operator=False)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("2 submitted, 1 failed", r.stdout)
+        self.assertIn(f"{path}#2", r.stdout)
+        self.assertIn("titel", r.stdout)
+        self.assertIn("submitted 3/3", r.stderr)
+        for n in (1, 3):
+            listed = self.ctl_json("letters", "--client-reference",
+                                   f"{ref}-{n}", "--newer-than", "10m")
+            self.assertEqual(len(listed["letters"]), 1, listed)
+
     def test_connection_settings_from_a_config_file(self):
         path = os.path.join(self.stack.work, "utpostctl.yaml")
         write(path, f"server: 127.0.0.1:{self.stack.api_port}\n"
