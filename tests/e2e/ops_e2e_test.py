@@ -12,8 +12,9 @@ import unittest
 
 import grpc
 
-from harness import (BERGEN, BUILD, CERTS, OSLO, ROOT, Stack, letter_pb2,
-                     load_persons, make_pdf, ops_pb2, ops_pb2_grpc, write)
+from harness import (BERGEN, BUILD, CERTS, OSLO, ROOT, Process, Stack,
+                     load_persons, make_pdf, ops_pb2, ops_pb2_grpc,
+                     submit_request, write)
 
 CTL = os.path.join(BUILD, "cli", "utpostctl")
 
@@ -368,6 +369,75 @@ class OpsTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("unknown setting \"servr\"", r.stderr)
 
+
+
+class SplitRolesTest(unittest.TestCase):
+    """The api and the worker as separate processes sharing the store: the
+    worker obeys a pause given to the api, and the api shows the worker's
+    provider figures."""
+
+    def test_pause_and_provider_figures_cross_processes(self):
+        with Stack(role="api") as stack:
+            worker = Process(
+                "utpostd-worker",
+                [os.path.join(BUILD, "gateway", "utpostd"), "--config",
+                 stack.config_path(), "--role", "worker"],
+                stack.work, r"worker: \d+ consumers")
+            try:
+                self.run_scenario(stack)
+            finally:
+                worker.stop()
+
+    def run_scenario(self, stack):
+        ops = stack.ops()
+        letters = stack.letters()
+
+        def wait(what, fn, timeout=60):
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                got = fn()
+                if got:
+                    return got
+                time.sleep(0.5)
+            self.fail(f"timed out waiting for {what}")
+
+        def state(letter_id):
+            return ops.GetLetter(ops_pb2.OpsGetLetterRequest(
+                name=letter_id)).letter.state
+
+        def print_queue():
+            for q in ops.GetStatus(ops_pb2.GetStatusRequest()).queues:
+                if q.queue == "utpost.deliver.print":
+                    return q
+            return None
+
+        Letter = ops_pb2.utpost_dot_v1_dot_letter__pb2.Letter
+        wait("the worker to consume print",
+             lambda: (print_queue() or ops_pb2.Status.QueueDepth()).consumers
+             > 0)
+        ops.PauseChannel(ops_pb2.PauseChannelRequest(channel="print"))
+        wait("the worker to let go of print",
+             lambda: print_queue() is not None
+             and print_queue().consumers == 0)
+        reserved = load_persons()["reserved"][0]
+        sent = letters.SubmitLetter(submit_request(person=reserved))
+        wait("the letter to be routed",
+             lambda: state(sent.letter.id) == Letter.ROUTED)
+        time.sleep(3)
+        self.assertEqual(state(sent.letter.id), Letter.ROUTED)
+        ops.ResumeChannel(ops_pb2.ResumeChannelRequest(channel="print"))
+        wait("the letter to be printed",
+             lambda: state(sent.letter.id) == Letter.SENT_PRINT)
+
+        def print_figures():
+            for p in ops.GetStatus(ops_pb2.GetStatusRequest()).providers:
+                if p.channel == "print" and p.sends >= 1:
+                    return p
+            return None
+        figures = wait("the worker's figures in the api's status",
+                       print_figures, timeout=30)
+        self.assertEqual(figures.errors, 0)
+        self.assertGreater(figures.mean_latency_ms, 0)
 
 if __name__ == "__main__":
     unittest.main()
