@@ -12,8 +12,8 @@ import unittest
 
 import grpc
 
-from harness import (BERGEN, BUILD, CERTS, OSLO, ROOT, Process, Stack,
-                     load_persons, make_pdf, ops_pb2, ops_pb2_grpc,
+from harness import (BERGEN, BUILD, CERTS, OSLO, ROOT, Letter, Process,
+                     Stack, load_persons, make_pdf, ops_pb2, ops_pb2_grpc,
                      submit_request, write)
 
 CTL = os.path.join(BUILD, "cli", "utpostctl")
@@ -411,7 +411,6 @@ class SplitRolesTest(unittest.TestCase):
                     return q
             return None
 
-        Letter = ops_pb2.utpost_dot_v1_dot_letter__pb2.Letter
         wait("the worker to consume print",
              lambda: (print_queue() or ops_pb2.Status.QueueDepth()).consumers
              > 0)
