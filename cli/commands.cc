@@ -21,7 +21,6 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "utpost/v1/letter.grpc.pb.h"
-#include "utpost/v1/ops.grpc.pb.h"
 #include "yaml-cpp/yaml.h"
 
 namespace utpost::cli {
@@ -136,16 +135,16 @@ std::string ReadFileOr(const std::string& path, std::string* error) {
 
 // Reads a letter file into a request; documents from its `files:` list and
 // from `pdfs`.
-bool LoadLetter(const std::string& letter_file,
-                const std::vector<std::string>& pdfs,
-                v1::SubmitLetterRequest* request, std::string* error) {
-  std::string text = ReadFileOr(letter_file, error);
-  if (!error->empty()) return false;
+// `text` is one letter (YAML or JSON) named `label` in messages; its
+// `files:` are relative to `base`.
+bool LoadLetterText(std::string text, const std::string& label,
+                    const fs::path& base, const std::vector<std::string>& pdfs,
+                    v1::SubmitLetterRequest* request, std::string* error) {
+  const std::string& letter_file = label;
   std::vector<std::string> files;
   try {
     YAML::Node root = YAML::Load(text);
     if (root["files"]) {
-      const fs::path base = fs::path(letter_file).parent_path();
       for (const auto& f : root["files"]) {
         files.push_back((base / f.as<std::string>()).string());
       }
@@ -172,6 +171,65 @@ bool LoadLetter(const std::string& letter_file,
     if (!error->empty()) return false;
   }
   return true;
+}
+
+bool LoadLetter(const std::string& letter_file,
+                const std::vector<std::string>& pdfs,
+                v1::SubmitLetterRequest* request, std::string* error) {
+  std::string text = ReadFileOr(letter_file, error);
+  if (!error->empty()) return false;
+  return LoadLetterText(std::move(text), letter_file,
+                        fs::path(letter_file).parent_path(), pdfs, request,
+                        error);
+}
+
+// One letter of a batch: where it came from, and its text when the batch
+// is one file (empty: read the file `label`).
+struct BatchItem {
+  std::string label;
+  std::string text;
+};
+
+// The letters of a batch FILE: JSON Lines (one letter object per line) or
+// a YAML list of letters. Labels are "FILE:LINE" or "FILE#INDEX".
+bool ReadBatchFile(const std::string& path, std::vector<BatchItem>* items,
+                   std::string* error) {
+  std::string text = ReadFileOr(path, error);
+  if (!error->empty()) return false;
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && text[first] == '{') {
+    std::istringstream lines(text);
+    std::string line;
+    for (int n = 1; std::getline(lines, line); ++n) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      items->push_back({absl::StrCat(path, ":", n), line});
+    }
+    return true;
+  }
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (!root.IsSequence()) {
+      *error = path + ": expected a YAML list of letters or JSON Lines";
+      return false;
+    }
+    for (size_t i = 0; i < root.size(); ++i) {
+      YAML::Emitter emitter;
+      emitter << root[i];
+      items->push_back({absl::StrCat(path, "#", i + 1), emitter.c_str()});
+    }
+  } catch (const YAML::Exception& e) {
+    *error = path + ": " + e.what();
+    return false;
+  }
+  return true;
+}
+
+std::string ProgressBar(size_t done, size_t total) {
+  constexpr int kWidth = 24;
+  const int filled =
+      total == 0 ? kWidth : static_cast<int>(kWidth * done / total);
+  return "[" + std::string(filled, '#') + std::string(kWidth - filled, '.') +
+         "]";
 }
 
 void PrintLetter(const v1::Letter& l) {
@@ -213,29 +271,6 @@ void PrintLetterTable(const v1::ListLettersResponse& response) {
   }
   if (!response.next_page_token().empty()) {
     std::cout << "(more: --page-token " << response.next_page_token() << ")\n";
-  }
-}
-
-void PrintStatus(const v1::Status& status) {
-  std::cout << "letters\n";
-  int64_t total = 0;
-  for (const auto& sc : status.letters()) {
-    std::cout << "  " << std::left << std::setw(14) << StateName(sc.state())
-              << std::right << std::setw(10) << sc.count() << "\n";
-    total += sc.count();
-  }
-  std::cout << "  " << std::left << std::setw(14) << "total" << std::right
-            << std::setw(10) << total << "\n";
-  std::cout << "outbox pending  " << status.outbox_pending() << "\n";
-  std::cout << "queues";
-  if (!status.broker_error().empty()) {
-    std::cout << "  (broker: " << status.broker_error() << ")";
-  }
-  std::cout << "\n";
-  for (const auto& q : status.queues()) {
-    std::cout << "  " << std::left << std::setw(28) << q.queue() << std::right
-              << std::setw(8) << q.messages() << " ready " << std::setw(3)
-              << q.consumers() << " consumers\n";
   }
 }
 
@@ -286,20 +321,33 @@ int Submit(const ConnectionOptions& c, const Output& out,
 
 int SubmitBatch(const ConnectionOptions& c, const Output& out,
                 const std::string& dir, int concurrency) {
-  std::vector<std::string> files;
+  std::vector<BatchItem> files;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const auto ext = e.path().extension().string();
-    if (ext == ".yaml" || ext == ".yml" || ext == ".json") {
-      files.push_back(e.path().string());
+  fs::path base;
+  if (fs::is_regular_file(dir, ec)) {
+    std::string error;
+    if (!ReadBatchFile(dir, &files, &error)) {
+      std::cerr << "utpostctl: " << error << "\n";
+      return kUsage;
     }
+    base = fs::path(dir).parent_path();
+  } else {
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const auto ext = e.path().extension().string();
+      if (ext == ".yaml" || ext == ".yml" || ext == ".json") {
+        files.push_back({e.path().string(), ""});
+      }
+    }
+    if (ec) {
+      std::cerr << "utpostctl: cannot read " << dir << ": " << ec.message()
+                << "\n";
+      return kUsage;
+    }
+    std::sort(files.begin(), files.end(),
+              [](const BatchItem& a, const BatchItem& b) {
+                return a.label < b.label;
+              });
   }
-  if (ec) {
-    std::cerr << "utpostctl: cannot read " << dir << ": " << ec.message()
-              << "\n";
-    return kUsage;
-  }
-  std::sort(files.begin(), files.end());
   int err = 0;
   auto stub = MakeStub<v1::LetterService::Stub>(c, &err);
   if (!stub) return err;
@@ -314,7 +362,11 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
       v1::SubmitLetterRequest request;
       std::string error;
       int code = kOk;
-      if (!LoadLetter(files[i], {}, &request, &error)) {
+      const bool loaded = files[i].text.empty()
+                              ? LoadLetter(files[i].label, {}, &request, &error)
+                              : LoadLetterText(files[i].text, files[i].label,
+                                               base, {}, &request, &error);
+      if (!loaded) {
         code = kUsage;
       } else {
         grpc::ClientContext ctx;
@@ -332,10 +384,10 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
       }
       std::lock_guard<std::mutex> lock(mu);
       if (code != kOk) {
-        failures.emplace_back(files[i], error);
+        failures.emplace_back(files[i].label, error);
         worst = std::max(worst, code);
         if (out.json) {
-          std::cout << "{\"file\": " << JsonString(files[i])
+          std::cout << "{\"file\": " << JsonString(files[i].label)
                     << ", \"error\": " << JsonString(error)
                     << ", \"code\": " << code << "}\n";
         }
@@ -347,10 +399,10 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
                           .count();
         double rate = secs > 0 ? n / secs : 0;
         double eta = rate > 0 ? (files.size() - n) / rate : 0;
-        std::cerr << "\rsubmitted " << n << "/" << files.size() << "  "
-                  << std::fixed << std::setprecision(1) << rate
-                  << " letters/s  ETA " << eta << " s  failed "
-                  << failures.size() << "   " << std::flush;
+        std::cerr << "\r" << ProgressBar(n, files.size()) << " submitted " << n
+                  << "/" << files.size() << "  " << std::fixed
+                  << std::setprecision(1) << rate << " letters/s  ETA " << eta
+                  << " s  failed " << failures.size() << "   " << std::flush;
       }
     }
   };
@@ -429,17 +481,6 @@ int Watch(const ConnectionOptions& c, const Output& out, int64_t cursor,
   return s.ok() ? kOk : Report(s);
 }
 
-int Cancel(const ConnectionOptions& c, const Output& out,
-           const std::string& id) {
-  v1::CancelLetterRequest request;
-  request.set_name(id);
-  return CallAndPrint<v1::LetterService::Stub>(
-      c, out, &v1::LetterService::Stub::CancelLetter, request,
-      std::function<void(const v1::Letter&)>([](const v1::Letter& l) {
-        std::cout << "cancelled " << l.id() << "\n";
-      }));
-}
-
 int Receipts(const ConnectionOptions& c, const Output& out,
              const std::string& id) {
   v1::GetReceiptsRequest request;
@@ -454,12 +495,6 @@ int Receipts(const ConnectionOptions& c, const Output& out,
                         << r.jws() << "\n";
             }
           }));
-}
-
-int Status(const ConnectionOptions& c, const Output& out) {
-  return CallAndPrint<v1::OpsService::Stub>(
-      c, out, &v1::OpsService::Stub::GetStatus, v1::GetStatusRequest(),
-      std::function<void(const v1::Status&)>(PrintStatus));
 }
 
 }  // namespace utpost::cli

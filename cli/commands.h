@@ -37,11 +37,8 @@ int List(const ConnectionOptions& c, const Output& out,
 // after that event.
 int Watch(const ConnectionOptions& c, const Output& out, int64_t cursor,
           bool only_new);
-int Cancel(const ConnectionOptions& c, const Output& out,
-           const std::string& id);
 int Receipts(const ConnectionOptions& c, const Output& out,
              const std::string& id);
-int Status(const ConnectionOptions& c, const Output& out);
 
 }  // namespace utpost::cli
 

@@ -1,9 +1,10 @@
-// utpostctl: submit and follow letters, and see the gateway's status.
+// utpostctl: submit and follow letters; operators see and steer the gateway.
 #include <iostream>
 
 #include "CLI/CLI.hpp"
 #include "cli/audit_commands.h"
 #include "cli/commands.h"
+#include "cli/ops_commands.h"
 
 namespace {
 
@@ -16,7 +17,10 @@ int main(int argc, char** argv) {
   CLI::App app{
       "utpostctl: talk to utpostd.\n"
       "Connection: --server/--ca/--cert/--key, or UTPOST_SERVER, UTPOST_CA,\n"
-      "UTPOST_CERT, UTPOST_KEY; defaults 127.0.0.1:7443 and certs-dev/.\n"
+      "UTPOST_CERT, UTPOST_KEY, or a config file (--config FILE, default\n"
+      "~/.config/utpost/utpostctl.yaml if present; keys server, ca, cert,\n"
+      "key, timeout); flags win over the environment, which wins over the\n"
+      "file. Defaults 127.0.0.1:7443 and certs-dev/.\n"
       "The certificate and key go together: give both or neither.\n"
       "Exit codes: 0 ok, 1 refused by the server, 2 bad usage or input,\n"
       "3 server unreachable."};
@@ -29,17 +33,24 @@ int main(int argc, char** argv) {
   app.add_option("--cert", conn.cert_file,
                  "client certificate (PEM); needs --key");
   app.add_option("--key", conn.key_file, "client key (PEM); needs --cert");
-  app.add_option("--timeout", conn.timeout_seconds, "seconds per call")
-      ->capture_default_str();
+  app.add_option("--timeout", conn.timeout_seconds,
+                 "seconds per call (default 30)");
+  app.add_option("--config", conn.config_file,
+                 "connection settings file (YAML)");
   app.add_flag("--json", out.json, "machine-readable output");
 
   auto* submit = app.add_subcommand(
-      "submit", "submit one letter, or every letter file of a directory");
+      "submit", "submit one letter, or a batch from a directory or a file");
   submit->footer(
+      "--batch DIR submits every .yaml/.yml/.json file of DIR; --batch FILE\n"
+      "submits every letter of a JSON Lines file (one letter per line) or a\n"
+      "YAML list, `files:` relative to FILE. Progress, rate and ETA go to\n"
+      "stderr, then a summary of failures.\n"
       "Examples:\n"
       "  utpostctl submit examples/letter.yaml\n"
       "  utpostctl submit letter.yaml vedtak.pdf vedlegg.pdf\n"
-      "  utpostctl submit --batch letters/ --concurrency 16 --json");
+      "  utpostctl submit --batch letters/ --concurrency 16 --json\n"
+      "  utpostctl submit --batch tax-run.jsonl");
   std::string letter_file, batch_dir;
   std::vector<std::string> pdfs;
   int concurrency = 8;
@@ -47,7 +58,7 @@ int main(int argc, char** argv) {
                      "YAML/JSON with the SubmitLetterRequest fields");
   submit->add_option("pdfs", pdfs, "PDF documents, main document first");
   submit->add_option("--batch", batch_dir,
-                     "submit every .yaml/.yml/.json letter file in DIR");
+                     "DIR of letter files, or a FILE of letters");
   submit->add_option("--concurrency", concurrency, "letters in flight")
       ->capture_default_str();
 
@@ -85,7 +96,9 @@ int main(int argc, char** argv) {
                     "resume after this event cursor (the #N of a line)");
   watch->add_flag("--only-new", only_new, "skip past events");
 
-  auto* cancel = app.add_subcommand("cancel", "cancel a letter");
+  auto* cancel = app.add_subcommand(
+      "cancel",
+      "cancel a letter not yet handed off (an operator: any tenant's)");
   cancel->footer(
       "Example:\n"
       "  utpostctl cancel 0b7c9f2e-5d1a-4c3e-9f00-1a2b3c4d5e6f");
@@ -98,12 +111,7 @@ int main(int argc, char** argv) {
       "  utpostctl receipts 0b7c9f2e-5d1a-4c3e-9f00-1a2b3c4d5e6f --json");
   receipts->add_option("id", id, "letter id")->required();
 
-  auto* status = app.add_subcommand(
-      "status", "letters per state and queue depths (operator certificate)");
-  status->footer(
-      "Example:\n"
-      "  utpostctl --cert certs-dev/operator.pem "
-      "--key certs-dev/operator.key status");
+  OpsCommands ops(&app);
 
   AuditCommands audit(app);
 
@@ -113,6 +121,8 @@ int main(int argc, char** argv) {
       "  utpostctl submit examples/letter.yaml\n"
       "  utpostctl list --state DELIVERED\n"
       "  utpostctl watch --only-new\n"
+      "  utpostctl --cert certs-dev/operator.pem --key certs-dev/operator.key "
+      "status\n"
       "Run utpostctl COMMAND --help for a command's options and examples.");
 
   try {
@@ -145,9 +155,9 @@ int main(int argc, char** argv) {
     conn.timeout_seconds = 0;
     return Watch(conn, out, cursor, only_new);
   }
-  if (*cancel) return Cancel(conn, out, id);
+  if (*cancel) return CancelAnyTenant(conn, out, id);
   if (*receipts) return Receipts(conn, out, id);
-  if (*status) return Status(conn, out);
+  if (ops.Selected()) return ops.Run(conn, out);
   if (audit.Selected()) return audit.Run(conn, out);
   return kUsage;
 }

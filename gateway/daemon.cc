@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -21,10 +22,13 @@
 #include "gateway/api/letter_service.h"
 #include "gateway/api/ops_service.h"
 #include "gateway/api/receipt_log_service.h"
+#include "adapters/instrumented_channel.h"
+#include "gateway/config/certificates.h"
 #include "gateway/dispatch/dispatcher.h"
 #include "gateway/dispatch/event_poller.h"
 #include "gateway/dispatch/outbox_relay.h"
 #include "gateway/dispatch/timer_scanner.h"
+#include "gateway/dispatch/provider_stats.h"
 #include "gateway/dispatch/worker_pool.h"
 #include "gateway/receipts/jws_receipt_signer.h"
 #include "gateway/store/sqlite_store.h"
@@ -376,9 +380,16 @@ absl::Status RunDaemon(const config::v1::Config& config,
     o.on_commit = [relay_ptr] { relay_ptr->Wake(); };
     letters = std::make_unique<api::LetterServiceImpl>(store->get(), o);
     watchers = letters.get();
+    api::OperationsOptions ops_options;
+    ops_options.topology = topology;
+    ops_options.certificates = config::ConfiguredCertificateFiles(config);
+    ops_options.on_change = [relay_ptr, notify_watchers] {
+      relay_ptr->Wake();
+      notify_watchers();
+    };
     ops = std::make_unique<api::OpsServiceImpl>(
         store->get(), queue::NewAmqpAdmin(BrokerOptionsOf(config, "ops")),
-        topology, AccessOf(config));
+        std::move(ops_options), AccessOf(config));
 
     ASSIGN_OR_RETURN(std::string cert,
                      ReadFile(config.server().cert_file(), "server.cert_file"));
@@ -418,7 +429,19 @@ absl::Status RunDaemon(const config::v1::Config& config,
   std::unique_ptr<dispatch::WorkerPool> workers;
   std::unique_ptr<dispatch::EventPoller> poller;
   std::unique_ptr<dispatch::TimerScanner> timers;
+  // Provider figures: every send is timed; the sums go to the store every
+  // few seconds, where any api process reads them.
+  dispatch::ProviderStats provider_stats;
+  std::unique_ptr<dispatch::ProviderStatsRecorder> stats_recorder;
   if (worker_role) {
+    for (auto& [name, channel] : outside.channels) {
+      channel = std::make_unique<adapters::InstrumentedChannel>(
+          std::move(channel),
+          std::vector<adapters::ChannelObserver*>{&provider_stats});
+    }
+    stats_recorder = std::make_unique<dispatch::ProviderStatsRecorder>(
+        store->get(), &provider_stats, dispatch::ThisProcessId(),
+        absl::Seconds(5));
     dispatch::DispatcherOptions d;
     d.topology = topology;
     const auto& flow = config.dispatch();
@@ -465,9 +488,21 @@ absl::Status RunDaemon(const config::v1::Config& config,
     // call its handler can make.
     broker.heartbeat_seconds =
         std::max(10, config.providers().timeout_seconds() + 15);
+    // Paused channels are in the store, so every worker process sees an
+    // operator's pause; their delivery queues are not consumed meanwhile.
+    store::Store* const shared_store = store->get();
+    auto paused_queues = [shared_store,
+                          topology]() -> absl::StatusOr<std::set<std::string>> {
+      ASSIGN_OR_RETURN(auto paused, shared_store->PausedChannels());
+      std::set<std::string> queues;
+      for (const auto& p : paused) {
+        queues.insert(topology.StageQueue("deliver." + p.channel));
+      }
+      return queues;
+    };
     workers = std::make_unique<dispatch::WorkerPool>(
         [broker] { return queue::NewAmqpConsumer(broker); }, dispatcher.get(),
-        groups);
+        groups, paused_queues);
     spdlog::info("worker: {} consumers on {} queues", groups.size(),
                  topology.stages.size());
   }
@@ -484,6 +519,7 @@ absl::Status RunDaemon(const config::v1::Config& config,
   poller.reset();
   timers.reset();
   dispatcher.reset();
+  stats_recorder.reset();
   // Stops after its current round; what it has not published stays in the
   // outbox for the next start.
   relay.reset();

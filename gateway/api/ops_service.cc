@@ -2,60 +2,100 @@
 
 #include <utility>
 
+#include "common/status_macros.h"
 #include "gateway/api/letter_service.h"
 
 namespace utpost::api {
 
 OpsServiceImpl::OpsServiceImpl(store::Store* store,
                                std::unique_ptr<queue::Admin> admin,
-                               queue::Topology topology, AccessPolicy access)
-    : store_(store),
-      topology_(std::move(topology)),
-      access_(std::move(access)),
-      admin_(std::move(admin)) {}
+                               OperationsOptions options, AccessPolicy access)
+    : access_(std::move(access)),
+      operations_(store, std::move(admin), std::move(options)) {}
+
+absl::StatusOr<std::string> OpsServiceImpl::OperatorOf(
+    grpc::CallbackServerContext* ctx) const {
+  ASSIGN_OR_RETURN(Caller caller,
+                   IdentifyCaller(*ctx->auth_context(), access_));
+  if (caller.kind != Caller::Kind::kOperator) {
+    return absl::PermissionDeniedError(
+        "OpsService needs an operator certificate");
+  }
+  return caller.common_name;
+}
+
+template <typename Response, typename Fn>
+grpc::ServerUnaryReactor* OpsServiceImpl::Serve(
+    grpc::CallbackServerContext* ctx, Response* response, Fn&& fn) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = OperatorOf(ctx);
+  if (!who.ok()) {
+    reactor->Finish(ToGrpcStatus(who.status()));
+    return reactor;
+  }
+  absl::StatusOr<Response> result = fn(*who);
+  if (!result.ok()) {
+    reactor->Finish(ToGrpcStatus(result.status()));
+    return reactor;
+  }
+  *response = std::move(*result);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
 
 grpc::ServerUnaryReactor* OpsServiceImpl::GetStatus(
     grpc::CallbackServerContext* ctx, const v1::GetStatusRequest*,
     v1::Status* response) {
-  auto* reactor = ctx->DefaultReactor();
-  auto caller = IdentifyCaller(*ctx->auth_context(), access_);
-  if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
-    return reactor;
-  }
-  if (caller->kind != Caller::Kind::kOperator) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                                 "OpsService needs an operator certificate"));
-    return reactor;
-  }
-  auto counts = store_->CountByState();
-  if (!counts.ok()) {
-    reactor->Finish(ToGrpcStatus(counts.status()));
-    return reactor;
-  }
-  for (const auto& [state, n] : *counts) {
-    auto* c = response->add_letters();
-    c->set_state(state);
-    c->set_count(n);
-  }
-  auto pending = store_->CountPendingOutbox();
-  if (pending.ok()) response->set_outbox_pending(*pending);
-  {
-    std::lock_guard<std::mutex> lock(admin_mu_);
-    auto stats = admin_->Stats(topology_);
-    if (stats.ok()) {
-      for (const auto& q : *stats) {
-        auto* d = response->add_queues();
-        d->set_queue(q.queue);
-        d->set_messages(q.messages);
-        d->set_consumers(q.consumers);
-      }
-    } else {
-      response->set_broker_error(std::string(stats.status().message()));
-    }
-  }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return Serve(ctx, response,
+               [&](const std::string&) { return operations_.GetStatus(); });
+}
+
+grpc::ServerUnaryReactor* OpsServiceImpl::ListLetters(
+    grpc::CallbackServerContext* ctx, const v1::OpsListLettersRequest* request,
+    v1::OpsListLettersResponse* response) {
+  return Serve(ctx, response, [&](const std::string&) {
+    return operations_.ListLetters(*request);
+  });
+}
+
+grpc::ServerUnaryReactor* OpsServiceImpl::GetLetter(
+    grpc::CallbackServerContext* ctx, const v1::OpsGetLetterRequest* request,
+    v1::OpsLetter* response) {
+  return Serve(ctx, response, [&](const std::string&) {
+    return operations_.GetLetter(request->name());
+  });
+}
+
+grpc::ServerUnaryReactor* OpsServiceImpl::RedriveLetters(
+    grpc::CallbackServerContext* ctx, const v1::RedriveLettersRequest* request,
+    v1::RedriveLettersResponse* response) {
+  return Serve(ctx, response, [&](const std::string& who) {
+    return operations_.Redrive(*request, who);
+  });
+}
+
+grpc::ServerUnaryReactor* OpsServiceImpl::PauseChannel(
+    grpc::CallbackServerContext* ctx, const v1::PauseChannelRequest* request,
+    v1::ChannelState* response) {
+  return Serve(ctx, response, [&](const std::string& who) {
+    return operations_.SetPaused(request->channel(), true, who);
+  });
+}
+
+grpc::ServerUnaryReactor* OpsServiceImpl::ResumeChannel(
+    grpc::CallbackServerContext* ctx, const v1::ResumeChannelRequest* request,
+    v1::ChannelState* response) {
+  return Serve(ctx, response, [&](const std::string& who) {
+    return operations_.SetPaused(request->channel(), false, who);
+  });
+}
+
+grpc::ServerUnaryReactor* OpsServiceImpl::CancelLetter(
+    grpc::CallbackServerContext* ctx, const v1::OpsCancelLetterRequest* request,
+    v1::OpsLetter* response) {
+  return Serve(ctx, response, [&](const std::string& who) {
+    return operations_.Cancel(request->name(), who);
+  });
 }
 
 }  // namespace utpost::api

@@ -3,37 +3,104 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/str_join.h"
 #include "spdlog/spdlog.h"
 
 namespace utpost::dispatch {
+namespace {
+
+void SleepUnless(const std::atomic<bool>& flag, int ms) {
+  for (int waited = 0; waited < ms && !flag; waited += 100) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace
 
 WorkerPool::WorkerPool(ConsumerFactory make_consumer, Dispatcher* dispatcher,
-                       std::vector<std::vector<std::string>> queue_groups) {
+                       std::vector<std::vector<std::string>> queue_groups,
+                       PausedQueues paused_queues, int check_interval_ms) {
   for (auto& group : queue_groups) {
-    threads_.emplace_back(
-        [this, make_consumer, dispatcher, queues = std::move(group)] {
-          auto consumer = make_consumer();
-          // Run returns an error only for what reconnecting cannot fix by
-          // itself, such as queues not declared yet by the relay: wait, retry.
-          while (!stop_) {
-            auto s = consumer->Run(
-                queues,
-                [dispatcher](const queue::Delivery& d) {
-                  return dispatcher->Handle(d);
-                },
-                &stop_);
-            if (s.ok()) break;
-            spdlog::warn("worker: cannot consume yet: {}", s.ToString());
-            for (int i = 0; i < 10 && !stop_; ++i) {
-              std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            }
-          }
-        });
+    auto w = std::make_unique<Worker>();
+    w->queues = std::move(group);
+    workers_.push_back(std::move(w));
+  }
+  if (paused_queues) {
+    // Looked at once before consuming, so that a channel paused before
+    // start-up is not delivered on for a moment.
+    auto paused = paused_queues();
+    if (paused.ok()) {
+      for (auto& w : workers_) {
+        for (const auto& q : w->queues) {
+          if (paused->count(q) > 0) w->paused = w->halt = true;
+        }
+      }
+    }
+    watcher_ = std::thread([this, paused_queues, check_interval_ms] {
+      WatchPauses(paused_queues, check_interval_ms);
+    });
+  }
+  for (auto& w : workers_) {
+    threads_.emplace_back([this, w = w.get(), make_consumer, dispatcher] {
+      Consume(w, make_consumer, dispatcher);
+    });
+  }
+}
+
+void WorkerPool::Consume(Worker* w, const ConsumerFactory& make_consumer,
+                         Dispatcher* dispatcher) {
+  auto consumer = make_consumer();
+  while (!stop_) {
+    if (w->paused) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    // Run returns an error only for what reconnecting cannot fix by itself,
+    // such as queues not declared yet by the relay: wait, retry. It returns
+    // OK when halted: stopping, or paused (then wait for the resume).
+    auto s = consumer->Run(
+        w->queues,
+        [dispatcher](const queue::Delivery& d) {
+          return dispatcher->Handle(d);
+        },
+        &w->halt);
+    if (s.ok()) continue;
+    spdlog::warn("worker: cannot consume yet: {}", s.ToString());
+    SleepUnless(w->halt, 1000);
+  }
+}
+
+void WorkerPool::WatchPauses(const PausedQueues& paused_queues,
+                             int interval_ms) {
+  while (!stop_) {
+    auto paused = paused_queues();
+    if (paused.ok()) {
+      for (auto& w : workers_) {
+        bool now_paused = false;
+        for (const auto& q : w->queues) {
+          if (paused->count(q) > 0) now_paused = true;
+        }
+        if (now_paused != w->paused.load()) {
+          spdlog::info("worker: {} {}", now_paused ? "pausing" : "resuming",
+                       absl::StrJoin(w->queues, ", "));
+        }
+        // halt first: a consumer that sees paused must also see halt.
+        w->halt = now_paused || stop_;
+        w->paused = now_paused;
+      }
+    } else {
+      spdlog::warn("worker: cannot read paused channels: {}",
+                   paused.status().ToString());
+    }
+    SleepUnless(stop_, interval_ms);
   }
 }
 
 WorkerPool::~WorkerPool() {
   stop_ = true;
+  // The watcher first, so that it cannot clear a halt set below.
+  if (watcher_.joinable()) watcher_.join();
+  for (auto& w : workers_) w->halt = true;
   for (auto& t : threads_) t.join();
 }
 

@@ -6,10 +6,12 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "gateway/dispatch/dispatcher.h"
 #include "queue/queue.h"
 
@@ -18,16 +20,37 @@ namespace utpost::dispatch {
 class WorkerPool {
  public:
   using ConsumerFactory = std::function<std::unique_ptr<queue::Consumer>()>;
+  // Names of the queues that must not be consumed now (paused channels).
+  // An error keeps the last answer.
+  using PausedQueues = std::function<absl::StatusOr<std::set<std::string>>()>;
 
   // Starts one thread per entry of `queue_groups`, each consuming the
-  // queues of its group. `dispatcher` is not owned and outlives this.
+  // queues of its group. `dispatcher` is not owned and outlives this. When
+  // `paused_queues` is set it is asked every `check_interval_ms`; a thread
+  // whose group has a paused queue stops consuming (deliveries in hand
+  // finish and are acked; prefetched ones go back to the queue) and starts
+  // again once none of its queues is paused.
   WorkerPool(ConsumerFactory make_consumer, Dispatcher* dispatcher,
-             std::vector<std::vector<std::string>> queue_groups);
+             std::vector<std::vector<std::string>> queue_groups,
+             PausedQueues paused_queues = nullptr,
+             int check_interval_ms = 1000);
   // Stops taking deliveries, lets the ones in hand finish, joins.
   ~WorkerPool();
 
  private:
+  struct Worker {
+    std::vector<std::string> queues;
+    std::atomic<bool> paused{false};
+    // What the consumer watches: the pool stops or the group is paused.
+    std::atomic<bool> halt{false};
+  };
+  void Consume(Worker* w, const ConsumerFactory& make_consumer,
+               Dispatcher* dispatcher);
+  void WatchPauses(const PausedQueues& paused_queues, int interval_ms);
+
   std::atomic<bool> stop_{false};
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::thread watcher_;
   std::vector<std::thread> threads_;
 };
 

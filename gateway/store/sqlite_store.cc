@@ -157,6 +157,38 @@ CREATE TABLE IF NOT EXISTS purged_letters (
 );
 
 -- Operations (#5).
+-- Failed attempts, for the operators' timeline. stage as in WorkItem.
+CREATE TABLE IF NOT EXISTS failed_attempts (
+  id        INTEGER PRIMARY KEY AUTOINCREMENT,
+  letter_id TEXT NOT NULL REFERENCES letters (id),
+  stage     TEXT NOT NULL,
+  attempt   INTEGER NOT NULL,
+  time_ms   INTEGER NOT NULL,
+  error     TEXT NOT NULL,
+  parked    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS failed_attempts_by_letter
+  ON failed_attempts (letter_id, id);
+-- Channels an operator paused; every worker process reads this.
+CREATE TABLE IF NOT EXISTS paused_channels (
+  channel   TEXT PRIMARY KEY NOT NULL,
+  paused_by TEXT NOT NULL,
+  since_ms  INTEGER NOT NULL
+);
+-- Provider figures flushed by each worker process every few seconds.
+CREATE TABLE IF NOT EXISTS provider_stats (
+  process_id      TEXT NOT NULL,
+  channel         TEXT NOT NULL,
+  window_start_ms INTEGER NOT NULL,
+  window_end_ms   INTEGER NOT NULL,
+  sends           INTEGER NOT NULL,
+  errors          INTEGER NOT NULL,
+  latency_sum_us  INTEGER NOT NULL,
+  latency_max_us  INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS provider_stats_by_end
+  ON provider_stats (window_end_ms);
 )sql";
 
 // Columns added to version-1 tables after they shipped: each is added to a
@@ -535,6 +567,25 @@ class SqliteStore final : public Store {
   absl::Status SequenceBacklog();
 
   // Operations (#5).
+  absl::StatusOr<std::vector<LetterGroupCount>> CountLetterGroups() override;
+  absl::StatusOr<OutboxLag> GetOutboxLag() override;
+  absl::StatusOr<LetterPage> ListLettersForOps(
+      const OpsListFilter& filter) override;
+  absl::StatusOr<std::vector<FailedAttemptRecord>> GetFailedAttempts(
+      const std::string& letter_id) override;
+  absl::Status SetChannelPaused(const std::string& channel, bool paused,
+                                const std::string& by) override;
+  absl::StatusOr<std::vector<PausedChannelRecord>> PausedChannels() override;
+  absl::Status WriteProviderStats(
+      const std::vector<ProviderStatsRecord>& rows) override;
+  absl::StatusOr<std::vector<ProviderStatsRecord>> ProviderStatsSince(
+      int64_t since_ms) override;
+  // Records a failed attempt at the letter's current stage, inside the
+  // caller's transaction. `attempt` 0: the letter's stored attempt + 1.
+  absl::Status RecordFailedAttemptInTxn(Connection& c,
+                                        const std::string& letter_id,
+                                        int attempt, const std::string& error,
+                                        bool parked, int64_t now_ms);
 
  private:
   // One unit of a group commit, run in its own savepoint on the writer
@@ -949,6 +1000,11 @@ absl::StatusOr<LetterRecord> SqliteStore::ApplyTransition(
   LetterRecord record;
   std::vector<WriteOp> ops(1);
   ops[0].run = [&](Connection& c) -> absl::Status {
+    if (t.to == Letter::PARKED) {
+      // The last failure, at the stage it parked at (read before the move).
+      RETURN_IF_ERROR(RecordFailedAttemptInTxn(c, letter_id, 0, t.reason, true,
+                                               clock_->NowMillis()));
+    }
     RETURN_IF_ERROR(TransitionWithStepsInTxn(c, letter_id, t));
     ASSIGN_OR_RETURN(record, ReadLetter(c, letter_id));
     return absl::OkStatus();
@@ -994,6 +1050,8 @@ absl::Status SqliteStore::ScheduleRetry(const std::string& letter_id,
       st.BindText(4, letter_id);
       RETURN_IF_ERROR(st.Run());
     }
+    RETURN_IF_ERROR(
+        RecordFailedAttemptInTxn(c, letter_id, attempt, reason, false, now));
     return InsertOutbox(c, retry, letter_id, now);
   };
   RETURN_IF_ERROR(Write(&ops));
@@ -1837,6 +1895,269 @@ absl::StatusOr<int64_t> SqliteStore::DocumentsPurgedAt(
 }
 
 // ---- Operations (#5) ----
+
+absl::Status SqliteStore::RecordFailedAttemptInTxn(
+    Connection& c, const std::string& letter_id, int attempt,
+    const std::string& error, bool parked, int64_t now_ms) {
+  std::string stage;
+  {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT state, channel, attempt FROM letters WHERE id = ?"));
+    st.BindText(1, letter_id);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return LetterNotFound(letter_id);
+    const auto state = static_cast<State>(st.ColumnInt64(0));
+    const std::string channel = st.ColumnText(1);
+    // The stage is where the letter waits: routing until it has a channel.
+    stage = state == Letter::ROUTED && !channel.empty()
+                ? absl::StrCat("deliver.", channel)
+                : "route";
+    if (attempt <= 0) attempt = static_cast<int>(st.ColumnInt64(2)) + 1;
+  }
+  ASSIGN_OR_RETURN(
+      Statement st,
+      c.Prepare("INSERT INTO failed_attempts (letter_id, stage, attempt, "
+                "time_ms, error, parked) VALUES (?, ?, ?, ?, ?, ?)"));
+  st.BindText(1, letter_id);
+  st.BindText(2, stage);
+  st.BindInt64(3, attempt);
+  st.BindInt64(4, now_ms);
+  st.BindText(5, error);
+  st.BindInt64(6, parked ? 1 : 0);
+  return st.Run();
+}
+
+absl::StatusOr<std::vector<LetterGroupCount>> SqliteStore::CountLetterGroups() {
+  using Groups = std::vector<LetterGroupCount>;
+  return Read([&](Connection& c) -> absl::StatusOr<Groups> {
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("SELECT tenant, channel, state, COUNT(*), "
+                               "MIN(update_time_ms) FROM letters "
+                               "GROUP BY tenant, channel, state "
+                               "ORDER BY tenant, channel, state"));
+    Groups out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      LetterGroupCount& g = out.emplace_back();
+      g.tenant = st.ColumnText(0);
+      g.channel = st.ColumnText(1);
+      g.state = static_cast<State>(st.ColumnInt64(2));
+      g.count = st.ColumnInt64(3);
+      g.oldest_update_time_ms = st.ColumnInt64(4);
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<OutboxLag> SqliteStore::GetOutboxLag() {
+  return Read([&](Connection& c) -> absl::StatusOr<OutboxLag> {
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("SELECT COUNT(*), COALESCE(MIN(created_ms), 0) "
+                               "FROM outbox WHERE sent_at_ms IS NULL"));
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    OutboxLag lag;
+    if (row) {
+      lag.pending = st.ColumnInt64(0);
+      lag.oldest_pending_ms = st.ColumnInt64(1);
+    }
+    return lag;
+  });
+}
+
+absl::StatusOr<LetterPage> SqliteStore::ListLettersForOps(
+    const OpsListFilter& f) {
+  const int page_size = f.page_size <= 0
+                            ? kDefaultPageSize
+                            : std::min<int>(f.page_size, kMaxPageSize);
+  std::optional<std::pair<int64_t, std::string>> after;
+  if (!f.page_token.empty()) {
+    ASSIGN_OR_RETURN(after, ParsePageToken(f.page_token));
+  }
+  std::vector<absl::string_view> where;
+  if (!f.tenant.empty()) where.push_back("tenant = ?");
+  if (f.state != Letter::STATE_UNSPECIFIED) where.push_back("state = ?");
+  if (!f.channel.empty()) where.push_back("channel = ?");
+  if (!f.client_reference.empty()) where.push_back("client_reference = ?");
+  if (!f.reason_contains.empty()) where.push_back("instr(reason, ?) > 0");
+  if (f.created_before_ms > 0) where.push_back("create_time_ms < ?");
+  if (f.created_after_ms > 0) where.push_back("create_time_ms > ?");
+  if (after.has_value()) where.push_back("(create_time_ms, id) < (?, ?)");
+  std::string sql = absl::StrCat("SELECT ", kLetterColumns, " FROM letters");
+  if (!where.empty())
+    absl::StrAppend(&sql, " WHERE ", absl::StrJoin(where, " AND "));
+  absl::StrAppend(&sql, " ORDER BY create_time_ms DESC, id DESC LIMIT ?");
+
+  return Read([&](Connection& c) -> absl::StatusOr<LetterPage> {
+    ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+    int p = 1;
+    if (!f.tenant.empty()) st.BindText(p++, f.tenant);
+    if (f.state != Letter::STATE_UNSPECIFIED) st.BindInt64(p++, f.state);
+    if (!f.channel.empty()) st.BindText(p++, f.channel);
+    if (!f.client_reference.empty()) st.BindText(p++, f.client_reference);
+    if (!f.reason_contains.empty()) st.BindText(p++, f.reason_contains);
+    if (f.created_before_ms > 0) st.BindInt64(p++, f.created_before_ms);
+    if (f.created_after_ms > 0) st.BindInt64(p++, f.created_after_ms);
+    if (after.has_value()) {
+      st.BindInt64(p++, after->first);
+      st.BindText(p++, after->second);
+    }
+    st.BindInt64(p++, page_size + 1);
+    LetterPage page;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      if (page.letters.size() == static_cast<size_t>(page_size)) {
+        page.next_page_token = MakePageToken(page.letters.back());
+        break;
+      }
+      ASSIGN_OR_RETURN(LetterRecord r, LetterFromRow(c, st));
+      page.letters.push_back(std::move(r));
+    }
+    return page;
+  });
+}
+
+absl::StatusOr<std::vector<FailedAttemptRecord>> SqliteStore::GetFailedAttempts(
+    const std::string& letter_id) {
+  using Attempts = std::vector<FailedAttemptRecord>;
+  return Read([&](Connection& c) -> absl::StatusOr<Attempts> {
+    {
+      ASSIGN_OR_RETURN(Statement st,
+                       c.Prepare("SELECT 1 FROM letters WHERE id = ?"));
+      st.BindText(1, letter_id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return LetterNotFound(letter_id);
+    }
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT stage, attempt, time_ms, error, parked "
+                  "FROM failed_attempts WHERE letter_id = ? ORDER BY id"));
+    st.BindText(1, letter_id);
+    Attempts out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      FailedAttemptRecord& a = out.emplace_back();
+      a.letter_id = letter_id;
+      a.stage = st.ColumnText(0);
+      a.attempt = static_cast<int>(st.ColumnInt64(1));
+      a.time_ms = st.ColumnInt64(2);
+      a.error = st.ColumnText(3);
+      a.parked = st.ColumnInt64(4) != 0;
+    }
+    return out;
+  });
+}
+
+absl::Status SqliteStore::SetChannelPaused(const std::string& channel,
+                                           bool paused, const std::string& by) {
+  if (channel.empty()) return absl::InvalidArgumentError("channel is empty");
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) -> absl::Status {
+    if (!paused) {
+      ASSIGN_OR_RETURN(
+          Statement st,
+          c.Prepare("DELETE FROM paused_channels WHERE channel = ?"));
+      st.BindText(1, channel);
+      return st.Run();
+    }
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("INSERT OR IGNORE INTO paused_channels "
+                               "(channel, paused_by, since_ms) "
+                               "VALUES (?, ?, ?)"));
+    st.BindText(1, channel);
+    st.BindText(2, by);
+    st.BindInt64(3, clock_->NowMillis());
+    return st.Run();
+  };
+  RETURN_IF_ERROR(Write(&ops));
+  return ops[0].status;
+}
+
+absl::StatusOr<std::vector<PausedChannelRecord>> SqliteStore::PausedChannels() {
+  using Paused = std::vector<PausedChannelRecord>;
+  return Read([&](Connection& c) -> absl::StatusOr<Paused> {
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("SELECT channel, paused_by, since_ms "
+                               "FROM paused_channels ORDER BY channel"));
+    Paused out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      PausedChannelRecord& p = out.emplace_back();
+      p.channel = st.ColumnText(0);
+      p.paused_by = st.ColumnText(1);
+      p.since_ms = st.ColumnInt64(2);
+    }
+    return out;
+  });
+}
+
+absl::Status SqliteStore::WriteProviderStats(
+    const std::vector<ProviderStatsRecord>& rows) {
+  // Kept an hour: GetStatus reads minutes; older rows only cost space.
+  constexpr int64_t kKeepMs = 60 * 60 * 1000;
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) -> absl::Status {
+    for (const ProviderStatsRecord& r : rows) {
+      ASSIGN_OR_RETURN(
+          Statement st,
+          c.Prepare("INSERT INTO provider_stats (process_id, channel, "
+                    "window_start_ms, window_end_ms, sends, errors, "
+                    "latency_sum_us, latency_max_us, last_error) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      st.BindText(1, r.process_id);
+      st.BindText(2, r.channel);
+      st.BindInt64(3, r.window_start_ms);
+      st.BindInt64(4, r.window_end_ms);
+      st.BindInt64(5, r.sends);
+      st.BindInt64(6, r.errors);
+      st.BindInt64(7, r.latency_sum_us);
+      st.BindInt64(8, r.latency_max_us);
+      st.BindText(9, r.last_error);
+      RETURN_IF_ERROR(st.Run());
+    }
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("DELETE FROM provider_stats WHERE window_end_ms < ?"));
+    st.BindInt64(1, clock_->NowMillis() - kKeepMs);
+    return st.Run();
+  };
+  RETURN_IF_ERROR(Write(&ops));
+  return ops[0].status;
+}
+
+absl::StatusOr<std::vector<ProviderStatsRecord>>
+SqliteStore::ProviderStatsSince(int64_t since_ms) {
+  using Rows = std::vector<ProviderStatsRecord>;
+  return Read([&](Connection& c) -> absl::StatusOr<Rows> {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT process_id, channel, window_start_ms, "
+                  "window_end_ms, sends, errors, latency_sum_us, "
+                  "latency_max_us, last_error FROM provider_stats "
+                  "WHERE window_end_ms > ? ORDER BY window_end_ms"));
+    st.BindInt64(1, since_ms);
+    Rows out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      ProviderStatsRecord& r = out.emplace_back();
+      r.process_id = st.ColumnText(0);
+      r.channel = st.ColumnText(1);
+      r.window_start_ms = st.ColumnInt64(2);
+      r.window_end_ms = st.ColumnInt64(3);
+      r.sends = st.ColumnInt64(4);
+      r.errors = st.ColumnInt64(5);
+      r.latency_sum_us = st.ColumnInt64(6);
+      r.latency_max_us = st.ColumnInt64(7);
+      r.last_error = st.ColumnText(8);
+    }
+    return out;
+  });
+}
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "gateway/receipts/receipt_signer.h"
+#include "gateway/store/ops_records.h"
 #include "utpost/v1/letter.pb.h"
 
 namespace utpost::store {
@@ -344,6 +345,28 @@ class Store {
       const std::string& letter_id) = 0;
 
   // Operations (#5).
+
+  // Letters counted by tenant, channel and state.
+  virtual absl::StatusOr<std::vector<LetterGroupCount>> CountLetterGroups() = 0;
+  virtual absl::StatusOr<OutboxLag> GetOutboxLag() = 0;
+  // All tenants' letters, newest first. INVALID_ARGUMENT for a bad token.
+  virtual absl::StatusOr<LetterPage> ListLettersForOps(
+      const OpsListFilter& filter) = 0;
+  // Failed attempts of a letter, oldest first (recorded by ScheduleRetry
+  // and by a transition to PARKED). NOT_FOUND for an unknown letter.
+  virtual absl::StatusOr<std::vector<FailedAttemptRecord>> GetFailedAttempts(
+      const std::string& letter_id) = 0;
+  // Pauses (`paused`) or resumes a channel; idempotent. A pause keeps the
+  // first `by` and time.
+  virtual absl::Status SetChannelPaused(const std::string& channel, bool paused,
+                                        const std::string& by) = 0;
+  virtual absl::StatusOr<std::vector<PausedChannelRecord>> PausedChannels() = 0;
+  // Appends one process's figures and forgets rows older than an hour.
+  virtual absl::Status WriteProviderStats(
+      const std::vector<ProviderStatsRecord>& rows) = 0;
+  // Rows whose window ended after `since_ms`, of all processes.
+  virtual absl::StatusOr<std::vector<ProviderStatsRecord>> ProviderStatsSince(
+      int64_t since_ms) = 0;
 };
 
 }  // namespace utpost::store

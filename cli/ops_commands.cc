@@ -1,0 +1,634 @@
+#include "cli/ops_commands.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+#include "utpost/v1/letter.grpc.pb.h"
+#include "utpost/v1/ops.grpc.pb.h"
+
+namespace utpost::cli {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using v1::Letter;
+
+constexpr int kOk = 0;
+constexpr int kRefused = 1;
+constexpr int kUsage = 2;
+constexpr int kUnreachable = 3;
+
+int ExitCodeFor(const grpc::Status& s) {
+  switch (s.error_code()) {
+    case grpc::StatusCode::OK:
+      return kOk;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return kUnreachable;
+    default:
+      return kRefused;
+  }
+}
+
+int Report(const grpc::Status& s) {
+  std::cerr << "utpostctl: "
+            << absl::StatusCodeToString(
+                   static_cast<absl::StatusCode>(s.error_code()))
+            << ": " << s.error_message() << "\n";
+  return ExitCodeFor(s);
+}
+
+int UsageError(const std::string& message) {
+  std::cerr << "utpostctl: " << message << "\n";
+  return kUsage;
+}
+
+void PrintJson(const google::protobuf::Message& m) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  google::protobuf::util::MessageToJsonString(m, &json, o);
+  std::cout << json << "\n";
+}
+
+std::string StateName(Letter::State s) { return Letter::State_Name(s); }
+
+// Whole seconds as "45s", "12m05s", "3h20m", "2d4h".
+std::string Age(double seconds) {
+  const int64_t s = static_cast<int64_t>(std::max(0.0, seconds));
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof(buf), "%llds", static_cast<long long>(s));
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof(buf), "%lldm%02llds",
+                  static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
+  } else if (s < 86400) {
+    std::snprintf(buf, sizeof(buf), "%lldh%02lldm",
+                  static_cast<long long>(s / 3600),
+                  static_cast<long long>(s % 3600 / 60));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%lldd%lldh",
+                  static_cast<long long>(s / 86400),
+                  static_cast<long long>(s % 86400 / 3600));
+  }
+  return buf;
+}
+
+double SecondsSince(const google::protobuf::Timestamp& t) {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  return (now - (t.seconds() * 1000 + t.nanos() / 1000000)) / 1000.0;
+}
+
+std::string Cut(const std::string& s, size_t n) {
+  return s.size() <= n ? s : s.substr(0, n - 3) + "...";
+}
+
+class OpsClient {
+ public:
+  // Exit code in `*err` when the channel cannot be made.
+  static std::unique_ptr<OpsClient> Make(const ConnectionOptions& c, int* err) {
+    auto channel = Connect(c);
+    if (!channel.ok()) {
+      std::cerr << "utpostctl: " << channel.status().message() << "\n";
+      *err = kUsage;
+      return nullptr;
+    }
+    return std::unique_ptr<OpsClient>(new OpsClient(c, *channel));
+  }
+
+  void Prepare(grpc::ClientContext* ctx) const {
+    if (timeout_seconds_ > 0) {
+      ctx->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(timeout_seconds_));
+    }
+  }
+  v1::OpsService::Stub& ops() { return *ops_; }
+  v1::LetterService::Stub& letters() { return *letters_; }
+
+ private:
+  OpsClient(const ConnectionOptions& c,
+            const std::shared_ptr<grpc::Channel>& channel)
+      : timeout_seconds_(c.timeout_seconds),
+        ops_(v1::OpsService::NewStub(channel)),
+        letters_(v1::LetterService::NewStub(channel)) {}
+
+  const int timeout_seconds_;
+  std::unique_ptr<v1::OpsService::Stub> ops_;
+  std::unique_ptr<v1::LetterService::Stub> letters_;
+};
+
+// One OpsService call: prints the answer as JSON or with `human`.
+template <typename Request, typename Response, typename Human>
+int Call(const ConnectionOptions& c, const Output& out,
+         grpc::Status (v1::OpsService::Stub::*method)(grpc::ClientContext*,
+                                                      const Request&,
+                                                      Response*),
+         const Request& request, Human&& human) {
+  int err = 0;
+  auto client = OpsClient::Make(c, &err);
+  if (!client) return err;
+  grpc::ClientContext ctx;
+  client->Prepare(&ctx);
+  Response response;
+  auto s = (client->ops().*method)(&ctx, request, &response);
+  if (!s.ok()) return Report(s);
+  if (out.json) {
+    PrintJson(response);
+  } else {
+    human(response);
+  }
+  return kOk;
+}
+
+void PrintCounts(
+    const google::protobuf::RepeatedPtrField<v1::Status::StateCount>& states) {
+  for (const auto& sc : states) {
+    std::cout << "  " << StateName(sc.state()) << " " << sc.count();
+  }
+}
+
+void PrintStatus(const v1::Status& s) {
+  int64_t total = 0;
+  for (const auto& sc : s.letters()) total += sc.count();
+  std::cout << "LETTERS  total " << total << " |";
+  PrintCounts(s.letters());
+  std::cout << "\n";
+  std::cout << "PARKED   " << s.parked()
+            << (s.parked() > 0 ? "   (utpostctl letters --state PARKED)" : "")
+            << "\n";
+  std::cout << "OUTBOX   pending " << s.outbox_pending();
+  if (s.outbox_pending() > 0) {
+    std::cout << ", oldest " << Age(s.outbox_oldest_pending_seconds());
+  }
+  std::cout << "\n";
+  if (s.paused_channels_size() > 0) {
+    std::cout << "PAUSED  ";
+    for (const auto& p : s.paused_channels()) {
+      std::cout << " " << p.channel() << " (by " << p.paused_by() << ", "
+                << Age(SecondsSince(p.since())) << " ago)";
+    }
+    std::cout << "\n";
+  }
+
+  std::cout << "\nWAITING  " << std::left << std::setw(14) << "STATE"
+            << std::right << std::setw(8) << "LETTERS" << std::setw(12)
+            << "OLDEST"
+            << "\n";
+  for (const auto& w : s.waiting()) {
+    std::cout << "         " << std::left << std::setw(14)
+              << StateName(w.state()) << std::right << std::setw(8) << w.count()
+              << std::setw(12) << Age(w.oldest_age_seconds()) << "\n";
+  }
+
+  std::cout << "\nQUEUES   " << std::left << std::setw(30) << "QUEUE"
+            << std::right << std::setw(9) << "READY" << std::setw(11)
+            << "CONSUMERS"
+            << "\n";
+  if (!s.broker_error().empty()) {
+    std::cout << "         (broker: " << s.broker_error() << ")\n";
+  }
+  for (const auto& q : s.queues()) {
+    std::cout << "         " << std::left << std::setw(30) << q.queue()
+              << std::right << std::setw(9) << q.messages() << std::setw(11)
+              << q.consumers() << "\n";
+  }
+
+  std::cout << "\nPROVIDER " << std::left << std::setw(10) << "CHANNEL"
+            << std::right << std::setw(7) << "SENDS" << std::setw(8) << "ERRORS"
+            << std::setw(8) << "ERR%" << std::setw(10) << "MEAN ms"
+            << std::setw(10) << "MAX ms"
+            << "  LAST ERROR\n";
+  for (const auto& p : s.providers()) {
+    std::ostringstream rate, mean, max;
+    rate << std::fixed << std::setprecision(1) << p.error_rate() * 100;
+    mean << std::fixed << std::setprecision(1) << p.mean_latency_ms();
+    max << std::fixed << std::setprecision(1) << p.max_latency_ms();
+    std::cout << "         " << std::left << std::setw(10) << p.channel()
+              << std::right << std::setw(7) << p.sends() << std::setw(8)
+              << p.errors() << std::setw(8) << rate.str() << std::setw(10)
+              << mean.str() << std::setw(10) << max.str() << "  "
+              << Cut(p.last_error(), 60) << "\n";
+  }
+  if (!s.providers().empty()) {
+    std::cout << "         (last " << Age(s.providers(0).window_seconds())
+              << ", all worker processes)\n";
+  }
+
+  auto groups = [](const char* title, const auto& list) {
+    std::cout << "\n" << std::left << std::setw(9) << title;
+    bool first = true;
+    for (const auto& g : list) {
+      if (!first) std::cout << std::setw(9) << "";
+      first = false;
+      std::cout << std::left << std::setw(12)
+                << (g.key().empty() ? "-" : g.key()) << std::right
+                << std::setw(7) << g.total() << " |";
+      PrintCounts(g.states());
+      std::cout << "\n";
+    }
+    if (first) std::cout << "-\n";
+  };
+  groups("TENANT", s.tenants());
+  groups("CHANNEL", s.channels());
+
+  std::cout << "\nCERTS    " << std::left << std::setw(26) << "SETTING"
+            << std::setw(22) << "EXPIRES" << std::right << std::setw(8)
+            << "DAYS"
+            << "\n";
+  for (const auto& c : s.certificates()) {
+    std::cout << "         " << std::left << std::setw(26) << c.setting();
+    if (!c.error().empty()) {
+      std::cout << "error: " << c.error() << "\n";
+      continue;
+    }
+    std::cout << std::setw(22) << TimeUtil::ToString(c.not_after())
+              << std::right << std::setw(8)
+              << static_cast<int64_t>(c.days_left())
+              << (c.expiring() ? "  EXPIRING" : "") << "\n";
+  }
+}
+
+int RunStatus(const ConnectionOptions& c, const Output& out,
+              int watch_seconds) {
+  if (watch_seconds <= 0) {
+    return Call(c, out, &v1::OpsService::Stub::GetStatus,
+                v1::GetStatusRequest(), PrintStatus);
+  }
+  int err = 0;
+  auto client = OpsClient::Make(c, &err);
+  if (!client) return err;
+  // Until interrupted; a failed refresh is shown and tried again, since a
+  // dashboard that quits during an outage is no use.
+  while (true) {
+    grpc::ClientContext ctx;
+    client->Prepare(&ctx);
+    v1::Status status;
+    auto s = client->ops().GetStatus(&ctx, v1::GetStatusRequest(), &status);
+    if (s.ok() && out.json) {
+      PrintJson(status);
+    } else if (!out.json) {
+      std::cout << "\033[H\033[2J";  // Home and clear, as `watch` does.
+      const std::time_t now = std::time(nullptr);
+      char when[32];
+      std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ",
+                    std::gmtime(&now));
+      std::cout << "utpost status  " << when << "  (every " << watch_seconds
+                << " s; Ctrl-C to stop)\n\n";
+      if (s.ok()) {
+        PrintStatus(status);
+      } else {
+        std::cout << "unavailable: " << s.error_message() << "\n";
+      }
+    }
+    if (!s.ok()) {
+      if (s.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+          s.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+        return Report(s);  // Refreshing will not change this.
+      }
+      if (out.json) Report(s);
+    }
+    std::cout << std::flush;
+    std::this_thread::sleep_for(std::chrono::seconds(watch_seconds));
+  }
+}
+
+void PrintLetterRows(const v1::OpsListLettersResponse& r) {
+  std::cout << std::left << std::setw(38) << "LETTER" << std::setw(11)
+            << "TENANT" << std::setw(13) << "STATE" << std::setw(9) << "CHANNEL"
+            << std::setw(9) << "AGE" << std::setw(22) << "REFERENCE"
+            << "REASON\n";
+  for (const auto& ol : r.letters()) {
+    const auto& l = ol.letter();
+    std::cout << std::setw(38) << l.id() << std::setw(11) << ol.tenant()
+              << std::setw(13) << StateName(l.state()) << std::setw(9)
+              << (l.channel().empty() ? "-" : l.channel()) << std::setw(9)
+              << Age(SecondsSince(l.create_time())) << std::setw(22)
+              << Cut(l.client_reference(), 21) << l.reason() << "\n";
+  }
+  std::cout << std::right;
+  if (!r.next_page_token().empty()) {
+    std::cout << "(more: --page-token " << r.next_page_token() << ")\n";
+  } else {
+    std::cout << "(" << r.letters_size() << " letters)\n";
+  }
+}
+
+void PrintOpsLetter(const v1::OpsLetter& ol) {
+  const auto& l = ol.letter();
+  std::cout << "letter     " << l.id() << "\n"
+            << "tenant     " << ol.tenant() << "\n"
+            << "reference  " << l.client_reference() << "\n"
+            << "state      " << StateName(l.state()) << "\n"
+            << "channel    " << (l.channel().empty() ? "-" : l.channel())
+            << "\n"
+            << "recipient  "
+            << (l.recipient().has_person()
+                    ? "person " + l.recipient().person()
+                    : "organisation " + l.recipient().organisation())
+            << "\n"
+            << "title      " << l.title() << "\n";
+  if (!l.reason().empty()) std::cout << "reason     " << l.reason() << "\n";
+  std::cout << "timeline\n";
+  for (const auto& e : l.timeline()) {
+    std::cout << "  " << std::setw(3) << e.sequence() << "  "
+              << TimeUtil::ToString(e.time()) << "  " << std::left
+              << std::setw(13) << StateName(e.state()) << std::right << " "
+              << std::setw(8) << (e.channel().empty() ? "-" : e.channel())
+              << "  " << e.reason() << "\n";
+  }
+  if (ol.failed_attempts_size() > 0) {
+    std::cout << "failed attempts\n";
+    for (const auto& a : ol.failed_attempts()) {
+      std::cout << "  " << TimeUtil::ToString(a.time()) << "  " << std::left
+                << std::setw(16) << a.stage() << std::right << " #"
+                << a.attempt() << (a.parked() ? " (parked)" : "") << "  "
+                << a.error() << "\n";
+    }
+  }
+}
+
+bool IsChannelName(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::islower(c) || std::isdigit(c) || c == '-' || c == '_';
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> ParseDurationSeconds(const std::string& text) {
+  if (text.empty()) return absl::InvalidArgumentError("empty duration");
+  int64_t total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = i;
+    while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])))
+      ++j;
+    int64_t n = 0;
+    if (j == i || j == text.size() ||
+        !absl::SimpleAtoi(text.substr(i, j - i), &n)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "duration \"", text, "\": expected e.g. 90s, 10m, 2h, 1d, 1h30m"));
+    }
+    switch (text[j]) {
+      case 's':
+        total += n;
+        break;
+      case 'm':
+        total += n * 60;
+        break;
+      case 'h':
+        total += n * 3600;
+        break;
+      case 'd':
+        total += n * 86400;
+        break;
+      default:
+        return absl::InvalidArgumentError(
+            absl::StrCat("duration \"", text, "\": units are s, m, h and d"));
+    }
+    i = j + 1;
+  }
+  return total;
+}
+
+int CancelAnyTenant(const ConnectionOptions& c, const Output& out,
+                    const std::string& id) {
+  int err = 0;
+  auto client = OpsClient::Make(c, &err);
+  if (!client) return err;
+  {
+    grpc::ClientContext ctx;
+    client->Prepare(&ctx);
+    v1::CancelLetterRequest request;
+    request.set_name(id);
+    v1::Letter letter;
+    auto s = client->letters().CancelLetter(&ctx, request, &letter);
+    if (s.ok()) {
+      if (out.json) {
+        PrintJson(letter);
+      } else {
+        std::cout << "cancelled " << letter.id() << "\n";
+      }
+      return kOk;
+    }
+    // An operator certificate is refused by the tenants' service: cancel
+    // through the operators' one, for whichever tenant.
+    if (s.error_code() != grpc::StatusCode::PERMISSION_DENIED) return Report(s);
+  }
+  grpc::ClientContext ctx;
+  client->Prepare(&ctx);
+  v1::OpsCancelLetterRequest request;
+  request.set_name(id);
+  v1::OpsLetter letter;
+  auto s = client->ops().CancelLetter(&ctx, request, &letter);
+  if (!s.ok()) return Report(s);
+  if (out.json) {
+    PrintJson(letter);
+  } else {
+    std::cout << "cancelled " << letter.letter().id() << " (tenant "
+              << letter.tenant() << ")\n";
+  }
+  return kOk;
+}
+
+OpsCommands::OpsCommands(CLI::App* app) {
+  status_ = app->add_subcommand(
+      "status",
+      "the gateway at a glance: letters per state, tenant and channel, "
+      "waiting times, queues, outbox, providers, paused channels, "
+      "certificates (operator certificate)");
+  status_->footer(
+      "--watch refreshes every SECONDS (default 2) until Ctrl-C.\n"
+      "Examples:\n"
+      "  utpostctl --cert certs-dev/operator.pem "
+      "--key certs-dev/operator.key status\n"
+      "  utpostctl status --watch 5\n"
+      "  utpostctl status --json | jq .parked");
+  watch_opt_ = status_->add_option("--watch", watch_, "refresh every SECONDS")
+                   ->expected(0, 1);
+
+  letters_ = app->add_subcommand(
+      "letters", "letters of all tenants, newest first (operator)");
+  letters_->footer(
+      "Ages: 90s, 10m, 2h, 1d, 1h30m.\n"
+      "Examples:\n"
+      "  utpostctl letters --state PARKED\n"
+      "  utpostctl letters --state ROUTED --channel print --older-than 10m\n"
+      "  utpostctl letters --tenant 964338531 --newer-than 2h --json\n"
+      "  utpostctl letters --page-size 20 --page-token TOKEN");
+  letters_->add_option("--state", state_, "e.g. ROUTED, PARKED, SENT_PRINT");
+  letters_->add_option("--tenant", tenant_, "tenant organisation number");
+  letters_->add_option("--channel", channel_, "digital or print");
+  letters_->add_option("--older-than", older_than_,
+                       "created longer ago than this (e.g. 10m)");
+  letters_->add_option("--newer-than", newer_than_,
+                       "created within this (e.g. 2h)");
+  letters_->add_option("--client-reference", reference_,
+                       "the tenant's reference");
+  letters_->add_option("--reason", reason_, "reason contains this text");
+  letters_->add_option("--page-size", page_size_, "letters per page, <= 1000")
+      ->capture_default_str();
+  letters_->add_option("--page-token", page_token_,
+                       "the next page, from a previous \"(more: ...)\" line");
+
+  letter_ = app->add_subcommand(
+      "letter", "one letter of any tenant: timeline and failed attempts");
+  letter_->footer(
+      "Example:\n"
+      "  utpostctl letter 0b7c9f2e-5d1a-4c3e-9f00-1a2b3c4d5e6f --json");
+  letter_->add_option("id", id_, "letter id or letters/{id}")->required();
+
+  redrive_ = app->add_subcommand(
+      "redrive",
+      "send PARKED letters back to work: one, by filter, or all (operator)");
+  redrive_->footer(
+      "Each letter restarts the stage it parked at, attempts reset.\n"
+      "Examples:\n"
+      "  utpostctl redrive 0b7c9f2e-5d1a-4c3e-9f00-1a2b3c4d5e6f\n"
+      "  utpostctl redrive --channel print --reason 503\n"
+      "  utpostctl redrive --tenant 964338531\n"
+      "  utpostctl redrive --all");
+  redrive_->add_option("id", id_, "one parked letter");
+  redrive_->add_flag("--all", all_, "every parked letter");
+  redrive_->add_option("--tenant", tenant_, "parked letters of this tenant");
+  redrive_->add_option("--channel", channel_, "parked letters of this channel");
+  redrive_->add_option("--reason", reason_,
+                       "parked letters whose reason contains this text");
+
+  pause_ = app->add_subcommand(
+      "pause", "stop delivering on a channel; letters wait (operator)");
+  pause_->footer(
+      "Every worker stops taking the channel's deliveries within seconds;\n"
+      "nothing fails and no retry is counted. Undo with resume.\n"
+      "Example:\n"
+      "  utpostctl pause print");
+  pause_->add_option("channel", channel_, "digital or print")->required();
+
+  resume_ = app->add_subcommand("resume",
+                                "deliver again on a paused channel (operator)");
+  resume_->footer("Example:\n  utpostctl resume print");
+  resume_->add_option("channel", channel_, "digital or print")->required();
+}
+
+bool OpsCommands::Selected() const {
+  return status_->parsed() || letters_->parsed() || letter_->parsed() ||
+         redrive_->parsed() || pause_->parsed() || resume_->parsed();
+}
+
+int OpsCommands::Run(const ConnectionOptions& c, const Output& out) {
+  if (status_->parsed()) {
+    int seconds = 0;
+    if (watch_opt_->count() > 0) {
+      seconds = 2;
+      if (!watch_.empty() &&
+          (!absl::SimpleAtoi(watch_, &seconds) || seconds < 1)) {
+        return UsageError("--watch: expected a number of seconds (>= 1)");
+      }
+    }
+    return RunStatus(c, out, seconds);
+  }
+  if (letters_->parsed()) {
+    v1::OpsListLettersRequest request;
+    if (!state_.empty()) {
+      Letter::State st;
+      if (!Letter::State_Parse(state_, &st)) {
+        return UsageError("--state: unknown state " + state_);
+      }
+      request.set_state(st);
+    }
+    const int64_t now = std::time(nullptr);
+    if (!older_than_.empty()) {
+      auto d = ParseDurationSeconds(older_than_);
+      if (!d.ok())
+        return UsageError("--older-than: " + std::string(d.status().message()));
+      request.mutable_created_before()->set_seconds(now - *d);
+    }
+    if (!newer_than_.empty()) {
+      auto d = ParseDurationSeconds(newer_than_);
+      if (!d.ok())
+        return UsageError("--newer-than: " + std::string(d.status().message()));
+      request.mutable_created_after()->set_seconds(now - *d);
+    }
+    request.set_tenant(tenant_);
+    request.set_channel(channel_);
+    request.set_client_reference(reference_);
+    request.set_reason_contains(reason_);
+    request.set_page_size(page_size_);
+    request.set_page_token(page_token_);
+    return Call(c, out, &v1::OpsService::Stub::ListLetters, request,
+                PrintLetterRows);
+  }
+  if (letter_->parsed()) {
+    v1::OpsGetLetterRequest request;
+    request.set_name(id_);
+    return Call(c, out, &v1::OpsService::Stub::GetLetter, request,
+                PrintOpsLetter);
+  }
+  if (redrive_->parsed()) {
+    v1::RedriveLettersRequest request;
+    const bool filter =
+        !tenant_.empty() || !channel_.empty() || !reason_.empty();
+    if ((!id_.empty()) + all_ + filter != 1) {
+      return UsageError(
+          "redrive: give one letter ID, or --all, or filters "
+          "(--tenant/--channel/--reason)");
+    }
+    if (!id_.empty()) {
+      request.set_name(id_);
+    } else if (all_) {
+      request.set_all(true);
+    } else {
+      request.mutable_filter()->set_tenant(tenant_);
+      request.mutable_filter()->set_channel(channel_);
+      request.mutable_filter()->set_reason_contains(reason_);
+    }
+    return Call(c, out, &v1::OpsService::Stub::RedriveLetters, request,
+                [](const v1::RedriveLettersResponse& r) {
+                  std::cout << "redriven " << r.redriven() << " letter"
+                            << (r.redriven() == 1 ? "" : "s") << "\n";
+                  for (const auto& id : r.letter_ids()) {
+                    std::cout << "  " << id << "\n";
+                  }
+                });
+  }
+  if (pause_->parsed() || resume_->parsed()) {
+    if (!IsChannelName(channel_)) {
+      return UsageError("channel: expected a name such as print or digital");
+    }
+    auto human = [](const v1::ChannelState& s) {
+      if (s.paused()) {
+        std::cout << "channel " << s.channel() << " paused (by "
+                  << s.paused_by() << " at " << TimeUtil::ToString(s.since())
+                  << ")\n";
+      } else {
+        std::cout << "channel " << s.channel() << " delivering\n";
+      }
+    };
+    if (pause_->parsed()) {
+      v1::PauseChannelRequest request;
+      request.set_channel(channel_);
+      return Call(c, out, &v1::OpsService::Stub::PauseChannel, request, human);
+    }
+    v1::ResumeChannelRequest request;
+    request.set_channel(channel_);
+    return Call(c, out, &v1::OpsService::Stub::ResumeChannel, request, human);
+  }
+  return kUsage;
+}
+
+}  // namespace utpost::cli

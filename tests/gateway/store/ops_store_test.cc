@@ -1,0 +1,317 @@
+// The Store's operations methods (#5) on SQLite: counts for the status page,
+// outbox lag, listing across tenants, failed attempts, paused channels and
+// provider figures.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/digest.h"
+#include "common/status_matchers.h"
+#include "gateway/receipts/jws_receipt_signer.h"
+#include "gateway/store/sqlite_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace utpost::store {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using ::utpost::testing::IsOk;
+using ::utpost::testing::StatusIs;
+using ::utpost::v1::Letter;
+
+const int64_t kStart = RealClock()->NowMillis() / 1000 * 1000;
+constexpr char kTenantA[] = "964338531";
+constexpr char kTenantB[] = "958935420";
+
+class OpsStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = absl::StrCat(::testing::TempDir(), "/opsstoreXXXXXX");
+    std::vector<char> buf(templ.begin(), templ.end());
+    buf.push_back('\0');
+    ASSERT_NE(mkdtemp(buf.data()), nullptr);
+    dir_ = buf.data();
+    path_ = dir_ + "/utpost.db";
+    auto signer = receipts::NewJwsReceiptSigner(
+        {"certs-dev/receipts.key", "certs-dev/receipts.pem"});
+    ASSERT_THAT(signer, IsOk());
+    signer_ = std::move(*signer);
+    SqliteStoreOptions o;
+    o.path = path_;
+    o.signer = signer_.get();
+    o.clock = &clock_;
+    auto s = OpenSqliteStore(o);
+    ASSERT_THAT(s, IsOk());
+    store_ = std::move(*s);
+  }
+
+  void TearDown() override {
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::remove((path_ + suffix).c_str());
+    }
+    rmdir(dir_.c_str());
+  }
+
+  void Create(const std::string& id, const std::string& tenant) {
+    NewLetter l;
+    l.id = id;
+    l.tenant = tenant;
+    l.client_reference = "ref-" + id;
+    l.request_digest = Sha256Hex(id);
+    l.spec.set_client_reference(l.client_reference);
+    l.spec.mutable_recipient()->set_person("01017012345");
+    l.first_work.exchange = "utpost.work";
+    l.first_work.routing_key = "route";
+    l.first_work.body = "route:" + id;
+    l.first_work.state_when_sent = Letter::QUEUED;
+    std::vector<NewLetter> v;
+    v.push_back(std::move(l));
+    auto r = store_->CreateLetters(std::move(v));
+    ASSERT_THAT(r, IsOk());
+    ASSERT_THAT((*r)[0], IsOk());
+  }
+
+  void Move(const std::string& id, State from, State to,
+            const std::string& channel = "", const std::string& reason = "") {
+    Transition t;
+    t.from = {from};
+    t.to = to;
+    t.channel = channel;
+    t.reason = reason;
+    ASSERT_THAT(store_->ApplyTransition(id, t), IsOk());
+  }
+
+  OutboxMessage Retry(const std::string& stage) {
+    OutboxMessage m;
+    m.exchange = "utpost.retry.1s";
+    m.routing_key = stage;
+    m.body = "retry";
+    return m;
+  }
+
+  std::string dir_;
+  std::string path_;
+  FakeClock clock_{kStart};
+  std::unique_ptr<receipts::ReceiptSigner> signer_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(OpsStoreTest, CountsLettersByTenantChannelAndStateWithOldest) {
+  Create("A1", kTenantA);
+  clock_.Advance(1000);
+  Create("A2", kTenantA);
+  Create("B1", kTenantB);
+  Move("A2", Letter::RECEIVED, Letter::QUEUED);
+  Move("A2", Letter::QUEUED, Letter::ROUTED, "print");
+
+  auto groups = store_->CountLetterGroups();
+  ASSERT_THAT(groups, IsOk());
+  ASSERT_THAT(*groups, SizeIs(3));
+  const LetterGroupCount& a_received = (*groups)[0];
+  EXPECT_EQ(a_received.tenant, kTenantB);  // Ordered by tenant.
+  EXPECT_EQ((*groups)[1].tenant, kTenantA);
+  EXPECT_EQ((*groups)[1].channel, "");
+  EXPECT_EQ((*groups)[1].state, Letter::RECEIVED);
+  EXPECT_EQ((*groups)[1].count, 1);
+  EXPECT_EQ((*groups)[1].oldest_update_time_ms, kStart);
+  EXPECT_EQ((*groups)[2].channel, "print");
+  EXPECT_EQ((*groups)[2].state, Letter::ROUTED);
+  EXPECT_EQ((*groups)[2].oldest_update_time_ms, kStart + 1000);
+}
+
+TEST_F(OpsStoreTest, OutboxLagIsThePendingCountAndTheOldestRow) {
+  auto none = store_->GetOutboxLag();
+  ASSERT_THAT(none, IsOk());
+  EXPECT_EQ(none->pending, 0);
+  EXPECT_EQ(none->oldest_pending_ms, 0);
+
+  Create("L1", kTenantA);
+  clock_.Advance(5000);
+  Create("L2", kTenantA);
+  auto lag = store_->GetOutboxLag();
+  ASSERT_THAT(lag, IsOk());
+  EXPECT_EQ(lag->pending, 2);
+  EXPECT_EQ(lag->oldest_pending_ms, kStart);
+
+  auto pending = store_->PendingOutbox(10);
+  ASSERT_THAT(pending, IsOk());
+  ASSERT_THAT(store_->MarkOutboxSent({(*pending)[0].id}), IsOk());
+  lag = store_->GetOutboxLag();
+  ASSERT_THAT(lag, IsOk());
+  EXPECT_EQ(lag->pending, 1);
+  EXPECT_EQ(lag->oldest_pending_ms, kStart + 5000);
+}
+
+TEST_F(OpsStoreTest, ListsAcrossTenantsWithFilters) {
+  Create("A1", kTenantA);
+  clock_.Advance(1000);
+  Create("B1", kTenantB);
+  clock_.Advance(1000);
+  Create("A2", kTenantA);
+  Move("A2", Letter::RECEIVED, Letter::QUEUED);
+  Move("A2", Letter::QUEUED, Letter::ROUTED, "print", "reserved");
+  Move("A2", Letter::ROUTED, Letter::PARKED, "",
+       "deliver.print failed 6 times; last: 503");
+
+  auto ids = [this](const OpsListFilter& f) {
+    std::vector<std::string> out;
+    auto page = store_->ListLettersForOps(f);
+    EXPECT_THAT(page, IsOk());
+    if (page.ok()) {
+      for (const auto& l : page->letters) out.push_back(l.id);
+    }
+    return out;
+  };
+  OpsListFilter all;
+  EXPECT_THAT(ids(all), ElementsAre("A2", "B1", "A1"));
+  OpsListFilter by_tenant;
+  by_tenant.tenant = kTenantA;
+  EXPECT_THAT(ids(by_tenant), ElementsAre("A2", "A1"));
+  OpsListFilter by_channel;
+  by_channel.channel = "print";
+  EXPECT_THAT(ids(by_channel), ElementsAre("A2"));
+  OpsListFilter parked;
+  parked.state = Letter::PARKED;
+  parked.reason_contains = "503";
+  EXPECT_THAT(ids(parked), ElementsAre("A2"));
+  parked.reason_contains = "404";
+  EXPECT_THAT(ids(parked), ElementsAre());
+  OpsListFilter window;
+  window.created_after_ms = kStart;
+  window.created_before_ms = kStart + 2000;
+  EXPECT_THAT(ids(window), ElementsAre("B1"));
+  OpsListFilter by_ref;
+  by_ref.client_reference = "ref-B1";
+  EXPECT_THAT(ids(by_ref), ElementsAre("B1"));
+
+  OpsListFilter paged;
+  paged.page_size = 2;
+  auto first = store_->ListLettersForOps(paged);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_FALSE(first->next_page_token.empty());
+  paged.page_token = first->next_page_token;
+  EXPECT_THAT(ids(paged), ElementsAre("A1"));
+  paged.page_token = "garbage";
+  EXPECT_THAT(store_->ListLettersForOps(paged),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+}
+
+TEST_F(OpsStoreTest, RetriesAndParkingAreRecordedAsFailedAttempts) {
+  Create("L1", kTenantA);
+  Move("L1", Letter::RECEIVED, Letter::QUEUED);
+  ASSERT_THAT(store_->ScheduleRetry("L1", {Letter::QUEUED}, 1, "registry: 503",
+                                    Retry("route")),
+              IsOk());
+  Move("L1", Letter::QUEUED, Letter::ROUTED, "print");
+  clock_.Advance(1000);
+  ASSERT_THAT(store_->ScheduleRetry("L1", {Letter::ROUTED}, 1, "print: 503",
+                                    Retry("deliver.print")),
+              IsOk());
+  // A redelivered item's repeat changes nothing, and records nothing.
+  EXPECT_THAT(store_->ScheduleRetry("L1", {Letter::ROUTED}, 1, "print: 503",
+                                    Retry("deliver.print")),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
+  clock_.Advance(1000);
+  Move("L1", Letter::ROUTED, Letter::PARKED, "",
+       "deliver.print failed 2 times; last: print: 500");
+
+  auto attempts = store_->GetFailedAttempts("L1");
+  ASSERT_THAT(attempts, IsOk());
+  ASSERT_THAT(*attempts, SizeIs(3));
+  EXPECT_EQ((*attempts)[0].stage, "route");
+  EXPECT_EQ((*attempts)[0].attempt, 1);
+  EXPECT_EQ((*attempts)[0].error, "registry: 503");
+  EXPECT_FALSE((*attempts)[0].parked);
+  EXPECT_EQ((*attempts)[1].stage, "deliver.print");
+  EXPECT_EQ((*attempts)[1].attempt, 1);
+  EXPECT_EQ((*attempts)[1].time_ms, kStart + 1000);
+  EXPECT_EQ((*attempts)[2].stage, "deliver.print");
+  EXPECT_EQ((*attempts)[2].attempt, 2);
+  EXPECT_TRUE((*attempts)[2].parked);
+  EXPECT_THAT((*attempts)[2].error, HasSubstr("print: 500"));
+
+  EXPECT_THAT(store_->GetFailedAttempts("nope"),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+}
+
+TEST_F(OpsStoreTest, AParkingRefusedByStateRecordsNothing) {
+  Create("L1", kTenantA);
+  Transition t;
+  t.from = {Letter::ROUTED};
+  t.to = Letter::PARKED;
+  t.reason = "x";
+  EXPECT_THAT(store_->ApplyTransition("L1", t),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
+  auto attempts = store_->GetFailedAttempts("L1");
+  ASSERT_THAT(attempts, IsOk());
+  EXPECT_THAT(*attempts, SizeIs(0));
+}
+
+TEST_F(OpsStoreTest, PausedChannelsKeepTheFirstPauseAndResume) {
+  ASSERT_THAT(store_->SetChannelPaused("print", true, "alice"), IsOk());
+  clock_.Advance(1000);
+  ASSERT_THAT(store_->SetChannelPaused("print", true, "bob"), IsOk());
+  auto paused = store_->PausedChannels();
+  ASSERT_THAT(paused, IsOk());
+  ASSERT_THAT(*paused, SizeIs(1));
+  EXPECT_EQ((*paused)[0].channel, "print");
+  EXPECT_EQ((*paused)[0].paused_by, "alice");
+  EXPECT_EQ((*paused)[0].since_ms, kStart);
+
+  ASSERT_THAT(store_->SetChannelPaused("print", false, "bob"), IsOk());
+  ASSERT_THAT(store_->SetChannelPaused("print", false, "bob"), IsOk());
+  paused = store_->PausedChannels();
+  ASSERT_THAT(paused, IsOk());
+  EXPECT_THAT(*paused, SizeIs(0));
+  EXPECT_THAT(store_->SetChannelPaused("", true, "bob"),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+}
+
+TEST_F(OpsStoreTest, ProviderFiguresAreReadByWindowAndForgottenAfterAnHour) {
+  ProviderStatsRecord old;
+  old.process_id = "w1:1";
+  old.channel = "print";
+  old.window_start_ms = kStart - 10000;
+  old.window_end_ms = kStart - 5000;
+  old.sends = 4;
+  old.errors = 1;
+  old.latency_sum_us = 4000;
+  old.latency_max_us = 2000;
+  old.last_error = "UNAVAILABLE: 503";
+  ProviderStatsRecord recent = old;
+  recent.process_id = "w2:2";
+  recent.window_start_ms = kStart - 5000;
+  recent.window_end_ms = kStart;
+  ASSERT_THAT(store_->WriteProviderStats({old, recent}), IsOk());
+
+  auto rows = store_->ProviderStatsSince(kStart - 6000);
+  ASSERT_THAT(rows, IsOk());
+  EXPECT_THAT(*rows, SizeIs(2));
+  rows = store_->ProviderStatsSince(kStart - 5000);
+  ASSERT_THAT(rows, IsOk());
+  ASSERT_THAT(*rows, SizeIs(1));
+  EXPECT_EQ((*rows)[0].process_id, "w2:2");
+  EXPECT_EQ((*rows)[0].sends, 4);
+  EXPECT_EQ((*rows)[0].latency_max_us, 2000);
+  EXPECT_EQ((*rows)[0].last_error, "UNAVAILABLE: 503");
+
+  // The next flush, over an hour later, drops both.
+  clock_.Advance(2 * 3600 * 1000);
+  ASSERT_THAT(store_->WriteProviderStats({}), IsOk());
+  rows = store_->ProviderStatsSince(0);
+  ASSERT_THAT(rows, IsOk());
+  EXPECT_THAT(*rows, SizeIs(0));
+}
+
+}  // namespace
+}  // namespace utpost::store
