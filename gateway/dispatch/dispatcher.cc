@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging/logging.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
@@ -70,6 +71,10 @@ store::OutboxMessage Dispatcher::WorkFor(const std::string& letter_id,
   item.set_letter_id(letter_id);
   item.set_stage(stage);
   item.set_attempt(attempt);
+  // The trace of the item being handled (see Handle) goes on.
+  if (const logging::Context* c = logging::CurrentContext()) {
+    item.set_trace_id(c->trace_id);
+  }
   store::OutboxMessage m;
   m.exchange = options_.topology.WorkExchange();
   m.routing_key = stage;
@@ -98,6 +103,8 @@ queue::Disposition Dispatcher::Handle(const queue::Delivery& delivery) {
     spdlog::error("dropping malformed work item from {}", delivery.queue);
     return queue::Disposition::kAck;
   }
+  logging::ScopedContext log_context(
+      {item.letter_id(), "", item.stage(), item.attempt(), item.trace_id()});
   auto letter = store_->GetLetter(item.letter_id(), "");
   if (absl::IsNotFound(letter.status())) {
     spdlog::error("work item for unknown letter {}", item.letter_id());
@@ -109,6 +116,9 @@ queue::Disposition Dispatcher::Handle(const queue::Delivery& delivery) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     return queue::Disposition::kRequeue;
   }
+  logging::ScopedContext letter_context({item.letter_id(), letter->tenant,
+                                         item.stage(), item.attempt(),
+                                         item.trace_id()});
   absl::Status s;
   if (item.stage() == kRoute) {
     s = Route(*letter, item.attempt());

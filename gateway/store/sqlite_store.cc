@@ -333,6 +333,7 @@ class SqliteStore final : public Store {
   // Receipt log (#4).
 
   // Operations (#5).
+  absl::StatusOr<OutboxLag> GetOutboxLag() override;
 
  private:
   // One unit of a group commit, run in its own savepoint on the writer
@@ -1070,6 +1071,21 @@ SqliteStore::CountByState() {
 // ---- Receipt log (#4) ----
 
 // ---- Operations (#5) ----
+
+absl::StatusOr<Store::OutboxLag> SqliteStore::GetOutboxLag() {
+  return Read([&](Connection& c) -> absl::StatusOr<OutboxLag> {
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("SELECT COUNT(*), COALESCE(MIN(created_ms), 0) "
+                               "FROM outbox WHERE sent_at_ms IS NULL"));
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    OutboxLag lag;
+    if (row) {
+      lag.pending = st.ColumnInt64(0);
+      lag.oldest_created_ms = st.ColumnInt64(1);
+    }
+    return lag;
+  });
+}
 
 }  // namespace
 

@@ -198,6 +198,14 @@ class Store {
   // Receipt log (#4).
 
   // Operations (#5).
+
+  // Outbox rows not yet confirmed by the broker, and when the oldest of
+  // them was written (0 when there are none): the relay's lag.
+  struct OutboxLag {
+    int64_t pending = 0;
+    int64_t oldest_created_ms = 0;
+  };
+  virtual absl::StatusOr<OutboxLag> GetOutboxLag() = 0;
 };
 
 }  // namespace utpost::store

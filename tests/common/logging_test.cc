@@ -120,3 +120,32 @@ TEST(FormatTest, Parse) {
 
 }  // namespace
 }  // namespace utpost::logging
+
+#include "common/logging/trace.h"
+
+namespace utpost::logging {
+namespace {
+
+TEST(TraceTest, TraceparentGivesItsTraceId) {
+  EXPECT_EQ(TraceIdFromTraceparent(
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(TraceIdFromTraceparent(
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+            "");
+  EXPECT_EQ(TraceIdFromTraceparent(
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"),
+            "");
+  EXPECT_EQ(TraceIdFromTraceparent("00-4bf92f35-00f067aa0ba902b7-01"), "");
+  EXPECT_EQ(TraceIdFromTraceparent(""), "");
+}
+
+TEST(TraceTest, NewTraceIdsAre32HexAndDiffer) {
+  std::string a = NewTraceId();
+  std::string b = NewTraceId();
+  EXPECT_THAT(a, ::testing::MatchesRegex("[0-9a-f]{32}"));
+  EXPECT_NE(a, b);
+}
+
+}  // namespace
+}  // namespace utpost::logging
