@@ -306,6 +306,7 @@ absl::Status Dispatcher::RetryOrPark(const store::LetterRecord& letter,
                  stage, next, delay, reason);
     RETURN_IF_ERROR(store_->ScheduleRetry(letter.id, EntryStates(stage), next,
                                           reason, retry));
+    if (options_.on_retry) options_.on_retry(stage);
     if (on_change_) on_change_();
     return absl::OkStatus();
   }

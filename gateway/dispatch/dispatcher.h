@@ -27,6 +27,9 @@ struct DispatcherOptions {
   std::map<std::string, adapters::PostalAddress> return_addresses;
   // Mailbox providers reached by the digital channel (Digipost).
   std::vector<std::string> digital_providers = {"984661185"};
+  // Called with the stage each time a retry is scheduled (metrics). May be
+  // empty.
+  std::function<void(const std::string& stage)> on_retry;
 };
 
 // Thread-safe (each call is independent; adapters are thread-safe).
