@@ -76,7 +76,7 @@ Probe::Probe(store::Store* store, std::unique_ptr<queue::Admin> admin,
       health_(health),
       metrics_(metrics),
       options_(std::move(options)) {
-  thread_ = std::thread([this] { Loop(); });
+  if (options_.start_thread) thread_ = std::thread([this] { Loop(); });
 }
 
 Probe::~Probe() {
@@ -85,7 +85,7 @@ Probe::~Probe() {
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 void Probe::BeginShutdown() {

@@ -58,6 +58,8 @@ struct ProbeOptions {
   int interval_ms = 1000;
   // Letters per state is a count over the whole letters table: rarer.
   int letters_interval_ms = 15000;
+  // False: no thread; the owner calls RunOnce (tests).
+  bool start_thread = true;
 };
 
 // Runs the probes on its own thread. Nothing is owned but `admin`; the
@@ -73,7 +75,7 @@ class Probe {
   // Results of the last probe round.
   bool store_up() const { return store_up_; }
   bool broker_up() const { return broker_up_; }
-  // Runs one round now (tests; the thread runs them by itself).
+  // Runs one round now. Only without the thread (see ProbeOptions).
   void RunOnce();
 
  private:
