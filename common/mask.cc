@@ -43,9 +43,11 @@ bool IsValidPersonNumber(std::string_view n) {
   }
   int day = d[0] * 10 + d[1];
   int month = d[2] * 10 + d[3];
-  if (day >= 40 && day <= 79) day -= 40;              // D number.
-  if (month >= 40 && month <= 59) month -= 40;        // H number.
-  else if (month >= 80 && month <= 99) month -= 80;   // Synthetic.
+  if (day >= 40 && day <= 79) day -= 40;  // D number.
+  if (month >= 40 && month <= 59)
+    month -= 40;  // H number.
+  else if (month >= 80 && month <= 99)
+    month -= 80;  // Synthetic.
   if (day < 1 || day > 31 || month < 1 || month > 12) return false;
   static constexpr int kK1[] = {3, 7, 6, 1, 8, 9, 4, 5, 2};
   static constexpr int kK2[] = {5, 4, 3, 2, 7, 6, 5, 4, 3, 2};
@@ -59,8 +61,8 @@ bool IsValidPersonNumber(std::string_view n) {
 }
 
 std::string MaskValidPersonNumbersIn(std::string_view text) {
-  return MaskRuns(text,
-                  [](std::string_view run) { return !IsValidPersonNumber(run); });
+  return MaskRuns(
+      text, [](std::string_view run) { return !IsValidPersonNumber(run); });
 }
 
 std::string MaskPersonNumbersIn(std::string_view text) {

@@ -6,13 +6,13 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
-#include <thread>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -124,8 +124,8 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(
     return absl::InvalidArgumentError(
         absl::StrCat("providers.digipost: ", d.status().message()));
   }
-  w.digital = std::make_unique<adapters::InstrumentedChannel>(std::move(*d),
-                                                              observer);
+  w.digital =
+      std::make_unique<adapters::InstrumentedChannel>(std::move(*d), observer);
 
   adapters::AdapterSettings print;
   print.base_url = p.print().url();
@@ -135,8 +135,8 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(
     return absl::InvalidArgumentError(
         absl::StrCat("providers.print: ", pr.status().message()));
   }
-  w.print = std::make_unique<adapters::InstrumentedChannel>(std::move(*pr),
-                                                            observer);
+  w.print =
+      std::make_unique<adapters::InstrumentedChannel>(std::move(*pr), observer);
   return w;
 }
 
@@ -363,13 +363,12 @@ absl::Status RunDaemon(const config::v1::Config& config,
   std::unique_ptr<observability::ReceiptMetrics> receipt_metrics;
   std::unique_ptr<observability::MetricsHttpServer> metrics_http;
   if (!obs.metrics_listen().empty()) {
-    receipt_metrics = std::make_unique<observability::ReceiptMetrics>(
-        store->get(), &metrics);
+    receipt_metrics =
+        std::make_unique<observability::ReceiptMetrics>(store->get(), &metrics);
     auto* rm = receipt_metrics.get();
-    ASSIGN_OR_RETURN(metrics_http,
-                     observability::MetricsHttpServer::Start(
-                         obs.metrics_listen(), &metrics.registry,
-                         [rm] { rm->PollOnce(); }));
+    ASSIGN_OR_RETURN(metrics_http, observability::MetricsHttpServer::Start(
+                                       obs.metrics_listen(), &metrics.registry,
+                                       [rm] { rm->PollOnce(); }));
     std::cout << "utpostd metrics on " << obs.metrics_listen() << std::endl;
     spdlog::info("metrics: http://{}/metrics", obs.metrics_listen());
   }
@@ -377,9 +376,14 @@ absl::Status RunDaemon(const config::v1::Config& config,
   if (health || metrics_http) {
     observability::ProbeOptions probe_options;
     probe_options.topology = topology;
+    // A broker that hangs is as good as down, and readiness should say so
+    // within seconds.
+    auto probe_broker = BrokerOptionsOf(config, "probe");
+    probe_broker.connect_timeout = std::chrono::seconds(2);
+    probe_broker.rpc_timeout = std::chrono::seconds(3);
     probe = std::make_unique<observability::Probe>(
-        store->get(), queue::NewAmqpAdmin(BrokerOptionsOf(config, "probe")),
-        health.get(), &metrics, probe_options);
+        store->get(), queue::NewAmqpAdmin(probe_broker), health.get(), &metrics,
+        probe_options);
   }
 
   wait_for_stop();
@@ -390,9 +394,9 @@ absl::Status RunDaemon(const config::v1::Config& config,
   if (health) health->BeginDrain();
   if (server) {
     // No new RPCs; those in flight get a few seconds (watch streams end).
-    server->Shutdown(std::chrono::system_clock::now() +
-                     std::chrono::seconds(
-                         std::min(5, obs.shutdown_grace_seconds() / 2)));
+    server->Shutdown(
+        std::chrono::system_clock::now() +
+        std::chrono::seconds(std::min(5, obs.shutdown_grace_seconds() / 2)));
   }
   // No new deliveries; those in hand finish and are acked once their
   // outcome is stored. Prefetched ones return to the queue when the
@@ -401,9 +405,9 @@ absl::Status RunDaemon(const config::v1::Config& config,
   dispatcher.reset();
   // Publish what the last deliveries and submissions wrote, while the
   // broker answers; what is left stays in the outbox for the next start.
-  const auto flush_until = std::chrono::steady_clock::now() +
-                           std::chrono::seconds(std::max(
-                               1, obs.shutdown_grace_seconds() / 2));
+  const auto flush_until =
+      std::chrono::steady_clock::now() +
+      std::chrono::seconds(std::max(1, obs.shutdown_grace_seconds() / 2));
   while (std::chrono::steady_clock::now() < flush_until) {
     auto lag = (*store)->GetOutboxLag();
     if (!lag.ok() || lag->pending == 0) break;

@@ -24,8 +24,9 @@ absl::StatusOr<spdlog::level::level_enum> ParseLevel(std::string_view name) {
   for (const auto& [n, l] : kLevels) {
     if (name == n) return l;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "log_level: \"", std::string(name), "\" is not trace, debug, info, warn or error"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("log_level: \"", std::string(name),
+                   "\" is not trace, debug, info, warn or error"));
 }
 
 const char* LevelName(spdlog::level::level_enum l) {
@@ -69,11 +70,11 @@ class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg,
               spdlog::memory_buf_t& dest) override {
-    std::string line = absl::StrCat(
-        "{\"time\":\"", Rfc3339Millis(msg.time), "\",\"level\":\"",
-        LevelName(msg.level), "\",\"message\":",
-        JsonQuote(MaskValidPersonNumbersIn(
-            std::string_view(msg.payload.data(), msg.payload.size()))));
+    std::string line =
+        absl::StrCat("{\"time\":\"", Rfc3339Millis(msg.time), "\",\"level\":\"",
+                     LevelName(msg.level), "\",\"message\":",
+                     JsonQuote(MaskValidPersonNumbersIn(std::string_view(
+                         msg.payload.data(), msg.payload.size()))));
     if (const Context* c = current_context) {
       if (!c->letter_id.empty()) {
         absl::StrAppend(&line, ",\"letter_id\":", JsonQuote(c->letter_id));
@@ -108,7 +109,8 @@ class TextFormatter final : public spdlog::formatter {
     std::string text = MaskValidPersonNumbersIn(
         std::string_view(msg.payload.data(), msg.payload.size()));
     if (const Context* c = current_context) {
-      if (!c->letter_id.empty()) absl::StrAppend(&text, " letter=", c->letter_id);
+      if (!c->letter_id.empty())
+        absl::StrAppend(&text, " letter=", c->letter_id);
       if (!c->tenant.empty()) absl::StrAppend(&text, " tenant=", c->tenant);
       if (!c->stage.empty()) absl::StrAppend(&text, " stage=", c->stage);
       if (c->attempt >= 0) absl::StrAppend(&text, " attempt=", c->attempt);
@@ -131,8 +133,9 @@ class TextFormatter final : public spdlog::formatter {
 absl::StatusOr<Format> ParseFormat(std::string_view name) {
   if (name.empty() || name == "json") return Format::kJson;
   if (name == "text") return Format::kText;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "observability.log_format: \"", std::string(name), "\" is not json or text"));
+  return absl::InvalidArgumentError(absl::StrCat("observability.log_format: \"",
+                                                 std::string(name),
+                                                 "\" is not json or text"));
 }
 
 absl::Status Install(Format format, std::string_view level) {

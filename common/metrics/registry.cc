@@ -95,8 +95,8 @@ Histogram::Histogram(std::vector<double> bounds)
 
 void Histogram::Observe(double v) {
   // The first bucket whose upper bound is >= v ("le" is inclusive).
-  size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), v) -
-             bounds_.begin();
+  size_t i =
+      std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin();
   absl::MutexLock lock(&mu_);
   ++counts_[i];
   sum_ += v;
@@ -133,9 +133,8 @@ T* Family<T>::WithLabels(const std::vector<std::string>& values) {
     if (it != series_.end()) return it->second.get();
     // The overflow series does not count against the limit.
     const size_t used =
-        series_.size() -
-        (series_.count(std::vector<std::string>(label_names_.size(),
-                                                "overflow")));
+        series_.size() - (series_.count(std::vector<std::string>(
+                             label_names_.size(), "overflow")));
     if (used < max_series_) {
       auto& slot = series_[values];
       slot = Make();
@@ -152,8 +151,7 @@ template class Family<Counter>;
 template class Family<Gauge>;
 template class Family<Histogram>;
 
-std::vector<double> ExponentialBuckets(double start, double factor,
-                                       int count) {
+std::vector<double> ExponentialBuckets(double start, double factor, int count) {
   std::vector<double> out;
   double v = start;
   for (int i = 0; i < count; ++i) {
@@ -267,8 +265,7 @@ std::string Registry::Serialize() const {
                           LabelText(e.label_names, values), " ",
                           FormatValue(s.sum), "\n");
           absl::StrAppend(&out, e.name, "_count",
-                          LabelText(e.label_names, values), " ", s.count,
-                          "\n");
+                          LabelText(e.label_names, values), " ", s.count, "\n");
         }
         break;
       }

@@ -168,7 +168,8 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
     }
   }
   if (obs->shutdown_grace_seconds() == 0) obs->set_shutdown_grace_seconds(20);
-  if (obs->shutdown_grace_seconds() < 1 || obs->shutdown_grace_seconds() > 600) {
+  if (obs->shutdown_grace_seconds() < 1 ||
+      obs->shutdown_grace_seconds() > 600) {
     return Invalid("observability.shutdown_grace_seconds", "must be 1..600");
   }
   return absl::OkStatus();

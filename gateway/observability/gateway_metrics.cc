@@ -22,7 +22,8 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
         method_(std::move(method)),
         start_(std::chrono::steady_clock::now()) {}
 
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
@@ -88,10 +89,10 @@ GatewayMetrics::GatewayMetrics() {
       "Failed sends to providers, by channel and class: transient (retried), "
       "refusal (the letter is refused), setup (credentials, addresses).",
       {"channel", "class"});
-  provider_latency = registry.AddHistogram(
-      "utpost_provider_request_duration_seconds",
-      "Duration of sends to providers, by channel.", {"channel"},
-      ExponentialBuckets(0.005, 2, 14));
+  provider_latency =
+      registry.AddHistogram("utpost_provider_request_duration_seconds",
+                            "Duration of sends to providers, by channel.",
+                            {"channel"}, ExponentialBuckets(0.005, 2, 14));
   grpc_requests = registry.AddCounter(
       "utpost_grpc_requests_total",
       "gRPC requests handled, by method and status code.", {"method", "code"});
@@ -99,9 +100,9 @@ GatewayMetrics::GatewayMetrics() {
       "utpost_grpc_request_duration_seconds",
       "gRPC request duration until the status is sent, by method.", {"method"},
       ExponentialBuckets(0.0005, 2, 16));
-  queue_messages = registry.AddGauge(
-      "utpost_queue_messages", "Messages ready in each broker queue.",
-      {"queue"});
+  queue_messages =
+      registry.AddGauge("utpost_queue_messages",
+                        "Messages ready in each broker queue.", {"queue"});
   queue_consumers = registry.AddGauge(
       "utpost_queue_consumers", "Consumers of each broker queue.", {"queue"});
   outbox_pending =
@@ -140,8 +141,7 @@ std::string ErrorClass(const absl::Status& status) {
   return "setup";
 }
 
-void ProviderMetrics::OnSend(const std::string& channel,
-                             absl::Duration latency,
+void ProviderMetrics::OnSend(const std::string& channel, absl::Duration latency,
                              const absl::Status& status) {
   const std::string result = ErrorClass(status);
   metrics_->provider_requests->WithLabels({channel, result})->Increment();

@@ -29,8 +29,8 @@ absl::StatusOr<std::unique_ptr<HealthServer>> HealthServer::Start(
   h->server_ = builder.BuildAndStart();
   grpc::EnableDefaultHealthCheckService(false);
   if (!h->server_ || h->port_ == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "observability.health_listen: cannot listen on ", listen));
+    return absl::InvalidArgumentError(
+        absl::StrCat("observability.health_listen: cannot listen on ", listen));
   }
   auto* service = h->server_->GetHealthCheckService();
   service->SetServingStatus("liveness", true);
@@ -112,10 +112,9 @@ void Probe::RunOnce() {
   if (store_up && metrics_) {
     metrics_->outbox_pending->Set(static_cast<double>(lag->pending));
     metrics_->outbox_oldest_age->Set(
-        lag->pending == 0 ? 0
-                          : std::max<int64_t>(
-                                0, NowMs() - lag->oldest_created_ms) /
-                                1000.0);
+        lag->pending == 0
+            ? 0
+            : std::max<int64_t>(0, NowMs() - lag->oldest_created_ms) / 1000.0);
   }
   if (store_up && metrics_ &&
       NowMs() - last_letters_ms_ >= options_.letters_interval_ms) {
@@ -128,7 +127,8 @@ void Probe::RunOnce() {
           if (state == s) n = static_cast<double>(count);
         }
         metrics_->letters
-            ->WithLabels({v1::Letter::State_Name(static_cast<v1::Letter::State>(s))})
+            ->WithLabels(
+                {v1::Letter::State_Name(static_cast<v1::Letter::State>(s))})
             ->Set(n);
       }
     }
@@ -152,16 +152,16 @@ void Probe::RunOnce() {
   }
 
   if (store_up != store_up_.exchange(store_up)) {
-    spdlog::log(store_up ? spdlog::level::info : spdlog::level::warn,
-                "health: store {}", store_up ? "reachable"
-                                             : "unreachable: " +
-                                                   lag.status().ToString());
+    spdlog::log(
+        store_up ? spdlog::level::info : spdlog::level::warn,
+        "health: store {}",
+        store_up ? "reachable" : "unreachable: " + lag.status().ToString());
   }
   if (broker_up != broker_up_.exchange(broker_up)) {
-    spdlog::log(broker_up ? spdlog::level::info : spdlog::level::warn,
-                "health: broker {}", broker_up ? "reachable"
-                                               : "unreachable: " +
-                                                     stats.status().ToString());
+    spdlog::log(
+        broker_up ? spdlog::level::info : spdlog::level::warn,
+        "health: broker {}",
+        broker_up ? "reachable" : "unreachable: " + stats.status().ToString());
   }
   const bool ready = store_up && broker_up && !shutting_down_;
   if (metrics_) {

@@ -26,9 +26,10 @@
 
 namespace utpost::observability {
 
-// A gRPC server with only the standard health service (and reflection when
-// its plugin is linked) on `listen`, plain text. Starts SERVING
-// "liveness", NOT_SERVING "" and "readiness".
+// A gRPC server with only the standard health service on `listen`, plain
+// text. Starts SERVING "liveness", NOT_SERVING "" and "readiness". Start it
+// before other servers are built: it switches gRPC's process-wide default
+// health service on for itself and off again.
 class HealthServer {
  public:
   // INVALID_ARGUMENT when `listen` cannot be bound.

@@ -25,12 +25,12 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     host = host.substr(1, host.size() - 2);
   }
   std::unique_ptr<MetricsHttpServer> s(new MetricsHttpServer());
-  s->server_->Get("/metrics", [registry, before_scrape](
-                                  const httplib::Request&,
-                                  httplib::Response& res) {
-    if (before_scrape) before_scrape();
-    res.set_content(registry->Serialize(), metrics::Registry::kContentType);
-  });
+  s->server_->Get(
+      "/metrics", [registry, before_scrape](const httplib::Request&,
+                                            httplib::Response& res) {
+        if (before_scrape) before_scrape();
+        res.set_content(registry->Serialize(), metrics::Registry::kContentType);
+      });
   if (port == 0) {
     s->port_ = s->server_->bind_to_any_port(host);
   } else if (s->server_->bind_to_port(host, port)) {

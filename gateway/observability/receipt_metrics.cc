@@ -81,8 +81,8 @@ void ReceiptMetrics::Count(const store::ReceiptRecord& r) {
     received_ms_[r.letter_id] = r.time_ms;
     return;
   }
-  const bool delivered = r.state == Letter::DELIVERED ||
-                         r.state == Letter::SENT_PRINT;
+  const bool delivered =
+      r.state == Letter::DELIVERED || r.state == Letter::SENT_PRINT;
   if (!delivered) {
     if (r.state == Letter::FAILED || r.state == Letter::CANCELLED) {
       received_ms_.erase(r.letter_id);

@@ -106,7 +106,8 @@ TEST(LevelTest, SetLevelChangesTheDefaultLoggerAndRefusesUnknownNames) {
   EXPECT_THAT(SetLevel("debug"), IsOk());
   EXPECT_EQ(GetLevel(), "debug");
   EXPECT_TRUE(spdlog::should_log(spdlog::level::debug));
-  EXPECT_THAT(SetLevel("loud"), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  EXPECT_THAT(SetLevel("loud"),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
   EXPECT_EQ(GetLevel(), "debug");
   EXPECT_THAT(Install(Format::kText, "verbose"),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));

@@ -1,8 +1,7 @@
-#include "common/metrics/registry.h"
-
 #include <thread>
 #include <vector>
 
+#include "common/metrics/registry.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -48,8 +47,8 @@ TEST(RegistryTest, GaugeWithoutLabels) {
 
 TEST(RegistryTest, HistogramBucketsAreCumulativeWithInfSumAndCount) {
   Registry r;
-  auto* h = r.AddHistogram("lat_seconds", "Latency.", {"channel"},
-                           {0.1, 1, 10});
+  auto* h =
+      r.AddHistogram("lat_seconds", "Latency.", {"channel"}, {0.1, 1, 10});
   auto* s = h->WithLabels({"print"});
   s->Observe(0.05);
   s->Observe(0.1);  // "le" is inclusive.
@@ -77,9 +76,7 @@ TEST(RegistryTest, HistogramWithoutLabelsHasOnlyLe) {
 
 TEST(RegistryTest, EscapesHelpAndLabelValues) {
   Registry r;
-  r.AddGauge("g", "a \\ b\nc \"q\"", {"l"})
-      ->WithLabels({"x\"y\\z\nw"})
-      ->Set(1);
+  r.AddGauge("g", "a \\ b\nc \"q\"", {"l"})->WithLabels({"x\"y\\z\nw"})->Set(1);
   EXPECT_EQ(r.Serialize(),
             "# HELP g a \\\\ b\\nc \"q\"\n"
             "# TYPE g gauge\n"

@@ -89,8 +89,8 @@ TEST(CertificatesTest, EarliestExpiryOfAChain) {
   ASSERT_THAT(expiry, IsOk());
   EXPECT_GT(*expiry, std::time(nullptr));
   EXPECT_TRUE(absl::IsNotFound(EarliestExpiry("no/such.pem").status()));
-  EXPECT_TRUE(
-      absl::IsInvalidArgument(EarliestExpiry("certs-dev/receipts.key").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      EarliestExpiry("certs-dev/receipts.key").status()));
 }
 
 // ---- /metrics over HTTP -----------------------------------------------------
@@ -233,7 +233,8 @@ TEST_F(StoreMetricsTest, TransitionsAndDeliveryLatencyFromReceipts) {
   EXPECT_THAT(text, Not(HasSubstr("\"d\"")));
 }
 
-// ---- probes ------------------------------------------------------------------
+// ---- probes
+// ------------------------------------------------------------------
 
 class FakeAdmin final : public queue::Admin {
  public:
