@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -161,9 +162,25 @@ class ObservabilityTest(unittest.TestCase):
         ids = [stub.SubmitLetter(submit_request(
             person=self.persons["mailbox"][0],
             ref=f"obs-term-{time.time_ns()}-{i}")).letter.id for i in range(3)]
+        # An open watch stream keeps the API draining for a few seconds,
+        # long enough to see readiness turn first.
+        watch = stub.WatchLetters(letter_pb2.WatchLettersRequest(only_new=True),
+                                  timeout=60)
+
+        def drain():
+            try:
+                for _ in watch:
+                    pass
+            except Exception:  # Ended by the shutdown.
+                pass
+        threading.Thread(target=drain, daemon=True).start()
+        time.sleep(0.5)
         proc = self.stack.daemon.proc
         start = time.time()
         proc.send_signal(signal.SIGTERM)
+        self.stack.wait_health("readiness", "NOT_SERVING", timeout=5)
+        self.assertEqual(self.stack.health("liveness"), "SERVING")
+        self.assertIsNone(proc.poll(), "exited before readiness was seen")
         self.assertEqual(proc.wait(timeout=30), 0)
         # Well inside the configured grace (20 s by default).
         self.assertLess(time.time() - start, 15)
