@@ -49,6 +49,7 @@ void ReceiptMetrics::Loop() {
 }
 
 void ReceiptMetrics::PollOnce() {
+  std::lock_guard<std::mutex> lock(poll_mu_);
   if (!started_) {
     // Only what happens from now on; the store may be down at first.
     auto last = store_->LastReceiptCursor();

@@ -33,21 +33,25 @@ class ReceiptMetrics {
 
   // Reads new receipts now rather than at the next poll. Thread-safe.
   void Wake();
-  // Reads every receipt after the cursor. Not concurrent with itself.
+  // Reads every receipt after the cursor now (before a scrape, say).
+  // Thread-safe: concurrent calls take turns.
   void PollOnce();
 
  private:
   void Loop();
-  void Count(const store::ReceiptRecord& r);
+  void Count(const store::ReceiptRecord& r)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
 
   store::Store* const store_;
   GatewayMetrics* const metrics_;
   const int poll_ms_;
-  int64_t cursor_ = 0;  // Only the polling thread touches it.
-  bool started_ = false;
+  std::mutex poll_mu_;  // Held through PollOnce.
+  int64_t cursor_ ABSL_GUARDED_BY(poll_mu_) = 0;
+  bool started_ ABSL_GUARDED_BY(poll_mu_) = false;
   // Submission times of letters seen RECEIVED, until delivered; bounded
   // (cleared when full; the store answers for the rest).
-  std::unordered_map<std::string, int64_t> received_ms_;
+  std::unordered_map<std::string, int64_t> received_ms_
+      ABSL_GUARDED_BY(poll_mu_);
   std::mutex mu_;
   std::condition_variable cv_;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
