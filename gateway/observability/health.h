@@ -58,7 +58,7 @@ struct ProbeOptions {
   queue::Topology topology;
   int interval_ms = 1000;
   // Letters per state is a count over the whole letters table: rarer.
-  int letters_interval_ms = 15000;
+  int letters_interval_ms = 5000;
   // False: no thread; the owner calls RunOnce (tests).
   bool start_thread = true;
 };
