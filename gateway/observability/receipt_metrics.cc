@@ -9,7 +9,6 @@ namespace {
 
 using v1::Letter;
 
-constexpr size_t kMaxRemembered = 200000;
 constexpr int kBatch = 1000;
 
 }  // namespace
@@ -58,51 +57,31 @@ void ReceiptMetrics::PollOnce() {
     started_ = true;
   }
   while (true) {
-    auto batch = store_->ReceiptsAfter(cursor_, "", kBatch);
+    auto batch = store_->TransitionsAfter(cursor_, kBatch);
     if (!batch.ok()) {
       spdlog::debug("metrics: cannot read receipts: {}",
                     batch.status().ToString());
       return;
     }
-    for (const auto& r : *batch) {
-      Count(r);
-      cursor_ = r.cursor;
+    for (const auto& t : *batch) {
+      Count(t);
+      cursor_ = t.cursor;
     }
     if (batch->size() < static_cast<size_t>(kBatch)) return;
   }
 }
 
-void ReceiptMetrics::Count(const store::ReceiptRecord& r) {
-  const std::string channel = r.channel.empty() ? "none" : r.channel;
+void ReceiptMetrics::Count(const store::Store::TransitionNote& t) {
+  const std::string channel = t.channel.empty() ? "none" : t.channel;
   metrics_->transitions
-      ->WithLabels({r.tenant, channel, Letter::State_Name(r.state)})
+      ->WithLabels({t.tenant, channel, Letter::State_Name(t.state)})
       ->Increment();
-  if (r.state == Letter::RECEIVED) {
-    if (received_ms_.size() >= kMaxRemembered) received_ms_.clear();
-    received_ms_[r.letter_id] = r.time_ms;
-    return;
+  if (t.state == Letter::DELIVERED || t.state == Letter::SENT_PRINT) {
+    const double seconds = static_cast<double>(std::max<int64_t>(
+                               0, t.time_ms - t.letter_create_time_ms)) /
+                           1000.0;
+    metrics_->delivery_latency->WithLabels({channel})->Observe(seconds);
   }
-  const bool delivered =
-      r.state == Letter::DELIVERED || r.state == Letter::SENT_PRINT;
-  if (!delivered) {
-    if (r.state == Letter::FAILED || r.state == Letter::CANCELLED) {
-      received_ms_.erase(r.letter_id);
-    }
-    return;
-  }
-  int64_t submitted_ms = 0;
-  if (auto it = received_ms_.find(r.letter_id); it != received_ms_.end()) {
-    submitted_ms = it->second;
-    received_ms_.erase(it);
-  } else {
-    auto letter = store_->GetLetter(r.letter_id, "");
-    if (!letter.ok()) return;
-    submitted_ms = letter->create_time_ms;
-  }
-  const double seconds =
-      static_cast<double>(std::max<int64_t>(0, r.time_ms - submitted_ms)) /
-      1000.0;
-  metrics_->delivery_latency->WithLabels({channel})->Observe(seconds);
 }
 
 }  // namespace utpost::observability

@@ -15,7 +15,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <unordered_map>
 
 #include "absl/base/thread_annotations.h"
 #include "gateway/observability/gateway_metrics.h"
@@ -39,7 +38,7 @@ class ReceiptMetrics {
 
  private:
   void Loop();
-  void Count(const store::ReceiptRecord& r)
+  void Count(const store::Store::TransitionNote& t)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
 
   store::Store* const store_;
@@ -48,10 +47,6 @@ class ReceiptMetrics {
   std::mutex poll_mu_;  // Held through PollOnce.
   int64_t cursor_ ABSL_GUARDED_BY(poll_mu_) = 0;
   bool started_ ABSL_GUARDED_BY(poll_mu_) = false;
-  // Submission times of letters seen RECEIVED, until delivered; bounded
-  // (cleared when full; the store answers for the rest).
-  std::unordered_map<std::string, int64_t> received_ms_
-      ABSL_GUARDED_BY(poll_mu_);
   std::mutex mu_;
   std::condition_variable cv_;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
