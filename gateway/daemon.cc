@@ -1,12 +1,17 @@
 #include "gateway/daemon.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <set>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -18,6 +23,7 @@
 #include "adapters/http/curl_http_client.h"
 #include "adapters/http/maskinporten_token_source.h"
 #include "common/clock.h"
+#include "adapters/instrumented_channel.h"
 #include "common/status_macros.h"
 #include "gateway/api/letter_service.h"
 #include "gateway/api/ops_service.h"
@@ -30,8 +36,13 @@
 #include "gateway/dispatch/timer_scanner.h"
 #include "gateway/dispatch/provider_stats.h"
 #include "gateway/dispatch/worker_pool.h"
+#include "gateway/observability/gateway_metrics.h"
+#include "gateway/observability/health.h"
+#include "gateway/observability/metrics_http.h"
+#include "gateway/observability/receipt_metrics.h"
 #include "gateway/receipts/jws_receipt_signer.h"
 #include "gateway/store/sqlite_store.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "queue/amqp_broker.h"
 #include "spdlog/spdlog.h"
@@ -109,7 +120,8 @@ struct OutsideWorld {
   }
 };
 
-absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
+absl::StatusOr<OutsideWorld> BuildOutsideWorld(
+    const config::v1::Providers& p) {
   adapters::AdapterRegistry known;
   adapters::RegisterBuiltinAdapters(&known);
   OutsideWorld w;
@@ -283,6 +295,57 @@ class PeriodicTask {
   std::thread thread_;
 };
 
+// Sets the expiry gauge of each configured certificate file. A file that
+// cannot be read was reported by whoever uses it; it gets no series.
+void SetCertificateExpiry(const config::v1::Config& c,
+                          observability::GatewayMetrics* metrics) {
+  for (const config::CertificateFile& file :
+       config::ConfiguredCertificateFiles(c)) {
+    auto expiry = config::EarliestExpiry(file.path);
+    if (!expiry.ok()) {
+      spdlog::warn("certificate {}: {}", file.setting,
+                   expiry.status().ToString());
+      continue;
+    }
+    metrics->certificate_expiry->WithLabels({file.setting})->Set(
+        static_cast<double>(expiry->not_after_ms / 1000));
+  }
+}
+
+// Ends the process if a graceful shutdown takes longer than allowed.
+// Whatever was in hand is safe: unacked deliveries return to their queues
+// when the connections close, unpublished work stays in the outbox.
+class ShutdownWatchdog {
+ public:
+  explicit ShutdownWatchdog(int seconds)
+      : thread_([this, seconds] {
+          std::unique_lock<std::mutex> lock(mu_);
+          if (!cv_.wait_for(lock, std::chrono::seconds(seconds),
+                            [this] { return done_; })) {
+            spdlog::warn(
+                "shutdown took longer than {} s; exiting with unfinished "
+                "work left queued",
+                seconds);
+            spdlog::default_logger()->flush();
+            _exit(0);
+          }
+        }) {}
+  ~ShutdownWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 absl::Status RunDaemon(const config::v1::Config& config,
@@ -304,6 +367,21 @@ absl::Status RunDaemon(const config::v1::Config& config,
   if (!store.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("store.sqlite_path: ", store.status().message()));
+  }
+
+  const auto& obs = config.observability();
+  observability::GatewayMetrics metrics;
+  observability::ProviderMetrics provider_metrics(&metrics);
+  SetCertificateExpiry(config, &metrics);
+
+  // First, so that probes see a live process while the rest starts.
+  std::unique_ptr<observability::HealthServer> health;
+  if (!obs.health_listen().empty()) {
+    ASSIGN_OR_RETURN(health,
+                     observability::HealthServer::Start(obs.health_listen()));
+    std::cout << "utpostd health on " << obs.health_listen() << std::endl;
+    spdlog::info("health: grpc.health.v1 on {} (plain text)",
+                 obs.health_listen());
   }
 
   // Built before the services so that a bad provider setting stops start-up.
@@ -402,7 +480,15 @@ absl::Status RunDaemon(const config::v1::Config& config,
     tls.pem_root_certs = ca;
     tls.pem_key_cert_pairs.push_back({key, cert});
 
+    // Lets grpcurl-style tools list and describe the services.
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(
+        observability::NewGrpcMetricsInterceptorFactory(&metrics));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
     int port = 0;
     builder.AddListeningPort(config.server().listen(),
                              grpc::SslServerCredentials(tls), &port);
@@ -437,7 +523,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
     for (auto& [name, channel] : outside.channels) {
       channel = std::make_unique<adapters::InstrumentedChannel>(
           std::move(channel),
-          std::vector<adapters::ChannelObserver*>{&provider_stats});
+          std::vector<adapters::ChannelObserver*>{&provider_stats,
+                                                  &provider_metrics});
     }
     stats_recorder = std::make_unique<dispatch::ProviderStatsRecorder>(
         store->get(), &provider_stats, dispatch::ThisProcessId(),
@@ -451,6 +538,9 @@ absl::Status RunDaemon(const config::v1::Config& config,
                                    flow.dpi_providers().end());
     d.retry_delays_seconds = topology.retry_delays_seconds;
     d.max_attempts = config.retry().max_attempts();
+    d.on_retry = [&metrics](const std::string& stage) {
+      metrics.retries->WithLabels({stage})->Increment();
+    };
     for (const auto& t : config.tenants()) {
       adapters::PostalAddress a;
       a.name = t.return_address().name();
@@ -507,27 +597,77 @@ absl::Status RunDaemon(const config::v1::Config& config,
                  topology.stages.size());
   }
 
+  std::unique_ptr<observability::ReceiptMetrics> receipt_metrics;
+  std::unique_ptr<observability::MetricsHttpServer> metrics_http;
+  if (!obs.metrics_listen().empty()) {
+    receipt_metrics =
+        std::make_unique<observability::ReceiptMetrics>(store->get(), &metrics);
+    auto* rm = receipt_metrics.get();
+    ASSIGN_OR_RETURN(metrics_http, observability::MetricsHttpServer::Start(
+                                       obs.metrics_listen(), &metrics.registry,
+                                       [rm] { rm->PollOnce(); }));
+    std::cout << "utpostd metrics on " << obs.metrics_listen() << std::endl;
+    spdlog::info("metrics: http://{}/metrics", obs.metrics_listen());
+  }
+  std::unique_ptr<observability::Probe> probe;
+  if (health || metrics_http) {
+    observability::ProbeOptions probe_options;
+    probe_options.topology = topology;
+    // A broker that hangs is as good as down, and readiness should say so
+    // within seconds.
+    auto probe_broker = BrokerOptionsOf(config, "probe");
+    probe_broker.connect_timeout = std::chrono::seconds(2);
+    probe_broker.rpc_timeout = std::chrono::seconds(3);
+    probe = std::make_unique<observability::Probe>(
+        store->get(), queue::NewAmqpAdmin(probe_broker), health.get(), &metrics,
+        probe_options);
+  }
+
   wait_for_stop();
   spdlog::info("shutting down");
+  ShutdownWatchdog watchdog(obs.shutdown_grace_seconds());
+  // Load balancers and Kubernetes stop sending first.
+  if (probe) probe->BeginShutdown();
+  if (health) health->BeginDrain();
   if (server) {
-    server->Shutdown(std::chrono::system_clock::now() +
-                     std::chrono::seconds(5));
+    // No new RPCs; those in flight get a few seconds (watch streams end).
+    server->Shutdown(
+        std::chrono::system_clock::now() +
+        std::chrono::seconds(std::min(5, obs.shutdown_grace_seconds() / 2)));
   }
   retention.reset();
   tree_heads.reset();
-  workers.reset();  // Finishes the deliveries in hand; the rest stay queued.
+  // No new deliveries; those in hand finish and are acked once their
+  // outcome is stored. Prefetched ones return to the queue when the
+  // consumers' connections close.
+  workers.reset();
   poller.reset();
   timers.reset();
   dispatcher.reset();
   stats_recorder.reset();
-  // Stops after its current round; what it has not published stays in the
-  // outbox for the next start.
+  // Publish what the last deliveries and submissions wrote, while the
+  // broker answers; what is left stays in the outbox for the next start.
+  const auto flush_until =
+      std::chrono::steady_clock::now() +
+      std::chrono::seconds(std::max(1, obs.shutdown_grace_seconds() / 2));
+  while (std::chrono::steady_clock::now() < flush_until) {
+    auto lag = (*store)->GetOutboxLag();
+    if (!lag.ok() || lag->pending == 0) break;
+    if (probe && !probe->broker_up()) break;
+    relay->Wake();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   relay.reset();
   watchers = nullptr;
   server.reset();
   ops.reset();
   receipt_log.reset();
   letters.reset();
+  probe.reset();
+  metrics_http.reset();
+  receipt_metrics.reset();
+  if (health) health->Shutdown();
+  spdlog::info("shut down");
   return absl::OkStatus();
 }
 

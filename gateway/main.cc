@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "common/logging/logging.h"
 #include "gateway/config/config_loader.h"
 #include "gateway/daemon.h"
 #include "spdlog/spdlog.h"
@@ -23,19 +24,45 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!role.empty()) config->set_role(role);
-  spdlog::set_level(spdlog::level::from_str(config->log_level()));
+  auto format =
+      utpost::logging::ParseFormat(config->observability().log_format());
+  if (!format.ok()) {
+    std::cerr << "utpostd: " << format.status().message() << "\n";
+    return 2;
+  }
+  if (auto s = utpost::logging::Install(*format, config->log_level());
+      !s.ok()) {
+    std::cerr << "utpostd: " << s.message() << "\n";
+    return 2;
+  }
 
   // Signals are taken by sigwait below, not by whichever thread they hit.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto status = utpost::RunDaemon(*config, [&signals] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+  auto status = utpost::RunDaemon(*config, [&signals, &config_path] {
+    while (true) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig != SIGHUP) return;
+      // SIGHUP: take log_level from the file again; nothing else changes.
+      auto reread = utpost::config::LoadConfigFile(config_path);
+      if (!reread.ok()) {
+        spdlog::warn("SIGHUP: configuration not re-read: {}",
+                     std::string(reread.status().message()));
+        continue;
+      }
+      if (auto s = utpost::logging::SetLevel(reread->log_level()); !s.ok()) {
+        spdlog::warn("SIGHUP: {}", std::string(s.message()));
+        continue;
+      }
+      spdlog::warn("SIGHUP: log level now {}", reread->log_level());
+    }
   });
   if (!status.ok()) {
     std::cerr << "utpostd: " << status.message() << "\n";

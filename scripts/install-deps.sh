@@ -11,6 +11,7 @@ packages=(
   libqpdf-dev libcpp-httplib-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libyaml-cpp-dev libcli11-dev libhpdf-dev fonts-dejavu-core libzip-dev
   python3 python3-grpcio python3-protobuf python3-yaml
+  prometheus
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -27,4 +28,6 @@ SUDO=()
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # On hosts with systemd the package also starts a system broker on 5672;
-# Utpost runs its own nodes on other ports and leaves that one alone.
+# Utpost runs its own nodes on other ports and leaves that one alone. The
+# prometheus package is here for promtool (the tests check metrics and
+# alert rules with it); a Prometheus server it may start is not used.

@@ -8,14 +8,15 @@
 #   scripts/run-local.sh          # set up, start, send a batch of 40 letters
 #   scripts/run-local.sh stop     # stop what it started
 #
-# Ports: AMQP 5673, utpost-sim 8443, utpostd 7443 (loopback only). State
-# and logs live in .run/local/.
+# Ports: AMQP 5673, utpost-sim 8443, utpostd 7443, its metrics 9464 (HTTP
+# /metrics) and health 8081 (plain gRPC), all loopback only. State and logs
+# live in .run/local/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 run=$root/.run/local
 build=${UTPOST_BUILD_DIR:-$root/build}
-amqp_port=5673 sim_port=8443 api_port=7443
+amqp_port=5673 sim_port=8443 api_port=7443 metrics_port=9464 health_port=8081
 
 stop_all() {
   for p in utpostd utpost-sim; do
@@ -111,6 +112,10 @@ providers:
 retry:
   delays_seconds: [2, 5, 10]
   max_attempts: 4
+observability:
+  metrics_listen: 127.0.0.1:$metrics_port
+  health_listen: 127.0.0.1:$health_port
+  log_format: text
 YAML
 
 echo "== starting utpostd on 127.0.0.1:$api_port"
@@ -165,6 +170,8 @@ cat <<EOF
 The stack is still running:
   utpostctl:  $build/cli/utpostctl --server 127.0.0.1:$api_port get <letter id>
               (tenant certificate by default; --cert/--key certs-dev/operator.* for status)
+  metrics:    http://127.0.0.1:$metrics_port/metrics
+  health:     grpc.health.v1 on 127.0.0.1:$health_port (services "liveness", "readiness")
   logs:       $run/utpostd.log, $run/utpost-sim.log
   stop it:    scripts/run-local.sh stop
 EOF

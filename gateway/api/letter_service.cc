@@ -5,6 +5,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
+#include "common/logging/logging.h"
+#include "common/logging/trace.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
 #include "gateway/api/evidence_pdf.h"
@@ -118,6 +120,16 @@ grpc::ServerUnaryReactor* LetterServiceImpl::SubmitLetter(
   internal::v1::WorkItem work;
   work.set_letter_id(letter.id);
   work.set_stage("route");
+  // The client's trace, when it sends one, else a new one; every work item
+  // of the letter carries it so that its log lines can be found together.
+  std::string trace_id;
+  if (auto it = ctx->client_metadata().find("traceparent");
+      it != ctx->client_metadata().end()) {
+    trace_id = logging::TraceIdFromTraceparent(
+        std::string_view(it->second.data(), it->second.size()));
+  }
+  if (trace_id.empty()) trace_id = logging::NewTraceId();
+  work.set_trace_id(trace_id);
   letter.first_work.exchange = options_.topology.WorkExchange();
   letter.first_work.routing_key = "route";
   letter.first_work.body = work.SerializeAsString();
@@ -128,8 +140,11 @@ grpc::ServerUnaryReactor* LetterServiceImpl::SubmitLetter(
   std::string who = RecipientForLog(request->recipient());
   std::string tenant_name = *tenant;
   batcher_.Submit(std::move(letter),
-                  [this, reactor, response, who,
-                   tenant_name](absl::StatusOr<store::CreateResult> result) {
+                  [this, reactor, response, who, tenant_name,
+                   trace_id](absl::StatusOr<store::CreateResult> result) {
+                    logging::ScopedContext log_context(
+                        {result.ok() ? result->letter.id : "", tenant_name,
+                         "submit", -1, trace_id});
                     if (!result.ok()) {
                       if (!absl::IsAlreadyExists(result.status())) {
                         spdlog::error("submit: store failed: {}",

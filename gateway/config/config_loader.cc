@@ -307,6 +307,26 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   }
   if (dispatch->stuck_after_seconds() < -1)
     return Invalid("dispatch.stuck_after_seconds", "must be -1 or more");
+
+  // Operations (#5).
+  auto* obs = c.mutable_observability();
+  if (obs->log_format().empty()) obs->set_log_format("json");
+  if (obs->log_format() != "json" && obs->log_format() != "text") {
+    return Invalid("observability.log_format", "must be json or text");
+  }
+  for (const auto& [setting, listen] :
+       {std::pair<std::string, std::string>{"observability.metrics_listen",
+                                            obs->metrics_listen()},
+        {"observability.health_listen", obs->health_listen()}}) {
+    if (!listen.empty() && listen.rfind(':') == std::string::npos) {
+      return Invalid(setting, "must be host:port");
+    }
+  }
+  if (obs->shutdown_grace_seconds() == 0) obs->set_shutdown_grace_seconds(20);
+  if (obs->shutdown_grace_seconds() < 1 ||
+      obs->shutdown_grace_seconds() > 600) {
+    return Invalid("observability.shutdown_grace_seconds", "must be 1..600");
+  }
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/logging/logging.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
 #include "gateway/dispatch/backoff.h"
@@ -120,6 +121,10 @@ store::OutboxMessage Dispatcher::WorkFor(const std::string& letter_id,
   item.set_letter_id(letter_id);
   item.set_stage(stage);
   item.set_attempt(attempt);
+  // The trace of the item being handled (see Handle) goes on.
+  if (const logging::Context* c = logging::CurrentContext()) {
+    item.set_trace_id(c->trace_id);
+  }
   store::OutboxMessage m;
   m.exchange = options_.topology.WorkExchange();
   m.routing_key = stage;
@@ -148,6 +153,8 @@ queue::Disposition Dispatcher::Handle(const queue::Delivery& delivery) {
     spdlog::error("dropping malformed work item from {}", delivery.queue);
     return queue::Disposition::kAck;
   }
+  logging::ScopedContext log_context(
+      {item.letter_id(), "", item.stage(), item.attempt(), item.trace_id()});
   auto letter = store_->GetLetter(item.letter_id(), "");
   if (absl::IsNotFound(letter.status())) {
     spdlog::error("work item for unknown letter {}", item.letter_id());
@@ -159,6 +166,9 @@ queue::Disposition Dispatcher::Handle(const queue::Delivery& delivery) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     return queue::Disposition::kRequeue;
   }
+  logging::ScopedContext letter_context({item.letter_id(), letter->tenant,
+                                         item.stage(), item.attempt(),
+                                         item.trace_id()});
   absl::Status s;
   const std::string& stage = item.stage();
   if (stage == kRoute) {
@@ -411,6 +421,7 @@ absl::Status Dispatcher::RetryOrPark(const store::LetterRecord& letter,
                  stage, next, delay, reason);
     RETURN_IF_ERROR(store_->ScheduleRetry(letter.id, EntryStates(stage), next,
                                           reason, retry));
+    if (options_.on_retry) options_.on_retry(stage);
     if (on_change_) on_change_();
     return absl::OkStatus();
   }

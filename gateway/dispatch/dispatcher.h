@@ -66,6 +66,9 @@ struct DispatcherOptions {
   RoutingOptions routing;
   // Time of timers (not_before, print_if_unread_after). Not owned.
   const Clock* clock = RealClock();
+  // Called with the stage each time a retry is scheduled (metrics). May be
+  // empty.
+  std::function<void(const std::string& stage)> on_retry;
 };
 
 // Thread-safe (each call is independent; adapters are thread-safe).

@@ -586,6 +586,8 @@ class SqliteStore final : public Store {
                                         const std::string& letter_id,
                                         int attempt, const std::string& error,
                                         bool parked, int64_t now_ms);
+  absl::StatusOr<std::vector<TransitionNote>> TransitionsAfter(
+      int64_t after, int limit) override;
 
  private:
   // One unit of a group commit, run in its own savepoint on the writer
@@ -2157,6 +2159,35 @@ SqliteStore::ProviderStatsSince(int64_t since_ms) {
     }
     return out;
   });
+absl::StatusOr<std::vector<Store::TransitionNote>>
+SqliteStore::TransitionsAfter(int64_t after, int limit) {
+  if (limit <= 0) return std::vector<TransitionNote>();
+  return Read(
+      [&](Connection& c) -> absl::StatusOr<std::vector<TransitionNote>> {
+        ASSIGN_OR_RETURN(
+            Statement st,
+            c.Prepare(
+                "SELECT r.cursor, r.tenant, r.state, r.channel, r.time_ms, "
+                "l.create_time_ms FROM receipts r "
+                "JOIN letters l ON l.id = r.letter_id "
+                "WHERE r.cursor > ? ORDER BY r.cursor LIMIT ?"));
+        st.BindInt64(1, after);
+        st.BindInt64(2, limit);
+        std::vector<TransitionNote> out;
+        while (true) {
+          ASSIGN_OR_RETURN(bool row, st.Step());
+          if (!row) break;
+          TransitionNote t;
+          t.cursor = st.ColumnInt64(0);
+          t.tenant = st.ColumnText(1);
+          t.state = static_cast<State>(st.ColumnInt64(2));
+          t.channel = st.ColumnText(3);
+          t.time_ms = st.ColumnInt64(4);
+          t.letter_create_time_ms = st.ColumnInt64(5);
+          out.push_back(std::move(t));
+        }
+        return out;
+      });
 }
 
 }  // namespace

@@ -367,6 +367,19 @@ class Store {
   // Rows whose window ended after `since_ms`, of all processes.
   virtual absl::StatusOr<std::vector<ProviderStatsRecord>> ProviderStatsSince(
       int64_t since_ms) = 0;
+  // One state change as metrics count it: a receipt without its signature,
+  // with its letter's submission time.
+  struct TransitionNote {
+    int64_t cursor = 0;  // The receipt's.
+    std::string tenant;
+    State state = ::utpost::v1::Letter::STATE_UNSPECIFIED;
+    std::string channel;
+    int64_t time_ms = 0;
+    int64_t letter_create_time_ms = 0;
+  };
+  // Receipts with cursor > `after`, oldest first, at most `limit`.
+  virtual absl::StatusOr<std::vector<TransitionNote>> TransitionsAfter(
+      int64_t after, int limit) = 0;
 };
 
 }  // namespace utpost::store

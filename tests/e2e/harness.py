@@ -25,6 +25,10 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("UTPOST_BUILD_DIR", os.path.join(ROOT, "build"))
 CERTS = os.path.join(ROOT, "certs-dev")
 
+# Every test's process logs go under this folder when it is set (ctest sets
+# it to one folder in the build tree, which the log scan test reads).
+TEST_LOG_DIR = os.environ.get("UTPOST_TEST_LOG_DIR")
+
 BERGEN = "964338531"
 OSLO = "958935420"
 
@@ -49,6 +53,18 @@ def _generate_stubs():
         check=True)
     for d in ["utpost", "utpost/v1"]:
         open(os.path.join(out, d, "__init__.py"), "a").close()
+    # Standard gRPC protocols Debian has no Python stubs for.
+    test_protos = os.path.join(ROOT, "tests", "e2e", "protos")
+    std = ["grpc_health_v1/health.proto",
+           "grpc_reflection_v1alpha/reflection.proto"]
+    subprocess.run(
+        ["protoc", "-I", test_protos, "--python_out=" + out,
+         "--grpc_out=" + out,
+         "--plugin=protoc-gen-grpc=" + shutil.which("grpc_python_plugin")]
+        + [os.path.join(test_protos, p) for p in std],
+        check=True)
+    for d in ["grpc_health_v1", "grpc_reflection_v1alpha"]:
+        open(os.path.join(out, d, "__init__.py"), "a").close()
     sys.path.insert(0, out)
 
 
@@ -56,6 +72,9 @@ _generate_stubs()
 import grpc  # noqa: E402
 from utpost.v1 import letter_pb2, letter_pb2_grpc  # noqa: E402
 from utpost.v1 import ops_pb2, ops_pb2_grpc  # noqa: E402
+from grpc_health_v1 import health_pb2, health_pb2_grpc  # noqa: E402
+from grpc_reflection_v1alpha import reflection_pb2  # noqa: E402
+from grpc_reflection_v1alpha import reflection_pb2_grpc  # noqa: E402
 
 Letter = letter_pb2.Letter
 FINAL_STATES = {Letter.DELIVERED, Letter.SENT_PRINT, Letter.FAILED,
@@ -237,8 +256,15 @@ class Stack:
     """Broker + simulator + utpostd. Use as a context manager."""
 
     def __init__(self, retry_delays=(1, 2), max_attempts=6, role="all",
-                 extra_config="", print_config=""):
+                 extra_config="", print_config="", log_format="json"):
         self.work = tempfile.mkdtemp(prefix="utpost-e2e-")
+        self.log_dir = self.work
+        if TEST_LOG_DIR:
+            os.makedirs(TEST_LOG_DIR, exist_ok=True)
+            self.log_dir = tempfile.mkdtemp(prefix="stack-", dir=TEST_LOG_DIR)
+        self.log_format = log_format
+        self.metrics_port = free_port()
+        self.health_port = free_port()
         self.retry_delays = retry_delays
         self.max_attempts = max_attempts
         self.extra_config = extra_config
@@ -264,7 +290,7 @@ class Stack:
              "--sender-cert", f"{CERTS}/sender.pem", "--organisations",
              os.path.join(ROOT, "sim", "data", "organisations.yaml"),
              "--token-ca", f"{CERTS}/ca.pem", "--require-tokens"],
-            self.work, r"listening on 127\.0\.0\.1:(\d+)")
+            self.log_dir, r"listening on 127\.0\.0\.1:(\d+)")
         self.sim_port = int(self.sim.ready.group(1))
         self.api_port = free_port()
         self.start_daemon(role)
@@ -316,6 +342,10 @@ providers:
 retry:
   delays_seconds: [{delays}]
   max_attempts: {self.max_attempts}
+observability:
+  metrics_listen: 127.0.0.1:{self.metrics_port}
+  health_listen: 127.0.0.1:{self.health_port}
+  log_format: {self.log_format}
 {self.extra_config}
 """)
 
@@ -324,7 +354,7 @@ retry:
         self.daemon = Process(
             "utpostd", [os.path.join(BUILD, "gateway", "utpostd"), "--config",
                         self.config_path()],
-            self.work, r"utpostd listening on")
+            self.log_dir, r"utpostd listening on")
 
     def close(self, keep=False):
         """Stops everything; removes the work folder unless `keep`."""
@@ -344,7 +374,8 @@ retry:
         failed = any(exc)
         self.close(keep=failed)
         if failed:
-            print(f"logs left in {self.work} for inspection", file=sys.stderr)
+            print(f"state left in {self.work}, logs in {self.log_dir}, for "
+                  "inspection", file=sys.stderr)
 
     # --- clients -------------------------------------------------------
     def channel(self, cert=f"{CERTS}/tenant-{BERGEN}.pem",
@@ -367,6 +398,50 @@ retry:
     def ops(self):
         return ops_pb2_grpc.OpsServiceStub(self.channel(
             cert=f"{CERTS}/operator.pem", key=f"{CERTS}/operator.key"))
+
+    # --- metrics, health, reflection -------------------------------------
+    def scrape_metrics(self):
+        """The daemon's /metrics text."""
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.metrics_port}/metrics",
+                timeout=10) as r:
+            assert r.headers.get("Content-Type", "").startswith(
+                "text/plain; version=0.0.4"), r.headers
+            return r.read().decode()
+
+    def health(self, service=""):
+        """grpc.health.v1 status name of `service` on the health port, or
+        the gRPC error code name when the call fails."""
+        with grpc.insecure_channel(f"127.0.0.1:{self.health_port}") as ch:
+            stub = health_pb2_grpc.HealthStub(ch)
+            try:
+                r = stub.Check(health_pb2.HealthCheckRequest(service=service),
+                               timeout=5)
+            except grpc.RpcError as e:
+                return e.code().name
+            return health_pb2.HealthCheckResponse.ServingStatus.Name(r.status)
+
+    def wait_health(self, service, want, timeout=60):
+        deadline = time.time() + timeout
+        got = None
+        while time.time() < deadline:
+            got = self.health(service)
+            if got == want:
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"health of {service!r} is {got}, not {want} "
+                             f"after {timeout} s")
+
+    def list_services(self, channel):
+        """Service names from server reflection over `channel`."""
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        req = reflection_pb2.ServerReflectionRequest(list_services="")
+        call = stub.ServerReflectionInfo(iter([req]), timeout=10)
+        try:
+            r = next(call)
+            return [s.name for s in r.list_services_response.service]
+        finally:
+            call.cancel()  # Leaves no stream open on the server.
 
     # --- simulator control ----------------------------------------------
     def sim_call(self, method, path, body=None):

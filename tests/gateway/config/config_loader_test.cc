@@ -168,6 +168,30 @@ TEST(ConfigLoaderTest, LogLevelAndLimitsAreChecked) {
                HasSubstr("broker.prefetch")));
 }
 
+TEST(ConfigLoaderTest, ObservabilityDefaultsAndChecks) {
+  auto c = ParseConfig(kMinimal, "/");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->observability().metrics_listen(), "");
+  EXPECT_EQ(c->observability().health_listen(), "");
+  EXPECT_EQ(c->observability().log_format(), "json");
+  EXPECT_EQ(c->observability().shutdown_grace_seconds(), 20);
+  EXPECT_THAT(
+      ParseConfig(std::string(kMinimal) + "observability: {log_format: xml}\n",
+                  "/"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("observability.log_format")));
+  EXPECT_THAT(ParseConfig(std::string(kMinimal) +
+                              "observability: {metrics_listen: \"9464\"}\n",
+                          "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("observability.metrics_listen")));
+  EXPECT_THAT(ParseConfig(std::string(kMinimal) +
+                              "observability: {shutdown_grace_seconds: -1}\n",
+                          "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("observability.shutdown_grace_seconds")));
+}
+
 TEST(ConfigLoaderTest, MissingFileIsNotFound) {
   EXPECT_THAT(LoadConfigFile("/nonexistent/utpostd.yaml"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nonexistent")));

@@ -1,0 +1,175 @@
+#include "gateway/observability/health.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "spdlog/spdlog.h"
+
+namespace utpost::observability {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HealthServer>> HealthServer::Start(
+    const std::string& listen) {
+  std::unique_ptr<HealthServer> h(new HealthServer());
+  // The switch is process-wide and read when a server is built: on for
+  // this server only; servers built later (the API) get no health service.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
+                           &h->port_);
+  h->server_ = builder.BuildAndStart();
+  grpc::EnableDefaultHealthCheckService(false);
+  if (!h->server_ || h->port_ == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("observability.health_listen: cannot listen on ", listen));
+  }
+  auto* service = h->server_->GetHealthCheckService();
+  service->SetServingStatus("liveness", true);
+  h->SetReady(false);
+  return h;
+}
+
+HealthServer::~HealthServer() { Shutdown(); }
+
+void HealthServer::SetReady(bool ready) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shut_down_) return;
+  if (draining_) ready = false;
+  auto* service = server_->GetHealthCheckService();
+  service->SetServingStatus("", ready);
+  service->SetServingStatus("readiness", ready);
+}
+
+void HealthServer::BeginDrain() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    draining_ = true;
+  }
+  SetReady(false);
+}
+
+void HealthServer::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shut_down_ || !server_) return;
+    shut_down_ = true;
+  }
+  server_->GetHealthCheckService()->Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(500));
+}
+
+Probe::Probe(store::Store* store, std::unique_ptr<queue::Admin> admin,
+             HealthServer* health, GatewayMetrics* metrics,
+             ProbeOptions options)
+    : store_(store),
+      admin_(std::move(admin)),
+      health_(health),
+      metrics_(metrics),
+      options_(std::move(options)) {
+  if (options_.start_thread) thread_ = std::thread([this] { Loop(); });
+}
+
+Probe::~Probe() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Probe::BeginShutdown() {
+  shutting_down_ = true;
+  if (health_) health_->BeginDrain();
+  if (metrics_) metrics_->ready->Set(0);
+}
+
+void Probe::Loop() {
+  while (true) {
+    RunOnce();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms),
+                     [this] { return stopping_; })) {
+      return;
+    }
+  }
+}
+
+void Probe::RunOnce() {
+  // Store: a cheap read of the outbox lag (an index range).
+  auto lag = store_->GetOutboxLag();
+  const bool store_up = lag.ok();
+  if (store_up && metrics_) {
+    metrics_->outbox_pending->Set(static_cast<double>(lag->pending));
+    metrics_->outbox_oldest_age->Set(
+        lag->pending == 0
+            ? 0
+            : std::max<int64_t>(0, NowMs() - lag->oldest_pending_ms) / 1000.0);
+  }
+  if (store_up && metrics_ &&
+      NowMs() - last_letters_ms_ >= options_.letters_interval_ms) {
+    if (auto counts = store_->CountByState(); counts.ok()) {
+      last_letters_ms_ = NowMs();
+      for (int s = v1::Letter::State_MIN; s <= v1::Letter::State_MAX; ++s) {
+        if (!v1::Letter::State_IsValid(s) || s == 0) continue;
+        double n = 0;
+        for (const auto& [state, count] : *counts) {
+          if (state == s) n = static_cast<double>(count);
+        }
+        metrics_->letters
+            ->WithLabels(
+                {v1::Letter::State_Name(static_cast<v1::Letter::State>(s))})
+            ->Set(n);
+      }
+    }
+  }
+
+  // Broker: a passive declare of every queue (depths and consumers). A
+  // broker without our topology yet (fresh, or before the relay's first
+  // round) is up all the same: declare it, then read again.
+  auto stats = admin_->Stats(options_.topology);
+  if (!stats.ok() && admin_->DeclareTopology(options_.topology).ok()) {
+    stats = admin_->Stats(options_.topology);
+  }
+  const bool broker_up = stats.ok();
+  if (broker_up && metrics_) {
+    for (const auto& q : *stats) {
+      metrics_->queue_messages->WithLabels({q.queue})->Set(
+          static_cast<double>(q.messages));
+      metrics_->queue_consumers->WithLabels({q.queue})->Set(
+          static_cast<double>(q.consumers));
+    }
+  }
+
+  if (store_up != store_up_.exchange(store_up)) {
+    spdlog::log(
+        store_up ? spdlog::level::info : spdlog::level::warn,
+        "health: store {}",
+        store_up ? "reachable" : "unreachable: " + lag.status().ToString());
+  }
+  if (broker_up != broker_up_.exchange(broker_up)) {
+    spdlog::log(
+        broker_up ? spdlog::level::info : spdlog::level::warn,
+        "health: broker {}",
+        broker_up ? "reachable" : "unreachable: " + stats.status().ToString());
+  }
+  const bool ready = store_up && broker_up && !shutting_down_;
+  if (metrics_) {
+    metrics_->dependency_up->WithLabels({"store"})->Set(store_up ? 1 : 0);
+    metrics_->dependency_up->WithLabels({"broker"})->Set(broker_up ? 1 : 0);
+    metrics_->ready->Set(ready ? 1 : 0);
+  }
+  if (health_) health_->SetReady(ready);
+}
+
+}  // namespace utpost::observability

@@ -1,0 +1,87 @@
+#include "gateway/observability/receipt_metrics.h"
+
+#include <chrono>
+
+#include "spdlog/spdlog.h"
+
+namespace utpost::observability {
+namespace {
+
+using v1::Letter;
+
+constexpr int kBatch = 1000;
+
+}  // namespace
+
+ReceiptMetrics::ReceiptMetrics(store::Store* store, GatewayMetrics* metrics,
+                               bool start_thread, int poll_ms)
+    : store_(store), metrics_(metrics), poll_ms_(poll_ms) {
+  if (start_thread) thread_ = std::thread([this] { Loop(); });
+}
+
+ReceiptMetrics::~ReceiptMetrics() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ReceiptMetrics::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+void ReceiptMetrics::Loop() {
+  while (true) {
+    PollOnce();
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(poll_ms_),
+                 [this] { return woken_ || stopping_; });
+    if (stopping_) return;
+    woken_ = false;
+  }
+}
+
+void ReceiptMetrics::PollOnce() {
+  std::lock_guard<std::mutex> lock(poll_mu_);
+  if (!started_) {
+    // Only what happens from now on; the store may be down at first.
+    auto last = store_->LastReceiptCursor();
+    if (!last.ok()) return;
+    cursor_ = *last;
+    started_ = true;
+  }
+  while (true) {
+    auto batch = store_->TransitionsAfter(cursor_, kBatch);
+    if (!batch.ok()) {
+      spdlog::debug("metrics: cannot read receipts: {}",
+                    batch.status().ToString());
+      return;
+    }
+    for (const auto& t : *batch) {
+      Count(t);
+      cursor_ = t.cursor;
+    }
+    if (batch->size() < static_cast<size_t>(kBatch)) return;
+  }
+}
+
+void ReceiptMetrics::Count(const store::Store::TransitionNote& t) {
+  const std::string channel = t.channel.empty() ? "none" : t.channel;
+  metrics_->transitions
+      ->WithLabels({t.tenant, channel, Letter::State_Name(t.state)})
+      ->Increment();
+  if (t.state == Letter::DELIVERED || t.state == Letter::SENT_PRINT) {
+    const double seconds = static_cast<double>(std::max<int64_t>(
+                               0, t.time_ms - t.letter_create_time_ms)) /
+                           1000.0;
+    metrics_->delivery_latency->WithLabels({channel})->Observe(seconds);
+  }
+}
+
+}  // namespace utpost::observability

@@ -1,0 +1,59 @@
+// State-transition metrics read from the receipts the store writes: every
+// state change is one receipt, so following the receipt cursor counts each
+// transition once per process, whichever component made it, without hooks
+// in the store's commit path. Also times submission to DELIVERED /
+// SENT_PRINT per channel.
+//
+// Counting starts at the receipts present when this is made (a restart
+// resets the counters, as Prometheus expects). Several processes on one
+// store each count every transition: aggregate those with max, not sum.
+#ifndef UTPOST_GATEWAY_OBSERVABILITY_RECEIPT_METRICS_H_
+#define UTPOST_GATEWAY_OBSERVABILITY_RECEIPT_METRICS_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "gateway/observability/gateway_metrics.h"
+#include "gateway/store/store.h"
+
+namespace utpost::observability {
+
+class ReceiptMetrics {
+ public:
+  // Neither is owned; both outlive this. With `start_thread` false nothing
+  // runs by itself (tests call PollOnce).
+  ReceiptMetrics(store::Store* store, GatewayMetrics* metrics,
+                 bool start_thread = true, int poll_ms = 1000);
+  ~ReceiptMetrics();
+
+  // Reads new receipts now rather than at the next poll. Thread-safe.
+  void Wake();
+  // Reads every receipt after the cursor now (before a scrape, say).
+  // Thread-safe: concurrent calls take turns.
+  void PollOnce();
+
+ private:
+  void Loop();
+  void Count(const store::Store::TransitionNote& t)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
+
+  store::Store* const store_;
+  GatewayMetrics* const metrics_;
+  const int poll_ms_;
+  std::mutex poll_mu_;  // Held through PollOnce.
+  int64_t cursor_ ABSL_GUARDED_BY(poll_mu_) = 0;
+  bool started_ ABSL_GUARDED_BY(poll_mu_) = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace utpost::observability
+
+#endif  // UTPOST_GATEWAY_OBSERVABILITY_RECEIPT_METRICS_H_
