@@ -2159,6 +2159,8 @@ SqliteStore::ProviderStatsSince(int64_t since_ms) {
     }
     return out;
   });
+}
+
 absl::StatusOr<std::vector<Store::TransitionNote>>
 SqliteStore::TransitionsAfter(int64_t after, int limit) {
   if (limit <= 0) return std::vector<TransitionNote>();
