@@ -109,6 +109,12 @@ providers:
     cert_chain_file: $root/certs-dev/sender.pem
   business_registry: {url: "https://127.0.0.1:$sim_port"}
   altinn: {url: "https://127.0.0.1:$sim_port", resource_id: utpost-correspondence}
+  dpi:
+    url: https://127.0.0.1:$sim_port
+    signing_key_file: $root/certs-dev/sender.key
+    certificate_file: $root/certs-dev/sender.pem
+    provider_certificate_file: $root/certs-dev/dpi-provider.pem
+    provider_ca_file: $root/certs-dev/ca.pem
 retry:
   delays_seconds: [2, 5, 10]
   max_attempts: 4

@@ -1,14 +1,13 @@
 """Routing, fallback, deadlines and retries over the real broker, the
 simulator and utpostd (issue 3).
 
-The routing table runs every recipient kind x policy this build delivers
-to. Rows for channels that other work adds ("dpi" for e-Boks persons,
-"altinn" for organisations with an inbox) switch on with
-UTPOST_E2E_CHANNELS (e.g. "dpi,altinn") or by adding the names to
-CHANNELS_ON below; without them the expectations are those of a gateway
-that has not configured the channel: e-Boks persons park with a set-up
-reason (never silently printed), organisations go to print (no business
-registry) or fail under DIGITAL_ONLY.
+The routing table runs every recipient kind x policy. The stack configures
+every channel ("dpi" for e-Boks persons, "altinn" for organisations with an
+inbox). UTPOST_E2E_CHANNELS (e.g. "dpi" or "none") lists the channels whose
+rows expect them configured; the other rows' expectations are those of a
+gateway without that channel (e-Boks persons park with a set-up reason,
+never silently printed; organisations go to print or fail under
+DIGITAL_ONLY), for runs against a stack configured that way.
 """
 
 import os
@@ -18,19 +17,17 @@ import unittest
 from harness import (Letter, Stack, letter_pb2, load_persons,
                      submit_request)
 
-# Edit at merge (or set UTPOST_E2E_CHANNELS) once the adapters are wired.
 CHANNELS_ON = set(filter(None, os.environ.get(
-    "UTPOST_E2E_CHANNELS", "").split(",")))
+    "UTPOST_E2E_CHANNELS", "dpi,altinn").split(",")))
 
 DTP = letter_pb2.DeliveryPolicy.DIGITAL_THEN_PRINT
 DO = letter_pb2.DeliveryPolicy.DIGITAL_ONLY
 PO = letter_pb2.DeliveryPolicy.PRINT_ONLY
 
-# An organisation number the simulated business registry knows with an
-# inbox, and one without (used once "altinn" is on; adjust to the
-# simulator's data at merge).
-ORG_WITH_INBOX = "974760673"
-ORG_WITHOUT_INBOX = "991825827"
+# Organisations of sim/data/organisations.yaml: one with an Altinn inbox
+# whose recipient never reads by itself, and one without an inbox.
+ORG_WITH_INBOX = "921000006"
+ORG_WITHOUT_INBOX = "932000008"
 
 # (recipient kind, policy, final state, channel, reason fragment or None).
 BASE_ROWS = [

@@ -339,6 +339,12 @@ providers:
     cert_chain_file: {CERTS}/sender.pem
   business_registry: {{url: {sim}}}
   altinn: {{url: {sim}, resource_id: utpost-correspondence}}
+  dpi:
+    url: {sim}
+    signing_key_file: {CERTS}/sender.key
+    certificate_file: {CERTS}/sender.pem
+    provider_certificate_file: {CERTS}/dpi-provider.pem
+    provider_ca_file: {CERTS}/ca.pem
 retry:
   delays_seconds: [{delays}]
   max_attempts: {self.max_attempts}
