@@ -19,8 +19,8 @@
 #include "absl/status/statusor.h"
 #include "adapters/channel.h"
 #include "adapters/http/http_client.h"
-#include "adapters/print/print_channel.h"
 #include "adapters/http/token_source.h"
+#include "adapters/print/print_channel.h"
 #include "common/clock.h"
 
 namespace utpost::adapters {

@@ -10,8 +10,8 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <set>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -22,19 +22,18 @@
 #include "adapters/adapter_registry.h"
 #include "adapters/http/curl_http_client.h"
 #include "adapters/http/maskinporten_token_source.h"
-#include "common/clock.h"
 #include "adapters/instrumented_channel.h"
+#include "common/clock.h"
 #include "common/status_macros.h"
 #include "gateway/api/letter_service.h"
 #include "gateway/api/ops_service.h"
 #include "gateway/api/receipt_log_service.h"
-#include "adapters/instrumented_channel.h"
 #include "gateway/config/certificates.h"
 #include "gateway/dispatch/dispatcher.h"
 #include "gateway/dispatch/event_poller.h"
 #include "gateway/dispatch/outbox_relay.h"
-#include "gateway/dispatch/timer_scanner.h"
 #include "gateway/dispatch/provider_stats.h"
+#include "gateway/dispatch/timer_scanner.h"
 #include "gateway/dispatch/worker_pool.h"
 #include "gateway/observability/gateway_metrics.h"
 #include "gateway/observability/health.h"
@@ -120,8 +119,7 @@ struct OutsideWorld {
   }
 };
 
-absl::StatusOr<OutsideWorld> BuildOutsideWorld(
-    const config::v1::Providers& p) {
+absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
   adapters::AdapterRegistry known;
   adapters::RegisterBuiltinAdapters(&known);
   OutsideWorld w;
@@ -307,8 +305,8 @@ void SetCertificateExpiry(const config::v1::Config& c,
                    expiry.status().ToString());
       continue;
     }
-    metrics->certificate_expiry->WithLabels({file.setting})->Set(
-        static_cast<double>(expiry->not_after_ms / 1000));
+    metrics->certificate_expiry->WithLabels({file.setting})
+        ->Set(static_cast<double>(expiry->not_after_ms / 1000));
   }
 }
 
@@ -522,9 +520,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
   if (worker_role) {
     for (auto& [name, channel] : outside.channels) {
       channel = std::make_unique<adapters::InstrumentedChannel>(
-          std::move(channel),
-          std::vector<adapters::ChannelObserver*>{&provider_stats,
-                                                  &provider_metrics});
+          std::move(channel), std::vector<adapters::ChannelObserver*>{
+                                  &provider_stats, &provider_metrics});
     }
     stats_recorder = std::make_unique<dispatch::ProviderStatsRecorder>(
         store->get(), &provider_stats, dispatch::ThisProcessId(),

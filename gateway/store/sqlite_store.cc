@@ -1393,8 +1393,8 @@ absl::Status SqliteStore::TransitionWithStepsInTxn(Connection& c,
                                                    const Transition& t) {
   // The provider's receipt goes with the last state it vouches for.
   RETURN_IF_ERROR(
-      TransitionInTxn(c, letter_id, t.from, t.to, t.channel, t.reason,
-                      t.outbox, t.unless_handing_off, t.provider,
+      TransitionInTxn(c, letter_id, t.from, t.to, t.channel, t.reason, t.outbox,
+                      t.unless_handing_off, t.provider,
                       t.then.empty() ? t.provider_receipt : std::string()));
   State reached = t.to;
   for (size_t i = 0; i < t.then.size(); ++i) {

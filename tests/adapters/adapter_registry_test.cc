@@ -35,7 +35,8 @@ FakeHttpClient* Http() {
 TEST(AdapterRegistryTest, BuiltinsAreRegisteredByName) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
-  EXPECT_THAT(adapters.ChannelNames(), ElementsAre("altinn", "digipost", "dpi", "print"));
+  EXPECT_THAT(adapters.ChannelNames(),
+              ElementsAre("altinn", "digipost", "dpi", "print"));
   EXPECT_THAT(adapters.RegistryNames(), ElementsAre("krr"));
   EXPECT_THAT(adapters.OrganisationRegistryNames(), ElementsAre("brreg"));
 }

@@ -134,8 +134,9 @@ class SimulatorTest : public ::testing::Test {
 };
 
 TEST_F(SimulatorTest, StartsEmpty) {
-  EXPECT_EQ(Deliveries(),
-            json::parse(R"({"digipost": {}, "print": {}, "dpi": {}, "altinn": {},
+  EXPECT_EQ(
+      Deliveries(),
+      json::parse(R"({"digipost": {}, "print": {}, "dpi": {}, "altinn": {},
       "registry": {"requests": 0, "persons": 0},
       "digipost_events": {"served": 0}, "faults_injected": {}})"));
 }
