@@ -592,6 +592,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
         groups, paused_queues);
     spdlog::info("worker: {} consumers on {} queues", groups.size(),
                  topology.stages.size());
+    std::cout << "utpostd worker: " << groups.size() << " consumers"
+              << std::endl;
   }
 
   std::unique_ptr<observability::ReceiptMetrics> receipt_metrics;

@@ -1154,50 +1154,13 @@ absl::StatusOr<LetterRecord> SqliteStore::GetLetter(const std::string& id,
 }
 
 absl::StatusOr<LetterPage> SqliteStore::ListLetters(const ListFilter& f) {
-  const int page_size = f.page_size <= 0
-                            ? kDefaultPageSize
-                            : std::min<int>(f.page_size, kMaxPageSize);
-  std::optional<std::pair<int64_t, std::string>> after;
-  if (!f.page_token.empty()) {
-    ASSIGN_OR_RETURN(after, ParsePageToken(f.page_token));
-  }
-  // Only the conditions in use appear in the SQL, so that SQLite can pick
-  // the matching index; the few shapes all end up in the statement cache.
-  std::vector<absl::string_view> where;
-  if (!f.tenant.empty()) where.push_back("tenant = ?");
-  if (f.state != Letter::STATE_UNSPECIFIED) where.push_back("state = ?");
-  if (!f.client_reference.empty()) where.push_back("client_reference = ?");
-  if (after.has_value()) where.push_back("(create_time_ms, id) < (?, ?)");
-  std::string sql = absl::StrCat("SELECT ", kLetterColumns, " FROM letters");
-  if (!where.empty())
-    absl::StrAppend(&sql, " WHERE ", absl::StrJoin(where, " AND "));
-  absl::StrAppend(&sql, " ORDER BY create_time_ms DESC, id DESC LIMIT ?");
-
-  return Read([&](Connection& c) -> absl::StatusOr<LetterPage> {
-    ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
-    int p = 1;
-    if (!f.tenant.empty()) st.BindText(p++, f.tenant);
-    if (f.state != Letter::STATE_UNSPECIFIED) st.BindInt64(p++, f.state);
-    if (!f.client_reference.empty()) st.BindText(p++, f.client_reference);
-    if (after.has_value()) {
-      st.BindInt64(p++, after->first);
-      st.BindText(p++, after->second);
-    }
-    // One more than asked tells whether another page follows.
-    st.BindInt64(p++, page_size + 1);
-    LetterPage page;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      if (page.letters.size() == static_cast<size_t>(page_size)) {
-        page.next_page_token = MakePageToken(page.letters.back());
-        break;
-      }
-      ASSIGN_OR_RETURN(LetterRecord r, LetterFromRow(c, st));
-      page.letters.push_back(std::move(r));
-    }
-    return page;
-  });
+  OpsListFilter all;
+  all.tenant = f.tenant;
+  all.state = f.state;
+  all.client_reference = f.client_reference;
+  all.page_size = f.page_size;
+  all.page_token = f.page_token;
+  return ListLettersForOps(all);
 }
 
 absl::StatusOr<std::vector<Document>> SqliteStore::GetDocuments(
@@ -1977,6 +1940,8 @@ absl::StatusOr<LetterPage> SqliteStore::ListLettersForOps(
   if (!f.page_token.empty()) {
     ASSIGN_OR_RETURN(after, ParsePageToken(f.page_token));
   }
+  // Only the conditions in use appear in the SQL, so that SQLite can pick
+  // the matching index; the few shapes all end up in the statement cache.
   std::vector<absl::string_view> where;
   if (!f.tenant.empty()) where.push_back("tenant = ?");
   if (f.state != Letter::STATE_UNSPECIFIED) where.push_back("state = ?");
@@ -2005,6 +1970,7 @@ absl::StatusOr<LetterPage> SqliteStore::ListLettersForOps(
       st.BindInt64(p++, after->first);
       st.BindText(p++, after->second);
     }
+    // One more than asked tells whether another page follows.
     st.BindInt64(p++, page_size + 1);
     LetterPage page;
     while (true) {

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -166,12 +167,18 @@ class Process:
         self.name = name
         self.log_path = os.path.join(log_dir, name + ".log")
         self.log = open(self.log_path, "ab")
+        # Unbuffered, so that select() below sees every line still unread.
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
-                                     stderr=self.log, cwd=ROOT)
+                                     stderr=self.log, cwd=ROOT, bufsize=0)
         self.ready = None
         deadline = time.time() + 30
         pattern = re.compile(ready_pattern)
         while time.time() < deadline:
+            # Never wait past the deadline for a line that does not come.
+            ready, _, _ = select.select([self.proc.stdout], [], [],
+                                        max(0.0, deadline - time.time()))
+            if not ready:
+                break
             line = self.proc.stdout.readline().decode()
             if not line:
                 break

@@ -92,7 +92,7 @@ class ObservabilityTest(unittest.TestCase):
         # certs-dev certificates expire in the future.
         self.assertGreater(sample(
             text, "utpost_certificate_expiry_timestamp_seconds",
-            certificate="server"), time.time())
+            certificate="server.cert_file"), time.time())
         # Bounded labels: no letter ids and no person numbers anywhere.
         self.assertNotRegex(text, r"[0-9a-f]{8}-[0-9a-f]{4}-")
         for p in self.persons["mailbox"] + self.persons["reserved"]:
