@@ -246,12 +246,17 @@ void PrintStatus(const v1::Status& s) {
   groups("TENANT", s.tenants());
   groups("CHANNEL", s.channels());
 
-  std::cout << "\nCERTS    " << std::left << std::setw(26) << "SETTING"
+  // The setting column is as wide as the longest setting name.
+  int width = 8;
+  for (const auto& c : s.certificates()) {
+    width = std::max(width, static_cast<int>(c.setting().size()) + 2);
+  }
+  std::cout << "\nCERTS    " << std::left << std::setw(width) << "SETTING"
             << std::setw(22) << "EXPIRES" << std::right << std::setw(8)
             << "DAYS"
             << "\n";
   for (const auto& c : s.certificates()) {
-    std::cout << "         " << std::left << std::setw(26) << c.setting();
+    std::cout << "         " << std::left << std::setw(width) << c.setting();
     if (!c.error().empty()) {
       std::cout << "error: " << c.error() << "\n";
       continue;
