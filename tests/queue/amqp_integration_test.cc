@@ -391,7 +391,8 @@ TEST_F(AmqpIntegrationTest, ConfirmedMessagesSurviveABrokerRestart) {
   ASSERT_EQ(ok_after, 3);
 
   // The consumer reconnected by itself and got everything confirmed, before
-  // and after the restart; duplicates are allowed (at-least-once).
+  // and after the restart; duplicates are allowed (at-least-once). A loaded
+  // machine may take a while to bring the restarted node's queues back.
   const bool all_seen = consumer.WaitFor(
       [&confirmed](const std::vector<Delivery>& deliveries) {
         std::set<std::string> seen;
@@ -399,7 +400,7 @@ TEST_F(AmqpIntegrationTest, ConfirmedMessagesSurviveABrokerRestart) {
         return std::includes(seen.begin(), seen.end(), confirmed.begin(),
                              confirmed.end());
       },
-      seconds(30));
+      seconds(90));
   EXPECT_THAT(consumer.Stop(), IsOk());
   RecordProperty("batches_failed_during_restart", failed);
   EXPECT_TRUE(all_seen) << confirmed.size() << " confirmed, "
