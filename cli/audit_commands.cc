@@ -8,17 +8,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "cli/audit_log.h"
+#include "cli/output.h"
 #include "google/protobuf/util/time_util.h"
 #include "nlohmann/json.hpp"
 #include "utpost/v1/audit.grpc.pb.h"
 
 namespace utpost::cli {
 namespace {
-
-constexpr int kOk = 0;
-constexpr int kRefused = 1;
-constexpr int kUsage = 2;
-constexpr int kUnreachable = 3;
 
 bool ParseTime(const std::string& text, const std::string& flag,
                google::protobuf::Timestamp* out) {

@@ -17,6 +17,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cli/output.h"
+#include "common/logging/logging.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -29,73 +31,8 @@ namespace {
 namespace fs = std::filesystem;
 using google::protobuf::util::TimeUtil;
 
-constexpr int kOk = 0;
-constexpr int kRefused = 1;
-constexpr int kUsage = 2;
-constexpr int kUnreachable = 3;
-
 std::string CodeName(grpc::StatusCode code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-}
-
-int ExitCodeFor(const grpc::Status& s) {
-  switch (s.error_code()) {
-    case grpc::StatusCode::OK:
-      return kOk;
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return kUnreachable;
-    default:
-      return kRefused;
-  }
-}
-
-int Report(const grpc::Status& s) {
-  std::cerr << "utpostctl: " << CodeName(s.error_code()) << ": "
-            << s.error_message() << "\n";
-  return ExitCodeFor(s);
-}
-
-void PrintJson(const google::protobuf::Message& m) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  google::protobuf::util::MessageToJsonString(m, &json, o);
-  std::cout << json << "\n";
-}
-
-// `s` as a JSON string literal.
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out + "\"";
 }
 
 std::string When(const google::protobuf::Timestamp& t) {
@@ -387,8 +324,8 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
         failures.emplace_back(files[i].label, error);
         worst = std::max(worst, code);
         if (out.json) {
-          std::cout << "{\"file\": " << JsonString(files[i].label)
-                    << ", \"error\": " << JsonString(error)
+          std::cout << "{\"file\": " << logging::JsonQuote(files[i].label)
+                    << ", \"error\": " << logging::JsonQuote(error)
                     << ", \"code\": " << code << "}\n";
         }
       }

@@ -5,12 +5,7 @@
 #include "cli/audit_commands.h"
 #include "cli/commands.h"
 #include "cli/ops_commands.h"
-
-namespace {
-
-constexpr int kUsage = 2;
-
-}  // namespace
+#include "cli/output.h"
 
 int main(int argc, char** argv) {
   using namespace utpost::cli;

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cli/output.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "utpost/v1/letter.grpc.pb.h"
@@ -25,42 +26,9 @@ namespace {
 using google::protobuf::util::TimeUtil;
 using v1::Letter;
 
-constexpr int kOk = 0;
-constexpr int kRefused = 1;
-constexpr int kUsage = 2;
-constexpr int kUnreachable = 3;
-
-int ExitCodeFor(const grpc::Status& s) {
-  switch (s.error_code()) {
-    case grpc::StatusCode::OK:
-      return kOk;
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return kUnreachable;
-    default:
-      return kRefused;
-  }
-}
-
-int Report(const grpc::Status& s) {
-  std::cerr << "utpostctl: "
-            << absl::StatusCodeToString(
-                   static_cast<absl::StatusCode>(s.error_code()))
-            << ": " << s.error_message() << "\n";
-  return ExitCodeFor(s);
-}
-
 int UsageError(const std::string& message) {
   std::cerr << "utpostctl: " << message << "\n";
   return kUsage;
-}
-
-void PrintJson(const google::protobuf::Message& m) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  google::protobuf::util::MessageToJsonString(m, &json, o);
-  std::cout << json << "\n";
 }
 
 std::string StateName(Letter::State s) { return Letter::State_Name(s); }
