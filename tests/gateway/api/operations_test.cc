@@ -18,6 +18,7 @@
 #include "gateway/store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_store.h"
 #include "utpost/internal/v1/work_item.pb.h"
 
 namespace utpost::api {
@@ -43,12 +44,10 @@ constexpr char kL3[] = "00000000-0000-4000-8000-000000000003";
 class OperationsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = absl::StrCat(::testing::TempDir(), "/opsXXXXXX");
-    std::vector<char> buf(templ.begin(), templ.end());
-    buf.push_back('\0');
-    ASSERT_NE(mkdtemp(buf.data()), nullptr);
-    dir_ = buf.data();
-    path_ = dir_ + "/utpost.db";
+    files_ = std::make_unique<::utpost::testing::TempStoreFiles>("ops");
+    ASSERT_FALSE(files_->dir().empty());
+    dir_ = files_->dir();
+    path_ = files_->path();
     auto signer = receipts::NewJwsReceiptSigner(
         {"certs-dev/receipts.key", "certs-dev/receipts.pem"});
     ASSERT_THAT(signer, IsOk());
@@ -71,10 +70,7 @@ class OperationsTest : public ::testing::Test {
   void TearDown() override {
     ops_.reset();
     store_.reset();
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::remove((path_ + suffix).c_str());
-    }
-    rmdir(dir_.c_str());
+    files_.reset();
   }
 
   void Create(const std::string& id, const std::string& tenant) {
@@ -139,6 +135,7 @@ class OperationsTest : public ::testing::Test {
     return out;
   }
 
+  std::unique_ptr<::utpost::testing::TempStoreFiles> files_;
   std::string dir_;
   std::string path_;
   FakeClock clock_{kStart};

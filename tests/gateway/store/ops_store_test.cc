@@ -17,6 +17,7 @@
 #include "gateway/store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_store.h"
 
 namespace utpost::store {
 namespace {
@@ -35,12 +36,10 @@ constexpr char kTenantB[] = "958935420";
 class OpsStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = absl::StrCat(::testing::TempDir(), "/opsstoreXXXXXX");
-    std::vector<char> buf(templ.begin(), templ.end());
-    buf.push_back('\0');
-    ASSERT_NE(mkdtemp(buf.data()), nullptr);
-    dir_ = buf.data();
-    path_ = dir_ + "/utpost.db";
+    files_ = std::make_unique<::utpost::testing::TempStoreFiles>("opsstore");
+    ASSERT_FALSE(files_->dir().empty());
+    dir_ = files_->dir();
+    path_ = files_->path();
     auto signer = receipts::NewJwsReceiptSigner(
         {"certs-dev/receipts.key", "certs-dev/receipts.pem"});
     ASSERT_THAT(signer, IsOk());
@@ -56,10 +55,7 @@ class OpsStoreTest : public ::testing::Test {
 
   void TearDown() override {
     store_.reset();
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::remove((path_ + suffix).c_str());
-    }
-    rmdir(dir_.c_str());
+    files_.reset();
   }
 
   void Create(const std::string& id, const std::string& tenant) {
@@ -99,6 +95,7 @@ class OpsStoreTest : public ::testing::Test {
     return m;
   }
 
+  std::unique_ptr<::utpost::testing::TempStoreFiles> files_;
   std::string dir_;
   std::string path_;
   FakeClock clock_{kStart};

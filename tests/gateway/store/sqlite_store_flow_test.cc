@@ -15,6 +15,7 @@
 #include "gateway/store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_store.h"
 
 namespace utpost::store {
 namespace {
@@ -29,12 +30,10 @@ const int64_t kStart = RealClock()->NowMillis() / 1000 * 1000;
 class StoreFlowTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = absl::StrCat(::testing::TempDir(), "/flowXXXXXX");
-    std::vector<char> buf(templ.begin(), templ.end());
-    buf.push_back('\0');
-    ASSERT_NE(mkdtemp(buf.data()), nullptr);
-    dir_ = buf.data();
-    path_ = dir_ + "/utpost.db";
+    files_ = std::make_unique<::utpost::testing::TempStoreFiles>("flow");
+    ASSERT_FALSE(files_->dir().empty());
+    dir_ = files_->dir();
+    path_ = files_->path();
     auto signer = receipts::NewJwsReceiptSigner(
         {"certs-dev/receipts.key", "certs-dev/receipts.pem"});
     ASSERT_THAT(signer, IsOk());
@@ -43,10 +42,7 @@ class StoreFlowTest : public ::testing::Test {
   }
   void TearDown() override {
     store_.reset();
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::remove((path_ + suffix).c_str());
-    }
-    rmdir(dir_.c_str());
+    files_.reset();
   }
   void Reopen() {
     store_.reset();
@@ -124,6 +120,7 @@ class StoreFlowTest : public ::testing::Test {
     return t;
   }
 
+  std::unique_ptr<::utpost::testing::TempStoreFiles> files_;
   std::string dir_;
   std::string path_;
   FakeClock clock_{kStart};

@@ -21,6 +21,7 @@
 #include "gateway/receipts/jws_verify.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_store.h"
 
 namespace utpost::store {
 namespace {
@@ -96,12 +97,10 @@ class FailingSigner final : public receipts::ReceiptSigner {
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = absl::StrCat(::testing::TempDir(), "/storeXXXXXX");
-    std::vector<char> buf(templ.begin(), templ.end());
-    buf.push_back('\0');
-    ASSERT_NE(mkdtemp(buf.data()), nullptr);
-    dir_ = buf.data();
-    path_ = dir_ + "/utpost.db";
+    files_ = std::make_unique<::utpost::testing::TempStoreFiles>("store");
+    ASSERT_FALSE(files_->dir().empty());
+    dir_ = files_->dir();
+    path_ = files_->path();
     auto signer = receipts::NewJwsReceiptSigner(
         {"certs-dev/receipts.key", "certs-dev/receipts.pem"});
     ASSERT_THAT(signer, IsOk());
@@ -111,10 +110,7 @@ class SqliteStoreTest : public ::testing::Test {
 
   void TearDown() override {
     store_.reset();
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::remove((path_ + suffix).c_str());
-    }
-    rmdir(dir_.c_str());
+    files_.reset();
   }
 
   void Reopen(receipts::ReceiptSigner* signer = nullptr,
@@ -159,6 +155,7 @@ class SqliteStoreTest : public ::testing::Test {
     return n;
   }
 
+  std::unique_ptr<::utpost::testing::TempStoreFiles> files_;
   std::string dir_;
   std::string path_;
   FakeClock clock_{kStart};
