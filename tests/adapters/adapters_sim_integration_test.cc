@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "sim/persons.h"
 #include "sim/simulator.h"
+#include "tests/testing/sim_suite.h"
 
 namespace utpost::adapters {
 namespace {
@@ -30,70 +31,12 @@ using Status = PersonContact::Status;
 constexpr char kSenderId[] = "123456";
 constexpr char kPdf[] = "%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n";
 
-class AdaptersSimTest : public ::testing::Test {
+class AdaptersSimTest : public ::utpost::testing::SimulatorSuite {
  protected:
   static void SetUpTestSuite() {
-    auto persons = sim::LoadPersons("sim/data/persons.yaml");
-    ASSERT_THAT(persons, IsOk());
-    sim::SimulatorOptions options;
-    options.port = 0;
-    options.cert_file = "certs-dev/server.pem";
-    options.key_file = "certs-dev/server.key";
-    options.sender_cert_file = "certs-dev/sender.pem";
+    sim::SimulatorOptions options = DefaultOptions();
     options.digipost_sender_id = kSenderId;
-    options.persons = *std::move(persons);
-    auto simulator = sim::StartSimulator(std::move(options));
-    ASSERT_THAT(simulator, IsOk());
-    simulator_ = simulator->release();
-
-    CurlHttpClientOptions http;
-    http.ca_file = "certs-dev/ca.pem";
-    http.timeout_ms = 10000;
-    auto client = NewCurlHttpClient(http);
-    ASSERT_THAT(client, IsOk());
-    http_ = client->release();
-  }
-
-  static void TearDownTestSuite() {
-    delete http_;
-    http_ = nullptr;
-    delete simulator_;
-    simulator_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_NE(simulator_, nullptr);
-    ASSERT_EQ(Control("POST", "/sim/v1/reset", "").status, 204);
-  }
-
-  static std::string BaseUrl() {
-    return absl::StrCat("https://127.0.0.1:", simulator_->port());
-  }
-
-  static HttpResponse Control(const std::string& method,
-                              const std::string& path,
-                              const std::string& body) {
-    HttpRequest request;
-    request.method = method;
-    request.url = BaseUrl() + path;
-    request.body = body;
-    if (!body.empty()) request.headers = {{"Content-Type", "application/json"}};
-    absl::StatusOr<HttpResponse> response = http_->Do(request);
-    EXPECT_THAT(response, IsOk());
-    return response.ok() ? *response : HttpResponse{};
-  }
-
-  static nlohmann::json Deliveries() {
-    return nlohmann::json::parse(Control("GET", "/sim/v1/deliveries", "").body);
-  }
-
-  static void InjectFault(const std::string& endpoint, int status, int count,
-                          int delay_ms = 0) {
-    nlohmann::json fault = {{"endpoint", endpoint},
-                            {"status", status},
-                            {"count", count},
-                            {"delay_ms", delay_ms}};
-    ASSERT_EQ(Control("POST", "/sim/v1/faults", fault.dump()).status, 204);
+    StartSuite(std::move(options));
   }
 
   static std::unique_ptr<Channel> Digipost(
@@ -124,13 +67,7 @@ class AdaptersSimTest : public ::testing::Test {
         "Bergen kommune", {"Postboks 7700"}, "5020", "Bergen", ""};
     return letter;
   }
-
-  static sim::Simulator* simulator_;
-  static HttpClient* http_;
 };
-
-sim::Simulator* AdaptersSimTest::simulator_ = nullptr;
-HttpClient* AdaptersSimTest::http_ = nullptr;
 
 TEST_F(AdaptersSimTest, RegistryAnswersEachKindOfPerson) {
   auto registry = NewKrrRegistry({BaseUrl()}, http_);

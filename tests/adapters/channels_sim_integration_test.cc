@@ -27,6 +27,7 @@
 #include "sim/organisations.h"
 #include "sim/persons.h"
 #include "sim/simulator.h"
+#include "tests/testing/sim_suite.h"
 
 namespace utpost::adapters {
 namespace {
@@ -81,62 +82,25 @@ std::string MakeJwt(const std::string& key_file, const std::string& cert_file,
   return absl::StrCat(input, ".", absl::WebSafeBase64Escape(signature));
 }
 
-class ChannelsSimTest : public ::testing::Test {
+class ChannelsSimTest : public ::utpost::testing::SimulatorSuite {
  protected:
   static void SetUpTestSuite() {
     clock_ = new FakeClock(RealClock()->NowMillis());
-    auto persons = sim::LoadPersons("sim/data/persons.yaml");
-    ASSERT_THAT(persons, IsOk());
     auto organisations = sim::LoadOrganisations("sim/data/organisations.yaml");
     ASSERT_THAT(organisations, IsOk());
-    sim::SimulatorOptions options;
-    options.port = 0;
-    options.cert_file = "certs-dev/server.pem";
-    options.key_file = "certs-dev/server.key";
-    options.sender_cert_file = "certs-dev/sender.pem";
-    options.persons = *std::move(persons);
+    sim::SimulatorOptions options = DefaultOptions();
     options.organisations = *std::move(organisations);
     options.token_ca_file = "certs-dev/ca.pem";
     options.token_issuer = kIssuer;
     options.require_tokens = true;
     options.clock = clock_;
-    auto simulator = sim::StartSimulator(std::move(options));
-    ASSERT_THAT(simulator, IsOk());
-    simulator_ = simulator->release();
-    CurlHttpClientOptions http;
-    http.ca_file = "certs-dev/ca.pem";
-    http.timeout_ms = 10000;
-    auto client = NewCurlHttpClient(http);
-    ASSERT_THAT(client, IsOk());
-    http_ = client->release();
+    StartSuite(std::move(options));
   }
 
   static void TearDownTestSuite() {
-    delete http_;
-    delete simulator_;
+    SimulatorSuite::TearDownTestSuite();
     delete clock_;
-  }
-
-  void SetUp() override {
-    ASSERT_NE(simulator_, nullptr);
-    ASSERT_EQ(Control("POST", "/sim/v1/reset", "").status, 204);
-  }
-
-  static std::string BaseUrl() {
-    return absl::StrCat("https://127.0.0.1:", simulator_->port());
-  }
-
-  static HttpResponse Control(const std::string& method,
-                              const std::string& path, const std::string& body,
-                              const std::string& type = "application/json") {
-    HttpRequest request;
-    request.method = method;
-    request.url = BaseUrl() + path;
-    request.body = body;
-    if (!body.empty()) request.headers = {{"Content-Type", type}};
-    absl::StatusOr<HttpResponse> response = http_->Do(request);
-    EXPECT_THAT(response, IsOk());
-    return response.ok() ? *response : HttpResponse{};
+    clock_ = nullptr;
   }
 
   static HttpResponse Grant(const std::string& jwt) {
@@ -159,15 +123,6 @@ class ChannelsSimTest : public ::testing::Test {
             {"scope", "krr:global/kontaktinformasjon.read"}};
   }
 
-  static json Deliveries() {
-    return json::parse(Control("GET", "/sim/v1/deliveries", "").body);
-  }
-
-  static void InjectFault(const std::string& endpoint, int status, int count) {
-    json fault = {{"endpoint", endpoint}, {"status", status}, {"count", count}};
-    ASSERT_EQ(Control("POST", "/sim/v1/faults", fault.dump()).status, 204);
-  }
-
   static std::unique_ptr<TokenSource> Maskinporten(const Clock* clock) {
     MaskinportenOptions options;
     options.token_url = BaseUrl() + "/token";
@@ -181,13 +136,9 @@ class ChannelsSimTest : public ::testing::Test {
     return source.ok() ? *std::move(source) : nullptr;
   }
 
-  static sim::Simulator* simulator_;
-  static HttpClient* http_;
   static FakeClock* clock_;
 };
 
-sim::Simulator* ChannelsSimTest::simulator_ = nullptr;
-HttpClient* ChannelsSimTest::http_ = nullptr;
 FakeClock* ChannelsSimTest::clock_ = nullptr;
 
 // ---- The token endpoint ----

@@ -29,6 +29,7 @@
 #include "nlohmann/json.hpp"
 #include "sim/persons.h"
 #include "sim/simulator.h"
+#include "tests/testing/sim_suite.h"
 
 namespace utpost::adapters {
 namespace {
@@ -107,61 +108,16 @@ class RotatingTokens final : public TokenSource {
   int invalidations_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-class DpiSimTest : public ::testing::Test {
+class DpiSimTest : public ::utpost::testing::SimulatorSuite {
  protected:
   static void SetUpTestSuite() {
-    auto persons = sim::LoadPersons("sim/data/persons.yaml");
-    ASSERT_THAT(persons, IsOk());
-    sim::SimulatorOptions options;
-    options.port = 0;
-    options.cert_file = "certs-dev/server.pem";
-    options.key_file = "certs-dev/server.key";
-    options.sender_cert_file = "certs-dev/sender.pem";
-    options.persons = *std::move(persons);
+    sim::SimulatorOptions options = DefaultOptions();
     options.dpi_token_check = [](const std::string& token,
                                  const std::string& scope) {
       return token != kRefusedToken && (scope == "digdir:dpi:message.out" ||
                                         scope == "digdir:dpi:message.in");
     };
-    auto simulator = sim::StartSimulator(std::move(options));
-    ASSERT_THAT(simulator, IsOk());
-    simulator_ = simulator->release();
-
-    CurlHttpClientOptions http;
-    http.ca_file = "certs-dev/ca.pem";
-    http.timeout_ms = 10000;
-    auto client = NewCurlHttpClient(http);
-    ASSERT_THAT(client, IsOk());
-    http_ = client->release();
-  }
-
-  static void TearDownTestSuite() {
-    delete http_;
-    http_ = nullptr;
-    delete simulator_;
-    simulator_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_NE(simulator_, nullptr);
-    ASSERT_EQ(Control("POST", "/sim/v1/reset", "").status, 204);
-  }
-
-  static std::string BaseUrl() {
-    return absl::StrCat("https://127.0.0.1:", simulator_->port());
-  }
-
-  static HttpResponse Control(const std::string& method,
-                              const std::string& path,
-                              const std::string& body) {
-    HttpRequest request;
-    request.method = method;
-    request.url = BaseUrl() + path;
-    request.body = body;
-    if (!body.empty()) request.headers = {{"Content-Type", "application/json"}};
-    absl::StatusOr<HttpResponse> response = http_->Do(request);
-    EXPECT_THAT(response, IsOk());
-    return response.ok() ? *response : HttpResponse{};
+    StartSuite(std::move(options));
   }
 
   static void Receipts(const nlohmann::json& command) {
@@ -169,9 +125,9 @@ class DpiSimTest : public ::testing::Test {
               204);
   }
 
+  // The simulator's DPI counts only.
   static nlohmann::json Deliveries() {
-    return nlohmann::json::parse(
-        Control("GET", "/sim/v1/deliveries", "").body)["dpi"];
+    return SimulatorSuite::Deliveries()["dpi"];
   }
 
   std::unique_ptr<Channel> Dpi(
@@ -224,13 +180,8 @@ class DpiSimTest : public ::testing::Test {
     return events.ok() ? *events : std::vector<ProviderEvent>{};
   }
 
-  static sim::Simulator* simulator_;
-  static HttpClient* http_;
   StaticTokenSource tokens_{"token-from-maskinporten"};
 };
-
-sim::Simulator* DpiSimTest::simulator_ = nullptr;
-HttpClient* DpiSimTest::http_ = nullptr;
 
 TEST_F(DpiSimTest, RegistryGivesEboksPersonsTheirMailboxCertificate) {
   auto registry = Registry();
