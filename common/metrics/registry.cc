@@ -178,30 +178,38 @@ void Registry::CheckNew(const std::string& name,
   }
 }
 
+template <typename T>
+Family<T>* Registry::Add(const std::string& name, const std::string& help,
+                         Type type, std::vector<std::string> label_names,
+                         std::vector<double> bounds, size_t max_series) {
+  absl::MutexLock lock(&mu_);
+  CheckNew(name, label_names, type);
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    if (!std::isfinite(bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1])) {
+      Die(absl::StrCat("bucket bounds of ", name,
+                       " must be finite and increasing"));
+    }
+  }
+  std::shared_ptr<Family<T>> f(
+      new Family<T>(label_names, std::move(bounds), max_series));
+  entries_.push_back({name, help, type, std::move(label_names), f.get(), f});
+  return f.get();
+}
+
 Family<Counter>* Registry::AddCounter(const std::string& name,
                                       const std::string& help,
                                       std::vector<std::string> label_names,
                                       size_t max_series) {
-  absl::MutexLock lock(&mu_);
-  CheckNew(name, label_names, Type::kCounter);
-  std::shared_ptr<Family<Counter>> f(
-      new Family<Counter>(label_names, {}, max_series));
-  entries_.push_back(
-      {name, help, Type::kCounter, std::move(label_names), f.get(), f});
-  return f.get();
+  return Add<Counter>(name, help, Type::kCounter, std::move(label_names), {},
+                      max_series);
 }
 
 Family<Gauge>* Registry::AddGauge(const std::string& name,
                                   const std::string& help,
                                   std::vector<std::string> label_names,
                                   size_t max_series) {
-  absl::MutexLock lock(&mu_);
-  CheckNew(name, label_names, Type::kGauge);
-  std::shared_ptr<Family<Gauge>> f(
-      new Family<Gauge>(label_names, {}, max_series));
-  entries_.push_back(
-      {name, help, Type::kGauge, std::move(label_names), f.get(), f});
-  return f.get();
+  return Add<Gauge>(name, help, Type::kGauge, std::move(label_names), {},
+                    max_series);
 }
 
 Family<Histogram>* Registry::AddHistogram(const std::string& name,
@@ -209,19 +217,8 @@ Family<Histogram>* Registry::AddHistogram(const std::string& name,
                                           std::vector<std::string> label_names,
                                           std::vector<double> bounds,
                                           size_t max_series) {
-  absl::MutexLock lock(&mu_);
-  CheckNew(name, label_names, Type::kHistogram);
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    if (!std::isfinite(bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1])) {
-      Die(absl::StrCat("bucket bounds of ", name,
-                       " must be finite and increasing"));
-    }
-  }
-  std::shared_ptr<Family<Histogram>> f(
-      new Family<Histogram>(label_names, std::move(bounds), max_series));
-  entries_.push_back(
-      {name, help, Type::kHistogram, std::move(label_names), f.get(), f});
-  return f.get();
+  return Add<Histogram>(name, help, Type::kHistogram, std::move(label_names),
+                        std::move(bounds), max_series);
 }
 
 std::string Registry::Serialize() const {

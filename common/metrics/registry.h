@@ -141,6 +141,11 @@ class Registry {
   void CheckNew(const std::string& name,
                 const std::vector<std::string>& label_names, Type type)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Checks `name` and registers a new family of T; `bounds` for histograms.
+  template <typename T>
+  Family<T>* Add(const std::string& name, const std::string& help, Type type,
+                 std::vector<std::string> label_names,
+                 std::vector<double> bounds, size_t max_series);
 
   mutable absl::Mutex mu_;
   std::vector<Entry> entries_ ABSL_GUARDED_BY(mu_);
