@@ -504,6 +504,20 @@ observability:
             f" after {timeout} s: " + (f"{Letter.State.Name(last.state)} "
                                        f"({last.reason})" if last else "?"))
 
+    @staticmethod
+    def wait_until(check, what, timeout=60, interval=0.2):
+        """Calls `check` until it returns a true value, which it returns.
+        Fails naming `what`: tests wait for a condition, never for a fixed
+        time, so a slow machine only makes them slower."""
+        deadline = time.time() + timeout
+        while True:
+            result = check()
+            if result:
+                return result
+            if time.time() >= deadline:
+                raise AssertionError(f"{what}: not so after {timeout} s")
+            time.sleep(interval)
+
     # --- helpers ---------------------------------------------------------
     def wait_final(self, stub, ids, timeout=120):
         """Waits until every letter is in a final state; returns id->Letter."""
