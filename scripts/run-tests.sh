@@ -11,4 +11,16 @@ cd "$root"
 scripts/install-deps.sh
 scripts/build.sh
 build=${UTPOST_BUILD_DIR:-$root/build}
-ctest --test-dir "$build" --output-on-failure -j "${UTPOST_TEST_JOBS:-2}" "$@"
+status=0
+ctest --test-dir "$build" --output-on-failure -j "${UTPOST_TEST_JOBS:-2}" "$@" ||
+  status=$?
+if [ "$status" -ne 0 ]; then
+  # The failures' own lines, last, where a reader of a long log looks first.
+  log="$build/Testing/Temporary/LastTest.log"
+  echo
+  echo "== failing checks (from $log) =="
+  grep -E -A4 '^(FAIL|ERROR): |^\[  FAILED  \]|Failure$|Error: |Exception: ' \
+    "$log" | grep -v '^\[  FAILED  \] .* tests\?, listed below' |
+    head -n 80 || true
+fi
+exit "$status"
