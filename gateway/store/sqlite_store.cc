@@ -896,6 +896,19 @@ absl::Status SqliteStore::TransitionInTxn(
     }
     if (new_channel.empty()) new_channel = st.ColumnText(2);
   }
+  if (unless_handing_off) {
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("SELECT 1 FROM receipts WHERE letter_id = ? "
+                               "AND state IN (?, ?) LIMIT 1"));
+    st.BindText(1, letter_id);
+    st.BindInt64(2, Letter::SENT_DIGITAL);
+    st.BindInt64(3, Letter::SENT_PRINT);
+    ASSIGN_OR_RETURN(bool handed_off, st.Step());
+    if (handed_off) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "letter ", letter_id, " has been handed to a provider"));
+    }
+  }
   const int64_t now = clock_->NowMillis();
   RETURN_IF_ERROR(AppendReceipt(c, letter_id, tenant, to, new_channel, reason,
                                 now, provider, provider_receipt));

@@ -160,7 +160,9 @@ struct Transition {
   };
   std::vector<Step> then;
   // Fail (FAILED_PRECONDITION) while a hand-off to a provider may be under
-  // way (see Store::ClaimHandOff). For cancellation.
+  // way (see Store::ClaimHandOff), and once any provider has had the letter
+  // (a letter ROUTED again to print after its digital delivery went
+  // unread). For cancellation: only a letter no provider has seen can be.
   bool unless_handing_off = false;
   // Carried into the receipt (see receipts::ReceiptContent).
   std::string provider;

@@ -28,6 +28,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 using ::utpost::testing::IsOk;
+using ::utpost::testing::StatusIs;
 using v1::Letter;
 using Kind = adapters::ProviderEvent::Kind;
 
@@ -472,6 +473,16 @@ TEST_F(FlowTest, UnreadPastTheDeadlineIsPrintedExactlyOnce) {
   clock_.Advance(1);
   EXPECT_THAT(scanner_->ScanOnce(), IsOk());
   EXPECT_THAT(scanner_->ScanOnce(), IsOk());
+  // ROUTED to print again, but the mailbox provider has had the letter: it
+  // can no longer be cancelled.
+  EXPECT_EQ(Get(id).state, Letter::ROUTED);
+  store::Transition cancel;
+  cancel.from = {Letter::RECEIVED, Letter::QUEUED, Letter::ROUTED};
+  cancel.to = Letter::CANCELLED;
+  cancel.unless_handing_off = true;
+  EXPECT_THAT(store_->ApplyTransition(id, cancel),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("handed to a provider")));
   EXPECT_THAT(Drain(), ElementsAre("deliver.print"));
   EXPECT_THAT(scanner_->ScanOnce(), IsOk());
   EXPECT_THAT(Drain(), IsEmpty());
