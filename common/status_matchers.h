@@ -2,6 +2,7 @@
 //   EXPECT_THAT(s, IsOk());
 //   EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
 //                           HasSubstr("recipient.person")));
+//   EXPECT_THAT(count, IsOkAndHolds(3));
 #ifndef UTPOST_COMMON_STATUS_MATCHERS_H_
 #define UTPOST_COMMON_STATUS_MATCHERS_H_
 
@@ -32,6 +33,16 @@ MATCHER_P2(StatusIs, code, message_matcher,
   return s.code() == code &&
          ::testing::ExplainMatchResult(
              message_matcher, std::string(s.message()), result_listener);
+}
+
+// A StatusOr<T> that is OK with a value matching `matcher` (a value or a
+// matcher).
+MATCHER_P(IsOkAndHolds, matcher, "is OK and holds a matching value") {
+  if (!arg.ok()) {
+    *result_listener << "status is " << arg.status().ToString();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(matcher, *arg, result_listener);
 }
 
 }  // namespace utpost::testing

@@ -3,6 +3,8 @@
 #include <amqp.h>
 #include <amqp_framing.h>
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -81,7 +83,57 @@ class AmqpAdmin final : public Admin {
     return stats;
   }
 
+  absl::StatusOr<int64_t> Prune(
+      const std::string& queue,
+      const std::function<bool(const std::string& body)>& drop,
+      int64_t max_messages) override {
+    RETURN_IF_ERROR(EnsureConnected());
+    auto pruned = PruneHeld(queue, drop, max_messages);
+    if (!pruned.ok()) connection_.reset();  // Returns what it held.
+    return pruned;
+  }
+
  private:
+  absl::StatusOr<int64_t> PruneHeld(
+      const std::string& queue,
+      const std::function<bool(const std::string& body)>& drop,
+      int64_t max_messages) {
+    amqp_connection_state_t state = connection_->state();
+    const std::string what = absl::StrCat("get from queue ", queue);
+    std::vector<uint64_t> keep;
+    std::vector<uint64_t> remove;
+    while (static_cast<int64_t>(keep.size() + remove.size()) < max_messages) {
+      amqp_rpc_reply_t reply = amqp_basic_get(
+          state, AmqpConnection::kChannel, AmqpBytes(queue), /*no_ack=*/0);
+      RETURN_IF_ERROR(connection_->CheckReply(reply, what));
+      if (reply.reply.id != AMQP_BASIC_GET_OK_METHOD) break;  // Empty.
+      const uint64_t tag =
+          static_cast<amqp_basic_get_ok_t*>(reply.reply.decoded)->delivery_tag;
+      amqp_message_t message;
+      RETURN_IF_ERROR(connection_->CheckReply(
+          amqp_read_message(state, AmqpConnection::kChannel, &message, 0),
+          what));
+      std::string body(static_cast<const char*>(message.body.bytes),
+                       message.body.len);
+      amqp_destroy_message(&message);
+      (drop(body) ? remove : keep).push_back(tag);
+    }
+    for (uint64_t tag : remove) {
+      RETURN_IF_ERROR(connection_->CheckLibraryStatus(
+          amqp_basic_ack(state, AmqpConnection::kChannel, tag,
+                         /*multiple=*/0),
+          what));
+    }
+    for (uint64_t tag : keep) {
+      RETURN_IF_ERROR(connection_->CheckLibraryStatus(
+          amqp_basic_nack(state, AmqpConnection::kChannel, tag,
+                          /*multiple=*/0, /*requeue=*/1),
+          what));
+    }
+    amqp_maybe_release_buffers(state);
+    return static_cast<int64_t>(remove.size());
+  }
+
   absl::Status EnsureConnected() {
     // The admin is used rarely; a connection the broker dropped in between
     // shows up as an error on first use, so a stale one is replaced here.

@@ -112,6 +112,15 @@ class Admin {
   // Depth and consumer count of each queue of `topology` (passive declare).
   virtual absl::StatusOr<std::vector<QueueStats>> Stats(
       const Topology& topology) = 0;
+  // Looks at up to `max_messages` ready messages of `queue` and removes
+  // those for which `drop(body)` is true; the others stay, in their order.
+  // Returns how many were removed. Messages are held unacknowledged while
+  // looked at, so a failure or crash half-way removes none of those not yet
+  // acknowledged. For a queue nobody consumes (the parked queue).
+  virtual absl::StatusOr<int64_t> Prune(
+      const std::string& queue,
+      const std::function<bool(const std::string& body)>& drop,
+      int64_t max_messages) = 0;
 };
 
 }  // namespace utpost::queue

@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -22,6 +23,8 @@ using v1::Letter;
 constexpr char kDeliverPrefix[] = "deliver.";
 constexpr char kRoute[] = "route";
 constexpr int kMaxPageSize = 1000;
+// Parked copies looked at by one prune; each is a few dozen bytes.
+constexpr int64_t kMaxParkedCopiesLooked = 100000;
 
 // States a letter may rest in for good. DELIVERED counts: it is in the
 // mailbox, and whether it is ever read is the recipient's business.
@@ -348,6 +351,7 @@ absl::StatusOr<v1::RedriveLettersResponse> Operations::Redrive(
     out.add_letter_ids(id);
     out.set_redriven(1);
     if (options_.on_change) options_.on_change();
+    PruneParkedCopies();
     return out;
   }
 
@@ -403,7 +407,35 @@ absl::StatusOr<v1::RedriveLettersResponse> Operations::Redrive(
     out.set_redriven(out.redriven() + 1);
   }
   if (out.redriven() > 0 && options_.on_change) options_.on_change();
+  PruneParkedCopies();
   return out;
+}
+
+void Operations::PruneParkedCopies() {
+  std::lock_guard<std::mutex> lock(admin_mu_);
+  if (admin_ == nullptr) return;
+  const std::string queue = options_.topology.ParkedQueue();
+  absl::flat_hash_set<std::string> kept;
+  auto pruned = admin_->Prune(
+      queue,
+      [&](const std::string& body) {
+        internal::v1::WorkItem item;
+        if (!item.ParseFromString(body) || item.letter_id().empty()) {
+          return false;  // Not Utpost's: left for whoever put it there.
+        }
+        auto letter = store_->GetLetter(item.letter_id(), "");
+        if (!letter.ok()) return absl::IsNotFound(letter.status());
+        return letter->state != Letter::PARKED ||
+               !kept.insert(item.letter_id()).second;
+      },
+      kMaxParkedCopiesLooked);
+  if (!pruned.ok()) {
+    spdlog::warn("{}: copies of redriven letters not removed: {}", queue,
+                 pruned.status().ToString());
+  } else if (*pruned > 0) {
+    spdlog::info("{}: removed {} copies of letters no longer parked", queue,
+                 *pruned);
+  }
 }
 
 absl::StatusOr<v1::ChannelState> Operations::SetPaused(

@@ -67,6 +67,11 @@ class Operations {
   absl::Status RedriveOne(const store::LetterRecord& letter,
                           const std::string& operator_cn);
   absl::StatusOr<v1::OpsLetter> FullLetter(const std::string& id);
+  // The parked queue holds a copy of each parked work item, for the
+  // broker's own tools; after a re-drive, copies of letters no longer
+  // PARKED (and second copies of a letter parked twice) are removed. Best
+  // effort: the store is the truth, and the next re-drive tries again.
+  void PruneParkedCopies();
 
   store::Store* const store_;
   const OperationsOptions options_;

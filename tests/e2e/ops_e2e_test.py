@@ -57,6 +57,10 @@ class OpsTest(unittest.TestCase):
     def status(self):
         return self.ctl_json("status")
 
+    def parked_queue_depth(self):
+        return next(int(q.get("messages", 0)) for q in self.status()["queues"]
+                    if q["queue"].endswith(".parked"))
+
     def poll(self, what, fn, timeout=60):
         deadline = time.time() + timeout
         last = None
@@ -215,11 +219,17 @@ class OpsTest(unittest.TestCase):
             p["channel"] == "print" and int(p.get("errors", 0)) >= 6
             for p in self.status()["providers"]), timeout=30)
         self.assertEqual(int(self.status()["parked"]), 2)
+        # A copy of each parked work item waits in the parked queue, for
+        # the broker's own tools.
+        self.poll("two copies in the parked queue",
+                  lambda: self.parked_queue_depth() == 2)
 
         # After recovery, one command sends them back.
         self.stack.sim_call("DELETE", "/sim/v1/faults")
         r = self.ctl("redrive", "--all", check=0)
         self.assertIn("redriven 2 letters", r.stdout)
+        # ...and their copies leave the parked queue.
+        self.assertEqual(self.parked_queue_depth(), 0)
         self.wait_states(failing, "SENT_PRINT")
         timeline = self.ctl_json("letter", failing[0])
         self.assertIn({"state": "ROUTED", "reason":

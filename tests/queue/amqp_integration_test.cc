@@ -26,11 +26,13 @@
 namespace utpost::queue {
 namespace {
 
+using ::testing::_;
 using ::testing::AnyOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::utpost::testing::BrokerProcess;
 using ::utpost::testing::IsOk;
+using ::utpost::testing::IsOkAndHolds;
 using ::utpost::testing::StatusIs;
 
 using std::chrono::milliseconds;
@@ -310,6 +312,51 @@ TEST_F(AmqpIntegrationTest, StatsShowsQueueDepths) {
       EXPECT_EQ(s.messages, 0) << s.queue;
     }
   }
+}
+
+TEST_F(AmqpIntegrationTest, PruneRemovesChosenMessagesAndKeepsTheOrder) {
+  const Topology topology = TopologyNamed("prune");
+  Declare(topology);
+  ASSERT_THAT(NewAmqpPublisher(Options())->PublishAll(Messages(
+                  topology.WorkExchange(), Topology::kParkedRoutingKey, "m", 6)),
+              IsOk());
+  ASSERT_EQ(DepthEventually(topology, "prune.parked", 6), 6);
+  std::unique_ptr<Admin> admin = NewAmqpAdmin(Options());
+  std::vector<std::string> seen;
+  auto odd = [&](const std::string& body) {
+    seen.push_back(body);
+    return (body.back() - '0') % 2 == 1;
+  };
+  EXPECT_THAT(admin->Prune("prune.parked", odd, 100), IsOkAndHolds(3));
+  EXPECT_EQ(seen.size(), 6u);
+  EXPECT_EQ(DepthEventually(topology, "prune.parked", 3), 3);
+
+  // At most max_messages looked at; the rest are not touched.
+  seen.clear();
+  auto all = [&](const std::string& body) {
+    seen.push_back(body);
+    return true;
+  };
+  EXPECT_THAT(admin->Prune("prune.parked", all, 1), IsOkAndHolds(1));
+  EXPECT_EQ(DepthEventually(topology, "prune.parked", 2), 2);
+
+  // The kept ones stay, in their order.
+  seen.clear();
+  auto none = [&](const std::string& body) {
+    seen.push_back(body);
+    return false;
+  };
+  EXPECT_THAT(admin->Prune("prune.parked", none, 100), IsOkAndHolds(0));
+  EXPECT_THAT(admin->Prune("prune.parked", none, 100), IsOkAndHolds(0));
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0].back(), '2');
+  EXPECT_EQ(seen[1].back(), '4');
+  EXPECT_EQ(seen[2].back(), '2');
+  EXPECT_EQ(seen[3].back(), '4');
+  EXPECT_THAT(admin->Prune("prune.no-such-queue", none, 100),
+              StatusIs(absl::StatusCode::kNotFound, _));
+  // The admin is usable after an error.
+  EXPECT_THAT(admin->Prune("prune.parked", all, 100), IsOkAndHolds(2));
 }
 
 TEST_F(AmqpIntegrationTest, UnroutableMessageIsUnavailableNotDropped) {

@@ -21,19 +21,9 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 using ::utpost::testing::IsOk;
+using ::utpost::testing::IsOkAndHolds;
 using ::utpost::testing::MakeTestPdf;
 using ::utpost::testing::StatusIs;
-
-// The project's matchers have no IsOkAndHolds yet; this file needs only one.
-MATCHER_P(IsOkAndHolds, value,
-          "is OK and holds " + ::testing::PrintToString(value)) {
-  if (!arg.ok()) {
-    *result_listener << "status is " << arg.status().ToString();
-    return false;
-  }
-  *result_listener << "holds " << *arg;
-  return *arg == value;
-}
 
 // `pdf` rewritten with a user password, so it cannot be opened without it.
 std::string EncryptWithPassword(const std::string& pdf) {

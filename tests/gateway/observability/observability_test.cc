@@ -236,6 +236,11 @@ class FakeAdmin final : public queue::Admin {
     if (!*up_) return absl::UnavailableError("down");
     return std::vector<queue::QueueStats>{{"utpost.route", 7, 2}};
   }
+  absl::StatusOr<int64_t> Prune(const std::string&,
+                                const std::function<bool(const std::string&)>&,
+                                int64_t) override {
+    return 0;
+  }
 
  private:
   bool* const up_;

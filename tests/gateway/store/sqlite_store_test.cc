@@ -33,17 +33,9 @@ using ::testing::IsEmpty;
 using ::testing::Pair;
 using ::testing::SizeIs;
 using ::utpost::testing::IsOk;
+using ::utpost::testing::IsOkAndHolds;
 using ::utpost::testing::StatusIs;
 using ::utpost::v1::Letter;
-
-// `StatusOr<T>` that is OK with a value matching `matcher`.
-MATCHER_P(IsOkAndHolds, matcher, "is OK and holds a matching value") {
-  if (!arg.ok()) {
-    *result_listener << "status is " << arg.status().ToString();
-    return false;
-  }
-  return ::testing::ExplainMatchResult(matcher, *arg, result_listener);
-}
 
 // Now, to the second: receipts are checked against the development
 // certificate's validity at their own time, and make-certs.sh may have made
