@@ -7,8 +7,7 @@
 
 namespace utpost::sim {
 
-void DigipostEventFeed::Schedule(const std::string& message_id,
-                                 const std::string& document_uuid,
+void DigipostEventFeed::Schedule(const std::string& document_uuid,
                                  const std::string& type, int64_t at_ms) {
   absl::MutexLock lock(&mu_);
   Event e;
@@ -18,7 +17,6 @@ void DigipostEventFeed::Schedule(const std::string& message_id,
                   '0'),
       next_id_);
   ++next_id_;
-  e.message_id = message_id;
   e.document_uuid = document_uuid;
   e.type = type;
   e.at_ms = at_ms;
@@ -52,8 +50,7 @@ std::string DigipostEventFeed::Page(int64_t now_ms, int64_t offset, int64_t max,
                     "    <type>", e.type, "</type>\n", "    <created>",
                     FormatRfc3339(e.at_ms), "</created>\n",
                     "    <document-uuid>", e.document_uuid,
-                    "</document-uuid>\n", "    <message-id>", e.message_id,
-                    "</message-id>\n", "  </event>\n");
+                    "</document-uuid>\n", "  </event>\n");
     ++served_;
   }
   absl::StrAppend(&xml, "</document-events>\n");

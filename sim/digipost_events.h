@@ -10,11 +10,10 @@
 //       <type>OPENED|PRINT_FAILED|POSTMARKED|SHREDDED|
 //             EMAIL_NOTIFICATION_FAILED|SMS_NOTIFICATION_FAILED</type>
 //       <created>2026-11-23T12:00:00.000Z</created>
-//       <document-uuid>primary document's uuid</document-uuid>
-//       <message-id>the sender's message id</message-id>
+//       <document-uuid>the document's uuid</document-uuid>
 //     </event>
 //   </document-events>
-// (Digipost's events name documents; this simulator adds the message id.)
+// As Digipost's, the events name documents, not messages.
 #ifndef UTPOST_SIM_DIGIPOST_EVENTS_H_
 #define UTPOST_SIM_DIGIPOST_EVENTS_H_
 
@@ -31,9 +30,10 @@ namespace utpost::sim {
 // Thread-safe.
 class DigipostEventFeed {
  public:
-  // An event of `type` about `message_id` that happens at `at_ms`.
-  void Schedule(const std::string& message_id, const std::string& document_uuid,
-                const std::string& type, int64_t at_ms);
+  // An event of `type` about the document `document_uuid` that happens at
+  // `at_ms`.
+  void Schedule(const std::string& document_uuid, const std::string& type,
+                int64_t at_ms);
   // The feed's XML page at `now_ms`, after moving what became available
   // into the feed (disturbed as `faults` say).
   std::string Page(int64_t now_ms, int64_t offset, int64_t max,
@@ -45,7 +45,6 @@ class DigipostEventFeed {
  private:
   struct Event {
     std::string id;
-    std::string message_id;
     std::string document_uuid;
     std::string type;
     int64_t at_ms = 0;

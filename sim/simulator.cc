@@ -375,6 +375,7 @@ class SimulatorImpl final : public Simulator {
       events_.Reset();
       absl::MutexLock lock(&mu_);
       digipost_.clear();
+      primary_documents_.clear();
       print_.Reset();
       registry_requests_ = 0;
       registry_persons_ = 0;
@@ -651,6 +652,10 @@ class SimulatorImpl final : public Simulator {
                             "number or a 9-digit organisation number");
     }
     const bool duplicate = CountDelivery(&digipost_, message_id);
+    {
+      absl::MutexLock lock(&mu_);
+      primary_documents_.emplace(message_id, uuids.front());
+    }
     if (duplicate) {
       spdlog::info("digipost: duplicate message {}", message_id);
       res.status = 409;
@@ -665,7 +670,7 @@ class SimulatorImpl final : public Simulator {
       auto reader = persons_.find(person);
       if (reader != persons_.end() && reader->second.reads_after_seconds >= 0) {
         events_.Schedule(
-            message_id, uuids.front(), "OPENED",
+            uuids.front(), "OPENED",
             clock_->NowMillis() + reader->second.reads_after_seconds * 1000);
       }
     }
@@ -792,7 +797,13 @@ class SimulatorImpl final : public Simulator {
                       kJson);
       return;
     }
-    events_.Schedule(id, "", type, clock_->NowMillis() + after);
+    std::string document = id;  // A message not delivered: as given.
+    {
+      absl::MutexLock lock(&mu_);
+      auto primary = primary_documents_.find(id);
+      if (primary != primary_documents_.end()) document = primary->second;
+    }
+    events_.Schedule(document, type, clock_->NowMillis() + after);
     res.status = 204;
   }
 
@@ -829,6 +840,8 @@ class SimulatorImpl final : public Simulator {
   }
 
   std::map<std::string, Counts> digipost_ ABSL_GUARDED_BY(mu_);
+  // Message id -> its primary document's uuid, which events name.
+  std::map<std::string, std::string> primary_documents_ ABSL_GUARDED_BY(mu_);
   int64_t registry_requests_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t registry_persons_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -40,7 +40,8 @@
 //                              after delivery.
 //   POST   /sim/v1/events      {"message_id": "...", "type": "OPENED",
 //                              "after_ms": 0}: the Digipost feed reports
-//                              this event about the message after after_ms.
+//                              this event about the message's primary
+//                              document after after_ms.
 //                              204.
 //   POST   /sim/v1/faults      {"endpoint": "<name>", "status": 503,
 //                              "count": 5, "delay_ms": 0, ...}: faults of

@@ -105,6 +105,18 @@ std::string FileType(const OutgoingDocument& document) {
   return absl::AsciiStrToLower(document.file_name.substr(dot + 1));
 }
 
+// 8-4-4-4-12 lowercase hex digits.
+bool IsLowercaseUuid(absl::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    const char c = s[i];
+    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+      return false;
+  }
+  return true;
+}
+
 std::string DocumentXml(absl::string_view element, const std::string& uuid,
                         absl::string_view subject,
                         const OutgoingDocument& document) {
@@ -336,7 +348,9 @@ class DigipostChannel final : public Channel {
       pos = end;
       ProviderEvent e;
       e.event_id = FindElementText(chunk, "uuid");
-      e.message_id = FindElementText(chunk, "message-id");
+      // The primary document's uuid is the message id (see
+      // DigipostDocumentUuid).
+      e.message_id = FindElementText(chunk, "document-uuid");
       e.provider = "digipost";
       const std::string type = FindElementText(chunk, "type");
       if (type == "OPENED") {
@@ -383,6 +397,7 @@ class DigipostChannel final : public Channel {
 }  // namespace
 
 std::string DigipostDocumentUuid(const std::string& message_id, int index) {
+  if (index == 0 && IsLowercaseUuid(message_id)) return message_id;
   return NameBasedUuid(
       absl::StrCat("digipost-document\n", message_id, "\n", index));
 }

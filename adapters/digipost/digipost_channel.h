@@ -11,7 +11,14 @@
 //           the document's bytes
 //
 // Each document's uuid is derived from (message_id, index), so a retry sends
-// the same message with the same uuids.
+// the same message with the same uuids; the primary document's uuid is the
+// message id itself (a letter id is a uuid).
+//
+// Document events (read, posted, print failed, ...) come from
+//   GET {base_url}/documents/events?from=...&to=...&offset=N&maxResults=M
+// and name the document by its uuid: an event about a letter's primary
+// document is an event about the letter (ProviderEvent::message_id).
+// Events about attachments name no letter; they are kept as evidence only.
 #ifndef UTPOST_ADAPTERS_DIGIPOST_DIGIPOST_CHANNEL_H_
 #define UTPOST_ADAPTERS_DIGIPOST_DIGIPOST_CHANNEL_H_
 
@@ -43,7 +50,8 @@ struct DigipostOptions {
 };
 
 // The document uuid sent for document `index` (0 = primary) of the letter
-// with `message_id`: the same inputs always give the same uuid.
+// with `message_id`: the same inputs always give the same uuid. For the
+// primary document of a message whose id is a lowercase uuid, that id.
 std::string DigipostDocumentUuid(const std::string& message_id, int index);
 
 // Returns the channel named "digital". `http` is not owned and must outlive

@@ -152,6 +152,15 @@ TEST_F(DigipostChannelTest, OrganisationRecipient) {
                     Not(HasSubstr("personal-identification-number"))));
 }
 
+TEST(DigipostDocumentUuidTest, PrimaryDocumentOfALetterIsTheLetterId) {
+  // So that the document event feed names the letter.
+  const std::string letter = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+  EXPECT_EQ(DigipostDocumentUuid(letter, 0), letter);
+  EXPECT_NE(DigipostDocumentUuid(letter, 1), letter);
+  EXPECT_NE(DigipostDocumentUuid("7C9E6679-7425-40DE-944B-E07FC1F90AE7", 0),
+            "7C9E6679-7425-40DE-944B-E07FC1F90AE7");
+}
+
 TEST(DigipostDocumentUuidTest, StablePerMessageAndIndex) {
   std::string uuid = DigipostDocumentUuid("m-1", 0);
   EXPECT_EQ(uuid, DigipostDocumentUuid("m-1", 0));

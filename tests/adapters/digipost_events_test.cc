@@ -26,12 +26,13 @@ HttpResponse Reply(int status, std::string body) {
   return response;
 }
 
+// An event about the document `document`, as Digipost's feed names it.
 std::string Event(const std::string& id, const std::string& type,
-                  const std::string& message) {
+                  const std::string& document) {
   return "<event><uuid>" + id + "</uuid><type>" + type +
          "</type><created>2026-11-23T12:00:00.500Z</created>"
-         "<document-uuid>d</document-uuid><message-id>" +
-         message + "</message-id></event>";
+         "<document-uuid>" +
+         document + "</document-uuid></event>";
 }
 
 std::string Feed(const std::vector<std::string>& events) {
@@ -70,6 +71,7 @@ TEST_F(DigipostEventsTest, FetchesSignedAndMapsEveryType) {
   ASSERT_THAT(events, IsOk());
   ASSERT_THAT(*events, SizeIs(5));
   EXPECT_EQ((*events)[0].event_id, "e1");
+  // A primary document's uuid is its message's id.
   EXPECT_EQ((*events)[0].message_id, "m1");
   EXPECT_EQ((*events)[0].kind, Kind::kRead);
   EXPECT_EQ((*events)[0].time_ms, 1795435200500);

@@ -107,25 +107,25 @@ TEST(FaultModelTest, BadFaultsAreRefusedByField) {
 
 TEST(DigipostEventFeedTest, LateDuplicateAndOutOfOrder) {
   DigipostEventFeed feed;
-  feed.Schedule("m1", "d1", "OPENED", 1000);
-  feed.Schedule("m2", "d2", "POSTMARKED", 1001);
+  feed.Schedule("d1", "OPENED", 1000);
+  feed.Schedule("d2", "POSTMARKED", 1001);
   EXPECT_THAT(feed.Page(500, 0, 10, {}), ::testing::Not(HasSubstr("<event>")));
   EventFaults f;
   f.late_ms = 1000;
-  EXPECT_THAT(feed.Page(1999, 0, 10, f), ::testing::Not(HasSubstr("m1")));
+  EXPECT_THAT(feed.Page(1999, 0, 10, f), ::testing::Not(HasSubstr("d1")));
   f.duplicate = true;
   f.out_of_order = true;
   std::string page = feed.Page(2001, 0, 10, f);
-  // m2 first (reversed), each twice.
-  size_t m2 = page.find("<message-id>m2<");
-  size_t m1 = page.find("<message-id>m1<");
-  ASSERT_NE(m2, std::string::npos);
-  ASSERT_NE(m1, std::string::npos);
-  EXPECT_LT(m2, m1);
-  EXPECT_NE(page.find("<message-id>m2<", m2 + 1), std::string::npos);
+  // d2 first (reversed), each twice.
+  size_t d2 = page.find("<document-uuid>d2<");
+  size_t d1 = page.find("<document-uuid>d1<");
+  ASSERT_NE(d2, std::string::npos);
+  ASSERT_NE(d1, std::string::npos);
+  EXPECT_LT(d2, d1);
+  EXPECT_NE(page.find("<document-uuid>d2<", d2 + 1), std::string::npos);
   EXPECT_EQ(feed.served(), 4);
   // Offsets page through the feed.
-  EXPECT_THAT(feed.Page(3000, 3, 10, {}), HasSubstr("m1"));
+  EXPECT_THAT(feed.Page(3000, 3, 10, {}), HasSubstr("d1"));
   EXPECT_THAT(feed.Page(3000, 4, 10, {}), ::testing::Not(HasSubstr("<event>")));
 }
 
