@@ -158,6 +158,7 @@ void RegisterBuiltinAdapters(AdapterRegistry* registry) {
         options.sender_id = settings.sender_id;
         options.signing_key_file = settings.signing_key_file;
         options.clock = settings.clock;
+        options.positions = settings.feed_positions;
         return NewDigipostChannel(options, settings.http);
       });
   (void)registry->RegisterChannel(
@@ -218,6 +219,7 @@ void RegisterBuiltinAdapters(AdapterRegistry* registry) {
             settings.base_url, settings.tokens, settings.http);
         options.tokens = options.tokens_owner.get();
         options.clock = settings.clock;
+        options.positions = settings.feed_positions;
         return NewAltinnChannel(std::move(options), settings.http);
       });
   (void)registry->RegisterOrganisationRegistry(

@@ -75,6 +75,11 @@ struct AdapterSettings {
   std::string altinn_notification_email_subject;
   std::string altinn_notification_email_body;
   std::string altinn_notification_sms_body;
+  // Channels "digipost" and "altinn": where their event feeds are read
+  // from, shared by every worker. Null: kept in memory only, so a restart
+  // reads the feed again (Altinn from its start; Digipost its look-back).
+  // Not owned; must outlive what the factory makes.
+  FeedPositions* feed_positions = nullptr;
 };
 
 using ChannelFactory = std::function<absl::StatusOr<std::unique_ptr<Channel>>(

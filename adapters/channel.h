@@ -181,6 +181,23 @@ class Channel {
   }
 };
 
+// Where a channel is in a provider's event feed that is read by position
+// (a cursor or an offset), kept outside the process (the daemon keeps it in
+// the store) so that a restarted worker, or a second one, goes on from
+// there instead of reading the feed from its start. Positions are the
+// channel's own strings. Thread-safe.
+class FeedPositions {
+ public:
+  virtual ~FeedPositions() = default;
+  // The position saved for `feed`; "" when none was.
+  virtual absl::StatusOr<std::string> Load(const std::string& feed) = 0;
+  // Moves `feed` from `from` to `to`; false when another reader moved it
+  // first (this one then loads it again).
+  virtual absl::StatusOr<bool> Move(const std::string& feed,
+                                    const std::string& from,
+                                    const std::string& to) = 0;
+};
+
 // True for the codes a channel or registry uses for transient errors.
 inline bool IsTransient(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) ||

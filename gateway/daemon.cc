@@ -31,6 +31,7 @@
 #include "gateway/config/certificates.h"
 #include "gateway/dispatch/dispatcher.h"
 #include "gateway/dispatch/event_poller.h"
+#include "gateway/dispatch/feed_positions.h"
 #include "gateway/dispatch/outbox_relay.h"
 #include "gateway/dispatch/provider_stats.h"
 #include "gateway/dispatch/timer_scanner.h"
@@ -109,6 +110,8 @@ struct OutsideWorld {
   std::unique_ptr<adapters::Registry> registry;
   // The business registry; null: organisations go to print.
   std::unique_ptr<adapters::OrganisationRegistry> organisations;
+  // Where the channels are in their providers' event feeds (the store).
+  std::unique_ptr<adapters::FeedPositions> feed_positions;
   // By routing name; exactly ConfiguredChannels().
   std::map<std::string, std::unique_ptr<adapters::Channel>> channels;
 
@@ -119,10 +122,12 @@ struct OutsideWorld {
   }
 };
 
-absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
+absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p,
+                                               store::Store* store) {
   adapters::AdapterRegistry known;
   adapters::RegisterBuiltinAdapters(&known);
   OutsideWorld w;
+  w.feed_positions = std::make_unique<dispatch::StoreFeedPositions>(store);
   adapters::CurlHttpClientOptions http_options;
   http_options.ca_file = p.ca_file();
   http_options.timeout_ms = int64_t{p.timeout_seconds()} * 1000;
@@ -165,6 +170,7 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
   digipost.sender_id = p.digipost().sender_id();
   digipost.signing_key_file = p.digipost().signing_key_file();
   digipost.http = w.http.get();
+  digipost.feed_positions = w.feed_positions.get();
   auto d = known.MakeChannel("digipost", digipost);
   if (!d.ok()) {
     return absl::InvalidArgumentError(
@@ -215,6 +221,7 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p) {
     altinn.altinn_notification_sms_body = p.altinn().notification_sms_body();
     altinn.tokens = w.tokens.get();
     altinn.http = w.http.get();
+    altinn.feed_positions = w.feed_positions.get();
     auto a = known.MakeChannel("altinn", altinn);
     if (!a.ok()) {
       return absl::InvalidArgumentError(
@@ -385,7 +392,7 @@ absl::Status RunDaemon(const config::v1::Config& config,
   // Built before the services so that a bad provider setting stops start-up.
   OutsideWorld outside;
   if (worker_role) {
-    auto built = BuildOutsideWorld(config.providers());
+    auto built = BuildOutsideWorld(config.providers(), store->get());
     if (!built.ok()) return built.status();
     outside = std::move(*built);
   }

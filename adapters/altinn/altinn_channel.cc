@@ -214,7 +214,11 @@ class AltinnChannel final : public Channel {
 
   absl::StatusOr<std::vector<ProviderEvent>> FetchEvents(int max) override {
     std::string after;
-    {
+    if (options_.positions != nullptr) {
+      ASSIGN_OR_RETURN(after, options_.positions->Load(FeedName()));
+      absl::MutexLock lock(&mu_);
+      cursor_ = after;  // Another worker may have moved it.
+    } else {
       absl::MutexLock lock(&mu_);
       after = cursor_;
     }
@@ -269,19 +273,43 @@ class AltinnChannel final : public Channel {
       out.push_back(std::move(event));
       page.emplace_back(id, true);
     }
-    absl::MutexLock lock(&mu_);
-    page_ = std::move(page);
-    AdvanceCursor({});
+    std::string from;
+    std::string to;
+    {
+      absl::MutexLock lock(&mu_);
+      page_ = std::move(page);
+      from = cursor_;
+      AdvanceCursor({});
+      to = cursor_;
+    }
+    RETURN_IF_ERROR(SaveCursor(from, to));
     return out;
   }
 
   absl::Status ConfirmEvents(const std::vector<std::string>& ids) override {
-    absl::MutexLock lock(&mu_);
-    AdvanceCursor(std::set<std::string>(ids.begin(), ids.end()));
-    return absl::OkStatus();
+    std::string from;
+    std::string to;
+    {
+      absl::MutexLock lock(&mu_);
+      from = cursor_;
+      AdvanceCursor(std::set<std::string>(ids.begin(), ids.end()));
+      to = cursor_;
+    }
+    return SaveCursor(from, to);
   }
 
  private:
+  std::string FeedName() const {
+    return absl::StrCat("altinn:", options_.resource_id);
+  }
+
+  // Keeps where the cursor went, for a restart or another worker. When
+  // another worker moved it first, the next FetchEvents takes its position.
+  absl::Status SaveCursor(const std::string& from, const std::string& to) {
+    if (options_.positions == nullptr || from == to) return absl::OkStatus();
+    return options_.positions->Move(FeedName(), from, to).status();
+  }
+
   // Moves the cursor over the page's leading events that are confirmed or
   // were never returned (types we do not map).
   void AdvanceCursor(const std::set<std::string>& confirmed)

@@ -21,9 +21,11 @@
 // correspondence's statusText), ...notificationfailed -> kNotificationFailed;
 // other types are skipped. The event's correspondence is matched to the
 // letter by its idempotentKey, read with GET .../correspondence/{id} (kept
-// in memory after the first time). The cursor is kept in memory and moves
-// on ConfirmEvents: after a restart the feed is read again from the start,
-// and the dispatcher recognises repeated events by their ids.
+// in memory after the first time). The cursor moves on ConfirmEvents over
+// the events stored and those not ours; it is kept in `positions` (feed
+// "altinn:<resource_id>") when given, so that a restart goes on from there,
+// else in memory only (a restart reads the feed from its start, and the
+// dispatcher recognises repeated events by their ids).
 #ifndef UTPOST_ADAPTERS_ALTINN_ALTINN_CHANNEL_H_
 #define UTPOST_ADAPTERS_ALTINN_ALTINN_CHANNEL_H_
 
@@ -60,6 +62,8 @@ struct AltinnOptions {
   std::shared_ptr<TokenSource> tokens_owner;
   // Not owned. Null: the real clock.
   const Clock* clock = nullptr;
+  // Where the event cursor is kept. Not owned. Null: in memory only.
+  FeedPositions* positions = nullptr;
 };
 
 // Send errors: INVALID_ARGUMENT for a letter without an organisation

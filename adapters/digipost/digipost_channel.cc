@@ -7,7 +7,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "adapters/http/digest.h"
@@ -155,22 +157,42 @@ class DigipostChannel final : public Channel {
     }
   }
 
-  // The feed is read by offset from a fixed start (the channel's creation
-  // less the look-back); ConfirmEvents moves past what was stored. After a
-  // restart the look-back window is read again and the store recognises
-  // the repeats.
+  // The feed is read by offset from a fixed start (the first channel's
+  // creation less the look-back); ConfirmEvents moves past what was stored.
+  // With `positions` both are kept there and a restart goes on from them;
+  // without, a restart reads its look-back window again and the store
+  // recognises the repeats.
   absl::StatusOr<std::vector<ProviderEvent>> FetchEvents(int max) override {
     if (max <= 0) return std::vector<ProviderEvent>{};
+    int64_t from_ms;
     int64_t offset;
+    if (options_.positions != nullptr) {
+      // Another worker may have moved it.
+      ASSIGN_OR_RETURN(std::string saved,
+                       options_.positions->Load(FeedName()));
+      absl::MutexLock lock(&events_mu_);
+      saved_position_ = saved;
+      std::pair<absl::string_view, absl::string_view> parts =
+          absl::StrSplit(saved, absl::MaxSplits(':', 1));
+      int64_t saved_from;
+      int64_t saved_offset;
+      // None yet (or unreadable, then replaced): this channel's start.
+      if (absl::SimpleAtoi(parts.first, &saved_from) &&
+          absl::SimpleAtoi(parts.second, &saved_offset) && saved_offset >= 0) {
+        events_from_ms_ = saved_from;
+        events_offset_ = saved_offset;
+      }
+    }
     {
       absl::MutexLock lock(&events_mu_);
+      from_ms = events_from_ms_;
       offset = events_offset_;
     }
     HttpRequest request;
     request.method = "GET";
     request.url =
         absl::StrCat(options_.base_url,
-                     "/documents/events?from=", FormatRfc3339(events_from_ms_),
+                     "/documents/events?from=", FormatRfc3339(from_ms),
                      "&to=", FormatRfc3339(clock_->NowMillis() + 60 * 1000),
                      "&offset=", offset, "&maxResults=", max);
     request.headers = {{"Accept", std::string(kMessageMediaType)}};
@@ -191,8 +213,23 @@ class DigipostChannel final : public Channel {
   }
 
   absl::Status ConfirmEvents(const std::vector<std::string>& ids) override {
-    absl::MutexLock lock(&events_mu_);
-    events_offset_ += static_cast<int64_t>(ids.size());
+    if (ids.empty()) return absl::OkStatus();
+    std::string from;
+    std::string to;
+    {
+      absl::MutexLock lock(&events_mu_);
+      events_offset_ += static_cast<int64_t>(ids.size());
+      from = saved_position_;
+      to = absl::StrCat(events_from_ms_, ":", events_offset_);
+    }
+    if (options_.positions == nullptr) return absl::OkStatus();
+    // False: another worker moved it first; the next fetch takes its place.
+    ASSIGN_OR_RETURN(bool moved,
+                     options_.positions->Move(FeedName(), from, to));
+    if (moved) {
+      absl::MutexLock lock(&events_mu_);
+      saved_position_ = to;
+    }
     return absl::OkStatus();
   }
 
@@ -389,9 +426,15 @@ class DigipostChannel final : public Channel {
   const std::unique_ptr<RequestSigner> signer_;
   HttpClient* const http_;
   const Clock* const clock_;
-  const int64_t events_from_ms_;
+  std::string FeedName() const {
+    return absl::StrCat("digipost:", options_.sender_id);
+  }
+
   absl::Mutex events_mu_;
+  int64_t events_from_ms_ ABSL_GUARDED_BY(events_mu_);
   int64_t events_offset_ ABSL_GUARDED_BY(events_mu_) = 0;
+  // The position as last read from or written to `positions`.
+  std::string saved_position_ ABSL_GUARDED_BY(events_mu_);
 };
 
 }  // namespace

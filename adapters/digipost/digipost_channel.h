@@ -47,6 +47,10 @@ struct DigipostOptions {
   // How far back the document event feed is read when the channel starts
   // (events seen before are recognised by the store). Default 24 h.
   int64_t events_lookback_ms = int64_t{24} * 3600 * 1000;
+  // Where the event feed is read from (feed "digipost:<sender_id>", the
+  // position "<from ms>:<offset>"), so that a restart goes on from there.
+  // Not owned. Null: in memory only; a restart reads the look-back again.
+  FeedPositions* positions = nullptr;
 };
 
 // The document uuid sent for document `index` (0 = primary) of the letter

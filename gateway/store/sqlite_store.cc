@@ -156,6 +156,13 @@ CREATE TABLE IF NOT EXISTS purged_letters (
   purged_ms INTEGER NOT NULL
 );
 
+-- Where the workers are in each provider's event feed.
+CREATE TABLE IF NOT EXISTS feed_positions (
+  feed       TEXT PRIMARY KEY NOT NULL,
+  position   TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+
 -- Operations (#5).
 -- Failed attempts, for the operators' timeline. stage as in WorkItem.
 CREATE TABLE IF NOT EXISTS failed_attempts (
@@ -535,6 +542,10 @@ class SqliteStore final : public Store {
       int64_t updated_before_ms, int limit) override;
   absl::StatusOr<bool> RequeueStuck(const StuckLetter& letter,
                                     const OutboxMessage& work) override;
+  absl::StatusOr<std::string> FeedPosition(const std::string& feed) override;
+  absl::StatusOr<bool> MoveFeedPosition(const std::string& feed,
+                                        const std::string& from,
+                                        const std::string& to) override;
   // The timer part of a transition, inside its transaction.
   absl::Status TimersInTxn(Connection& c, const std::string& letter_id,
                            const Transition& t);
@@ -2030,6 +2041,52 @@ absl::StatusOr<std::vector<FailedAttemptRecord>> SqliteStore::GetFailedAttempts(
     }
     return out;
   });
+}
+
+absl::StatusOr<std::string> SqliteStore::FeedPosition(
+    const std::string& feed) {
+  return Read([&](Connection& c) -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT position FROM feed_positions WHERE feed = ?"));
+    st.BindText(1, feed);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    return row ? st.ColumnText(0) : std::string();
+  });
+}
+
+absl::StatusOr<bool> SqliteStore::MoveFeedPosition(const std::string& feed,
+                                                   const std::string& from,
+                                                   const std::string& to) {
+  if (feed.empty()) return absl::InvalidArgumentError("feed is empty");
+  bool moved = false;
+  std::vector<WriteOp> ops(1);
+  ops[0].run = [&](Connection& c) -> absl::Status {
+    moved = false;  // Should the group commit run this again.
+    ASSIGN_OR_RETURN(
+        Statement read,
+        c.Prepare("SELECT position FROM feed_positions WHERE feed = ?"));
+    read.BindText(1, feed);
+    ASSIGN_OR_RETURN(bool row, read.Step());
+    if ((row ? read.ColumnText(0) : std::string()) != from) {
+      return absl::OkStatus();
+    }
+    ASSIGN_OR_RETURN(Statement st,
+                     c.Prepare("INSERT INTO feed_positions "
+                               "(feed, position, updated_ms) VALUES (?, ?, ?) "
+                               "ON CONFLICT (feed) DO UPDATE SET "
+                               "position = excluded.position, "
+                               "updated_ms = excluded.updated_ms"));
+    st.BindText(1, feed);
+    st.BindText(2, to);
+    st.BindInt64(3, clock_->NowMillis());
+    RETURN_IF_ERROR(st.Run());
+    moved = true;
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(Write(&ops));
+  RETURN_IF_ERROR(ops[0].status);
+  return moved;
 }
 
 absl::Status SqliteStore::SetChannelPaused(const std::string& channel,

@@ -295,6 +295,16 @@ class Store {
       const std::optional<Transition>& transition,
       const std::vector<OutboxMessage>& outbox) = 0;
 
+  // Where a worker is in a provider's event feed ("altinn:<resource>"),
+  // shared by every worker process and kept across restarts. Positions are
+  // the channel's own strings; "" when none was saved.
+  virtual absl::StatusOr<std::string> FeedPosition(const std::string& feed) = 0;
+  // Moves `feed` from `from` ("" for none) to `to`; false, changing nothing,
+  // when it is no longer at `from` (another worker moved it first).
+  virtual absl::StatusOr<bool> MoveFeedPosition(const std::string& feed,
+                                                const std::string& from,
+                                                const std::string& to) = 0;
+
   // Letters in QUEUED or ROUTED not changed since `updated_before_ms`,
   // with no unpublished outbox message and no timer: their work item was
   // lost (or the letter waits in a retry queue far longer than it should).

@@ -12,6 +12,7 @@
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/memory_feed_positions.h"
 #include "nlohmann/json.hpp"
 
 namespace utpost::adapters {
@@ -21,6 +22,8 @@ using nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::utpost::testing::IsOk;
+using ::utpost::testing::IsOkAndHolds;
+using ::utpost::testing::MemoryFeedPositions;
 using ::utpost::testing::StatusIs;
 using Kind = ProviderEvent::Kind;
 
@@ -77,12 +80,13 @@ struct Fixture {
   FixedTokens tokens;
   FakeClock clock{1'800'000'000'000};
   std::unique_ptr<Channel> channel;
-  explicit Fixture(FakeHttpClient* http) {
+  explicit Fixture(FakeHttpClient* http, FeedPositions* positions = nullptr) {
     AltinnOptions o;
     o.base_url = "https://altinn.test/";
     o.resource_id = "utpost-res";
     o.tokens = &tokens;
     o.clock = &clock;
+    o.positions = positions;
     auto c = NewAltinnChannel(o, http);
     EXPECT_THAT(c, IsOk());
     channel = std::move(*c);
@@ -239,6 +243,40 @@ TEST(AltinnChannelTest, MapsEventsToProviderEventsAndMovesTheCursor) {
   auto more = f.channel->FetchEvents(10);
   ASSERT_THAT(more, IsOk());
   EXPECT_TRUE(more->empty());
+}
+
+TEST(AltinnChannelTest, TheCursorIsKeptForARestartAndSharedByWorkers) {
+  FakeHttpClient http([](const HttpRequest& r) {
+    if (absl::StrContains(r.url, "/events/api/v1/events")) {
+      if (absl::StrContains(r.url, "after=")) return Reply(200, "[]");
+      json events = json::array();
+      for (const char* id : {"e1", "e2", "e3"}) {
+        events.push_back(
+            {{"id", id},
+             {"type", "no.altinn.correspondence.correspondencepublished"},
+             {"resourceinstance", "c-1"}});
+      }
+      return Reply(200, events.dump());
+    }
+    return Reply(200, json{{"idempotentKey", kMessageId}}.dump());
+  });
+  MemoryFeedPositions positions;
+  {
+    Fixture f(&http, &positions);
+    ASSERT_THAT(f.channel->FetchEvents(10), IsOk());
+    // e3 is not stored yet: the cursor stays before it.
+    ASSERT_THAT(f.channel->ConfirmEvents({"e1", "e2"}), IsOk());
+  }
+  EXPECT_THAT(positions.Load("altinn:utpost-res"), IsOkAndHolds("e2"));
+  // After a restart, the feed is read on from there.
+  Fixture restarted(&http, &positions);
+  ASSERT_THAT(restarted.channel->FetchEvents(10), IsOk());
+  EXPECT_THAT(http.requests().back().url, HasSubstr("&after=e2"));
+  // Another worker moved on meanwhile: this one follows.
+  ASSERT_THAT(positions.Move("altinn:utpost-res", "e2", "e9"),
+              IsOkAndHolds(true));
+  ASSERT_THAT(restarted.channel->FetchEvents(10), IsOk());
+  EXPECT_THAT(http.requests().back().url, HasSubstr("&after=e9"));
 }
 
 }  // namespace

@@ -9,13 +9,17 @@
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/memory_feed_positions.h"
 
 namespace utpost::adapters {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 using ::utpost::testing::IsOk;
+using ::utpost::testing::IsOkAndHolds;
+using ::utpost::testing::MemoryFeedPositions;
 using ::utpost::testing::StatusIs;
 using Kind = ProviderEvent::Kind;
 
@@ -45,8 +49,10 @@ std::string Feed(const std::vector<std::string>& events) {
 
 class DigipostEventsTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Channel> MakeChannel(FakeHttpClient* http) {
+  std::unique_ptr<Channel> MakeChannel(FakeHttpClient* http,
+                                       FeedPositions* positions = nullptr) {
     DigipostOptions options;
+    options.positions = positions;
     options.base_url = "https://digipost.test";
     options.sender_id = "123456";
     options.signing_key_file = "certs-dev/sender.key";
@@ -103,6 +109,31 @@ TEST_F(DigipostEventsTest, ConfirmMovesTheOffset) {
   ASSERT_THAT(requests, SizeIs(2));
   EXPECT_THAT(requests[0].url, HasSubstr("offset=0&"));
   EXPECT_THAT(requests[1].url, HasSubstr("offset=3&"));
+}
+
+TEST_F(DigipostEventsTest, ThePositionIsKeptForARestartAndSharedByWorkers) {
+  FakeHttpClient http([](const HttpRequest&) { return Reply(200, Feed({})); });
+  MemoryFeedPositions positions;
+  auto first = MakeChannel(&http, &positions);
+  ASSERT_THAT(first->FetchEvents(10), IsOk());
+  ASSERT_THAT(first->ConfirmEvents({"a", "b"}), IsOk());
+  const std::string start = "2027-01-14T08:00:00.000Z";  // Clock less 24 h.
+  EXPECT_THAT(positions.Load("digipost:123456"),
+              IsOkAndHolds("1799913600000:2"));
+  // A restart a day later reads on from the same start and offset.
+  clock_.Advance(int64_t{24} * 3600 * 1000);
+  auto restarted = MakeChannel(&http, &positions);
+  ASSERT_THAT(restarted->FetchEvents(10), IsOk());
+  EXPECT_THAT(http.requests().back().url,
+              AllOf(HasSubstr("from=" + start), HasSubstr("offset=2&")));
+  // Two workers confirming the same page move it once.
+  ASSERT_THAT(first->FetchEvents(10), IsOk());
+  ASSERT_THAT(restarted->ConfirmEvents({"c"}), IsOk());
+  ASSERT_THAT(first->ConfirmEvents({"c"}), IsOk());
+  EXPECT_THAT(positions.Load("digipost:123456"),
+              IsOkAndHolds("1799913600000:3"));
+  ASSERT_THAT(first->FetchEvents(10), IsOk());
+  EXPECT_THAT(http.requests().back().url, HasSubstr("offset=3&"));
 }
 
 TEST_F(DigipostEventsTest, ErrorsAreClassified) {

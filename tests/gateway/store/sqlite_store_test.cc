@@ -531,6 +531,21 @@ TEST_F(SqliteStoreTest, CancelIsRefusedWhileHandingOff) {
   EXPECT_EQ(store_->GetLetter("L1", "")->state, Letter::CANCELLED);
 }
 
+TEST_F(SqliteStoreTest, FeedPositionsMoveOnlyFromWhereTheyAre) {
+  EXPECT_THAT(store_->FeedPosition("altinn:res"), IsOkAndHolds(""));
+  EXPECT_THAT(store_->MoveFeedPosition("altinn:res", "", "e1"),
+              IsOkAndHolds(true));
+  // A second worker that read the feed from the start is too late.
+  EXPECT_THAT(store_->MoveFeedPosition("altinn:res", "", "e1"),
+              IsOkAndHolds(false));
+  EXPECT_THAT(store_->MoveFeedPosition("altinn:res", "e1", "e5"),
+              IsOkAndHolds(true));
+  EXPECT_THAT(store_->FeedPosition("altinn:res"), IsOkAndHolds("e5"));
+  EXPECT_THAT(store_->FeedPosition("digipost:1"), IsOkAndHolds(""));
+  EXPECT_THAT(store_->MoveFeedPosition("", "", "x"),
+              StatusIs(absl::StatusCode::kInvalidArgument, _));
+}
+
 TEST_F(SqliteStoreTest, ReceiptsAfterFollowsTheCursorPerTenant) {
   Create(MakeLetter("A1", kTenantA, "ref-1"));
   Create(MakeLetter("B1", kTenantB, "ref-1"));
