@@ -594,9 +594,13 @@ absl::Status RunDaemon(const config::v1::Config& config,
       }
       return queues;
     };
+    // Letters to route that arrive together are looked up in the registry
+    // together: as many as the broker hands a consumer at once.
+    std::map<std::string, int> batches = {
+        {topology.StageQueue("route"), broker.prefetch}};
     workers = std::make_unique<dispatch::WorkerPool>(
         [broker] { return queue::NewAmqpConsumer(broker); }, dispatcher.get(),
-        groups, paused_queues);
+        groups, paused_queues, /*check_interval_ms=*/1000, batches);
     spdlog::info("worker: {} consumers on {} queues", groups.size(),
                  topology.stages.size());
     std::cout << "utpostd worker: " << groups.size() << " consumers"

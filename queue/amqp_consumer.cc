@@ -57,6 +57,17 @@ class AmqpConsumer final : public Consumer {
   absl::Status Run(const std::vector<std::string>& queues,
                    const Handler& handler,
                    const std::atomic<bool>* stop) override {
+    return RunBatches(queues, nullptr, 1, handler, stop);
+  }
+
+  absl::Status RunBatches(const std::vector<std::string>& queues,
+                          const Prepare& prepare, int max_batch,
+                          const Handler& handler,
+                          const std::atomic<bool>* stop) override {
+    if (max_batch < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("amqp consumer: max_batch ", max_batch, " < 1"));
+    }
     if (queues.empty()) {
       return absl::InvalidArgumentError("amqp consumer: no queues to consume");
     }
@@ -65,7 +76,8 @@ class AmqpConsumer final : public Consumer {
     bool outage = false;
     while (!stop->load()) {
       bool consumed = false;
-      absl::Status status = RunOnce(queues, handler, stop, &consumed);
+      absl::Status status =
+          RunOnce(queues, prepare, max_batch, handler, stop, &consumed);
       if (status.ok()) return status;
       if (IsConfigurationError(status)) {
         spdlog::error("queue: consumer stops: {}", status.ToString());
@@ -94,6 +106,7 @@ class AmqpConsumer final : public Consumer {
   // One connection's life: returns OK when stopped, else why it ended.
   // Sets `*consumed` once every consumer is registered.
   absl::Status RunOnce(const std::vector<std::string>& queues,
+                       const Prepare& prepare, int max_batch,
                        const Handler& handler, const std::atomic<bool>* stop,
                        bool* consumed) {
     ASSIGN_OR_RETURN(std::unique_ptr<AmqpConnection> connection,
@@ -118,39 +131,58 @@ class AmqpConsumer final : public Consumer {
                  options_.host, options_.port);
 
     const struct timeval poll = ToTimeval(kPollInterval);
+    const struct timeval now = {};
+    std::vector<Delivery> batch;
+    std::vector<uint64_t> tags;
     while (!stop->load()) {
       amqp_maybe_release_buffers(state);
-      amqp_envelope_t envelope;
-      amqp_rpc_reply_t reply = amqp_consume_message(state, &envelope, &poll, 0);
-      if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-          reply.library_error == AMQP_STATUS_TIMEOUT) {
-        continue;
+      batch.clear();
+      tags.clear();
+      // Waits for one delivery, then takes those already here.
+      while (static_cast<int>(batch.size()) < max_batch) {
+        amqp_envelope_t envelope;
+        amqp_rpc_reply_t reply = amqp_consume_message(
+            state, &envelope, batch.empty() ? &poll : &now, 0);
+        if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+            reply.library_error == AMQP_STATUS_TIMEOUT) {
+          break;
+        }
+        if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+            reply.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+          // A method frame (a close, a cancel): the batch so far is still
+          // handled if the connection lives on; if not, the broker gives
+          // its deliveries to another consumer.
+          RETURN_IF_ERROR(HandleOtherFrame(connection.get()));
+          break;
+        }
+        RETURN_IF_ERROR(connection->CheckReply(reply, "consume"));
+        Delivery& delivery = batch.emplace_back();
+        delivery.queue = queue_by_tag[ToString(envelope.consumer_tag)];
+        delivery.routing_key = ToString(envelope.routing_key);
+        delivery.body = ToString(envelope.message.body);
+        delivery.redelivered = envelope.redelivered != 0;
+        tags.push_back(envelope.delivery_tag);
+        amqp_destroy_envelope(&envelope);
       }
-      if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-          reply.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
-        RETURN_IF_ERROR(HandleOtherFrame(connection.get()));
-        continue;
+      if (batch.empty()) continue;
+
+      if (prepare) prepare(batch);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        // Stopping: what is not handled yet goes back to the queue with
+        // the polite close.
+        if (i > 0 && stop->load()) break;
+        const Disposition disposition = handler(batch[i]);
+        // A failed ack or reject leaves the message unacknowledged; the
+        // broker delivers it again after the reconnect, and handlers are
+        // idempotent.
+        int rc = disposition == Disposition::kAck
+                     ? amqp_basic_ack(state, AmqpConnection::kChannel, tags[i],
+                                      /*multiple=*/0)
+                     : amqp_basic_reject(state, AmqpConnection::kChannel,
+                                         tags[i], /*requeue=*/1);
+        RETURN_IF_ERROR(connection->CheckLibraryStatus(
+            rc, disposition == Disposition::kAck ? "ack" : "reject"));
       }
-      RETURN_IF_ERROR(connection->CheckReply(reply, "consume"));
-
-      Delivery delivery;
-      delivery.queue = queue_by_tag[ToString(envelope.consumer_tag)];
-      delivery.routing_key = ToString(envelope.routing_key);
-      delivery.body = ToString(envelope.message.body);
-      delivery.redelivered = envelope.redelivered != 0;
-      const uint64_t tag = envelope.delivery_tag;
-      amqp_destroy_envelope(&envelope);
-
-      const Disposition disposition = handler(delivery);
-      // A failed ack or reject leaves the message unacknowledged; the broker
-      // delivers it again after the reconnect, and handlers are idempotent.
-      int rc = disposition == Disposition::kAck
-                   ? amqp_basic_ack(state, AmqpConnection::kChannel, tag,
-                                    /*multiple=*/0)
-                   : amqp_basic_reject(state, AmqpConnection::kChannel, tag,
-                                       /*requeue=*/1);
-      RETURN_IF_ERROR(connection->CheckLibraryStatus(
-          rc, disposition == Disposition::kAck ? "ack" : "reject"));
     }
     // The polite close in the destructor makes the broker requeue whatever
     // was prefetched and not handled.

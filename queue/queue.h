@@ -95,6 +95,27 @@ class Consumer {
   virtual absl::Status Run(const std::vector<std::string>& queues,
                            const Handler& handler,
                            const std::atomic<bool>* stop) = 0;
+
+  using Prepare = std::function<void(const std::vector<Delivery>&)>;
+  // As Run, but first shows `prepare` what has arrived together: one
+  // delivery, and with it up to `max_batch` - 1 more that are already here
+  // (it never waits for more). Then each is handled and acked as by Run. So
+  // a stage can do for many letters at once what it would do for each (one
+  // registry look-up for a batch of recipients), while each delivery is
+  // still acked as soon as it is done. This default prepares one delivery
+  // at a time.
+  virtual absl::Status RunBatches(const std::vector<std::string>& queues,
+                                  const Prepare& prepare, int max_batch,
+                                  const Handler& handler,
+                                  const std::atomic<bool>* stop) {
+    return Run(
+        queues,
+        [&](const Delivery& d) {
+          if (prepare) prepare({d});
+          return handler(d);
+        },
+        stop);
+  }
 };
 
 struct QueueStats {

@@ -1,6 +1,7 @@
 #include "gateway/dispatch/dispatcher.h"
 
 #include <algorithm>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -146,7 +147,51 @@ absl::Status Dispatcher::Apply(const std::string& letter_id,
   return absl::OkStatus();
 }
 
-queue::Disposition Dispatcher::Handle(const queue::Delivery& delivery) {
+Dispatcher::Prefetched Dispatcher::Prefetch(
+    const std::vector<queue::Delivery>& batch) {
+  Prefetched out;
+  std::set<std::string> numbers;
+  for (const queue::Delivery& d : batch) {
+    internal::v1::WorkItem item;
+    if (!item.ParseFromString(d.body) || item.stage() != kRoute) continue;
+    auto letter = store_->GetLetter(item.letter_id(), "");
+    if (letter.ok() && NeedsPersonLookup(*letter)) {
+      numbers.insert(letter->spec.recipient().person());
+    }
+  }
+  // One alone is looked up as usual.
+  if (numbers.size() < 2) return out;
+  std::vector<std::string> asked(numbers.begin(), numbers.end());
+  auto contacts = registry_->LookupPersons(asked);
+  if (!contacts.ok()) {
+    spdlog::warn("registry: look-up of {} persons together failed: {}",
+                 asked.size(), contacts.status().ToString());
+    return out;
+  }
+  for (const std::string& n : asked) out.persons[n];
+  for (adapters::PersonContact& c : *contacts) {
+    auto it = out.persons.find(c.person_number);
+    if (it != out.persons.end()) it->second.push_back(std::move(c));
+  }
+  spdlog::debug("registry: {} persons looked up together", asked.size());
+  return out;
+}
+
+bool Dispatcher::NeedsPersonLookup(const store::LetterRecord& letter) const {
+  if (letter.state != Letter::RECEIVED && letter.state != Letter::QUEUED) {
+    return false;
+  }
+  if (letter.spec.has_not_before() &&
+      TimestampMillis(letter.spec.not_before()) > options_.clock->NowMillis()) {
+    return false;  // Held; looked up when due.
+  }
+  return PolicyOf(letter) != Mode::PRINT_ONLY &&
+         !letter.spec.recipient().has_organisation() &&
+         !letter.spec.recipient().person().empty();
+}
+
+queue::Disposition Dispatcher::Handle(const queue::Delivery& delivery,
+                                      const Prefetched* prefetched) {
   internal::v1::WorkItem item;
   if (!item.ParseFromString(delivery.body) || item.letter_id().empty()) {
     // Not ours to retry: a malformed item would only come back.
@@ -172,7 +217,7 @@ queue::Disposition Dispatcher::Handle(const queue::Delivery& delivery) {
   absl::Status s;
   const std::string& stage = item.stage();
   if (stage == kRoute) {
-    s = Route(*letter, item.attempt());
+    s = Route(*letter, item.attempt(), prefetched);
   } else if (stage.rfind(kDeliverPrefix, 0) == 0 &&
              channels_.count(stage.substr(sizeof(kDeliverPrefix) - 1)) > 0) {
     s = Deliver(*letter, stage.substr(sizeof(kDeliverPrefix) - 1),
@@ -189,7 +234,8 @@ queue::Disposition Dispatcher::Handle(const queue::Delivery& delivery) {
   return queue::Disposition::kRequeue;
 }
 
-absl::Status Dispatcher::Route(const store::LetterRecord& letter, int attempt) {
+absl::Status Dispatcher::Route(const store::LetterRecord& letter, int attempt,
+                               const Prefetched* prefetched) {
   if (letter.state != Letter::RECEIVED && letter.state != Letter::QUEUED) {
     return absl::OkStatus();  // Routed before, or cancelled.
   }
@@ -222,7 +268,15 @@ absl::Status Dispatcher::Route(const store::LetterRecord& letter, int attempt) {
   in.has_postal_address = recipient.has_postal_address();
   std::vector<adapters::PersonContact> persons;
   adapters::OrganisationContact org;
-  if (in.mode != Mode::PRINT_ONLY && !in.organisation) {
+  const std::vector<adapters::PersonContact>* known = nullptr;
+  if (prefetched != nullptr) {
+    auto it = prefetched->persons.find(recipient.person());
+    if (it != prefetched->persons.end()) known = &it->second;
+  }
+  if (in.mode != Mode::PRINT_ONLY && !in.organisation && known != nullptr) {
+    persons = *known;
+    if (!persons.empty()) in.person = &persons.front();
+  } else if (in.mode != Mode::PRINT_ONLY && !in.organisation) {
     auto contacts = registry_->LookupPersons({recipient.person()});
     if (!contacts.ok()) {
       return RetryOrPark(

@@ -92,7 +92,20 @@ class Dispatcher {
   static std::vector<std::string> StagesFor(
       const std::vector<std::string>& channel_names);
 
-  queue::Disposition Handle(const queue::Delivery& delivery);
+  // Recipients looked up together for a batch of deliveries.
+  struct Prefetched {
+    // By person number: what the registry answered (empty: not known).
+    std::map<std::string, std::vector<adapters::PersonContact>> persons;
+  };
+  // Looks up in one registry call the persons of the letters in `batch`
+  // that are to be routed now (the registry splits calls at its limit). A
+  // failed look-up is left to each letter's own, which retries or parks it.
+  Prefetched Prefetch(const std::vector<queue::Delivery>& batch);
+
+  // Handles one work item; a routed person found in `prefetched` is not
+  // looked up again.
+  queue::Disposition Handle(const queue::Delivery& delivery,
+                            const Prefetched* prefetched = nullptr);
 
   // Keeps `event`, reported by the channel named `channel`, as evidence
   // and moves its letter forward when it can (see store::Store::
@@ -115,7 +128,10 @@ class Dispatcher {
   }
 
  private:
-  absl::Status Route(const store::LetterRecord& letter, int attempt);
+  absl::Status Route(const store::LetterRecord& letter, int attempt,
+                     const Prefetched* prefetched);
+  // Whether routing `letter` now asks the registry about its person.
+  bool NeedsPersonLookup(const store::LetterRecord& letter) const;
   absl::Status Deliver(const store::LetterRecord& letter,
                        const std::string& channel_name, int attempt);
   // Schedules another attempt at `stage`, or parks the letter when the

@@ -1,5 +1,6 @@
 #include "gateway/dispatch/worker_pool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -19,10 +20,18 @@ void SleepUnless(const std::atomic<bool>& flag, int ms) {
 
 WorkerPool::WorkerPool(ConsumerFactory make_consumer, Dispatcher* dispatcher,
                        std::vector<std::vector<std::string>> queue_groups,
-                       PausedQueues paused_queues, int check_interval_ms) {
+                       PausedQueues paused_queues, int check_interval_ms,
+                       std::map<std::string, int> max_batch_by_queue) {
   for (auto& group : queue_groups) {
     auto w = std::make_unique<Worker>();
     w->queues = std::move(group);
+    int batch = -1;  // No queue seen yet.
+    for (const auto& q : w->queues) {
+      auto it = max_batch_by_queue.find(q);
+      const int b = it == max_batch_by_queue.end() ? 1 : it->second;
+      batch = batch < 0 ? b : std::min(batch, b);
+    }
+    w->max_batch = std::max(1, batch);
     workers_.push_back(std::move(w));
   }
   if (paused_queues) {
@@ -58,10 +67,16 @@ void WorkerPool::Consume(Worker* w, const ConsumerFactory& make_consumer,
     // Run returns an error only for what reconnecting cannot fix by itself,
     // such as queues not declared yet by the relay: wait, retry. It returns
     // OK when halted: stopping, or paused (then wait for the resume).
-    auto s = consumer->Run(
+    Dispatcher::Prefetched prefetched;
+    auto s = consumer->RunBatches(
         w->queues,
-        [dispatcher](const queue::Delivery& d) {
-          return dispatcher->Handle(d);
+        [&](const std::vector<queue::Delivery>& batch) {
+          prefetched = batch.size() > 1 ? dispatcher->Prefetch(batch)
+                                        : Dispatcher::Prefetched{};
+        },
+        w->max_batch,
+        [&](const queue::Delivery& d) {
+          return dispatcher->Handle(d, &prefetched);
         },
         &w->halt);
     if (s.ok()) continue;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -30,16 +31,24 @@ class WorkerPool {
   // whose group has a paused queue stops consuming (deliveries in hand
   // finish and are acked; prefetched ones go back to the queue) and starts
   // again once none of its queues is paused.
+  //
+  // A group whose queues all have an entry in `max_batch_by_queue` takes
+  // up to that many deliveries that have arrived together (the smallest of
+  // its queues' figures) and lets the dispatcher prepare them at once
+  // (Dispatcher::Prefetch: one registry look-up for a batch of letters to
+  // route); each is still handled and acked on its own.
   WorkerPool(ConsumerFactory make_consumer, Dispatcher* dispatcher,
              std::vector<std::vector<std::string>> queue_groups,
              PausedQueues paused_queues = nullptr,
-             int check_interval_ms = 1000);
+             int check_interval_ms = 1000,
+             std::map<std::string, int> max_batch_by_queue = {});
   // Stops taking deliveries, lets the ones in hand finish, joins.
   ~WorkerPool();
 
  private:
   struct Worker {
     std::vector<std::string> queues;
+    int max_batch = 1;
     std::atomic<bool> paused{false};
     // What the consumer watches: the pool stops or the group is paused.
     std::atomic<bool> halt{false};

@@ -314,6 +314,72 @@ TEST_F(AmqpIntegrationTest, StatsShowsQueueDepths) {
   }
 }
 
+TEST_F(AmqpIntegrationTest, RunBatchesPreparesWhatArrivedTogether) {
+  const Topology topology = TopologyNamed("batches");
+  Declare(topology);
+  constexpr int kMessages = 50;
+  ASSERT_THAT(NewAmqpPublisher(Options())->PublishAll(
+                  Messages(topology.WorkExchange(), "route", "b", kMessages)),
+              IsOk());
+  ASSERT_EQ(DepthEventually(topology, "batches.route", kMessages), kMessages);
+  std::mutex mu;
+  std::vector<size_t> batches;
+  std::vector<std::string> handled;
+  std::atomic<bool> stop{false};
+  std::unique_ptr<Consumer> consumer = NewAmqpConsumer(Options());
+  std::thread thread([&] {
+    EXPECT_THAT(consumer->RunBatches(
+                    {"batches.route"},
+                    [&](const std::vector<Delivery>& batch) {
+                      std::lock_guard<std::mutex> lock(mu);
+                      batches.push_back(batch.size());
+                    },
+                    8,
+                    [&](const Delivery& d) {
+                      std::lock_guard<std::mutex> lock(mu);
+                      handled.push_back(d.body);
+                      return Disposition::kAck;
+                    },
+                    &stop),
+                IsOk());
+  });
+  const auto deadline = SteadyClock::now() + seconds(30);
+  while (SteadyClock::now() < deadline) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (handled.size() >= kMessages) break;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  // Anything delivered twice would show up shortly after (and the broker
+  // settles the last acks before the consumer closes).
+  std::this_thread::sleep_for(milliseconds(500));
+  stop = true;
+  thread.join();
+  ASSERT_EQ(handled.size(), static_cast<size_t>(kMessages));
+  for (int i = 0; i < kMessages; ++i) {
+    EXPECT_EQ(handled[i], "b" + std::to_string(i));
+  }
+  size_t total = 0;
+  size_t largest = 0;
+  for (size_t b : batches) {
+    EXPECT_LE(b, 8u);
+    total += b;
+    largest = std::max(largest, b);
+  }
+  EXPECT_EQ(total, static_cast<size_t>(kMessages));
+  // Prefetched messages arrive together.
+  EXPECT_GT(largest, 1u);
+  EXPECT_EQ(DepthEventually(topology, "batches.route", 0), 0);
+  EXPECT_THAT(consumer->RunBatches({"batches.route"}, nullptr, 0,
+                                   [](const Delivery&) {
+                                     return Disposition::kAck;
+                                   },
+                                   &stop),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("max_batch")));
+}
+
 TEST_F(AmqpIntegrationTest, PruneRemovesChosenMessagesAndKeepsTheOrder) {
   const Topology topology = TopologyNamed("prune");
   Declare(topology);

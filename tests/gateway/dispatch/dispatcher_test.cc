@@ -29,6 +29,7 @@ class FakeRegistry final : public adapters::Registry {
  public:
   absl::StatusOr<std::vector<adapters::PersonContact>> LookupPersons(
       const std::vector<std::string>& numbers) override {
+    calls.push_back(numbers);
     if (!fail_with.ok()) return fail_with;
     std::vector<adapters::PersonContact> out;
     for (const auto& n : numbers) {
@@ -47,6 +48,7 @@ class FakeRegistry final : public adapters::Registry {
     return out;
   }
   absl::Status fail_with = absl::OkStatus();
+  std::vector<std::vector<std::string>> calls;
 };
 
 class FakeChannel final : public adapters::Channel {
@@ -188,6 +190,50 @@ TEST_F(DispatcherTest, PersonWithMailboxIsDeliveredDigitally) {
   EXPECT_EQ(l.channel, "digital");
   EXPECT_THAT(digital_.sent, ::testing::ElementsAre(id));
   EXPECT_TRUE(print_.sent.empty());
+}
+
+TEST_F(DispatcherTest, LettersRoutedTogetherAreLookedUpTogether) {
+  const std::vector<std::string> ids = {
+      Create(kMailbox), Create(kReserved), Create(kUnknown),
+      Create(kMailbox, v1::DeliveryPolicy::PRINT_ONLY)};
+  std::vector<queue::Delivery> batch;
+  for (const auto& id : ids) {
+    queue::Delivery& d = batch.emplace_back();
+    d.routing_key = "route";
+    d.body = Work(id, "route", 0);
+  }
+  auto prefetched = dispatcher_->Prefetch(batch);
+  // One call, each person once; print-only letters ask nothing.
+  ASSERT_EQ(registry_.calls.size(), 1u);
+  EXPECT_THAT(registry_.calls[0],
+              ::testing::UnorderedElementsAre(kMailbox, kReserved, kUnknown));
+  for (const auto& d : batch) {
+    EXPECT_EQ(dispatcher_->Handle(d, &prefetched), queue::Disposition::kAck);
+  }
+  EXPECT_EQ(registry_.calls.size(), 1u);
+  EXPECT_EQ(Get(ids[0]).channel, "digital");
+  EXPECT_EQ(Get(ids[1]).channel, "print");
+  EXPECT_EQ(Get(ids[2]).channel, "print");
+  EXPECT_EQ(Get(ids[3]).channel, "print");
+
+  // A failed look-up together leaves each letter to its own.
+  const std::vector<std::string> more = {Create(kMailbox), Create(kReserved)};
+  batch.clear();
+  for (const auto& id : more) {
+    queue::Delivery& d = batch.emplace_back();
+    d.routing_key = "route";
+    d.body = Work(id, "route", 0);
+  }
+  registry_.fail_with = absl::UnavailableError("krr down");
+  prefetched = dispatcher_->Prefetch(batch);
+  EXPECT_TRUE(prefetched.persons.empty());
+  registry_.fail_with = absl::OkStatus();
+  for (const auto& d : batch) {
+    EXPECT_EQ(dispatcher_->Handle(d, &prefetched), queue::Disposition::kAck);
+  }
+  EXPECT_EQ(registry_.calls.size(), 4u);
+  EXPECT_EQ(Get(more[0]).channel, "digital");
+  EXPECT_EQ(Get(more[1]).channel, "print");
 }
 
 TEST_F(DispatcherTest, ReservedPersonGoesToPrint) {
