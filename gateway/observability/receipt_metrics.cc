@@ -11,6 +11,10 @@ using v1::Letter;
 
 constexpr int kBatch = 1000;
 
+std::string ChannelLabel(const std::string& channel) {
+  return channel.empty() ? "none" : channel;
+}
+
 }  // namespace
 
 ReceiptMetrics::ReceiptMetrics(store::Store* store, GatewayMetrics* metrics,
@@ -50,10 +54,17 @@ void ReceiptMetrics::Loop() {
 void ReceiptMetrics::PollOnce() {
   std::lock_guard<std::mutex> lock(poll_mu_);
   if (!started_) {
-    // Only what happens from now on; the store may be down at first.
-    auto last = store_->LastReceiptCursor();
-    if (!last.ok()) return;
-    cursor_ = *last;
+    // The store's totals so far, then what follows them; the store may be
+    // down at first.
+    auto totals = store_->CountTransitions();
+    if (!totals.ok()) return;
+    for (const auto& t : totals->counts) {
+      metrics_->transitions
+          ->WithLabels({t.tenant, ChannelLabel(t.channel),
+                        Letter::State_Name(t.state)})
+          ->Increment(static_cast<double>(t.count));
+    }
+    cursor_ = totals->cursor;
     started_ = true;
   }
   while (true) {
@@ -72,7 +83,7 @@ void ReceiptMetrics::PollOnce() {
 }
 
 void ReceiptMetrics::Count(const store::Store::TransitionNote& t) {
-  const std::string channel = t.channel.empty() ? "none" : t.channel;
+  const std::string channel = ChannelLabel(t.channel);
   metrics_->transitions
       ->WithLabels({t.tenant, channel, Letter::State_Name(t.state)})
       ->Increment();

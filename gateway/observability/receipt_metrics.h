@@ -1,12 +1,13 @@
 // State-transition metrics read from the receipts the store writes: every
 // state change is one receipt, so following the receipt cursor counts each
-// transition once per process, whichever component made it, without hooks
-// in the store's commit path. Also times submission to DELIVERED /
-// SENT_PRINT per channel.
+// transition, whichever component or process made it, without hooks in the
+// store's commit path. Also times submission to DELIVERED / SENT_PRINT per
+// channel.
 //
-// Counting starts at the receipts present when this is made (a restart
-// resets the counters, as Prometheus expects). Several processes on one
-// store each count every transition: aggregate those with max, not sum.
+// The transition counters start at the store's totals and follow them, so
+// every process on one store reports the same figures, a restart included:
+// aggregate processes with max, not sum. The latency histogram covers what
+// this process saw since it started.
 #ifndef UTPOST_GATEWAY_OBSERVABILITY_RECEIPT_METRICS_H_
 #define UTPOST_GATEWAY_OBSERVABILITY_RECEIPT_METRICS_H_
 

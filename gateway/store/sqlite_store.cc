@@ -597,6 +597,7 @@ class SqliteStore final : public Store {
                                         const std::string& letter_id,
                                         int attempt, const std::string& error,
                                         bool parked, int64_t now_ms);
+  absl::StatusOr<TransitionTotals> CountTransitions() override;
   absl::StatusOr<std::vector<TransitionNote>> TransitionsAfter(
       int64_t after, int limit) override;
 
@@ -2192,6 +2193,29 @@ SqliteStore::ProviderStatsSince(int64_t since_ms) {
       r.latency_sum_us = st.ColumnInt64(6);
       r.latency_max_us = st.ColumnInt64(7);
       r.last_error = st.ColumnText(8);
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<Store::TransitionTotals> SqliteStore::CountTransitions() {
+  return Read([&](Connection& c) -> absl::StatusOr<TransitionTotals> {
+    // One statement: one snapshot for the counts and the cursor.
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("SELECT tenant, channel, state, COUNT(*), "
+                  "(SELECT COALESCE(MAX(cursor), 0) FROM receipts) "
+                  "FROM receipts GROUP BY tenant, channel, state"));
+    TransitionTotals out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      TransitionCount& t = out.counts.emplace_back();
+      t.tenant = st.ColumnText(0);
+      t.channel = st.ColumnText(1);
+      t.state = static_cast<State>(st.ColumnInt64(2));
+      t.count = st.ColumnInt64(3);
+      out.cursor = st.ColumnInt64(4);
     }
     return out;
   });

@@ -392,6 +392,20 @@ class Store {
   // Receipts with cursor > `after`, oldest first, at most `limit`.
   virtual absl::StatusOr<std::vector<TransitionNote>> TransitionsAfter(
       int64_t after, int limit) = 0;
+  // Every receipt so far counted by (tenant, channel, state), and the
+  // cursor of the last one counted: one consistent snapshot, from which
+  // TransitionsAfter(cursor) goes on.
+  struct TransitionCount {
+    std::string tenant;
+    std::string channel;
+    State state = ::utpost::v1::Letter::STATE_UNSPECIFIED;
+    int64_t count = 0;
+  };
+  struct TransitionTotals {
+    int64_t cursor = 0;
+    std::vector<TransitionCount> counts;
+  };
+  virtual absl::StatusOr<TransitionTotals> CountTransitions() = 0;
 };
 
 }  // namespace utpost::store

@@ -194,21 +194,28 @@ TEST_F(StoreMetricsTest, OutboxLagCountsUnsentRowsAndTheOldest) {
 }
 
 TEST_F(StoreMetricsTest, TransitionsAndDeliveryLatencyFromReceipts) {
-  Create("before");  // Written before counting starts: not counted.
+  // Written before counting starts: in the store's totals, which every
+  // process (a restarted one too) starts from.
+  Create("before");
+  Move("before", Letter::RECEIVED, Letter::QUEUED);
   GatewayMetrics m;
   ReceiptMetrics rm(store_.get(), &m, /*start_thread=*/false);
-  rm.PollOnce();
-  Create("d");
-  clock_.Advance(1500);
-  Move("d", Letter::RECEIVED, Letter::QUEUED);
-  Move("d", Letter::QUEUED, Letter::ROUTED, "print");
-  Move("d", Letter::ROUTED, Letter::SENT_PRINT);
   rm.PollOnce();
   auto count = [&](const char* channel, const char* state) {
     return m.transitions->WithLabels({kTenant, channel, state})->value();
   };
   EXPECT_EQ(count("none", "RECEIVED"), 1);
   EXPECT_EQ(count("none", "QUEUED"), 1);
+  GatewayMetrics other;
+  ReceiptMetrics other_process(store_.get(), &other, /*start_thread=*/false);
+  Create("d");
+  clock_.Advance(1500);
+  Move("d", Letter::RECEIVED, Letter::QUEUED);
+  Move("d", Letter::QUEUED, Letter::ROUTED, "print");
+  Move("d", Letter::ROUTED, Letter::SENT_PRINT);
+  rm.PollOnce();
+  EXPECT_EQ(count("none", "RECEIVED"), 2);
+  EXPECT_EQ(count("none", "QUEUED"), 2);
   EXPECT_EQ(count("print", "ROUTED"), 1);
   EXPECT_EQ(count("print", "SENT_PRINT"), 1);
   auto latency = m.delivery_latency->WithLabels({"print"})->snapshot();
@@ -217,6 +224,16 @@ TEST_F(StoreMetricsTest, TransitionsAndDeliveryLatencyFromReceipts) {
   // Polling again counts nothing twice.
   rm.PollOnce();
   EXPECT_EQ(count("print", "SENT_PRINT"), 1);
+  // A process that starts counting later shows the same totals.
+  other_process.PollOnce();
+  for (const char* state : {"RECEIVED", "QUEUED"}) {
+    EXPECT_EQ(other.transitions->WithLabels({kTenant, "none", state})->value(),
+              2)
+        << state;
+  }
+  EXPECT_EQ(
+      other.transitions->WithLabels({kTenant, "print", "SENT_PRINT"})->value(),
+      1);
   std::string text = m.registry.Serialize();
   EXPECT_THAT(text, Not(HasSubstr("01817010055")));
   EXPECT_THAT(text, Not(HasSubstr("\"d\"")));
