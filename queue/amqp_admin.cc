@@ -103,8 +103,8 @@ class AmqpAdmin final : public Admin {
     std::vector<uint64_t> keep;
     std::vector<uint64_t> remove;
     while (static_cast<int64_t>(keep.size() + remove.size()) < max_messages) {
-      amqp_rpc_reply_t reply = amqp_basic_get(
-          state, AmqpConnection::kChannel, AmqpBytes(queue), /*no_ack=*/0);
+      amqp_rpc_reply_t reply = amqp_basic_get(state, AmqpConnection::kChannel,
+                                              AmqpBytes(queue), /*no_ack=*/0);
       RETURN_IF_ERROR(connection_->CheckReply(reply, what));
       if (reply.reply.id != AMQP_BASIC_GET_OK_METHOD) break;  // Empty.
       const uint64_t tag =

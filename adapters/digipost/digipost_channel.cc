@@ -6,8 +6,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -168,8 +168,7 @@ class DigipostChannel final : public Channel {
     int64_t offset;
     if (options_.positions != nullptr) {
       // Another worker may have moved it.
-      ASSIGN_OR_RETURN(std::string saved,
-                       options_.positions->Load(FeedName()));
+      ASSIGN_OR_RETURN(std::string saved, options_.positions->Load(FeedName()));
       absl::MutexLock lock(&events_mu_);
       saved_position_ = saved;
       std::pair<absl::string_view, absl::string_view> parts =
@@ -190,11 +189,10 @@ class DigipostChannel final : public Channel {
     }
     HttpRequest request;
     request.method = "GET";
-    request.url =
-        absl::StrCat(options_.base_url,
-                     "/documents/events?from=", FormatRfc3339(from_ms),
-                     "&to=", FormatRfc3339(clock_->NowMillis() + 60 * 1000),
-                     "&offset=", offset, "&maxResults=", max);
+    request.url = absl::StrCat(
+        options_.base_url, "/documents/events?from=", FormatRfc3339(from_ms),
+        "&to=", FormatRfc3339(clock_->NowMillis() + 60 * 1000),
+        "&offset=", offset, "&maxResults=", max);
     request.headers = {{"Accept", std::string(kMessageMediaType)}};
     RETURN_IF_ERROR(AsSetUpError(signer_->Sign(&request)));
     absl::StatusOr<HttpResponse> response = http_->Do(request);

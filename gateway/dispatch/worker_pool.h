@@ -39,8 +39,7 @@ class WorkerPool {
   // route); each is still handled and acked on its own.
   WorkerPool(ConsumerFactory make_consumer, Dispatcher* dispatcher,
              std::vector<std::vector<std::string>> queue_groups,
-             PausedQueues paused_queues = nullptr,
-             int check_interval_ms = 1000,
+             PausedQueues paused_queues = nullptr, int check_interval_ms = 1000,
              std::map<std::string, int> max_batch_by_queue = {});
   // Stops taking deliveries, lets the ones in hand finish, joins.
   ~WorkerPool();

@@ -60,8 +60,8 @@ void ReceiptMetrics::PollOnce() {
     if (!totals.ok()) return;
     for (const auto& t : totals->counts) {
       metrics_->transitions
-          ->WithLabels({t.tenant, ChannelLabel(t.channel),
-                        Letter::State_Name(t.state)})
+          ->WithLabels(
+              {t.tenant, ChannelLabel(t.channel), Letter::State_Name(t.state)})
           ->Increment(static_cast<double>(t.count));
     }
     cursor_ = totals->cursor;

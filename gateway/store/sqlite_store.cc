@@ -917,8 +917,8 @@ absl::Status SqliteStore::TransitionInTxn(
     st.BindInt64(3, Letter::SENT_PRINT);
     ASSIGN_OR_RETURN(bool handed_off, st.Step());
     if (handed_off) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "letter ", letter_id, " has been handed to a provider"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("letter ", letter_id, " has been handed to a provider"));
     }
   }
   const int64_t now = clock_->NowMillis();
@@ -2044,8 +2044,7 @@ absl::StatusOr<std::vector<FailedAttemptRecord>> SqliteStore::GetFailedAttempts(
   });
 }
 
-absl::StatusOr<std::string> SqliteStore::FeedPosition(
-    const std::string& feed) {
+absl::StatusOr<std::string> SqliteStore::FeedPosition(const std::string& feed) {
   return Read([&](Connection& c) -> absl::StatusOr<std::string> {
     ASSIGN_OR_RETURN(
         Statement st,

@@ -12,8 +12,8 @@
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/memory_feed_positions.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/memory_feed_positions.h"
 
 namespace utpost::adapters {
 namespace {

@@ -371,21 +371,20 @@ TEST_F(AmqpIntegrationTest, RunBatchesPreparesWhatArrivedTogether) {
   // Prefetched messages arrive together.
   EXPECT_GT(largest, 1u);
   EXPECT_EQ(DepthEventually(topology, "batches.route", 0), 0);
-  EXPECT_THAT(consumer->RunBatches({"batches.route"}, nullptr, 0,
-                                   [](const Delivery&) {
-                                     return Disposition::kAck;
-                                   },
-                                   &stop),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("max_batch")));
+  EXPECT_THAT(
+      consumer->RunBatches(
+          {"batches.route"}, nullptr, 0,
+          [](const Delivery&) { return Disposition::kAck; }, &stop),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_batch")));
 }
 
 TEST_F(AmqpIntegrationTest, PruneRemovesChosenMessagesAndKeepsTheOrder) {
   const Topology topology = TopologyNamed("prune");
   Declare(topology);
-  ASSERT_THAT(NewAmqpPublisher(Options())->PublishAll(Messages(
-                  topology.WorkExchange(), Topology::kParkedRoutingKey, "m", 6)),
-              IsOk());
+  ASSERT_THAT(
+      NewAmqpPublisher(Options())->PublishAll(Messages(
+          topology.WorkExchange(), Topology::kParkedRoutingKey, "m", 6)),
+      IsOk());
   ASSERT_EQ(DepthEventually(topology, "prune.parked", 6), 6);
   std::unique_ptr<Admin> admin = NewAmqpAdmin(Options());
   std::vector<std::string> seen;
