@@ -23,8 +23,9 @@ using v1::Letter;
 constexpr char kDeliverPrefix[] = "deliver.";
 constexpr char kRoute[] = "route";
 constexpr int kMaxPageSize = 1000;
-// Parked copies looked at by one prune; each is a few dozen bytes.
-constexpr int64_t kMaxParkedCopiesLooked = 100000;
+// Parked copies looked at by one prune (one broker round trip and one store
+// read each); what is beyond is looked at by the next re-drive.
+constexpr int64_t kMaxParkedCopiesLooked = 10000;
 
 // States a letter may rest in for good. DELIVERED counts: it is in the
 // mailbox, and whether it is ever read is the recipient's business.
@@ -406,8 +407,10 @@ absl::StatusOr<v1::RedriveLettersResponse> Operations::Redrive(
     out.add_letter_ids(letter.id);
     out.set_redriven(out.redriven() + 1);
   }
-  if (out.redriven() > 0 && options_.on_change) options_.on_change();
-  PruneParkedCopies();
+  if (out.redriven() > 0) {
+    if (options_.on_change) options_.on_change();
+    PruneParkedCopies();
+  }
   return out;
 }
 

@@ -168,10 +168,18 @@ Dispatcher::Prefetched Dispatcher::Prefetch(
                  asked.size(), contacts.status().ToString());
     return out;
   }
+  // One answer a number, in order (as for a single look-up); otherwise
+  // matched by number.
   for (const std::string& n : asked) out.persons[n];
-  for (adapters::PersonContact& c : *contacts) {
-    auto it = out.persons.find(c.person_number);
-    if (it != out.persons.end()) it->second.push_back(std::move(c));
+  if (contacts->size() == asked.size()) {
+    for (size_t i = 0; i < asked.size(); ++i) {
+      out.persons[asked[i]].push_back(std::move((*contacts)[i]));
+    }
+  } else {
+    for (adapters::PersonContact& c : *contacts) {
+      auto it = out.persons.find(c.person_number);
+      if (it != out.persons.end()) it->second.push_back(std::move(c));
+    }
   }
   spdlog::debug("registry: {} persons looked up together", asked.size());
   return out;
