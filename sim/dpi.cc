@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/digest.h"
 #include "common/mask.h"
+#include "common/uuid.h"
 #include "spdlog/spdlog.h"
 
 namespace utpost::sim {
@@ -107,18 +108,6 @@ std::string RandomUuid() {
   return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-",
                       hex.substr(12, 4), "-", hex.substr(16, 4), "-",
                       hex.substr(20));
-}
-
-bool IsUuid(absl::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-'
-             : !absl::ascii_isxdigit(static_cast<unsigned char>(s[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 bool AllDigits(absl::string_view s, size_t n) {

@@ -17,6 +17,7 @@
 #include "common/digest.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
+#include "common/uuid.h"
 
 namespace utpost::adapters {
 namespace {
@@ -107,18 +108,6 @@ std::string FileType(const OutgoingDocument& document) {
   return absl::AsciiStrToLower(document.file_name.substr(dot + 1));
 }
 
-// 8-4-4-4-12 lowercase hex digits.
-bool IsLowercaseUuid(absl::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    const char c = s[i];
-    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-      return false;
-  }
-  return true;
-}
-
 std::string DocumentXml(absl::string_view element, const std::string& uuid,
                         absl::string_view subject,
                         const OutgoingDocument& document) {
@@ -164,26 +153,29 @@ class DigipostChannel final : public Channel {
   // recognises the repeats.
   absl::StatusOr<std::vector<ProviderEvent>> FetchEvents(int max) override {
     if (max <= 0) return std::vector<ProviderEvent>{};
-    int64_t from_ms;
-    int64_t offset;
+    std::string saved;
     if (options_.positions != nullptr) {
       // Another worker may have moved it.
-      ASSIGN_OR_RETURN(std::string saved, options_.positions->Load(FeedName()));
-      absl::MutexLock lock(&events_mu_);
-      saved_position_ = saved;
-      std::pair<absl::string_view, absl::string_view> parts =
-          absl::StrSplit(saved, absl::MaxSplits(':', 1));
-      int64_t saved_from;
-      int64_t saved_offset;
-      // None yet (or unreadable, then replaced): this channel's start.
-      if (absl::SimpleAtoi(parts.first, &saved_from) &&
-          absl::SimpleAtoi(parts.second, &saved_offset) && saved_offset >= 0) {
-        events_from_ms_ = saved_from;
-        events_offset_ = saved_offset;
-      }
+      ASSIGN_OR_RETURN(saved, options_.positions->Load(FeedName()));
     }
+    int64_t from_ms;
+    int64_t offset;
     {
       absl::MutexLock lock(&events_mu_);
+      if (options_.positions != nullptr) {
+        saved_position_ = saved;
+        std::pair<absl::string_view, absl::string_view> parts =
+            absl::StrSplit(saved, absl::MaxSplits(':', 1));
+        int64_t saved_from;
+        int64_t saved_offset;
+        // None yet (or unreadable, then replaced): this channel's start.
+        if (absl::SimpleAtoi(parts.first, &saved_from) &&
+            absl::SimpleAtoi(parts.second, &saved_offset) &&
+            saved_offset >= 0) {
+          events_from_ms_ = saved_from;
+          events_offset_ = saved_offset;
+        }
+      }
       from_ms = events_from_ms_;
       offset = events_offset_;
     }

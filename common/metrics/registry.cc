@@ -271,28 +271,15 @@ std::string Registry::Serialize() const {
   return out;
 }
 
-std::string EscapeHelp(std::string_view s) {
+// HELP text escapes backslash and newline; label values also '"'.
+std::string Escape(std::string_view s, bool quotes) {
   std::string out;
   for (char c : s) {
     if (c == '\\') {
       out += "\\\\";
     } else if (c == '\n') {
       out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string EscapeLabelValue(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '"') {
+    } else if (quotes && c == '"') {
       out += "\\\"";
     } else {
       out += c;
@@ -300,6 +287,10 @@ std::string EscapeLabelValue(std::string_view s) {
   }
   return out;
 }
+
+std::string EscapeHelp(std::string_view s) { return Escape(s, false); }
+
+std::string EscapeLabelValue(std::string_view s) { return Escape(s, true); }
 
 std::string FormatValue(double v) {
   if (std::isnan(v)) return "NaN";

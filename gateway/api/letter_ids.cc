@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "common/uuid.h"
+
 namespace utpost::api {
 
 std::string NewLetterId() {
@@ -20,17 +22,6 @@ std::string NewLetterId() {
   return out;
 }
 
-bool IsLetterId(std::string_view id) {
-  if (id.size() != 36) return false;
-  for (size_t i = 0; i < id.size(); ++i) {
-    char c = id[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return false;
-    }
-  }
-  return true;
-}
+bool IsLetterId(std::string_view id) { return IsLowercaseUuid(id); }
 
 }  // namespace utpost::api

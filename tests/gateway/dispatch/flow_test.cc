@@ -1,8 +1,5 @@
 // Routing to every channel, fallback, provider events, timers and lost
 // work, through the dispatcher with fake channels and a real store.
-#include <unistd.h>
-
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +15,7 @@
 #include "gateway/store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_store.h"
 #include "utpost/internal/v1/work_item.pb.h"
 
 namespace utpost::dispatch {
@@ -148,11 +146,8 @@ class FakeChannel final : public adapters::Channel {
 class FlowTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("flow-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    files_ = std::make_unique<::utpost::testing::TempStoreFiles>("flow");
+    ASSERT_FALSE(files_->dir().empty());
     auto signer = receipts::NewJwsReceiptSigner(
         {"certs-dev/receipts.key", "certs-dev/receipts.pem"});
     ASSERT_THAT(signer, IsOk());
@@ -164,7 +159,7 @@ class FlowTest : public ::testing::Test {
     scanner_.reset();
     dispatcher_.reset();
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    files_.reset();
   }
 
   // (Re)opens the store and the dispatcher with these channels.
@@ -174,7 +169,7 @@ class FlowTest : public ::testing::Test {
     dispatcher_.reset();
     store_.reset();
     store::SqliteStoreOptions o;
-    o.path = (dir_ / "utpost.db").string();
+    o.path = files_->path();
     o.signer = signer_.get();
     o.clock = &clock_;
     auto s = store::OpenSqliteStore(o);
@@ -283,7 +278,7 @@ class FlowTest : public ::testing::Test {
     return out;
   }
 
-  std::filesystem::path dir_;
+  std::unique_ptr<::utpost::testing::TempStoreFiles> files_;
   int n_ = 0;
   FakeClock clock_{kStart};
   std::unique_ptr<receipts::ReceiptSigner> signer_;
