@@ -66,6 +66,11 @@ LetterServiceImpl::LetterServiceImpl(store::Store* store,
                                      LetterServiceOptions options)
     : store_(store),
       options_(std::move(options)),
+      own_inspector_(options_.inspector == nullptr
+                         ? inspect::NewInProcessInspector()
+                         : nullptr),
+      inspector_(options_.inspector != nullptr ? options_.inspector
+                                               : own_inspector_.get()),
       batcher_(store, options_.on_commit),
       watch_hub_(store) {}
 
@@ -100,10 +105,29 @@ grpc::ServerUnaryReactor* LetterServiceImpl::SubmitLetter(
   if (auto s = ValidateSubmitLetter(*request, options_.limits); !s.ok()) {
     return FinishWith(ctx, s);
   }
+  // The request and response live until the reactor finishes, so the
+  // inspection may complete on another thread.
+  auto* reactor = ctx->DefaultReactor();
+  inspector_->Inspect(InspectionFor(*request, options_.limits),
+                      [this, ctx, reactor, request, response,
+                       tenant = *tenant](absl::Status inspected) {
+                        if (!inspected.ok()) {
+                          reactor->Finish(ToGrpcStatus(inspected));
+                          return;
+                        }
+                        Accept(ctx, reactor, request, response, tenant);
+                      });
+  return reactor;
+}
 
+void LetterServiceImpl::Accept(grpc::CallbackServerContext* ctx,
+                               grpc::ServerUnaryReactor* reactor,
+                               const v1::SubmitLetterRequest* request,
+                               v1::SubmitLetterResponse* response,
+                               const std::string& tenant) {
   store::NewLetter letter;
   letter.id = NewLetterId();
-  letter.tenant = *tenant;
+  letter.tenant = tenant;
   letter.client_reference = request->client_reference();
   letter.request_digest = RequestDigest(*request);
   letter.spec = *request;
@@ -136,9 +160,8 @@ grpc::ServerUnaryReactor* LetterServiceImpl::SubmitLetter(
   letter.first_work.state_when_sent = v1::Letter::QUEUED;
   letter.first_work.letter_id = letter.id;
 
-  auto* reactor = ctx->DefaultReactor();
   std::string who = RecipientForLog(request->recipient());
-  std::string tenant_name = *tenant;
+  std::string tenant_name = tenant;
   batcher_.Submit(std::move(letter),
                   [this, reactor, response, who, tenant_name,
                    trace_id](absl::StatusOr<store::CreateResult> result) {
@@ -162,7 +185,6 @@ grpc::ServerUnaryReactor* LetterServiceImpl::SubmitLetter(
                     response->set_created(result->created);
                     reactor->Finish(grpc::Status::OK);
                   });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* LetterServiceImpl::GetLetter(

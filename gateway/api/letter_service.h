@@ -11,6 +11,7 @@
 #include "gateway/api/letter_validator.h"
 #include "gateway/api/submit_batcher.h"
 #include "gateway/api/watch_hub.h"
+#include "gateway/inspect/document_inspector.h"
 #include "gateway/store/store.h"
 #include "queue/queue.h"
 #include "utpost/v1/letter.grpc.pb.h"
@@ -24,6 +25,10 @@ struct LetterServiceOptions {
   queue::Topology topology;
   // Called after letters were committed (wakes the outbox relay).
   std::function<void()> on_commit;
+  // Checks the documents of every submitted letter. Not owned; outlives the
+  // service. Null: an in-process inspector (for tests only; a daemon that
+  // serves tenants passes an isolated one).
+  inspect::DocumentInspector* inspector = nullptr;
 };
 
 class LetterServiceImpl final : public v1::LetterService::CallbackService {
@@ -57,6 +62,13 @@ class LetterServiceImpl final : public v1::LetterService::CallbackService {
  private:
   absl::StatusOr<std::string> TenantOf(grpc::CallbackServerContext* ctx) const;
 
+  // SubmitLetter after its documents passed inspection: stores the letter
+  // (group commit) and finishes `reactor`.
+  void Accept(grpc::CallbackServerContext* ctx,
+              grpc::ServerUnaryReactor* reactor,
+              const v1::SubmitLetterRequest* request,
+              v1::SubmitLetterResponse* response, const std::string& tenant);
+
   struct OwnedLetter {
     std::string tenant;
     store::LetterRecord letter;
@@ -68,6 +80,9 @@ class LetterServiceImpl final : public v1::LetterService::CallbackService {
 
   store::Store* const store_;
   const LetterServiceOptions options_;
+  // Set when options_.inspector is null.
+  std::unique_ptr<inspect::DocumentInspector> own_inspector_;
+  inspect::DocumentInspector* const inspector_;
   SubmitBatcher batcher_;
   WatchHub watch_hub_;
 };

@@ -16,8 +16,6 @@
 #include "common/mask.h"
 #include "common/status_macros.h"
 #include "gateway/api/identifiers.h"
-#include "gateway/api/pdf_check.h"
-#include "gateway/api/printability.h"
 #include "utpost/v1/letter.pb.h"
 
 namespace utpost::api {
@@ -290,27 +288,22 @@ absl::Status ValidateSubmitLetter(const SubmitLetterRequest& request,
   }
   RETURN_IF_ERROR(CheckPrintOptions(request.print_options()));
   RETURN_IF_ERROR(CheckDocumentMetadata(request, limits));
-  // Parsing is the expensive part, so it runs only on a letter that passed
-  // everything else.
-  for (int i = 0; i < request.documents_size(); ++i) {
-    if (absl::Status s = CheckPdf(request.documents(i).content()); !s.ok()) {
-      return Invalid(absl::StrCat("documents[", i, "].content"),
-                     absl::StrCat("not a PDF: ", Mask(s.message())));
-    }
+  return absl::OkStatus();
+}
+
+inspect::InspectionRequest InspectionFor(const SubmitLetterRequest& request,
+                                         const ValidationLimits& limits) {
+  inspect::InspectionRequest inspection;
+  for (const Document& doc : request.documents()) {
+    inspection.documents.push_back({doc.file_name(), doc.content()});
   }
   // A DIGITAL_ONLY letter never reaches paper; any other may.
-  if (request.delivery_policy().mode() != DeliveryPolicy::DIGITAL_ONLY) {
-    std::vector<PrintableDocument> documents;
-    for (const Document& doc : request.documents()) {
-      documents.push_back({doc.file_name(), doc.content()});
-    }
-    PrintabilityOptions print;
-    print.max_sheets = limits.max_print_sheets;
-    print.duplex = request.print_options().duplex();
-    print.cover_page = limits.print_cover_page;
-    RETURN_IF_ERROR(CheckPrintable(documents, print));
-  }
-  return absl::OkStatus();
+  inspection.may_print =
+      request.delivery_policy().mode() != DeliveryPolicy::DIGITAL_ONLY;
+  inspection.print.max_sheets = limits.max_print_sheets;
+  inspection.print.duplex = request.print_options().duplex();
+  inspection.print.cover_page = limits.print_cover_page;
+  return inspection;
 }
 
 }  // namespace utpost::api

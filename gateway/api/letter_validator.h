@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "common/clock.h"
+#include "gateway/inspect/document_inspector.h"
 
 namespace utpost::v1 {
 class SubmitLetterRequest;
@@ -26,7 +27,7 @@ struct ValidationLimits {
   // Lengths in Unicode characters (code points), not bytes.
   size_t max_title_chars = 200;
   size_t max_client_reference_chars = 128;
-  // Print (see printability.h), checked when the policy allows print:
+  // Print (see gateway/inspect/printability.h), checked when the policy allows print:
   // sheets one envelope holds, and whether an address cover page (one more
   // sheet) is put in front.
   int max_print_sheets = 14;
@@ -36,20 +37,25 @@ struct ValidationLimits {
   const Clock* clock = nullptr;
 };
 
-// Checks `request` against the API contract and `limits`. Returns OK or the
-// first problem found as INVALID_ARGUMENT whose message starts with the field
-// path, e.g. "recipient.person: check digit at position 10 is wrong" or
-// "documents[1].content: not a PDF: does not start with %PDF-".
-// A letter whose delivery policy allows print (DIGITAL_THEN_PRINT, the
-// unspecified default, or PRINT_ONLY) must also be printable
-// (CheckPrintable): then the message lists every printability problem,
-// "documents: not printable: documents[1] (b.pdf) page 3: ...".
-//
-// Cheap checks come first; document sizes are checked before any PDF is
-// parsed, so an oversized letter costs no parsing. Messages never contain a
-// full person number, not even one quoted from a file name or a document.
+// Checks every field of `request` against the API contract and `limits`:
+// everything that needs no PDF parsing (the documents' count, names, media
+// types and sizes included). Returns OK or the first problem found as
+// INVALID_ARGUMENT whose message starts with the field path, e.g.
+// "recipient.person: check digit at position 10 is wrong". Messages never
+// contain a full person number, not even one quoted from a file name.
+// The documents' content is checked afterwards by a DocumentInspector
+// (InspectionFor), so an oversized or malformed request costs no parsing.
 // Thread-safe; keeps no reference to its arguments.
 absl::Status ValidateSubmitLetter(
+    const utpost::v1::SubmitLetterRequest& request,
+    const ValidationLimits& limits);
+
+// What a DocumentInspector must check for `request` (which passed
+// ValidateSubmitLetter): every document, and printability when its delivery
+// policy allows print (DIGITAL_THEN_PRINT, the unspecified default, or
+// PRINT_ONLY), with the sheet limit and cover page from `limits`. The
+// result's views point into `request`.
+inspect::InspectionRequest InspectionFor(
     const utpost::v1::SubmitLetterRequest& request,
     const ValidationLimits& limits);
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/status_matchers.h"
-#include "gateway/api/printability.h"
+#include "gateway/inspect/printability.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/pdf_fixtures.h"
@@ -135,7 +135,7 @@ TEST(CoverPageTest, IsPrintableItself) {
       MakeCoverPage({}, Recipient(), ReturnAddress(), /*blank_back=*/true);
   ASSERT_THAT(cover, IsOk());
   // Fonts embedded, A4, a PDF version print takes.
-  EXPECT_THAT(api::CheckPrintable({{"cover.pdf", *cover}}, {}), IsOk());
+  EXPECT_THAT(inspect::CheckPrintable({{"cover.pdf", *cover}}, {}), IsOk());
   EXPECT_THAT(CountPdfPages(*cover), IsOk());
   EXPECT_EQ(*CountPdfPages(*cover), 2);
 }
@@ -170,7 +170,7 @@ TEST(CoverPageTest, PrependKeepsTheDocumentsPagesAfterTheCover) {
   absl::StatusOr<std::string> merged = PrependPdf(*cover, MakeTestPdf(3, "x"));
   ASSERT_THAT(merged, IsOk());
   EXPECT_EQ(*CountPdfPages(*merged), 4);
-  EXPECT_THAT(api::CheckPrintable({{"merged.pdf", *merged}}, {}), IsOk());
+  EXPECT_THAT(inspect::CheckPrintable({{"merged.pdf", *merged}}, {}), IsOk());
   // The same inputs give the same bytes.
   EXPECT_EQ(*merged, *PrependPdf(*cover, MakeTestPdf(3, "x")));
 

@@ -27,6 +27,15 @@ using ::utpost::v1::SubmitLetterRequest;
 
 constexpr char kPerson[] = "01017012343";
 
+// What SubmitLetter checks: the fields, then the documents (in process).
+absl::Status ValidateAndInspect(const SubmitLetterRequest& request,
+                                const ValidationLimits& limits) {
+  if (absl::Status s = ValidateSubmitLetter(request, limits); !s.ok()) {
+    return s;
+  }
+  return inspect::InspectDocuments(InspectionFor(request, limits));
+}
+
 // Made once: every test letter shares the same small PDF.
 const std::string& Pdf() {
   static const std::string* const pdf = new std::string(MakeTestPdf());
@@ -76,38 +85,38 @@ TEST(ValidateSubmitLetterTest, AcceptsPrintIfUnreadAndNotBefore) {
       ->mutable_print_if_unread_after()
       ->set_seconds(40 * 3600);
   request.mutable_not_before()->set_seconds(1700000000 + 30 * 24 * 3600);
-  EXPECT_THAT(ValidateSubmitLetter(request, NotBeforeLimits()), IsOk());
+  EXPECT_THAT(ValidateAndInspect(request, NotBeforeLimits()), IsOk());
   // An organisation may be printed to at the business registry's address.
   request.mutable_recipient()->set_organisation("974760673");
   request.mutable_recipient()->clear_postal_address();
-  EXPECT_THAT(ValidateSubmitLetter(request, NotBeforeLimits()), IsOk());
+  EXPECT_THAT(ValidateAndInspect(request, NotBeforeLimits()), IsOk());
 }
 
 TEST(ValidateSubmitLetterTest, AcceptsValidLetterToPerson) {
-  EXPECT_THAT(ValidateSubmitLetter(ValidRequest(), {}), IsOk());
+  EXPECT_THAT(ValidateAndInspect(ValidRequest(), {}), IsOk());
 }
 
 TEST(ValidateSubmitLetterTest, AcceptsValidLetterToOrganisation) {
   SubmitLetterRequest request = ValidRequest();
   request.mutable_recipient()->set_organisation("974760673");
-  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+  EXPECT_THAT(ValidateAndInspect(request, {}), IsOk());
 }
 
 TEST(ValidateSubmitLetterTest, AcceptsNumbersIssuedUnderThe2032Rule) {
   SubmitLetterRequest request = ValidRequest();
   request.mutable_recipient()->set_person("30108299939");
-  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+  EXPECT_THAT(ValidateAndInspect(request, {}), IsOk());
 }
 
 TEST(ValidateSubmitLetterTest, AcceptsPostalAddresses) {
   SubmitLetterRequest request = ValidRequest();
   SetNorwegianAddress(request);
-  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+  EXPECT_THAT(ValidateAndInspect(request, {}), IsOk());
 
   auto* address = request.mutable_recipient()->mutable_postal_address();
   address->set_country_code("SE");
   address->set_postal_code("123 45");
-  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+  EXPECT_THAT(ValidateAndInspect(request, {}), IsOk());
 }
 
 // A US Letter page: the fixture's A4 box with numbers of the same length,
@@ -128,7 +137,7 @@ TEST(ValidateSubmitLetterTest, RejectsUnprintableLetterThatMayGoToPrint) {
     SetNorwegianAddress(request);
     request.mutable_delivery_policy()->set_mode(mode);
     AddDocument(request, "vedlegg.pdf", LetterSizePdf());
-    EXPECT_THAT(ValidateSubmitLetter(request, {}),
+    EXPECT_THAT(ValidateAndInspect(request, {}),
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          HasSubstr("documents: not printable: documents[1] "
                                    "(vedlegg.pdf) page 1: 215.9 x 279.4 mm")))
@@ -140,7 +149,7 @@ TEST(ValidateSubmitLetterTest, DigitalOnlyLetterNeedNotBePrintable) {
   SubmitLetterRequest request = ValidRequest();
   request.mutable_delivery_policy()->set_mode(v1::DeliveryPolicy::DIGITAL_ONLY);
   AddDocument(request, "vedlegg.pdf", LetterSizePdf());
-  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+  EXPECT_THAT(ValidateAndInspect(request, {}), IsOk());
 }
 
 TEST(ValidateSubmitLetterTest, PrintSheetLimitComesFromLimits) {
@@ -148,9 +157,9 @@ TEST(ValidateSubmitLetterTest, PrintSheetLimitComesFromLimits) {
   request.mutable_documents(0)->set_content(MakeTestPdf(3));
   ValidationLimits limits;
   limits.max_print_sheets = 3;
-  EXPECT_THAT(ValidateSubmitLetter(request, limits), IsOk());
+  EXPECT_THAT(ValidateAndInspect(request, limits), IsOk());
   limits.print_cover_page = true;
-  EXPECT_THAT(ValidateSubmitLetter(request, limits),
+  EXPECT_THAT(ValidateAndInspect(request, limits),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("4 sheets with the address cover page")));
 }
@@ -158,7 +167,7 @@ TEST(ValidateSubmitLetterTest, PrintSheetLimitComesFromLimits) {
 TEST(ValidateSubmitLetterTest, EmptyMediaTypeMeansPdf) {
   SubmitLetterRequest request = ValidRequest();
   request.mutable_documents(0)->clear_media_type();
-  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+  EXPECT_THAT(ValidateAndInspect(request, {}), IsOk());
 }
 
 TEST(ValidateSubmitLetterTest, AcceptsLimitsExactly) {
@@ -174,7 +183,7 @@ TEST(ValidateSubmitLetterTest, AcceptsLimitsExactly) {
   request.mutable_delivery_policy()
       ->mutable_print_if_unread_after()
       ->set_seconds(0);
-  EXPECT_THAT(ValidateSubmitLetter(request, {}), IsOk());
+  EXPECT_THAT(ValidateAndInspect(request, {}), IsOk());
 }
 
 struct BadLetterCase {
@@ -193,7 +202,7 @@ TEST_P(BadLetterTest, FailsWithFieldPath) {
   const BadLetterCase& c = GetParam();
   SubmitLetterRequest request = ValidRequest();
   c.mutate(request);
-  absl::Status status = ValidateSubmitLetter(request, c.limits);
+  absl::Status status = ValidateAndInspect(request, c.limits);
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument,
                                StartsWith(c.message_prefix)));
   // No full person number, whatever the client sent.
@@ -502,7 +511,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(ValidateSubmitLetterTest, NeverQuotesThePersonNumber) {
   SubmitLetterRequest request = ValidRequest();
   request.mutable_recipient()->set_person("01017012344");
-  absl::Status status = ValidateSubmitLetter(request, {});
+  absl::Status status = ValidateAndInspect(request, {});
   EXPECT_THAT(std::string(status.message()), Not(HasSubstr("01017012344")));
 }
 

@@ -1,4 +1,4 @@
-#include "gateway/api/printability.h"
+#include "gateway/inspect/printability.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,7 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "common/mask.h"
 
-namespace utpost::api {
+namespace utpost::inspect {
 namespace {
 
 constexpr double kPointsPerMm = 72.0 / 25.4;
@@ -273,4 +273,4 @@ absl::Status CheckPrintable(const std::vector<PrintableDocument>& documents,
       absl::StrCat("documents: not printable: ", problems.Text()));
 }
 
-}  // namespace utpost::api
+}  // namespace utpost::inspect

@@ -4,15 +4,15 @@
 // against their limits first. They are thread-safe (each call has its own
 // qpdf object) and write nothing to stdout or stderr: qpdf's warnings are
 // suppressed, and its exceptions become statuses.
-#ifndef UTPOST_GATEWAY_API_PDF_CHECK_H_
-#define UTPOST_GATEWAY_API_PDF_CHECK_H_
+#ifndef UTPOST_GATEWAY_INSPECT_PDF_CHECK_H_
+#define UTPOST_GATEWAY_INSPECT_PDF_CHECK_H_
 
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace utpost::api {
+namespace utpost::inspect {
 
 // Succeeds when `content` is a PDF that qpdf can open (repairing a damaged
 // cross-reference table if need be) and that has at least one page.
@@ -26,6 +26,6 @@ absl::Status CheckPdf(std::string_view content);
 // CheckPdf does, except that a document with no pages gives 0.
 absl::StatusOr<int> CountPdfPages(std::string_view content);
 
-}  // namespace utpost::api
+}  // namespace utpost::inspect
 
-#endif  // UTPOST_GATEWAY_API_PDF_CHECK_H_
+#endif  // UTPOST_GATEWAY_INSPECT_PDF_CHECK_H_

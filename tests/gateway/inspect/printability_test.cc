@@ -1,4 +1,4 @@
-#include "gateway/api/printability.h"
+#include "gateway/inspect/printability.h"
 
 #include <memory>
 #include <qpdf/Buffer.hh>
@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/pdf_fixtures.h"
 
-namespace utpost::api {
+namespace utpost::inspect {
 namespace {
 
 using ::testing::AllOf;
@@ -255,4 +255,4 @@ TEST(CheckPrintableTest, MasksPersonNumbersInFileNames) {
 }
 
 }  // namespace
-}  // namespace utpost::api
+}  // namespace utpost::inspect

@@ -23,8 +23,8 @@
 // checked: telling drawn content from a white background or a clipped-away
 // object needs a full renderer, and a check that refuses good letters is
 // worse than none.
-#ifndef UTPOST_GATEWAY_API_PRINTABILITY_H_
-#define UTPOST_GATEWAY_API_PRINTABILITY_H_
+#ifndef UTPOST_GATEWAY_INSPECT_PRINTABILITY_H_
+#define UTPOST_GATEWAY_INSPECT_PRINTABILITY_H_
 
 #include <string>
 #include <string_view>
@@ -32,7 +32,7 @@
 
 #include "absl/status/status.h"
 
-namespace utpost::api {
+namespace utpost::inspect {
 
 // Difference from 210 x 297 mm still accepted as A4, per side.
 inline constexpr double kA4ToleranceMm = 2.0;
@@ -66,6 +66,6 @@ struct PrintableDocument {
 absl::Status CheckPrintable(const std::vector<PrintableDocument>& documents,
                             const PrintabilityOptions& options);
 
-}  // namespace utpost::api
+}  // namespace utpost::inspect
 
-#endif  // UTPOST_GATEWAY_API_PRINTABILITY_H_
+#endif  // UTPOST_GATEWAY_INSPECT_PRINTABILITY_H_

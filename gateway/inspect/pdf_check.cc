@@ -1,4 +1,4 @@
-#include "gateway/api/pdf_check.h"
+#include "gateway/inspect/pdf_check.h"
 
 #include <qpdf/Constants.h>
 
@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
-namespace utpost::api {
+namespace utpost::inspect {
 namespace {
 
 constexpr absl::string_view kPdfMagic = "%PDF-";
@@ -75,4 +75,4 @@ absl::StatusOr<int> CountPdfPages(std::string_view content) {
   return OpenAndCountPages(content);
 }
 
-}  // namespace utpost::api
+}  // namespace utpost::inspect

@@ -1,4 +1,4 @@
-#include "gateway/api/pdf_check.h"
+#include "gateway/inspect/pdf_check.h"
 
 #include <qpdf/Constants.h>
 
@@ -14,7 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/pdf_fixtures.h"
 
-namespace utpost::api {
+namespace utpost::inspect {
 namespace {
 
 using ::testing::HasSubstr;
@@ -125,4 +125,4 @@ TEST(CountPdfPagesTest, FailsLikeCheckPdf) {
 }
 
 }  // namespace
-}  // namespace utpost::api
+}  // namespace utpost::inspect

@@ -1,0 +1,64 @@
+// Inspection of a tenant's documents before a letter is accepted: whether
+// each is a PDF that Utpost takes and, for a letter that may go to print,
+// whether the print provider can print it.
+//
+// A tenant's document is untrusted input that a PDF library has to parse.
+// The gateway is shared by many tenants, so the parsing must not be able to
+// crash, stall or bloat the serving process: production inspectors run the
+// checks in isolated, resource-limited worker processes. The in-process
+// inspector below is for tests and tools that open their own files.
+#ifndef UTPOST_GATEWAY_INSPECT_DOCUMENT_INSPECTOR_H_
+#define UTPOST_GATEWAY_INSPECT_DOCUMENT_INSPECTOR_H_
+
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gateway/inspect/printability.h"
+
+namespace utpost::inspect {
+
+// One document of a letter, in the letter's order (documents[0] is the main
+// document). The views are not owned: they stay valid until `done` runs.
+struct InspectedDocument {
+  std::string_view file_name;
+  std::string_view content;
+};
+
+struct InspectionRequest {
+  std::vector<InspectedDocument> documents;
+  // The letter's delivery policy allows print: the documents must also pass
+  // CheckPrintable with `print`.
+  bool may_print = false;
+  PrintabilityOptions print;
+};
+
+// Checks the documents of one letter. Implementations are thread-safe.
+class DocumentInspector {
+ public:
+  virtual ~DocumentInspector() = default;
+
+  // Calls `done` exactly once, on any thread (perhaps before Inspect
+  // returns), with OK or INVALID_ARGUMENT whose message starts with the
+  // field path, e.g.
+  //   "documents[1].content: not a PDF: does not start with %PDF-"
+  //   "documents: not printable: documents[0] (a.pdf) page 2: ..."
+  // Messages never contain a full person number.
+  virtual void Inspect(const InspectionRequest& request,
+                       std::function<void(absl::Status)> done) = 0;
+};
+
+// The checks themselves, on the calling thread: CheckPdf for every document,
+// then CheckPrintable when the letter may be printed.
+absl::Status InspectDocuments(const InspectionRequest& request);
+
+// An inspector that runs InspectDocuments on the calling thread, in this
+// process. For tests and for tools that check their own files; a daemon
+// that serves tenants uses an isolated one.
+std::unique_ptr<DocumentInspector> NewInProcessInspector();
+
+}  // namespace utpost::inspect
+
+#endif  // UTPOST_GATEWAY_INSPECT_DOCUMENT_INSPECTOR_H_
