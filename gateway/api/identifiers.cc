@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/text.h"
 
 namespace utpost::api {
 namespace {
@@ -21,14 +22,20 @@ constexpr const char* kMonthNames[] = {
 // Checks length and digits. The message names positions and counts only,
 // never the characters, as the input may be a person number.
 absl::Status CheckDigits(std::string_view number, size_t length) {
-  if (number.size() != length) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "must be ", length, " digits, got ", number.size(), " characters"));
+  if (!IsValidUtf8(number)) {
+    return absl::InvalidArgumentError("not valid UTF-8");
+  }
+  // Counted in characters, as the client counts: 11 full-width digits are
+  // 33 bytes but 11 characters, none of them a digit.
+  if (size_t n = CountCodePoints(number); n != length) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("must be ", length, " digits, got ", n, " characters"));
   }
   for (size_t i = 0; i < number.size(); ++i) {
     if (number[i] < '0' || number[i] > '9') {
       return absl::InvalidArgumentError(absl::StrCat(
-          "must be ", length, " digits; position ", i + 1, " is not a digit"));
+          "must be ", length, " digits; position ",
+          CountCodePoints(number.substr(0, i)) + 1, " is not a digit"));
     }
   }
   return absl::OkStatus();

@@ -20,13 +20,6 @@
 namespace utpost::api {
 namespace {
 
-grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* ctx,
-                                     const absl::Status& s) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(s));
-  return reactor;
-}
-
 // A digest of everything the client sent, to tell a retry of the same
 // submission from a reuse of its client reference.
 std::string RequestDigest(const v1::SubmitLetterRequest& request) {
@@ -98,33 +91,33 @@ absl::StatusOr<LetterServiceImpl::OwnedLetter> LetterServiceImpl::OwnLetter(
 }
 
 grpc::ServerUnaryReactor* LetterServiceImpl::SubmitLetter(
-    grpc::CallbackServerContext* ctx, const v1::SubmitLetterRequest* request,
-    v1::SubmitLetterResponse* response) {
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeChecked<v1::SubmitLetterRequest, v1::SubmitLetterResponse>(
+      request, response, [this, ctx](SubmitCall* call) { Submit(ctx, call); });
+}
+
+void LetterServiceImpl::Submit(grpc::CallbackServerContext* ctx,
+                               SubmitCall* call) {
   auto tenant = TenantOf(ctx);
-  if (!tenant.ok()) return FinishWith(ctx, tenant.status());
-  if (auto s = ValidateSubmitLetter(*request, options_.limits); !s.ok()) {
-    return FinishWith(ctx, s);
+  if (!tenant.ok()) return call->Reply(tenant.status());
+  const v1::SubmitLetterRequest& request = call->request;
+  if (auto s = ValidateSubmitLetter(request, options_.limits); !s.ok()) {
+    return call->Reply(s);
   }
-  // The request and response live until the reactor finishes, so the
-  // inspection may complete on another thread.
-  auto* reactor = ctx->DefaultReactor();
-  inspector_->Inspect(InspectionFor(*request, options_.limits),
-                      [this, ctx, reactor, request, response,
-                       tenant = *tenant](absl::Status inspected) {
-                        if (!inspected.ok()) {
-                          reactor->Finish(ToGrpcStatus(inspected));
-                          return;
-                        }
-                        Accept(ctx, reactor, request, response, tenant);
+  // The call owns the request, so the inspection may complete on another
+  // thread.
+  inspector_->Inspect(InspectionFor(request, options_.limits),
+                      [this, ctx, call, tenant = *tenant](absl::Status s) {
+                        if (!s.ok()) return call->Reply(s);
+                        Accept(ctx, call, tenant);
                       });
-  return reactor;
 }
 
 void LetterServiceImpl::Accept(grpc::CallbackServerContext* ctx,
-                               grpc::ServerUnaryReactor* reactor,
-                               const v1::SubmitLetterRequest* request,
-                               v1::SubmitLetterResponse* response,
-                               const std::string& tenant) {
+                               SubmitCall* call, const std::string& tenant) {
+  const v1::SubmitLetterRequest* request = &call->request;
+  v1::SubmitLetterResponse* response = &call->response;
   store::NewLetter letter;
   letter.id = NewLetterId();
   letter.tenant = tenant;
@@ -163,7 +156,7 @@ void LetterServiceImpl::Accept(grpc::CallbackServerContext* ctx,
   std::string who = RecipientForLog(request->recipient());
   std::string tenant_name = tenant;
   batcher_.Submit(std::move(letter),
-                  [this, reactor, response, who, tenant_name,
+                  [this, call, response, who, tenant_name,
                    trace_id](absl::StatusOr<store::CreateResult> result) {
                     logging::ScopedContext log_context(
                         {result.ok() ? result->letter.id : "", tenant_name,
@@ -173,7 +166,7 @@ void LetterServiceImpl::Accept(grpc::CallbackServerContext* ctx,
                         spdlog::error("submit: store failed: {}",
                                       result.status().ToString());
                       }
-                      reactor->Finish(ToGrpcStatus(result.status()));
+                      call->Reply(result.status());
                       return;
                     }
                     if (result->created) {
@@ -183,29 +176,54 @@ void LetterServiceImpl::Accept(grpc::CallbackServerContext* ctx,
                     }
                     *response->mutable_letter() = ToApiLetter(result->letter);
                     response->set_created(result->created);
-                    reactor->Finish(grpc::Status::OK);
+                    call->Reply(absl::OkStatus());
                   });
 }
 
 grpc::ServerUnaryReactor* LetterServiceImpl::GetLetter(
-    grpc::CallbackServerContext* ctx, const v1::GetLetterRequest* request,
-    v1::Letter* response) {
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeChecked<v1::GetLetterRequest, v1::Letter>(
+      request, response, [this, ctx](auto* call) {
+        call->Reply(DoGetLetter(ctx, call->request, &call->response));
+      });
+}
+
+absl::Status LetterServiceImpl::DoGetLetter(grpc::CallbackServerContext* ctx,
+                                            const v1::GetLetterRequest& req,
+                                            v1::Letter* response) {
+  const v1::GetLetterRequest* request = &req;
   auto target = OwnLetter(ctx, request->name());
-  if (!target.ok()) return FinishWith(ctx, target.status());
+  if (!target.ok()) return target.status();
   auto receipts = store_->GetReceipts(target->letter.id, target->tenant);
-  if (!receipts.ok()) return FinishWith(ctx, receipts.status());
+  if (!receipts.ok()) return receipts.status();
   *response = ToApiLetter(target->letter, *receipts);
-  return FinishWith(ctx, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* LetterServiceImpl::ListLetters(
-    grpc::CallbackServerContext* ctx, const v1::ListLettersRequest* request,
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeChecked<v1::ListLettersRequest, v1::ListLettersResponse>(
+      request, response, [this, ctx](auto* call) {
+        call->Reply(DoListLetters(ctx, call->request, &call->response));
+      });
+}
+
+absl::Status LetterServiceImpl::DoListLetters(
+    grpc::CallbackServerContext* ctx, const v1::ListLettersRequest& req,
     v1::ListLettersResponse* response) {
+  const v1::ListLettersRequest* request = &req;
   auto tenant = TenantOf(ctx);
-  if (!tenant.ok()) return FinishWith(ctx, tenant.status());
+  if (!tenant.ok()) return tenant.status();
   if (request->page_size() < 0 || request->page_size() > 1000) {
-    return FinishWith(ctx, absl::InvalidArgumentError(
-                               "page_size: must be between 0 and 1000"));
+    return absl::InvalidArgumentError("page_size: must be between 0 and 1000");
+  }
+  // Proto3 enums are open; a state this gateway does not know matches
+  // nothing, and saying so beats an empty page.
+  if (!v1::Letter::State_IsValid(request->state())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state: unknown value ", request->state()));
   }
   store::ListFilter filter;
   filter.tenant = *tenant;
@@ -214,16 +232,19 @@ grpc::ServerUnaryReactor* LetterServiceImpl::ListLetters(
   filter.page_size = request->page_size() == 0 ? 100 : request->page_size();
   filter.page_token = request->page_token();
   auto page = store_->ListLetters(filter);
-  if (!page.ok()) return FinishWith(ctx, page.status());
+  if (!page.ok()) return page.status();
   for (const auto& l : page->letters) *response->add_letters() = ToApiLetter(l);
   response->set_next_page_token(page->next_page_token);
-  return FinishWith(ctx, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerWriteReactor<v1::LetterEvent>* LetterServiceImpl::WatchLetters(
     grpc::CallbackServerContext* ctx, const v1::WatchLettersRequest* request) {
   auto tenant = TenantOf(ctx);
   int64_t cursor = request->cursor();
+  if (tenant.ok() && cursor < 0) {
+    tenant = absl::InvalidArgumentError("cursor: must not be negative");
+  }
   if (tenant.ok() && request->only_new()) {
     auto last = store_->LastReceiptCursor();
     if (!last.ok())
@@ -244,10 +265,20 @@ grpc::ServerWriteReactor<v1::LetterEvent>* LetterServiceImpl::WatchLetters(
 }
 
 grpc::ServerUnaryReactor* LetterServiceImpl::CancelLetter(
-    grpc::CallbackServerContext* ctx, const v1::CancelLetterRequest* request,
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeChecked<v1::CancelLetterRequest, v1::Letter>(
+      request, response, [this, ctx](auto* call) {
+        call->Reply(DoCancelLetter(ctx, call->request, &call->response));
+      });
+}
+
+absl::Status LetterServiceImpl::DoCancelLetter(
+    grpc::CallbackServerContext* ctx, const v1::CancelLetterRequest& req,
     v1::Letter* response) {
+  const v1::CancelLetterRequest* request = &req;
   auto target = OwnLetter(ctx, request->name());
-  if (!target.ok()) return FinishWith(ctx, target.status());
+  if (!target.ok()) return target.status();
   const std::string& id = target->letter.id;
   store::Transition t;
   t.from = {v1::Letter::RECEIVED, v1::Letter::QUEUED, v1::Letter::ROUTED};
@@ -257,30 +288,38 @@ grpc::ServerUnaryReactor* LetterServiceImpl::CancelLetter(
   auto updated = store_->ApplyTransition(id, t);
   if (absl::IsFailedPrecondition(updated.status())) {
     auto now = store_->GetLetter(id, target->tenant);
-    return FinishWith(
-        ctx, absl::FailedPreconditionError(absl::StrCat(
-                 "letter is ",
-                 v1::Letter::State_Name(now.ok() ? now->state
-                                                 : target->letter.state),
-                 "; only letters not yet handed to a provider can be "
-                 "cancelled")));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "letter is ",
+        v1::Letter::State_Name(now.ok() ? now->state : target->letter.state),
+        "; only letters not yet handed to a provider can be "
+        "cancelled"));
   }
-  if (!updated.ok()) return FinishWith(ctx, updated.status());
+  if (!updated.ok()) return updated.status();
   spdlog::info("letter {} cancelled by tenant {}", id, target->tenant);
   watch_hub_.Wake();
   auto receipts = store_->GetReceipts(id, target->tenant);
-  if (!receipts.ok()) return FinishWith(ctx, receipts.status());
+  if (!receipts.ok()) return receipts.status();
   *response = ToApiLetter(*updated, *receipts);
-  return FinishWith(ctx, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* LetterServiceImpl::GetReceipts(
-    grpc::CallbackServerContext* ctx, const v1::GetReceiptsRequest* request,
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeChecked<v1::GetReceiptsRequest, v1::GetReceiptsResponse>(
+      request, response, [this, ctx](auto* call) {
+        call->Reply(DoGetReceipts(ctx, call->request, &call->response));
+      });
+}
+
+absl::Status LetterServiceImpl::DoGetReceipts(
+    grpc::CallbackServerContext* ctx, const v1::GetReceiptsRequest& req,
     v1::GetReceiptsResponse* response) {
+  const v1::GetReceiptsRequest* request = &req;
   auto target = OwnLetter(ctx, request->name());
-  if (!target.ok()) return FinishWith(ctx, target.status());
+  if (!target.ok()) return target.status();
   auto receipts = store_->GetReceipts(target->letter.id, target->tenant);
-  if (!receipts.ok()) return FinishWith(ctx, receipts.status());
+  if (!receipts.ok()) return receipts.status();
   for (const auto& r : *receipts) {
     auto* out = response->add_receipts();
     out->set_sequence(r.sequence);
@@ -291,18 +330,18 @@ grpc::ServerUnaryReactor* LetterServiceImpl::GetReceipts(
   if (request->evidence_bundle()) {
     // Receipt log (#4): proofs to one signed head, and a summary to read.
     auto bundle = BuildEvidence(store_, *receipts);
-    if (!bundle.ok()) return FinishWith(ctx, bundle.status());
+    if (!bundle.ok()) return bundle.status();
     store::TreeHead head;
     head.tree_size = bundle->tree_head().tree_size();
     head.root_hash = bundle->tree_head().root_hash();
     head.time_ms = google::protobuf::util::TimeUtil::TimestampToMilliseconds(
         bundle->tree_head().time());
     auto pdf = RenderEvidencePdf(target->letter, *receipts, head);
-    if (!pdf.ok()) return FinishWith(ctx, pdf.status());
+    if (!pdf.ok()) return pdf.status();
     bundle->set_summary_pdf(std::move(*pdf));
     *response->mutable_evidence_bundle() = std::move(*bundle);
   }
-  return FinishWith(ctx, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 }  // namespace utpost::api

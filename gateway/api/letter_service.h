@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "gateway/api/caller.h"
+#include "gateway/api/checked_unary_call.h"
 #include "gateway/api/letter_validator.h"
 #include "gateway/api/submit_batcher.h"
 #include "gateway/api/watch_hub.h"
@@ -31,30 +32,40 @@ struct LetterServiceOptions {
   inspect::DocumentInspector* inspector = nullptr;
 };
 
-class LetterServiceImpl final : public v1::LetterService::CallbackService {
+// The unary methods are registered raw: their requests are parsed by
+// ParseRequest, so that invalid UTF-8 gets INVALID_ARGUMENT with the field
+// path (see request_parser.h).
+using LetterServiceBase = v1::LetterService::WithRawCallbackMethod_SubmitLetter<
+    v1::LetterService::WithRawCallbackMethod_GetLetter<
+        v1::LetterService::WithRawCallbackMethod_ListLetters<
+            v1::LetterService::WithRawCallbackMethod_CancelLetter<
+                v1::LetterService::WithRawCallbackMethod_GetReceipts<
+                    v1::LetterService::CallbackService>>>>>;
+
+class LetterServiceImpl final : public LetterServiceBase {
  public:
   // `store` is not owned and outlives this.
   LetterServiceImpl(store::Store* store, LetterServiceOptions options);
   ~LetterServiceImpl() override;
 
-  grpc::ServerUnaryReactor* SubmitLetter(
-      grpc::CallbackServerContext* ctx, const v1::SubmitLetterRequest* request,
-      v1::SubmitLetterResponse* response) override;
+  grpc::ServerUnaryReactor* SubmitLetter(grpc::CallbackServerContext* ctx,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetLetter(grpc::CallbackServerContext* ctx,
-                                      const v1::GetLetterRequest* request,
-                                      v1::Letter* response) override;
-  grpc::ServerUnaryReactor* ListLetters(
-      grpc::CallbackServerContext* ctx, const v1::ListLettersRequest* request,
-      v1::ListLettersResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListLetters(grpc::CallbackServerContext* ctx,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerWriteReactor<v1::LetterEvent>* WatchLetters(
       grpc::CallbackServerContext* ctx,
       const v1::WatchLettersRequest* request) override;
   grpc::ServerUnaryReactor* CancelLetter(grpc::CallbackServerContext* ctx,
-                                         const v1::CancelLetterRequest* request,
-                                         v1::Letter* response) override;
-  grpc::ServerUnaryReactor* GetReceipts(
-      grpc::CallbackServerContext* ctx, const v1::GetReceiptsRequest* request,
-      v1::GetReceiptsResponse* response) override;
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetReceipts(grpc::CallbackServerContext* ctx,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
 
   // Wakes watchers early (after a local state change).
   void NotifyChange() { watch_hub_.Wake(); }
@@ -62,12 +73,26 @@ class LetterServiceImpl final : public v1::LetterService::CallbackService {
  private:
   absl::StatusOr<std::string> TenantOf(grpc::CallbackServerContext* ctx) const;
 
-  // SubmitLetter after its documents passed inspection: stores the letter
-  // (group commit) and finishes `reactor`.
-  void Accept(grpc::CallbackServerContext* ctx,
-              grpc::ServerUnaryReactor* reactor,
-              const v1::SubmitLetterRequest* request,
-              v1::SubmitLetterResponse* response, const std::string& tenant);
+  using SubmitCall =
+      CheckedUnaryCall<v1::SubmitLetterRequest, v1::SubmitLetterResponse>;
+  // SubmitLetter once its request is parsed: validates, has the documents
+  // inspected, stores the letter (group commit) and replies.
+  void Submit(grpc::CallbackServerContext* ctx, SubmitCall* call);
+  // SubmitLetter after its documents passed inspection.
+  void Accept(grpc::CallbackServerContext* ctx, SubmitCall* call,
+              const std::string& tenant);
+  absl::Status DoGetLetter(grpc::CallbackServerContext* ctx,
+                           const v1::GetLetterRequest& request,
+                           v1::Letter* response);
+  absl::Status DoListLetters(grpc::CallbackServerContext* ctx,
+                             const v1::ListLettersRequest& request,
+                             v1::ListLettersResponse* response);
+  absl::Status DoCancelLetter(grpc::CallbackServerContext* ctx,
+                              const v1::CancelLetterRequest& request,
+                              v1::Letter* response);
+  absl::Status DoGetReceipts(grpc::CallbackServerContext* ctx,
+                             const v1::GetReceiptsRequest& request,
+                             v1::GetReceiptsResponse* response);
 
   struct OwnedLetter {
     std::string tenant;

@@ -15,6 +15,8 @@
 #include "common/clock.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
+#include "common/text.h"
+#include "gateway/api/countries.h"
 #include "gateway/api/identifiers.h"
 #include "utpost/v1/letter.pb.h"
 
@@ -29,7 +31,6 @@ using ::utpost::v1::Recipient;
 using ::utpost::v1::SubmitLetterRequest;
 
 constexpr absl::string_view kPdfMediaType = "application/pdf";
-constexpr int kMaxAddressLines = 4;
 
 absl::Status Invalid(absl::string_view field, absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", reason));
@@ -45,26 +46,36 @@ std::string Quote(absl::string_view text) {
   return absl::StrCat("\"", Mask(text), "\"");
 }
 
-// Protobuf has already checked that string fields are valid UTF-8, so
-// counting the bytes that do not continue a sequence counts code points.
-size_t CountChars(absl::string_view text) {
-  size_t n = 0;
-  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
-  return n;
+std::string_view View(absl::string_view text) {
+  return std::string_view(text.data(), text.size());
 }
 
 bool IsBlank(absl::string_view text) {
   return absl::StripAsciiWhitespace(text).empty();
 }
 
-absl::Status CheckText(absl::string_view field, absl::string_view text,
+// One line of text a person reads: valid UTF-8 (the request parser has
+// checked; checked again for callers that built the message themselves),
+// no control or bidirectional characters, at most `max_chars` characters.
+// The length is checked first, so a huge field costs no scan.
+absl::Status CheckLine(absl::string_view field, absl::string_view text,
                        size_t max_chars) {
-  if (IsBlank(text)) return Invalid(field, "required");
-  if (size_t n = CountChars(text); n > max_chars) {
+  if (!IsValidUtf8(View(text))) return Invalid(field, "not valid UTF-8");
+  if (size_t n = CountCodePoints(View(text)); n > max_chars) {
     return Invalid(field,
                    absl::StrCat("at most ", max_chars, " characters, got ", n));
   }
+  if (auto bad = FindForbiddenCharacter(View(text))) {
+    return Invalid(field, absl::StrCat("character ", bad->position, " is ",
+                                       bad->description, ", not allowed"));
+  }
   return absl::OkStatus();
+}
+
+absl::Status CheckText(absl::string_view field, absl::string_view text,
+                       size_t max_chars) {
+  if (IsBlank(text)) return Invalid(field, "required");
+  return CheckLine(field, text, max_chars);
 }
 
 bool IsDigits(absl::string_view text) {
@@ -74,11 +85,22 @@ bool IsDigits(absl::string_view text) {
   return true;
 }
 
+// A foreign postal code: letters, digits, spaces and hyphens (UK "SW1A 1AA",
+// Sweden "114 55", Netherlands "1012 AB", Portugal "1000-001").
+bool IsPostalCodeText(absl::string_view code) {
+  for (char c : code) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != ' ' &&
+        c != '-') {
+      return false;
+    }
+  }
+  return !IsBlank(code);
+}
+
 absl::Status CheckPostalAddress(const PostalAddress& address) {
   constexpr absl::string_view kField = "recipient.postal_address";
-  if (IsBlank(address.name())) {
-    return Invalid(absl::StrCat(kField, ".name"), "required");
-  }
+  RETURN_IF_ERROR(CheckText(absl::StrCat(kField, ".name"), address.name(),
+                            kMaxPostalNameChars));
   const std::string lines_field = absl::StrCat(kField, ".address_lines");
   if (address.address_lines_size() > kMaxAddressLines) {
     return Invalid(lines_field,
@@ -86,26 +108,36 @@ absl::Status CheckPostalAddress(const PostalAddress& address) {
                                 address.address_lines_size()));
   }
   bool any_line = false;
-  for (const std::string& line : address.address_lines()) {
+  for (int i = 0; i < address.address_lines_size(); ++i) {
+    const std::string& line = address.address_lines(i);
+    RETURN_IF_ERROR(CheckLine(absl::StrCat(lines_field, "[", i, "]"), line,
+                              kMaxAddressLineChars));
     any_line = any_line || !IsBlank(line);
   }
   if (!any_line) return Invalid(lines_field, "at least one line is required");
+  RETURN_IF_ERROR(
+      CheckText(absl::StrCat(kField, ".city"), address.city(), kMaxCityChars));
 
   const std::string& country = address.country_code();
-  if (!country.empty() &&
-      (country.size() != 2 || !absl::ascii_isupper(country[0]) ||
-       !absl::ascii_isupper(country[1]))) {
+  if (!country.empty() && !IsIsoCountryCode(country)) {
     return Invalid(absl::StrCat(kField, ".country_code"),
                    "must be an ISO 3166-1 alpha-2 code such as NO or SE");
   }
-  // Norwegian postal codes are four digits. Foreign ones vary too much to
-  // check here; the print provider has the country's rules.
+  const std::string code_field = absl::StrCat(kField, ".postal_code");
+  const std::string& code = address.postal_code();
   if (country.empty() || country == "NO") {
-    const std::string& code = address.postal_code();
     if (code.size() != 4 || !IsDigits(code)) {
-      return Invalid(absl::StrCat(kField, ".postal_code"),
-                     "must be 4 digits for a Norwegian address");
+      return Invalid(code_field, "must be 4 digits for a Norwegian address");
     }
+    return absl::OkStatus();
+  }
+  // Foreign codes vary too much to check further here; the print provider
+  // has the country's rules. Some countries have none.
+  if (!code.empty() &&
+      (code.size() > kMaxPostalCodeChars || !IsPostalCodeText(code))) {
+    return Invalid(code_field,
+                   absl::StrCat("at most ", kMaxPostalCodeChars,
+                                " letters, digits, spaces or hyphens"));
   }
   return absl::OkStatus();
 }
@@ -145,6 +177,10 @@ absl::Status CheckDeliveryPolicy(const DeliveryPolicy& policy) {
   }
   if (policy.has_print_if_unread_after()) {
     const auto& after = policy.print_if_unread_after();
+    if (after.nanos() < -999999999 || after.nanos() > 999999999) {
+      return Invalid("delivery_policy.print_if_unread_after",
+                     "nanos must be within -999999999 and 999999999");
+    }
     if (after.seconds() < 0 || after.nanos() < 0) {
       return Invalid("delivery_policy.print_if_unread_after",
                      "must not be negative");
@@ -200,10 +236,11 @@ absl::Status CheckPrintOptions(const PrintOptions& options) {
 }
 
 // A file name travels to providers and into archives; it must name a file,
-// not a path, and carry no control characters.
+// not a path. Control and bidirectional characters are refused by
+// CheckLine.
 bool IsPlainFileName(absl::string_view name) {
-  for (unsigned char c : name) {
-    if (c < 0x20 || c == 0x7F || c == '/' || c == '\\') return false;
+  for (char c : name) {
+    if (c == '/' || c == '\\') return false;
   }
   return name != "." && name != "..";
 }
@@ -227,11 +264,18 @@ absl::Status CheckDocumentMetadata(const SubmitLetterRequest& request,
     const std::string field = absl::StrCat("documents[", i, "]");
     const std::string name_field = absl::StrCat(field, ".file_name");
     if (IsBlank(doc.file_name())) return Invalid(name_field, "required");
+    // File systems and providers count bytes, so this limit does too.
+    if (doc.file_name().size() > kMaxFileNameBytes) {
+      return Invalid(name_field, absl::StrCat("at most ", kMaxFileNameBytes,
+                                              " bytes (UTF-8), got ",
+                                              doc.file_name().size()));
+    }
+    RETURN_IF_ERROR(CheckLine(name_field, doc.file_name(), kMaxFileNameBytes));
     if (!IsPlainFileName(doc.file_name())) {
       return Invalid(name_field,
                      absl::StrCat(Quote(doc.file_name()),
                                   " must be a plain file name without path "
-                                  "separators or control characters"));
+                                  "separators"));
     }
     auto [it, inserted] = first_use.emplace(doc.file_name(), i);
     if (!inserted) {

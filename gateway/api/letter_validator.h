@@ -17,6 +17,14 @@ namespace utpost::api {
 
 // Limits on a submitted letter. The defaults suit a print envelope and the
 // gRPC message size the gateway accepts; the configuration may lower them.
+// Fixed by the API contract (documented on the fields in letter.proto).
+inline constexpr size_t kMaxFileNameBytes = 255;
+inline constexpr size_t kMaxPostalNameChars = 100;
+inline constexpr size_t kMaxAddressLineChars = 100;
+inline constexpr int kMaxAddressLines = 4;
+inline constexpr size_t kMaxPostalCodeChars = 10;
+inline constexpr size_t kMaxCityChars = 50;
+
 struct ValidationLimits {
   // Documents per letter, main document included.
   int max_documents = 10;
@@ -24,12 +32,13 @@ struct ValidationLimits {
   int64_t max_document_bytes = 10 << 20;
   // Size of all documents' content together.
   int64_t max_letter_bytes = 30 << 20;
-  // Lengths in Unicode characters (code points), not bytes.
+  // Lengths in Unicode characters (code points), not bytes. SvarUT takes
+  // client references of up to 100 characters.
   size_t max_title_chars = 200;
-  size_t max_client_reference_chars = 128;
-  // Print (see gateway/inspect/printability.h), checked when the policy allows print:
-  // sheets one envelope holds, and whether an address cover page (one more
-  // sheet) is put in front.
+  size_t max_client_reference_chars = 100;
+  // Print (see gateway/inspect/printability.h), checked when the policy
+  // allows print: sheets one envelope holds, and whether an address cover
+  // page (one more sheet) is put in front.
   int max_print_sheets = 14;
   bool print_cover_page = false;
   // Time against which not_before is checked. Not owned. Null: the real

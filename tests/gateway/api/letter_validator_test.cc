@@ -172,7 +172,7 @@ TEST(ValidateSubmitLetterTest, EmptyMediaTypeMeansPdf) {
 
 TEST(ValidateSubmitLetterTest, AcceptsLimitsExactly) {
   SubmitLetterRequest request = ValidRequest();
-  request.set_client_reference(std::string(128, 'r'));
+  request.set_client_reference(std::string(100, 'r'));
   // 200 two-byte characters: the limit counts characters, not bytes.
   std::string title;
   for (int i = 0; i < 200; ++i) title += "\xC3\xB8";  // "ø"
@@ -231,9 +231,9 @@ INSTANTIATE_TEST_SUITE_P(
             "client_reference: required"},
         BadLetterCase{"LongClientReference",
                       [](SubmitLetterRequest& r) {
-                        r.set_client_reference(Repeat('r', 129));
+                        r.set_client_reference(Repeat('r', 101));
                       },
-                      "client_reference: at most 128 characters, got 129"},
+                      "client_reference: at most 100 characters, got 101"},
         BadLetterCase{"MissingRecipient",
                       [](SubmitLetterRequest& r) { r.clear_recipient(); },
                       "recipient: required (person or organisation)"},
@@ -503,10 +503,150 @@ INSTANTIATE_TEST_SUITE_P(
                         r.mutable_documents(0)->set_content("%PDF-1.7\nbad");
                         AddDocument(r, "vedtak.pdf", Pdf());
                       },
-                      "documents[1].file_name: "}),
+                      "documents[1].file_name: "},
+        // Text a person reads holds no control or bidirectional characters.
+        BadLetterCase{"NulInTitle",
+                      [](SubmitLetterRequest& r) {
+                        r.set_title(std::string("Ved\0tak", 7));
+                      },
+                      "title: character 4 is U+0000 (a control character)"},
+        BadLetterCase{"CrLfInClientReference",
+                      [](SubmitLetterRequest& r) {
+                        r.set_client_reference("ref\r\nX-Injected: 1");
+                      },
+                      "client_reference: character 4 is U+000D"},
+        BadLetterCase{
+            "EscInTitle",
+            [](SubmitLetterRequest& r) { r.set_title("\x1b[31mVedtak"); },
+            "title: character 1 is U+001B"},
+        BadLetterCase{"RightToLeftOverrideInFileName",
+                      [](SubmitLetterRequest& r) {
+                        // "vedtak\u202Efdp.exe" shows as "vedtakexe.pdf".
+                        r.mutable_documents(0)->set_file_name(
+                            "vedtak\xE2\x80\xAE"
+                            "fdp.exe");
+                      },
+                      "documents[0].file_name: character 7 is U+202E (a "
+                      "bidirectional control)"},
+        BadLetterCase{
+            "C1ControlInTitle",
+            [](SubmitLetterRequest& r) { r.set_title("Vedtak \xC2\x85"); },
+            "title: character 8 is U+0085 (a control character)"},
+        BadLetterCase{
+            "InvalidUtf8InTitle",
+            [](SubmitLetterRequest& r) { r.set_title("Vedtak \xC3\x28"); },
+            "title: not valid UTF-8"},
+        BadLetterCase{"FileNameOf256Bytes",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_documents(0)->set_file_name(Repeat('f', 252) +
+                                                              ".pdf");
+                      },
+                      "documents[0].file_name: at most 255 bytes (UTF-8), "
+                      "got 256"},
+        BadLetterCase{"FileNameOfAMegabyte",
+                      [](SubmitLetterRequest& r) {
+                        r.mutable_documents(0)->set_file_name(
+                            Repeat('f', 1 << 20));
+                      },
+                      "documents[0].file_name: at most 255 bytes"},
+        BadLetterCase{
+            "PostalNameOfAMegabyte",
+            [](SubmitLetterRequest& r) {
+              SetNorwegianAddress(r);
+              r.mutable_recipient()->mutable_postal_address()->set_name(
+                  Repeat('n', 1 << 20));
+            },
+            "recipient.postal_address.name: at most 100 "
+            "characters, got 1048576"},
+        BadLetterCase{
+            "CityOf100KB",
+            [](SubmitLetterRequest& r) {
+              SetNorwegianAddress(r);
+              r.mutable_recipient()->mutable_postal_address()->set_city(
+                  Repeat('c', 100 << 10));
+            },
+            "recipient.postal_address.city: at most 50 characters"},
+        BadLetterCase{
+            "MissingCity",
+            [](SubmitLetterRequest& r) {
+              SetNorwegianAddress(r);
+              r.mutable_recipient()->mutable_postal_address()->clear_city();
+            },
+            "recipient.postal_address.city: required"},
+        BadLetterCase{"LineFeedInAddressLine",
+                      [](SubmitLetterRequest& r) {
+                        SetNorwegianAddress(r);
+                        r.mutable_recipient()
+                            ->mutable_postal_address()
+                            ->add_address_lines("Storgata 2\nOSLO");
+                      },
+                      "recipient.postal_address.address_lines[1]: "
+                      "character 11 is U+000A"},
+        BadLetterCase{"LongAddressLine",
+                      [](SubmitLetterRequest& r) {
+                        SetNorwegianAddress(r);
+                        r.mutable_recipient()
+                            ->mutable_postal_address()
+                            ->set_address_lines(0, Repeat('a', 101));
+                      },
+                      "recipient.postal_address.address_lines[0]: at most "
+                      "100 characters, got 101"},
+        BadLetterCase{
+            "UnassignedCountryCode",
+            [](SubmitLetterRequest& r) {
+              SetNorwegianAddress(r);
+              r.mutable_recipient()->mutable_postal_address()->set_country_code(
+                  "UK");
+            },
+            "recipient.postal_address.country_code: must be an "
+            "ISO 3166-1 alpha-2 code"},
+        BadLetterCase{"ForeignPostalCodeWithSymbols",
+                      [](SubmitLetterRequest& r) {
+                        SetNorwegianAddress(r);
+                        auto* a =
+                            r.mutable_recipient()->mutable_postal_address();
+                        a->set_country_code("SE");
+                        a->set_postal_code("114<55>");
+                      },
+                      "recipient.postal_address.postal_code: at most 10 "
+                      "letters, digits, spaces or hyphens"},
+        BadLetterCase{"FullWidthDigitsInPersonNumber",
+                      [](SubmitLetterRequest& r) {
+                        std::string digits;
+                        for (int i = 0; i < 11; ++i) {
+                          digits += "\xEF\xBC\x91";  // U+FF11
+                        }
+                        r.mutable_recipient()->set_person(digits);
+                      },
+                      "recipient.person: must be 11 digits; position 1 is "
+                      "not a digit"},
+        BadLetterCase{"UnreadNanosOutOfRange",
+                      [](SubmitLetterRequest& r) {
+                        SetNorwegianAddress(r);
+                        r.mutable_delivery_policy()
+                            ->mutable_print_if_unread_after()
+                            ->set_nanos(2000000000);
+                      },
+                      "delivery_policy.print_if_unread_after: nanos must "
+                      "be within"}),
     [](const ::testing::TestParamInfo<BadLetterCase>& info) {
       return info.param.name;
     });
+
+TEST(ValidateSubmitLetterTest, AcceptsForeignAddressesAndInternationalText) {
+  SubmitLetterRequest request = ValidRequest();
+  request.set_title("Vedtak \xC3\xB8 \xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D");
+  auto* address = request.mutable_recipient()->mutable_postal_address();
+  address->set_name("Åse Ødegård");
+  address->add_address_lines("10 Downing Street");
+  address->set_postal_code("SW1A 2AA");
+  address->set_city("London");
+  address->set_country_code("GB");
+  EXPECT_THAT(ValidateAndInspect(request, {}), IsOk());
+  address->set_country_code("AX");  // Åland: assigned, and not "NO".
+  address->set_postal_code("");
+  EXPECT_THAT(ValidateAndInspect(request, {}), IsOk());
+}
 
 TEST(ValidateSubmitLetterTest, NeverQuotesThePersonNumber) {
   SubmitLetterRequest request = ValidRequest();
