@@ -18,6 +18,9 @@
 #                                   requests to the mailbox provider
 #   other-ca.pem, stranger.pem/.key a second CA and a client certificate it
 #                                   issued, for tests of refused clients
+#   two-orgs.pem / two-orgs.key     a client certificate whose subject names
+#                                   two organisations (Bergen and Oslo), which
+#                                   the gateway must refuse
 #   eboks-mailbox.pem / .key        RSA-2048 encryption certificate of the
 #                                   simulated e-Boks mailboxes (the registry's
 #                                   "sertifikat"; DPI packages are encrypted
@@ -76,6 +79,9 @@ leaf eboks-mailbox "$subj_base/O=Utpost development/organizationIdentifier=NTRNO
   "keyUsage=critical,keyEncipherment,dataEncipherment"
 leaf dpi-provider "$subj_base/O=Utpost development/organizationIdentifier=NTRNO-922020175/CN=DPI provider receipts (simulated)" ca rsa \
   "keyUsage=critical,digitalSignature"
+# Refused by the gateway: which of the two organisations would it be?
+leaf two-orgs "$subj_base/O=Bergen kommune/organizationIdentifier=NTRNO-964338531/organizationIdentifier=NTRNO-958935420/CN=Two organisations" ca rsa \
+  "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth"
 ca other-ca "$subj_base/O=Somebody else/CN=Unrelated CA"
 leaf stranger "$subj_base/O=Bergen kommune/organizationIdentifier=NTRNO-964338531/CN=Impostor" other-ca rsa \
   "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth"

@@ -1,6 +1,8 @@
 """Idempotency on the client reference, tenant isolation, and mTLS: no
 certificate or a certificate from another CA cannot call anything."""
 
+import os
+import time
 import unittest
 
 import grpc
@@ -96,6 +98,49 @@ class AccessTest(unittest.TestCase):
     def test_certificate_from_another_ca_cannot_call(self):
         self.assert_refused_by_tls(cert=f"{CERTS}/stranger.pem",
                                    key=f"{CERTS}/stranger.key")
+
+    def assert_certificate_refused(self, cert, key, message):
+        """A certificate the CA issued, refused by the gateway: every call is
+        PERMISSION_DENIED, and a Bergen letter stays as it was."""
+        mine = self.stack.letters().SubmitLetter(
+            submit_request(person=self.persons["mailbox"][0],
+                           ref=f"refused-{os.path.basename(cert)}",
+                           not_before=time.time() + 3600))
+        channel = self.stack.channel(cert=cert, key=key)
+        letters = letter_pb2_grpc.LetterServiceStub(channel)
+        calls = [
+            (letters.ListLetters, letter_pb2.ListLettersRequest()),
+            (letters.SubmitLetter,
+             submit_request(person=self.persons["mailbox"][0])),
+            (letters.GetLetter,
+             letter_pb2.GetLetterRequest(name=mine.letter.name)),
+            (letters.CancelLetter,
+             letter_pb2.CancelLetterRequest(name=mine.letter.name)),
+            (ops_pb2_grpc.OpsServiceStub(channel).GetStatus,
+             ops_pb2.GetStatusRequest()),
+        ]
+        for call, req in calls:
+            with self.assertRaises(grpc.RpcError) as e:
+                call(req, timeout=10)
+            self.assertEqual(e.exception.code(),
+                             grpc.StatusCode.PERMISSION_DENIED,
+                             e.exception.details())
+            self.assertIn(message, e.exception.details())
+        got = self.stack.letters().GetLetter(
+            letter_pb2.GetLetterRequest(name=mine.letter.name))
+        self.assertIn(got.state, (Letter.RECEIVED, Letter.QUEUED))
+
+    def test_signing_certificate_cannot_log_in(self):
+        # sender.pem signs requests to providers for Bergen; it has no
+        # clientAuth extended key usage, so it is nobody's login.
+        self.assert_certificate_refused(f"{CERTS}/sender.pem",
+                                        f"{CERTS}/sender.key",
+                                        "not for client authentication")
+
+    def test_certificate_naming_two_organisations_is_refused(self):
+        self.assert_certificate_refused(f"{CERTS}/two-orgs.pem",
+                                        f"{CERTS}/two-orgs.key",
+                                        "2 organisation identifiers")
 
     def test_tenant_cannot_call_ops_and_operator_can(self):
         ops_as_tenant = ops_pb2_grpc.OpsServiceStub(self.stack.channel())

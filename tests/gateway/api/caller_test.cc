@@ -40,5 +40,36 @@ TEST(OrganisationNumberFromPemTest, GarbageIsUnauthenticated) {
               StatusIs(absl::StatusCode::kUnauthenticated, ::testing::_));
 }
 
+TEST(ReadClientCertificateTest, TenantAndOperatorCertificatesAreForClients) {
+  for (const char* path :
+       {"certs-dev/tenant-964338531.pem", "certs-dev/tenant-958935420.pem",
+        "certs-dev/operator.pem"}) {
+    auto cert = ReadClientCertificate(Read(path));
+    ASSERT_THAT(cert, IsOk()) << path;
+    EXPECT_TRUE(cert->client_auth) << path;
+  }
+}
+
+TEST(ReadClientCertificateTest, SigningCertificatesAreNotForClients) {
+  // sender.pem names Bergen kommune, but signs requests; it has no
+  // extended key usage at all, which OpenSSL reads as "any".
+  for (const char* path : {"certs-dev/sender.pem", "certs-dev/receipts.pem",
+                           "certs-dev/dpi-provider.pem"}) {
+    auto cert = ReadClientCertificate(Read(path));
+    ASSERT_THAT(cert, IsOk()) << path;
+    EXPECT_FALSE(cert->client_auth) << path;
+  }
+  auto sender = ReadClientCertificate(Read("certs-dev/sender.pem"));
+  EXPECT_EQ(sender->organisation, "964338531");
+}
+
+TEST(ReadClientCertificateTest, TwoOrganisationsAreRefused) {
+  EXPECT_THAT(ReadClientCertificate(Read("certs-dev/two-orgs.pem")),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       ::testing::HasSubstr("2 organisation identifiers")));
+  EXPECT_THAT(OrganisationNumberFromPem(Read("certs-dev/two-orgs.pem")),
+              StatusIs(absl::StatusCode::kPermissionDenied, ::testing::_));
+}
+
 }  // namespace
 }  // namespace utpost::api
