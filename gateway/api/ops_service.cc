@@ -24,78 +24,89 @@ absl::StatusOr<std::string> OpsServiceImpl::OperatorOf(
   return caller.common_name;
 }
 
-template <typename Response, typename Fn>
+template <typename Request, typename Response, typename Fn>
 grpc::ServerUnaryReactor* OpsServiceImpl::Serve(
-    grpc::CallbackServerContext* ctx, Response* response, Fn&& fn) {
-  auto* reactor = ctx->DefaultReactor();
-  auto who = OperatorOf(ctx);
-  if (!who.ok()) {
-    reactor->Finish(ToGrpcStatus(who.status()));
-    return reactor;
-  }
-  absl::StatusOr<Response> result = fn(*who);
-  if (!result.ok()) {
-    reactor->Finish(ToGrpcStatus(result.status()));
-    return reactor;
-  }
-  *response = std::move(*result);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out, Fn&& fn) {
+  return ServeChecked<Request, Response>(
+      in, out, [this, ctx, &fn](CheckedUnaryCall<Request, Response>* call) {
+        auto who = OperatorOf(ctx);
+        if (!who.ok()) return call->Reply(who.status());
+        absl::StatusOr<Response> result = fn(call->request, *who);
+        if (!result.ok()) return call->Reply(result.status());
+        call->response = std::move(*result);
+        call->Reply(absl::OkStatus());
+      });
 }
 
 grpc::ServerUnaryReactor* OpsServiceImpl::GetStatus(
-    grpc::CallbackServerContext* ctx, const v1::GetStatusRequest*,
-    v1::Status* response) {
-  return Serve(ctx, response,
-               [&](const std::string&) { return operations_.GetStatus(); });
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve<v1::GetStatusRequest, v1::Status>(
+      ctx, request, response,
+      [&](const v1::GetStatusRequest&, const std::string&) {
+        return operations_.GetStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* OpsServiceImpl::ListLetters(
-    grpc::CallbackServerContext* ctx, const v1::OpsListLettersRequest* request,
-    v1::OpsListLettersResponse* response) {
-  return Serve(ctx, response, [&](const std::string&) {
-    return operations_.ListLetters(*request);
-  });
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve<v1::OpsListLettersRequest, v1::OpsListLettersResponse>(
+      ctx, request, response,
+      [&](const v1::OpsListLettersRequest& request, const std::string&) {
+        return operations_.ListLetters(request);
+      });
 }
 
 grpc::ServerUnaryReactor* OpsServiceImpl::GetLetter(
-    grpc::CallbackServerContext* ctx, const v1::OpsGetLetterRequest* request,
-    v1::OpsLetter* response) {
-  return Serve(ctx, response, [&](const std::string&) {
-    return operations_.GetLetter(request->name());
-  });
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve<v1::OpsGetLetterRequest, v1::OpsLetter>(
+      ctx, request, response,
+      [&](const v1::OpsGetLetterRequest& request, const std::string&) {
+        return operations_.GetLetter(request.name());
+      });
 }
 
 grpc::ServerUnaryReactor* OpsServiceImpl::RedriveLetters(
-    grpc::CallbackServerContext* ctx, const v1::RedriveLettersRequest* request,
-    v1::RedriveLettersResponse* response) {
-  return Serve(ctx, response, [&](const std::string& who) {
-    return operations_.Redrive(*request, who);
-  });
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve<v1::RedriveLettersRequest, v1::RedriveLettersResponse>(
+      ctx, request, response,
+      [&](const v1::RedriveLettersRequest& request, const std::string& who) {
+        return operations_.Redrive(request, who);
+      });
 }
 
 grpc::ServerUnaryReactor* OpsServiceImpl::PauseChannel(
-    grpc::CallbackServerContext* ctx, const v1::PauseChannelRequest* request,
-    v1::ChannelState* response) {
-  return Serve(ctx, response, [&](const std::string& who) {
-    return operations_.SetPaused(request->channel(), true, who);
-  });
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve<v1::PauseChannelRequest, v1::ChannelState>(
+      ctx, request, response,
+      [&](const v1::PauseChannelRequest& request, const std::string& who) {
+        return operations_.SetPaused(request.channel(), true, who);
+      });
 }
 
 grpc::ServerUnaryReactor* OpsServiceImpl::ResumeChannel(
-    grpc::CallbackServerContext* ctx, const v1::ResumeChannelRequest* request,
-    v1::ChannelState* response) {
-  return Serve(ctx, response, [&](const std::string& who) {
-    return operations_.SetPaused(request->channel(), false, who);
-  });
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve<v1::ResumeChannelRequest, v1::ChannelState>(
+      ctx, request, response,
+      [&](const v1::ResumeChannelRequest& request, const std::string& who) {
+        return operations_.SetPaused(request.channel(), false, who);
+      });
 }
 
 grpc::ServerUnaryReactor* OpsServiceImpl::CancelLetter(
-    grpc::CallbackServerContext* ctx, const v1::OpsCancelLetterRequest* request,
-    v1::OpsLetter* response) {
-  return Serve(ctx, response, [&](const std::string& who) {
-    return operations_.Cancel(request->name(), who);
-  });
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Serve<v1::OpsCancelLetterRequest, v1::OpsLetter>(
+      ctx, request, response,
+      [&](const v1::OpsCancelLetterRequest& request, const std::string& who) {
+        return operations_.Cancel(request.name(), who);
+      });
 }
 
 }  // namespace utpost::api

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "gateway/api/caller.h"
+#include "gateway/api/checked_unary_call.h"
 #include "gateway/api/operations.h"
 #include "gateway/store/store.h"
 #include "queue/queue.h"
@@ -14,45 +15,55 @@
 
 namespace utpost::api {
 
-class OpsServiceImpl final : public v1::OpsService::CallbackService {
+// Every method is registered raw: requests are parsed by ParseRequest, so
+// that invalid UTF-8 gets INVALID_ARGUMENT with the field path.
+using OpsServiceBase = v1::OpsService::WithRawCallbackMethod_GetStatus<
+    v1::OpsService::WithRawCallbackMethod_ListLetters<
+        v1::OpsService::WithRawCallbackMethod_GetLetter<
+            v1::OpsService::WithRawCallbackMethod_RedriveLetters<
+                v1::OpsService::WithRawCallbackMethod_PauseChannel<
+                    v1::OpsService::WithRawCallbackMethod_ResumeChannel<
+                        v1::OpsService::WithRawCallbackMethod_CancelLetter<
+                            v1::OpsService::CallbackService>>>>>>>;
+
+class OpsServiceImpl final : public OpsServiceBase {
  public:
   // `store` is not owned and outlives this; `admin` reads queue depths.
   OpsServiceImpl(store::Store* store, std::unique_ptr<queue::Admin> admin,
                  OperationsOptions options, AccessPolicy access);
 
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* ctx,
-                                      const v1::GetStatusRequest* request,
-                                      v1::Status* response) override;
-  grpc::ServerUnaryReactor* ListLetters(
-      grpc::CallbackServerContext* ctx,
-      const v1::OpsListLettersRequest* request,
-      v1::OpsListLettersResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListLetters(grpc::CallbackServerContext* ctx,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetLetter(grpc::CallbackServerContext* ctx,
-                                      const v1::OpsGetLetterRequest* request,
-                                      v1::OpsLetter* response) override;
-  grpc::ServerUnaryReactor* RedriveLetters(
-      grpc::CallbackServerContext* ctx,
-      const v1::RedriveLettersRequest* request,
-      v1::RedriveLettersResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* RedriveLetters(grpc::CallbackServerContext* ctx,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* PauseChannel(grpc::CallbackServerContext* ctx,
-                                         const v1::PauseChannelRequest* request,
-                                         v1::ChannelState* response) override;
-  grpc::ServerUnaryReactor* ResumeChannel(
-      grpc::CallbackServerContext* ctx, const v1::ResumeChannelRequest* request,
-      v1::ChannelState* response) override;
-  grpc::ServerUnaryReactor* CancelLetter(
-      grpc::CallbackServerContext* ctx,
-      const v1::OpsCancelLetterRequest* request,
-      v1::OpsLetter* response) override;
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ResumeChannel(grpc::CallbackServerContext* ctx,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* CancelLetter(grpc::CallbackServerContext* ctx,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
 
  private:
   // The operator's common name; PERMISSION_DENIED for a tenant.
   absl::StatusOr<std::string> OperatorOf(
       grpc::CallbackServerContext* ctx) const;
-  // Checks the caller, runs `fn(common_name)` and finishes with its result.
-  template <typename Response, typename Fn>
+  // Parses the request, checks the caller, runs `fn(request, common_name)`
+  // (which returns StatusOr<Response>) and replies with its result.
+  template <typename Request, typename Response, typename Fn>
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx,
-                                  Response* response, Fn&& fn);
+                                  const grpc::ByteBuffer* in,
+                                  grpc::ByteBuffer* out, Fn&& fn);
 
   const AccessPolicy access_;
   Operations operations_;
