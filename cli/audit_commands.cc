@@ -112,14 +112,24 @@ int AuditExport(const ConnectionOptions& c, const std::string& tenant,
   auto stub = v1::ReceiptLogService::NewStub(*channel);
   grpc::ClientContext ctx;  // No deadline: an export may be long.
   auto reader = stub->ExportReceipts(&ctx, request);
-  sink << ExportHeaderLine({tenant, from, to}) << "\n";
   v1::ExportReceiptsResponse item;
   int64_t head_size = 0;
   int64_t receipts = 0;
+  bool first = true;
   while (reader->Read(&item)) {
+    // A server of format /2 sends each line as its trailer's hash covers
+    // it; one of format /1 sends the items only, and no header.
+    if (first && item.line().empty()) {
+      sink << ExportHeaderLine({tenant, from, to}) << "\n";
+    }
+    first = false;
     if (item.has_tree_head()) head_size = item.tree_head().tree_size();
     if (item.has_receipt()) ++receipts;
-    sink << ExportLine(item, head_size) << "\n";
+    if (!item.line().empty()) {
+      sink << item.line() << "\n";
+    } else {
+      sink << ExportLine(item, head_size) << "\n";
+    }
   }
   grpc::Status s = reader->Finish();
   sink.flush();
@@ -150,6 +160,7 @@ int AuditVerify(const std::string& file, const std::string& ca_file,
   }
   if (out.json) {
     nlohmann::ordered_json j;
+    j["format"] = report->format;
     j["receipts"] = report->receipts;
     j["letters"] = report->letters;
     j["tree_heads"] = report->tree_heads;
@@ -157,11 +168,13 @@ int AuditVerify(const std::string& file, const std::string& ca_file,
     for (const auto& f : report->faults) {
       j["faults"].push_back({{"where", f.where}, {"what", f.what}});
     }
+    j["notes"] = report->notes;
     std::cout << j.dump() << "\n";
   } else {
     for (const auto& f : report->faults) {
       std::cout << "FAULT " << f.where << ": " << f.what << "\n";
     }
+    for (const auto& n : report->notes) std::cout << "NOTE " << n << "\n";
     std::cout << (report->faults.empty() ? "OK" : "FAILED") << ": "
               << report->receipts << " receipts of " << report->letters
               << " letters, " << report->tree_heads << " tree heads, "

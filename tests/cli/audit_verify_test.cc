@@ -143,12 +143,12 @@ class AuditVerifyTest : public ::testing::Test {
     Deliver(s.get(), "L1", "%PDF L1");
     EXPECT_THAT(s->IssueTreeHead(), IsOk());
     first_ = dir_ + "/first.jsonl";  // What an auditor kept then.
-    EXPECT_THAT(utpost::testing::WriteStoreExport(s.get(), first_, "", 0),
+    EXPECT_THAT(utpost::testing::WriteStoreExport(s.get(), signer_.get(), first_, "", 0),
                 IsOk());
     Deliver(s.get(), "L2", "%PDF L2");
     Deliver(s.get(), "L3", "%PDF L3");
     const std::string path = dir_ + "/honest.jsonl";
-    EXPECT_THAT(utpost::testing::WriteStoreExport(s.get(), path, "", 1),
+    EXPECT_THAT(utpost::testing::WriteStoreExport(s.get(), signer_.get(), path, "", 1),
                 IsOk());
     return path;
   }
@@ -239,7 +239,7 @@ TEST_F(AuditVerifyTest, HistoryRewrittenBehindAPublishedHeadIsNamed) {
   Deliver(s.get(), "L2", "%PDF L2");
   Deliver(s.get(), "L3", "%PDF L3");
   const std::string forged = dir_ + "/forged.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(s.get(), forged, "", 1),
+  ASSERT_THAT(utpost::testing::WriteStoreExport(s.get(), signer_.get(), forged, "", 1),
               IsOk());
   // On its own the forged log is consistent...
   EXPECT_EQ(Verify(forged).exit_code, 0);

@@ -284,7 +284,7 @@ TEST_F(ReceiptLogTest, SeveralProcessesWritingAtOnceMakeOneConsistentLog) {
   }
   // The whole log, with every head the processes published, verifies.
   const std::string file = dir_ + "/all.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), file, "", 1),
+  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), signer_.get(), file, "", 1),
               IsOk());
   auto report = cli::VerifyExport(file, kCa, "");
   ASSERT_THAT(report, IsOk());
@@ -317,7 +317,7 @@ TEST_F(ReceiptLogTest, RetentionPurgesContentOfFinishedLettersOnly) {
   EXPECT_GT(*store_->DocumentsPurgedAt("DONE"), 0);
   EXPECT_EQ(*store_->DocumentsPurgedAt("WAITING"), 0);
   const std::string file = dir_ + "/after-purge.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), file, "", 0),
+  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), signer_.get(), file, "", 0),
               IsOk());
   auto report = cli::VerifyExport(file, kCa, "");
   ASSERT_THAT(report, IsOk());
@@ -350,7 +350,10 @@ TEST_F(ReceiptLogTest, AfterAKeyRotationOldAndNewReceiptsVerify) {
   ASSERT_THAT(after, IsOk());
   EXPECT_NE(x5c_of(before->front().jws), x5c_of(after->front().jws));
   const std::string file = dir_ + "/rotated.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), file, "", 1),
+  api::ExportRequest request;
+  request.heads_since_size = 1;
+  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), rotating->get(),
+                                                file, request, &clock),
               IsOk());
   auto report = cli::VerifyExport(file, kCa, "");
   ASSERT_THAT(report, IsOk());
@@ -379,7 +382,7 @@ TEST_F(ReceiptLogTest, ReceiptsWrittenBeforeTheLogExistedJoinItAtOpen) {
   EXPECT_EQ(all[0].letter_id, "OLD");
   EXPECT_EQ(all[9].letter_id, "NEW");
   const std::string file = dir_ + "/backlog.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), file, "", 0),
+  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), signer_.get(), file, "", 0),
               IsOk());
   auto report = cli::VerifyExport(file, kCa, "");
   ASSERT_THAT(report, IsOk());
