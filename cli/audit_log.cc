@@ -255,6 +255,14 @@ std::string Differing(const json& line, const json& payload,
   return out;
 }
 
+// The verifier's message about a JWS, naming it as `kind` ("statement").
+std::string JwsError(const absl::Status& s, const std::string& kind) {
+  std::string m(s.message());
+  constexpr char kPrefix[] = "receipt JWS: ";
+  if (m.rfind(kPrefix, 0) == 0) m = m.substr(sizeof(kPrefix) - 1);
+  return absl::StrCat(kind, " JWS: ", m);
+}
+
 // Format /2: the export holds everything it says it holds.
 void CheckCompleteness(const ExportFile& f,
                        const receipts::ReceiptJwsVerifier& verifier,
@@ -281,8 +289,7 @@ void CheckCompleteness(const ExportFile& f,
     const std::string jws = f.header->value("jws", "");
     auto payload = verifier.Verify(jws);
     if (!payload.ok()) {
-      faults->push_back({where, absl::StrCat("header JWS: ",
-                                             payload.status().message())});
+      faults->push_back({where, JwsError(payload.status(), "header")});
     } else if (payload->value("statement", "") != "utpost-export-header") {
       faults->push_back({where, "the JWS is not an export header"});
     } else if (std::string d = Differing(
@@ -338,8 +345,7 @@ void CheckCompleteness(const ExportFile& f,
     }
     auto payload = verifier.Verify(t->jws);
     if (!payload.ok()) {
-      faults->push_back({where, absl::StrCat("trailer JWS: ",
-                                             payload.status().message())});
+      faults->push_back({where, JwsError(payload.status(), "trailer")});
     } else if (payload->value("statement", "") != "utpost-export-trailer" ||
                payload->value("lines", int64_t{-1}) != t->lines ||
                payload->value("sha256", "") != t->sha256 ||
@@ -454,8 +460,7 @@ void CheckCompleteness(const ExportFile& f,
     stated[st.letter_id] = &st;
     auto payload = verifier.Verify(st.jws);
     if (!payload.ok()) {
-      faults->push_back({where, absl::StrCat("statement JWS: ",
-                                             payload.status().message())});
+      faults->push_back({where, JwsError(payload.status(), "statement")});
       continue;
     }
     json line = {{"letter_id", st.letter_id},   {"tenant", st.tenant},
