@@ -224,8 +224,7 @@ absl::StatusOr<ExportFile> ReadExport(const std::string& path,
 constexpr char kFormat1[] = "utpost-receipt-log-export/1";
 constexpr char kFormat2[] = "utpost-receipt-log-export/2";
 
-std::string Plural(int64_t n, const std::string& one,
-                   const std::string& many) {
+std::string Plural(int64_t n, const std::string& one, const std::string& many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
 }
 
@@ -283,8 +282,7 @@ void CheckCompleteness(const ExportFile& f,
     const std::string where =
         absl::StrCat("export header (line ", f.header_line, ")");
     if (f.header_line != 1) {
-      faults->push_back(
-          {where, "is not the first line of the export (moved)"});
+      faults->push_back({where, "is not the first line of the export (moved)"});
     }
     const std::string jws = f.header->value("jws", "");
     auto payload = verifier.Verify(jws);
@@ -292,10 +290,10 @@ void CheckCompleteness(const ExportFile& f,
       faults->push_back({where, JwsError(payload.status(), "header")});
     } else if (payload->value("statement", "") != "utpost-export-header") {
       faults->push_back({where, "the JWS is not an export header"});
-    } else if (std::string d = Differing(
-                   *f.header, *payload,
-                   {"format", "tenant", "start_time", "end_time", "tree_size",
-                    "receipts", "letters", "lines"});
+    } else if (std::string d =
+                   Differing(*f.header, *payload,
+                             {"format", "tenant", "start_time", "end_time",
+                              "tree_size", "receipts", "letters", "lines"});
                !d.empty()) {
       faults->push_back(
           {where, absl::StrCat("the signed header does not say what its "
@@ -363,10 +361,10 @@ void CheckCompleteness(const ExportFile& f,
     if (before < t->lines) {
       const int64_t k = t->lines - before;
       faults->push_back(
-          {where, absl::StrCat(Plural(k, "line", "lines"), " before it ",
-                               k == 1 ? "is" : "are",
-                               " missing: it commits to ", t->lines,
-                               " lines, the file has ", before)});
+          {where,
+           absl::StrCat(Plural(k, "line", "lines"), " before it ",
+                        k == 1 ? "is" : "are", " missing: it commits to ",
+                        t->lines, " lines, the file has ", before)});
     } else if (before > t->lines) {
       faults->push_back(
           {where, absl::StrCat(Plural(before - t->lines, "line", "lines"),
@@ -385,32 +383,29 @@ void CheckCompleteness(const ExportFile& f,
            "line was changed, removed, added or moved)"});
     }
     if (header.has_value()) {
-      for (const char* k : {"format", "tenant", "start_time", "end_time",
-                            "tree_size"}) {
+      for (const char* k :
+           {"format", "tenant", "start_time", "end_time", "tree_size"}) {
         if ((*header)[k] != (*trailer)[k]) {
-          faults->push_back(
-              {where, absl::StrCat("states another ", k,
-                                   " than the export header (",
-                                   (*trailer)[k].dump(), " vs ",
-                                   (*header)[k].dump(), ")")});
+          faults->push_back({where, absl::StrCat("states another ", k,
+                                                 " than the export header (",
+                                                 (*trailer)[k].dump(), " vs ",
+                                                 (*header)[k].dump(), ")")});
         }
       }
     }
-    if (f.heads.empty() ? t->tree_size != 0
-                        : (f.heads.back().tree_size != t->tree_size ||
-                           absl::BytesToHexString(f.heads.back().root) !=
-                               t->root_hash)) {
+    if (f.heads.empty()
+            ? t->tree_size != 0
+            : (f.heads.back().tree_size != t->tree_size ||
+               absl::BytesToHexString(f.heads.back().root) != t->root_hash)) {
       faults->push_back(
           {where,
-           absl::StrCat("binds to the tree head of size ", t->tree_size,
-                        " (root ", t->root_hash,
-                        "), which is not the export's last tree head",
-                        f.heads.empty() ? std::string(" (it has none)")
-                                        : absl::StrCat(" (size ",
-                                                       f.heads.back().tree_size,
-                                                       ", line ",
-                                                       f.heads.back().line,
-                                                       ")"))});
+           absl::StrCat(
+               "binds to the tree head of size ", t->tree_size, " (root ",
+               t->root_hash, "), which is not the export's last tree head",
+               f.heads.empty()
+                   ? std::string(" (it has none)")
+                   : absl::StrCat(" (size ", f.heads.back().tree_size,
+                                  ", line ", f.heads.back().line, ")"))});
     }
   }
   if (header.has_value()) {
@@ -425,10 +420,9 @@ void CheckCompleteness(const ExportFile& f,
     }
     if (l != static_cast<int64_t>(f.statements.size())) {
       faults->push_back(
-          {where,
-           absl::StrCat("announces ", Plural(l, "letter", "letters"),
-                        ", the file holds statements of ",
-                        f.statements.size())});
+          {where, absl::StrCat("announces ", Plural(l, "letter", "letters"),
+                               ", the file holds statements of ",
+                               f.statements.size())});
     }
     if (t != nullptr && announced != file_lines) {
       faults->push_back(
@@ -448,9 +442,8 @@ void CheckCompleteness(const ExportFile& f,
   const int64_t head_size = f.heads.empty() ? 0 : f.heads.back().tree_size;
   std::map<std::string, const Statement*> stated;
   for (const Statement& st : f.statements) {
-    const std::string where =
-        absl::StrCat("letter ", st.letter_id, " (statement, line ", st.line,
-                     ")");
+    const std::string where = absl::StrCat("letter ", st.letter_id,
+                                           " (statement, line ", st.line, ")");
     if (stated.count(st.letter_id) > 0) {
       faults->push_back({where, absl::StrCat("a second statement (the first "
                                              "is at line ",
@@ -463,18 +456,18 @@ void CheckCompleteness(const ExportFile& f,
       faults->push_back({where, JwsError(payload.status(), "statement")});
       continue;
     }
-    json line = {{"letter_id", st.letter_id},   {"tenant", st.tenant},
-                 {"tree_size", st.tree_size},   {"receipts", st.receipts},
+    json line = {{"letter_id", st.letter_id},     {"tenant", st.tenant},
+                 {"tree_size", st.tree_size},     {"receipts", st.receipts},
                  {"last_sha256", st.last_sha256}, {"in_range", st.in_range},
-                 {"first_seq", st.first_seq},   {"last_seq", st.last_seq}};
+                 {"first_seq", st.first_seq},     {"last_seq", st.last_seq}};
     if (payload->value("statement", "") != "utpost-letter-receipts") {
       faults->push_back({where, "the JWS is not a letter statement"});
       continue;
     }
-    if (std::string d = Differing(line, *payload,
-                                  {"letter_id", "tenant", "tree_size",
-                                   "receipts", "last_sha256", "in_range",
-                                   "first_seq", "last_seq"});
+    if (std::string d =
+            Differing(line, *payload,
+                      {"letter_id", "tenant", "tree_size", "receipts",
+                       "last_sha256", "in_range", "first_seq", "last_seq"});
         !d.empty()) {
       faults->push_back(
           {where, absl::StrCat("the signed statement does not say what its "
@@ -484,16 +477,15 @@ void CheckCompleteness(const ExportFile& f,
     }
     if (st.tree_size != head_size) {
       faults->push_back(
-          {where, absl::StrCat("is for the tree of size ", st.tree_size,
-                               ", the export's last head is of size ",
-                               head_size)});
+          {where,
+           absl::StrCat("is for the tree of size ", st.tree_size,
+                        ", the export's last head is of size ", head_size)});
     }
     if (header.has_value()) {
       for (const char* k : {"start_time", "end_time"}) {
         if ((*payload)[k] != (*header)[k]) {
-          faults->push_back(
-              {where, absl::StrCat("covers another ", k,
-                                   " than the export header")});
+          faults->push_back({where, absl::StrCat("covers another ", k,
+                                                 " than the export header")});
         }
       }
       const std::string scope = header->value("tenant", "");
@@ -540,12 +532,11 @@ void CheckCompleteness(const ExportFile& f,
                         " (", SeqList(missing), ") missing: ", says)});
     }
     if (!extra.empty()) {
-      faults->push_back(
-          {absl::StrCat("letter ", st.letter_id),
-           absl::StrCat(Plural(static_cast<int64_t>(extra.size()), "receipt",
-                               "receipts"),
-                        " (", SeqList(extra), ") not named by its statement: ",
-                        says)});
+      faults->push_back({absl::StrCat("letter ", st.letter_id),
+                         absl::StrCat(Plural(static_cast<int64_t>(extra.size()),
+                                             "receipt", "receipts"),
+                                      " (", SeqList(extra),
+                                      ") not named by its statement: ", says)});
     }
     auto last = present.find(st.receipts);
     if (st.last_seq == st.receipts && last != present.end() &&
@@ -568,6 +559,7 @@ void CheckCompleteness(const ExportFile& f,
                         " in the file cannot be shown complete)")});
     }
   }
+}
 
 }  // namespace
 
@@ -764,8 +756,8 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
   // Completeness (format /2); format /1 cannot prove it.
   std::string format =
       file->header.has_value() ? file->header->value("format", "") : "";
-  if (format.empty() && (!file->trailers.empty() ||
-                         !file->statements.empty())) {
+  if (format.empty() &&
+      (!file->trailers.empty() || !file->statements.empty())) {
     format = kFormat2;  // The header is gone; the rest is /2.
   }
   if (format.empty()) format = kFormat1;
@@ -780,8 +772,8 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
         "complete (a removed last receipt of a letter or a removed last line "
         "goes unnoticed); export again for format /2");
   } else {
-    faults.push_back({"line 1", absl::StrCat("unknown format \"", format,
-                                             "\"")});
+    faults.push_back(
+        {"line 1", absl::StrCat("unknown format \"", format, "\"")});
   }
 
   // Against an earlier export: nothing it showed may change or vanish.

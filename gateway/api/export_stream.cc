@@ -88,8 +88,7 @@ struct ExportStream::Hash {
   EVP_MD_CTX* ctx;
 };
 
-ExportStream::ExportStream(store::Store* store,
-                           receipts::ReceiptSigner* signer,
+ExportStream::ExportStream(store::Store* store, receipts::ReceiptSigner* signer,
                            ExportRequest request, Clock* clock)
     : store_(store),
       signer_(signer),
@@ -209,8 +208,8 @@ absl::StatusOr<bool> ExportStream::Next(v1::ExportReceiptsResponse* out) {
               static_cast<int64_t>(letters_.size()) != expected_.letters) {
             return absl::InternalError(absl::StrCat(
                 "export: counted ", expected_.receipts, " receipts of ",
-                expected_.letters, " letters but read ", receipts_sent_,
-                " of ", letters_.size()));
+                expected_.letters, " letters but read ", receipts_sent_, " of ",
+                letters_.size()));
           }
           phase_ = Phase::kStatements;
           break;

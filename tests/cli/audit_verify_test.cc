@@ -18,8 +18,8 @@
 #include "cli/audit_log.h"
 #include "common/clock.h"
 #include "common/digest.h"
-#include "gateway/api/export_stream.h"
 #include "common/status_matchers.h"
+#include "gateway/api/export_stream.h"
 #include "gateway/receipts/jws_receipt_signer.h"
 #include "gateway/store/sqlite_store.h"
 #include "gmock/gmock.h"
@@ -128,8 +128,7 @@ class AuditVerifyTest : public ::testing::Test {
   // Five receipts: RECEIVED, QUEUED, ROUTED, SENT_DIGITAL, DELIVERED.
   // With `clock`, a minute passes after each receipt.
   static void Deliver(store::Store* s, const std::string& id,
-                      const std::string& content,
-                      FakeClock* clock = nullptr) {
+                      const std::string& content, FakeClock* clock = nullptr) {
     store::NewLetter l;
     l.id = id;
     l.tenant = kTenant;
@@ -168,13 +167,15 @@ class AuditVerifyTest : public ::testing::Test {
     Deliver(s.get(), "L1", "%PDF L1");
     EXPECT_THAT(s->IssueTreeHead(), IsOk());
     first_ = dir_ + "/first.jsonl";  // What an auditor kept then.
-    EXPECT_THAT(utpost::testing::WriteStoreExport(s.get(), signer_.get(), first_, "", 0),
+    EXPECT_THAT(utpost::testing::WriteStoreExport(s.get(), signer_.get(),
+                                                  first_, "", 0),
                 IsOk());
     Deliver(s.get(), "L2", "%PDF L2");
     Deliver(s.get(), "L3", "%PDF L3");
     const std::string path = dir_ + "/honest.jsonl";
-    EXPECT_THAT(utpost::testing::WriteStoreExport(s.get(), signer_.get(), path, "", 1),
-                IsOk());
+    EXPECT_THAT(
+        utpost::testing::WriteStoreExport(s.get(), signer_.get(), path, "", 1),
+        IsOk());
     return path;
   }
 
@@ -209,10 +210,9 @@ TEST_F(AuditVerifyTest, TenantExportNamesTheTenantInItsSignedHeader) {
   auto s = Open("tenant.db");
   Deliver(s.get(), "L0", "%PDF L0");
   const std::string path = dir_ + "/tenant.jsonl";
-  ASSERT_THAT(
-      utpost::testing::WriteStoreExport(s.get(), signer_.get(), path, kTenant,
-                                        0),
-      IsOk());
+  ASSERT_THAT(utpost::testing::WriteStoreExport(s.get(), signer_.get(), path,
+                                                kTenant, 0),
+              IsOk());
   auto lines = ReadLines(path);
   ASSERT_FALSE(lines.empty());
   auto header = nlohmann::json::parse(lines.front());
@@ -233,7 +233,8 @@ TEST_F(AuditVerifyTest, RemovedLastReceiptOfALetterIsNamed) {
               HasSubstr(absl::StrCat(
                   "FAULT letter L3: 1 receipt (seq 5) missing: the statement "
                   "at line ",
-                  LineOfStatement(lines, "L3") + 1, " says 5 receipts (seq "
+                  LineOfStatement(lines, "L3") + 1,
+                  " says 5 receipts (seq "
                   "1..5)")));
   EXPECT_THAT(r.output, HasSubstr("1 line before it is missing: it commits "
                                   "to 28 lines, the file has 27"));
@@ -338,9 +339,9 @@ TEST_F(AuditVerifyTest, RemovedOrChangedStatementIsNamed) {
   payload["in_range"] = 4;
   payload["last_seq"] = 4;
   const size_t dot1 = jws.find('.'), dot2 = jws.rfind('.');
-  j["jws"] = absl::StrCat(jws.substr(0, dot1), ".",
-                          absl::WebSafeBase64Escape(payload.dump()),
-                          jws.substr(dot2));
+  j["jws"] =
+      absl::StrCat(jws.substr(0, dot1), ".",
+                   absl::WebSafeBase64Escape(payload.dump()), jws.substr(dot2));
   lines[i] = j.dump();
   WriteLines(path, lines);
   r = Verify(path);
@@ -497,8 +498,9 @@ TEST_F(AuditVerifyTest, HistoryRewrittenBehindAPublishedHeadIsNamed) {
   Deliver(s.get(), "L2", "%PDF L2");
   Deliver(s.get(), "L3", "%PDF L3");
   const std::string forged = dir_ + "/forged.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(s.get(), signer_.get(), forged, "", 1),
-              IsOk());
+  ASSERT_THAT(
+      utpost::testing::WriteStoreExport(s.get(), signer_.get(), forged, "", 1),
+      IsOk());
   // On its own the forged log is consistent...
   EXPECT_EQ(Verify(forged).exit_code, 0);
   // ...but not with what the auditor kept from before.

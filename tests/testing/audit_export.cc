@@ -10,8 +10,7 @@ namespace utpost::testing {
 absl::Status WriteStoreExport(store::Store* store,
                               receipts::ReceiptSigner* signer,
                               const std::string& path,
-                              const api::ExportRequest& request,
-                              Clock* clock) {
+                              const api::ExportRequest& request, Clock* clock) {
   std::ofstream out(path, std::ios::trunc);
   if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
   api::ExportStream stream(store, signer, request, clock);

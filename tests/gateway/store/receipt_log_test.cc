@@ -284,7 +284,8 @@ TEST_F(ReceiptLogTest, SeveralProcessesWritingAtOnceMakeOneConsistentLog) {
   }
   // The whole log, with every head the processes published, verifies.
   const std::string file = dir_ + "/all.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), signer_.get(), file, "", 1),
+  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), signer_.get(),
+                                                file, "", 1),
               IsOk());
   auto report = cli::VerifyExport(file, kCa, "");
   ASSERT_THAT(report, IsOk());
@@ -317,7 +318,8 @@ TEST_F(ReceiptLogTest, RetentionPurgesContentOfFinishedLettersOnly) {
   EXPECT_GT(*store_->DocumentsPurgedAt("DONE"), 0);
   EXPECT_EQ(*store_->DocumentsPurgedAt("WAITING"), 0);
   const std::string file = dir_ + "/after-purge.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), signer_.get(), file, "", 0),
+  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), signer_.get(),
+                                                file, "", 0),
               IsOk());
   auto report = cli::VerifyExport(file, kCa, "");
   ASSERT_THAT(report, IsOk());
@@ -382,7 +384,8 @@ TEST_F(ReceiptLogTest, ReceiptsWrittenBeforeTheLogExistedJoinItAtOpen) {
   EXPECT_EQ(all[0].letter_id, "OLD");
   EXPECT_EQ(all[9].letter_id, "NEW");
   const std::string file = dir_ + "/backlog.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), signer_.get(), file, "", 0),
+  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), signer_.get(),
+                                                file, "", 0),
               IsOk());
   auto report = cli::VerifyExport(file, kCa, "");
   ASSERT_THAT(report, IsOk());
