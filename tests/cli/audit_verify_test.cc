@@ -283,8 +283,9 @@ TEST_F(AuditVerifyTest, RemovedFirstLineIsNamed) {
 }
 
 TEST_F(AuditVerifyTest, RemovedTreeHeadOrConsistencyLineIsNamed) {
+  const std::string honest = HonestExport();
   for (const char* type : {"tree_head", "consistency"}) {
-    auto lines = ReadLines(HonestExport());
+    auto lines = ReadLines(honest);
     size_t i = 0;
     while (nlohmann::json::parse(lines[i])["type"] != type) ++i;
     lines.erase(lines.begin() + i);
