@@ -41,11 +41,26 @@ struct CliRun {
   std::string output;
 };
 
+CliRun Run(const std::string& command);
+
 CliRun Verify(const std::string& file, const std::string& previous = "") {
   std::string cmd = absl::StrCat(UTPOSTCTL, " audit verify '", file,
                                  "' --ca certs-dev/ca.pem");
   if (!previous.empty()) absl::StrAppend(&cmd, " --previous '", previous, "'");
-  absl::StrAppend(&cmd, " 2>&1");
+  return Run(cmd);
+}
+
+// The independent verifier (Python standard library and openssl only) ends
+// with `exit_code` and prints `want`.
+void ExpectPy(const std::string& file, int exit_code, const std::string& want) {
+  CliRun r = Run(absl::StrCat("/usr/bin/python3 tests/audit/verify_export.py '",
+                              file, "' --ca certs-dev/ca.pem"));
+  EXPECT_EQ(r.exit_code, exit_code) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr(want));
+}
+
+CliRun Run(const std::string& command) {
+  const std::string cmd = absl::StrCat(command, " 2>&1");
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -195,6 +210,7 @@ TEST_F(AuditVerifyTest, HonestExportVerifies) {
                                   "to all 28 lines before it"));
   CliRun with_previous = Verify(path, first_);
   EXPECT_EQ(with_previous.exit_code, 0) << with_previous.output;
+  ExpectPy(path, 0, "NOTE complete");
   // Header, 2 heads and their consistency proof, 20 receipts, 4 statements,
   // trailer.
   auto lines = ReadLines(path);
@@ -238,6 +254,11 @@ TEST_F(AuditVerifyTest, RemovedLastReceiptOfALetterIsNamed) {
                   "1..5)")));
   EXPECT_THAT(r.output, HasSubstr("1 line before it is missing: it commits "
                                   "to 28 lines, the file has 27"));
+  ExpectPy(path, 1,
+           absl::StrCat("FAULT letter L3: 1 receipt (seq 5) missing: the "
+                        "statement at line ",
+                        LineOfStatement(lines, "L3") + 1,
+                        " says 5 receipts (seq 1..5)"));
   // The same with the statement and the receipt gone: no statement.
   lines.erase(lines.begin() + LineOfStatement(lines, "L3"));
   WriteLines(path, lines);
@@ -258,6 +279,8 @@ TEST_F(AuditVerifyTest, RemovedLastLinesAreNamed) {
               HasSubstr("FAULT line 29: the export ends early: its last 1 "
                         "line is missing (the signed header at line 1 "
                         "announces 29 lines, the file has 28"));
+  ExpectPy(path, 1,
+           "FAULT line 29: the export ends early: its last 1 line is missing");
   lines.pop_back();  // And L3's statement.
   WriteLines(path, lines);
   r = Verify(path);
@@ -267,6 +290,9 @@ TEST_F(AuditVerifyTest, RemovedLastLinesAreNamed) {
                         "lines are missing"));
   EXPECT_THAT(r.output,
               HasSubstr("FAULT letter L3: no statement of its receipts"));
+  ExpectPy(path, 1,
+           "FAULT line 28: the export ends early: its last 2 lines are "
+           "missing");
 }
 
 TEST_F(AuditVerifyTest, RemovedFirstLineIsNamed) {
@@ -280,6 +306,9 @@ TEST_F(AuditVerifyTest, RemovedFirstLineIsNamed) {
               HasSubstr("FAULT line 1: the export header is missing (line 1 "
                         "is a tree_head line)"));
   EXPECT_THAT(r.output, HasSubstr("1 line before it is missing"));
+  ExpectPy(path, 1,
+           "FAULT line 1: the export header is missing (line 1 is a "
+           "tree_head line)");
 }
 
 TEST_F(AuditVerifyTest, RemovedTreeHeadOrConsistencyLineIsNamed) {
@@ -300,6 +329,9 @@ TEST_F(AuditVerifyTest, RemovedTreeHeadOrConsistencyLineIsNamed) {
     EXPECT_THAT(r.output, HasSubstr("the SHA-256 of the lines before it is "
                                     "not the one it signed"))
         << type;
+    ExpectPy(path, 1,
+             "the SHA-256 of the lines before the trailer is not "
+             "the one it signed");
   }
 }
 
@@ -317,6 +349,7 @@ TEST_F(AuditVerifyTest, RemovedOrChangedStatementIsNamed) {
                         "cannot be shown complete)"));
   EXPECT_THAT(r.output, HasSubstr("announces 4 letters, the file holds "
                                   "statements of 3"));
+  ExpectPy(path, 1, "FAULT letter L1: no statement of its receipts");
 
   // A smaller count on the line: the signed statement says otherwise.
   lines = ReadLines(honest);
@@ -333,6 +366,8 @@ TEST_F(AuditVerifyTest, RemovedOrChangedStatementIsNamed) {
                                      "): the signed statement does not say "
                                      "what its line says (in_range, "
                                      "last_seq)")));
+  ExpectPy(path, 1,
+           "letter L1: the signed statement does not say what its line says");
 
   // The count changed inside the JWS as well: its signature fails.
   std::string jws = j["jws"];
@@ -351,6 +386,7 @@ TEST_F(AuditVerifyTest, RemovedOrChangedStatementIsNamed) {
               HasSubstr(absl::StrCat("FAULT letter L1 (statement, line ", i + 1,
                                      "): statement JWS:")));
   EXPECT_THAT(r.output, HasSubstr("signature does not verify"));
+  ExpectPy(path, 1, "letter L1: statement: signature does not verify");
 }
 
 TEST_F(AuditVerifyTest, ReorderedTrailerIsNamed) {
@@ -364,6 +400,7 @@ TEST_F(AuditVerifyTest, ReorderedTrailerIsNamed) {
                                   "line: 1 line follows it (moved or "
                                   "appended)"));
   EXPECT_THAT(r.output, HasSubstr("1 line before it is missing"));
+  ExpectPy(path, 1, "the trailer is not the last line: 1 line follows it");
 }
 
 TEST_F(AuditVerifyTest, TimeRangeStatementsSayWhatTheRangeHolds) {
@@ -388,6 +425,7 @@ TEST_F(AuditVerifyTest, TimeRangeStatementsSayWhatTheRangeHolds) {
               IsOk());
   CliRun r = Verify(path);
   EXPECT_EQ(r.exit_code, 0) << r.output;
+  ExpectPy(path, 0, "NOTE complete");
   auto lines = ReadLines(path);
   auto st = nlohmann::json::parse(lines[LineOfStatement(lines, "L0")]);
   EXPECT_EQ(st["receipts"], 5);
@@ -407,6 +445,9 @@ TEST_F(AuditVerifyTest, TimeRangeStatementsSayWhatTheRangeHolds) {
                         "statement at line"));
   EXPECT_THAT(r.output, HasSubstr("says 2 receipts (seq 3..4) of its 5 in "
                                   "the tree"));
+  ExpectPy(path, 1,
+           "FAULT letter L0: 1 receipt (seq 4) missing: the statement at line "
+           "4 says 2 receipts (seq 3..4) of its 5 in the tree");
 }
 
 TEST_F(AuditVerifyTest, FormatOneVerifiesButCannotProveCompleteness) {
@@ -427,6 +468,9 @@ TEST_F(AuditVerifyTest, FormatOneVerifiesButCannotProveCompleteness) {
   EXPECT_THAT(r.output,
               HasSubstr("NOTE format utpost-receipt-log-export/1: this export "
                         "cannot prove it is complete"));
+  ExpectPy(path, 0,
+           "NOTE format utpost-receipt-log-export/1: this export cannot prove "
+           "it is complete");
 }
 
 TEST_F(AuditVerifyTest, ChangedByteInAReceiptIsNamed) {
