@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -46,7 +47,9 @@ int main(int argc, char** argv) {
   int64_t letters = 1000;
   std::string dir = "/tmp";
   app.add_option("--letters", letters, "letters of 5 receipts each");
+  std::string out_path;
   app.add_option("--dir", dir, "folder for the store");
+  app.add_option("--out", out_path, "also write the export to this file");
   CLI11_PARSE(app, argc, argv);
 
   auto signer = utpost::receipts::NewJwsReceiptSigner(
@@ -107,6 +110,8 @@ int main(int argc, char** argv) {
   int64_t bytes_receipts = 0, bytes_heads = 0, bytes_header = 0,
           bytes_statements = 0, bytes_trailer = 0, lines = 0;
   utpost::v1::ExportReceiptsResponse item;
+  std::ofstream out;
+  if (!out_path.empty()) out.open(out_path, std::ios::trunc);
   auto last = Steady::now();
   while (true) {
     auto more = stream.Next(&item);
@@ -114,6 +119,7 @@ int main(int argc, char** argv) {
     if (!*more) break;
     auto now = Steady::now();
     const int64_t n = static_cast<int64_t>(item.line().size()) + 1;
+    if (out.is_open()) out << item.line() << "\n";
     ++lines;
     if (item.has_header()) {
       bytes_header += n;
