@@ -43,6 +43,9 @@ AuditCommands::AuditCommands(CLI::App& app) {
       "as JSON Lines");
   export_->footer(
       "Tenants export their own receipts; operators any tenant's, or all.\n"
+      "The file (format utpost-receipt-log-export/2) proves it is complete:\n"
+      "a signed header naming the tenant (\"\" for all tenants) and range,\n"
+      "a signed statement per letter, a signed trailer over every line.\n"
       "Examples:\n"
       "  utpostctl audit export -o audit.jsonl\n"
       "  utpostctl audit export --from 2026-11-01T00:00:00Z --heads-since 1 "
@@ -60,7 +63,8 @@ AuditCommands::AuditCommands(CLI::App& app) {
   verify_ = audit_->add_subcommand(
       "verify",
       "check signatures, chains to the CA, each letter's hash chain, "
-      "inclusion and consistency proofs; exit 1 on any fault");
+      "inclusion and consistency proofs, and (format /2) that nothing was "
+      "removed; exit 1 on any fault");
   verify_->footer(
       "Example:\n"
       "  utpostctl audit verify audit.jsonl --ca certs-dev/ca.pem\n"
