@@ -43,6 +43,9 @@ AuditCommands::AuditCommands(CLI::App& app) {
       "as JSON Lines");
   export_->footer(
       "Tenants export their own receipts; operators any tenant's, or all.\n"
+      "The file (format utpost-receipt-log-export/2) proves it is complete:\n"
+      "a signed header naming the tenant (\"\" for all tenants) and range,\n"
+      "a signed statement per letter, a signed trailer over every line.\n"
       "Examples:\n"
       "  utpostctl audit export -o audit.jsonl\n"
       "  utpostctl audit export --from 2026-11-01T00:00:00Z --heads-since 1 "
@@ -60,7 +63,8 @@ AuditCommands::AuditCommands(CLI::App& app) {
   verify_ = audit_->add_subcommand(
       "verify",
       "check signatures, chains to the CA, each letter's hash chain, "
-      "inclusion and consistency proofs; exit 1 on any fault");
+      "inclusion and consistency proofs, and (format /2) that nothing was "
+      "removed; exit 1 on any fault");
   verify_->footer(
       "Example:\n"
       "  utpostctl audit verify audit.jsonl --ca certs-dev/ca.pem\n"
@@ -112,14 +116,24 @@ int AuditExport(const ConnectionOptions& c, const std::string& tenant,
   auto stub = v1::ReceiptLogService::NewStub(*channel);
   grpc::ClientContext ctx;  // No deadline: an export may be long.
   auto reader = stub->ExportReceipts(&ctx, request);
-  sink << ExportHeaderLine({tenant, from, to}) << "\n";
   v1::ExportReceiptsResponse item;
   int64_t head_size = 0;
   int64_t receipts = 0;
+  bool first = true;
   while (reader->Read(&item)) {
+    // A server of format /2 sends each line as its trailer's hash covers
+    // it; one of format /1 sends the items only, and no header.
+    if (first && item.line().empty()) {
+      sink << ExportHeaderLine({tenant, from, to}) << "\n";
+    }
+    first = false;
     if (item.has_tree_head()) head_size = item.tree_head().tree_size();
     if (item.has_receipt()) ++receipts;
-    sink << ExportLine(item, head_size) << "\n";
+    if (!item.line().empty()) {
+      sink << item.line() << "\n";
+    } else {
+      sink << ExportLine(item, head_size) << "\n";
+    }
   }
   grpc::Status s = reader->Finish();
   sink.flush();
@@ -150,6 +164,7 @@ int AuditVerify(const std::string& file, const std::string& ca_file,
   }
   if (out.json) {
     nlohmann::ordered_json j;
+    j["format"] = report->format;
     j["receipts"] = report->receipts;
     j["letters"] = report->letters;
     j["tree_heads"] = report->tree_heads;
@@ -157,11 +172,13 @@ int AuditVerify(const std::string& file, const std::string& ca_file,
     for (const auto& f : report->faults) {
       j["faults"].push_back({{"where", f.where}, {"what", f.what}});
     }
+    j["notes"] = report->notes;
     std::cout << j.dump() << "\n";
   } else {
     for (const auto& f : report->faults) {
       std::cout << "FAULT " << f.where << ": " << f.what << "\n";
     }
+    for (const auto& n : report->notes) std::cout << "NOTE " << n << "\n";
     std::cout << (report->faults.empty() ? "OK" : "FAILED") << ": "
               << report->receipts << " receipts of " << report->letters
               << " letters, " << report->tree_heads << " tree heads, "

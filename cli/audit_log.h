@@ -36,13 +36,22 @@ struct AuditFault {
 };
 
 struct AuditReport {
+  // The export's format ("utpost-receipt-log-export/2"; /1 files cannot
+  // prove they are complete).
+  std::string format;
   int64_t receipts = 0;
   int64_t letters = 0;
   int64_t tree_heads = 0;
   std::vector<AuditFault> faults;
+  // What the verification proves beyond the faults (or cannot prove).
+  std::vector<std::string> notes;
 };
 
 // Verifies the export at `path` against the CA certificates of `ca_file`.
+// For format /2 also that it is complete: its header and trailer are signed,
+// the trailer is the last line and commits to the number and SHA-256 of the
+// lines before it, and every letter's signed statement names exactly the
+// receipts the file holds for that letter.
 // With `previous_path` (an earlier export), also checks that the log did not
 // rewrite or drop what that export showed. Faults are reported, not
 // returned as errors; an error means a file could not be read.

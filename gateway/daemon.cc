@@ -502,7 +502,7 @@ absl::Status RunDaemon(const config::v1::Config& config,
     builder.RegisterService(letters.get());
     builder.RegisterService(ops.get());
     receipt_log = std::make_unique<api::ReceiptLogServiceImpl>(
-        store->get(), AccessOf(config));
+        store->get(), signer->get(), AccessOf(config));
     builder.RegisterService(receipt_log.get());
     server = builder.BuildAndStart();
     if (!server || port == 0) {

@@ -1,11 +1,11 @@
 #include "gateway/api/receipt_log_service.h"
 
-#include <deque>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "gateway/api/export_stream.h"
 #include "gateway/api/letter_service.h"
 #include "gateway/api/letter_view.h"
 #include "google/protobuf/util/time_util.h"
@@ -14,9 +14,6 @@ namespace utpost::api {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-// Receipts per store read while exporting.
-constexpr int kExportPage = 256;
 
 grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* ctx,
                                      const absl::Status& s) {
@@ -42,43 +39,15 @@ void AddHashes(const std::vector<std::string>& hashes,
   for (const auto& h : hashes) *out->Add() = h;
 }
 
-// Streams heads, consistency proofs, then receipts page by page.
+// Streams the items of an ExportStream.
 class ExportReactor final
     : public grpc::ServerWriteReactor<v1::ExportReceiptsResponse> {
  public:
-  ExportReactor(store::Store* store, store::ReceiptLogQuery query)
-      : store_(store), query_(std::move(query)) {}
+  ExportReactor(store::Store* store, receipts::ReceiptSigner* signer,
+                ExportRequest request)
+      : stream_(store, signer, std::move(request)) {}
 
-  // Queues the heads; OK to start streaming.
-  absl::Status Prepare(int64_t heads_since_size) {
-    ASSIGN_OR_RETURN(int64_t size, store_->ReceiptLogSize());
-    if (size == 0) return absl::OkStatus();
-    ASSIGN_OR_RETURN(store::TreeHead target, HeadCovering(store_, size - 1));
-    target_size_ = target.tree_size;
-    std::vector<store::TreeHead> heads;
-    if (heads_since_size > 0) {
-      ASSIGN_OR_RETURN(
-          heads, store_->ListTreeHeads(heads_since_size, target.tree_size - 1));
-    }
-    heads.push_back(target);
-    const store::TreeHead* prev = nullptr;
-    for (const store::TreeHead& h : heads) {
-      if (prev != nullptr) {
-        ASSIGN_OR_RETURN(
-            auto proof, store_->ConsistencyProof(prev->tree_size, h.tree_size));
-        v1::ExportReceiptsResponse c;
-        c.mutable_consistency()->set_first(prev->tree_size);
-        c.mutable_consistency()->set_second(h.tree_size);
-        AddHashes(proof, c.mutable_consistency()->mutable_hashes());
-        pending_.push_back(std::move(c));
-      }
-      v1::ExportReceiptsResponse r;
-      *r.mutable_tree_head() = ToApiTreeHead(h);
-      pending_.push_back(std::move(r));
-      prev = &h;
-    }
-    return absl::OkStatus();
-  }
+  absl::Status Prepare() { return stream_.Prepare(); }
 
   void Start() { Next(); }
 
@@ -93,57 +62,19 @@ class ExportReactor final
 
  private:
   void Next() {
-    if (pending_.empty() && !done_) {
-      absl::Status s = FillPage();
-      if (!s.ok()) {
-        Finish(ToGrpcStatus(s));
-        return;
-      }
+    absl::StatusOr<bool> more = stream_.Next(&current_);
+    if (!more.ok()) {
+      Finish(ToGrpcStatus(more.status()));
+      return;
     }
-    if (pending_.empty()) {
+    if (!*more) {
       Finish(grpc::Status::OK);
       return;
     }
-    current_ = std::move(pending_.front());
-    pending_.pop_front();
     StartWrite(&current_);
   }
 
-  absl::Status FillPage() {
-    if (target_size_ == 0) {
-      done_ = true;
-      return absl::OkStatus();
-    }
-    store::ReceiptLogQuery q = query_;
-    q.limit = kExportPage;
-    ASSIGN_OR_RETURN(std::vector<store::ReceiptRecord> page,
-                     store_->LoggedReceipts(q));
-    for (const store::ReceiptRecord& r : page) {
-      if (r.leaf_index >= target_size_) {
-        done_ = true;
-        break;
-      }
-      ASSIGN_OR_RETURN(auto proof,
-                       store_->InclusionProof(r.leaf_index, target_size_));
-      v1::ExportReceiptsResponse out;
-      auto* lr = out.mutable_receipt();
-      lr->set_leaf_index(r.leaf_index);
-      lr->set_letter_id(r.letter_id);
-      lr->set_sequence(r.sequence);
-      lr->set_jws(r.jws);
-      AddHashes(proof, lr->mutable_inclusion_proof());
-      pending_.push_back(std::move(out));
-      query_.after_leaf = r.leaf_index;
-    }
-    if (page.size() < static_cast<size_t>(kExportPage)) done_ = true;
-    return absl::OkStatus();
-  }
-
-  store::Store* const store_;
-  store::ReceiptLogQuery query_;
-  int64_t target_size_ = 0;
-  bool done_ = false;
-  std::deque<v1::ExportReceiptsResponse> pending_;
+  ExportStream stream_;
   v1::ExportReceiptsResponse current_;
 };
 
@@ -193,8 +124,9 @@ absl::StatusOr<v1::EvidenceBundle> BuildEvidence(
 }
 
 ReceiptLogServiceImpl::ReceiptLogServiceImpl(store::Store* store,
+                                             receipts::ReceiptSigner* signer,
                                              AccessPolicy access)
-    : store_(store), access_(std::move(access)) {}
+    : store_(store), signer_(signer), access_(std::move(access)) {}
 
 grpc::ServerUnaryReactor* ReceiptLogServiceImpl::GetTreeHead(
     grpc::CallbackServerContext* ctx, const v1::GetTreeHeadRequest* request,
@@ -290,7 +222,7 @@ grpc::ServerWriteReactor<v1::ExportReceiptsResponse>*
 ReceiptLogServiceImpl::ExportReceipts(
     grpc::CallbackServerContext* ctx,
     const v1::ExportReceiptsRequest* request) {
-  store::ReceiptLogQuery q;
+  ExportRequest q;
   absl::Status s;
   auto caller = IdentifyCaller(*ctx->auth_context(), access_);
   if (!caller.ok()) {
@@ -304,16 +236,19 @@ ReceiptLogServiceImpl::ExportReceipts(
     }
   }
   if (request->has_start_time()) {
-    q.from_ms = TimeUtil::TimestampToMilliseconds(request->start_time());
+    q.has_start = true;
+    q.start_ms = TimeUtil::TimestampToMilliseconds(request->start_time());
   }
   if (request->has_end_time()) {
-    q.to_ms = TimeUtil::TimestampToMilliseconds(request->end_time());
+    q.has_end = true;
+    q.end_ms = TimeUtil::TimestampToMilliseconds(request->end_time());
   }
   if (s.ok() && request->heads_since_size() < 0) {
     s = absl::InvalidArgumentError("heads_since_size: must not be negative");
   }
-  auto* reactor = new ExportReactor(store_, q);
-  if (s.ok()) s = reactor->Prepare(request->heads_since_size());
+  q.heads_since_size = request->heads_since_size();
+  auto* reactor = new ExportReactor(store_, signer_, std::move(q));
+  if (s.ok()) s = reactor->Prepare();
   if (!s.ok()) {
     reactor->Finish(ToGrpcStatus(s));
     return reactor;

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "gateway/api/caller.h"
+#include "gateway/receipts/receipt_signer.h"
 #include "gateway/store/store.h"
 #include "utpost/v1/audit.grpc.pb.h"
 #include "utpost/v1/letter.pb.h"
@@ -30,8 +31,10 @@ absl::StatusOr<v1::EvidenceBundle> BuildEvidence(
 class ReceiptLogServiceImpl final
     : public v1::ReceiptLogService::CallbackService {
  public:
-  // `store` is not owned and outlives this.
-  ReceiptLogServiceImpl(store::Store* store, AccessPolicy access);
+  // `store` and `signer` (the receipt signer, which also signs the
+  // statements of exports) are not owned and outlive this.
+  ReceiptLogServiceImpl(store::Store* store, receipts::ReceiptSigner* signer,
+                        AccessPolicy access);
 
   grpc::ServerUnaryReactor* GetTreeHead(grpc::CallbackServerContext* ctx,
                                         const v1::GetTreeHeadRequest* request,
@@ -50,6 +53,7 @@ class ReceiptLogServiceImpl final
 
  private:
   store::Store* const store_;
+  receipts::ReceiptSigner* const signer_;
   const AccessPolicy access_;
 };
 

@@ -89,10 +89,12 @@ std::string SubjectOf(X509* cert) {
 class JwsReceiptSigner final : public ReceiptSigner {
  public:
   JwsReceiptSigner(EvpPkeyPtr key, std::string header_b64,
-                   std::string head_header_b64, SigningCertificateInfo info)
+                   std::string head_header_b64, nlohmann::ordered_json x5c,
+                   SigningCertificateInfo info)
       : key_(std::move(key)),
         header_b64_(std::move(header_b64)),
         head_header_b64_(std::move(head_header_b64)),
+        x5c_(std::move(x5c)),
         info_(std::move(info)) {}
 
   absl::StatusOr<std::string> Sign(const ReceiptContent& c) override {
@@ -101,6 +103,15 @@ class JwsReceiptSigner final : public ReceiptSigner {
 
   absl::StatusOr<std::string> SignTreeHead(const TreeHeadContent& h) override {
     return SignCompact(head_header_b64_, TreeHeadPayloadJson(h));
+  }
+
+  absl::StatusOr<std::string> SignStatement(
+      const std::string& typ, const std::string& payload_json) override {
+    nlohmann::ordered_json header;
+    header["alg"] = "ES256";
+    header["typ"] = typ;
+    header["x5c"] = x5c_;
+    return SignCompact(absl::WebSafeBase64Escape(header.dump()), payload_json);
   }
 
   std::vector<SigningCertificateInfo> SigningCertificates() const override {
@@ -147,6 +158,8 @@ class JwsReceiptSigner final : public ReceiptSigner {
   const std::string header_b64_;
   // The same for tree heads (another "typ").
   const std::string head_header_b64_;
+  // The certificate chain, for the headers of other statements.
+  const nlohmann::ordered_json x5c_;
   const SigningCertificateInfo info_;
 };
 
@@ -163,6 +176,10 @@ class RotatingReceiptSigner final : public ReceiptSigner {
   }
   absl::StatusOr<std::string> SignTreeHead(const TreeHeadContent& h) override {
     return Current().SignTreeHead(h);
+  }
+  absl::StatusOr<std::string> SignStatement(
+      const std::string& typ, const std::string& payload_json) override {
+    return Current().SignStatement(typ, payload_json);
   }
   std::vector<SigningCertificateInfo> SigningCertificates() const override {
     std::vector<SigningCertificateInfo> out;
@@ -319,7 +336,7 @@ absl::StatusOr<std::unique_ptr<JwsReceiptSigner>> MakeJwsSigner(
     ASSIGN_OR_RETURN(std::string der, internal::CertToDer(cert.get()));
     x5c.push_back(absl::Base64Escape(der));
   }
-  header["x5c"] = std::move(x5c);
+  header["x5c"] = x5c;
   const std::string receipt_header = header.dump();
   header["typ"] = "utpost-tree-head+jws";
   SigningCertificateInfo info;
@@ -330,7 +347,8 @@ absl::StatusOr<std::unique_ptr<JwsReceiptSigner>> MakeJwsSigner(
   info.signs_from_ms = options.not_before_ms;
   return std::make_unique<JwsReceiptSigner>(
       std::move(key), absl::WebSafeBase64Escape(receipt_header),
-      absl::WebSafeBase64Escape(header.dump()), std::move(info));
+      absl::WebSafeBase64Escape(header.dump()), std::move(x5c),
+      std::move(info));
 }
 
 }  // namespace

@@ -87,6 +87,14 @@ class ReceiptSigner {
   virtual absl::StatusOr<std::string> SignTreeHead(const TreeHeadContent& h) {
     return absl::UnimplementedError("this signer does not sign tree heads");
   }
+  // Signs another statement of the log (an export's header, a letter's
+  // receipt count, an export's trailer) with the key that signs receipts
+  // now: a compact JWS with header {"alg":"ES256","typ":`typ`,"x5c":[...]}
+  // and `payload_json` as its payload, verbatim.
+  virtual absl::StatusOr<std::string> SignStatement(
+      const std::string& typ, const std::string& payload_json) {
+    return absl::UnimplementedError("this signer does not sign statements");
+  }
   // Every configured signing certificate (leaf of each chain).
   virtual std::vector<SigningCertificateInfo> SigningCertificates() const {
     return {};

@@ -570,6 +570,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<ReceiptRecord> ReceiptAtLeaf(int64_t leaf_index) override;
   absl::StatusOr<std::vector<ReceiptRecord>> LoggedReceipts(
       const ReceiptLogQuery& q) override;
+  absl::StatusOr<LoggedReceiptCount> CountLoggedReceipts(
+      const ReceiptLogQuery& q, int64_t tree_size) override;
   absl::StatusOr<int64_t> PurgeDocuments(int64_t final_before_ms,
                                          int limit) override;
   absl::StatusOr<int64_t> DocumentsPurgedAt(
@@ -1820,6 +1822,31 @@ absl::StatusOr<std::vector<ReceiptRecord>> SqliteStore::LoggedReceipts(
     if (!q.tenant.empty()) st.BindText(p++, q.tenant);
     st.BindInt64(p++, q.limit > 0 ? q.limit : 1000);
     return CollectReceipts(st);
+  });
+}
+
+absl::StatusOr<LoggedReceiptCount> SqliteStore::CountLoggedReceipts(
+    const ReceiptLogQuery& q, int64_t tree_size) {
+  std::string sql = absl::StrCat(
+      "SELECT COUNT(*), COUNT(DISTINCT r.letter_id) FROM receipts r "
+      "JOIN receipt_log_leaves g ON g.cursor = r.cursor "
+      "WHERE g.leaf_index < ? AND r.time_ms >= ?",
+      q.to_ms > 0 ? " AND r.time_ms < ?" : "",
+      q.tenant.empty() ? "" : " AND r.tenant = ?");
+  return Read([&](Connection& c) -> absl::StatusOr<LoggedReceiptCount> {
+    ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+    int p = 1;
+    st.BindInt64(p++, tree_size);
+    st.BindInt64(p++, q.from_ms);
+    if (q.to_ms > 0) st.BindInt64(p++, q.to_ms);
+    if (!q.tenant.empty()) st.BindText(p++, q.tenant);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    LoggedReceiptCount out;
+    if (row) {
+      out.receipts = st.ColumnInt64(0);
+      out.letters = st.ColumnInt64(1);
+    }
+    return out;
   });
 }
 

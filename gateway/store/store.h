@@ -103,6 +103,12 @@ struct ReceiptLogQuery {
   int limit = 1000;
 };
 
+// How many logged receipts, of how many letters, match a ReceiptLogQuery.
+struct LoggedReceiptCount {
+  int64_t receipts = 0;
+  int64_t letters = 0;
+};
+
 // Channels, timers, provider receipts (#3).
 
 // A timer kept in the store: when `due_ms` passes, a timer scanner acts on
@@ -344,6 +350,10 @@ class Store {
   // Logged receipts matching `q`, by leaf index.
   virtual absl::StatusOr<std::vector<ReceiptRecord>> LoggedReceipts(
       const ReceiptLogQuery& q) = 0;
+  // How many of them (tenant and time range of `q`, paging ignored) are
+  // leaves below `tree_size`, and of how many letters.
+  virtual absl::StatusOr<LoggedReceiptCount> CountLoggedReceipts(
+      const ReceiptLogQuery& q, int64_t tree_size) = 0;
 
   // Retention (#4): deletes the content of the documents of letters whose
   // last state change is older than `final_before_ms` and that can change no

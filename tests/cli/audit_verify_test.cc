@@ -12,11 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/audit_log.h"
+#include "common/clock.h"
 #include "common/digest.h"
 #include "common/status_matchers.h"
+#include "gateway/api/export_stream.h"
 #include "gateway/receipts/jws_receipt_signer.h"
 #include "gateway/store/sqlite_store.h"
 #include "gmock/gmock.h"
@@ -38,11 +41,26 @@ struct CliRun {
   std::string output;
 };
 
+CliRun Run(const std::string& command);
+
 CliRun Verify(const std::string& file, const std::string& previous = "") {
   std::string cmd = absl::StrCat(UTPOSTCTL, " audit verify '", file,
                                  "' --ca certs-dev/ca.pem");
   if (!previous.empty()) absl::StrAppend(&cmd, " --previous '", previous, "'");
-  absl::StrAppend(&cmd, " 2>&1");
+  return Run(cmd);
+}
+
+// The independent verifier (Python standard library and openssl only) ends
+// with `exit_code` and prints `want`.
+void ExpectPy(const std::string& file, int exit_code, const std::string& want) {
+  CliRun r = Run(absl::StrCat("/usr/bin/python3 tests/audit/verify_export.py '",
+                              file, "' --ca certs-dev/ca.pem"));
+  EXPECT_EQ(r.exit_code, exit_code) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr(want));
+}
+
+CliRun Run(const std::string& command) {
+  const std::string cmd = absl::StrCat(command, " 2>&1");
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -78,6 +96,24 @@ size_t LineOfLeaf(const std::vector<std::string>& lines, int64_t leaf) {
   return 0;
 }
 
+// Index of the statement line of `letter`.
+size_t LineOfStatement(const std::vector<std::string>& lines,
+                       const std::string& letter) {
+  for (size_t i = 0; i < lines.size(); ++i) {
+    auto j = nlohmann::json::parse(lines[i]);
+    if (j["type"] == "letter" && j["letter_id"] == letter) return i;
+  }
+  ADD_FAILURE() << "no statement of " << letter;
+  return 0;
+}
+
+nlohmann::json PayloadOf(const std::string& jws) {
+  const size_t a = jws.find('.'), b = jws.rfind('.');
+  std::string payload;
+  absl::WebSafeBase64Unescape(jws.substr(a + 1, b - a - 1), &payload);
+  return nlohmann::json::parse(payload);
+}
+
 class AuditVerifyTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -105,8 +141,9 @@ class AuditVerifyTest : public ::testing::Test {
   }
 
   // Five receipts: RECEIVED, QUEUED, ROUTED, SENT_DIGITAL, DELIVERED.
+  // With `clock`, a minute passes after each receipt.
   static void Deliver(store::Store* s, const std::string& id,
-                      const std::string& content) {
+                      const std::string& content, FakeClock* clock = nullptr) {
     store::NewLetter l;
     l.id = id;
     l.tenant = kTenant;
@@ -123,6 +160,7 @@ class AuditVerifyTest : public ::testing::Test {
     std::vector<store::NewLetter> v;
     v.push_back(std::move(l));
     ASSERT_THAT(s->CreateLetters(std::move(v)), IsOk());
+    if (clock != nullptr) clock->Advance(60'000);
     const State steps[] = {Letter::RECEIVED, Letter::QUEUED, Letter::ROUTED,
                            Letter::SENT_DIGITAL, Letter::DELIVERED};
     for (int i = 1; i < 5; ++i) {
@@ -131,6 +169,7 @@ class AuditVerifyTest : public ::testing::Test {
       t.to = steps[i];
       t.channel = "digital";
       ASSERT_THAT(s->ApplyTransition(id, t), IsOk());
+      if (clock != nullptr) clock->Advance(60'000);
     }
   }
   using State = store::State;
@@ -143,13 +182,15 @@ class AuditVerifyTest : public ::testing::Test {
     Deliver(s.get(), "L1", "%PDF L1");
     EXPECT_THAT(s->IssueTreeHead(), IsOk());
     first_ = dir_ + "/first.jsonl";  // What an auditor kept then.
-    EXPECT_THAT(utpost::testing::WriteStoreExport(s.get(), first_, "", 0),
+    EXPECT_THAT(utpost::testing::WriteStoreExport(s.get(), signer_.get(),
+                                                  first_, "", 0),
                 IsOk());
     Deliver(s.get(), "L2", "%PDF L2");
     Deliver(s.get(), "L3", "%PDF L3");
     const std::string path = dir_ + "/honest.jsonl";
-    EXPECT_THAT(utpost::testing::WriteStoreExport(s.get(), path, "", 1),
-                IsOk());
+    EXPECT_THAT(
+        utpost::testing::WriteStoreExport(s.get(), signer_.get(), path, "", 1),
+        IsOk());
     return path;
   }
 
@@ -165,8 +206,271 @@ TEST_F(AuditVerifyTest, HonestExportVerifies) {
   EXPECT_THAT(
       r.output,
       HasSubstr("OK: 20 receipts of 4 letters, 2 tree heads, 0 faults"));
+  EXPECT_THAT(r.output, HasSubstr("NOTE complete: the signed trailer commits "
+                                  "to all 28 lines before it"));
   CliRun with_previous = Verify(path, first_);
   EXPECT_EQ(with_previous.exit_code, 0) << with_previous.output;
+  ExpectPy(path, 0, "NOTE complete");
+  // Header, 2 heads and their consistency proof, 20 receipts, 4 statements,
+  // trailer.
+  auto lines = ReadLines(path);
+  ASSERT_EQ(lines.size(), 29u);
+  auto header = nlohmann::json::parse(lines.front());
+  EXPECT_EQ(header["format"], "utpost-receipt-log-export/2");
+  EXPECT_EQ(header["tenant"], "");  // All tenants.
+  EXPECT_EQ(header["lines"], 29);
+  EXPECT_EQ(nlohmann::json::parse(lines.back())["type"], "trailer");
+}
+
+TEST_F(AuditVerifyTest, TenantExportNamesTheTenantInItsSignedHeader) {
+  auto s = Open("tenant.db");
+  Deliver(s.get(), "L0", "%PDF L0");
+  const std::string path = dir_ + "/tenant.jsonl";
+  ASSERT_THAT(utpost::testing::WriteStoreExport(s.get(), signer_.get(), path,
+                                                kTenant, 0),
+              IsOk());
+  auto lines = ReadLines(path);
+  ASSERT_FALSE(lines.empty());
+  auto header = nlohmann::json::parse(lines.front());
+  EXPECT_EQ(header["tenant"], kTenant);
+  EXPECT_EQ(PayloadOf(header["jws"])["tenant"], kTenant);
+  CliRun r = Verify(path);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_F(AuditVerifyTest, RemovedLastReceiptOfALetterIsNamed) {
+  auto lines = ReadLines(HonestExport());
+  lines.erase(lines.begin() + LineOfLeaf(lines, 19));  // L3 seq 5, its last.
+  const std::string path = dir_ + "/no-last-receipt.jsonl";
+  WriteLines(path, lines);
+  CliRun r = Verify(path);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr(absl::StrCat(
+                  "FAULT letter L3: 1 receipt (seq 5) missing: the statement "
+                  "at line ",
+                  LineOfStatement(lines, "L3") + 1,
+                  " says 5 receipts (seq "
+                  "1..5)")));
+  EXPECT_THAT(r.output, HasSubstr("1 line before it is missing: it commits "
+                                  "to 28 lines, the file has 27"));
+  ExpectPy(path, 1,
+           absl::StrCat("FAULT letter L3: 1 receipt (seq 5) missing: the "
+                        "statement at line ",
+                        LineOfStatement(lines, "L3") + 1,
+                        " says 5 receipts (seq 1..5)"));
+  // The same with the statement and the receipt gone: no statement.
+  lines.erase(lines.begin() + LineOfStatement(lines, "L3"));
+  WriteLines(path, lines);
+  r = Verify(path);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("FAULT letter L3: no statement of its receipts"));
+}
+
+TEST_F(AuditVerifyTest, RemovedLastLinesAreNamed) {
+  auto lines = ReadLines(HonestExport());
+  lines.pop_back();  // The trailer.
+  const std::string path = dir_ + "/short.jsonl";
+  WriteLines(path, lines);
+  CliRun r = Verify(path);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("FAULT line 29: the export ends early: its last 1 "
+                        "line is missing (the signed header at line 1 "
+                        "announces 29 lines, the file has 28"));
+  ExpectPy(path, 1,
+           "FAULT line 29: the export ends early: its last 1 line is missing");
+  lines.pop_back();  // And L3's statement.
+  WriteLines(path, lines);
+  r = Verify(path);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("FAULT line 28: the export ends early: its last 2 "
+                        "lines are missing"));
+  EXPECT_THAT(r.output,
+              HasSubstr("FAULT letter L3: no statement of its receipts"));
+  ExpectPy(path, 1,
+           "FAULT line 28: the export ends early: its last 2 lines are "
+           "missing");
+}
+
+TEST_F(AuditVerifyTest, RemovedFirstLineIsNamed) {
+  auto lines = ReadLines(HonestExport());
+  lines.erase(lines.begin());
+  const std::string path = dir_ + "/headless.jsonl";
+  WriteLines(path, lines);
+  CliRun r = Verify(path);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("FAULT line 1: the export header is missing (line 1 "
+                        "is a tree_head line)"));
+  EXPECT_THAT(r.output, HasSubstr("1 line before it is missing"));
+  ExpectPy(path, 1,
+           "FAULT line 1: the export header is missing (line 1 is a "
+           "tree_head line)");
+}
+
+TEST_F(AuditVerifyTest, RemovedTreeHeadOrConsistencyLineIsNamed) {
+  const std::string honest = HonestExport();
+  for (const char* type : {"tree_head", "consistency"}) {
+    auto lines = ReadLines(honest);
+    size_t i = 0;
+    while (nlohmann::json::parse(lines[i])["type"] != type) ++i;
+    lines.erase(lines.begin() + i);
+    const std::string path = dir_ + "/no-" + type + ".jsonl";
+    WriteLines(path, lines);
+    CliRun r = Verify(path);
+    EXPECT_EQ(r.exit_code, 1) << type << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr("FAULT trailer (line 28): 1 line before "
+                                    "it is missing: it commits to 28 lines, "
+                                    "the file has 27"))
+        << type;
+    EXPECT_THAT(r.output, HasSubstr("the SHA-256 of the lines before it is "
+                                    "not the one it signed"))
+        << type;
+    ExpectPy(path, 1,
+             "the SHA-256 of the lines before the trailer is not "
+             "the one it signed");
+  }
+}
+
+TEST_F(AuditVerifyTest, RemovedOrChangedStatementIsNamed) {
+  const std::string honest = HonestExport();
+  auto lines = ReadLines(honest);
+  lines.erase(lines.begin() + LineOfStatement(lines, "L1"));
+  const std::string path = dir_ + "/statement.jsonl";
+  WriteLines(path, lines);
+  CliRun r = Verify(path);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("FAULT letter L1: no statement of its receipts (its "
+                        "statement line was removed; 5 receipts in the file "
+                        "cannot be shown complete)"));
+  EXPECT_THAT(r.output, HasSubstr("announces 4 letters, the file holds "
+                                  "statements of 3"));
+  ExpectPy(path, 1, "FAULT letter L1: no statement of its receipts");
+
+  // A smaller count on the line: the signed statement says otherwise.
+  lines = ReadLines(honest);
+  const size_t i = LineOfStatement(lines, "L1");
+  auto j = nlohmann::json::parse(lines[i]);
+  j["in_range"] = 4;
+  j["last_seq"] = 4;
+  lines[i] = j.dump();
+  WriteLines(path, lines);
+  r = Verify(path);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr(absl::StrCat("FAULT letter L1 (statement, line ", i + 1,
+                                     "): the signed statement does not say "
+                                     "what its line says (in_range, "
+                                     "last_seq)")));
+  ExpectPy(path, 1,
+           "letter L1: the signed statement does not say what its line says");
+
+  // The count changed inside the JWS as well: its signature fails.
+  std::string jws = j["jws"];
+  auto payload = PayloadOf(jws);
+  payload["in_range"] = 4;
+  payload["last_seq"] = 4;
+  const size_t dot1 = jws.find('.'), dot2 = jws.rfind('.');
+  j["jws"] =
+      absl::StrCat(jws.substr(0, dot1), ".",
+                   absl::WebSafeBase64Escape(payload.dump()), jws.substr(dot2));
+  lines[i] = j.dump();
+  WriteLines(path, lines);
+  r = Verify(path);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr(absl::StrCat("FAULT letter L1 (statement, line ", i + 1,
+                                     "): statement JWS:")));
+  EXPECT_THAT(r.output, HasSubstr("signature does not verify"));
+  ExpectPy(path, 1, "letter L1: statement: signature does not verify");
+}
+
+TEST_F(AuditVerifyTest, ReorderedTrailerIsNamed) {
+  auto lines = ReadLines(HonestExport());
+  std::swap(lines[lines.size() - 1], lines[lines.size() - 2]);
+  const std::string path = dir_ + "/trailer-moved.jsonl";
+  WriteLines(path, lines);
+  CliRun r = Verify(path);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("FAULT trailer (line 28): is not the last "
+                                  "line: 1 line follows it (moved or "
+                                  "appended)"));
+  EXPECT_THAT(r.output, HasSubstr("1 line before it is missing"));
+  ExpectPy(path, 1, "the trailer is not the last line: 1 line follows it");
+}
+
+TEST_F(AuditVerifyTest, TimeRangeStatementsSayWhatTheRangeHolds) {
+  FakeClock clock(1'800'000'000'000);
+  store::SqliteStoreOptions o;
+  o.path = dir_ + "/range.db";
+  o.signer = signer_.get();
+  o.clock = &clock;
+  auto opened = store::OpenSqliteStore(o);
+  ASSERT_THAT(opened, IsOk());
+  auto s = std::move(*opened);
+  // One receipt a minute: seq 1 at +0, ..., seq 5 at +4 min.
+  Deliver(s.get(), "L0", "%PDF L0", &clock);
+  api::ExportRequest request;
+  request.has_start = true;
+  request.start_ms = 1'800'000'090'000;  // Seq 3 (at +2 min) on...
+  request.has_end = true;
+  request.end_ms = 1'800'000'210'000;  // ...to seq 4 (at +3 min).
+  const std::string path = dir_ + "/range.jsonl";
+  ASSERT_THAT(utpost::testing::WriteStoreExport(s.get(), signer_.get(), path,
+                                                request, &clock),
+              IsOk());
+  CliRun r = Verify(path);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  ExpectPy(path, 0, "NOTE complete");
+  auto lines = ReadLines(path);
+  auto st = nlohmann::json::parse(lines[LineOfStatement(lines, "L0")]);
+  EXPECT_EQ(st["receipts"], 5);
+  EXPECT_EQ(st["in_range"], 2);
+  EXPECT_EQ(st["first_seq"], 3);
+  EXPECT_EQ(st["last_seq"], 4);
+  auto header = PayloadOf(nlohmann::json::parse(lines[0])["jws"]);
+  EXPECT_EQ(header["start_time"], "2027-01-15T08:01:30.000Z");
+  EXPECT_EQ(header["end_time"], "2027-01-15T08:03:30.000Z");
+  // The range's last receipt removed: named, though the letter has more.
+  lines.erase(lines.begin() + LineOfLeaf(lines, 3));  // Seq 4.
+  WriteLines(path, lines);
+  r = Verify(path);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("FAULT letter L0: 1 receipt (seq 4) missing: the "
+                        "statement at line"));
+  EXPECT_THAT(r.output, HasSubstr("says 2 receipts (seq 3..4) of its 5 in "
+                                  "the tree"));
+  ExpectPy(path, 1,
+           "FAULT letter L0: 1 receipt (seq 4) missing: the statement at line "
+           "4 says 2 receipts (seq 3..4) of its 5 in the tree");
+}
+
+TEST_F(AuditVerifyTest, FormatOneVerifiesButCannotProveCompleteness) {
+  auto lines = ReadLines(HonestExport());
+  std::vector<std::string> old;
+  old.push_back(ExportHeaderLine({"", "", ""}));
+  for (const auto& l : lines) {
+    auto type = nlohmann::json::parse(l)["type"];
+    if (type == "tree_head" || type == "consistency" || type == "receipt") {
+      old.push_back(l);
+    }
+  }
+  old.pop_back();  // The last receipt: format /1 cannot tell.
+  const std::string path = dir_ + "/v1.jsonl";
+  WriteLines(path, old);
+  CliRun r = Verify(path);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("NOTE format utpost-receipt-log-export/1: this export "
+                        "cannot prove it is complete"));
+  ExpectPy(path, 0,
+           "NOTE format utpost-receipt-log-export/1: this export cannot prove "
+           "it is complete");
 }
 
 TEST_F(AuditVerifyTest, ChangedByteInAReceiptIsNamed) {
@@ -239,8 +543,9 @@ TEST_F(AuditVerifyTest, HistoryRewrittenBehindAPublishedHeadIsNamed) {
   Deliver(s.get(), "L2", "%PDF L2");
   Deliver(s.get(), "L3", "%PDF L3");
   const std::string forged = dir_ + "/forged.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(s.get(), forged, "", 1),
-              IsOk());
+  ASSERT_THAT(
+      utpost::testing::WriteStoreExport(s.get(), signer_.get(), forged, "", 1),
+      IsOk());
   // On its own the forged log is consistent...
   EXPECT_EQ(Verify(forged).exit_code, 0);
   // ...but not with what the auditor kept from before.

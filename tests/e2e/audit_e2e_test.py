@@ -97,8 +97,78 @@ class AuditTest(unittest.TestCase):
         with open(bad, "w") as f:
             f.writelines(lines)
         faults, _ = verify_export.verify_file(bad, f"{CERTS}/ca.pem")
-        self.assertEqual(len(faults), 1, faults)
+        self.assertEqual(len(faults), 2, faults)
         self.assertIn("signature does not verify", faults[0])
+        # The line changed, so the trailer's hash over the lines fails too.
+        self.assertIn("the SHA-256 of the lines before the trailer", faults[1])
+
+    def verify_both(self, path):
+        """(utpostctl's result, verify_export.py's result) on `path`."""
+        ctl = self.ctl("audit", "verify", path, "--ca", f"{CERTS}/ca.pem")
+        script = subprocess.run(
+            [PYTHON, os.path.join(ROOT, "tests", "audit", "verify_export.py"),
+             path, "--ca", f"{CERTS}/ca.pem"],
+            capture_output=True, text=True, timeout=300)
+        return ctl, script
+
+    def test_tenant_export_proves_its_completeness(self):
+        ids = self.deliver(2)
+        path = os.path.join(self.stack.work, "complete.jsonl")
+        r = self.ctl("audit", "export", "-o", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(path) as f:
+            lines = f.read().splitlines()
+        header = json.loads(lines[0])
+        self.assertEqual(header["type"], "export")
+        self.assertEqual(header["format"], "utpost-receipt-log-export/2")
+        self.assertEqual(header["tenant"], BERGEN)
+        signed = json.loads(verify_export.b64url(header["jws"].split(".")[1]))
+        self.assertEqual(signed["tenant"], BERGEN)
+        self.assertEqual(signed["lines"], len(lines))
+        self.assertEqual(json.loads(lines[-1])["type"], "trailer")
+
+        # Untouched: both verifiers pass and say it is complete.
+        ctl, script = self.verify_both(path)
+        self.assertEqual(ctl.returncode, 0, ctl.stdout + ctl.stderr)
+        self.assertIn("NOTE complete", ctl.stdout)
+        self.assertEqual(script.returncode, 0, script.stdout + script.stderr)
+        self.assertIn("NOTE complete", script.stdout)
+
+        # The last receipt of one of the letters just delivered, removed.
+        items = [json.loads(l) for l in lines]
+        mine = [(i, it) for i, it in enumerate(items)
+                if it["type"] == "receipt" and it["letter_id"] == ids[0]]
+        last_index, last = max(mine, key=lambda x: x[1]["seq"])
+        stmt_index = next(i for i, it in enumerate(items)
+                          if it["type"] == "letter"
+                          and it["letter_id"] == ids[0])
+        # 1-based, with the receipt line above it removed.
+        stmt_line = stmt_index + 1 - 1
+        cut = lines[:last_index] + lines[last_index + 1:]
+        bad = os.path.join(self.stack.work, "no-last-receipt.jsonl")
+        with open(bad, "w") as f:
+            f.write("\n".join(cut) + "\n")
+        n = last["seq"]
+        want = (f"letter {ids[0]}: 1 receipt (seq {n}) missing: the "
+                f"statement at line {stmt_line} says {n} receipts "
+                f"(seq 1..{n})")
+        ctl, script = self.verify_both(bad)
+        self.assertEqual(ctl.returncode, 1, ctl.stdout)
+        self.assertIn("FAULT " + want, ctl.stdout)
+        self.assertEqual(script.returncode, 1, script.stdout)
+        self.assertIn("FAULT " + want, script.stdout)
+
+        # The last line removed.
+        bad = os.path.join(self.stack.work, "no-last-line.jsonl")
+        with open(bad, "w") as f:
+            f.write("\n".join(lines[:-1]) + "\n")
+        want = (f"line {len(lines)}: the export ends early: its last 1 line "
+                "is missing")
+        ctl, script = self.verify_both(bad)
+        self.assertEqual(ctl.returncode, 1, ctl.stdout)
+        self.assertIn("FAULT " + want, ctl.stdout)
+        self.assertEqual(script.returncode, 1, script.stdout)
+        self.assertIn("FAULT " + want, script.stdout)
 
     def test_tenants_see_only_their_own_receipts(self):
         self.deliver(1, tenant=OSLO)

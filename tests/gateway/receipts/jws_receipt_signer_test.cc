@@ -109,6 +109,28 @@ TEST(JwsReceiptSignerTest, HeaderCarriesAlgorithmAndLeafCertificate) {
   EXPECT_EQ(header["x5c"][0], b64);
 }
 
+TEST(JwsReceiptSignerTest, StatementsCarryTheirTypAndPayloadVerbatim) {
+  auto signer = DevSigner();
+  ASSERT_NE(signer, nullptr);
+  auto receipt = signer->Sign(SampleContent());
+  ASSERT_THAT(receipt, IsOk());
+  const std::string payload =
+      R"({"statement":"utpost-export-trailer","lines":3,)"
+      R"("time":"2026-11-23T13:00:00.000Z"})";
+  auto jws = signer->SignStatement("utpost-export-trailer+jws", payload);
+  ASSERT_THAT(jws, IsOk());
+  nlohmann::json header = nlohmann::json::parse(Decode(Parts(*jws)[0]));
+  nlohmann::json receipt_header =
+      nlohmann::json::parse(Decode(Parts(*receipt)[0]));
+  EXPECT_EQ(header["alg"], "ES256");
+  EXPECT_EQ(header["typ"], "utpost-export-trailer+jws");
+  EXPECT_EQ(header["x5c"], receipt_header["x5c"]);
+  EXPECT_EQ(Decode(Parts(*jws)[1]), payload);
+  auto verified = VerifyReceiptJws(*jws, kCa);
+  ASSERT_THAT(verified, IsOk());
+  EXPECT_EQ((*verified)["lines"], 3);
+}
+
 TEST(JwsReceiptSignerTest, SignatureIsRawRAndS) {
   auto signer = DevSigner();
   ASSERT_NE(signer, nullptr);

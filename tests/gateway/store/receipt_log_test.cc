@@ -172,6 +172,38 @@ TEST_F(ReceiptLogTest,
   EXPECT_EQ((*l2)[0].leaf_index, 5);
 }
 
+TEST_F(ReceiptLogTest, CountsLoggedReceiptsByTenantTimeAndTreeSize) {
+  Deliver(store_.get(), "L1", kTenantA);
+  Deliver(store_.get(), "L2", kTenantB);
+  Deliver(store_.get(), "L3", kTenantA);
+  ReceiptLogQuery q;
+  auto all = store_->CountLoggedReceipts(q, 15);
+  ASSERT_THAT(all, IsOk());
+  EXPECT_EQ(all->receipts, 15);
+  EXPECT_EQ(all->letters, 3);
+  q.tenant = kTenantA;
+  auto a = store_->CountLoggedReceipts(q, 15);
+  ASSERT_THAT(a, IsOk());
+  EXPECT_EQ(a->receipts, 10);
+  EXPECT_EQ(a->letters, 2);
+  // Only the leaves below the tree size: of the first 12, tenant A has
+  // L1's five (leaves 0..4) and L3's first two (leaves 10, 11).
+  auto below = store_->CountLoggedReceipts(q, 12);
+  ASSERT_THAT(below, IsOk());
+  EXPECT_EQ(below->receipts, 7);
+  EXPECT_EQ(below->letters, 2);
+  below = store_->CountLoggedReceipts(q, 10);
+  ASSERT_THAT(below, IsOk());
+  EXPECT_EQ(below->receipts, 5);
+  EXPECT_EQ(below->letters, 1);
+  // A time range after every receipt holds none.
+  q.from_ms = RealClock()->NowMillis() + 60000;
+  auto later = store_->CountLoggedReceipts(q, 15);
+  ASSERT_THAT(later, IsOk());
+  EXPECT_EQ(later->receipts, 0);
+  EXPECT_EQ(later->letters, 0);
+}
+
 TEST_F(ReceiptLogTest, ReceiptsNameEvidenceDocumentsAndTheProvidersReceipt) {
   Deliver(store_.get(), "L1", kTenantA);
   auto receipts = store_->GetReceipts("L1", "");
@@ -284,7 +316,8 @@ TEST_F(ReceiptLogTest, SeveralProcessesWritingAtOnceMakeOneConsistentLog) {
   }
   // The whole log, with every head the processes published, verifies.
   const std::string file = dir_ + "/all.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), file, "", 1),
+  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), signer_.get(),
+                                                file, "", 1),
               IsOk());
   auto report = cli::VerifyExport(file, kCa, "");
   ASSERT_THAT(report, IsOk());
@@ -317,7 +350,8 @@ TEST_F(ReceiptLogTest, RetentionPurgesContentOfFinishedLettersOnly) {
   EXPECT_GT(*store_->DocumentsPurgedAt("DONE"), 0);
   EXPECT_EQ(*store_->DocumentsPurgedAt("WAITING"), 0);
   const std::string file = dir_ + "/after-purge.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), file, "", 0),
+  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), signer_.get(),
+                                                file, "", 0),
               IsOk());
   auto report = cli::VerifyExport(file, kCa, "");
   ASSERT_THAT(report, IsOk());
@@ -350,7 +384,10 @@ TEST_F(ReceiptLogTest, AfterAKeyRotationOldAndNewReceiptsVerify) {
   ASSERT_THAT(after, IsOk());
   EXPECT_NE(x5c_of(before->front().jws), x5c_of(after->front().jws));
   const std::string file = dir_ + "/rotated.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), file, "", 1),
+  api::ExportRequest request;
+  request.heads_since_size = 1;
+  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), rotating->get(),
+                                                file, request, &clock),
               IsOk());
   auto report = cli::VerifyExport(file, kCa, "");
   ASSERT_THAT(report, IsOk());
@@ -379,7 +416,8 @@ TEST_F(ReceiptLogTest, ReceiptsWrittenBeforeTheLogExistedJoinItAtOpen) {
   EXPECT_EQ(all[0].letter_id, "OLD");
   EXPECT_EQ(all[9].letter_id, "NEW");
   const std::string file = dir_ + "/backlog.jsonl";
-  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), file, "", 0),
+  ASSERT_THAT(utpost::testing::WriteStoreExport(store_.get(), signer_.get(),
+                                                file, "", 0),
               IsOk());
   auto report = cli::VerifyExport(file, kCa, "");
   ASSERT_THAT(report, IsOk());
