@@ -400,7 +400,10 @@ class DpiChannel final : public Channel {
     if (response.status == 429) return absl::ResourceExhaustedError(message);
     if (response.status == 401) return absl::UnauthenticatedError(message);
     if (response.status == 403) return absl::PermissionDeniedError(message);
-    if (response.status == 404 || response.status == 415 ||
+    // A wrong URL or method, or a request shape the provider does not
+    // take, would refuse every letter alike: the set-up.
+    if (response.status == 404 || response.status == 405 ||
+        response.status == 406 || response.status == 415 ||
         kode == "UGYLDIG_SIGNATUR" || kode == "UGYLDIG_SERTIFIKAT" ||
         kode == "UGYLDIG_FINGERAVTRYKK" || kode == "UGYLDIG_FORESPOERSEL") {
       return absl::FailedPreconditionError(message);
