@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <chrono>
 #include <list>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 
 namespace utpost::observability {
 namespace {
@@ -253,25 +253,25 @@ class MetricsHttpServer::Loop {
     return OnWritable(c, now);
   }
 
-  void Handle(Connection& c, std::string_view head, int64_t now) {
-    std::vector<std::string_view> lines = absl::StrSplit(head, "\r\n");
-    std::vector<std::string_view> start =
+  void Handle(Connection& c, absl::string_view head, int64_t now) {
+    std::vector<absl::string_view> lines = absl::StrSplit(head, "\r\n");
+    std::vector<absl::string_view> start =
         absl::StrSplit(lines[0], absl::MaxSplits(' ', 2));
     if (start.size() != 3 || !absl::StartsWith(start[2], "HTTP/1.") ||
         start[1].empty() || start[1][0] != '/') {
       Answer(c, 400, "", "text/plain", true, false, now);
       return;
     }
-    const std::string_view method = start[0];
-    std::string_view path = start[1].substr(0, start[1].find('?'));
+    const absl::string_view method = start[0];
+    absl::string_view path = start[1].substr(0, start[1].find('?'));
     bool keep_alive = start[2] != "HTTP/1.0";
     bool has_body = false;
     for (size_t i = 1; i < lines.size(); ++i) {
       const size_t colon = lines[i].find(':');
-      if (colon == std::string_view::npos) continue;
-      const std::string_view name =
+      if (colon == absl::string_view::npos) continue;
+      const absl::string_view name =
           absl::StripAsciiWhitespace(lines[i].substr(0, colon));
-      const std::string_view value =
+      const absl::string_view value =
           absl::StripAsciiWhitespace(lines[i].substr(colon + 1));
       if (absl::EqualsIgnoreCase(name, "Connection")) {
         const std::string lower = absl::AsciiStrToLower(value);
@@ -304,7 +304,7 @@ class MetricsHttpServer::Loop {
   }
 
   void Answer(Connection& c, int status, std::string body,
-              std::string_view content_type, bool close_after, bool head_only,
+              absl::string_view content_type, bool close_after, bool head_only,
               int64_t now) {
     c.out = absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
                          "\r\nContent-Type: ", content_type,
