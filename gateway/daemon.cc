@@ -622,10 +622,9 @@ absl::Status RunDaemon(const config::v1::Config& config,
     limits.read_timeout_ms = obs.server_read_timeout_ms();
     limits.write_timeout_ms = obs.server_write_timeout_ms();
     limits.max_connections = obs.metrics_max_connections();
-    ASSIGN_OR_RETURN(metrics_http,
-                     observability::MetricsHttpServer::Start(
-                         obs.metrics_listen(), &metrics.registry,
-                         [rm] { rm->PollOnce(); }, limits));
+    ASSIGN_OR_RETURN(metrics_http, observability::MetricsHttpServer::Start(
+                                       obs.metrics_listen(), &metrics.registry,
+                                       [rm] { rm->PollOnce(); }, limits));
     std::cout << "utpostd metrics on " << obs.metrics_listen() << std::endl;
     spdlog::info("metrics: http://{}/metrics", obs.metrics_listen());
   }

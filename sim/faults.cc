@@ -130,7 +130,8 @@ FaultDecision FaultModel::OnRequest(const std::string& endpoint,
   if (it == faults_.end()) return d;
   State& state = it->second;
   const FaultSpec& spec = state.spec;
-  if (!spec.match.empty() && subject.find(spec.match) == std::string_view::npos) {
+  if (!spec.match.empty() &&
+      subject.find(spec.match) == std::string_view::npos) {
     return d;  // Not a request this fault is about.
   }
   ++state.seen;

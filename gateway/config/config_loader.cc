@@ -330,7 +330,8 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   if (obs->server_read_timeout_ms() == 0) obs->set_server_read_timeout_ms(2000);
   if (obs->server_read_timeout_ms() < 100 ||
       obs->server_read_timeout_ms() > 600000) {
-    return Invalid("observability.server_read_timeout_ms", "must be 100..600000");
+    return Invalid("observability.server_read_timeout_ms",
+                   "must be 100..600000");
   }
   if (obs->server_write_timeout_ms() == 0) {
     obs->set_server_write_timeout_ms(2000);

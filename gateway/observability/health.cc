@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "spdlog/spdlog.h"
@@ -36,6 +37,10 @@ absl::StatusOr<std::unique_ptr<HealthServer>> HealthServer::Start(
     limits.keepalive_time_ms = defaults.keepalive_time_ms;
   }
   std::unique_ptr<HealthServer> h(new HealthServer());
+  // Reflection (as the configuration promises) is also what gives the
+  // server a synchronous service, without which gRPC builds no server for
+  // the default health service alone.
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   // The switch is process-wide and read when a server is built: on for
   // this server only; servers built later (the API) get no health service.
   grpc::EnableDefaultHealthCheckService(true);

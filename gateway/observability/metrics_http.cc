@@ -117,8 +117,8 @@ class MetricsHttpServer::Loop {
       fds.push_back({listen_fd_, POLLIN, 0});
       int64_t next_deadline = -1;
       for (const Connection& c : connections_) {
-        fds.push_back({c.fd, static_cast<short>(c.writing ? POLLOUT : POLLIN),
-                       0});
+        fds.push_back(
+            {c.fd, static_cast<short>(c.writing ? POLLOUT : POLLIN), 0});
         if (next_deadline < 0 || c.deadline_ms < next_deadline) {
           next_deadline = c.deadline_ms;
         }
@@ -172,8 +172,8 @@ class MetricsHttpServer::Loop {
 
   void Accept(int64_t now) {
     while (true) {
-      int fd = accept4(listen_fd_, nullptr, nullptr,
-                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int fd =
+          accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         // EAGAIN: none left. EMFILE and the like: the waiting ones are
@@ -306,12 +306,11 @@ class MetricsHttpServer::Loop {
   void Answer(Connection& c, int status, std::string body,
               absl::string_view content_type, bool close_after, bool head_only,
               int64_t now) {
-    c.out = absl::StrCat("HTTP/1.1 ", status, " ", Reason(status),
-                         "\r\nContent-Type: ", content_type,
-                         "\r\nContent-Length: ", body.size(),
-                         status == 405 ? "\r\nAllow: GET, HEAD" : "",
-                         "\r\nConnection: ", close_after ? "close" : "keep-alive",
-                         "\r\n\r\n");
+    c.out = absl::StrCat(
+        "HTTP/1.1 ", status, " ", Reason(status),
+        "\r\nContent-Type: ", content_type, "\r\nContent-Length: ", body.size(),
+        status == 405 ? "\r\nAllow: GET, HEAD" : "",
+        "\r\nConnection: ", close_after ? "close" : "keep-alive", "\r\n\r\n");
     if (!head_only) c.out += body;
     c.out_pos = 0;
     c.writing = true;

@@ -96,8 +96,8 @@ class ScriptedServer {
           if (out.empty()) break;  // Hang up.
           size_t sent = 0;
           while (sent < out.size()) {
-            ssize_t n = send(c, out.data() + sent, out.size() - sent,
-                             MSG_NOSIGNAL);
+            ssize_t n =
+                send(c, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
             if (n <= 0) break;
             sent += static_cast<size_t>(n);
           }
@@ -191,7 +191,8 @@ TEST(CurlHttpClientTest, ABodyPastTheBoundIsTransientAndItsConnectionDropped) {
 TEST(CurlHttpClientTest, HeadersPastTheBoundAreTransient) {
   ScriptedServer server([](const std::string&) {
     std::string out = "HTTP/1.1 200 OK\r\n";
-    for (int i = 0; i < 2000; ++i) absl::StrAppend(&out, "X-Pad-", i, ": y\r\n");
+    for (int i = 0; i < 2000; ++i)
+      absl::StrAppend(&out, "X-Pad-", i, ": y\r\n");
     return absl::StrCat(out, "Content-Length: 0\r\n\r\n");
   });
   auto client = Client(1 << 20, /*max_header=*/8 << 10);

@@ -571,6 +571,22 @@ TEST_F(DpiChannelTest, SendsASignedBusinessMessageAndTheEncryptedPackage) {
               HasSubstr("URI=\"vedtak.pdf\""));
 }
 
+TEST_F(DpiChannelTest, AnyFileNameStillMakesAPackage) {
+  // Names the container cannot carry (longer than a zip entry's name may
+  // be, or with control characters) are replaced, never a retried error.
+  FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    return HttpResponse{200, {}, "{}"};
+  });
+  StaticTokenSource tokens("t");
+  auto channel = Make(&http, &tokens);
+  for (std::string name :
+       {std::string(70000, 'n') + ".pdf", std::string("a\nb\0c.pdf", 9)}) {
+    OutgoingLetter letter = Letter();
+    letter.documents[0].file_name = name;
+    EXPECT_THAT(channel->Send(letter), IsOk()) << name.size();
+  }
+}
+
 TEST_F(DpiChannelTest, ReplacesARefusedTokenOnce) {
   FakeHttpClient http([](const HttpRequest& r) -> absl::StatusOr<HttpResponse> {
     if (FindHeader(r.headers, "Authorization") == "Bearer fresh") {

@@ -188,9 +188,9 @@ TEST(MetricsHttpServerLimitsTest, OversizedOrMalformedRequestsAreRefused) {
               HasSubstr("HTTP/1.1 405"));
   EXPECT_THAT(ask("GET /other HTTP/1.1\r\n\r\n"), HasSubstr("HTTP/1.1 404"));
   // Keep-alive: two requests on one connection, both answered.
-  std::string two = ask(
-      "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n"
-      "GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  std::string two =
+      ask("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n"
+          "GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(two.find("HTTP/1.1 200"), 0u);
   EXPECT_NE(two.find("HTTP/1.1 200", 1), std::string::npos);
 }
