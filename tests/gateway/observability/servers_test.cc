@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -66,17 +67,23 @@ class Stallers {
     for (int fd : fds_) close(fd);
   }
   size_t size() const { return fds_.size(); }
-  // How many the server has closed, waiting at most `ms` for each.
+  // How many the server has closed, waiting at most `ms` in all. What the
+  // server sends first (an error answer, HTTP/2 settings) is read and
+  // dropped.
   int ClosedByServer(int ms) {
+    const Clock::time_point start = Clock::now();
     int closed = 0;
     for (int fd : fds_) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, ms) <= 0) continue;
-      char buf[256];
-      ssize_t n = recv(fd, buf, sizeof(buf), 0);
-      // Closed (0) or reset (-1), possibly after an error answer.
-      while (n > 0) n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-      if (n == 0 || (n < 0 && errno != EAGAIN)) ++closed;
+      while (true) {
+        const int left = ms - static_cast<int>(MsSince(start));
+        pollfd p{fd, POLLIN, 0};
+        if (left <= 0 || poll(&p, 1, left) <= 0) break;
+        char buf[256];
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) continue;
+        ++closed;  // Closed (0) or reset (-1).
+        break;
+      }
     }
     return closed;
   }
