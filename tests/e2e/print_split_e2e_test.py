@@ -26,7 +26,18 @@ class PrintSplitTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.stack.close()
 
+    def print_consumers(self):
+        series = 'utpost_queue_consumers{queue="utpost.deliver.print"} '
+        for line in self.stack.scrape_metrics().splitlines():
+            if line.startswith(series):
+                return float(line.rsplit(" ", 1)[1])
+        return 0
+
     def test_one_refused_letter_among_10_print_letters(self):
+        # Every print worker consuming first: a lone early consumer would
+        # take all ten at once (prefetch) and send them one by one.
+        self.stack.wait_until(lambda: self.print_consumers() >= 12,
+                              "12 consumers on the print queue")
         self.stack.set_fault(endpoint="print", status=400, count=-1,
                              match=BAD_FILE, error_code="BAD_LETTER")
         stub = self.stack.letters()
