@@ -382,8 +382,13 @@ absl::Status RunDaemon(const config::v1::Config& config,
   // First, so that probes see a live process while the rest starts.
   std::unique_ptr<observability::HealthServer> health;
   if (!obs.health_listen().empty()) {
-    ASSIGN_OR_RETURN(health,
-                     observability::HealthServer::Start(obs.health_listen()));
+    observability::HealthServerLimits limits;
+    limits.handshake_timeout_ms = obs.server_read_timeout_ms();
+    limits.max_connection_idle_ms =
+        int64_t{obs.health_max_connection_idle_seconds()} * 1000;
+    limits.max_concurrent_streams = obs.health_max_concurrent_streams();
+    ASSIGN_OR_RETURN(health, observability::HealthServer::Start(
+                                 obs.health_listen(), limits));
     std::cout << "utpostd health on " << obs.health_listen() << std::endl;
     spdlog::info("health: grpc.health.v1 on {} (plain text)",
                  obs.health_listen());
@@ -613,9 +618,13 @@ absl::Status RunDaemon(const config::v1::Config& config,
     receipt_metrics =
         std::make_unique<observability::ReceiptMetrics>(store->get(), &metrics);
     auto* rm = receipt_metrics.get();
+    observability::HttpServerLimits limits;
+    limits.read_timeout_ms = obs.server_read_timeout_ms();
+    limits.write_timeout_ms = obs.server_write_timeout_ms();
+    limits.max_connections = obs.metrics_max_connections();
     ASSIGN_OR_RETURN(metrics_http, observability::MetricsHttpServer::Start(
                                        obs.metrics_listen(), &metrics.registry,
-                                       [rm] { rm->PollOnce(); }));
+                                       [rm] { rm->PollOnce(); }, limits));
     std::cout << "utpostd metrics on " << obs.metrics_listen() << std::endl;
     spdlog::info("metrics: http://{}/metrics", obs.metrics_listen());
   }

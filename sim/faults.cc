@@ -95,6 +95,7 @@ absl::Status FaultModel::SetFromJson(std::string_view body) {
   spec.out_of_order = boolean("out_of_order");
   spec.error_code = text("error_code");
   spec.error_type = text("error_type");
+  spec.match = text("match");
   if (boolean("timeout") && spec.timeout_ms == 0) spec.timeout_ms = 120000;
   // A disturbed feed alone fails no request and lasts until cleared.
   if (spec.duplicate_events || spec.late_ms > 0 || spec.out_of_order) {
@@ -121,13 +122,18 @@ void FaultModel::Clear() {
   faults_.clear();
 }
 
-FaultDecision FaultModel::OnRequest(const std::string& endpoint) {
+FaultDecision FaultModel::OnRequest(const std::string& endpoint,
+                                    std::string_view subject) {
   FaultDecision d;
   absl::MutexLock lock(&mu_);
   auto it = faults_.find(endpoint);
   if (it == faults_.end()) return d;
   State& state = it->second;
   const FaultSpec& spec = state.spec;
+  if (!spec.match.empty() &&
+      subject.find(spec.match) == std::string_view::npos) {
+    return d;  // Not a request this fault is about.
+  }
   ++state.seen;
   // Feed-only faults leave the requests alone.
   const bool acts_on_requests =

@@ -46,6 +46,11 @@ struct FaultSpec {
   bool duplicate_events = false;
   int64_t late_ms = 0;
   bool out_of_order = false;
+  // Only requests whose subject contains this text are touched (and
+  // counted): for "print" the job's manifest, so that a fault refuses every
+  // job holding one letter (matched by its message id or a document's file
+  // name) and no other. Empty: every request.
+  std::string match;
 };
 
 // What to do with one request.
@@ -77,9 +82,11 @@ class FaultModel {
   void Set(const std::string& endpoint, const FaultSpec& spec);
   void Clear();
 
-  // Decides for one request to `endpoint`, using up one count of its fault
-  // when it injects something.
-  FaultDecision OnRequest(const std::string& endpoint);
+  // Decides for one request to `endpoint` about `subject` (see
+  // FaultSpec::match), using up one count of its fault when it injects
+  // something.
+  FaultDecision OnRequest(const std::string& endpoint,
+                          std::string_view subject = {});
   EventFaults EventsOf(const std::string& endpoint);
   // Failures, timeouts and drops injected so far, by endpoint (not
   // cleared by Clear; by Reset).

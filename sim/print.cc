@@ -261,7 +261,12 @@ void PrintSimulator::AddEvent(const std::string& message_id,
 
 void PrintSimulator::HandleJob(const httplib::Request& req,
                                httplib::Response& res) {
-  if (fault_ && fault_("print", res)) return;
+  if (fault_ &&
+      fault_("print", res,
+             req.has_file("manifest") ? req.get_file_value("manifest").content
+                                      : std::string())) {
+    return;
+  }
   auto refuse_job = [&res](int status, const char* code,
                            const std::string& message) {
     spdlog::warn("print: job refused {} {}: {}", status, code,
@@ -323,7 +328,7 @@ void PrintSimulator::HandleJob(const httplib::Request& req,
 
 void PrintSimulator::HandleEvents(const httplib::Request& req,
                                   httplib::Response& res) {
-  if (fault_ && fault_("print-events", res)) return;
+  if (fault_ && fault_("print-events", res, {})) return;
   int limit = 100;
   if (req.has_param("limit") &&
       (!absl::SimpleAtoi(req.get_param_value("limit"), &limit) || limit < 1)) {
@@ -366,7 +371,7 @@ void PrintSimulator::HandleEvents(const httplib::Request& req,
 
 void PrintSimulator::HandleAck(const httplib::Request& req,
                                httplib::Response& res) {
-  if (fault_ && fault_("print-events", res)) return;
+  if (fault_ && fault_("print-events", res, {})) return;
   json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
   if (!body.is_object() || !body.contains("event_ids") ||
       !body["event_ids"].is_array()) {

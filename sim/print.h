@@ -16,7 +16,13 @@
 //                              CHECKSUM_MISMATCH, NOT_A4,
 //                              PAGE_COUNT_MISMATCH). A message id seen
 //                              before is DUPLICATE; otherwise RECEIVED.
-//                              Faults: endpoint "print".
+//                              Faults: endpoint "print"; a fault with
+//                              "match" touches only the jobs whose
+//                              manifest contains that text (a letter's
+//                              message id or file name), e.g. {"endpoint":
+//                              "print", "status": 400, "count": -1,
+//                              "match": "<message id>"} refuses every job
+//                              holding that letter.
 //   GET  /print/v1/events?limit=N  events not yet acknowledged, oldest
 //                              first: RECEIVED when a letter is accepted,
 //                              POSTED `posted_after_ms` later, RETURNED or
@@ -38,6 +44,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -64,9 +71,11 @@ struct PrintSimOptions {
 class PrintSimulator {
  public:
   // Answers a request with an injected fault for the endpoint if one is
-  // due; true when it did.
+  // due; true when it did. `subject` is what a fault's "match" is looked
+  // for in (for jobs: the manifest).
   using FaultHook =
-      std::function<bool(const std::string& endpoint, httplib::Response&)>;
+      std::function<bool(const std::string& endpoint, httplib::Response&,
+                         std::string_view subject)>;
 
   explicit PrintSimulator(PrintSimOptions options);
 

@@ -351,8 +351,9 @@ class SimulatorImpl final : public Simulator {
     server_.Post("/messages", [this](const Request& q, Response& r) {
       HandleDigipost(q, r);
     });
-    print_.Register(&server_, [this](const std::string& endpoint, Response& r) {
-      return ApplyFault(endpoint, r);
+    print_.Register(&server_, [this](const std::string& endpoint, Response& r,
+                                     std::string_view subject) {
+      return ApplyFault(endpoint, r, subject);
     });
     dpi_->Register(&server_);
     server_.Get("/documents/events", [this](const Request& q, Response& r) {
@@ -393,8 +394,9 @@ class SimulatorImpl final : public Simulator {
 
   // Answers the request with an injected fault if one is due (see
   // faults.h). True when it did.
-  bool ApplyFault(const std::string& endpoint, Response& res) {
-    FaultDecision fault = faults_.OnRequest(endpoint);
+  bool ApplyFault(const std::string& endpoint, Response& res,
+                  std::string_view subject = {}) {
+    FaultDecision fault = faults_.OnRequest(endpoint, subject);
     if (fault.delay_ms > 0) absl::SleepFor(absl::Milliseconds(fault.delay_ms));
     switch (fault.action) {
       case FaultDecision::Action::kNone:

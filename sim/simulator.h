@@ -76,6 +76,12 @@
 //                                          120 s or timeout_ms, then cut).
 //                                drop      true: the connection closes
 //                                          mid-answer.
+//                                match     only requests whose subject
+//                                          holds this text are touched and
+//                                          counted ("print": the job's
+//                                          manifest, so a letter's id or
+//                                          file name refuses every job
+//                                          holding that letter).
 //                                duplicate, late_ms, out_of_order: for
 //                                          event feeds: every event twice;
 //                                          events appear late_ms after they

@@ -58,7 +58,9 @@ absl::Status ErrorFromStatus(int status, const std::string& body) {
   if (status == 408) return absl::DeadlineExceededError(message);
   if (status == 401) return absl::UnauthenticatedError(message);
   if (status == 403) return absl::PermissionDeniedError(message);
-  if (status == 400 || status == 413 || status == 415 || status == 422) {
+  // The request's content (IsContentRefusal) or a document type Altinn
+  // does not take: this correspondence's own data.
+  if (IsContentRefusal(status) || status == 415) {
     return absl::InvalidArgumentError(message);
   }
   return absl::FailedPreconditionError(message);

@@ -355,8 +355,15 @@ class DigipostChannel final : public Channel {
     }
     // Only the letter's own data is a refusal of the letter. An unknown
     // endpoint (a wrong base URL), CONFIGURATION and CLIENT_TECHNICAL are
-    // the gateway's set-up, and would refuse every letter alike.
+    // the gateway's set-up, and would refuse every letter alike. A refusal
+    // of the request's content (400, 413, 414, 422, 431) that does not say
+    // it is the set-up is about this letter: retried it would fail the
+    // same way every time.
     if (response.status != 404 && type == "CLIENT_DATA") {
+      return absl::InvalidArgumentError(message);
+    }
+    if (IsContentRefusal(response.status) && type != "CLIENT_TECHNICAL" &&
+        type != "CONFIGURATION") {
       return absl::InvalidArgumentError(message);
     }
     return absl::FailedPreconditionError(message);

@@ -69,14 +69,28 @@ std::string ExtensionFor(const OutgoingDocument& document) {
   return ext;
 }
 
+// Longer file names are not put in the package: a zip entry's name has at
+// most 65535 bytes, and no reader needs more than a file system takes.
+constexpr size_t kMaxPackageName = 255;
+
+bool HasControlCharacters(absl::string_view text) {
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
 // The documents' names inside the package: their own file names where the
-// container can carry them, "dokument-<n><ext>" otherwise.
+// container can carry them, "dokument-<n><ext>" otherwise. Whatever the
+// letter's names, the package can be made (a name it cannot take would fail
+// the same way on every attempt).
 std::vector<std::string> PackageNames(const OutgoingLetter& letter) {
   std::vector<std::string> names;
   std::set<std::string> used = {"manifest.xml", "mimetype"};
   for (size_t i = 0; i < letter.documents.size(); ++i) {
     const std::string& n = letter.documents[i].file_name;
-    bool usable = !n.empty() && !absl::StrContains(n, "/") &&
+    bool usable = !n.empty() && n.size() <= kMaxPackageName &&
+                  !HasControlCharacters(n) && !absl::StrContains(n, "/") &&
                   !absl::StrContains(n, "\\") && !absl::StrContains(n, "..") &&
                   !absl::StartsWithIgnoreCase(n, "META-INF") &&
                   used.count(n) == 0;
@@ -400,7 +414,10 @@ class DpiChannel final : public Channel {
     if (response.status == 429) return absl::ResourceExhaustedError(message);
     if (response.status == 401) return absl::UnauthenticatedError(message);
     if (response.status == 403) return absl::PermissionDeniedError(message);
-    if (response.status == 404 || response.status == 415 ||
+    // A wrong URL or method, or a request shape the provider does not
+    // take, would refuse every letter alike: the set-up.
+    if (response.status == 404 || response.status == 405 ||
+        response.status == 406 || response.status == 415 ||
         kode == "UGYLDIG_SIGNATUR" || kode == "UGYLDIG_SERTIFIKAT" ||
         kode == "UGYLDIG_FINGERAVTRYKK" || kode == "UGYLDIG_FORESPOERSEL") {
       return absl::FailedPreconditionError(message);

@@ -46,6 +46,9 @@ struct Transfer {
   HttpResponse response;
   int64_t max_body = 0;
   bool too_large = false;
+  int64_t max_header = 0;
+  int64_t header_bytes = 0;
+  bool headers_too_large = false;
 };
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
@@ -63,6 +66,13 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   size_t n = size * count;
+  // Every header line of every response of the transfer (interim ones
+  // too) counts: a server that never stops sending headers is stopped.
+  transfer->header_bytes += static_cast<int64_t>(n);
+  if (transfer->header_bytes > transfer->max_header) {
+    transfer->headers_too_large = true;
+    return 0;  // Makes curl stop with CURLE_WRITE_ERROR.
+  }
   absl::string_view line(data, n);
   // A new status line starts a new response (after "100 Continue"): only
   // the headers of the final one count.
@@ -96,6 +106,14 @@ class CurlHttpClient final : public HttpClient {
     EasyHandle handle = Acquire();
     if (handle == nullptr) return absl::InternalError("curl_easy_init failed");
     absl::StatusOr<HttpResponse> result = Perform(handle.get(), request);
+    // A server that refused a request may have answered before it read the
+    // request's body, and read what is left as the next request on the
+    // same connection: that connection is not used again (the handle and
+    // its connections are closed). Aborted transfers (too large, timed
+    // out, lost) curl closes itself.
+    if (result.ok() && result->status >= 400 && !request.body.empty()) {
+      return result;
+    }
     Release(std::move(handle));
     return result;
   }
@@ -129,6 +147,7 @@ class CurlHttpClient final : public HttpClient {
     curl_easy_reset(curl);
     Transfer transfer;
     transfer.max_body = options_.max_response_bytes;
+    transfer.max_header = options_.max_header_bytes;
     char error[CURL_ERROR_SIZE] = {0};
 
     Slist headers;
@@ -175,6 +194,9 @@ class CurlHttpClient final : public HttpClient {
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(options_.connect_timeout_ms));
+    // A body announced larger than allowed is refused before it is read.
+    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+                     static_cast<curl_off_t>(options_.max_response_bytes));
 
     if (request.method == "GET") {
       curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
@@ -214,11 +236,20 @@ class CurlHttpClient final : public HttpClient {
         case CURLE_URL_MALFORMAT:
         case CURLE_UNSUPPORTED_PROTOCOL:
           return absl::InvalidArgumentError(absl::StrCat(what, detail));
+        case CURLE_FILESIZE_EXCEEDED:
+          return absl::UnavailableError(
+              absl::StrCat(what, "response larger than ",
+                           options_.max_response_bytes, " bytes"));
         case CURLE_WRITE_ERROR:
           if (transfer.too_large) {
             return absl::UnavailableError(
                 absl::StrCat(what, "response larger than ",
                              options_.max_response_bytes, " bytes"));
+          }
+          if (transfer.headers_too_large) {
+            return absl::UnavailableError(
+                absl::StrCat(what, "response headers larger than ",
+                             options_.max_header_bytes, " bytes"));
           }
           [[fallthrough]];
         default:
@@ -256,6 +287,10 @@ absl::StatusOr<std::unique_ptr<HttpClient>> NewCurlHttpClient(
   CurlHttpClientOptions effective = options;
   if (effective.timeout_ms <= 0) effective.timeout_ms = 30000;
   if (effective.connect_timeout_ms <= 0) effective.connect_timeout_ms = 10000;
+  if (effective.max_response_bytes <= 0) {
+    effective.max_response_bytes = int64_t{16} << 20;
+  }
+  if (effective.max_header_bytes <= 0) effective.max_header_bytes = 64 << 10;
   return std::make_unique<CurlHttpClient>(std::move(effective));
 }
 

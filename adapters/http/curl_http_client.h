@@ -28,9 +28,13 @@ struct CurlHttpClientOptions {
   // Idle connections kept for reuse; more concurrent requests than this
   // still run, their connections are closed afterwards. Default 16.
   int max_idle_connections = 16;
-  // Larger response bodies fail the request with UNAVAILABLE. Default
-  // 16 MiB.
+  // Larger response bodies fail the request with UNAVAILABLE: the
+  // transfer stops there and its connection is closed, never reused with
+  // the rest of the body unread. Default 16 MiB; 0 or less: the default.
   int64_t max_response_bytes = 16 << 20;
+  // The same for the response's header section (status line and headers,
+  // all of them together). Default 64 KiB; 0 or less: the default.
+  int64_t max_header_bytes = 64 << 10;
   // Allows http:// URLs. Off by default: everything Utpost talks to
   // outside is HTTPS.
   bool allow_plain_http = false;
@@ -39,7 +43,10 @@ struct CurlHttpClientOptions {
 // Fails with INVALID_ARGUMENT, naming the option, when a configured file
 // cannot be read or only one of client_cert_file/client_key_file is set.
 // The client is thread-safe. A request to a refused scheme fails with
-// INVALID_ARGUMENT. curl_global_init runs once per process, here. Signals
+// INVALID_ARGUMENT. A connection is not kept after an answer of 400 or
+// more to a request with a body: a server that refuses a request early may
+// not have read all of it, and what it left would be read as the next
+// request. curl_global_init runs once per process, here. Signals
 // are off (they do not mix with threads), so the process must ignore
 // SIGPIPE, or a server that hangs up can end it.
 absl::StatusOr<std::unique_ptr<HttpClient>> NewCurlHttpClient(

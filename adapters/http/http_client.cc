@@ -27,4 +27,17 @@ void SetHeader(HttpHeaders* headers, std::string_view wanted,
   headers->emplace_back(std::string(wanted), std::move(value));
 }
 
+bool IsContentRefusal(int http_status) {
+  switch (http_status) {
+    case 400:  // Bad Request
+    case 413:  // Content Too Large
+    case 414:  // URI Too Long
+    case 422:  // Unprocessable Content
+    case 431:  // Request Header Fields Too Large
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace utpost::adapters

@@ -24,6 +24,13 @@ std::optional<std::string> FindHeader(const HttpHeaders& headers,
 // Replaces every header called `name` (any case) by one with `value`.
 void SetHeader(HttpHeaders* headers, std::string_view name, std::string value);
 
+// True for the 4xx statuses that refuse what a request carried (its body,
+// its URL or its headers) rather than who sent it or where it went: 400,
+// 413, 414, 422, 431. A channel reads one as a refusal of the letter it
+// sent; 408 and 429 are transient, and 401, 403, 404, 405, 415 and the
+// like are the gateway's set-up.
+bool IsContentRefusal(int http_status);
+
 struct HttpRequest {
   std::string method = "GET";
   // Absolute URL: "https://host:port/path?query".

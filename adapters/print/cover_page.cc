@@ -25,6 +25,11 @@ constexpr double kPointsPerMm = 72.0 / 25.4;
 constexpr double kReturnFontSize = 7.0;
 constexpr double kAddressFontSize = 11.0;
 constexpr double kAddressLeading = 13.0;
+// More characters than any line of the window can show at 7 pt (a "." is
+// about 2 points wide, the window about 230): longer text is cut to this
+// before it is fitted, so a huge field costs nothing and never reaches
+// libharu, which refuses strings past 64 KiB.
+constexpr size_t kMaxLineChars = 400;
 
 // UTF-8 to Windows-1252, the encoding the embedded font is used with.
 // Characters it lacks become '?'; malformed bytes too.
@@ -105,6 +110,7 @@ void OnHaruError(HPDF_STATUS error, HPDF_STATUS detail, void* data) {
 // Cuts `text` (CP1252) until it fits `width` points in the page's current
 // font.
 std::string FitWidth(HPDF_Page page, std::string text, double width) {
+  if (text.size() > kMaxLineChars) text.resize(kMaxLineChars);
   while (!text.empty() && HPDF_Page_TextWidth(page, text.c_str()) > width) {
     text.pop_back();
   }
@@ -189,9 +195,16 @@ absl::StatusOr<std::string> MakeCoverPage(const CoverPageOptions& options,
 
   if (errors.error == HPDF_OK) HPDF_SaveToStream(pdf.get());
   if (errors.error != HPDF_OK) {
-    return absl::InternalError(absl::StrCat("cover page: libharu error 0x",
-                                            absl::Hex(errors.error),
-                                            " (detail ", errors.detail, ")"));
+    std::string text =
+        absl::StrCat("cover page: libharu error 0x", absl::Hex(errors.error),
+                     " (detail ", errors.detail, ")");
+    // With the font loaded, what is left to go wrong is the letter's own
+    // data: the same letter would fail the same way on every attempt.
+    if (errors.error == HPDF_FAILD_TO_ALLOC_MEM) {
+      return absl::InternalError(text);
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(text, ": the address cannot be printed"));
   }
   std::string out(HPDF_GetStreamSize(pdf.get()), '\0');
   HPDF_UINT32 size = static_cast<HPDF_UINT32>(out.size());

@@ -45,8 +45,11 @@ struct CoverPageOptions {
 
 // An A4 PDF with the cover page; with `blank_back` a second, empty page
 // follows, so that a duplex letter starts on a sheet of its own.
-// INVALID_ARGUMENT when the recipient has no name; FAILED_PRECONDITION when
-// the font cannot be loaded (the gateway's set-up). Thread-safe.
+// INVALID_ARGUMENT when the recipient has no name or libharu refuses the
+// address (the letter's data: the same on every attempt); lines too long
+// for the window are cut, whatever their length. FAILED_PRECONDITION when
+// the font cannot be loaded (the gateway's set-up); INTERNAL when memory
+// runs out. Thread-safe.
 absl::StatusOr<std::string> MakeCoverPage(const CoverPageOptions& options,
                                           const PostalAddress& recipient,
                                           const PostalAddress& return_address,

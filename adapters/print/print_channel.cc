@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <exception>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -82,7 +83,9 @@ std::string Describe(absl::string_view what, absl::string_view code,
                                           quoted.empty() ? "" : ": ", quoted));
 }
 
-// The status for an HTTP answer about the whole job (or event feed).
+// The status for an HTTP answer about the whole job (or event feed, with
+// `letters` 0). A refusal of the content of a job of one letter is a
+// refusal of that letter; of a larger job it is split before it comes here.
 absl::Status JobError(const HttpResponse& response, size_t letters) {
   json reply = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   auto [code, message] = ErrorOf(reply);
@@ -95,10 +98,7 @@ absl::Status JobError(const HttpResponse& response, size_t letters) {
   if (response.status == 401 || response.status == 403) {
     return absl::PermissionDeniedError(text);
   }
-  // A refused job of one letter is a refusal of that letter. A larger job
-  // refused as a whole names no letter: the gateway retries, and a letter
-  // travelling alone gets its own verdict.
-  if (response.status == 400 && letters == 1) {
+  if (letters == 1 && IsContentRefusal(response.status)) {
     return absl::InvalidArgumentError(text);
   }
   return absl::FailedPreconditionError(text);
@@ -378,7 +378,30 @@ class PrintChannel final : public Channel {
 
   // Posts one job and fills in every slot's result. Runs without mu_; the
   // slots are this job's alone until it marks them done.
+  //
+  // A job the provider refuses for its content (IsContentRefusal) does not
+  // take its good letters with it: the letters the refusal names fail
+  // alone and the rest go again in a new job; a refusal that names no
+  // letter splits the job in halves, each posted as a job of its own, until
+  // the bad letters travel alone and get their own verdict. A job of n
+  // letters with one bad letter costs at most 2 * ceil(log2 n) more jobs.
   void PostJob(const std::vector<Slot*>& job) {
+    std::vector<std::vector<Slot*>> pending = {job};
+    while (!pending.empty()) {
+      std::vector<Slot*> group = std::move(pending.back());
+      pending.pop_back();
+      std::vector<std::vector<Slot*>> again = PostOnce(group);
+      // Pushed in reverse so that the first half goes first.
+      for (auto it = again.rbegin(); it != again.rend(); ++it) {
+        if (!it->empty()) pending.push_back(std::move(*it));
+      }
+    }
+  }
+
+  // Posts `job` once. Fills in the results it has; returns the groups of
+  // letters to post again, each as a job of its own (each smaller than
+  // `job`).
+  std::vector<std::vector<Slot*>> PostOnce(const std::vector<Slot*>& job) {
     std::vector<std::string> ids;
     json letters = json::array();
     for (size_t i = 0; i < job.size(); ++i) {
@@ -419,15 +442,25 @@ class PrintChannel final : public Channel {
     absl::StatusOr<HttpResponse> response = http_->Do(request);
     if (!response.ok()) {
       for (Slot* slot : job) slot->result = TransportError(response.status());
-      return;
-    }
-    if (response->status != 200 && response->status != 201) {
-      absl::Status error = JobError(*response, job.size());
-      for (Slot* slot : job) slot->result = error;
-      return;
+      return {};
     }
     json reply =
         json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+    if (response->status != 200 && response->status != 201) {
+      if (job.size() > 1 && IsContentRefusal(response->status)) {
+        return SplitRefused(job, reply);
+      }
+      absl::Status error = JobError(*response, job.size());
+      // A lone letter refused: the provider's own words about it, if any.
+      if (job.size() == 1 && IsLetterRefusal(error)) {
+        if (std::optional<absl::Status> own =
+                RejectionOf(reply, job[0]->prepared->letter->message_id)) {
+          error = *own;
+        }
+      }
+      for (Slot* slot : job) slot->result = error;
+      return {};
+    }
     for (Slot* slot : job) {
       slot->result = absl::UnavailableError(
           absl::StrCat("print provider's reply to job ", job_id,
@@ -436,7 +469,7 @@ class PrintChannel final : public Channel {
     try {
       if (!reply.is_object() || !reply.contains("letters") ||
           !reply["letters"].is_array()) {
-        return;
+        return {};
       }
       for (const json& answer : reply["letters"]) {
         if (!answer.is_object()) continue;
@@ -470,6 +503,54 @@ class PrintChannel final : public Channel {
     } catch (const std::exception& e) {
       // What was read stays; the rest keep "does not mention".
     }
+    return {};
+  }
+
+  // The provider's REJECTED result for `message_id` in a reply's "letters",
+  // if it has one.
+  static std::optional<absl::Status> RejectionOf(
+      const json& reply, const std::string& message_id) {
+    try {
+      if (!reply.is_object() || !reply.contains("letters") ||
+          !reply["letters"].is_array()) {
+        return std::nullopt;
+      }
+      for (const json& answer : reply["letters"]) {
+        if (!answer.is_object() ||
+            answer.value("message_id", "") != message_id ||
+            answer.value("status", "") != "REJECTED") {
+          continue;
+        }
+        auto [code, message] = ErrorOf(answer);
+        return absl::InvalidArgumentError(
+            Describe("print provider rejected the letter:", code, message));
+      }
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+  }
+
+  // A job of several letters refused for its content: the letters the
+  // reply names as REJECTED fail with its words, the others go again
+  // together; with none named, the job goes again in two halves.
+  std::vector<std::vector<Slot*>> SplitRefused(const std::vector<Slot*>& job,
+                                               const json& reply) {
+    std::vector<Slot*> rest;
+    bool named = false;
+    for (Slot* slot : job) {
+      std::optional<absl::Status> own =
+          RejectionOf(reply, slot->prepared->letter->message_id);
+      if (own.has_value()) {
+        slot->result = *own;
+        named = true;
+      } else {
+        rest.push_back(slot);
+      }
+    }
+    if (named) return {rest};
+    const size_t half = job.size() / 2;
+    return {std::vector<Slot*>(job.begin(), job.begin() + half),
+            std::vector<Slot*>(job.begin() + half, job.end())};
   }
 
   PrintOptions options_;

@@ -41,8 +41,10 @@
 // Replies: 200 {"job_id": "...", "letters": [{"message_id": "...",
 // "status": "RECEIVED" | "DUPLICATE" | "REJECTED", "error": {"code": "...",
 // "message": "..."}}]}: a result per letter. Any other status is about the
-// whole job, with {"error": {"code", "message"}}: 400 a refused job, 401/403
-// a caller it does not accept, 5xx when the provider cannot take it now.
+// whole job, with {"error": {"code", "message"}}: 400 (or 413, 414, 422,
+// 431) a refused job, which may name the letters it refuses in a
+// "letters" list of the same shape; 401/403 a caller it does not accept;
+// 5xx when the provider cannot take it now.
 // Idempotency is per letter message id, not per job: a retried letter may
 // travel in another job and is answered DUPLICATE.
 //
@@ -96,17 +98,21 @@ struct PrintOptions {
 // Send() results: the letter's RECEIVED -> kAccepted (delivered stays
 // false: printing comes later); DUPLICATE -> kDuplicate; REJECTED ->
 // INVALID_ARGUMENT with the provider's code and reason; a letter missing
-// from the reply -> UNAVAILABLE. Job-level errors go to every letter of the
-// job: 5xx -> UNAVAILABLE; 408 -> DEADLINE_EXCEEDED; 429 ->
-// RESOURCE_EXHAUSTED; 401/403 -> PERMISSION_DENIED; 400 -> INVALID_ARGUMENT
-// for a job of one letter, FAILED_PRECONDITION for a larger job (it names
-// no letter; retried, a letter may travel alone and get its own verdict);
-// anything else (404, 415, 409, a malformed URL) -> FAILED_PRECONDITION. A
-// letter without message id, documents or recipient name, or with a
-// document that is not a readable PDF -> INVALID_ARGUMENT before anything
-// is sent; a cover page that cannot be made for want of its font ->
-// FAILED_PRECONDITION. Messages quote the provider with person numbers
-// masked.
+// from the reply -> UNAVAILABLE. A job refused for its content (400, 413,
+// 414, 422, 431) never takes its good letters with it: the letters the
+// refusal names are INVALID_ARGUMENT with the provider's reason and the
+// rest go again in a new job; a refusal that names none splits the job in
+// halves, each a job of its own, until a letter refused alone is
+// INVALID_ARGUMENT with the provider's reason (one bad letter among n
+// costs at most 2 * ceil(log2 n) more jobs). Other job-level errors go to
+// every letter of the job: 5xx -> UNAVAILABLE; 408 -> DEADLINE_EXCEEDED;
+// 429 -> RESOURCE_EXHAUSTED; 401/403 -> PERMISSION_DENIED; anything else
+// (404, 415, 409, a malformed URL) -> FAILED_PRECONDITION. A letter
+// without message id, documents or recipient name, with a document that
+// is not a readable PDF, or with an address the cover page cannot carry
+// -> INVALID_ARGUMENT before anything is sent; a cover page that cannot be
+// made for want of its font -> FAILED_PRECONDITION. Messages quote the
+// provider with person numbers masked.
 //
 // FetchEvents(): RECEIVED -> kPrintReceived, POSTED -> kPosted, RETURNED
 // -> kReturned, FAILED -> kFailed (reason from the provider); unknown types

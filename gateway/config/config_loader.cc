@@ -327,6 +327,41 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
       obs->shutdown_grace_seconds() > 600) {
     return Invalid("observability.shutdown_grace_seconds", "must be 1..600");
   }
+  if (obs->server_read_timeout_ms() == 0) obs->set_server_read_timeout_ms(2000);
+  if (obs->server_read_timeout_ms() < 100 ||
+      obs->server_read_timeout_ms() > 600000) {
+    return Invalid("observability.server_read_timeout_ms",
+                   "must be 100..600000");
+  }
+  if (obs->server_write_timeout_ms() == 0) {
+    obs->set_server_write_timeout_ms(2000);
+  }
+  if (obs->server_write_timeout_ms() < 100 ||
+      obs->server_write_timeout_ms() > 600000) {
+    return Invalid("observability.server_write_timeout_ms",
+                   "must be 100..600000");
+  }
+  if (obs->metrics_max_connections() == 0) obs->set_metrics_max_connections(64);
+  if (obs->metrics_max_connections() < 1 ||
+      obs->metrics_max_connections() > 10000) {
+    return Invalid("observability.metrics_max_connections", "must be 1..10000");
+  }
+  if (obs->health_max_concurrent_streams() == 0) {
+    obs->set_health_max_concurrent_streams(16);
+  }
+  if (obs->health_max_concurrent_streams() < 1 ||
+      obs->health_max_concurrent_streams() > 1000) {
+    return Invalid("observability.health_max_concurrent_streams",
+                   "must be 1..1000");
+  }
+  if (obs->health_max_connection_idle_seconds() == 0) {
+    obs->set_health_max_connection_idle_seconds(60);
+  }
+  if (obs->health_max_connection_idle_seconds() < 1 ||
+      obs->health_max_connection_idle_seconds() > 86400) {
+    return Invalid("observability.health_max_connection_idle_seconds",
+                   "must be 1..86400");
+  }
   return absl::OkStatus();
 }
 

@@ -1,9 +1,12 @@
 #include "gateway/observability/health.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "spdlog/spdlog.h"
 
 namespace utpost::observability {
@@ -18,14 +21,50 @@ int64_t NowMs() {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HealthServer>> HealthServer::Start(
-    const std::string& listen) {
+    const std::string& listen, HealthServerLimits limits) {
+  const HealthServerLimits defaults;
+  if (limits.handshake_timeout_ms <= 0) {
+    limits.handshake_timeout_ms = defaults.handshake_timeout_ms;
+  }
+  if (limits.max_connection_idle_ms <= 0) {
+    limits.max_connection_idle_ms = defaults.max_connection_idle_ms;
+  }
+  if (limits.max_concurrent_streams <= 0) {
+    limits.max_concurrent_streams = defaults.max_concurrent_streams;
+  }
+  if (limits.max_threads <= 0) limits.max_threads = defaults.max_threads;
+  if (limits.keepalive_time_ms <= 0) {
+    limits.keepalive_time_ms = defaults.keepalive_time_ms;
+  }
   std::unique_ptr<HealthServer> h(new HealthServer());
+  // Reflection (as the configuration promises) is also what gives the
+  // server a synchronous service, without which gRPC builds no server for
+  // the default health service alone.
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   // The switch is process-wide and read when a server is built: on for
   // this server only; servers built later (the API) get no health service.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
                            &h->port_);
+  // A client that connects and stalls holds nothing but a descriptor until
+  // the handshake timeout; idle connections go after a while; calls are
+  // bounded per connection and in threads.
+  auto to_int = [](int64_t v) {
+    return static_cast<int>(std::min<int64_t>(v, 1 << 30));
+  };
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             to_int(limits.handshake_timeout_ms));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             to_int(limits.max_connection_idle_ms));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             limits.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             to_int(limits.keepalive_time_ms));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  grpc::ResourceQuota quota("utpost-health");
+  quota.SetMaxThreads(limits.max_threads);
+  builder.SetResourceQuota(quota);
   h->server_ = builder.BuildAndStart();
   grpc::EnableDefaultHealthCheckService(false);
   if (!h->server_ || h->port_ == 0) {

@@ -26,6 +26,22 @@
 
 namespace utpost::observability {
 
+// Bounds on the health port's clients (Observability in config.proto).
+struct HealthServerLimits {
+  // A connection that has not completed its HTTP/2 start (preface and
+  // settings) within this is closed. Default 2 s.
+  int64_t handshake_timeout_ms = 2000;
+  // A connection without calls for this long is closed. Default 60 s.
+  int64_t max_connection_idle_ms = 60000;
+  // Calls at once on one connection. Default 16.
+  int max_concurrent_streams = 16;
+  // Threads the server may use for calls. Default 8.
+  int max_threads = 8;
+  // Pings an idle client this often to find dead peers; a ping unanswered
+  // within 10 s closes the connection. Default 30 s.
+  int64_t keepalive_time_ms = 30000;
+};
+
 // A gRPC server with only the standard health service on `listen`, plain
 // text. Starts SERVING "liveness", NOT_SERVING "" and "readiness". Start it
 // before other servers are built: it switches gRPC's process-wide default
@@ -33,8 +49,9 @@ namespace utpost::observability {
 class HealthServer {
  public:
   // INVALID_ARGUMENT when `listen` cannot be bound.
+  // Limits of 0 or less take their defaults.
   static absl::StatusOr<std::unique_ptr<HealthServer>> Start(
-      const std::string& listen);
+      const std::string& listen, HealthServerLimits limits = {});
   ~HealthServer();
 
   int port() const { return port_; }

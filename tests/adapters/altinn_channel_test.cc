@@ -158,6 +158,17 @@ TEST(AltinnChannelTest, ClassifiesErrors) {
   EXPECT_THAT(f.channel->Send(Letter()),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("Recipient has no inbox")));
+  for (int refusal : {413, 414, 415, 422, 431}) {
+    status = refusal;
+    EXPECT_THAT(f.channel->Send(Letter()),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr(absl::StrCat("HTTP ", refusal))));
+  }
+  status = 408;
+  EXPECT_THAT(f.channel->Send(Letter()),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, ::testing::_));
+  status = 429;
+  EXPECT_TRUE(IsTransient(f.channel->Send(Letter()).status()));
   status = 503;
   EXPECT_THAT(f.channel->Send(Letter()),
               StatusIs(absl::StatusCode::kUnavailable, ::testing::_));

@@ -257,7 +257,17 @@ INSTANTIATE_TEST_SUITE_P(
                   absl::StatusCode::kFailedPrecondition},
         ErrorCase{400, "CLIENT_TECHNICAL", "INVALID_MULTIPART",
                   absl::StatusCode::kFailedPrecondition},
-        ErrorCase{400, "", "NO_TYPE", absl::StatusCode::kFailedPrecondition},
+        // A refusal of the request's content that does not blame the
+        // set-up: this letter's own, final (never retried into PARKED).
+        ErrorCase{400, "", "NO_TYPE", absl::StatusCode::kInvalidArgument},
+        ErrorCase{413, "", "TOO_LARGE", absl::StatusCode::kInvalidArgument},
+        ErrorCase{414, "", "URI_TOO_LONG", absl::StatusCode::kInvalidArgument},
+        ErrorCase{422, "", "UNPROCESSABLE", absl::StatusCode::kInvalidArgument},
+        ErrorCase{431, "", "HEADERS_TOO_LARGE",
+                  absl::StatusCode::kInvalidArgument},
+        ErrorCase{413, "CONFIGURATION", "LIMIT",
+                  absl::StatusCode::kFailedPrecondition},
+        ErrorCase{405, "", "METHOD", absl::StatusCode::kFailedPrecondition},
         ErrorCase{409, "CLIENT_DATA", "OTHER_CONFLICT",
                   absl::StatusCode::kInvalidArgument}),
     [](const ::testing::TestParamInfo<ErrorCase>& info) {

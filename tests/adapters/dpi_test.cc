@@ -571,6 +571,22 @@ TEST_F(DpiChannelTest, SendsASignedBusinessMessageAndTheEncryptedPackage) {
               HasSubstr("URI=\"vedtak.pdf\""));
 }
 
+TEST_F(DpiChannelTest, AnyFileNameStillMakesAPackage) {
+  // Names the container cannot carry (longer than a zip entry's name may
+  // be, or with control characters) are replaced, never a retried error.
+  FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    return HttpResponse{200, {}, "{}"};
+  });
+  StaticTokenSource tokens("t");
+  auto channel = Make(&http, &tokens);
+  for (std::string name :
+       {std::string(70000, 'n') + ".pdf", std::string("a\nb\0c.pdf", 9)}) {
+    OutgoingLetter letter = Letter();
+    letter.documents[0].file_name = name;
+    EXPECT_THAT(channel->Send(letter), IsOk()) << name.size();
+  }
+}
+
 TEST_F(DpiChannelTest, ReplacesARefusedTokenOnce) {
   FakeHttpClient http([](const HttpRequest& r) -> absl::StatusOr<HttpResponse> {
     if (FindHeader(r.headers, "Authorization") == "Bearer fresh") {
@@ -597,6 +613,12 @@ TEST_F(DpiChannelTest, ClassifiesTheProvidersAnswers) {
       {401, "{}", absl::StatusCode::kUnauthenticated},
       {403, "{}", absl::StatusCode::kPermissionDenied},
       {404, "{}", absl::StatusCode::kFailedPrecondition},
+      {405, "{}", absl::StatusCode::kFailedPrecondition},
+      {415, "{}", absl::StatusCode::kFailedPrecondition},
+      {413, "{}", absl::StatusCode::kInvalidArgument},
+      {414, "{}", absl::StatusCode::kInvalidArgument},
+      {422, "{}", absl::StatusCode::kInvalidArgument},
+      {431, "{}", absl::StatusCode::kInvalidArgument},
       {408, "{}", absl::StatusCode::kDeadlineExceeded},
       {429, "{}", absl::StatusCode::kResourceExhausted},
       {503, "{}", absl::StatusCode::kUnavailable},

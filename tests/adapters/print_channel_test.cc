@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "adapters/http/fake_http_client.h"
@@ -298,6 +299,12 @@ TEST(PrintChannelTest, JobErrorsGoToEveryLetterClassified) {
       channel->Send(Letter()),
       StatusIs(absl::StatusCode::kInvalidArgument,
                AllOf(HasSubstr("128601*****"), Not(HasSubstr("12860150180")))));
+  for (int refusal : {413, 414, 422, 431}) {
+    status = refusal;
+    EXPECT_THAT(channel->Send(Letter()),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr(std::to_string(refusal))));
+  }
   status = 403;
   EXPECT_THAT(channel->Send(Letter()),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("X")));
@@ -313,7 +320,9 @@ TEST(PrintChannelTest, JobErrorsGoToEveryLetterClassified) {
   }
 }
 
-TEST(PrintChannelTest, RefusedJobOfSeveralLettersRefusesNone) {
+TEST(PrintChannelTest, RefusedJobOfSeveralLettersIsSplitUntilEachHasAVerdict) {
+  // A provider that refuses every job: each letter ends up refused alone,
+  // with the provider's words, never a retried set-up error.
   FakeHttpClient http([](const HttpRequest&) {
     return Reply(400, R"({"error": {"code": "INVALID_MANIFEST"}})");
   });
@@ -327,10 +336,190 @@ TEST(PrintChannelTest, RefusedJobOfSeveralLettersRefusesNone) {
   std::thread b([&] { results[1] = channel->Send(Letter("b")); });
   a.join();
   b.join();
-  ASSERT_EQ(http.requests().size(), 1u);
+  ASSERT_EQ(http.requests().size(), 3u);  // The job, then each alone.
+  EXPECT_EQ(ManifestOf(http.requests()[0])["letters"].size(), 2u);
+  EXPECT_EQ(ManifestOf(http.requests()[1])["letters"].size(), 1u);
+  EXPECT_EQ(ManifestOf(http.requests()[2])["letters"].size(), 1u);
   for (const auto& result : results) {
-    EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition,
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument,
                                  HasSubstr("INVALID_MANIFEST")));
+  }
+}
+
+// Sends `ids` at once so that they travel in one first job; returns the
+// results by id.
+std::map<std::string, absl::StatusOr<SendResult>> SendTogether(
+    Channel* channel, const std::vector<std::string>& ids) {
+  std::vector<absl::StatusOr<SendResult>> results(
+      ids.size(), absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    threads.emplace_back(
+        [&, i] { results[i] = channel->Send(Letter(ids[i])); });
+  }
+  for (std::thread& t : threads) t.join();
+  std::map<std::string, absl::StatusOr<SendResult>> by_id;
+  for (size_t i = 0; i < ids.size(); ++i) by_id.emplace(ids[i], results[i]);
+  return by_id;
+}
+
+// A provider that refuses, as a whole and without naming it, every job
+// that holds a letter whose id starts with "bad"; takes the others and
+// counts how often it took each.
+class RefusingProvider {
+ public:
+  explicit RefusingProvider(int status = 400) : status_(status) {}
+  absl::StatusOr<HttpResponse> operator()(const HttpRequest& request) {
+    json manifest = ManifestOf(request);
+    absl::MutexLock lock(&mu_);
+    ++jobs_;
+    for (const json& letter : manifest["letters"]) {
+      if (letter["message_id"].get<std::string>().rfind("bad", 0) == 0) {
+        return Reply(status_,
+                     R"({"error": {"code": "INVALID_DOCUMENT_NAME",
+                                   "message": "file name too long"}})");
+      }
+    }
+    for (const json& letter : manifest["letters"]) {
+      ++accepted_[letter["message_id"].get<std::string>()];
+    }
+    return Answer(request);
+  }
+  int jobs() {
+    absl::MutexLock lock(&mu_);
+    return jobs_;
+  }
+  std::map<std::string, int> accepted() {
+    absl::MutexLock lock(&mu_);
+    return accepted_;
+  }
+
+ private:
+  const int status_;
+  absl::Mutex mu_;
+  int jobs_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int> accepted_ ABSL_GUARDED_BY(mu_);
+};
+
+int CeilLog2(int n) {
+  int k = 0;
+  while ((1 << k) < n) ++k;
+  return k;
+}
+
+TEST(PrintChannelTest, OneBadLetterIsFoundByHalvingAndTheRestArePrinted) {
+  for (int n : {2, 3, 8, 11, 64}) {
+    for (int bad_at : {0, n / 2, n - 1}) {
+      RefusingProvider provider;
+      FakeHttpClient http(
+          [&provider](const HttpRequest& r) { return provider(r); });
+      PrintOptions options = Options();
+      options.max_letters_per_job = n;
+      options.max_wait_ms = 5000;  // A full job goes at once.
+      auto channel = NewPrintChannel(options, &http);
+      std::vector<std::string> ids;
+      for (int i = 0; i < n; ++i) {
+        ids.push_back(i == bad_at ? "bad" : absl::StrCat("good-", i));
+      }
+      auto results = SendTogether(channel.get(), ids);
+      SCOPED_TRACE(absl::StrCat("n=", n, " bad_at=", bad_at));
+      EXPECT_EQ(ManifestOf(http.requests()[0])["letters"].size(),
+                static_cast<size_t>(n));
+      EXPECT_THAT(results.at("bad"),
+                  StatusIs(absl::StatusCode::kInvalidArgument,
+                           AllOf(HasSubstr("HTTP 400"),
+                                 HasSubstr("INVALID_DOCUMENT_NAME"),
+                                 HasSubstr("file name too long"))));
+      std::map<std::string, int> accepted = provider.accepted();
+      EXPECT_EQ(accepted.size(), static_cast<size_t>(n - 1));
+      for (const std::string& id : ids) {
+        if (id == "bad") continue;
+        ASSERT_THAT(results.at(id), IsOk()) << id;
+        EXPECT_EQ(results.at(id)->outcome, SendResult::Outcome::kAccepted);
+        EXPECT_EQ(accepted[id], 1) << id;
+      }
+      EXPECT_LE(provider.jobs(), 1 + 2 * CeilLog2(n));
+    }
+  }
+}
+
+TEST(PrintChannelTest, TwoBadLettersFailAloneAndOnlyThey) {
+  RefusingProvider provider(422);
+  FakeHttpClient http(
+      [&provider](const HttpRequest& r) { return provider(r); });
+  PrintOptions options = Options();
+  options.max_letters_per_job = 16;
+  options.max_wait_ms = 5000;
+  auto channel = NewPrintChannel(options, &http);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 16; ++i) {
+    ids.push_back(i == 3 || i == 12 ? absl::StrCat("bad-", i)
+                                    : absl::StrCat("good-", i));
+  }
+  auto results = SendTogether(channel.get(), ids);
+  for (const std::string& id : ids) {
+    if (id.rfind("bad", 0) == 0) {
+      EXPECT_THAT(results.at(id), StatusIs(absl::StatusCode::kInvalidArgument,
+                                           HasSubstr("HTTP 422")))
+          << id;
+    } else {
+      EXPECT_THAT(results.at(id), IsOk()) << id;
+      EXPECT_EQ(provider.accepted()[id], 1) << id;
+    }
+  }
+  EXPECT_LE(provider.jobs(), 1 + 2 * 2 * CeilLog2(16));
+}
+
+TEST(PrintChannelTest, RefusedJobThatNamesItsBadLettersIsSentAgainWithout) {
+  absl::Mutex mu;
+  std::vector<size_t> job_sizes;
+  FakeHttpClient http([&](const HttpRequest& r) {
+    json manifest = ManifestOf(r);
+    {
+      absl::MutexLock lock(&mu);
+      job_sizes.push_back(manifest["letters"].size());
+    }
+    for (const json& letter : manifest["letters"]) {
+      if (letter["message_id"] == "bad") {
+        return Reply(400, json{{"error", {{"code", "INVALID_JOB"}}},
+                               {"letters",
+                                {{{"message_id", "bad"},
+                                  {"status", "REJECTED"},
+                                  {"error",
+                                   {{"code", "NAME_TOO_LONG"},
+                                    {"message", "recipient name"}}}}}}}
+                              .dump());
+      }
+    }
+    return Answer(r);
+  });
+  PrintOptions options = Options();
+  options.max_letters_per_job = 5;
+  options.max_wait_ms = 5000;
+  auto channel = NewPrintChannel(options, &http);
+  auto results = SendTogether(channel.get(), {"a", "b", "bad", "c", "d"});
+  EXPECT_THAT(results.at("bad"), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          AllOf(HasSubstr("NAME_TOO_LONG"),
+                                                HasSubstr("recipient name"))));
+  for (const char* id : {"a", "b", "c", "d"}) {
+    EXPECT_THAT(results.at(id), IsOk()) << id;
+  }
+  EXPECT_EQ(job_sizes, (std::vector<size_t>{5, 4}));
+}
+
+TEST(PrintChannelTest, TransientErrorOfAJobIsNotSplit) {
+  FakeHttpClient http([](const HttpRequest&) {
+    return Reply(503, R"({"error": {"code": "BUSY"}})");
+  });
+  PrintOptions options = Options();
+  options.max_letters_per_job = 4;
+  options.max_wait_ms = 5000;
+  auto channel = NewPrintChannel(options, &http);
+  auto results = SendTogether(channel.get(), {"a", "b", "c", "d"});
+  EXPECT_EQ(http.requests().size(), 1u);
+  for (const auto& [id, result] : results) {
+    EXPECT_THAT(result,
+                StatusIs(absl::StatusCode::kUnavailable, HasSubstr("BUSY")));
   }
 }
 
@@ -406,6 +595,22 @@ TEST(PrintChannelTest, CoverPageWithoutItsFontIsASetUpProblem) {
   EXPECT_THAT(channel->Send(Letter()),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("/nonexistent/font.ttf")));
+}
+
+TEST(PrintChannelTest, HugeAddressFieldsStillMakeACoverPage) {
+  FakeHttpClient http([](const HttpRequest& r) { return Answer(r); });
+  PrintOptions options = Options();
+  options.cover_page = true;
+  auto channel = NewPrintChannel(options, &http);
+  OutgoingLetter letter = Letter();
+  letter.recipient_address.name = std::string(1 << 20, 'N');
+  letter.recipient_address.city = std::string(100 << 10, 'C');
+  letter.recipient_address.lines = {std::string(70000, 'L')};
+  letter.return_address.name = std::string(1 << 20, 'R');
+  absl::Time start = absl::Now();
+  ASSERT_THAT(channel->Send(letter), IsOk());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(ManifestOf(http.requests()[0])["letters"][0]["cover_page"], true);
 }
 
 TEST(PrintChannelTest, FetchesEventsAndConfirmsThem) {

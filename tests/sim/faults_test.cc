@@ -65,6 +65,27 @@ TEST(FaultModelTest, ErrorRateFailsSomeAndCountsOnlyFailures) {
   EXPECT_EQ(m.OnRequest("token").action, Action::kNone);
 }
 
+TEST(FaultModelTest, AMatchingFaultTouchesOnlyRequestsAboutItsSubject) {
+  FaultModel m;
+  ASSERT_THAT(m.SetFromJson(R"({"endpoint": "print", "status": 400,
+                                "count": 2, "match": "bad-letter",
+                                "error_code": "BAD_LETTER"})"),
+              IsOk());
+  EXPECT_EQ(m.OnRequest("print").action, Action::kNone);
+  EXPECT_EQ(m.OnRequest("print", R"({"letters": ["good"]})").action,
+            Action::kNone);
+  FaultDecision d = m.OnRequest("print", R"({"letters": ["bad-letter"]})");
+  EXPECT_EQ(d.action, Action::kFail);
+  EXPECT_EQ(d.status, 400);
+  EXPECT_EQ(d.error_code, "BAD_LETTER");
+  // Requests it does not match do not use up its count.
+  EXPECT_EQ(m.OnRequest("print", "other").action, Action::kNone);
+  EXPECT_EQ(m.OnRequest("print", "x bad-letter x").action, Action::kFail);
+  EXPECT_EQ(m.OnRequest("print", "x bad-letter x").action, Action::kNone);
+  EXPECT_THAT(m.SetFromJson(R"({"endpoint": "print", "match": 5})"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("match")));
+}
+
 TEST(FaultModelTest, TimeoutsDropsAndFeedFaults) {
   FaultModel m;
   ASSERT_THAT(

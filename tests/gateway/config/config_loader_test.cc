@@ -175,6 +175,21 @@ TEST(ConfigLoaderTest, ObservabilityDefaultsAndChecks) {
   EXPECT_EQ(c->observability().health_listen(), "");
   EXPECT_EQ(c->observability().log_format(), "json");
   EXPECT_EQ(c->observability().shutdown_grace_seconds(), 20);
+  EXPECT_EQ(c->observability().server_read_timeout_ms(), 2000);
+  EXPECT_EQ(c->observability().server_write_timeout_ms(), 2000);
+  EXPECT_EQ(c->observability().metrics_max_connections(), 64);
+  EXPECT_EQ(c->observability().health_max_concurrent_streams(), 16);
+  EXPECT_EQ(c->observability().health_max_connection_idle_seconds(), 60);
+  EXPECT_THAT(ParseConfig(std::string(kMinimal) +
+                              "observability: {server_read_timeout_ms: 5}\n",
+                          "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("observability.server_read_timeout_ms")));
+  EXPECT_THAT(ParseConfig(std::string(kMinimal) +
+                              "observability: {metrics_max_connections: -1}\n",
+                          "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("observability.metrics_max_connections")));
   EXPECT_THAT(
       ParseConfig(std::string(kMinimal) + "observability: {log_format: xml}\n",
                   "/"),
