@@ -93,11 +93,10 @@ bool ParseHashes(const json& list, std::vector<std::string>* out) {
   return true;
 }
 
-// Reads `path`; lines that do not parse become faults.
-absl::StatusOr<ExportFile> ReadExport(const std::string& path,
-                                      std::vector<AuditFault>* faults) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+// Reads an export from `in`, named `path` in faults; lines that do not
+// parse become faults.
+ExportFile ReadExport(std::istream& in, const std::string& path,
+                      std::vector<AuditFault>* faults) {
   ExportFile f;
   std::string text;
   int line = 0;
@@ -161,63 +160,30 @@ absl::StatusOr<ExportFile> ReadExport(const std::string& path,
   return f;
 }
 
-}  // namespace
-
-std::string ExportHeaderLine(const ExportScope& scope) {
-  nlohmann::ordered_json j;
-  j["type"] = "export";
-  j["format"] = "utpost-receipt-log-export/1";
-  j["tenant"] = scope.tenant;
-  j["start_time"] = scope.start_time;
-  j["end_time"] = scope.end_time;
-  return j.dump();
+// Reads the export at `path`.
+absl::StatusOr<ExportFile> ReadExport(const std::string& path,
+                                      std::vector<AuditFault>* faults) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  return ReadExport(in, path, faults);
 }
 
-std::string ExportLine(const v1::ExportReceiptsResponse& item,
-                       int64_t head_size) {
-  nlohmann::ordered_json j;
-  if (item.has_tree_head()) {
-    const auto& h = item.tree_head();
-    j["type"] = "tree_head";
-    j["tree_size"] = h.tree_size();
-    j["root_hash"] = absl::BytesToHexString(h.root_hash());
-    j["time"] = TimeUtil::ToString(h.time());
-    j["jws"] = h.jws();
-  } else if (item.has_consistency()) {
-    const auto& c = item.consistency();
-    j["type"] = "consistency";
-    j["first"] = c.first();
-    j["second"] = c.second();
-    j["proof"] = HexList(c.hashes());
-  } else {
-    const auto& r = item.receipt();
-    j["type"] = "receipt";
-    j["leaf_index"] = r.leaf_index();
-    j["letter_id"] = r.letter_id();
-    j["seq"] = r.sequence();
-    j["tree_size"] = head_size;
-    j["inclusion_proof"] = HexList(r.inclusion_proof());
-    j["jws"] = r.jws();
-  }
-  return j.dump();
-}
-
-absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
-                                         const std::string& ca_file,
-                                         const std::string& previous_path) {
+// Verifies `export_file` (whose reading found `faults_so_far`) with
+// `verifier`; with `previous_path`, against that earlier export too.
+absl::StatusOr<AuditReport> VerifyExportFile(
+    const receipts::ReceiptJwsVerifier& verifier, ExportFile export_file,
+    std::vector<AuditFault> faults_so_far, const std::string& previous_path) {
   AuditReport report;
   auto& faults = report.faults;
-  auto verifier = receipts::NewReceiptJwsVerifier(ca_file);
-  if (!verifier.ok()) return verifier.status();
-  auto file = ReadExport(path, &faults);
-  if (!file.ok()) return file.status();
+  faults = std::move(faults_so_far);
+  ExportFile* file = &export_file;
 
   // Tree heads: signed, as stated, growing, and linked by consistency proofs.
   std::map<int64_t, const Head*> heads_by_size;
   const Head* prev = nullptr;
   for (const Head& h : file->heads) {
     ++report.tree_heads;
-    auto payload = (*verifier)->Verify(h.jws);
+    auto payload = verifier.Verify(h.jws);
     if (!payload.ok()) {
       faults.push_back({HeadName(h), std::string(payload.status().message())});
       continue;
@@ -278,7 +244,7 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
       last_leaf = r.leaf_index;
       last_receipt = &r;
     }
-    auto payload = (*verifier)->Verify(r.jws);
+    auto payload = verifier.Verify(r.jws);
     if (!payload.ok()) {
       faults.push_back(
           {ReceiptName(r), std::string(payload.status().message())});
@@ -389,6 +355,70 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
     }
   }
   return report;
+}
+
+}  // namespace
+
+std::string ExportHeaderLine(const ExportScope& scope) {
+  nlohmann::ordered_json j;
+  j["type"] = "export";
+  j["format"] = "utpost-receipt-log-export/1";
+  j["tenant"] = scope.tenant;
+  j["start_time"] = scope.start_time;
+  j["end_time"] = scope.end_time;
+  return j.dump();
+}
+
+std::string ExportLine(const v1::ExportReceiptsResponse& item,
+                       int64_t head_size) {
+  nlohmann::ordered_json j;
+  if (item.has_tree_head()) {
+    const auto& h = item.tree_head();
+    j["type"] = "tree_head";
+    j["tree_size"] = h.tree_size();
+    j["root_hash"] = absl::BytesToHexString(h.root_hash());
+    j["time"] = TimeUtil::ToString(h.time());
+    j["jws"] = h.jws();
+  } else if (item.has_consistency()) {
+    const auto& c = item.consistency();
+    j["type"] = "consistency";
+    j["first"] = c.first();
+    j["second"] = c.second();
+    j["proof"] = HexList(c.hashes());
+  } else {
+    const auto& r = item.receipt();
+    j["type"] = "receipt";
+    j["leaf_index"] = r.leaf_index();
+    j["letter_id"] = r.letter_id();
+    j["seq"] = r.sequence();
+    j["tree_size"] = head_size;
+    j["inclusion_proof"] = HexList(r.inclusion_proof());
+    j["jws"] = r.jws();
+  }
+  return j.dump();
+}
+
+absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
+                                         const std::string& ca_file,
+                                         const std::string& previous_path) {
+  auto verifier = receipts::NewReceiptJwsVerifier(ca_file);
+  if (!verifier.ok()) return verifier.status();
+  std::vector<AuditFault> faults;
+  auto file = ReadExport(path, &faults);
+  if (!file.ok()) return file.status();
+  return VerifyExportFile(**verifier, *std::move(file), std::move(faults),
+                          previous_path);
+}
+
+absl::StatusOr<AuditReport> VerifyExportText(const std::string& text,
+                                             const std::string& name,
+                                             const std::string& ca_file) {
+  auto verifier = receipts::NewReceiptJwsVerifier(ca_file);
+  if (!verifier.ok()) return verifier.status();
+  std::vector<AuditFault> faults;
+  std::istringstream in(text);
+  ExportFile file = ReadExport(in, name, &faults);
+  return VerifyExportFile(**verifier, std::move(file), std::move(faults), "");
 }
 
 }  // namespace utpost::cli
