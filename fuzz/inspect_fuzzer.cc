@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "fuzz/scripted_http.h"
 #include "gateway/inspect/document_inspector.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -12,6 +13,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       {"document.pdf",
        std::string_view(reinterpret_cast<const char*>(data), size)});
   request.may_print = true;
-  utpost::inspect::InspectDocuments(request).IgnoreError();
+  utpost::fuzz::Note("inspect", utpost::inspect::InspectDocuments(request));
   return 0;
 }

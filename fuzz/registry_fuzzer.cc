@@ -25,14 +25,17 @@ int Run(const uint8_t* data, size_t size) {
   krr.base_url = "https://krr.fuzz";
   krr.tokens = tokens;
   auto persons = adapters::NewKrrRegistry(krr, http.get());
-  persons->LookupPersons({"30925910089", "04847910181", "30925910089"})
-      .IgnoreError();
+  auto found =
+      persons->LookupPersons({"30925910089", "04847910181", "30925910089"});
+  Note("persons", found.status(), found.ok() ? found->size() : 0);
   adapters::BusinessRegistryOptions business;
   business.base_url = "https://brreg.fuzz";
   business.altinn_url = "https://altinn.fuzz";
   business.altinn_tokens = tokens;
   auto organisations = adapters::NewBusinessRegistry(business, http.get());
-  organisations->LookupOrganisation("910000004").IgnoreError();
+  auto organisation = organisations->LookupOrganisation("910000004");
+  Note("organisation", organisation.status(),
+       organisation.ok() && organisation->has_inbox ? 1 : 0);
   return 0;
 }
 

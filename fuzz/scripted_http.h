@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +60,16 @@ inline std::unique_ptr<adapters::FakeHttpClient> ScriptedClient(
         not_found.status = 404;
         return not_found;
       });
+}
+
+// With UTPOST_FUZZ_VERBOSE set, what a target's calls returned goes to
+// stderr: to see whether a seed reaches the paths it is meant for.
+inline void Note(absl::string_view what, const absl::Status& status,
+                 size_t items = 0) {
+  static const bool verbose = std::getenv("UTPOST_FUZZ_VERBOSE") != nullptr;
+  if (!verbose) return;
+  std::fprintf(stderr, "%.*s: %s (%zu)\n", static_cast<int>(what.size()),
+               what.data(), status.ToString().c_str(), items);
 }
 
 // A file of the source tree (certs-dev/...), by its path from the root.
