@@ -95,6 +95,7 @@ delivery_policy { mode: DIGITAL_ONLY }
     write("submit_letter", "organisation-digital-only.bin",
           encode_letter(organisation))
     print_only = """
+client_reference: "innkalling-7"
 title: "Innkalling"
 recipient {
   person: "02916510260"
@@ -104,7 +105,7 @@ recipient {
 documents { file_name: "innkalling.pdf" content: %s }
 delivery_policy { mode: PRINT_ONLY }
 print_options { color: COLORS duplex: true post_type: A return_handling: SHRED }
-not_before { seconds: 1900000000 }
+not_before { seconds: 1800000000 }
 """ % text_bytes(PDF)
     write("submit_letter", "person-print-only.bin", encode_letter(print_only))
 
@@ -154,9 +155,14 @@ store:
 tenants:
   - organisation_number: "964338531"
     name: Bergen kommune
+    return_address: {name: Bergen kommune, address_lines: [Postboks 7700], postal_code: "5020", city: Bergen}
 receipts:
   key_file: receipts.key
   cert_chain_file: receipts.pem
+providers:
+  registry_url: https://krr.example
+  digipost: {url: "https://digipost.example", sender_id: "100001", signing_key_file: sender.key}
+  print: {url: "https://print.example"}
 """)
     write("config", "local.yaml", """\
 server:
@@ -332,7 +338,7 @@ def altinn():
                                      "status": "Published"}],
                 "attachmentIds": ["a-1"]}
     write("altinn", "events-then-uploaded", script(
-        json.dumps(feed), json.dumps(c1), json.dumps(c2), "[]",
+        json.dumps(feed), json.dumps(c1), json.dumps(c2),
         json.dumps(uploaded)))
     write("altinn", "empty-feed-then-conflict", script(
         "[]", (409, json.dumps({"title": "Conflict",
