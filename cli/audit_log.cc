@@ -143,6 +143,10 @@ ExportFile ReadExport(std::istream& in, const std::string& path,
         r.seq = j.at("seq").get<int64_t>();
         r.jws = j.at("jws").get<std::string>();
         r.tree_size = j.at("tree_size").get<int64_t>();
+        if (r.leaf_index < 0) {
+          faults->push_back({ReceiptName(r), "leaf_index is negative"});
+          continue;
+        }
         if (!ParseHashes(j.at("inclusion_proof"), &r.proof)) {
           faults->push_back(
               {ReceiptName(r), "inclusion_proof is not a list of hex hashes"});
@@ -233,7 +237,7 @@ absl::StatusOr<AuditReport> VerifyExportFile(
   const Receipt* last_receipt = nullptr;
   for (Receipt& r : file->receipts) {
     ++report.receipts;
-    if (r.leaf_index <= last_leaf) {
+    if (r.leaf_index <= last_leaf && last_receipt != nullptr) {
       faults.push_back(
           {ReceiptName(r),
            absl::StrCat("out of order: comes after ",

@@ -19,7 +19,7 @@ limits=(-rss_limit_mb=2048 -timeout=10)
 
 start=$(date +%s)
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DUTPOST_FUZZ=ON >/dev/null
+  -DCMAKE_CXX_COMPILER=clang++ -DUTPOST_FUZZ=ON >/dev/null
 # Only the targets and what they link, not the whole project.
 if ! cmake --build "$build" --target fuzzers -j "${UTPOST_JOBS:-2}" \
       >"$build/fuzz-build.log" 2>&1; then
