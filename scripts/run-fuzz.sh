@@ -66,8 +66,10 @@ for name in "${targets[@]}"; do
   # what the fuzzer adds goes to $work/corpus.
   dirs=()
   for d in "${seeds[@]}"; do [ -d "$d" ] && dirs+=("$d"); done
+  dict=()
+  [ -f "$root/fuzz/dict/$name.dict" ] && dict=(-dict="$root/fuzz/dict/$name.dict")
   status=0
-  (cd "$work" && "$bin" "${limits[@]}" -max_total_time="$seconds" \
+  (cd "$work" && "$bin" "${limits[@]}" "${dict[@]}" -max_total_time="$seconds" \
       -print_final_stats=1 -artifact_prefix="$work/" \
       "$work/corpus" "${dirs[@]}") >"$work/fuzz.log" 2>&1 || status=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log" | tail -n 1)
