@@ -76,10 +76,12 @@ TEST(YamlToProtoTest, TextThatIsNotUtf8IsRefused) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("not valid UTF-8")));
   v1::SubmitLetterRequest r;
-  EXPECT_THAT(YamlToProto("title: \"\\uD800\"\n", "letter", &r),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("letter")));
-  EXPECT_THAT(YamlToProto("title: \"V\xe6" "dtak\"\n", "letter", &r),
+  EXPECT_THAT(
+      YamlToProto("title: \"\\uD800\"\n", "letter", &r),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("letter")));
+  EXPECT_THAT(YamlToProto("title: \"V\xe6"
+                          "dtak\"\n",
+                          "letter", &r),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("not valid UTF-8")));
 }
