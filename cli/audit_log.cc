@@ -123,11 +123,10 @@ bool ParseHashes(const json& list, std::vector<std::string>* out) {
   return true;
 }
 
-// Reads `path`; lines that do not parse become faults.
-absl::StatusOr<ExportFile> ReadExport(const std::string& path,
-                                      std::vector<AuditFault>* faults) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+// Reads an export from `in`, named `path` in faults; lines that do not
+// parse become faults.
+ExportFile ReadExport(std::istream& in, const std::string& path,
+                      std::vector<AuditFault>* faults) {
   ExportFile f;
   std::string text;
   int line = 0;
@@ -204,6 +203,10 @@ absl::StatusOr<ExportFile> ReadExport(const std::string& path,
         r.seq = j.at("seq").get<int64_t>();
         r.jws = j.at("jws").get<std::string>();
         r.tree_size = j.at("tree_size").get<int64_t>();
+        if (r.leaf_index < 0) {
+          faults->push_back({ReceiptName(r), "leaf_index is negative"});
+          continue;
+        }
         if (!ParseHashes(j.at("inclusion_proof"), &r.proof)) {
           faults->push_back(
               {ReceiptName(r), "inclusion_proof is not a list of hex hashes"});
@@ -219,6 +222,14 @@ absl::StatusOr<ExportFile> ReadExport(const std::string& path,
     }
   }
   return f;
+}
+
+// Reads the export at `path`.
+absl::StatusOr<ExportFile> ReadExport(const std::string& path,
+                                      std::vector<AuditFault>* faults) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  return ReadExport(in, path, faults);
 }
 
 constexpr char kFormat1[] = "utpost-receipt-log-export/1";
@@ -602,22 +613,24 @@ std::string ExportLine(const v1::ExportReceiptsResponse& item,
   return j.dump();
 }
 
-absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
-                                         const std::string& ca_file,
-                                         const std::string& previous_path) {
+namespace {
+
+// Verifies `export_file` (whose reading found `faults_so_far`) with
+// `verifier`; with `previous_path`, against that earlier export too.
+absl::StatusOr<AuditReport> VerifyExportFile(
+    const receipts::ReceiptJwsVerifier& verifier, ExportFile export_file,
+    std::vector<AuditFault> faults_so_far, const std::string& previous_path) {
   AuditReport report;
   auto& faults = report.faults;
-  auto verifier = receipts::NewReceiptJwsVerifier(ca_file);
-  if (!verifier.ok()) return verifier.status();
-  auto file = ReadExport(path, &faults);
-  if (!file.ok()) return file.status();
+  faults = std::move(faults_so_far);
+  ExportFile* file = &export_file;
 
   // Tree heads: signed, as stated, growing, and linked by consistency proofs.
   std::map<int64_t, const Head*> heads_by_size;
   const Head* prev = nullptr;
   for (const Head& h : file->heads) {
     ++report.tree_heads;
-    auto payload = (*verifier)->Verify(h.jws);
+    auto payload = verifier.Verify(h.jws);
     if (!payload.ok()) {
       faults.push_back({HeadName(h), std::string(payload.status().message())});
       continue;
@@ -667,7 +680,7 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
   const Receipt* last_receipt = nullptr;
   for (Receipt& r : file->receipts) {
     ++report.receipts;
-    if (r.leaf_index <= last_leaf) {
+    if (r.leaf_index <= last_leaf && last_receipt != nullptr) {
       faults.push_back(
           {ReceiptName(r),
            absl::StrCat("out of order: comes after ",
@@ -678,7 +691,7 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
       last_leaf = r.leaf_index;
       last_receipt = &r;
     }
-    auto payload = (*verifier)->Verify(r.jws);
+    auto payload = verifier.Verify(r.jws);
     if (!payload.ok()) {
       faults.push_back(
           {ReceiptName(r), std::string(payload.status().message())});
@@ -764,7 +777,7 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
   report.format = format;
   if (format == kFormat2) {
     std::vector<AuditFault> found;
-    CheckCompleteness(*file, **verifier, &found);
+    CheckCompleteness(*file, verifier, &found);
     faults.insert(faults.end(), found.begin(), found.end());
   } else if (format == kFormat1) {
     report.notes.push_back(
@@ -820,6 +833,31 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
         "names"));
   }
   return report;
+}
+
+}  // namespace
+
+absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
+                                         const std::string& ca_file,
+                                         const std::string& previous_path) {
+  auto verifier = receipts::NewReceiptJwsVerifier(ca_file);
+  if (!verifier.ok()) return verifier.status();
+  std::vector<AuditFault> faults;
+  auto file = ReadExport(path, &faults);
+  if (!file.ok()) return file.status();
+  return VerifyExportFile(**verifier, *std::move(file), std::move(faults),
+                          previous_path);
+}
+
+absl::StatusOr<AuditReport> VerifyExportText(const std::string& text,
+                                             const std::string& name,
+                                             const std::string& ca_file) {
+  auto verifier = receipts::NewReceiptJwsVerifier(ca_file);
+  if (!verifier.ok()) return verifier.status();
+  std::vector<AuditFault> faults;
+  std::istringstream in(text);
+  ExportFile file = ReadExport(in, name, &faults);
+  return VerifyExportFile(**verifier, std::move(file), std::move(faults), "");
 }
 
 }  // namespace utpost::cli

@@ -59,6 +59,12 @@ absl::StatusOr<AuditReport> VerifyExport(const std::string& path,
                                          const std::string& ca_file,
                                          const std::string& previous_path);
 
+// Same, for an export whose text is `text` (named `name` in faults), with
+// no earlier export. An error only when the CA file cannot be read.
+absl::StatusOr<AuditReport> VerifyExportText(const std::string& text,
+                                             const std::string& name,
+                                             const std::string& ca_file);
+
 }  // namespace utpost::cli
 
 #endif  // UTPOST_CLI_AUDIT_LOG_H_

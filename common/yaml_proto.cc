@@ -86,10 +86,19 @@ absl::Status YamlToProto(const std::string& yaml, const std::string& what,
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": ", e.what()));
   }
+  // YAML text may hold bytes that are not UTF-8 (a latin-1 file, or an
+  // escape such as "\uD800"); JSON cannot, and the library throws on them.
+  std::string text;
+  try {
+    text = json.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+  } catch (const nlohmann::json::exception&) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": text that is not valid UTF-8"));
+  }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  auto status = google::protobuf::util::JsonStringToMessage(json.dump(),
-                                                            message, options);
+  auto status =
+      google::protobuf::util::JsonStringToMessage(text, message, options);
   if (!status.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": ", std::string(status.message())));

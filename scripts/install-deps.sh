@@ -4,6 +4,7 @@
 set -euo pipefail
 packages=(
   cmake g++ ninja-build pkg-config clang-format
+  clang libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libgtest-dev libgmock-dev
   librabbitmq-dev amqp-tools rabbitmq-server

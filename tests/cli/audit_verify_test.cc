@@ -585,5 +585,36 @@ TEST_F(AuditVerifyTest, WrongCaAndUnreadableFilesAreReported) {
   EXPECT_EQ(WEXITSTATUS(status), 1);
 }
 
+// Found by fuzz/audit_export_fuzzer (fuzz/regressions/audit_export/): a
+// first receipt with leaf_index -1 was "out of order" after a receipt that
+// did not exist, and naming it read through a null pointer.
+TEST(AuditExportTextTest, NegativeLeafIndexIsAFault) {
+  const std::string text =
+      R"({"type":"receipt","leaf_index":-1,"letter_id":"L","seq":1,)"
+      R"("jws":"x","tree_size":1,"inclusion_proof":[]})"
+      "\n"
+      R"({"type":"receipt","leaf_index":-7,"letter_id":"L","seq":2,)"
+      R"("jws":"y","tree_size":1,"inclusion_proof":[]})"
+      "\n";
+  auto report = VerifyExportText(text, "export.jsonl", "certs-dev/ca.pem");
+  ASSERT_THAT(report, IsOk());
+  ASSERT_EQ(report->faults.size(), 2u);
+  EXPECT_THAT(report->faults[0].where, HasSubstr("leaf -1"));
+  EXPECT_EQ(report->faults[0].what, "leaf_index is negative");
+  EXPECT_THAT(report->faults[1].where, HasSubstr("leaf -7"));
+  EXPECT_EQ(report->receipts, 0);
+}
+
+// The text form reads and verifies like the file form.
+TEST(AuditExportTextTest, TextVerifiesLikeAFile) {
+  auto report = VerifyExportText("{\"type\":\"export\"}\nnot json\n", "x.jsonl",
+                                 "certs-dev/ca.pem");
+  ASSERT_THAT(report, IsOk());
+  ASSERT_EQ(report->faults.size(), 1u);
+  EXPECT_EQ(report->faults[0].where, "x.jsonl line 2");
+  EXPECT_THAT(VerifyExportText("", "x.jsonl", "certs-dev/nope.pem"),
+              ::testing::Not(IsOk()));
+}
+
 }  // namespace
 }  // namespace utpost::cli

@@ -68,5 +68,23 @@ TEST(YamlToProtoTest, BadYamlIsRefused) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("letter")));
 }
 
+// Found by fuzz/config_fuzzer (fuzz/regressions/config/): bytes that are
+// not UTF-8 ended the process with an uncaught exception.
+TEST(YamlToProtoTest, TextThatIsNotUtf8IsRefused) {
+  config::v1::Config c;
+  EXPECT_THAT(YamlToProto("\xd5*\n", "config", &c),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("not valid UTF-8")));
+  v1::SubmitLetterRequest r;
+  EXPECT_THAT(
+      YamlToProto("title: \"\\uD800\"\n", "letter", &r),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("letter")));
+  EXPECT_THAT(YamlToProto("title: \"V\xe6"
+                          "dtak\"\n",
+                          "letter", &r),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("not valid UTF-8")));
+}
+
 }  // namespace
 }  // namespace utpost

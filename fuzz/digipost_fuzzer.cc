@@ -1,0 +1,52 @@
+// The Digipost adapter's parsing of what the provider answers: the document
+// events feed (XML) and, for a send, the error body (XML). The input is a
+// script of responses (scripted_http.h): the first answers the events feed,
+// the next ones the send and anything after.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "adapters/digipost/digipost_channel.h"
+#include "common/clock.h"
+#include "fuzz/scripted_http.h"
+
+namespace utpost::fuzz {
+namespace {
+
+int Run(const uint8_t* data, size_t size) {
+  static FakeClock* const clock = new FakeClock(1'800'000'000'000);
+  std::vector<adapters::HttpResponse> script = ParseScript(data, size);
+  // A send only when the script answers more than the feed.
+  const bool send = script.size() > 1;
+  auto http = ScriptedClient(std::move(script));
+  adapters::DigipostOptions options;
+  options.base_url = "https://digipost.fuzz";
+  options.sender_id = "123456";
+  options.signing_key_file = SourcePath("certs-dev/sender.key");
+  options.clock = clock;
+  auto channel = adapters::NewDigipostChannel(options, http.get());
+  if (!channel.ok()) __builtin_trap();  // The set-up itself is broken.
+  auto events = (*channel)->FetchEvents(50);
+  Note("events", events.status(), events.ok() ? events->size() : 0);
+  if (events.ok()) {
+    std::vector<std::string> ids;
+    for (const auto& e : *events) ids.push_back(e.event_id);
+    Note("confirm", (*channel)->ConfirmEvents(ids));
+  }
+  if (!send) return 0;
+  adapters::OutgoingLetter letter;
+  letter.message_id = "5f0c8a9e-1b2c-4d3e-8f40-123456789abc";
+  letter.tenant = "964338531";
+  letter.person_number = "30925910089";
+  letter.title = "Vedtak";
+  letter.documents = {{"vedtak.pdf", "application/pdf", "%PDF-1.4\n", ""}};
+  Note("send", (*channel)->Send(letter).status());
+  return 0;
+}
+
+}  // namespace
+}  // namespace utpost::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return utpost::fuzz::Run(data, size);
+}
