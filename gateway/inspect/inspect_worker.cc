@@ -198,6 +198,11 @@ int RunInspectWorker(int argc, char** argv) {
   const std::string frame =
       FrameHeader(static_cast<uint32_t>(reply.size())) + reply;
   if (!WriteAll(frame.data(), frame.size())) return kExitBadRequest;
+  // Stays until the parent has looked at it (its peak memory) and closes
+  // the socket or kills it.
+  char byte;
+  while (read(0, &byte, 1) > 0) {
+  }
   _exit(0);
 }
 

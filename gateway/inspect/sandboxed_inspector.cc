@@ -11,10 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -68,7 +71,23 @@ struct Ending {
   int status = 0;  // As from waitpid.
   bool reaped = false;
   struct rusage usage {};
+  // VmHWM read while it still ran; -1 when it did not answer.
+  int64_t peak_rss_kib = -1;
 };
+
+// VmHWM of a running process, in KiB (-1 when unreadable). wait4's
+// ru_maxrss would not do: after posix_spawn it includes the parent's RSS.
+int64_t PeakRssKib(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) != 0) continue;
+    int64_t kib = -1;
+    std::istringstream(line.substr(6)) >> kib;
+    return kib;
+  }
+  return -1;
+}
 
 }  // namespace
 
@@ -287,6 +306,7 @@ absl::Status SandboxedInspector::Impl::Run(Worker& worker, const Job& job,
     }
   }
   if (reply_complete || malformed || timed_out) {
+    if (reply_complete) ending->peak_rss_kib = PeakRssKib(worker.pid);
     // Nothing more is needed from it.
     kill(worker.pid, SIGKILL);
     End(worker, ending, Clock::now());
@@ -341,9 +361,13 @@ void SandboxedInspector::Impl::SlotLoop(Worker worker) {
         ++stats.inspections_stopped;
       }
       if (ending.reaped) {
-        stats.last_worker_peak_rss_kib = ending.usage.ru_maxrss;
-        stats.max_worker_peak_rss_kib = std::max<int64_t>(
-            stats.max_worker_peak_rss_kib, ending.usage.ru_maxrss);
+        // A worker that died: ru_maxrss, an upper bound (see PeakRssKib).
+        const int64_t peak = ending.peak_rss_kib >= 0
+                                 ? ending.peak_rss_kib
+                                 : int64_t{ending.usage.ru_maxrss};
+        stats.last_worker_peak_rss_kib = peak;
+        stats.max_worker_peak_rss_kib =
+            std::max(stats.max_worker_peak_rss_kib, peak);
       }
     }
     job.done(std::move(result));
