@@ -12,6 +12,9 @@ inline constexpr int kExitRequestTooLarge = 71;
 inline constexpr int kExitBadRequest = 72;
 // The command line or the sandbox set-up failed.
 inline constexpr int kExitSetupFailed = 73;
+// --check-sandbox: a forbidden system call returned instead of killing the
+// process (the seccomp filter is not in force).
+inline constexpr int kExitSandboxIneffective = 74;
 
 }  // namespace utpost::inspect
 

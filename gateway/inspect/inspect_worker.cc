@@ -1,10 +1,12 @@
 #include "gateway/inspect/inspect_worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -32,11 +34,16 @@ struct Flags {
   int64_t memory_bytes = int64_t{512} << 20;
   int64_t cpu_seconds = 5;
   int64_t max_request_bytes = int64_t{96} << 20;
+  bool check_sandbox = false;
 };
 
 bool ParseFlags(int argc, char** argv, Flags* flags) {
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
+    if (arg == "--check-sandbox") {
+      flags->check_sandbox = true;
+      continue;
+    }
     auto value = [&](absl::string_view name, int64_t* out) {
       if (!absl::ConsumePrefix(&arg, name)) return false;
       return absl::SimpleAtoi(arg, out) && *out > 0;
@@ -179,6 +186,11 @@ int RunInspectWorker(int argc, char** argv) {
     if (!InspectDocuments(warm).ok()) return kExitSetupFailed;
   }
   if (!InstallSeccomp()) return kExitSetupFailed;
+  if (flags.check_sandbox) {
+    // The filter must kill the process here (SIGSYS).
+    syscall(SYS_openat, AT_FDCWD, "/", O_RDONLY);
+    return kExitSandboxIneffective;
+  }
 
   unsigned char header[4];
   if (!ReadAll(reinterpret_cast<char*>(header), sizeof(header))) {

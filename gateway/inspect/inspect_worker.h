@@ -19,6 +19,9 @@ namespace utpost::inspect {
 
 // The whole program; returns the exit status (inspect_exit.h).
 // Flags: --memory-bytes=N --cpu-seconds=N --max-request-bytes=N.
+// --check-sandbox sets the sandbox up, then tries to open "/": the process
+// must die of SIGSYS (exit kExitSandboxIneffective means the kernel did not
+// enforce the filter).
 int RunInspectWorker(int argc, char** argv);
 
 }  // namespace utpost::inspect

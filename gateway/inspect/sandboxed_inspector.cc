@@ -101,7 +101,8 @@ struct SandboxedInspector::Impl {
     };
   }
 
-  absl::StatusOr<Worker> Spawn();
+  absl::StatusOr<Worker> Spawn(bool check_sandbox = false);
+  absl::Status CheckSandbox();
   void SlotLoop(Worker worker);
   absl::Status Run(Worker& worker, const Job& job, Ending* ending);
   absl::Status Judge(const Ending& ending, bool timed_out);
@@ -118,7 +119,7 @@ struct SandboxedInspector::Impl {
   absl::Mutex stop_mu;  // Serialises Stop.
 };
 
-absl::StatusOr<Worker> SandboxedInspector::Impl::Spawn() {
+absl::StatusOr<Worker> SandboxedInspector::Impl::Spawn(bool check_sandbox) {
   int fds[2];
   // CLOEXEC on both ends: a worker another slot starts at the same moment
   // must not inherit this one's socket. dup2 below clears it on 0 and 1.
@@ -143,6 +144,8 @@ absl::StatusOr<Worker> SandboxedInspector::Impl::Spawn() {
                            POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   std::vector<char*> argv;
   for (std::string& a : argv_storage) argv.push_back(a.data());
+  std::string check = "--check-sandbox";
+  if (check_sandbox) argv.push_back(check.data());
   argv.push_back(nullptr);
   char* envp[] = {nullptr};
   pid_t pid = -1;
@@ -186,6 +189,26 @@ void SandboxedInspector::Impl::End(Worker& worker, Ending* ending,
   }
   ending->reaped = true;
   worker.pid = -1;
+}
+
+// A worker started with --check-sandbox must die of SIGSYS: otherwise the
+// limits or the seccomp filter are not in force on this host, and the
+// daemon must not serve.
+absl::Status SandboxedInspector::Impl::CheckSandbox() {
+  absl::StatusOr<Worker> w = Spawn(/*check_sandbox=*/true);
+  if (!w.ok()) return w.status();
+  Ending ending;
+  End(*w, &ending, Clock::now() + std::chrono::seconds(10));
+  if (WIFSIGNALED(ending.status) && WTERMSIG(ending.status) == SIGSYS) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "document inspection: the sandbox of ", options.worker_path,
+      " is not in force on this host (",
+      WIFEXITED(ending.status)
+          ? absl::StrCat("exit status ", WEXITSTATUS(ending.status))
+          : absl::StrCat("signal ", WTERMSIG(ending.status)),
+      ", expected SIGSYS)"));
 }
 
 absl::Status SandboxedInspector::Impl::Judge(const Ending& ending,
@@ -474,6 +497,7 @@ absl::StatusOr<std::unique_ptr<SandboxedInspector>> NewSandboxedInspector(
                      " is not an executable file"));
   }
   auto impl = std::make_unique<SandboxedInspector::Impl>(std::move(options));
+  if (absl::Status s = impl->CheckSandbox(); !s.ok()) return s;
   std::vector<Worker> workers;
   for (int i = 0; i < impl->options.workers; ++i) {
     absl::StatusOr<Worker> w = impl->Spawn();

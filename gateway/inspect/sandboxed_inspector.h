@@ -113,9 +113,11 @@ class SandboxedInspector final : public DocumentInspector {
   std::unique_ptr<Impl> impl_;
 };
 
-// Checks the options, finds the binary and starts the pool (a worker per
-// slot). Fails INVALID_ARGUMENT naming the option, or FAILED_PRECONDITION
-// when the binary cannot be started.
+// Checks the options, finds the binary, checks that its sandbox is in
+// force on this host (a worker started with --check-sandbox must be killed
+// by the seccomp filter) and starts the pool (a worker per slot). Fails
+// INVALID_ARGUMENT naming the option, or FAILED_PRECONDITION when the
+// binary cannot be started or its sandbox does not hold.
 absl::StatusOr<std::unique_ptr<SandboxedInspector>> NewSandboxedInspector(
     SandboxOptions options);
 

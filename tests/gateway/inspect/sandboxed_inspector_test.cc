@@ -2,11 +2,13 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <future>
 #include <memory>
@@ -237,6 +239,32 @@ TEST_F(SandboxedInspectorTest, WorkerKilledMidRequestIsReplaced) {
   ASSERT_EQ(after.size(), 1u);
   EXPECT_NE(after[0], workers[0]);
   EXPECT_GE(inspector->Stats().workers_started, 3);
+}
+
+TEST_F(SandboxedInspectorTest, ForbiddenSystemCallKillsTheWorker) {
+  // The worker's own check: after its set-up, opening a file kills it.
+  const int status = std::system(UTPOST_INSPECT_BINARY " --check-sandbox");
+  ASSERT_NE(status, -1);
+  // system() runs it under sh, which reports a signal as 128 + signal.
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGSYS);
+
+  SandboxOptions options = Options();
+  options.workers = 1;
+  options.memory_bytes = int64_t{2} << 30;
+  options.cpu_seconds = 30;
+  options.deadline = std::chrono::seconds(30);
+  std::unique_ptr<SandboxedInspector> inspector = Start(options);
+  ASSERT_NE(inspector, nullptr);
+  std::future<absl::Status> slow =
+      InspectAsync(*inspector, One(Case("content_stream_cpu_burner").content));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::vector<pid_t> workers = Workers();
+  ASSERT_EQ(workers.size(), 1u);
+  ASSERT_EQ(kill(workers[0], SIGSYS), 0);
+  EXPECT_THAT(slow.get(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "documents: inspection stopped: made a forbidden "
+                       "system call"));
 }
 
 TEST_F(SandboxedInspectorTest, CpuLimitStopsTheLetter) {
