@@ -2,6 +2,10 @@
 // this process: every case but those answered by the sandbox's limits gets
 // its documented answer, each within a few seconds.
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +21,18 @@ namespace {
 using ::testing::HasSubstr;
 using ::utpost::testing::GenerateHostilePdfs;
 using ::utpost::testing::HostilePdf;
+
+// This process's VmHWM in KiB (-1 when unreadable).
+int64_t PeakKib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      return std::strtoll(line.c_str() + 6, nullptr, 10);
+    }
+  }
+  return -1;
+}
 
 TEST(HostileCatalogueTest, EveryCaseGetsItsDocumentedAnswerInProcess) {
   absl::StatusOr<std::vector<HostilePdf>> cases = GenerateHostilePdfs();
@@ -34,6 +50,12 @@ TEST(HostileCatalogueTest, EveryCaseGetsItsDocumentedAnswerInProcess) {
     EXPECT_EQ(s.code(), c.code) << c.name << ": " << s;
     EXPECT_THAT(std::string(s.message()), HasSubstr(c.message)) << c.name;
     EXPECT_LT(took, std::chrono::seconds(5)) << c.name;
+    std::printf("[ in-process ] %-36s %6lld ms  VmHWM %7lld KiB\n",
+                c.name.c_str(),
+                static_cast<long long>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(took)
+                        .count()),
+                static_cast<long long>(PeakKib()));
     ++checked;
   }
   EXPECT_GE(checked, 25);
