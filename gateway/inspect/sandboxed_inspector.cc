@@ -453,7 +453,9 @@ void SandboxedInspector::Stop() {
 
 SandboxStats SandboxedInspector::Stats() const {
   absl::MutexLock lock(&impl_->mu);
-  return impl_->stats;
+  SandboxStats stats = impl_->stats;
+  stats.queued = static_cast<int64_t>(impl_->queue.size());
+  return stats;
 }
 
 absl::StatusOr<std::unique_ptr<SandboxedInspector>> NewSandboxedInspector(

@@ -79,6 +79,8 @@ struct SandboxStats {
   // Letters whose worker died or ran out of time.
   int64_t inspections_stopped = 0;
   int64_t refused_busy = 0;
+  // Letters waiting for a worker now.
+  int64_t queued = 0;
   // Peak RSS of the last worker that finished, and of all, in KiB: its
   // VmHWM when it answered; for one that died, wait4's ru_maxrss, which
   // also counts this process's RSS at the worker's start.

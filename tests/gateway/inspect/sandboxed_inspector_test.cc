@@ -137,6 +137,14 @@ class SandboxedInspectorTest : public ::testing::Test {
 
 std::vector<HostilePdf>* SandboxedInspectorTest::cases_ = nullptr;
 
+// Waits until no letter waits for a worker (the slots took them).
+void AwaitEmptyQueue(SandboxedInspector& inspector) {
+  for (int i = 0; i < 500 && inspector.Stats().queued > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(inspector.Stats().queued, 0);
+}
+
 TEST_F(SandboxedInspectorTest, EveryHostileCaseGetsItsDocumentedAnswer) {
   ASSERT_GE(cases_->size(), 25u);
   SandboxOptions options = Options();
@@ -291,8 +299,7 @@ TEST_F(SandboxedInspectorTest, FullQueueRefusesBusy) {
   ASSERT_NE(inspector, nullptr);
   const InspectionRequest slow = One(Case("content_stream_cpu_burner").content);
   std::future<absl::Status> first = InspectAsync(*inspector, slow);
-  // The slot takes the first; wait until it has.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  AwaitEmptyQueue(*inspector);
   std::future<absl::Status> second = InspectAsync(*inspector, slow);
   EXPECT_THAT(InspectNow(*inspector, slow),
               StatusIs(absl::StatusCode::kResourceExhausted,
@@ -312,7 +319,7 @@ TEST_F(SandboxedInspectorTest, StopFailsWaitingLettersAndLaterOnes) {
   ASSERT_NE(inspector, nullptr);
   const InspectionRequest slow = One(Case("content_stream_cpu_burner").content);
   std::future<absl::Status> first = InspectAsync(*inspector, slow);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  AwaitEmptyQueue(*inspector);
   std::future<absl::Status> waiting = InspectAsync(*inspector, slow);
   inspector->Stop();
   EXPECT_THAT(waiting.get(), StatusIs(absl::StatusCode::kUnavailable,
