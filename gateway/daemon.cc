@@ -36,6 +36,7 @@
 #include "gateway/dispatch/provider_stats.h"
 #include "gateway/dispatch/timer_scanner.h"
 #include "gateway/dispatch/worker_pool.h"
+#include "gateway/inspect/sandboxed_inspector.h"
 #include "gateway/observability/gateway_metrics.h"
 #include "gateway/observability/health.h"
 #include "gateway/observability/metrics_http.h"
@@ -320,6 +321,25 @@ void SetCertificateExpiry(const config::v1::Config& c,
 // Ends the process if a graceful shutdown takes longer than allowed.
 // Whatever was in hand is safe: unacked deliveries return to their queues
 // when the connections close, unpublished work stays in the outbox.
+// The document policy and the inspection sandbox from `documents` (the
+// loader filled in the defaults).
+inspect::SandboxOptions SandboxOptionsOf(const config::v1::Config& config) {
+  const config::v1::Documents& d = config.documents();
+  inspect::SandboxOptions o;
+  o.worker_path = d.inspector_path();
+  o.workers = d.inspector_workers();
+  o.max_queued = d.inspector_queue();
+  o.deadline = std::chrono::seconds(d.inspection_timeout_seconds());
+  o.memory_bytes = d.inspector_memory_bytes();
+  o.cpu_seconds = d.inspector_cpu_seconds();
+  // The whole letter and its file names in one request frame.
+  o.max_request_bytes = config.limits().max_letter_bytes() + (int64_t{1} << 20);
+  o.limits.max_pages = d.max_pages();
+  o.limits.max_page_tree_depth = d.max_page_tree_depth();
+  o.limits.max_decoded_bytes = d.max_decoded_bytes();
+  return o;
+}
+
 class ShutdownWatchdog {
  public:
   explicit ShutdownWatchdog(int seconds)
@@ -405,6 +425,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
   // Threads started before the service exists (the relay) see it only once
   // it is complete, and no longer while it is being destroyed.
   std::unique_ptr<api::LetterServiceImpl> letters;
+  // Opens tenants' documents in utpost-inspect workers; outlives letters.
+  std::unique_ptr<inspect::SandboxedInspector> inspector;
   std::atomic<api::LetterServiceImpl*> watchers{nullptr};
   std::function<void()> notify_watchers = [&watchers] {
     if (auto* l = watchers.load()) l->NotifyChange();
@@ -457,7 +479,10 @@ absl::Status RunDaemon(const config::v1::Config& config,
   std::unique_ptr<api::OpsServiceImpl> ops;
   std::unique_ptr<api::ReceiptLogServiceImpl> receipt_log;
   if (api_role) {
+    ASSIGN_OR_RETURN(inspector,
+                     inspect::NewSandboxedInspector(SandboxOptionsOf(config)));
     api::LetterServiceOptions o;
+    o.inspector = inspector.get();
     o.access = AccessOf(config);
     o.limits.max_documents = config.limits().max_documents();
     o.limits.max_document_bytes = config.limits().max_document_bytes();
@@ -682,6 +707,9 @@ absl::Status RunDaemon(const config::v1::Config& config,
   ops.reset();
   receipt_log.reset();
   letters.reset();
+  // Letters still being inspected finish within their deadline.
+  if (inspector) inspector->Stop();
+  inspector.reset();
   probe.reset();
   metrics_http.reset();
   receipt_metrics.reset();

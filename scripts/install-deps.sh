@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev
   librabbitmq-dev amqp-tools rabbitmq-server
   libsqlite3-dev libcurl4-openssl-dev libssl-dev openssl ca-certificates
-  libqpdf-dev libcpp-httplib-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libqpdf-dev libseccomp-dev libcpp-httplib-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libyaml-cpp-dev libcli11-dev libhpdf-dev fonts-dejavu-core libzip-dev
   python3 python3-grpcio python3-protobuf python3-yaml
   libxml2-utils iso-codes

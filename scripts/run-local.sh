@@ -122,6 +122,16 @@ observability:
   metrics_listen: 127.0.0.1:$metrics_port
   health_listen: 127.0.0.1:$health_port
   log_format: text
+# Tenants' PDFs are opened in utpost-inspect workers (beside utpostd); the
+# defaults, written out.
+documents:
+  max_pages: 1000
+  max_page_tree_depth: 32
+  max_decoded_bytes: 268435456
+  inspector_workers: 2
+  inspection_timeout_seconds: 10
+  inspector_memory_bytes: 536870912
+  inspector_cpu_seconds: 5
 YAML
 
 echo "== starting utpostd on 127.0.0.1:$api_port"

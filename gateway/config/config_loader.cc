@@ -185,6 +185,50 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   if (retention->sweep_interval_seconds() < 1)
     return Invalid("retention.sweep_interval_seconds", "must be >= 1");
 
+  auto* documents = c.mutable_documents();
+  auto default_to = [](auto value, auto fallback) {
+    return value == 0 ? fallback : value;
+  };
+  documents->set_max_pages(default_to(documents->max_pages(), 1000));
+  if (documents->max_pages() < 1 || documents->max_pages() > 100000)
+    return Invalid("documents.max_pages", "must be 1..100000");
+  documents->set_max_page_tree_depth(
+      default_to(documents->max_page_tree_depth(), 32));
+  if (documents->max_page_tree_depth() < 1 ||
+      documents->max_page_tree_depth() > 1000)
+    return Invalid("documents.max_page_tree_depth", "must be 1..1000");
+  documents->set_max_decoded_bytes(
+      default_to(documents->max_decoded_bytes(), int64_t{256} << 20));
+  if (documents->max_decoded_bytes() < (int64_t{1} << 20))
+    return Invalid("documents.max_decoded_bytes", "must be >= 1048576");
+  documents->set_inspector_workers(
+      default_to(documents->inspector_workers(), 2));
+  if (documents->inspector_workers() < 1 || documents->inspector_workers() > 64)
+    return Invalid("documents.inspector_workers", "must be 1..64");
+  documents->set_inspector_queue(default_to(documents->inspector_queue(), 32));
+  if (documents->inspector_queue() < 0 || documents->inspector_queue() > 10000)
+    return Invalid("documents.inspector_queue", "must be 0..10000");
+  documents->set_inspection_timeout_seconds(
+      default_to(documents->inspection_timeout_seconds(), 10));
+  if (documents->inspection_timeout_seconds() < 1 ||
+      documents->inspection_timeout_seconds() > 300)
+    return Invalid("documents.inspection_timeout_seconds", "must be 1..300");
+  documents->set_inspector_memory_bytes(
+      default_to(documents->inspector_memory_bytes(), int64_t{512} << 20));
+  if (documents->inspector_memory_bytes() <
+      limits->max_letter_bytes() + (int64_t{64} << 20))
+    return Invalid("documents.inspector_memory_bytes",
+                   "must be at least limits.max_letter_bytes + 64 MiB");
+  documents->set_inspector_cpu_seconds(
+      default_to(documents->inspector_cpu_seconds(), 5));
+  if (documents->inspector_cpu_seconds() < 1 ||
+      documents->inspector_cpu_seconds() > 300)
+    return Invalid("documents.inspector_cpu_seconds", "must be 1..300");
+  if (!documents->inspector_path().empty()) {
+    documents->set_inspector_path(
+        Resolve(base_dir, documents->inspector_path()));
+  }
+
   auto* providers = c.mutable_providers();
   providers->set_ca_file(Resolve(base_dir, providers->ca_file()));
   if (providers->timeout_seconds() == 0) providers->set_timeout_seconds(30);

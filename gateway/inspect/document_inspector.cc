@@ -1,5 +1,6 @@
 #include "gateway/inspect/document_inspector.h"
 
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -12,16 +13,34 @@ namespace {
 
 class InProcessInspector final : public DocumentInspector {
  public:
+  explicit InProcessInspector(DocumentLimits limits) : limits_(limits) {}
   void Inspect(const InspectionRequest& request,
                std::function<void(absl::Status)> done) override {
-    done(InspectDocuments(request));
+    done(InspectDocuments(request, limits_));
   }
+
+ private:
+  const DocumentLimits limits_;
 };
+
+std::string Masked(const absl::Status& s) {
+  return MaskPersonNumbersIn(
+      std::string_view(s.message().data(), s.message().size()));
+}
 
 }  // namespace
 
-absl::Status InspectDocuments(const InspectionRequest& request) {
+absl::Status InspectDocuments(const InspectionRequest& request,
+                              const DocumentLimits& limits) {
+  int64_t decoded_budget = limits.max_decoded_bytes;
   for (size_t i = 0; i < request.documents.size(); ++i) {
+    // The policy first: it bounds the page tree before CheckPdf walks it.
+    if (absl::Status s = CheckDocumentPolicy(request.documents[i].content,
+                                             limits, &decoded_budget);
+        !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("documents[", i, "].content: ", Masked(s)));
+    }
     if (absl::Status s = CheckPdf(request.documents[i].content); !s.ok()) {
       // What the parser quotes from the document may hold a person number.
       return absl::InvalidArgumentError(
@@ -39,8 +58,9 @@ absl::Status InspectDocuments(const InspectionRequest& request) {
   return CheckPrintable(documents, request.print);
 }
 
-std::unique_ptr<DocumentInspector> NewInProcessInspector() {
-  return std::make_unique<InProcessInspector>();
+std::unique_ptr<DocumentInspector> NewInProcessInspector(
+    DocumentLimits limits) {
+  return std::make_unique<InProcessInspector>(limits);
 }
 
 }  // namespace utpost::inspect

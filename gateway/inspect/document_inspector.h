@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "gateway/inspect/document_policy.h"
 #include "gateway/inspect/printability.h"
 
 namespace utpost::inspect {
@@ -50,14 +51,22 @@ class DocumentInspector {
                        std::function<void(absl::Status)> done) = 0;
 };
 
-// The checks themselves, on the calling thread: CheckPdf for every document,
-// then CheckPrintable when the letter may be printed.
-absl::Status InspectDocuments(const InspectionRequest& request);
+// The checks themselves, on the calling thread: for every document
+// CheckDocumentPolicy (document_policy.h, whatever the delivery policy),
+// then CheckPdf; then CheckPrintable when the letter may be printed. The
+// first document that fails ends the inspection:
+//   "documents[0].content: not accepted: contains JavaScript"
+//   "documents[1].content: not a PDF: does not start with %PDF-"
+// CheckPrintable lists every problem of the letter. The form XObjects of a
+// document are parsed once each, so the time is linear in the document.
+absl::Status InspectDocuments(const InspectionRequest& request,
+                              const DocumentLimits& limits = DocumentLimits());
 
 // An inspector that runs InspectDocuments on the calling thread, in this
 // process. For tests and for tools that check their own files; a daemon
-// that serves tenants uses an isolated one.
-std::unique_ptr<DocumentInspector> NewInProcessInspector();
+// that serves tenants uses an isolated one (sandboxed_inspector.h).
+std::unique_ptr<DocumentInspector> NewInProcessInspector(
+    DocumentLimits limits = DocumentLimits());
 
 }  // namespace utpost::inspect
 

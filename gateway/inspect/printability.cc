@@ -8,6 +8,7 @@
 #include <memory>
 #include <qpdf/QPDF.hh>
 #include <qpdf/QPDFLogger.hh>
+#include <qpdf/QPDFObjGen.hh>
 #include <qpdf/QPDFObjectHandle.hh>
 #include <qpdf/QPDFPageDocumentHelper.hh>
 #include <qpdf/QPDFPageObjectHelper.hh>
@@ -27,8 +28,9 @@ namespace {
 constexpr double kPointsPerMm = 72.0 / 25.4;
 constexpr double kA4WidthMm = 210.0;
 constexpr double kA4HeightMm = 297.0;
-// Form XObjects nested deeper than this are not followed (a loop of forms
-// drawing each other would never end).
+// Form XObjects nested deeper than this are not followed. Each form is
+// looked through once per document (SeenForms), so this bounds only the
+// recursion.
 constexpr int kMaxFormDepth = 12;
 
 // The problems found, in order, up to a limit; the rest are counted.
@@ -132,13 +134,28 @@ std::string FontName(QPDFObjectHandle font, const std::string& resource) {
   return resource.substr(1);  // Without the leading '/'.
 }
 
+// The form XObjects of one document already looked through, each with the
+// resources it was drawn with (a form without its own uses its drawer's).
+// A font is named once per document, at its first page, so a form seen at
+// an earlier page adds nothing later: each is parsed once, and forms that
+// draw themselves or each other cost linear time.
+struct FormKey {
+  QPDFObjGen form;
+  QPDFObjGen resources;  // Of the object holding them when they are direct.
+  bool operator<(const FormKey& o) const {
+    return form < o.form || (form == o.form && resources < o.resources);
+  }
+};
+using SeenForms = std::set<FormKey>;
+
 // Adds to `missing` the names of the fonts that the content of `contents`
 // (a page or a form XObject, parsed by `parse`) uses without embedding,
-// following the forms it draws.
+// following the forms it draws. `resources_id` identifies `resources`.
 using ContentParser = std::function<void(QPDFObjectHandle::ParserCallbacks*)>;
 
 void FindUnembeddedFonts(const ContentParser& parse, QPDFObjectHandle resources,
-                         int depth, std::set<std::string>* missing) {
+                         QPDFObjGen resources_id, int depth, SeenForms* seen,
+                         std::set<std::string>* missing) {
   ResourceUse use;
   parse(&use);
   QPDFObjectHandle fonts =
@@ -156,14 +173,22 @@ void FindUnembeddedFonts(const ContentParser& parse, QPDFObjectHandle resources,
   for (const std::string& name : use.xobjects) {
     QPDFObjectHandle form = xobjects.getKey(name);
     if (!form.isFormXObject()) continue;
-    // A form without resources of its own uses its drawer's.
     QPDFObjectHandle form_resources = form.getDict().getKey("/Resources");
-    if (!form_resources.isDictionary()) form_resources = resources;
+    QPDFObjGen form_resources_id = form.getObjGen();
+    if (form_resources.isDictionary()) {
+      if (form_resources.isIndirect()) {
+        form_resources_id = form_resources.getObjGen();
+      }
+    } else {
+      form_resources = resources;
+      form_resources_id = resources_id;
+    }
+    if (!seen->insert({form.getObjGen(), form_resources_id}).second) continue;
     FindUnembeddedFonts(
         [&form](QPDFObjectHandle::ParserCallbacks* c) {
           form.parseAsContents(c);
         },
-        form_resources, depth + 1, missing);
+        form_resources, form_resources_id, depth + 1, seen, missing);
   }
 }
 
@@ -219,6 +244,7 @@ int CheckDocument(int index, const PrintableDocument& document,
     std::vector<QPDFPageObjectHelper> pages =
         QPDFPageDocumentHelper(pdf).getAllPages();
     std::set<std::string> reported_fonts;
+    SeenForms seen_forms;
     for (size_t i = 0; i < pages.size(); ++i) {
       QPDFPageObjectHelper& page = pages[i];
       const std::string where = absl::StrCat(who, " page ", i + 1);
@@ -229,11 +255,15 @@ int CheckDocument(int index, const PrintableDocument& document,
       }
       std::set<std::string> missing;
       try {
+        QPDFObjectHandle resources = page.getAttribute("/Resources", false);
         FindUnembeddedFonts(
             [&page](QPDFObjectHandle::ParserCallbacks* c) {
               page.parseContents(c);
             },
-            page.getAttribute("/Resources", false), 0, &missing);
+            resources,
+            resources.isIndirect() ? resources.getObjGen()
+                                   : page.getObjectHandle().getObjGen(),
+            0, &seen_forms, &missing);
       } catch (const std::exception& e) {
         problems->Add(absl::StrCat(where, ": content cannot be read"));
         continue;

@@ -12,10 +12,12 @@
 //     portrait and is accepted).
 //   - Every font a page uses is embedded: the fonts selected with Tf in the
 //     page's content streams, and in the form XObjects it draws (Do),
-//     nested. A font is embedded when its descriptor (for a Type0 font: its
-//     descendant's) has /FontFile, /FontFile2 or /FontFile3; a Type3 font
-//     is embedded by definition; a standard-14 font without a file is not.
-//     Fonts in annotations' appearance streams are not checked.
+//     nested up to 12 levels; each form is parsed once per document, so
+//     forms that draw themselves cost linear time. A font is embedded when its
+//     descriptor (for a Type0 font: its descendant's) has /FontFile, /FontFile2
+//     or /FontFile3; a Type3 font is embedded by definition; a standard-14 font
+//     without a file is not. Fonts in annotations' appearance streams are not
+//     checked.
 //   - The letter fits in one envelope: its sheets (pages, halved and
 //     rounded up per document when duplex; one more for an address cover
 //     page) are at most PrintabilityOptions::max_sheets.

@@ -16,13 +16,34 @@ import grpc
 from harness import (ROOT, Stack, letter_pb2, load_persons, make_pdf,
                      ops_pb2, submit_request)
 
+
+def pdf_cases(person):
+    """pdfs.cases() as SubmitLetter requests: (refused cases, accepted
+    controls). A case that the API answers for a letter that may be printed
+    goes with the default policy, the others as DIGITAL_ONLY."""
+    refused, accepted = [], []
+    for name, content, expected in pdfs.cases():
+        mode = (letter_pb2.DeliveryPolicy.DIGITAL_THEN_PRINT
+                if expected.may_print
+                else letter_pb2.DeliveryPolicy.DIGITAL_ONLY)
+        req = submit_request(person=person, ref=f"hostile-pdf-{name}",
+                             documents=[("brev.pdf", content)], mode=mode)
+        data = req.SerializeToString()
+        if expected.code == "OK":
+            accepted.append((name, data))
+        else:
+            # The message names the document's field, or "documents" for
+            # what concerns the letter as a whole (sheets, a stopped worker).
+            field = ("documents[0].content"
+                     if expected.message.startswith("documents[0].content")
+                     else "documents")
+            refused.append(fields.Case(f"pdf-{name}", data, expected.code,
+                                       field, (expected.message,)))
+    return refused, accepted
+
 sys.path.insert(0, os.path.join(ROOT, "tests", "hostile"))
 import fields  # noqa: E402
-
-try:
-    import pdfs  # noqa: E402
-except ImportError:  # Not there yet: the catalogue is the field cases.
-    pdfs = None
+import pdfs  # noqa: E402
 
 # The daemon's memory may not grow past this across the whole catalogue.
 MAX_RSS_BYTES = 512 << 20
@@ -46,9 +67,9 @@ class HostileInputTest(unittest.TestCase):
         cls.persons = load_persons()
         cls.person = cls.persons["mailbox"][0]
         cls.pdf = make_pdf()
-        cls.catalogue = fields.cases(letter_pb2, cls.person, cls.pdf)
-        if pdfs is not None:
-            cls.catalogue += pdfs.e2e_cases(letter_pb2, cls.person)
+        refused_pdfs, cls.good_pdfs = pdf_cases(cls.person)
+        cls.catalogue = (fields.cases(letter_pb2, cls.person, cls.pdf) +
+                         refused_pdfs)
         channel = cls.stack.channel()
         cls.submit_raw = channel.unary_unary(
             "/utpost.v1.LetterService/SubmitLetter",
@@ -104,11 +125,23 @@ class HostileInputTest(unittest.TestCase):
               f"{hwm >> 20} MiB", file=sys.stderr)
         self.assertLess(hwm, MAX_RSS_BYTES)
 
+    def test_good_documents_are_accepted(self):
+        """The catalogue's controls (a repaired xref table, an embedded
+        TrueType font, ...) are letters like any other."""
+        self.assertTrue(self.good_pdfs)
+        for name, data in self.good_pdfs:
+            with self.subTest(case=name):
+                got = self.submit_raw(data, timeout=60)
+                self.assertTrue(got.created)
+
     def test_normal_letter_beside_the_worst_cases(self):
         """A good letter submitted while the heaviest hostile requests are in
         flight is accepted, within a second or so."""
-        heavy = [c for c in self.catalogue if len(c.request) > (1 << 20)]
-        self.assertTrue(heavy)
+        heavy = [c for c in self.catalogue if c.name in (
+            "pdf-decompression_bomb_1gib", "pdf-huge_page_count_100000",
+            "pdf-content_stream_cpu_burner", "pdf-deep_page_tree_50000",
+            "documents[0].file_name-utf8-overlong", "file-name-1MB")]
+        self.assertEqual(len(heavy), 6)
         threads = [threading.Thread(
             target=lambda c=c: self._expect_refused(c)) for c in heavy[:6]]
         for t in threads:
