@@ -15,13 +15,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* ctx,
-                                     const absl::Status& s) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(s));
-  return reactor;
-}
-
 // The tenant whose receipts the caller may see: its own for a tenant;
 // `asked` (any, or "" for all) for an operator.
 absl::StatusOr<std::string> ScopeOf(const Caller& caller,
@@ -129,93 +122,118 @@ ReceiptLogServiceImpl::ReceiptLogServiceImpl(store::Store* store,
     : store_(store), signer_(signer), access_(std::move(access)) {}
 
 grpc::ServerUnaryReactor* ReceiptLogServiceImpl::GetTreeHead(
-    grpc::CallbackServerContext* ctx, const v1::GetTreeHeadRequest* request,
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeChecked<v1::GetTreeHeadRequest, v1::TreeHead>(
+      request, response, [this, ctx](auto* call) {
+        call->Reply(DoGetTreeHead(ctx, call->request, &call->response));
+      });
+}
+
+absl::Status ReceiptLogServiceImpl::DoGetTreeHead(
+    grpc::CallbackServerContext* ctx, const v1::GetTreeHeadRequest& req,
     v1::TreeHead* response) {
+  const v1::GetTreeHeadRequest* request = &req;
   auto caller = IdentifyCaller(*ctx->auth_context(), access_);
-  if (!caller.ok()) return FinishWith(ctx, caller.status());
+  if (!caller.ok()) return caller.status();
   if (request->tree_size() < 0) {
-    return FinishWith(
-        ctx, absl::InvalidArgumentError("tree_size: must not be negative"));
+    return absl::InvalidArgumentError("tree_size: must not be negative");
   }
   absl::StatusOr<store::TreeHead> head =
       request->tree_size() > 0 ? store_->GetTreeHead(request->tree_size())
       : request->fresh()       ? store_->IssueTreeHead()
                                : store_->LatestTreeHead();
-  if (!head.ok()) return FinishWith(ctx, head.status());
+  if (!head.ok()) return head.status();
   *response = ToApiTreeHead(*head);
-  return FinishWith(ctx, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* ReceiptLogServiceImpl::GetInclusionProof(
-    grpc::CallbackServerContext* ctx,
-    const v1::GetInclusionProofRequest* request, v1::InclusionProof* response) {
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeChecked<v1::GetInclusionProofRequest, v1::InclusionProof>(
+      request, response, [this, ctx](auto* call) {
+        call->Reply(DoGetInclusionProof(ctx, call->request, &call->response));
+      });
+}
+
+absl::Status ReceiptLogServiceImpl::DoGetInclusionProof(
+    grpc::CallbackServerContext* ctx, const v1::GetInclusionProofRequest& req,
+    v1::InclusionProof* response) {
+  const v1::GetInclusionProofRequest* request = &req;
   auto caller = IdentifyCaller(*ctx->auth_context(), access_);
-  if (!caller.ok()) return FinishWith(ctx, caller.status());
+  if (!caller.ok()) return caller.status();
   auto scope = ScopeOf(*caller, "");
-  if (!scope.ok()) return FinishWith(ctx, scope.status());
+  if (!scope.ok()) return scope.status();
   std::optional<store::ReceiptRecord> receipt;
   if (!request->letter_id().empty()) {
     auto id = LetterIdFromName(request->letter_id(), "letter_id");
-    if (!id.ok()) return FinishWith(ctx, id.status());
+    if (!id.ok()) return id.status();
     auto all = store_->GetReceipts(*id, *scope);
-    if (!all.ok()) return FinishWith(ctx, all.status());
+    if (!all.ok()) return all.status();
     for (const auto& r : *all) {
       if (r.sequence == request->sequence()) receipt = r;
     }
     if (!receipt.has_value()) {
-      return FinishWith(
-          ctx, absl::NotFoundError(absl::StrCat(
-                   "letter ", *id, " has no receipt ", request->sequence())));
+      return absl::NotFoundError(absl::StrCat(
+          "letter ", *id, " has no receipt ", request->sequence()));
     }
   } else {
     auto r = store_->ReceiptAtLeaf(request->leaf_index());
-    if (!r.ok()) return FinishWith(ctx, r.status());
+    if (!r.ok()) return r.status();
     if (!scope->empty() && r->tenant != *scope) {
-      return FinishWith(
-          ctx, absl::NotFoundError(
-                   absl::StrCat("no receipt at leaf ", request->leaf_index())));
+      return absl::NotFoundError(
+          absl::StrCat("no receipt at leaf ", request->leaf_index()));
     }
     receipt = *r;
   }
   if (receipt->leaf_index < 0) {
-    return FinishWith(ctx, absl::UnavailableError(
-                               "the receipt is not in the log yet; retry"));
+    return absl::UnavailableError("the receipt is not in the log yet; retry");
   }
   absl::StatusOr<store::TreeHead> head =
       request->tree_size() > 0 ? store_->GetTreeHead(request->tree_size())
                                : HeadCovering(store_, receipt->leaf_index);
-  if (!head.ok()) return FinishWith(ctx, head.status());
+  if (!head.ok()) return head.status();
   if (head->tree_size <= receipt->leaf_index) {
-    return FinishWith(ctx, absl::InvalidArgumentError(absl::StrCat(
-                               "tree_size: the head of size ", head->tree_size,
-                               " does not hold leaf ", receipt->leaf_index)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tree_size: the head of size ", head->tree_size,
+                     " does not hold leaf ", receipt->leaf_index));
   }
   auto proof = store_->InclusionProof(receipt->leaf_index, head->tree_size);
-  if (!proof.ok()) return FinishWith(ctx, proof.status());
+  if (!proof.ok()) return proof.status();
   response->set_leaf_index(receipt->leaf_index);
   response->set_tree_size(head->tree_size);
   AddHashes(*proof, response->mutable_hashes());
   response->set_receipt_jws(receipt->jws);
   *response->mutable_tree_head() = ToApiTreeHead(*head);
-  return FinishWith(ctx, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* ReceiptLogServiceImpl::GetConsistencyProof(
-    grpc::CallbackServerContext* ctx,
-    const v1::GetConsistencyProofRequest* request,
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeChecked<v1::GetConsistencyProofRequest, v1::ConsistencyProof>(
+      request, response, [this, ctx](auto* call) {
+        call->Reply(DoGetConsistencyProof(ctx, call->request, &call->response));
+      });
+}
+
+absl::Status ReceiptLogServiceImpl::DoGetConsistencyProof(
+    grpc::CallbackServerContext* ctx, const v1::GetConsistencyProofRequest& req,
     v1::ConsistencyProof* response) {
+  const v1::GetConsistencyProofRequest* request = &req;
   auto caller = IdentifyCaller(*ctx->auth_context(), access_);
-  if (!caller.ok()) return FinishWith(ctx, caller.status());
+  if (!caller.ok()) return caller.status();
   if (request->first() <= 0 || request->first() > request->second()) {
-    return FinishWith(ctx, absl::InvalidArgumentError(
-                               "first: must satisfy 0 < first <= second"));
+    return absl::InvalidArgumentError(
+        "first: must satisfy 0 < first <= second");
   }
   auto proof = store_->ConsistencyProof(request->first(), request->second());
-  if (!proof.ok()) return FinishWith(ctx, proof.status());
+  if (!proof.ok()) return proof.status();
   response->set_first(request->first());
   response->set_second(request->second());
   AddHashes(*proof, response->mutable_hashes());
-  return FinishWith(ctx, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerWriteReactor<v1::ExportReceiptsResponse>*

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "gateway/api/caller.h"
+#include "gateway/api/checked_unary_call.h"
 #include "gateway/receipts/receipt_signer.h"
 #include "gateway/store/store.h"
 #include "utpost/v1/audit.grpc.pb.h"
@@ -28,8 +29,16 @@ absl::StatusOr<store::TreeHead> HeadCovering(store::Store* store,
 absl::StatusOr<v1::EvidenceBundle> BuildEvidence(
     store::Store* store, const std::vector<store::ReceiptRecord>& receipts);
 
-class ReceiptLogServiceImpl final
-    : public v1::ReceiptLogService::CallbackService {
+// The unary methods are registered raw: their requests are parsed by
+// ParseRequest, so that invalid UTF-8 gets INVALID_ARGUMENT with the field
+// path.
+using ReceiptLogServiceBase =
+    v1::ReceiptLogService::WithRawCallbackMethod_GetTreeHead<
+        v1::ReceiptLogService::WithRawCallbackMethod_GetInclusionProof<
+            v1::ReceiptLogService::WithRawCallbackMethod_GetConsistencyProof<
+                v1::ReceiptLogService::CallbackService>>>;
+
+class ReceiptLogServiceImpl final : public ReceiptLogServiceBase {
  public:
   // `store` and `signer` (the receipt signer, which also signs the
   // statements of exports) are not owned and outlive this.
@@ -37,21 +46,30 @@ class ReceiptLogServiceImpl final
                         AccessPolicy access);
 
   grpc::ServerUnaryReactor* GetTreeHead(grpc::CallbackServerContext* ctx,
-                                        const v1::GetTreeHeadRequest* request,
-                                        v1::TreeHead* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetInclusionProof(
-      grpc::CallbackServerContext* ctx,
-      const v1::GetInclusionProofRequest* request,
-      v1::InclusionProof* response) override;
+      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetConsistencyProof(
-      grpc::CallbackServerContext* ctx,
-      const v1::GetConsistencyProofRequest* request,
-      v1::ConsistencyProof* response) override;
+      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
   grpc::ServerWriteReactor<v1::ExportReceiptsResponse>* ExportReceipts(
       grpc::CallbackServerContext* ctx,
       const v1::ExportReceiptsRequest* request) override;
 
  private:
+  absl::Status DoGetTreeHead(grpc::CallbackServerContext* ctx,
+                             const v1::GetTreeHeadRequest& request,
+                             v1::TreeHead* response);
+  absl::Status DoGetInclusionProof(grpc::CallbackServerContext* ctx,
+                                   const v1::GetInclusionProofRequest& request,
+                                   v1::InclusionProof* response);
+  absl::Status DoGetConsistencyProof(
+      grpc::CallbackServerContext* ctx,
+      const v1::GetConsistencyProofRequest& request,
+      v1::ConsistencyProof* response);
+
   store::Store* const store_;
   receipts::ReceiptSigner* const signer_;
   const AccessPolicy access_;
