@@ -57,6 +57,11 @@ class CrashTest(unittest.TestCase):
     def test_kill9_during_delivery_then_restart_delivers_once(self):
         with Stack() as stack:
             stub = stack.letters()
+            # Each delivery takes 100 ms at the provider, so that the kill
+            # comes while most letters are still on their way, however fast
+            # or loaded the machine.
+            stack.set_fault(endpoint="digipost", status=0, count=-1,
+                            delay_ms=100)
             ids = self.submit_many(stub, 200, "kill-during")
             deadline = time.time() + 60
             while (len(stack.deliveries()["digipost"]) < 20

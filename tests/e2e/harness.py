@@ -305,6 +305,19 @@ class Stack:
     def config_path(self):
         return os.path.join(self.work, "utpostd.yaml")
 
+    def second_process_config(self, name="utpostd-worker"):
+        """The daemon's configuration for one more process on this host: the
+        same store, broker and providers, its own metrics and health ports
+        (two processes cannot listen on one port)."""
+        text = read(self.config_path()).decode()
+        text = text.replace(f"127.0.0.1:{self.metrics_port}",
+                            f"127.0.0.1:{free_port()}")
+        text = text.replace(f"127.0.0.1:{self.health_port}",
+                            f"127.0.0.1:{free_port()}")
+        path = os.path.join(self.work, name + ".yaml")
+        write(path, text)
+        return path
+
     def write_config(self, role):
         delays = ", ".join(str(d) for d in self.retry_delays)
         sim = f"https://127.0.0.1:{self.sim_port}"

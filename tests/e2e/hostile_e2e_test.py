@@ -34,9 +34,11 @@ def pdf_cases(person):
         else:
             # The message names the document's field, or "documents" for
             # what concerns the letter as a whole (sheets, a stopped worker).
-            field = ("documents[0].content"
-                     if expected.message.startswith("documents[0].content")
-                     else "documents")
+            letter_wide = (expected.sandbox_only or
+                           expected.message.startswith("documents:") or
+                           any(w in expected.message for w in (
+                               "not embedded", "not A4", "PDF version")))
+            field = "documents" if letter_wide else "documents[0].content"
             refused.append(fields.Case(f"pdf-{name}", data, expected.code,
                                        field, (expected.message,)))
     return refused, accepted

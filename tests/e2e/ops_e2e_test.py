@@ -391,7 +391,7 @@ class SplitRolesTest(unittest.TestCase):
             worker = Process(
                 "utpostd-worker",
                 [os.path.join(BUILD, "gateway", "utpostd"), "--config",
-                 stack.config_path(), "--role", "worker"],
+                 stack.second_process_config(), "--role", "worker"],
                 stack.work, r"worker: \d+ consumers")
             try:
                 self.run_scenario(stack)
