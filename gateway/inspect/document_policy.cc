@@ -9,7 +9,6 @@
 #include <qpdf/Pipeline.hh>
 #include <qpdf/QPDF.hh>
 #include <qpdf/QPDFExc.hh>
-#include <qpdf/QPDFLogger.hh>
 #include <qpdf/QPDFObjGen.hh>
 #include <qpdf/QPDFObjectHandle.hh>
 #include <qpdf/QPDFXRefEntry.hh>
@@ -23,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "gateway/inspect/quiet_qpdf.h"
 
 namespace utpost::inspect {
 namespace {
@@ -218,13 +218,7 @@ absl::Status CheckDocumentPolicy(std::string_view content,
   }
   try {
     QPDF pdf;
-    std::shared_ptr<QPDFLogger> logger = QPDFLogger::create();
-    logger->setInfo(logger->discard());
-    logger->setWarn(logger->discard());
-    logger->setError(logger->discard());
-    pdf.setLogger(logger);
-    pdf.setSuppressWarnings(true);
-    pdf.processMemoryFile("document", content.data(), content.size());
+    OpenQuietly(pdf, content);
     return Check(pdf, limits, decoded_budget);
   } catch (const QPDFExc& e) {
     if (e.getErrorCode() == qpdf_e_password) return NotAccepted("is encrypted");

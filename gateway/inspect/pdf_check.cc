@@ -6,7 +6,6 @@
 #include <memory>
 #include <qpdf/QPDF.hh>
 #include <qpdf/QPDFExc.hh>
-#include <qpdf/QPDFLogger.hh>
 #include <qpdf/QPDFPageDocumentHelper.hh>
 #include <string>
 
@@ -14,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "gateway/inspect/quiet_qpdf.h"
 
 namespace utpost::inspect {
 namespace {
@@ -35,17 +35,7 @@ absl::StatusOr<int> OpenAndCountPages(std::string_view content) {
   }
   try {
     QPDF pdf;
-    // A private logger that discards everything: the process-wide default
-    // writes warnings about repaired files to stderr, and a gateway must not
-    // print whatever a client uploads.
-    std::shared_ptr<QPDFLogger> logger = QPDFLogger::create();
-    logger->setInfo(logger->discard());
-    logger->setWarn(logger->discard());
-    logger->setError(logger->discard());
-    pdf.setLogger(logger);
-    pdf.setSuppressWarnings(true);
-    // qpdf reads from the caller's buffer without copying it.
-    pdf.processMemoryFile("document", content.data(), content.size());
+    OpenQuietly(pdf, content);
     QPDFPageDocumentHelper pages(pdf);
     return static_cast<int>(pages.getAllPages().size());
   } catch (const QPDFExc& e) {

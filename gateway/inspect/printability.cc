@@ -7,7 +7,6 @@
 #include <functional>
 #include <memory>
 #include <qpdf/QPDF.hh>
-#include <qpdf/QPDFLogger.hh>
 #include <qpdf/QPDFObjGen.hh>
 #include <qpdf/QPDFObjectHandle.hh>
 #include <qpdf/QPDFPageDocumentHelper.hh>
@@ -21,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "common/mask.h"
+#include "gateway/inspect/quiet_qpdf.h"
 
 namespace utpost::inspect {
 namespace {
@@ -219,14 +219,7 @@ int CheckDocument(int index, const PrintableDocument& document,
       absl::StrCat("documents[", index, "] (", Mask(document.file_name), ")");
   try {
     QPDF pdf;
-    std::shared_ptr<QPDFLogger> logger = QPDFLogger::create();
-    logger->setInfo(logger->discard());
-    logger->setWarn(logger->discard());
-    logger->setError(logger->discard());
-    pdf.setLogger(logger);
-    pdf.setSuppressWarnings(true);
-    pdf.processMemoryFile("document", document.content.data(),
-                          document.content.size());
+    OpenQuietly(pdf, document.content);
 
     std::string version = pdf.getPDFVersion();
     QPDFObjectHandle catalog_version = pdf.getRoot().getKey("/Version");
