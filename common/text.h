@@ -19,7 +19,9 @@ bool IsValidUtf8(std::string_view text);
 // made of whole characters: text.size() when all of it is.
 size_t ValidUtf8Prefix(std::string_view text);
 
-// The number of Unicode code points in `text`, which must be valid UTF-8.
+// The number of Unicode code points in `text`: the bytes that do not
+// continue a sequence. For text that is not valid UTF-8 it is a count of
+// such bytes, which is what a length limit needs before validity is known.
 size_t CountCodePoints(std::string_view text);
 
 // A character refused in a single line of text: where it is and what it is.

@@ -32,21 +32,13 @@ int Run(const uint8_t* data, size_t size) {
   options.clock = clock;
   auto channel = adapters::NewAltinnChannel(options, http.get());
   if (!channel.ok()) __builtin_trap();  // The set-up itself is broken.
-  auto events = (*channel)->FetchEvents(20);
-  Note("events", events.status(), events.ok() ? events->size() : 0);
-  if (events.ok()) {
-    std::vector<std::string> ids;
-    for (const auto& e : *events) ids.push_back(e.event_id);
-    Note("confirm", (*channel)->ConfirmEvents(ids));
-  }
-  if (!send) return 0;
   adapters::OutgoingLetter letter;
   letter.message_id = "5f0c8a9e-1b2c-4d3e-8f40-123456789abc";
   letter.tenant = "964338531";
   letter.organisation_number = "910000004";
   letter.title = "Vedtak om byggesak";
   letter.documents = {{"vedtak.pdf", "application/pdf", "%PDF-1.7 a", ""}};
-  Note("send", (*channel)->Send(letter).status());
+  DriveChannel(**channel, 20, send, letter);
   return 0;
 }
 

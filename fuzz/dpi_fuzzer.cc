@@ -96,14 +96,6 @@ int Run(const uint8_t* data, size_t size) {
   options.clock = clock;
   auto channel = adapters::NewDpiChannel(options, http.get(), tokens);
   if (!channel.ok()) __builtin_trap();  // The set-up itself is broken.
-  auto events = (*channel)->FetchEvents(20);
-  Note("events", events.status(), events.ok() ? events->size() : 0);
-  if (events.ok() && !events->empty()) {
-    std::vector<std::string> ids;
-    for (const auto& e : *events) ids.push_back(e.event_id);
-    Note("confirm", (*channel)->ConfirmEvents(ids));
-  }
-  if (!send) return 0;
   adapters::OutgoingLetter letter;
   letter.message_id = "5f0c8a9e-1b2c-4d3e-8f40-123456789abc";
   letter.tenant = "964338531";
@@ -113,7 +105,7 @@ int Run(const uint8_t* data, size_t size) {
   letter.mailbox_address = "per.eboksen#9C0D";
   letter.mailbox_provider = "922020175";
   letter.mailbox_certificate = MailboxCertificateDer();
-  Note("send", (*channel)->Send(letter).status());
+  DriveChannel(**channel, 20, send, letter);
   return 0;
 }
 

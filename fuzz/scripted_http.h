@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "adapters/channel.h"
 #include "adapters/http/fake_http_client.h"
 
 namespace utpost::fuzz {
@@ -75,6 +76,21 @@ inline void Note(absl::string_view what, const absl::Status& status,
 // A file of the source tree (certs-dev/...), by its path from the root.
 inline std::string SourcePath(const std::string& relative) {
   return std::string(UTPOST_SOURCE_DIR) + "/" + relative;
+}
+
+// What every channel target does with its answers: reads the event feed
+// (up to `max_events`), confirms what it read, then, when the script has
+// answers left for a send (`send`), sends `letter`.
+inline void DriveChannel(adapters::Channel& channel, int max_events, bool send,
+                         const adapters::OutgoingLetter& letter) {
+  auto events = channel.FetchEvents(max_events);
+  Note("events", events.status(), events.ok() ? events->size() : 0);
+  if (events.ok()) {
+    std::vector<std::string> ids;
+    for (const auto& e : *events) ids.push_back(e.event_id);
+    Note("confirm", channel.ConfirmEvents(ids));
+  }
+  if (send) Note("send", channel.Send(letter).status());
 }
 
 }  // namespace utpost::fuzz

@@ -69,14 +69,14 @@ for m in proc sys dev dev/pts dev/shm; do
   mount --bind "/$m" "$fresh/$m"
   mounts+=("$fresh/$m")
 done
-mkdir -p "$fresh/work"
-git -C "$root_dir" clone -q --no-hardlinks "$root_dir" "$fresh/work/main"
+mkdir -p "$fresh/src"
+git -C "$root_dir" clone -q --no-hardlinks "$root_dir" "$fresh/src/utpost"
 if [ -d "$root_dir/../shared" ]; then
-  cp -r "$root_dir/../shared" "$fresh/work/shared"
+  cp -r "$root_dir/../shared" "$fresh/src/shared"
 fi
 echo "fresh-machine-check: running .ci/run in the new root (root set up in $(($(date +%s) - start)) s)"
 status=0
 chroot "$fresh" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-  LANG=C.UTF-8 CI=true /bin/bash -c 'cd /work/main && bash .ci/run' || status=$?
+  LANG=C.UTF-8 CI=true /bin/bash -c 'cd /src/utpost && bash .ci/run' || status=$?
 echo "fresh-machine-check: .ci/run exited $status after $(($(date +%s) - start)) s"
 exit "$status"

@@ -17,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "adapters/json_fields.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -42,8 +43,8 @@ std::string Dump(const json& j) {
 std::string ProblemText(const std::string& body) {
   json p = json::parse(body, nullptr, false);
   if (p.is_object()) {
-    std::string title = p.value("title", "");
-    std::string detail = p.value("detail", "");
+    std::string title = StringField(p, "title");
+    std::string detail = StringField(p, "detail");
     if (!title.empty() || !detail.empty()) {
       return absl::StrCat(title, detail.empty() ? "" : ": ", detail);
     }
@@ -192,7 +193,7 @@ class AltinnChannel final : public Channel {
       SendResult result;
       result.outcome = SendResult::Outcome::kDuplicate;
       if (p.is_object())
-        result.provider_reference = p.value("correspondenceId", "");
+        result.provider_reference = StringField(p, "correspondenceId");
       return result;
     }
     if (response.status != 200 && response.status != 201) {
@@ -244,10 +245,10 @@ class AltinnChannel final : public Channel {
     std::vector<std::pair<std::string, bool>> page;  // id, returned
     for (const json& e : events) {
       if (!e.is_object()) continue;
-      std::string id = e.value("id", "");
+      std::string id = StringField(e, "id");
       if (id.empty()) continue;
-      std::optional<ProviderEvent::Kind> kind = KindOf(e.value("type", ""));
-      std::string correspondence = e.value("resourceinstance", "");
+      std::optional<ProviderEvent::Kind> kind = KindOf(StringField(e, "type"));
+      std::string correspondence = StringField(e, "resourceinstance");
       if (!kind.has_value() || correspondence.empty()) {
         page.emplace_back(id, false);
         continue;
@@ -268,8 +269,8 @@ class AltinnChannel final : public Channel {
       event.reason = details.status_text;
       absl::Time time;
       std::string error;
-      event.time_ms = absl::ParseTime(absl::RFC3339_full, e.value("time", ""),
-                                      &time, &error)
+      event.time_ms = absl::ParseTime(absl::RFC3339_full,
+                                      StringField(e, "time"), &time, &error)
                           ? absl::ToUnixMillis(time)
                           : clock_->NowMillis();
       out.push_back(std::move(event));
@@ -350,11 +351,11 @@ class AltinnChannel final : public Channel {
       return absl::UnavailableError("Altinn correspondence is not JSON");
     }
     Details details;
-    details.message_id = d.value("idempotentKey", "");
+    details.message_id = StringField(d, "idempotentKey");
     if (details.message_id.empty()) {
-      details.message_id = d.value("sendersReference", "");
+      details.message_id = StringField(d, "sendersReference");
     }
-    details.status_text = d.value("statusText", "");
+    details.status_text = StringField(d, "statusText");
     absl::MutexLock lock(&mu_);
     known_[correspondence] = Details{details.message_id, ""};
     return details;

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "adapters/json_fields.h"
 #include "common/status_macros.h"
 
 namespace utpost::adapters {
@@ -231,7 +232,7 @@ absl::StatusOr<nlohmann::json> DpiReceiptVerifier::Verify(
   if (!header.is_object()) {
     return absl::InvalidArgumentError("JWS: header is not a JSON object");
   }
-  if (header.value("alg", "") != "RS256") {
+  if (StringField(header, "alg") != "RS256") {
     return absl::InvalidArgumentError("JWS: \"alg\" is not RS256");
   }
   if (header.contains("crit")) {

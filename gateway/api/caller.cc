@@ -88,8 +88,7 @@ absl::StatusOr<ClientCertificate> ReadClientCertificate(
       numbers.insert(id.substr(6));
     }
   }
-  for (const std::string& serial :
-       SubjectEntries(subject, NID_serialNumber)) {
+  for (const std::string& serial : SubjectEntries(subject, NID_serialNumber)) {
     if (IsNineDigits(serial)) numbers.insert(serial);
   }
   if (numbers.size() > 1) {
@@ -118,8 +117,7 @@ absl::StatusOr<ClientCertificate> CachedClientCertificate(
     const std::string& pem) {
   static absl::Mutex mu(absl::kConstInit);
   static auto* cache ABSL_GUARDED_BY(mu) =
-      new absl::flat_hash_map<std::string,
-                              absl::StatusOr<ClientCertificate>>();
+      new absl::flat_hash_map<std::string, absl::StatusOr<ClientCertificate>>();
   {
     absl::MutexLock lock(&mu);
     if (auto it = cache->find(pem); it != cache->end()) return it->second;

@@ -9,13 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "gateway/api/receipt_log_service.h"
-#include "google/protobuf/util/time_util.h"
+#include "gateway/receipts/export_lines.h"
 #include "nlohmann/json.hpp"
 
 namespace utpost::api {
 namespace {
 
-using google::protobuf::util::TimeUtil;
 using Json = nlohmann::ordered_json;
 
 // Receipts per store read.
@@ -25,45 +24,9 @@ std::string Dump(const Json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-Json HexList(const google::protobuf::RepeatedPtrField<std::string>& hashes) {
-  Json out = Json::array();
-  for (const auto& h : hashes) out.push_back(absl::BytesToHexString(h));
-  return out;
-}
-
 void AddHashes(const std::vector<std::string>& hashes,
                google::protobuf::RepeatedPtrField<std::string>* out) {
   for (const auto& h : hashes) *out->Add() = h;
-}
-
-// The line of a tree head, consistency proof or receipt (as format /1 had
-// them); the export's own statements make their lines where they are made.
-std::string LineOf(const v1::ExportReceiptsResponse& item, int64_t head_size) {
-  Json j;
-  if (item.has_tree_head()) {
-    const auto& h = item.tree_head();
-    j["type"] = "tree_head";
-    j["tree_size"] = h.tree_size();
-    j["root_hash"] = absl::BytesToHexString(h.root_hash());
-    j["time"] = TimeUtil::ToString(h.time());
-    j["jws"] = h.jws();
-  } else if (item.has_consistency()) {
-    const auto& c = item.consistency();
-    j["type"] = "consistency";
-    j["first"] = c.first();
-    j["second"] = c.second();
-    j["proof"] = HexList(c.hashes());
-  } else {
-    const auto& r = item.receipt();
-    j["type"] = "receipt";
-    j["leaf_index"] = r.leaf_index();
-    j["letter_id"] = r.letter_id();
-    j["seq"] = r.sequence();
-    j["tree_size"] = head_size;
-    j["inclusion_proof"] = HexList(r.inclusion_proof());
-    j["jws"] = r.jws();
-  }
-  return Dump(j);
 }
 
 }  // namespace
@@ -178,12 +141,12 @@ absl::Status ExportStream::Prepare() {
       c.mutable_consistency()->set_first(prev->tree_size);
       c.mutable_consistency()->set_second(head.tree_size);
       AddHashes(proof, c.mutable_consistency()->mutable_hashes());
-      c.set_line(LineOf(c, 0));
+      c.set_line(receipts::ExportItemLine(c, 0));
       pending_.push_back(std::move(c));
     }
     v1::ExportReceiptsResponse r;
     *r.mutable_tree_head() = ToApiTreeHead(head);
-    r.set_line(LineOf(r, head.tree_size));
+    r.set_line(receipts::ExportItemLine(r, head.tree_size));
     pending_.push_back(std::move(r));
     prev = &head;
   }
@@ -273,7 +236,7 @@ absl::Status ExportStream::FillReceipts() {
     lr->set_sequence(r.sequence);
     lr->set_jws(r.jws);
     AddHashes(proof, lr->mutable_inclusion_proof());
-    out.set_line(LineOf(out, target_.tree_size));
+    out.set_line(receipts::ExportItemLine(out, target_.tree_size));
     pending_.push_back(std::move(out));
     after_leaf_ = r.leaf_index;
     ++receipts_sent_;

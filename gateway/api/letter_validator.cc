@@ -54,17 +54,18 @@ bool IsBlank(absl::string_view text) {
   return absl::StripAsciiWhitespace(text).empty();
 }
 
-// One line of text a person reads: valid UTF-8 (the request parser has
-// checked; checked again for callers that built the message themselves),
-// no control or bidirectional characters, at most `max_chars` characters.
-// The length is checked first, so a huge field costs no scan.
+// One line of text a person reads: at most `max_chars` characters, valid
+// UTF-8 (the request parser has checked; checked again for callers that
+// built the message themselves), no control or bidirectional characters.
+// The length comes first: a huge field costs one counting pass and is
+// refused before anything else looks at it.
 absl::Status CheckLine(absl::string_view field, absl::string_view text,
                        size_t max_chars) {
-  if (!IsValidUtf8(View(text))) return Invalid(field, "not valid UTF-8");
   if (size_t n = CountCodePoints(View(text)); n > max_chars) {
     return Invalid(field,
                    absl::StrCat("at most ", max_chars, " characters, got ", n));
   }
+  if (!IsValidUtf8(View(text))) return Invalid(field, "not valid UTF-8");
   if (auto bad = FindForbiddenCharacter(View(text))) {
     return Invalid(field, absl::StrCat("character ", bad->position, " is ",
                                        bad->description, ", not allowed"));

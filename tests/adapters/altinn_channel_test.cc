@@ -185,6 +185,25 @@ TEST(AltinnChannelTest, ClassifiesErrors) {
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
 }
 
+// Found by fuzz/altinn_fuzzer: a number where a string belongs threw out
+// of the JSON library and ended the process.
+TEST(AltinnChannelTest, FieldsOfTheWrongTypeAreNotFatal) {
+  FakeHttpClient http([](const HttpRequest& request) {
+    if (request.method == "GET") {
+      return Reply(200, R"([{"id": 7, "type": ["x"], "resourceinstance": 1,
+                             "time": false}])");
+    }
+    return Reply(422, R"({"title": "Recipient has no inbox", "detail": 422})");
+  });
+  Fixture f(&http);
+  EXPECT_THAT(f.channel->Send(Letter()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("Recipient has no inbox")));
+  auto events = f.channel->FetchEvents(10);
+  ASSERT_THAT(events, IsOk());
+  EXPECT_TRUE(events->empty());
+}
+
 TEST(AltinnChannelTest, RetriesOnceWithANewTokenAfterA401) {
   FakeHttpClient http([](const HttpRequest& r) {
     if (FindHeader(r.headers, "Authorization") != "Bearer altinn-2") {
