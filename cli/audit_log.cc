@@ -138,6 +138,16 @@ ExportFile ReadExport(std::istream& in, const std::string& path,
     if (line == 1) f.first_type = type;
     try {
       if (type == "export") {
+        // The header is kept as it stands and read later, outside this
+        // block: its fields' types are checked here, where a mistyped one
+        // is a fault and not an exception that ends the verifier.
+        for (const char* key :
+             {"format", "tenant", "start_time", "end_time", "jws"}) {
+          (void)j.value(key, std::string());
+        }
+        for (const char* key : {"tree_size", "receipts", "letters", "lines"}) {
+          (void)j.value(key, int64_t{0});
+        }
         if (f.header.has_value()) {
           f.extra_headers.push_back(line);
         } else {

@@ -588,6 +588,21 @@ TEST_F(AuditVerifyTest, WrongCaAndUnreadableFilesAreReported) {
 // Found by fuzz/audit_export_fuzzer (fuzz/regressions/audit_export/): a
 // first receipt with leaf_index -1 was "out of order" after a receipt that
 // did not exist, and naming it read through a null pointer.
+// A header field of the wrong type ended the verifier with an uncaught
+// exception; it is a fault like any other malformed line.
+TEST(AuditExportTextTest, MistypedHeaderFieldIsAFault) {
+  for (const char* header :
+       {R"({"type":"export","format":"utpost-receipt-log-export/2","jws":5})",
+        R"({"type":"export","format":7})",
+        R"({"type":"export","format":"x","lines":"many"})"}) {
+    auto report = VerifyExportText(std::string(header) + "\n", "export.jsonl",
+                                   "certs-dev/ca.pem");
+    ASSERT_THAT(report, IsOk()) << header;
+    ASSERT_FALSE(report->faults.empty()) << header;
+    EXPECT_THAT(report->faults[0].what, HasSubstr("mistyped")) << header;
+  }
+}
+
 TEST(AuditExportTextTest, NegativeLeafIndexIsAFault) {
   const std::string text =
       R"({"type":"receipt","leaf_index":-1,"letter_id":"L","seq":1,)"
