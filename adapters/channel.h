@@ -116,6 +116,12 @@ struct SendResult {
   bool delivered = false;
   // Provider's own reference or status text, kept as evidence.
   std::string provider_reference;
+  // Who took the letter, named on the hand-over receipt: the provider's
+  // organisation number where it is known (Digipost 984661185; for DPI the
+  // mailbox provider, e-Boks 922020175; Altinn's operator Digdir 991825827;
+  // the print provider's configured number), else the provider's name.
+  // Never empty.
+  std::string provider;
 };
 
 // Something a provider reports about a letter after the hand-off: a
