@@ -4,6 +4,7 @@
 #include "CLI/CLI.hpp"
 #include "cli/audit_commands.h"
 #include "cli/commands.h"
+#include "cli/evidence_command.h"
 #include "cli/ops_commands.h"
 #include "cli/output.h"
 
@@ -109,6 +110,7 @@ int main(int argc, char** argv) {
   OpsCommands ops(&app);
 
   AuditCommands audit(app);
+  EvidenceCommand evidence(app);
 
   // Set after the subcommands, which would otherwise inherit it.
   app.footer(
@@ -154,5 +156,6 @@ int main(int argc, char** argv) {
   if (*receipts) return Receipts(conn, out, id);
   if (ops.Selected()) return ops.Run(conn, out);
   if (audit.Selected()) return audit.Run(conn, out);
+  if (evidence.Selected()) return evidence.Run(conn);
   return kUsage;
 }

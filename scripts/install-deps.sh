@@ -14,6 +14,7 @@ packages=(
   python3 python3-grpcio python3-protobuf python3-yaml
   libxml2-utils iso-codes
   prometheus
+  icc-profiles-free tzdata poppler-utils qpdf
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1812,6 +1812,7 @@ absl::StatusOr<std::vector<ReceiptRecord>> SqliteStore::LoggedReceipts(
                    "WHERE g.leaf_index > ? AND r.time_ms >= ?",
                    q.to_ms > 0 ? " AND r.time_ms < ?" : "",
                    q.tenant.empty() ? "" : " AND r.tenant = ?",
+                   q.letter_id.empty() ? "" : " AND r.letter_id = ?",
                    " ORDER BY g.leaf_index LIMIT ?");
   return Read([&](Connection& c) -> absl::StatusOr<std::vector<ReceiptRecord>> {
     ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
@@ -1820,6 +1821,7 @@ absl::StatusOr<std::vector<ReceiptRecord>> SqliteStore::LoggedReceipts(
     st.BindInt64(p++, q.from_ms);
     if (q.to_ms > 0) st.BindInt64(p++, q.to_ms);
     if (!q.tenant.empty()) st.BindText(p++, q.tenant);
+    if (!q.letter_id.empty()) st.BindText(p++, q.letter_id);
     st.BindInt64(p++, q.limit > 0 ? q.limit : 1000);
     return CollectReceipts(st);
   });
@@ -1832,7 +1834,8 @@ absl::StatusOr<LoggedReceiptCount> SqliteStore::CountLoggedReceipts(
       "JOIN receipt_log_leaves g ON g.cursor = r.cursor "
       "WHERE g.leaf_index < ? AND r.time_ms >= ?",
       q.to_ms > 0 ? " AND r.time_ms < ?" : "",
-      q.tenant.empty() ? "" : " AND r.tenant = ?");
+      q.tenant.empty() ? "" : " AND r.tenant = ?",
+      q.letter_id.empty() ? "" : " AND r.letter_id = ?");
   return Read([&](Connection& c) -> absl::StatusOr<LoggedReceiptCount> {
     ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
     int p = 1;
@@ -1840,6 +1843,7 @@ absl::StatusOr<LoggedReceiptCount> SqliteStore::CountLoggedReceipts(
     st.BindInt64(p++, q.from_ms);
     if (q.to_ms > 0) st.BindInt64(p++, q.to_ms);
     if (!q.tenant.empty()) st.BindText(p++, q.tenant);
+    if (!q.letter_id.empty()) st.BindText(p++, q.letter_id);
     ASSIGN_OR_RETURN(bool row, st.Step());
     LoggedReceiptCount out;
     if (row) {

@@ -97,6 +97,7 @@ struct TreeHead {
 // Receipts of one tenant for an export (#4).
 struct ReceiptLogQuery {
   std::string tenant;       // Empty: all tenants.
+  std::string letter_id;    // Empty: every letter.
   int64_t from_ms = 0;      // Receipt time, inclusive.
   int64_t to_ms = 0;        // Exclusive; 0: no upper bound.
   int64_t after_leaf = -1;  // Only leaves after this one (paging).
