@@ -20,14 +20,14 @@ struct BusinessRegistryOptions {
   // Base URL of Altinn. Empty: no organisation has an inbox (there is no
   // Altinn channel).
   std::string altinn_url;
+  // Not used: the register call takes a platform access token, not an
+  // Altinn token. Not owned.
+  TokenSource* altinn_tokens = nullptr;
   // A file holding an Altinn platform access token (the JWT Altinn issues
   // to a platform application), sent in the PlatformAccessToken header of
   // Altinn's register call. Read at every look-up, so that a renewed token
   // is used. Empty: Altinn's register is not asked.
   std::string platform_access_token_file;
-  // Not used: the register call takes a platform access token, not an
-  // Altinn token. Not owned.
-  TokenSource* altinn_tokens = nullptr;
 };
 
 // Returns an OrganisationRegistry that reads GET {base_url}/
