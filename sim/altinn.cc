@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "common/mask.h"
 #include "common/uuid.h"
 #include "spdlog/spdlog.h"
 
@@ -444,7 +445,7 @@ class AltinnSimImpl final : public AltinnSim {
     json errors = ValidationErrors(form, &metadata);
     if (!errors.empty()) {
       spdlog::warn("altinn: upload refused by validation: {}",
-                   Dump(errors).substr(0, 300));
+                   MaskPersonNumbersIn(Dump(errors).substr(0, 300)));
       res.status = 400;
       res.set_content(
           Dump({{"type", "https://tools.ietf.org/html/rfc9110#section-15.5.1"},
@@ -506,12 +507,14 @@ class AltinnSimImpl final : public AltinnSim {
     auto org = organisations_.find(recipient);
     if (recipient.empty() || org == organisations_.end() ||
         !org->second.altinn_party || !org->second.deleted_date.empty()) {
-      spdlog::warn("altinn: recipient {} is not an Altinn party",
-                   form.Text("recipients[0]").substr(0, 60));
+      // A person number may stand here: masked in the log and the answer.
+      const std::string shown =
+          MaskPersonNumbersIn(form.Text("recipients[0]").substr(0, 60));
+      spdlog::warn("altinn: recipient {} is not an Altinn party", shown);
       return Error(res, 404, 1029,
                    absl::StrCat("Could not find partyId for the following "
                                 "recipients: ",
-                                form.Text("recipients[0]").substr(0, 60)));
+                                shown));
     }
     const std::string resource = form.Text("correspondence.resourceId");
     const std::string key = form.Text("idempotentKey");

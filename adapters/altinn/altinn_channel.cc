@@ -60,6 +60,18 @@ std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// At most `max` bytes of `text`, cut at a character boundary (a byte count
+// is never below the character count the binding limits).
+std::string Cut(std::string_view text, size_t max) {
+  text = text.substr(0, ValidUtf8Prefix(text));
+  if (text.size() <= max) return std::string(text);
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return std::string(text.substr(0, end));
+}
+
 // The `errorCode` extension of Altinn's ProblemDetails (a number, or a
 // number in a string); 0 when there is none.
 int ErrorCodeOf(const json& p) {
@@ -81,6 +93,17 @@ std::string ProblemText(const std::string& body) {
     std::string title = StringField(p, "title");
     std::string detail = StringField(p, "detail");
     int code = ErrorCodeOf(p);
+    // ValidationProblemDetails: the first field the binding refused.
+    if (auto errors = p.find("errors"); detail.empty() && errors != p.end() &&
+                                        errors->is_object() &&
+                                        !errors->empty()) {
+      detail = errors->begin().key();
+      const json& messages = errors->begin().value();
+      if (messages.is_array() && !messages.empty() && messages[0].is_string()) {
+        absl::StrAppend(&detail, ": ", messages[0].get<std::string>());
+      }
+      detail = Cut(detail, kMaxErrorExcerpt);
+    }
     if (!title.empty() || !detail.empty() || code != 0) {
       return absl::StrCat(title, detail.empty() ? "" : ": ", detail,
                           code != 0 ? absl::StrCat(" (error ", code, ")") : "");
@@ -118,18 +141,6 @@ std::string Boundary() {
   return absl::StrCat("utpost-",
                       absl::BytesToHexString(absl::string_view(
                           reinterpret_cast<const char*>(raw), sizeof(raw))));
-}
-
-// At most `max` bytes of `text`, cut at a character boundary (a byte count
-// is never below the character count the binding limits).
-std::string Cut(std::string_view text, size_t max) {
-  text = text.substr(0, ValidUtf8Prefix(text));
-  if (text.size() <= max) return std::string(text);
-  size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
-    --end;
-  }
-  return std::string(text.substr(0, end));
 }
 
 // Percent-encodes a query value (RFC 3986 unreserved characters kept).

@@ -1,5 +1,6 @@
 #include "adapters/altinn/altinn_channel.h"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -275,6 +276,15 @@ TEST(AltinnChannelTest, ARecipientAltinnCannotReachIsARefusal) {
   EXPECT_THAT(f.channel->Send(Letter()),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("no digital inbox")));
+  // The binding's refusal names the first field.
+  status = 400;
+  body = R"({"title": "One or more validation errors occurred.",
+      "status": 400, "errors": {"recipients": ["The Recipients field is
+      required."], "correspondence.resourceId": ["x"]}})";
+  body.erase(std::remove(body.begin(), body.end(), '\n'), body.end());
+  EXPECT_THAT(f.channel->Send(Letter()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("correspondence.resourceId: x")));
   // An unknown resource is the gateway's set-up, not the letter.
   status = 400;
   body = R"({"title": "Bad Request", "errorCode": 1036})";
