@@ -359,6 +359,11 @@ class AltinnSimImpl final : public AltinnSim {
         if (absl::StartsWith(name, absl::AsciiStrToLower(prefix))) any = true;
       }
       if (!any) break;
+      if (n == 100) {  // MaxListCount(100) on content.attachments.
+        error("correspondence.content.attachments",
+              "Maximum of 100 attachments allowed.");
+        break;
+      }
       length(prefix + "sendersReference", 1, 4096, true);
       length(prefix + "fileName", 0, 255, false);
       length(prefix + "displayName", 0, 255, false);
