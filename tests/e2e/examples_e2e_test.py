@@ -1,0 +1,154 @@
+"""The integration guide's example clients (examples/python, examples/java)
+against a running stack, built and run as a case-system developer would from
+docs/integration.md: each submits a letter, watches it to a settled state
+and verifies its receipts; a resubmission with the same client_reference
+gets the same letter; a refused letter is reported with its gRPC code."""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import BERGEN, CERTS, ROOT, Stack, make_pdf, write
+
+PYTHON = "/usr/bin/python3"
+PERSON = "01817010055"  # Digipost mailbox in sim/data/persons.yaml.
+ORGANISATION = "932000008"  # No Altinn inbox (sim/data): goes to print.
+
+
+class ExamplesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(extra_config="receipt_log:\n"
+                          "  tree_head_interval_seconds: 1\n")
+        cls.work = tempfile.mkdtemp(prefix="utpost-examples-")
+        cls.pdf = os.path.join(cls.work, "vedtak.pdf")
+        write(cls.pdf, make_pdf("Vedtak om eiendomsskatt"))
+        # As the guide says: stubs from proto/ with Debian's protoc and
+        # plugins.
+        cls.stubs = os.path.join(cls.work, "stubs")
+        subprocess.run([os.path.join(ROOT, "examples", "python",
+                                     "gen-stubs.sh"), cls.stubs],
+                       check=True, timeout=120)
+        cls.java = os.path.join(cls.work, "java")
+        r = subprocess.run([os.path.join(ROOT, "examples", "java",
+                                         "build.sh"), cls.java],
+                           capture_output=True, text=True, timeout=600)
+        cls.java_build = r
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.close()
+        shutil.rmtree(cls.work, True)
+
+    def common_args(self, reference, recipient=("--person", PERSON),
+                    cursor_file=None):
+        args = ["--server", f"127.0.0.1:{self.stack.api_port}",
+                "--server-name", "localhost",
+                "--ca", f"{CERTS}/ca.pem",
+                "--cert", f"{CERTS}/tenant-{BERGEN}.pem",
+                "--key", f"{CERTS}/tenant-{BERGEN}.key",
+                *recipient, "--pdf", self.pdf,
+                "--title", "Vedtak om eiendomsskatt",
+                "--client-reference", reference, "--timeout", "90"]
+        if cursor_file:
+            args += ["--cursor-file", cursor_file]
+        return args
+
+    def python_client(self, *args):
+        env = dict(os.environ, PYTHONPATH=self.stubs)
+        return subprocess.run(
+            [PYTHON, os.path.join(ROOT, "examples", "python",
+                                  "utpost_client.py"), *args],
+            capture_output=True, text=True, timeout=180, env=env)
+
+    def java_client(self, *args):
+        self.assertEqual(self.java_build.returncode, 0,
+                         self.java_build.stdout + self.java_build.stderr)
+        return subprocess.run([os.path.join(self.java, "run"), *args],
+                              capture_output=True, text=True, timeout=180)
+
+    def check_delivered(self, r, settled="DELIVERED"):
+        out = r.stdout + r.stderr
+        self.assertEqual(r.returncode, 0, out)
+        m = re.search(r"^submitted ([0-9a-f-]{36}) \(created\)", r.stdout,
+                      re.M)
+        self.assertIsNotNone(m, out)
+        self.assertIn(f"settled {settled}", r.stdout)
+        v = re.search(r"^verified (\d+) receipts \(([A-Z_ ]+)\); newest in "
+                      r"the receipt log at tree size (\d+)$", r.stdout, re.M)
+        self.assertIsNotNone(v, out)
+        states = v.group(2).split()
+        self.assertEqual(int(v.group(1)), len(states))
+        self.assertEqual(states[0], "RECEIVED")
+        self.assertIn(settled, states)
+        # The server agrees on the state and the number of receipts.
+        letter_id = m.group(1)
+        stub = self.stack.letters()
+        from harness import letter_pb2
+        got = stub.GetLetter(letter_pb2.GetLetterRequest(
+            name="letters/" + letter_id), timeout=30)
+        receipts = stub.GetReceipts(letter_pb2.GetReceiptsRequest(
+            name="letters/" + letter_id), timeout=30).receipts
+        self.assertGreaterEqual(len(receipts), len(states))
+        self.assertEqual([letter_pb2.Letter.State.Name(x.state)
+                          for x in receipts[:len(states)]], states)
+        self.assertNotEqual(got.state, letter_pb2.Letter.STATE_UNSPECIFIED)
+        return letter_id
+
+    def test_python_client_submits_watches_and_verifies(self):
+        cursor = os.path.join(self.work, "python.cursor")
+        r = self.python_client(*self.common_args("PY-1", cursor_file=cursor))
+        letter_id = self.check_delivered(r)
+        self.assertGreater(int(open(cursor).read()), 0)
+        # The same reference again: the same letter, not a second one, and
+        # its receipts verify again (its events lie before the cursor).
+        again = self.python_client(*self.common_args("PY-1",
+                                                     cursor_file=cursor))
+        self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
+        self.assertIn(f"submitted {letter_id} (already there)", again.stdout)
+        self.assertRegex(again.stdout, r"(?m)^verified \d+ receipts")
+
+    def test_python_client_follows_a_letter_to_print(self):
+        r = self.python_client(*self.common_args(
+            "PY-2", recipient=("--organisation", ORGANISATION)))
+        self.check_delivered(r, settled="SENT_PRINT")
+
+    def test_python_client_reports_a_refusal_by_code(self):
+        r = self.python_client(*self.common_args(
+            "PY-3", recipient=("--person", "01817010056")))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("refused: INVALID_ARGUMENT: recipient.person", r.stderr)
+
+    def test_java_client_submits_watches_and_verifies(self):
+        cursor = os.path.join(self.work, "java.cursor")
+        r = self.java_client(*self.common_args("JAVA-1", cursor_file=cursor))
+        letter_id = self.check_delivered(r)
+        self.assertGreater(int(open(cursor).read()), 0)
+        again = self.java_client(*self.common_args("JAVA-1",
+                                                   cursor_file=cursor))
+        self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
+        self.assertIn(f"submitted {letter_id} (already there)", again.stdout)
+
+    def test_java_client_reports_a_refusal_by_code(self):
+        r = self.java_client(*self.common_args(
+            "JAVA-2", recipient=("--person", "01817010056")))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("refused: INVALID_ARGUMENT: recipient.person", r.stderr)
+
+    def test_a_client_certificate_without_client_auth_is_refused(self):
+        # The request-signing certificate is from the same CA but is not for
+        # logging in.
+        args = self.common_args("PY-4")
+        args[args.index("--cert") + 1] = f"{CERTS}/sender.pem"
+        args[args.index("--key") + 1] = f"{CERTS}/sender.key"
+        r = self.python_client(*args)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("refused: PERMISSION_DENIED", r.stderr)
+        self.assertIn("clientAuth", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
