@@ -16,7 +16,8 @@ packages=(
   prometheus
   python3-cryptography
   default-jdk-headless libgrpc-java libprotobuf-java protobuf-compiler-grpc-java-plugin
-  libnetty-java libperfmark-java libguava-java libgeronimo-annotation-1.3-spec-java
+  libnetty-java libnetty-tcnative-java libnetty-tcnative-jni libperfmark-java libguava-java
+  libgeronimo-annotation-1.3-spec-java
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BERGEN, CERTS, ROOT, Stack, make_pdf, write
+from harness import BERGEN, CERTS, ROOT, Stack, make_pdf, read, write
 
 PYTHON = "/usr/bin/python3"
 PERSON = "01817010055"  # Digipost mailbox in sim/data/persons.yaml.
@@ -102,7 +102,7 @@ class ExamplesTest(unittest.TestCase):
         cursor = os.path.join(self.work, "python.cursor")
         r = self.python_client(*self.common_args("PY-1", cursor_file=cursor))
         letter_id = self.check_delivered(r)
-        self.assertGreater(int(open(cursor).read()), 0)
+        self.assertGreater(int(read(cursor)), 0)
         # The same reference again: the same letter, not a second one, and
         # its receipts verify again (its events lie before the cursor).
         again = self.python_client(*self.common_args("PY-1",
@@ -126,7 +126,7 @@ class ExamplesTest(unittest.TestCase):
         cursor = os.path.join(self.work, "java.cursor")
         r = self.java_client(*self.common_args("JAVA-1", cursor_file=cursor))
         letter_id = self.check_delivered(r)
-        self.assertGreater(int(open(cursor).read()), 0)
+        self.assertGreater(int(read(cursor)), 0)
         again = self.java_client(*self.common_args("JAVA-1",
                                                    cursor_file=cursor))
         self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
