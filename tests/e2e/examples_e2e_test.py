@@ -122,6 +122,78 @@ class ExamplesTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("refused: INVALID_ARGUMENT: recipient.person", r.stderr)
 
+    def test_python_verifier_finds_a_changed_receipt_or_proof(self):
+        # The example's checks against the bundle of a real letter, then
+        # against copies with one thing changed each.
+        r = self.python_client(*self.common_args("PY-5"))
+        letter_id = self.check_delivered(r)
+        import sys
+        sys.path.insert(0, os.path.join(ROOT, "examples", "python"))
+        import utpost_client
+        from harness import letter_pb2
+        real = self.stack.letters().GetReceipts(letter_pb2.GetReceiptsRequest(
+            name="letters/" + letter_id, evidence_bundle=True), timeout=30)
+        ca = utpost_client.read_ca(f"{CERTS}/ca.pem")
+
+        class Stub:
+            def __init__(self, response):
+                self.response = response
+
+            def GetReceipts(self, request, timeout):
+                return self.response
+
+        def verify(response):
+            return utpost_client.verify_receipts(
+                Stub(response), letter_id, ca, letter_pb2.Letter.DELIVERED)
+
+        payloads, head = verify(real)
+        self.assertEqual(payloads[-1]["state"], "DELIVERED")
+
+        def changed(edit):
+            copy = letter_pb2.GetReceiptsResponse()
+            copy.CopyFrom(real)
+            edit(copy.evidence_bundle)
+            return copy
+
+        def flip_signature(b):
+            h, p, sig = b.receipts[1].jws.split(".")
+            b.receipts[1].jws = ".".join(
+                [h, p, ("A" if sig[5] != "A" else "B").join(
+                    [sig[:5], sig[6:]])])
+
+        def swap_payload(b):
+            # A validly signed receipt of the letter in another's place.
+            h, _, sig = b.receipts[1].jws.split(".")
+            b.receipts[1].jws = ".".join(
+                [h, b.receipts[2].jws.split(".")[1], sig])
+
+        def drop_receipt(b):
+            del b.receipts[2]
+
+        def bad_proof(b):
+            if b.receipts[-1].inclusion_proof:
+                b.receipts[-1].inclusion_proof[0] = bytes(32)
+            else:
+                b.receipts[-1].leaf_index += 1
+
+        for name, edit, message in [
+                ("signature", flip_signature, "signature does not verify"),
+                ("payload", swap_payload, "signature does not verify"),
+                ("missing receipt", drop_receipt, "names letter"),
+                ("inclusion proof", bad_proof, "not in the signed receipt log"),
+        ]:
+            with self.subTest(name):
+                with self.assertRaises(utpost_client.VerifyError) as e:
+                    verify(changed(edit))
+                self.assertIn(message, str(e.exception))
+        with self.subTest("another CA"):
+            stranger = utpost_client.x509.load_pem_x509_certificate(
+                read(f"{CERTS}/other-ca.pem"))
+            with self.assertRaises(utpost_client.VerifyError):
+                utpost_client.verify_receipts(
+                    Stub(real), letter_id, stranger,
+                    letter_pb2.Letter.DELIVERED)
+
     def test_java_client_submits_watches_and_verifies(self):
         cursor = os.path.join(self.work, "java.cursor")
         r = self.java_client(*self.common_args("JAVA-1", cursor_file=cursor))
