@@ -183,7 +183,8 @@ def connect(args):
     creds = grpc.ssl_channel_credentials(
         root_certificates=read(args.ca), private_key=read(args.key),
         certificate_chain=read(args.cert))
-    options = [("grpc.max_send_message_length", 64 << 20)]
+    options = [("grpc.max_send_message_length", 64 << 20),
+               ("grpc.max_receive_message_length", 64 << 20)]
     if args.server_name:
         options.append(("grpc.ssl_target_name_override", args.server_name))
     return grpc.secure_channel(args.server, creds, options=options)
