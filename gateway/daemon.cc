@@ -597,6 +597,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
   if (health || metrics_http) {
     observability::ProbeOptions probe_options;
     probe_options.topology = topology;
+    probe_options.tree_head_interval_seconds =
+        config.receipt_log().tree_head_interval_seconds();
     // A broker that hangs is as good as down, and readiness should say so
     // within seconds.
     auto probe_broker = BrokerOptionsOf(config, "probe");

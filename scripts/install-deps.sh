@@ -15,6 +15,10 @@ packages=(
   libxml2-utils iso-codes
   prometheus
   icc-profiles-free tzdata poppler-utils qpdf
+  python3-cryptography
+  default-jdk-headless libgrpc-java libprotobuf-java protobuf-compiler-grpc-java-plugin
+  libnetty-java libnetty-tcnative-java libnetty-tcnative-jni libperfmark-java libguava-java
+  libgeronimo-annotation-1.3-spec-java
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -34,3 +38,5 @@ SUDO=()
 # Utpost runs its own nodes on other ports and leaves that one alone. The
 # prometheus package is here for promtool (the tests check metrics and
 # alert rules with it); a Prometheus server it may start is not used.
+# python3-cryptography and the Java packages are for the integration
+# examples (examples/python, examples/java) that e2e_examples runs.
