@@ -226,7 +226,7 @@ int CallAndPrint(const ConnectionOptions& c, const Output& out,
   SetDeadline(&ctx, c);
   Response response;
   auto s = ((*stub).*method)(&ctx, request, &response);
-  if (!s.ok()) return Report(s);
+  if (!s.ok()) return Report(s, c);
   if (out.json) {
     PrintJson(response);
   } else {
@@ -415,7 +415,7 @@ int Watch(const ConnectionOptions& c, const Output& out, int64_t cursor,
     }
   }
   auto s = reader->Finish();
-  return s.ok() ? kOk : Report(s);
+  return s.ok() ? kOk : Report(s, c);
 }
 
 int Receipts(const ConnectionOptions& c, const Output& out,

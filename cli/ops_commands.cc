@@ -114,7 +114,7 @@ int Call(const ConnectionOptions& c, const Output& out,
   client->Prepare(&ctx);
   Response response;
   auto s = (client->ops().*method)(&ctx, request, &response);
-  if (!s.ok()) return Report(s);
+  if (!s.ok()) return Report(s, c);
   if (out.json) {
     PrintJson(response);
   } else {
@@ -271,9 +271,9 @@ int RunStatus(const ConnectionOptions& c, const Output& out,
     if (!s.ok()) {
       if (s.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
           s.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-        return Report(s);  // Refreshing will not change this.
+        return Report(s, c);  // Refreshing will not change this.
       }
-      if (out.json) Report(s);
+      if (out.json) Report(s, c);
     }
     std::cout << std::flush;
     std::this_thread::sleep_for(std::chrono::seconds(watch_seconds));
@@ -401,7 +401,7 @@ int CancelAnyTenant(const ConnectionOptions& c, const Output& out,
     }
     // An operator certificate is refused by the tenants' service: cancel
     // through the operators' one, for whichever tenant.
-    if (s.error_code() != grpc::StatusCode::PERMISSION_DENIED) return Report(s);
+    if (s.error_code() != grpc::StatusCode::PERMISSION_DENIED) return Report(s, c);
   }
   grpc::ClientContext ctx;
   client->Prepare(&ctx);
@@ -409,7 +409,7 @@ int CancelAnyTenant(const ConnectionOptions& c, const Output& out,
   request.set_name(id);
   v1::OpsLetter letter;
   auto s = client->ops().CancelLetter(&ctx, request, &letter);
-  if (!s.ok()) return Report(s);
+  if (!s.ok()) return Report(s, c);
   if (out.json) {
     PrintJson(letter);
   } else {
