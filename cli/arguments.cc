@@ -52,10 +52,10 @@ absl::StatusOr<Letter::State> ParseState(const std::string& text,
   std::vector<std::string> names;
   for (Letter::State s : LetterStates()) names.push_back(Letter::State_Name(s));
   const std::string near = ClosestMatch(upper, names);
-  return absl::InvalidArgumentError(
-      absl::StrCat(flag, ": unknown state \"", text, "\"",
-                   near.empty() ? "" : absl::StrCat("; did you mean ", near, "?"),
-                   " (valid, any case: ", StateList(), ")"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      flag, ": unknown state \"", text, "\"",
+      near.empty() ? "" : absl::StrCat("; did you mean ", near, "?"),
+      " (valid, any case: ", StateList(), ")"));
 }
 
 absl::Status CheckChannel(const std::string& text, const std::string& flag) {
@@ -112,11 +112,10 @@ absl::StatusOr<LetterArgument> ParseLetterArgument(const std::string& text) {
     return out;
   }
   const std::string lower = absl::AsciiStrToLower(id);
-  const bool hex = !lower.empty() &&
-                   std::all_of(lower.begin(), lower.end(), [](char c) {
-                     return std::isxdigit(static_cast<unsigned char>(c)) ||
-                            c == '-';
-                   });
+  const bool hex =
+      !lower.empty() && std::all_of(lower.begin(), lower.end(), [](char c) {
+        return std::isxdigit(static_cast<unsigned char>(c)) || c == '-';
+      });
   if (!hex || lower.size() > 36) {
     return absl::InvalidArgumentError(absl::StrCat(
         "\"", text,

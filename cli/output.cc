@@ -1,5 +1,7 @@
 #include "cli/output.h"
 
+#include <unistd.h>
+
 #include <iostream>
 #include <string>
 
@@ -7,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "cli/tls_probe.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
@@ -94,19 +97,19 @@ TransportFailure ClassifyTransportFailure(const grpc::Status& s) {
   // certificate, or sends none at all (TLS 1.3 tells the client only at
   // its first read).
   for (const char* alert :
-       {"alert_certificate_required", "alert_unknown_ca", "alert_bad_certificate",
-        "alert_certificate_unknown", "alert_certificate_expired",
-        "alert_certificate_revoked", "alert_unsupported_certificate",
-        "alert_access_denied", "alert_handshake_failure", "tlsv13 alert",
-        "tlsv1 alert", "sslv3 alert"}) {
+       {"alert_certificate_required", "alert_unknown_ca",
+        "alert_bad_certificate", "alert_certificate_unknown",
+        "alert_certificate_expired", "alert_certificate_revoked",
+        "alert_unsupported_certificate", "alert_access_denied",
+        "alert_handshake_failure", "tlsv13 alert", "tlsv1 alert",
+        "sslv3 alert"}) {
     if (absl::StrContains(m, alert)) {
       return TransportFailure::kClientCertificateRefused;
     }
   }
   if (absl::StrContains(m, "certificate verify failed") ||
       absl::StrContains(m, "certificate_verify_failed") ||
-      absl::StrContains(m, "peer name") ||
-      absl::StrContains(m, "hostname")) {
+      absl::StrContains(m, "peer name") || absl::StrContains(m, "hostname")) {
     return TransportFailure::kServerCertificateRejected;
   }
   if (absl::StrContains(m, "handshake")) {
@@ -131,7 +134,22 @@ int ExitCodeFor(const grpc::Status& s) {
 }
 
 int Report(const grpc::Status& s, const ConnectionOptions& c) {
-  switch (ClassifyTransportFailure(s)) {
+  TransportFailure failure = ClassifyTransportFailure(s);
+  std::string detail = s.error_message();
+  if (failure == TransportFailure::kNone &&
+      s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    // A certificate refused after a TLS 1.3 handshake reaches gRPC as a
+    // closed socket; ask the server ourselves before saying "unreachable".
+    const TlsProbeResult probe = ProbeTls(c);
+    if (probe.verdict == TlsProbeResult::kClientCertRefused) {
+      failure = TransportFailure::kClientCertificateRefused;
+      detail = probe.detail;
+    } else if (probe.verdict == TlsProbeResult::kServerCertUntrusted) {
+      failure = TransportFailure::kServerCertificateRejected;
+      detail = probe.detail;
+    }
+  }
+  switch (failure) {
     case TransportFailure::kClientCertificateRefused:
       std::cerr << "utpostctl: TLS handshake refused by " << c.server
                 << ": the server did not accept the client certificate "
@@ -139,8 +157,7 @@ int Report(const grpc::Status& s, const ConnectionOptions& c) {
                 << ".\n  Check that it is signed by the CA utpostd trusts "
                    "(its tls.client_ca_file), has not expired, is meant for "
                    "client authentication, and that --key "
-                << c.key_file << " is its key.\n  (" << s.error_message()
-                << ")\n";
+                << c.key_file << " is its key.\n  (" << detail << ")\n";
       return kRefused;
     case TransportFailure::kServerCertificateRejected:
       std::cerr << "utpostctl: TLS handshake failed with " << c.server
@@ -148,12 +165,12 @@ int Report(const grpc::Status& s, const ConnectionOptions& c) {
                 << c.ca_file
                 << ".\n  Check that --ca is the CA that signed utpostd's "
                    "certificate and that --server names a host in it.\n  ("
-                << s.error_message() << ")\n";
+                << detail << ")\n";
       return kRefused;
     case TransportFailure::kHandshakeFailed:
       std::cerr << "utpostctl: TLS handshake with " << c.server
-                << " failed (client certificate " << c.cert_file
-                << ", CA " << c.ca_file << "): " << s.error_message() << "\n";
+                << " failed (client certificate " << c.cert_file << ", CA "
+                << c.ca_file << "): " << detail << "\n";
       return kRefused;
     case TransportFailure::kNone:
       break;
@@ -178,6 +195,8 @@ std::string ToJson(const google::protobuf::Message& m) {
   FixNumbers(m.GetDescriptor(), parsed);
   return parsed.dump();
 }
+
+bool IsTerminal(StandardStream stream) { return isatty(stream) == 1; }
 
 void PrintJson(const google::protobuf::Message& m) {
   std::cout << ToJson(m) << "\n";

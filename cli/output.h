@@ -40,6 +40,11 @@ int Report(const grpc::Status& s, const ConnectionOptions& c);
 // present, and 64-bit integers as JSON numbers (protobuf's printer quotes
 // them), so that `jq '.parked > 0'` works.
 std::string ToJson(const google::protobuf::Message& m);
+// Whether a stream is a terminal: progress frames, screen clearing and
+// confirmation prompts are for terminals only.
+enum StandardStream { kStdin = 0, kStdout = 1, kStderr = 2 };
+bool IsTerminal(StandardStream stream);
+
 // ToJson(m) and a newline on stdout.
 void PrintJson(const google::protobuf::Message& m);
 

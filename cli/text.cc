@@ -29,7 +29,7 @@ std::string ClosestMatch(std::string_view word,
   std::string best;
   int best_distance = 0;
   for (const auto& c : candidates) {
-    if (c.empty() || c == word) continue;
+    if (c.empty()) continue;
     int d = EditDistance(word, c);
     const int longer = static_cast<int>(std::max(word.size(), c.size()));
     const int limit = std::max(1, std::min(2, longer / 3));
@@ -53,12 +53,28 @@ std::string CutMiddle(std::string_view s, size_t width) {
   // The end carries the serial number; give it the larger half.
   const size_t head = keep / 2;
   const size_t tail = keep - head;
-  return absl::StrCat(s.substr(0, head), kEllipsis,
-                      s.substr(s.size() - tail));
+  std::string out(s.substr(0, head));
+  out += kEllipsis;
+  out += s.substr(s.size() - tail);
+  return out;
 }
 
 std::string Counted(int64_t n, std::string_view singular) {
-  return absl::StrCat(n, " ", singular, n == 1 ? "" : "s");
+  std::string out = absl::StrCat(n, " ");
+  out += singular;
+  if (n != 1) out += "s";
+  return out;
+}
+
+std::string BatchSummary(const BatchCounts& c) {
+  std::string out =
+      absl::StrCat(c.submitted, " submitted, ", c.already_submitted,
+                   " already submitted, ", c.refused, " refused");
+  if (c.invalid > 0) absl::StrAppend(&out, ", ", c.invalid, " invalid");
+  if (c.unreachable > 0) {
+    absl::StrAppend(&out, ", ", c.unreachable, " unreachable");
+  }
+  return out;
 }
 
 }  // namespace utpost::cli

@@ -29,6 +29,18 @@ std::string CutMiddle(std::string_view s, size_t width);
 // "1 letter", "0 letters", "12 letters": `singular` plus "s" unless n == 1.
 std::string Counted(int64_t n, std::string_view singular);
 
+// What happened to the letters of a batch submission.
+struct BatchCounts {
+  int64_t submitted = 0;          // Created by this run.
+  int64_t already_submitted = 0;  // Created earlier (same reference, body).
+  int64_t refused = 0;            // The server refused them.
+  int64_t invalid = 0;            // Unreadable or malformed files.
+  int64_t unreachable = 0;        // Not answered in time.
+};
+// "12 submitted, 3 already submitted, 1 refused": the first three always,
+// invalid and unreachable only when not zero.
+std::string BatchSummary(const BatchCounts& counts);
+
 }  // namespace utpost::cli
 
 #endif  // UTPOST_CLI_TEXT_H_

@@ -21,10 +21,8 @@ const CLI::App* FindSubcommand(const CLI::App& app, const std::string& name) {
 }
 
 bool HasPositionals(const CLI::App& app) {
-  return !app
-              .get_options([](const CLI::Option* o) {
-                return o->get_positional();
-              })
+  return !app.get_options(
+                 [](const CLI::Option* o) { return o->get_positional(); })
               .empty();
 }
 
@@ -69,8 +67,7 @@ std::string DiagnoseUnknown(const CLI::App& app,
     if (absl::StartsWith(arg, "-") && arg.size() > 1) {
       const bool long_form = absl::StartsWith(arg, "--");
       const size_t eq = arg.find('=');
-      const std::string name =
-          long_form ? arg.substr(0, eq) : arg.substr(0, 2);
+      const std::string name = long_form ? arg.substr(0, eq) : arg.substr(0, 2);
       const CLI::Option* o = FindOption(chain, name);
       if (o == nullptr) {
         if (!long_form) return "";  // Short options: leave it to CLI11.
@@ -87,8 +84,7 @@ std::string DiagnoseUnknown(const CLI::App& app,
           long_form ? eq != std::string::npos : arg.size() > 2;
       if (o->get_items_expected_max() > 0 && !inline_value &&
           i + 1 < args.size() &&
-          !(o->get_expected_min() == 0 &&
-            absl::StartsWith(args[i + 1], "-"))) {
+          !(o->get_expected_min() == 0 && absl::StartsWith(args[i + 1], "-"))) {
         ++i;
       }
       continue;
@@ -108,9 +104,9 @@ std::string DiagnoseUnknown(const CLI::App& app,
       return absl::StrCat(
           "unknown command \"", arg, "\"",
           where.empty() ? "" : absl::StrCat(" for \"", where, "\""),
-          near.empty() ? absl::StrCat("; the commands are ",
-                                      absl::StrJoin(names, ", "))
-                       : absl::StrCat("; did you mean \"", near, "\"?"));
+          near.empty()
+              ? absl::StrCat("; the commands are ", absl::StrJoin(names, ", "))
+              : absl::StrCat("; did you mean \"", near, "\"?"));
     }
   }
   return "";
