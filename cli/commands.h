@@ -1,6 +1,7 @@
 // utpostctl's commands. Each returns the process exit code:
-//   0 success, 1 the server refused or failed the call, 2 bad usage or
-//   unreadable input, 3 could not reach the server.
+//   0 success, 1 the server refused or failed the call (a refused TLS
+//   handshake included), 2 bad usage or input found before any call,
+//   3 could not reach the server (kOk... in output.h).
 #ifndef UTPOST_CLI_COMMANDS_H_
 #define UTPOST_CLI_COMMANDS_H_
 
@@ -43,9 +44,10 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
 int FollowLetters(const ConnectionOptions& c, const Output& out,
                   const std::shared_ptr<grpc::Channel>& channel,
                   std::map<std::string, v1::Letter::State> letters);
-// `id_or_prefix`: a letter id or a unique prefix of one (ResolveLetterId).
+// `id`: a letter id or a unique prefix of one (ResolveLetterId).
 int Get(const ConnectionOptions& c, const Output& out, const std::string& id);
 // One page of letters; `page_token` is a previous page's next_page_token.
+// `state` in any case; `page_size` 1 to 1000 (else exit 2, no call).
 int List(const ConnectionOptions& c, const Output& out,
          const std::string& state, const std::string& client_reference,
          int page_size, const std::string& page_token);
@@ -53,6 +55,7 @@ int List(const ConnectionOptions& c, const Output& out,
 // after that event.
 int Watch(const ConnectionOptions& c, const Output& out, int64_t cursor,
           bool only_new);
+// `id` as for Get.
 int Receipts(const ConnectionOptions& c, const Output& out,
              const std::string& id);
 

@@ -199,6 +199,11 @@ int main(int argc, char** argv) {
   if (*get) return Get(conn, out, id);
   if (*list) return List(conn, out, state, reference, page_size, page_token);
   if (*watch) {
+    if (cursor < 0) {
+      std::cerr << "utpostctl watch: --cursor: " << cursor
+                << " is negative; give the #N of a watch line, or 0\n";
+      return kUsage;
+    }
     conn.timeout_seconds = 0;
     return Watch(conn, out, cursor, only_new);
   }
