@@ -478,10 +478,17 @@ files: [{ref}.pdf]
         self.assertIsInstance(s["outbox_pending"], int)
         self.assertIn("paused_channels", s)
         self.assertEqual(s["broker_error"], "")
-        letter_id = self.submit_new("json")
-        got = json.loads(self.ctl("get", letter_id, "--json").stdout)
-        self.assertIsInstance(got["documents"][0]["size_bytes"], int)
-        self.assertEqual(got["reason"], "")
+        # A fresh letter, as the submission answers it: nothing has gone
+        # wrong, so its reason is empty, and present.
+        ref = f"json-{time.time_ns()}"
+        path = self.letter_file(os.path.join(self.stack.work, ref),
+                                "letter.yaml", ref)
+        r = self.ctl("submit", path, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        letter = json.loads(r.stdout)["letter"]
+        self.assertIsInstance(letter["documents"][0]["size_bytes"], int)
+        self.assertGreater(letter["documents"][0]["size_bytes"], 0)
+        self.assertEqual(letter["reason"], "")
 
     def print_letter(self, ref):
         """A letter file for a person reserved against digital post."""
