@@ -22,6 +22,7 @@
 #include "cli/letter_lookup.h"
 #include "cli/output.h"
 #include "cli/text.h"
+#include "cli/tls_probe.h"
 #include "common/logging/logging.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/util/json_util.h"
@@ -131,6 +132,14 @@ bool LoadLetter(const std::string& letter_file,
   return LoadLetterText(std::move(text), letter_file,
                         fs::path(letter_file).parent_path(), pdfs, request,
                         error);
+}
+
+// Whether the server refused our certificate, asked at most once per
+// `once` (ProbeTls); the answer stays in `*probe`.
+bool HandshakeRefused(const ConnectionOptions& c, std::once_flag* once,
+                      TlsProbeResult* probe) {
+  std::call_once(*once, [&] { *probe = ProbeTls(c); });
+  return probe->verdict == TlsProbeResult::kClientCertRefused;
 }
 
 // One letter of a batch: where it came from, and its text when the batch
@@ -306,6 +315,9 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
   auto stub = v1::LetterService::NewStub(channel);
 
   const bool frames = !out.json && IsTerminal(kStderr);
+  // A refused certificate reaches gRPC as a closed socket; asked once.
+  std::once_flag probe_once;
+  TlsProbeResult probe;
   std::atomic<size_t> next{0}, done{0};
   std::mutex mu;
   std::vector<std::pair<std::string, std::string>> failures;
@@ -333,6 +345,14 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
           error =
               absl::StrCat(CodeName(s.error_code()), ": ", s.error_message());
           code = ExitCodeFor(s);
+          if (code == kUnreachable &&
+              HandshakeRefused(c, &probe_once, &probe)) {
+            error =
+                "TLS handshake refused: the server did not accept the "
+                "client certificate " +
+                c.cert_file + " (" + probe.detail + ")";
+            code = kRefused;
+          }
         }
       }
       std::lock_guard<std::mutex> lock(mu);

@@ -404,6 +404,14 @@ files: [{ref}.pdf]
         self.assertNotIn("unreachable", r.stderr)
         # The same server answers a proper certificate meanwhile.
         self.assertEqual(self.ctl("list", "--page-size", "1").returncode, 0)
+        # In a batch: each letter counted refused, with the reason.
+        d = self.batch_dir("stranger", 2)
+        r = self.ctl("--cert", f"{CERTS}/stranger.pem",
+                     "--key", f"{CERTS}/stranger.key", "submit", "--batch", d)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("0 submitted, 0 already submitted, 2 refused\n",
+                      r.stdout)
+        self.assertIn("TLS handshake refused", r.stdout)
         # A server certificate our CA did not sign: also a handshake
         # failure, naming --ca.
         r = self.ctl("--ca", f"{CERTS}/other-ca.pem", "list")
