@@ -226,10 +226,16 @@ absl::Status LetterServiceImpl::DoListLetters(
     return absl::InvalidArgumentError(
         absl::StrCat("state: unknown value ", request->state()));
   }
+  if (!request->id_prefix().empty() &&
+      !IsLetterIdPrefix(request->id_prefix())) {
+    return absl::InvalidArgumentError(
+        "id_prefix: expected up to 36 lowercase hex digits and dashes");
+  }
   store::ListFilter filter;
   filter.tenant = *tenant;
   filter.state = request->state();
   filter.client_reference = request->client_reference();
+  filter.id_prefix = request->id_prefix();
   filter.page_size = request->page_size() == 0 ? 100 : request->page_size();
   filter.page_token = request->page_token();
   auto page = store_->ListLetters(filter);

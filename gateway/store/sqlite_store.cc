@@ -1185,6 +1185,7 @@ absl::StatusOr<LetterPage> SqliteStore::ListLetters(const ListFilter& f) {
   all.tenant = f.tenant;
   all.state = f.state;
   all.client_reference = f.client_reference;
+  all.id_prefix = f.id_prefix;
   all.page_size = f.page_size;
   all.page_token = f.page_token;
   return ListLettersForOps(all);
@@ -2004,6 +2005,8 @@ absl::StatusOr<LetterPage> SqliteStore::ListLettersForOps(
   if (!f.channel.empty()) where.push_back("channel = ?");
   if (!f.client_reference.empty()) where.push_back("client_reference = ?");
   if (!f.reason_contains.empty()) where.push_back("instr(reason, ?) > 0");
+  // GLOB is case-sensitive, as ids are; the prefix has no wildcards.
+  if (!f.id_prefix.empty()) where.push_back("id GLOB ?");
   if (f.created_before_ms > 0) where.push_back("create_time_ms < ?");
   if (f.created_after_ms > 0) where.push_back("create_time_ms > ?");
   if (after.has_value()) where.push_back("(create_time_ms, id) < (?, ?)");
@@ -2020,6 +2023,7 @@ absl::StatusOr<LetterPage> SqliteStore::ListLettersForOps(
     if (!f.channel.empty()) st.BindText(p++, f.channel);
     if (!f.client_reference.empty()) st.BindText(p++, f.client_reference);
     if (!f.reason_contains.empty()) st.BindText(p++, f.reason_contains);
+    if (!f.id_prefix.empty()) st.BindText(p++, f.id_prefix + "*");
     if (f.created_before_ms > 0) st.BindInt64(p++, f.created_before_ms);
     if (f.created_after_ms > 0) st.BindInt64(p++, f.created_after_ms);
     if (after.has_value()) {

@@ -185,6 +185,8 @@ struct ListFilter {
   std::string tenant;  // Empty: all tenants (operators only).
   State state = ::utpost::v1::Letter::STATE_UNSPECIFIED;  // Unset: any.
   std::string client_reference;
+  // Ids starting with this; only [0-9a-f-] (checked by the caller).
+  std::string id_prefix;
   int32_t page_size = 100;
   // Exclusive upper bound for paging, from the last page; "" starts at the
   // newest.
