@@ -40,7 +40,7 @@ inline const std::vector<std::string>& DefaultTokenScopes() {
   static const auto* scopes = new std::vector<std::string>{
       "krr:global/kontaktinformasjon.read", "krr:global/digitalpost.read",
       "altinn:correspondence.write", "digdir:dpi:message.out",
-      "digdir:dpi:message.in"};
+      "digdir:dpi:message.in", "digitalpostinnbygger:send"};
   return *scopes;
 }
 
