@@ -58,9 +58,9 @@ constexpr char kInScope[] = "digitalpostinnbygger:send";
 // (its returpostkvittering row lacks "returpostkvittering##"; the pattern
 // of the other rows is used).
 std::string ReceiptStandard(const std::string& type) {
-  return absl::StrCat("urn:fdc:digdir.no:2020:innbyggerpost:xsd:digital::",
-                      type, "##urn:fdc:digdir.no:2020:innbyggerpost:schema:",
-                      type, "::1.0");
+  return absl::StrCat(
+      "urn:fdc:digdir.no:2020:innbyggerpost:xsd:digital::", type,
+      "##urn:fdc:digdir.no:2020:innbyggerpost:schema:", type, "::1.0");
 }
 
 template <typename T, void (*Free)(T*)>
@@ -903,10 +903,11 @@ class DpiSimImpl final : public DpiSim {
         "avsenderidentifikator", "kanal", "page_size", "page"};
     for (const auto& [name, value] : req.params) {
       if (kParameters.count(name) == 0) {
-        return Problem(res, 400, "Bad Request",
-                       absl::StrCat("unknown query parameter ", name.substr(0, 40),
-                                    "; the parameters are avsenderidentifikator, "
-                                    "kanal, page_size, page"));
+        return Problem(
+            res, 400, "Bad Request",
+            absl::StrCat("unknown query parameter ", name.substr(0, 40),
+                         "; the parameters are avsenderidentifikator, "
+                         "kanal, page_size, page"));
       }
     }
     int page_size = 100;

@@ -53,12 +53,13 @@
 //
 // Receipts are JWS (RS256, x5c = the provider certificate) whose payload is
 // the published receipt shape (schemas/dpi/innbyggerpost_dpi_<type>_1_0
-// .schema.json): {"standardBusinessDocument": {"standardBusinessDocumentHeader":
-// {sender 0192:922020175, receiver the message's sender, documentIdentification
-// {type, instanceIdentifier = the receipt id}, businessScope ConversationId =
-// the message id}, "<type>": {"avsender", "mottaker", "tidspunkt", and
-// "feiltype"/"detaljer" for feil, "varslingskanal"/"beskrivelse" for
-// varslingfeiletkvittering}}}.
+// .schema.json): {"standardBusinessDocument": {
+//   "standardBusinessDocumentHeader": {sender 0192:922020175, receiver the
+//     message's sender, documentIdentification {type, instanceIdentifier =
+//     the receipt id}, businessScope ConversationId = the message id},
+//   "<type>": {"avsender", "mottaker", "tidspunkt", and "feiltype"/
+//     "detaljer" for feil, "varslingskanal"/"beskrivelse" for
+//     varslingfeiletkvittering}}}.
 // After an accepted message: leveringskvittering at once, and
 // aapningskvittering after the configured read delay (never by default).
 #ifndef UTPOST_SIM_DPI_H_

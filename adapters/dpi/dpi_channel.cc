@@ -213,9 +213,9 @@ class DpiChannel final : public Channel {
     }
     // Rejected receipts stay unread at the provider, ahead of newer ones:
     // ask for enough to see past them.
-    int page_size = static_cast<int>(std::min<size_t>(
-        static_cast<size_t>(options_.receipt_page_size),
-        static_cast<size_t>(max) + skipped));
+    int page_size = static_cast<int>(
+        std::min<size_t>(static_cast<size_t>(options_.receipt_page_size),
+                         static_cast<size_t>(max) + skipped));
     HttpRequest request;
     request.method = "GET";
     request.url = absl::StrCat(
@@ -448,7 +448,8 @@ class DpiChannel final : public Channel {
 
   absl::StatusOr<ProviderEvent> ToEvent(const std::string& jws) const {
     if (jws.empty()) {
-      return absl::InvalidArgumentError("queue entry without forretningsmelding");
+      return absl::InvalidArgumentError(
+          "queue entry without forretningsmelding");
     }
     ASSIGN_OR_RETURN(json payload, verifier_->Verify(jws));
     ASSIGN_OR_RETURN(ProviderEvent event, ParseDpiReceipt(payload));

@@ -214,10 +214,10 @@ TEST_F(DpiSimTest, LetterIsAcceptedAndReceiptsComeBackDeliveredThenRead) {
   absl::StatusOr<nlohmann::json> receipt =
       (*verifier)->Verify(events[0].evidence);
   ASSERT_THAT(receipt, IsOk());
-  EXPECT_EQ((*receipt)["standardBusinessDocument"]
-                      ["standardBusinessDocumentHeader"]
-                      ["documentIdentification"]["type"],
-            "leveringskvittering");
+  EXPECT_EQ(
+      (*receipt)["standardBusinessDocument"]["standardBusinessDocumentHeader"]
+                ["documentIdentification"]["type"],
+      "leveringskvittering");
 
   // Until confirmed, the queue gives it again.
   EXPECT_EQ(Fetch(channel.get())[0].event_id, events[0].event_id);
