@@ -25,6 +25,7 @@
 #include "absl/strings/str_join.h"
 #include "adapters/dpi/dpi_channel.h"
 #include "adapters/dpi/dpi_crypto.h"
+#include "adapters/dpi/dpi_factory.h"
 #include "adapters/http/fake_http_client.h"
 #include "adapters/http/token_source.h"
 #include "common/clock.h"
@@ -294,6 +295,40 @@ TEST_F(DpiReceiptsTest, AKanalTheOpenApiForbidsIsASetUpError) {
   EXPECT_THAT(NewDpiChannel(options, &http, &tokens_), IsOk());
   options.receipt_page_size = 0;
   EXPECT_THAT(NewDpiChannel(options, &http, &tokens_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("dpi.receipt_page_size")));
+}
+
+TEST_F(DpiReceiptsTest, ConfiguredKanalAndPageSizeReachTheListing) {
+  json list = json::array();
+  FakeHttpClient http(Queue(&list));
+  config::v1::Providers providers;
+  config::v1::Dpi* dpi = providers.mutable_dpi();
+  dpi->set_url("https://dpi.example");
+  dpi->set_signing_key_file("certs-dev/sender.key");
+  dpi->set_certificate_file("certs-dev/sender.pem");
+  dpi->set_provider_certificate_file("certs-dev/dpi-provider.pem");
+  dpi->set_kanal("saksystem-7");
+  dpi->set_receipt_page_size(3);
+  AdapterContext context;
+  context.http = &http;
+  context.clock = &clock_;
+  context.tokens = &tokens_;
+  absl::StatusOr<std::unique_ptr<Channel>> channel =
+      DpiAdapter().make(providers, context);
+  ASSERT_THAT(channel, IsOk());
+  ASSERT_THAT((*channel)->FetchEvents(50), IsOk());
+  ASSERT_THAT(http.requests(), SizeIs(1));
+  EXPECT_EQ(http.requests()[0].url,
+            "https://dpi.example/messages/in?page_size=3&kanal=saksystem-7");
+
+  dpi->set_kanal("saksystem 7");
+  EXPECT_THAT(
+      DpiAdapter().make(providers, context),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dpi.kanal")));
+  dpi->set_kanal("");
+  dpi->set_receipt_page_size(1001);
+  EXPECT_THAT(DpiAdapter().make(providers, context),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("dpi.receipt_page_size")));
 }
