@@ -11,7 +11,7 @@ packages=(
   libsqlite3-dev libcurl4-openssl-dev libssl-dev openssl ca-certificates
   libqpdf-dev libseccomp-dev libcpp-httplib-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libyaml-cpp-dev libcli11-dev libhpdf-dev fonts-dejavu-core libzip-dev
-  python3 python3-grpcio python3-protobuf python3-yaml
+  python3 python3-grpcio python3-protobuf python3-yaml python3-jsonschema
   libxml2-utils iso-codes
   prometheus
   icc-profiles-free tzdata poppler-utils qpdf

@@ -44,7 +44,8 @@ inline const std::vector<std::string>& DefaultTokenScopes() {
                                    "altinn:serviceowner",
                                    "altinn:events.subscribe",
                                    "digdir:dpi:message.out",
-                                   "digdir:dpi:message.in"};
+                                   "digdir:dpi:message.in",
+                                   "digitalpostinnbygger:send"};
   return *scopes;
 }
 
