@@ -55,7 +55,7 @@ int EvidenceCommand::Run(const ConnectionOptions& c) {
   }
   auto stub = v1::LetterService::NewStub(*channel);
   grpc::Status s = stub->GetReceipts(&ctx, request, &response);
-  if (!s.ok()) return Report(s);
+  if (!s.ok()) return Report(s, c);
   std::ofstream file(output_, std::ios::binary | std::ios::trunc);
   file << response.evidence_bundle().summary_pdf();
   file.close();
