@@ -154,8 +154,8 @@ struct SimulatorOptions {
   std::string dpi_mailbox_key_file = "certs-dev/eboks-mailbox.key";
   std::string dpi_receipt_cert_file = "certs-dev/dpi-provider.pem";
   std::string dpi_receipt_key_file = "certs-dev/dpi-provider.key";
-  // Decides a DPI bearer token for a scope ("digdir:dpi:message.out" or
-  // "digdir:dpi:message.in"). Null: any non-empty token.
+  // Decides a DPI bearer token for a scope ("digitalpostinnbygger:send").
+  // Null: any non-empty token.
   std::function<bool(const std::string& token, const std::string& scope)>
       dpi_token_check;
   // Largest accepted difference between a request's Date and the clock.
