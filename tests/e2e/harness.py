@@ -362,7 +362,7 @@ providers:
   dpi:
     url: {sim}
     signing_key_file: {CERTS}/sender.key
-    certificate_file: {CERTS}/sender.pem
+    certificate_file: {CERTS}/sender-chain.pem
     provider_certificate_file: {CERTS}/dpi-provider.pem
     provider_ca_file: {CERTS}/ca.pem
 retry:
