@@ -16,9 +16,6 @@
 #                                   key rotation tests and examples
 #   sender.pem / sender.key         RSA-2048 business certificate that signs
 #                                   requests to the mailbox provider
-#   sender-chain.pem                sender.pem followed by ca.pem: the whole
-#                                   chain up to the root, as the DPI package
-#                                   signature carries it
 #   other-ca.pem, stranger.pem/.key a second CA and a client certificate it
 #                                   issued, for tests of refused clients
 #   two-orgs.pem / two-orgs.key     a client certificate whose subject names
@@ -88,7 +85,6 @@ leaf two-orgs "$subj_base/O=Bergen kommune/organizationIdentifier=NTRNO-96433853
 ca other-ca "$subj_base/O=Somebody else/CN=Unrelated CA"
 leaf stranger "$subj_base/O=Bergen kommune/organizationIdentifier=NTRNO-964338531/CN=Impostor" other-ca rsa \
   "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth"
-cat sender.pem ca.pem > sender-chain.pem
 rm -f other-ca.key ./*.srl
 chmod 600 ./*.key
 echo "certs-dev: development PKI written to $(pwd) (NOT FOR PRODUCTION)"

@@ -185,7 +185,7 @@ bool IsKanal(absl::string_view s) {
 absl::StatusOr<json> AddressJson(const PostalAddress& a, absl::StatusCode code,
                                  absl::string_view what) {
   auto bad = [&](absl::string_view why) {
-    return absl::Status(code, absl::StrCat("dpi_print: ", what, ": ", why));
+    return absl::Status(code, absl::StrCat("dpi-print: ", what, ": ", why));
   };
   std::vector<std::string> lines;
   for (const std::string& line : a.lines) {
@@ -298,7 +298,7 @@ class DpiChannel final : public Channel {
   }
 
   std::string name() const override {
-    return kind_ == DpiKind::kDigital ? "dpi" : "dpi_print";
+    return kind_ == DpiKind::kDigital ? "dpi" : "dpi-print";
   }
 
   absl::StatusOr<SendResult> Send(const OutgoingLetter& letter) override {

@@ -150,7 +150,7 @@ struct DpiOptions {
 absl::StatusOr<std::unique_ptr<Channel>> NewDpiChannel(
     const DpiOptions& options, HttpClient* http, TokenSource* tokens);
 
-// Print through DPI: the channel named "dpi_print", made from the same
+// Print through DPI: the channel named "dpi-print", made from the same
 // code, sending the "utskrift" business message with the package
 // encrypted to options.print_certificate_file. The letter needs a
 // recipient address (name, 1 to 4 lines of at most 100 characters; in

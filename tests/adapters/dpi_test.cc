@@ -856,7 +856,7 @@ TEST_F(DpiPrintChannelTest, SendsUtskriftToThePrintProvider) {
   });
   StaticTokenSource tokens("t0k3n");
   auto channel = MakePrint(&http, &tokens);
-  EXPECT_EQ(channel->name(), "dpi_print");
+  EXPECT_EQ(channel->name(), "dpi-print");
   absl::StatusOr<SendResult> result = channel->Send(PrintLetter());
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->provider, "974761076");

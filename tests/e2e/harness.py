@@ -370,7 +370,8 @@ providers:
   dpi:
     url: {sim}
     signing_key_file: {CERTS}/sender.key
-    certificate_file: {CERTS}/sender-chain.pem
+    certificate_file: {CERTS}/sender.pem
+    certificate_root_file: {CERTS}/ca.pem
     provider_certificate_file: {CERTS}/dpi-provider.pem
     provider_ca_file: {CERTS}/ca.pem
 retry:
