@@ -154,6 +154,7 @@ void RegisterBuiltinAdapters(AdapterRegistry* registry) {
   // Names are fixed and distinct, so registration cannot fail here.
   (void)registry->RegisterChannel("digipost", DigipostAdapter());
   (void)registry->RegisterChannel("dpi", DpiAdapter());
+  (void)registry->RegisterChannel("dpi-print", DpiPrintAdapter());
   (void)registry->RegisterChannel("altinn", AltinnAdapter());
   (void)registry->RegisterChannel("print", PrintAdapter());
   (void)registry->RegisterRegistry("krr", KrrAdapter());

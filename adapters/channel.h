@@ -29,6 +29,11 @@ struct PersonContact {
   // The mailbox's encryption certificate (DER, from the registry's
   // "sertifikat"); DPI encrypts the document package to it. May be empty.
   std::string mailbox_certificate;
+  // Where the person takes notices of new post ("kontaktinformasjon":
+  // "epostadresse", "mobiltelefonnummer"); empty when unknown. DPI names
+  // them in the business message's "varsler".
+  std::string email;
+  std::string mobile;
 };
 
 // Thread-safe.

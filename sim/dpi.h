@@ -3,29 +3,46 @@
 // sharing its code). It plays e-Boks (922020175): it decrypts the document
 // packages with the mailbox key and signs receipts with the provider key.
 //
-//   POST   /messages/out    multipart/form-data: "forretningsmelding" (JWS)
-//                           and "dokumentpakke" (CMS). Checks, in order: the
-//                           bearer token (401); the JWS (RS256, x5c chain to
-//                           the CA: 400 UGYLDIG_SIGNATUR); the SBD's fields
-//                           (400 UGYLDIG_FORRETNINGSMELDING); the recipient
-//                           has an e-Boks mailbox and is not reserved (400
+//   POST   /messages/out    multipart/form-data with exactly the parts
+//                           "forretningsmelding" (JWS) and "dokumentpakke"
+//                           (CMS), as openapi_spec.yaml (felleslosninger/
+//                           docs) publishes it. Checks, in order: the
+//                           bearer token and its scope
+//                           digitalpostinnbygger:send (401); the parts
+//                           (400 UGYLDIG_FORESPOERSEL); the JWS (RS256,
+//                           x5c chain to the CA: 400 UGYLDIG_SIGNATUR); the
+//                           business message against the rules of the
+//                           published JSON schema (digital or utskrift:
+//                           required members, additionalProperties false,
+//                           types, enums, lengths, patterns, oneOf), the
+//                           published identifiers, the SBDH sender and
+//                           receiver organisations (0192:<9 digits>, never
+//                           a person), maskinportentoken = the bearer token
+//                           (400 UGYLDIG_FORRETNINGSMELDING); digital: the
+//                           receiver is e-Boks (0192:922020175) and the
+//                           postkasseadresse a reachable mailbox here (400
 //                           UKJENT_MOTTAKER); SHA-256 of the package equals
 //                           dokumentpakkefingeravtrykk (400
 //                           UGYLDIG_FINGERAVTRYKK); the package decrypts
-//                           with the mailbox key and uses RSA-OAEP (400
-//                           UDEKRYPTERBAR_DOKUMENTPAKKE); the ASiC-E zip:
-//                           "mimetype" first, stored, right type; manifest.xml
-//                           names the hoveddokument and every document is
-//                           there; META-INF/signatures.xml's signature
-//                           verifies with the same certificate as the JWS
+//                           with the mailbox (or print) key and uses
+//                           RSA-OAEP (400 UDEKRYPTERBAR_DOKUMENTPAKKE); the
+//                           ASiC-E zip: "mimetype" first, stored, right
+//                           type; manifest.xml has a hoveddokument, names
+//                           only files that are there and (digital) the
+//                           same postkasseadresse; META-INF/signatures.xml
+//                           as dokumentpakke_sikkerhet.md profiles it
+//                           (C14N 1.0/1.1, SHA-1 CertDigest of the signer,
+//                           the chain up to the root, rsa-sha256, SHA-256
+//                           references) verifies with the JWS certificate
 //                           and its digests match every file (400
 //                           UGYLDIG_DOKUMENTPAKKE). A repeated message id
 //                           (documentIdentification.instanceIdentifier) is
-//                           409 DUPLIKAT; else 200 {"status": "MOTTATT"} and
-//                           receipts are queued (see below).
-//                           Errors are application/problem+json: {"title",
-//                           "status", "detail", "feiltype": "KLIENT|SERVER",
-//                           "kode"}.
+//                           409 DUPLIKAT; else 201 without a body, and
+//                           receipts are queued (see below). Errors are
+//                           application/problem+json (RFC 7807, as the
+//                           OpenAPI's "problem"): {"title", "status",
+//                           "detail"} and the extensions "feiltype":
+//                           "KLIENT|SERVER" and "kode".
 //   GET    /messages/in     the unread receipts due, oldest first, as the
 //                           OpenAPI (nyinf/api/openapi_spec.yaml) says:
 //                           200 [{"forretningsmelding": <JWS>}], or 204
@@ -92,8 +109,14 @@ struct DpiSimOptions {
   // Decides a bearer token for a scope; null: any non-empty token.
   std::function<bool(const std::string& token, const std::string& scope)>
       token_check;
-  // True when `person` has a mailbox here and takes digital post.
-  std::function<bool(const std::string& person)> reachable;
+  // The print provider's encryption certificate and key (PEM) for print
+  // through DPI ("utskrift"). Empty: print packages decrypt with the
+  // mailbox key.
+  std::string print_cert_file;
+  std::string print_key_file;
+  // True when the mailbox with this postkasseadresse is here and its owner
+  // takes digital post.
+  std::function<bool(const std::string& mailbox_address)> reachable;
   // Answers `res` with an injected fault for `endpoint` ("dpi" for sends,
   // "dpi_in" for the receipt queue) and returns true when one is due.
   std::function<bool(const std::string& endpoint, httplib::Response& res)>

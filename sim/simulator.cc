@@ -266,11 +266,16 @@ class SimulatorImpl final : public Simulator {
       };
     }
     dpi.clock = clock_;
-    dpi.reachable = [this](const std::string& number) {
-      auto it = persons_.find(number);
-      return it != persons_.end() && !it->second.deleted &&
-             !it->second.reserved &&
-             it->second.mailbox_provider == kEboksOrganisation;
+    // DPI addresses the mailbox, not the person (the SBDH names the
+    // provider): the person behind a postkasseadresse.
+    dpi.reachable = [this](const std::string& mailbox_address) {
+      for (const auto& [number, person] : persons_) {
+        if (person.mailbox_address == mailbox_address &&
+            person.mailbox_provider == kEboksOrganisation) {
+          return !person.deleted && !person.reserved;
+        }
+      }
+      return false;
     };
     dpi.fault = [this](const std::string& endpoint, Response& res) {
       return ApplyFault(endpoint, res);

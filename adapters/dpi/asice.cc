@@ -2,6 +2,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <zip.h>
 
@@ -25,7 +26,12 @@ namespace {
 constexpr char kDs[] = "http://www.w3.org/2000/09/xmldsig#";
 constexpr char kXades[] = "http://uri.etsi.org/01903/v1.3.2#";
 constexpr char kAsic[] = "http://uri.etsi.org/02918/v1.2.1#";
-constexpr char kExcC14n[] = "http://www.w3.org/2001/10/xml-exc-c14n#";
+// Inclusive C14N 1.0: dokumentpakke_sikkerhet.md allows it for
+// ds:SignedInfo (krav 6.2.2) and names it for the SignedProperties
+// reference (krav 6.2.4); the official example package uses it for both.
+constexpr char kC14n[] = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
+// The CertDigest algorithm the same page names (krav 5.1).
+constexpr char kSha1[] = "http://www.w3.org/2000/09/xmldsig#sha1";
 constexpr char kRsaSha256[] =
     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 constexpr char kSha256[] = "http://www.w3.org/2001/04/xmlenc#sha256";
@@ -91,6 +97,14 @@ std::string EscapeAttribute(absl::string_view text) {
 
 std::string Base64Sha256(absl::string_view data) {
   return absl::Base64Escape(Sha256(std::string_view(data.data(), data.size())));
+}
+
+std::string Base64Sha1(absl::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha1(), nullptr);
+  return absl::Base64Escape(
+      absl::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 std::string XsDateTime(int64_t millis) {
@@ -184,19 +198,18 @@ std::string DpiManifestXml(const DpiManifest& m) {
   std::string xml = absl::StrCat(
       "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
       "<manifest xmlns=\"",
-      kSdp,
-      "\">\n"
-      "  <mottaker>\n"
-      "    <person>\n"
-      "      <personidentifikator>",
-      EscapeText(m.person_number), "</personidentifikator>\n");
+      kSdp, "\">\n");
   if (!m.mailbox_address.empty()) {
-    absl::StrAppend(&xml, "      <postkasseadresse>",
-                    EscapeText(m.mailbox_address), "</postkasseadresse>\n");
+    absl::StrAppend(&xml,
+                    "  <mottaker>\n"
+                    "    <person>\n"
+                    "      <postkasseadresse>",
+                    EscapeText(m.mailbox_address),
+                    "</postkasseadresse>\n"
+                    "    </person>\n"
+                    "  </mottaker>\n");
   }
   absl::StrAppend(&xml,
-                  "    </person>\n"
-                  "  </mottaker>\n"
                   "  <avsender>\n"
                   "    <organisasjon authority=\"iso6523-actorid-upis\">0192:",
                   EscapeText(m.sender_organisation),
@@ -220,10 +233,13 @@ absl::StatusOr<std::string> SignaturesXml(const std::vector<AsicFile>& files,
   const std::string& leaf = signer.chain_der().front();
   std::string issuer, serial;
   RETURN_IF_ERROR(IssuerSerial(leaf, &issuer, &serial));
-  const std::string ds_ns = absl::StrCat(" xmlns:ds=\"", kDs, "\"");
+  // The namespaces in scope where each signed element stands: inclusive
+  // C14N puts all of them on the element it starts from, sorted by prefix.
+  const std::string root_ns =
+      absl::StrCat(" xmlns:asic=\"", kAsic, "\" xmlns:ds=\"", kDs, "\"");
+  const std::string props_ns =
+      absl::StrCat(root_ns, " xmlns:xades=\"", kXades, "\"");
 
-  // xades:SignedProperties in exclusive canonical form: ds: elements
-  // inside declare their namespace themselves, as C14N renders them.
   std::string formats;
   for (size_t i = 0; i < files.size(); ++i) {
     absl::StrAppend(&formats, "<xades:DataObjectFormat ObjectReference=\"#ID_",
@@ -231,18 +247,16 @@ absl::StatusOr<std::string> SignaturesXml(const std::vector<AsicFile>& files,
                     "</xades:MimeType></xades:DataObjectFormat>");
   }
   std::string signed_properties = absl::StrCat(
-      "<xades:SignedProperties xmlns:xades=\"", kXades,
-      "\" Id=\"SignedProperties\"><xades:SignedSignatureProperties>"
+      "<xades:SignedProperties", props_ns,
+      " Id=\"SignedProperties\"><xades:SignedSignatureProperties>"
       "<xades:SigningTime>",
       XsDateTime(signing_time_ms),
       "</xades:SigningTime><xades:SigningCertificate><xades:Cert>"
-      "<xades:CertDigest><ds:DigestMethod",
-      ds_ns, " Algorithm=\"", kSha256, "\"></ds:DigestMethod><ds:DigestValue",
-      ds_ns, ">", Base64Sha256(leaf),
+      "<xades:CertDigest><ds:DigestMethod Algorithm=\"",
+      kSha1, "\"></ds:DigestMethod><ds:DigestValue>", Base64Sha1(leaf),
       "</ds:DigestValue></xades:CertDigest><xades:IssuerSerial>"
-      "<ds:X509IssuerName",
-      ds_ns, ">", EscapeText(issuer),
-      "</ds:X509IssuerName><ds:X509SerialNumber", ds_ns, ">", serial,
+      "<ds:X509IssuerName>",
+      EscapeText(issuer), "</ds:X509IssuerName><ds:X509SerialNumber>", serial,
       "</ds:X509SerialNumber></xades:IssuerSerial></xades:Cert>"
       "</xades:SigningCertificate></xades:SignedSignatureProperties>"
       "<xades:SignedDataObjectProperties>",
@@ -261,26 +275,24 @@ absl::StatusOr<std::string> SignaturesXml(const std::vector<AsicFile>& files,
       &references,
       "<ds:Reference Type=\"http://uri.etsi.org/01903#SignedProperties\" "
       "URI=\"#SignedProperties\"><ds:Transforms><ds:Transform Algorithm=\"",
-      kExcC14n,
-      "\"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"",
+      kC14n, "\"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"",
       kSha256, "\"></ds:DigestMethod><ds:DigestValue>",
       Base64Sha256(signed_properties), "</ds:DigestValue></ds:Reference>");
   std::string signed_info = absl::StrCat(
-      "<ds:SignedInfo", ds_ns, "><ds:CanonicalizationMethod Algorithm=\"",
-      kExcC14n,
-      "\"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"",
+      "<ds:SignedInfo", root_ns, "><ds:CanonicalizationMethod Algorithm=\"",
+      kC14n, "\"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"",
       kRsaSha256, "\"></ds:SignatureMethod>", references, "</ds:SignedInfo>");
   ASSIGN_OR_RETURN(std::string signature, signer.Sign(signed_info));
 
   std::string certificates;
-  for (const std::string& der : signer.chain_der()) {
+  for (const std::string& der : signer.package_chain_der()) {
     absl::StrAppend(&certificates, "<ds:X509Certificate>",
                     absl::Base64Escape(der), "</ds:X509Certificate>");
   }
   return absl::StrCat(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<asic:XAdESSignatures xmlns:asic=\"",
-      kAsic, "\"", ds_ns, "><ds:Signature Id=\"Signature\">", signed_info,
+      "<asic:XAdESSignatures",
+      root_ns, "><ds:Signature Id=\"Signature\">", signed_info,
       "<ds:SignatureValue>", absl::Base64Escape(signature),
       "</ds:SignatureValue><ds:KeyInfo><ds:X509Data>", certificates,
       "</ds:X509Data></ds:KeyInfo><ds:Object>"

@@ -10,17 +10,26 @@
 //   META-INF/manifest.xml    OpenDocument manifest of the files above
 //   META-INF/signatures.xml  the signature (SignaturesXml)
 //
-// The signature is a minimal XAdES-BES over the files: one ds:Reference per
-// file (URI = the file name, percent-encoded; SHA-256 digest), one over the
-// xades:SignedProperties (signing time, signing certificate digest and
-// issuer/serial, each file's media type), RSA-SHA256 with the sender's key,
-// the certificate chain in ds:KeyInfo. Canonicalisation is exclusive XML
-// C14N (http://www.w3.org/2001/10/xml-exc-c14n#), and both ds:SignedInfo
-// and xades:SignedProperties are written already in their canonical form
-// (as exclusive C14N renders them in this document: namespace declarations
-// where first used, attributes in canonical order, no empty-element tags),
+// The signature is a minimal XAdES-BES over the files, as
+// dokumentpakke_sikkerhet.md (felleslosninger/docs) profiles it and the
+// official example package (digital-dokumentpakke.zip) shows it: one
+// ds:Reference per file (URI = the file name, percent-encoded; SHA-256, no
+// transform), one over the xades:SignedProperties (signing time, signing
+// certificate SHA-1 digest and issuer/serial, each file's media type) with
+// the inclusive C14N 1.0 transform; RSA-SHA256 with the sender's key;
+// ds:SignedInfo canonicalised with inclusive C14N 1.0
+// (http://www.w3.org/TR/2001/REC-xml-c14n-20010315); ds:KeyInfo carries
+// every certificate from the sender's up to and including the root
+// (DpiSigner::package_chain_der). Both ds:SignedInfo and
+// xades:SignedProperties are written already in their canonical form (as
+// inclusive C14N renders them in this document: every namespace in scope
+// declared on them, attributes in canonical order, no empty-element tags),
 // so the bytes signed and digested are exactly the bytes in the file; a
-// verifier that canonicalises gets the same bytes.
+// verifier that canonicalises (xmlsec1) gets the same bytes.
+//
+// The package rules say META-INF/manifest.xml "skal ikke være tilstede";
+// the official example package has one. It is written, as the example
+// does.
 #ifndef UTPOST_ADAPTERS_DPI_ASICE_H_
 #define UTPOST_ADAPTERS_DPI_ASICE_H_
 
@@ -43,10 +52,12 @@ struct AsicFile {
 
 // What the DPI manifest (manifest.xml) says.
 struct DpiManifest {
-  std::string person_number;
-  std::string mailbox_address;      // postkasseadresse; may be empty.
+  // postkasseadresse of the recipient (digital); empty: no mottaker (print
+  // through DPI). The person number is not written: the mailbox address
+  // is what the provider needs, as in the official example.
+  std::string mailbox_address;
   std::string sender_organisation;  // 9 digits.
-  std::string language = "NO";
+  std::string language = "no";      // ISO 639-1, lower case.
   // First: hoveddokument; the rest: vedlegg. `title` is shown.
   struct Document {
     std::string href;
@@ -58,8 +69,8 @@ struct DpiManifest {
 
 // The manifest in the shape of DPI's sdp manifest
 // (namespace http://begrep.difi.no/sdp/schema_v10):
-//   <manifest><mottaker><person><personidentifikator/><postkasseadresse/>
-//   </person></mottaker><avsender><organisasjon
+//   <manifest>[<mottaker><person><postkasseadresse/></person></mottaker>]
+//   <avsender><organisasjon
 //   authority="iso6523-actorid-upis">0192:orgnr</organisasjon></avsender>
 //   <hoveddokument href= mime=><tittel lang=/></hoveddokument>
 //   <vedlegg href= mime=><tittel lang=/></vedlegg>*</manifest>

@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -117,13 +118,17 @@ std::string Base64UrlEncode(std::string_view data) {
 
 // ---- DpiSigner ------------------------------------------------------------
 
-DpiSigner::DpiSigner(evp_pkey_st* key, std::vector<std::string> chain_der)
-    : key_(key), chain_der_(std::move(chain_der)) {}
+DpiSigner::DpiSigner(evp_pkey_st* key, std::vector<std::string> chain_der,
+                     std::vector<std::string> package_chain_der)
+    : key_(key),
+      chain_der_(std::move(chain_der)),
+      package_chain_der_(std::move(package_chain_der)) {}
 
 DpiSigner::~DpiSigner() { EVP_PKEY_free(key_); }
 
 absl::StatusOr<std::unique_ptr<DpiSigner>> DpiSigner::FromFiles(
-    const std::string& key_file, const std::string& chain_file) {
+    const std::string& key_file, const std::string& chain_file,
+    const std::string& root_file) {
   BioPtr bio(BIO_new_file(key_file.c_str(), "rb"));
   PkeyPtr key(bio == nullptr ? nullptr
                              : PEM_read_bio_PrivateKey(bio.get(), nullptr,
@@ -143,8 +148,21 @@ absl::StatusOr<std::unique_ptr<DpiSigner>> DpiSigner::FromFiles(
   }
   std::vector<std::string> der;
   for (const X509Ptr& cert : chain) der.push_back(ToDer(cert.get()));
+  std::vector<std::string> package_der = der;
+  if (!root_file.empty()) {
+    ASSIGN_OR_RETURN(
+        std::vector<X509Ptr> roots,
+        ReadPemCertificates(root_file, "dpi.certificate_root_file"));
+    for (const X509Ptr& root : roots) {
+      std::string root_der = ToDer(root.get());
+      if (std::find(package_der.begin(), package_der.end(), root_der) ==
+          package_der.end()) {
+        package_der.push_back(std::move(root_der));
+      }
+    }
+  }
   return std::unique_ptr<DpiSigner>(
-      new DpiSigner(key.release(), std::move(der)));
+      new DpiSigner(key.release(), std::move(der), std::move(package_der)));
 }
 
 absl::StatusOr<std::string> DpiSigner::Sign(std::string_view data) const {

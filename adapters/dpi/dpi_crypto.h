@@ -23,10 +23,15 @@ class DpiSigner final {
  public:
   // `key_file`: unencrypted RSA private key (PEM). `chain_file`: the
   // certificate of that key followed by intermediates (PEM), leaf first.
-  // INVALID_ARGUMENT naming the file when either cannot be read, the key is
-  // not RSA, or the leaf does not belong to the key.
+  // `root_file` (may be empty): the trusted root(s) the chain leads to
+  // (PEM), added after the chain in the package signature, which must
+  // carry every certificate up to and including the root
+  // (dokumentpakke_sikkerhet.md, krav 6.2.1). INVALID_ARGUMENT naming the
+  // file when one cannot be read, the key is not RSA, or the leaf does not
+  // belong to the key.
   static absl::StatusOr<std::unique_ptr<DpiSigner>> FromFiles(
-      const std::string& key_file, const std::string& chain_file);
+      const std::string& key_file, const std::string& chain_file,
+      const std::string& root_file = "");
 
   DpiSigner(const DpiSigner&) = delete;
   DpiSigner& operator=(const DpiSigner&) = delete;
@@ -39,14 +44,21 @@ class DpiSigner final {
   // `payload` as is, each part base64url without padding.
   absl::StatusOr<std::string> SignJws(std::string_view payload) const;
 
-  // DER certificates, leaf first.
+  // DER certificates of `chain_file`, leaf first (the JWS x5c).
   const std::vector<std::string>& chain_der() const { return chain_der_; }
+  // The same followed by the root(s) not already in it (the package
+  // signature's ds:X509Data).
+  const std::vector<std::string>& package_chain_der() const {
+    return package_chain_der_;
+  }
 
  private:
-  DpiSigner(evp_pkey_st* key, std::vector<std::string> chain_der);
+  DpiSigner(evp_pkey_st* key, std::vector<std::string> chain_der,
+            std::vector<std::string> package_chain_der);
 
   evp_pkey_st* const key_;  // Owned.
   const std::vector<std::string> chain_der_;
+  const std::vector<std::string> package_chain_der_;
 };
 
 // Verifies the provider's signed receipts. Thread-safe.

@@ -45,8 +45,37 @@ DpiOptions OptionsOf(const config::v1::Dpi& dpi,
   if (dpi.receipt_page_size() != 0) {
     options.receipt_page_size = dpi.receipt_page_size();
   }
+  options.certificate_root_file = dpi.certificate_root_file();
+  if (!dpi.language().empty()) options.language = dpi.language();
+  if (!dpi.non_sensitive_title().empty()) {
+    options.non_sensitive_title = dpi.non_sensitive_title();
+  }
+  if (!dpi.notification_text().empty()) {
+    options.notification_text = dpi.notification_text();
+  }
+  options.print_provider = dpi.print_provider();
+  options.print_certificate_file = dpi.print_certificate_file();
+  // The registry step is the channel's: the mailbox as the registry has it
+  // at the time of sending.
+  options.registry = context.persons;
   options.clock = context.clock;
   return options;
+}
+
+using MakeFunction = absl::StatusOr<std::unique_ptr<Channel>> (*)(
+    const DpiOptions&, HttpClient*, TokenSource*);
+
+absl::StatusOr<std::unique_ptr<Channel>> Make(MakeFunction make,
+                                              const DpiOptions& options,
+                                              const AdapterContext& context) {
+  if (context.tokens != nullptr) {
+    return make(options, context.http, context.tokens);
+  }
+  auto tokens = std::make_unique<StaticTokenSource>("");
+  auto channel = make(options, context.http, tokens.get());
+  if (!channel.ok()) return channel.status();
+  return std::make_unique<WithOwnTokens>(std::move(tokens),
+                                         *std::move(channel));
 }
 
 }  // namespace
@@ -59,15 +88,21 @@ ChannelAdapter DpiAdapter() {
   };
   a.make = [](const config::v1::Providers& p, const AdapterContext& context)
       -> absl::StatusOr<std::unique_ptr<Channel>> {
-    DpiOptions options = OptionsOf(p.dpi(), context);
-    if (context.tokens != nullptr) {
-      return NewDpiChannel(options, context.http, context.tokens);
-    }
-    auto tokens = std::make_unique<StaticTokenSource>("");
-    auto channel = NewDpiChannel(options, context.http, tokens.get());
-    if (!channel.ok()) return channel.status();
-    return std::make_unique<WithOwnTokens>(std::move(tokens),
-                                           *std::move(channel));
+    return Make(&NewDpiChannel, OptionsOf(p.dpi(), context), context);
+  };
+  return a;
+}
+
+ChannelAdapter DpiPrintAdapter() {
+  ChannelAdapter a;
+  // Serves the print channel only when providers.channel_adapters says so.
+  a.default_channel = "";
+  a.configured = [](const config::v1::Providers& p) {
+    return !p.dpi().url().empty() && !p.dpi().print_provider().empty();
+  };
+  a.make = [](const config::v1::Providers& p, const AdapterContext& context)
+      -> absl::StatusOr<std::unique_ptr<Channel>> {
+    return Make(&NewDpiPrintChannel, OptionsOf(p.dpi(), context), context);
   };
   return a;
 }

@@ -53,6 +53,10 @@ std::vector<CertificateFile> ConfiguredCertificateFiles(
       config.providers().dpi().certificate_file());
   add("providers.dpi.provider_certificate_file",
       config.providers().dpi().provider_certificate_file());
+  add("providers.dpi.certificate_root_file",
+      config.providers().dpi().certificate_root_file());
+  add("providers.dpi.print_certificate_file",
+      config.providers().dpi().print_certificate_file());
   return out;
 }
 

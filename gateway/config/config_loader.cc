@@ -267,6 +267,14 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
     if (!dpi->provider_ca_file().empty()) {
       dpi->set_provider_ca_file(Resolve(base_dir, dpi->provider_ca_file()));
     }
+    if (!dpi->certificate_root_file().empty()) {
+      dpi->set_certificate_root_file(
+          Resolve(base_dir, dpi->certificate_root_file()));
+    }
+    if (!dpi->print_certificate_file().empty()) {
+      dpi->set_print_certificate_file(
+          Resolve(base_dir, dpi->print_certificate_file()));
+    }
   }
   // Channels and registries (#3).
   if (auto* m = providers->mutable_maskinporten(); !m->token_url().empty()) {

@@ -387,22 +387,6 @@ absl::Status Dispatcher::Deliver(const store::LetterRecord& letter,
       out.recipient_address.name = org->name;
     }
   }
-  if (channel_name == kDpiChannel) {
-    // DPI encrypts to the mailbox's certificate: the registry's answer now.
-    auto contacts = registry_->LookupPersons({recipient.person()});
-    if (!contacts.ok() || contacts->empty()) {
-      return RetryOrPark(
-          letter, stage, attempt,
-          contacts.ok()
-              ? absl::UnavailableError("registry: no answer")
-              : absl::Status(
-                    contacts.status().code(),
-                    absl::StrCat("registry: ", contacts.status().message())));
-    }
-    out.mailbox_address = contacts->front().mailbox_address;
-    out.mailbox_provider = contacts->front().mailbox_provider;
-    out.mailbox_certificate = contacts->front().mailbox_certificate;
-  }
   if (auto it = options_.return_addresses.find(letter.tenant);
       it != options_.return_addresses.end()) {
     out.return_address = it->second;

@@ -12,6 +12,7 @@ namespace utpost::adapters {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsNull;
@@ -68,7 +69,7 @@ TEST(AdapterRegistryTest, BuiltinsAreRegisteredByName) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
   EXPECT_THAT(adapters.ChannelNames(),
-              ElementsAre("altinn", "digipost", "dpi", "print"));
+              ElementsAre("altinn", "digipost", "dpi", "dpi-print", "print"));
   EXPECT_THAT(adapters.RegistryNames(), ElementsAre("krr"));
   EXPECT_THAT(adapters.OrganisationRegistryNames(), ElementsAre("brreg"));
 }
@@ -160,16 +161,32 @@ TEST(AdapterRegistryTest, DpiIsMadeByNameAndNamesWhatIsMissing) {
   auto channel = adapters.MakeChannel("dpi", p, Context());
   ASSERT_THAT(channel, IsOk());
   EXPECT_EQ((*channel)->name(), "dpi");
+  // Print through DPI: chosen for the print channel by name, made from the
+  // same options with the print provider's.
+  (*p.mutable_channel_adapters())["print"] = "dpi-print";
+  EXPECT_THAT(adapters.ChannelsOf(p),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("options are not set")));
+  dpi->set_print_provider("974761076");
+  EXPECT_THAT(adapters.MakeChannel("dpi-print", p, Context()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("dpi.print_certificate_file")));
+  dpi->set_print_certificate_file("certs-dev/eboks-mailbox.pem");
+  EXPECT_THAT(adapters.ChannelsOf(p),
+              IsOkAndHolds(Contains(Pair("print", "dpi-print"))));
+  auto print = adapters.MakeChannel("dpi-print", p, Context());
+  ASSERT_THAT(print, IsOk());
+  EXPECT_EQ((*print)->name(), "dpi-print");
 }
 
 TEST(AdapterRegistryTest, UnknownNameListsTheKnownOnes) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
   const config::v1::Providers p = Basic();
-  EXPECT_THAT(
-      adapters.MakeChannel("eboks", p, Context()),
-      StatusIs(absl::StatusCode::kNotFound,
-               AllOf(HasSubstr("eboks"), HasSubstr("digipost, dpi, print"))));
+  EXPECT_THAT(adapters.MakeChannel("eboks", p, Context()),
+              StatusIs(absl::StatusCode::kNotFound,
+                       AllOf(HasSubstr("eboks"),
+                             HasSubstr("digipost, dpi, dpi-print, print"))));
   EXPECT_THAT(adapters.MakeRegistry("brreg", p, Context()),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("krr")));
 }

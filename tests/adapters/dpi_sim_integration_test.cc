@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -36,6 +37,7 @@ namespace {
 
 using ::testing::_;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::SizeIs;
 using ::utpost::testing::IsOk;
 using ::utpost::testing::StatusIs;
@@ -114,8 +116,7 @@ class DpiSimTest : public ::utpost::testing::SimulatorSuite {
     sim::SimulatorOptions options = DefaultOptions();
     options.dpi_token_check = [](const std::string& token,
                                  const std::string& scope) {
-      return token != kRefusedToken && (scope == "digdir:dpi:message.out" ||
-                                        scope == "digitalpostinnbygger:send");
+      return token != kRefusedToken && scope == "digitalpostinnbygger:send";
     };
     StartSuite(std::move(options));
   }
@@ -138,6 +139,7 @@ class DpiSimTest : public ::utpost::testing::SimulatorSuite {
     options.base_url = BaseUrl();
     options.signing_key_file = key;
     options.certificate_file = cert;
+    options.certificate_root_file = "certs-dev/ca.pem";
     options.provider_certificate_file = "certs-dev/dpi-provider.pem";
     options.provider_ca_file = "certs-dev/ca.pem";
     auto channel = NewDpiChannel(options, http != nullptr ? http : http_,
@@ -434,6 +436,70 @@ TEST_F(DpiSimTest, DuplicateLateAndOutOfOrderReceipts) {
   EXPECT_THAT(Fetch(channel.get()), SizeIs(0));  // Not yet.
 }
 
+// The channel's own registry step against the simulated registry: a
+// letter that carries no mailbox reaches it, and the hand-over names
+// e-Boks.
+TEST_F(DpiSimTest, ChannelAsksTheRegistryItselfAndNamesTheProvider) {
+  auto registry = Registry();
+  DpiOptions options;
+  options.base_url = BaseUrl();
+  options.signing_key_file = "certs-dev/sender.key";
+  options.certificate_file = "certs-dev/sender.pem";
+  options.certificate_root_file = "certs-dev/ca.pem";
+  options.provider_ca_file = "certs-dev/ca.pem";
+  options.registry = registry.get();
+  auto channel = NewDpiChannel(options, http_, &tokens_);
+  ASSERT_THAT(channel, IsOk());
+  OutgoingLetter letter = Letter("0c3f7a52-11c1-4d2e-8f5a-3b8e5a6c7d01");
+  letter.mailbox_address.clear();
+  letter.mailbox_provider.clear();
+  letter.mailbox_certificate.clear();
+  absl::StatusOr<SendResult> sent = (*channel)->Send(letter);
+  ASSERT_THAT(sent, IsOk());
+  EXPECT_EQ(sent->provider, "922020175");
+  EXPECT_EQ(Deliveries()["0c3f7a52-11c1-4d2e-8f5a-3b8e5a6c7d01"]["accepted"],
+            1);
+  // A person whose mailbox is at Digipost is not one for DPI.
+  OutgoingLetter digipost =
+      Letter("0c3f7a52-11c1-4d2e-8f5a-3b8e5a6c7d02", "01817010055");
+  EXPECT_THAT((*channel)->Send(digipost),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+}
+
+TEST_F(DpiSimTest, PrintThroughDpiIsAcceptedAndChecked) {
+  DpiOptions options;
+  options.base_url = BaseUrl();
+  options.signing_key_file = "certs-dev/sender.key";
+  options.certificate_file = "certs-dev/sender.pem";
+  options.certificate_root_file = "certs-dev/ca.pem";
+  options.provider_ca_file = "certs-dev/ca.pem";
+  options.print_provider = "974761076";
+  // The simulator's print provider decrypts with the mailbox key unless
+  // given its own.
+  options.print_certificate_file = "certs-dev/eboks-mailbox.pem";
+  auto channel = NewDpiPrintChannel(options, http_, &tokens_);
+  ASSERT_THAT(channel, IsOk());
+  OutgoingLetter letter = Letter("7e2d1c4b-5a69-4f8e-9d3c-2b1a0f9e8d01");
+  letter.recipient_address = {
+      "Per Eboksen", {"Storgata 1"}, "0150", "Oslo", ""};
+  letter.return_address = {
+      "Eksempel kommune", {"Postboks 1"}, "5020", "Bergen", ""};
+  absl::StatusOr<SendResult> sent = (*channel)->Send(letter);
+  ASSERT_THAT(sent, IsOk());
+  EXPECT_EQ(sent->provider, "974761076");
+  EXPECT_EQ(Deliveries()["7e2d1c4b-5a69-4f8e-9d3c-2b1a0f9e8d01"]["accepted"],
+            1);
+  // Encrypted to a certificate the print provider cannot open: refused as
+  // the letter's (the provider's answer).
+  options.print_certificate_file = "certs-dev/stranger.pem";
+  auto wrong = NewDpiPrintChannel(options, http_, &tokens_);
+  ASSERT_THAT(wrong, IsOk());
+  letter.message_id = "7e2d1c4b-5a69-4f8e-9d3c-2b1a0f9e8d02";
+  EXPECT_THAT((*wrong)->Send(letter),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("UDEKRYPTERBAR_DOKUMENTPAKKE")));
+}
+
 // ---- Packages made by hand, to see the simulator refuse bad ones ---------
 
 struct Entry {
@@ -469,10 +535,11 @@ std::string Zip(const std::vector<Entry>& entries) {
 
 class DpiPackageTest : public DpiSimTest {
  protected:
-  // Sends `zip` as the package of a well-formed business message naming
-  // `main_document`, signed with the sender's key.
-  static HttpResponse Send(const std::string& zip,
-                           const std::string& main_document = "vedtak.pdf") {
+  // Sends `zip` as the package of a business message in the published
+  // shape, changed by `change`, signed with the sender's key.
+  static HttpResponse Send(
+      const std::string& zip,
+      const std::function<void(nlohmann::json&)>& change = nullptr) {
     auto signer =
         DpiSigner::FromFiles("certs-dev/sender.key", "certs-dev/sender.pem");
     EXPECT_THAT(signer, IsOk());
@@ -485,31 +552,44 @@ class DpiPackageTest : public DpiSimTest {
           {{{"identifier",
              {{"authority", "iso6523-actorid-upis"}, {"value", value}}}}});
     };
-    nlohmann::json sbd = {
-        {"standardBusinessDocumentHeader",
-         {{"headerVersion", "1.0"},
-          {"sender", party("0192:964338531")},
-          {"receiver", party(kEboksPerson)},
-          {"documentIdentification",
-           {{"standard", "urn:test"},
-            {"typeVersion", "1.0"},
-            {"instanceIdentifier", id},
-            {"type", "digital"},
-            {"creationDateAndTime", "2026-11-23T10:00:00Z"}}},
-          {"businessScope",
-           {{"scope",
-             {{{"type", "ConversationId"}, {"instanceIdentifier", id}}}}}}}},
-        {"digital",
-         {{"sikkerhetsnivaa", 3},
-          {"hoveddokument", main_document},
-          {"tittel", "Vedtak"},
-          {"spraak", "NO"},
-          {"digitalPostInfo",
-           {{"virkningsdato", "2026-11-23"}, {"aapningskvittering", true}}},
-          {"dokumentpakkefingeravtrykk",
-           {{"digestMethod", "http://www.w3.org/2001/04/xmlenc#sha256"},
-            {"digestValue", absl::Base64Escape(Sha256(*cms))}}}}}};
-    absl::StatusOr<std::string> jws = (*signer)->SignJws(sbd.dump());
+    nlohmann::json message = {
+        {"standardBusinessDocument",
+         {{"standardBusinessDocumentHeader",
+           {{"headerVersion", "1.0"},
+            {"sender", party("0192:964338531")},
+            {"receiver", party("0192:922020175")},
+            {"documentIdentification",
+             {{"standard",
+               "urn:fdc:digdir.no:2020:innbyggerpost:xsd:digital::digital##"
+               "urn:fdc:digdir.no:2020:innbyggerpost:schema:digital::1.0"},
+              {"typeVersion", "1.0"},
+              {"instanceIdentifier", id},
+              {"type", "digital"},
+              {"creationDateAndTime", "2026-11-23T10:00:00Z"}}},
+            {"businessScope",
+             {{"scope",
+               {{{"type", "ConversationId"},
+                 {"instanceIdentifier", id},
+                 {"identifier",
+                  "urn:fdc:digdir.no:2020:profile:egovernment:"
+                  "innbyggerpost:digital:ver1.0"}}}}}}}},
+          {"digital",
+           {{"avsender",
+             {{"virksomhetsidentifikator",
+               {{"authority", "iso6523-actorid-upis"},
+                {"value", "0192:964338531"}}}}},
+            {"mottaker", {{"postkasseadresse", "per.eboksen#9C0D"}}},
+            {"dokumentpakkefingeravtrykk",
+             {{"digestMethod", "http://www.w3.org/2001/04/xmlenc#sha256"},
+              {"digestValue", absl::Base64Escape(Sha256(*cms))}}},
+            {"maskinportentoken", "t"},
+            {"sikkerhetsnivaa", 3},
+            {"virkningsdato", "2026-11-23"},
+            {"aapningskvittering", true},
+            {"ikkesensitivtittel", "Brev"},
+            {"spraak", "no"}}}}}};
+    if (change) change(message);
+    absl::StatusOr<std::string> jws = (*signer)->SignJws(message.dump());
     EXPECT_THAT(jws, IsOk());
     HttpRequest request;
     request.method = "POST";
@@ -528,6 +608,12 @@ class DpiPackageTest : public DpiSimTest {
     return response.ok() ? *response : HttpResponse{};
   }
 
+  static std::string Good() {
+    auto signer = DpiSigner::FromFiles(
+        "certs-dev/sender.key", "certs-dev/sender.pem", "certs-dev/ca.pem");
+    return *BuildAsicE(Files(), **signer, 0);
+  }
+
   static std::string Kode(const HttpResponse& response) {
     nlohmann::json problem =
         nlohmann::json::parse(response.body, nullptr, false);
@@ -537,7 +623,7 @@ class DpiPackageTest : public DpiSimTest {
   // The files of a good package: the document and the DPI manifest.
   static std::vector<AsicFile> Files() {
     DpiManifest manifest;
-    manifest.person_number = kEboksPerson;
+    manifest.mailbox_address = "per.eboksen#9C0D";
     manifest.sender_organisation = "964338531";
     manifest.documents = {{"vedtak.pdf", "application/pdf", "Vedtak"}};
     return {{"vedtak.pdf", "application/pdf", kPdf},
@@ -547,9 +633,10 @@ class DpiPackageTest : public DpiSimTest {
   // The container around `files`, with the signature made over `signed`.
   static std::string Container(const std::vector<AsicFile>& files,
                                const std::vector<AsicFile>& signed_files,
-                               bool mimetype_first = true) {
-    auto signer =
-        DpiSigner::FromFiles("certs-dev/sender.key", "certs-dev/sender.pem");
+                               bool mimetype_first = true,
+                               const std::string& root = "certs-dev/ca.pem") {
+    auto signer = DpiSigner::FromFiles("certs-dev/sender.key",
+                                       "certs-dev/sender.pem", root);
     std::vector<Entry> entries;
     Entry mimetype{"mimetype", kAsicEMimeType};
     if (mimetype_first) entries.push_back(mimetype);
@@ -563,15 +650,90 @@ class DpiPackageTest : public DpiSimTest {
 };
 
 TEST_F(DpiPackageTest, AWellMadePackageIsAccepted) {
-  auto signer =
-      DpiSigner::FromFiles("certs-dev/sender.key", "certs-dev/sender.pem");
-  HttpResponse response = Send(*BuildAsicE(Files(), **signer, 0));
-  EXPECT_EQ(response.status, 200) << response.body;
+  HttpResponse response = Send(Good());
+  EXPECT_EQ(response.status, 201) << response.body;
   // The hand-made container too, so the refusals below are about what
   // each one changes.
   ASSERT_EQ(Control("POST", "/sim/v1/reset", "").status, 204);
   response = Send(Container(Files(), Files()));
-  EXPECT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.status, 201) << response.body;
+}
+
+// The simulator holds a business message to the published schema's rules
+// and the rules around it; each change alone is refused, with the path.
+TEST_F(DpiPackageTest, BusinessMessageOutsideThePublishedRulesIsRefused) {
+  using nlohmann::json;
+  struct Case {
+    std::string what;
+    std::function<void(json&)> change;
+    std::string kode;
+    std::string says;
+  };
+  auto digital = [](json& m) -> json& {
+    return m["standardBusinessDocument"]["digital"];
+  };
+  auto header = [](json& m) -> json& {
+    return m["standardBusinessDocument"]["standardBusinessDocumentHeader"];
+  };
+  const std::vector<Case> cases = {
+      {"old SDP member", [&](json& m) { digital(m)["tittel"] = "Vedtak"; },
+       "UGYLDIG_FORRETNINGSMELDING", "no member tittel"},
+      {"no wrapper", [](json& m) { m = m["standardBusinessDocument"]; },
+       "UGYLDIG_FORRETNINGSMELDING", "needs standardBusinessDocument"},
+      {"no token", [&](json& m) { digital(m).erase("maskinportentoken"); },
+       "UGYLDIG_FORRETNINGSMELDING", "needs maskinportentoken"},
+      {"another token",
+       [&](json& m) { digital(m)["maskinportentoken"] = "other"; },
+       "UGYLDIG_FORRETNINGSMELDING", "not the request's access token"},
+      {"upper-case language", [&](json& m) { digital(m)["spraak"] = "NO"; },
+       "UGYLDIG_FORRETNINGSMELDING", "lower case"},
+      {"level 2", [&](json& m) { digital(m)["sikkerhetsnivaa"] = 2; },
+       "UGYLDIG_FORRETNINGSMELDING", "3 or 4"},
+      {"empty title", [&](json& m) { digital(m)["ikkesensitivtittel"] = ""; },
+       "UGYLDIG_FORRETNINGSMELDING", "ikkesensitivtittel"},
+      {"old notice shape",
+       [&](json& m) {
+         digital(m)["varsler"] = {{"epostvarsel", {{"tekst", "Hei"}}}};
+       },
+       "UGYLDIG_FORRETNINGSMELDING", "varsler.epostvarsel"},
+      {"person as receiver",
+       [&](json& m) {
+         header(m)["receiver"][0]["identifier"]["value"] = kEboksPerson;
+       },
+       "UGYLDIG_FORRETNINGSMELDING", "must be an organisation"},
+      {"another provider",
+       [&](json& m) {
+         header(m)["receiver"][0]["identifier"]["value"] = "0192:984661185";
+       },
+       "UKJENT_MOTTAKER", "e-Boks"},
+      {"made-up standard",
+       [&](json& m) {
+         header(m)["documentIdentification"]["standard"] = "urn:test";
+       },
+       "UGYLDIG_FORRETNINGSMELDING", "published standard"},
+      {"unknown mailbox",
+       [&](json& m) {
+         digital(m)["mottaker"]["postkasseadresse"] = "nobody#0000";
+       },
+       "UKJENT_MOTTAKER", "postkasseadresse"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse response = Send(Good(), c.change);
+    EXPECT_EQ(response.status, 400) << c.what << ": " << response.body;
+    EXPECT_EQ(Kode(response), c.kode) << c.what;
+    EXPECT_THAT(response.body, HasSubstr(c.says)) << c.what;
+    EXPECT_THAT(response.body, Not(HasSubstr(kEboksPerson))) << c.what;
+    EXPECT_THAT(FindHeader(response.headers, "Content-Type").value_or(""),
+                HasSubstr("application/problem+json"))
+        << c.what;
+  }
+}
+
+TEST_F(DpiPackageTest, SignatureWithoutTheRootIsRefused) {
+  HttpResponse response = Send(Container(Files(), Files(), true, ""));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(Kode(response), "UGYLDIG_DOKUMENTPAKKE");
+  EXPECT_THAT(response.body, HasSubstr("up to and including the root"));
 }
 
 TEST_F(DpiPackageTest, DocumentNotMatchingTheSignedDigestIsRefused) {
@@ -598,10 +760,14 @@ TEST_F(DpiPackageTest, MimetypeNotFirstIsRefused) {
   EXPECT_THAT(response.body, HasSubstr("mimetype"));
 }
 
-TEST_F(DpiPackageTest, ManifestNamingAnotherMainDocumentIsRefused) {
-  HttpResponse response = Send(Container(Files(), Files()), "brev.pdf");
+TEST_F(DpiPackageTest, ManifestNamingAnotherMailboxIsRefused) {
+  HttpResponse response = Send(Good(), [](nlohmann::json& m) {
+    m["standardBusinessDocument"]["digital"]["mottaker"]["postkasseadresse"] =
+        "kari.testesen#1A2B";
+  });
+  // Kari's mailbox is at Digipost, so e-Boks does not know it.
   EXPECT_EQ(response.status, 400);
-  EXPECT_THAT(response.body, HasSubstr("hoveddokument"));
+  EXPECT_EQ(Kode(response), "UKJENT_MOTTAKER");
 }
 
 }  // namespace

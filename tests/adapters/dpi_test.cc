@@ -185,8 +185,9 @@ TEST_F(AsicETest, RefusesNamesTheContainerCannotCarry) {
 }
 
 // The signature checked the way an outside verifier does: the signed XML is
-// in exclusive canonical form (xmllint), every digest matches the file, and
-// the signature verifies with the sender's public key (openssl).
+// in inclusive canonical form (xmllint --c14n), every digest matches the
+// file, and the signature verifies with the sender's public key (openssl).
+// (tests/published/dpi/check_dpi.py verifies whole packages with xmlsec1.)
 TEST_F(AsicETest, SignatureCoversEveryFileAndVerifiesWithOpenssl) {
   auto signer = Sender();
   std::vector<AsicFile> files = Files();
@@ -203,8 +204,7 @@ TEST_F(AsicETest, SignatureCoversEveryFileAndVerifiesWithOpenssl) {
     std::string in = TempPath(absl::StrCat(name, ".xml"));
     std::string out = TempPath(absl::StrCat(name, ".c14n"));
     WriteFile(in, text);
-    ASSERT_EQ(RunCommand(absl::StrCat("xmllint --exc-c14n ", in, " > ", out)),
-              0);
+    ASSERT_EQ(RunCommand(absl::StrCat("xmllint --c14n ", in, " > ", out)), 0);
     EXPECT_EQ(ReadFile(out), text) << name << " is not in canonical form";
   }
 
@@ -223,7 +223,7 @@ TEST_F(AsicETest, SignatureCoversEveryFileAndVerifiesWithOpenssl) {
   EXPECT_THAT(signed_info,
               HasSubstr(absl::StrCat("URI=\"#SignedProperties\"><ds:Transforms>"
                                      "<ds:Transform Algorithm=\"http://www.w3."
-                                     "org/2001/10/xml-exc-c14n#\"></ds:"
+                                     "org/TR/2001/REC-xml-c14n-20010315\"></ds:"
                                      "Transform></ds:Transforms><ds:"
                                      "DigestMethod Algorithm=\"http://www.w3."
                                      "org/2001/04/xmlenc#sha256\"></ds:"
@@ -231,8 +231,21 @@ TEST_F(AsicETest, SignatureCoversEveryFileAndVerifiesWithOpenssl) {
                                      absl::Base64Escape(Sha256(props)),
                                      "</ds:DigestValue>")));
   EXPECT_THAT(props, HasSubstr("<xades:SigningTime>2026-11-23T09:20:00Z"));
-  EXPECT_THAT(props, HasSubstr(absl::Base64Escape(
-                         Sha256(PemFileToDer("certs-dev/sender.pem")))));
+  // CertDigest: SHA-1 of the signing certificate (dokumentpakke_sikkerhet.md
+  // krav 5.1), as `openssl x509 -fingerprint -sha1` gives it.
+  std::string fingerprint = TempPath("sender.sha1");
+  ASSERT_EQ(RunCommand(absl::StrCat(
+                "openssl x509 -in certs-dev/sender.pem -noout -fingerprint "
+                "-sha1 | sed 's/.*=//; s/://g' | xxd -r -p | base64 > ",
+                fingerprint)),
+            0);
+  std::string sha1 = ReadFile(fingerprint);
+  while (!sha1.empty() && sha1.back() == '\n') sha1.pop_back();
+  EXPECT_THAT(props,
+              HasSubstr(absl::StrCat("<ds:DigestMethod Algorithm=\"http://www."
+                                     "w3.org/2000/09/xmldsig#sha1\"></ds:"
+                                     "DigestMethod><ds:DigestValue>",
+                                     sha1, "</ds:DigestValue>")));
 
   std::string signature;
   ASSERT_TRUE(absl::Base64Unescape(
@@ -260,7 +273,6 @@ TEST_F(AsicETest, SignatureCoversEveryFileAndVerifiesWithOpenssl) {
 
 TEST(DpiManifestTest, NamesRecipientSenderAndDocuments) {
   DpiManifest m;
-  m.person_number = "30925910089";
   m.mailbox_address = "per.eboksen#9C0D";
   m.sender_organisation = "964338531";
   m.documents = {{"vedtak.pdf", "application/pdf", "Vedtak & svar"},
@@ -268,12 +280,13 @@ TEST(DpiManifestTest, NamesRecipientSenderAndDocuments) {
   std::string xml = DpiManifestXml(m);
   EXPECT_THAT(xml, HasSubstr("<manifest xmlns=\"http://begrep.difi.no/sdp/"
                              "schema_v10\">"));
-  EXPECT_THAT(xml, HasSubstr("<personidentifikator>30925910089<"));
+  // The mailbox address, not the person number (as the official example).
+  EXPECT_THAT(xml, Not(HasSubstr("personidentifikator")));
   EXPECT_THAT(xml, HasSubstr("<postkasseadresse>per.eboksen#9C0D<"));
   EXPECT_THAT(xml, HasSubstr("<organisasjon authority=\"iso6523-actorid-upis"
                              "\">0192:964338531</organisasjon>"));
   EXPECT_THAT(xml, HasSubstr("<hoveddokument href=\"vedtak.pdf\" mime=\""
-                             "application/pdf\">\n    <tittel lang=\"NO\">"
+                             "application/pdf\">\n    <tittel lang=\"no\">"
                              "Vedtak &amp; svar</tittel>"));
   EXPECT_THAT(xml, HasSubstr("<vedlegg href=\"vedlegg.pdf\""));
 }
@@ -480,6 +493,7 @@ class DpiChannelTest : public ::testing::Test {
     options.provider_certificate_file = "certs-dev/dpi-provider.pem";
     options.provider_ca_file = "certs-dev/ca.pem";
     options.sender_id = "avsender-1";
+    options.registry = registry_;
     options.clock = &clock_;
     auto channel = NewDpiChannel(options, http, tokens);
     EXPECT_THAT(channel, IsOk());
@@ -500,6 +514,7 @@ class DpiChannelTest : public ::testing::Test {
   }
 
   FakeClock clock_{kNow};
+  Registry* registry_ = nullptr;
 };
 
 TEST_F(DpiChannelTest, SendsASignedBusinessMessageAndTheEncryptedPackage) {
@@ -528,30 +543,49 @@ TEST_F(DpiChannelTest, SendsASignedBusinessMessageAndTheEncryptedPackage) {
   // against the sender's CA.
   auto verifier =
       DpiReceiptVerifier::FromFiles("certs-dev/ca.pem", "certs-dev/sender.pem");
-  absl::StatusOr<json> sbd = (*verifier)->Verify(parts.jws);
-  ASSERT_THAT(sbd, IsOk());
-  const json& h = (*sbd)["standardBusinessDocumentHeader"];
+  absl::StatusOr<json> payload = (*verifier)->Verify(parts.jws);
+  ASSERT_THAT(payload, IsOk());
+  ASSERT_TRUE(payload->contains("standardBusinessDocument"));
+  EXPECT_THAT(*payload, SizeIs(1));
+  const json& sbd = (*payload)["standardBusinessDocument"];
+  const json& h = sbd["standardBusinessDocumentHeader"];
   EXPECT_EQ(h["headerVersion"], "1.0");
   EXPECT_EQ(h["sender"][0]["identifier"]["authority"], "iso6523-actorid-upis");
   EXPECT_EQ(h["sender"][0]["identifier"]["value"], "0192:964338531");
-  EXPECT_EQ(h["receiver"][0]["identifier"]["value"], "30925910089");
+  // The mailbox provider, never the person.
+  EXPECT_EQ(h["receiver"][0]["identifier"]["value"], "0192:922020175");
+  EXPECT_THAT(h.dump(), Not(HasSubstr("30925910089")));
+  EXPECT_EQ(h["documentIdentification"]["standard"],
+            "urn:fdc:digdir.no:2020:innbyggerpost:xsd:digital::digital##"
+            "urn:fdc:digdir.no:2020:innbyggerpost:schema:digital::1.0");
   EXPECT_EQ(h["documentIdentification"]["instanceIdentifier"], kMessageId);
   EXPECT_EQ(h["documentIdentification"]["type"], "digital");
   EXPECT_EQ(h["documentIdentification"]["creationDateAndTime"],
             "2026-11-23T09:20:00.000Z");
-  EXPECT_EQ(h["businessScope"]["scope"][0]["type"], "ConversationId");
-  EXPECT_EQ(h["businessScope"]["scope"][0]["instanceIdentifier"], kMessageId);
-  const json& d = (*sbd)["digital"];
+  const json& scope = h["businessScope"]["scope"][0];
+  EXPECT_EQ(scope["type"], "ConversationId");
+  EXPECT_EQ(scope["instanceIdentifier"], kMessageId);
+  EXPECT_EQ(scope["identifier"],
+            "urn:fdc:digdir.no:2020:profile:egovernment:innbyggerpost:"
+            "digital:ver1.0");
+  const json& d = sbd["digital"];
+  EXPECT_EQ(d["avsender"]["virksomhetsidentifikator"]["value"],
+            "0192:964338531");
+  EXPECT_EQ(d["avsender"]["avsenderidentifikator"], "avsender-1");
+  EXPECT_EQ(d["mottaker"], json({{"postkasseadresse", "per.eboksen#9C0D"}}));
+  EXPECT_EQ(d["maskinportentoken"], "t0k3n");
   EXPECT_EQ(d["sikkerhetsnivaa"], 4);
-  EXPECT_EQ(d["hoveddokument"], "vedtak.pdf");
-  EXPECT_EQ(d["tittel"], "Vedtak om eiendomsskatt");
-  EXPECT_EQ(d["avsenderId"], "avsender-1");
-  EXPECT_EQ(d["digitalPostInfo"]["virkningsdato"], "2026-11-23");
-  EXPECT_EQ(d["digitalPostInfo"]["aapningskvittering"], true);
+  // Confidential: the title stays inside the package.
+  EXPECT_EQ(d["ikkesensitivtittel"], "Brev");
+  EXPECT_EQ(d["spraak"], "no");
+  EXPECT_EQ(d["virkningsdato"], "2026-11-23");
+  EXPECT_EQ(d["aapningskvittering"], true);
+  EXPECT_FALSE(d.contains("varsler"));
   EXPECT_EQ(d["dokumentpakkefingeravtrykk"]["digestMethod"],
             "http://www.w3.org/2001/04/xmlenc#sha256");
   EXPECT_EQ(d["dokumentpakkefingeravtrykk"]["digestValue"],
             absl::Base64Escape(Sha256(parts.package)));
+  EXPECT_EQ(result->provider, "922020175");
 
   // The package opens with the mailbox key, and holds the document.
   std::string in = TempPath("send.cms"), out = TempPath("send.zip");
@@ -566,7 +600,7 @@ TEST_F(DpiChannelTest, SendsASignedBusinessMessageAndTheEncryptedPackage) {
   for (auto& [name, content] : Unzip(ReadFile(out))) files[name] = content;
   EXPECT_EQ(files["vedtak.pdf"], kPdf);
   EXPECT_THAT(files["manifest.xml"],
-              HasSubstr("<personidentifikator>30925910089<"));
+              HasSubstr("<postkasseadresse>per.eboksen#9C0D<"));
   EXPECT_THAT(files["META-INF/signatures.xml"],
               HasSubstr("URI=\"vedtak.pdf\""));
 }
@@ -599,8 +633,8 @@ TEST_F(DpiChannelTest, ReplacesARefusedTokenOnce) {
   EXPECT_THAT(channel->Send(Letter()), IsOk());
   EXPECT_TRUE(tokens.invalidated);
   EXPECT_THAT(http.requests(), SizeIs(2));
-  EXPECT_THAT(tokens.scopes,
-              ElementsAre("digdir:dpi:message.out", "digdir:dpi:message.out"));
+  EXPECT_THAT(tokens.scopes, ElementsAre("digitalpostinnbygger:send",
+                                         "digitalpostinnbygger:send"));
 }
 
 TEST_F(DpiChannelTest, ClassifiesTheProvidersAnswers) {
@@ -678,6 +712,274 @@ TEST_F(DpiChannelTest, RefusesALetterItCannotSendBeforeSending) {
                 StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
   }
   EXPECT_THAT(http.requests(), SizeIs(0));
+}
+
+TEST_F(DpiChannelTest, ARetriedSendCarriesTheNewTokenInItsMessage) {
+  std::vector<std::string> tokens_in_messages;
+  FakeHttpClient http([&](const HttpRequest& r)
+                          -> absl::StatusOr<HttpResponse> {
+    auto verifier = DpiReceiptVerifier::FromFiles("certs-dev/ca.pem", "");
+    absl::StatusOr<json> payload = (*verifier)->Verify(ReadParts(r).jws);
+    EXPECT_THAT(payload, IsOk());
+    if (payload.ok()) {
+      tokens_in_messages.push_back((*payload)["standardBusinessDocument"]
+                                             ["digital"]["maskinportentoken"]);
+    }
+    return HttpResponse{
+        FindHeader(r.headers, "Authorization") == "Bearer fresh" ? 201 : 401,
+        {},
+        ""};
+  });
+  RotatingTokens tokens;
+  auto channel = Make(&http, &tokens);
+  EXPECT_THAT(channel->Send(Letter()), IsOk());
+  EXPECT_THAT(tokens_in_messages, ElementsAre("stale", "fresh"));
+}
+
+class FakeRegistry final : public Registry {
+ public:
+  absl::StatusOr<std::vector<PersonContact>> LookupPersons(
+      const std::vector<std::string>& numbers) override {
+    ++calls;
+    if (!answer.ok()) return answer.status();
+    return std::vector<PersonContact>{*answer};
+  }
+  absl::StatusOr<PersonContact> answer;
+  int calls = 0;
+};
+
+PersonContact EboksContact() {
+  PersonContact c;
+  c.person_number = "30925910089";
+  c.status = PersonContact::Status::kActive;
+  c.mailbox_address = "per.eboksen#NEW1";
+  c.mailbox_provider = "922020175";
+  c.mailbox_certificate = PemFileToDer("certs-dev/eboks-mailbox.pem");
+  c.email = "per@example.no";
+  c.mobile = "+4799999999";
+  return c;
+}
+
+// The registry step is the channel's own: the mailbox the registry gives
+// now, not what the letter carried, and its notice addresses.
+TEST_F(DpiChannelTest, AsksTheRegistryForTheMailboxJustBeforeSending) {
+  FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    return HttpResponse{201, {}, ""};
+  });
+  StaticTokenSource tokens("t");
+  FakeRegistry registry;
+  registry.answer = EboksContact();
+  registry_ = &registry;
+  auto channel = Make(&http, &tokens);
+  OutgoingLetter letter = Letter();
+  letter.mailbox_address.clear();
+  letter.mailbox_certificate.clear();
+  ASSERT_THAT(channel->Send(letter), IsOk());
+  EXPECT_EQ(registry.calls, 1);
+  auto verifier = DpiReceiptVerifier::FromFiles("certs-dev/ca.pem", "");
+  absl::StatusOr<json> payload =
+      (*verifier)->Verify(ReadParts(http.requests()[0]).jws);
+  ASSERT_THAT(payload, IsOk());
+  const json& d = (*payload)["standardBusinessDocument"]["digital"];
+  EXPECT_EQ(d["mottaker"]["postkasseadresse"], "per.eboksen#NEW1");
+  EXPECT_EQ(d["ikkesensitivtittel"], "Vedtak om eiendomsskatt");
+  EXPECT_EQ(d["varsler"]["epostvarsel"]["epostadresse"], "per@example.no");
+  EXPECT_EQ(d["varsler"]["epostvarsel"]["repetisjoner"], json({0, 7}));
+  EXPECT_EQ(d["varsler"]["smsvarsel"]["mobiltelefonnummer"], "+4799999999");
+  EXPECT_EQ(d["varsler"]["smsvarsel"]["varslingstekst"],
+            "Du har mottatt et brev i din digitale postkasse.");
+
+  // Refusals keep their class; nothing is sent.
+  struct Case {
+    absl::StatusOr<PersonContact> answer;
+    absl::StatusCode code;
+  };
+  PersonContact reserved = EboksContact();
+  reserved.reserved = true;
+  PersonContact digipost = EboksContact();
+  digipost.mailbox_provider = "Digipost";
+  PersonContact no_mailbox = EboksContact();
+  no_mailbox.mailbox_address.clear();
+  std::vector<Case> cases = {
+      {absl::UnavailableError("krr down"), absl::StatusCode::kUnavailable},
+      {absl::PermissionDeniedError("scope"),
+       absl::StatusCode::kPermissionDenied},
+      {reserved, absl::StatusCode::kInvalidArgument},
+      {digipost, absl::StatusCode::kInvalidArgument},
+      {no_mailbox, absl::StatusCode::kInvalidArgument},
+  };
+  for (const Case& c : cases) {
+    registry.answer = c.answer;
+    EXPECT_THAT(channel->Send(letter), StatusIs(c.code, ::testing::_));
+  }
+  EXPECT_THAT(http.requests(), SizeIs(1));
+  registry_ = nullptr;
+}
+
+class DpiPrintChannelTest : public DpiChannelTest {
+ protected:
+  std::unique_ptr<Channel> MakePrint(FakeHttpClient* http,
+                                     TokenSource* tokens) {
+    DpiOptions options;
+    options.base_url = "https://dpi.example";
+    options.signing_key_file = "certs-dev/sender.key";
+    options.certificate_file = "certs-dev/sender.pem";
+    options.certificate_root_file = "certs-dev/ca.pem";
+    options.provider_ca_file = "certs-dev/ca.pem";
+    options.print_provider = "974761076";
+    options.print_certificate_file = "certs-dev/stranger.pem";
+    options.clock = &clock_;
+    auto channel = NewDpiPrintChannel(options, http, tokens);
+    EXPECT_THAT(channel, IsOk());
+    return channel.ok() ? *std::move(channel) : nullptr;
+  }
+
+  static OutgoingLetter PrintLetter() {
+    OutgoingLetter letter = Letter();
+    letter.mailbox_address.clear();
+    letter.mailbox_provider.clear();
+    letter.mailbox_certificate.clear();
+    letter.recipient_address = {
+        "Per Eboksen", {"Storgata 1", "Leilighet H0201"}, "0150", "Oslo", ""};
+    letter.return_address = {
+        "Eksempel kommune", {"Postboks 1"}, "5020", "Bergen", ""};
+    letter.color = true;
+    letter.a_post = true;
+    letter.shred_if_undeliverable = true;
+    return letter;
+  }
+};
+
+TEST_F(DpiPrintChannelTest, SendsUtskriftToThePrintProvider) {
+  FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    return HttpResponse{201, {}, ""};
+  });
+  StaticTokenSource tokens("t0k3n");
+  auto channel = MakePrint(&http, &tokens);
+  EXPECT_EQ(channel->name(), "dpi-print");
+  absl::StatusOr<SendResult> result = channel->Send(PrintLetter());
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->provider, "974761076");
+  Parts parts = ReadParts(http.requests()[0]);
+  auto verifier = DpiReceiptVerifier::FromFiles("certs-dev/ca.pem", "");
+  absl::StatusOr<json> payload = (*verifier)->Verify(parts.jws);
+  ASSERT_THAT(payload, IsOk());
+  const json& sbd = (*payload)["standardBusinessDocument"];
+  const json& h = sbd["standardBusinessDocumentHeader"];
+  EXPECT_EQ(h["receiver"][0]["identifier"]["value"], "0192:974761076");
+  EXPECT_EQ(h["documentIdentification"]["type"], "utskrift");
+  EXPECT_EQ(h["documentIdentification"]["standard"],
+            "urn:fdc:digdir.no:2020:innbyggerpost:xsd:digital::utskrift##"
+            "urn:fdc:digdir.no:2020:innbyggerpost:schema:utskrift::1.0");
+  EXPECT_EQ(h["businessScope"]["scope"][0]["identifier"],
+            "urn:fdc:digdir.no:2020:profile:egovernment:innbyggerpost:"
+            "utskrift:ver1.0");
+  EXPECT_FALSE(sbd.contains("digital"));
+  const json& u = sbd["utskrift"];
+  EXPECT_EQ(u["mottaker"], json({{"navn", "Per Eboksen"},
+                                 {"adresselinje1", "Storgata 1"},
+                                 {"adresselinje2", "Leilighet H0201"},
+                                 {"postnummer", "0150"},
+                                 {"poststed", "Oslo"}}));
+  EXPECT_EQ(u["retur"]["mottaker"]["navn"], "Eksempel kommune");
+  EXPECT_EQ(u["retur"]["returposthaandtering"], "MAKULERING_MED_MELDING");
+  EXPECT_EQ(u["utskriftstype"], "FARGE");
+  EXPECT_EQ(u["posttype"], "A");
+  EXPECT_EQ(u["maskinportentoken"], "t0k3n");
+  EXPECT_THAT(payload->dump(), Not(HasSubstr("30925910089")));
+
+  // Encrypted to the print provider's certificate.
+  std::string in = TempPath("print.cms"), out = TempPath("print.zip");
+  WriteFile(in, parts.package);
+  ASSERT_EQ(RunCommand(absl::StrCat(
+                "openssl cms -decrypt -binary -inform DER -in ", in,
+                " -recip certs-dev/stranger.pem -inkey certs-dev/stranger.key "
+                "-out ",
+                out)),
+            0);
+  std::map<std::string, std::string> files;
+  for (auto& [name, content] : Unzip(ReadFile(out))) files[name] = content;
+  EXPECT_EQ(files["vedtak.pdf"], kPdf);
+  EXPECT_THAT(files["manifest.xml"], Not(HasSubstr("<mottaker>")));
+}
+
+TEST_F(DpiPrintChannelTest, ForeignAddressAndMonochromeBPost) {
+  FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    return HttpResponse{201, {}, ""};
+  });
+  StaticTokenSource tokens("t");
+  auto channel = MakePrint(&http, &tokens);
+  OutgoingLetter letter = PrintLetter();
+  letter.recipient_address = {
+      "Sven Svensson", {"Storgatan 2"}, "111 22", "Stockholm", "se"};
+  letter.color = false;
+  letter.a_post = false;
+  letter.shred_if_undeliverable = false;
+  ASSERT_THAT(channel->Send(letter), IsOk());
+  auto verifier = DpiReceiptVerifier::FromFiles("certs-dev/ca.pem", "");
+  absl::StatusOr<json> payload =
+      (*verifier)->Verify(ReadParts(http.requests()[0]).jws);
+  ASSERT_THAT(payload, IsOk());
+  const json& u = (*payload)["standardBusinessDocument"]["utskrift"];
+  EXPECT_EQ(u["mottaker"], json({{"navn", "Sven Svensson"},
+                                 {"adresselinje1", "Storgatan 2"},
+                                 {"adresselinje2", "111 22 Stockholm"},
+                                 {"landkode", "SE"}}));
+  EXPECT_EQ(u["utskriftstype"], "SORT_HVIT");
+  EXPECT_EQ(u["posttype"], "B");
+  EXPECT_EQ(u["retur"]["returposthaandtering"], "DIREKTE_RETUR");
+}
+
+TEST_F(DpiPrintChannelTest, RefusesAddressesThePrintProviderCannotUse) {
+  FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    return HttpResponse{201, {}, ""};
+  });
+  StaticTokenSource tokens("t");
+  auto channel = MakePrint(&http, &tokens);
+  OutgoingLetter no_name = PrintLetter();
+  no_name.recipient_address.name.clear();
+  OutgoingLetter bad_code = PrintLetter();
+  bad_code.recipient_address.postal_code = "150";
+  OutgoingLetter five_lines = PrintLetter();
+  five_lines.recipient_address.lines = {"1", "2", "3", "4", "5"};
+  OutgoingLetter long_line = PrintLetter();
+  long_line.recipient_address.lines = {std::string(101, 'x')};
+  for (const OutgoingLetter& l : {no_name, bad_code, five_lines, long_line}) {
+    EXPECT_THAT(channel->Send(l),
+                StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  }
+  OutgoingLetter no_return = PrintLetter();
+  no_return.return_address = {};
+  EXPECT_THAT(channel->Send(no_return),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
+  EXPECT_THAT(http.requests(), SizeIs(0));
+}
+
+TEST(DpiPrintChannelOptionsTest, NeedsThePrintProviderAndItsCertificate) {
+  FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    return HttpResponse{201, {}, ""};
+  });
+  StaticTokenSource tokens("t");
+  DpiOptions options;
+  options.base_url = "https://dpi.example";
+  options.signing_key_file = "certs-dev/sender.key";
+  options.certificate_file = "certs-dev/sender.pem";
+  options.provider_ca_file = "certs-dev/ca.pem";
+  options.print_certificate_file = "certs-dev/stranger.pem";
+  options.print_provider = "97476107";
+  EXPECT_THAT(NewDpiPrintChannel(options, &http, &tokens),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("dpi.print_provider")));
+  options.print_provider = "974761076";
+  options.print_certificate_file = "certs-dev/nothing.pem";
+  EXPECT_THAT(NewDpiPrintChannel(options, &http, &tokens),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("dpi.print_certificate_file")));
+  options.print_certificate_file = "certs-dev/stranger.pem";
+  options.language = "NO";
+  EXPECT_THAT(
+      NewDpiPrintChannel(options, &http, &tokens),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dpi.language")));
 }
 
 // A receipt in the published shape (tests/published/dpi/receipts/ has the
@@ -760,6 +1062,8 @@ TEST_F(DpiChannelTest, TurnsVerifiedReceiptsIntoEventsAndSkipsForgedOnes) {
   EXPECT_EQ(requests[1].method, "POST");
   EXPECT_EQ(requests[1].url,
             absl::StrCat("https://dpi.example/messages/in/", r1, "/read"));
+  EXPECT_EQ(requests[1].method, "DELETE");
+  EXPECT_EQ(requests[1].url, "https://dpi.example/messages/in/r1");
   EXPECT_THAT(tokens.scopes, Contains("digitalpostinnbygger:send"));
 }
 

@@ -371,6 +371,7 @@ providers:
     url: {sim}
     signing_key_file: {CERTS}/sender.key
     certificate_file: {CERTS}/sender.pem
+    certificate_root_file: {CERTS}/ca.pem
     provider_certificate_file: {CERTS}/dpi-provider.pem
     provider_ca_file: {CERTS}/ca.pem
 retry:

@@ -41,7 +41,8 @@ TEST(ConfigLoaderDpiTest, ResolvesItsFiles) {
   auto c = ParseConfig(
       WithDpi("  dpi: {url: \"https://127.0.0.1:2\", signing_key_file: "
               "k.pem, certificate_file: c.pem, provider_certificate_file: "
-              "p.pem, provider_ca_file: /abs/ca.pem}"),
+              "p.pem, provider_ca_file: /abs/ca.pem, certificate_root_file: "
+              "root.pem, print_certificate_file: print.pem}"),
       "/etc/utpost");
   ASSERT_THAT(c, IsOk());
   const auto& dpi = c->providers().dpi();
@@ -49,6 +50,8 @@ TEST(ConfigLoaderDpiTest, ResolvesItsFiles) {
   EXPECT_EQ(dpi.certificate_file(), "/etc/utpost/c.pem");
   EXPECT_EQ(dpi.provider_certificate_file(), "/etc/utpost/p.pem");
   EXPECT_EQ(dpi.provider_ca_file(), "/abs/ca.pem");
+  EXPECT_EQ(dpi.certificate_root_file(), "/etc/utpost/root.pem");
+  EXPECT_EQ(dpi.print_certificate_file(), "/etc/utpost/print.pem");
 }
 
 TEST(ConfigLoaderDpiTest, NamesWhatIsMissing) {
