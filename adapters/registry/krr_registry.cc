@@ -114,6 +114,12 @@ absl::Status ParseReply(
             post->value("postkasseleverandoeradresse", "");
       }
       contact.mailbox_certificate = MailboxCertificateDer(person);
+      // Where the mailbox provider sends its notices (DPI "varsler").
+      if (auto info = person.find("kontaktinformasjon");
+          info != person.end() && info->is_object()) {
+        contact.email = info->value("epostadresse", "");
+        contact.mobile = info->value("mobiltelefonnummer", "");
+      }
       std::string key = contact.person_number;
       (*found)[key] = std::move(contact);
     }

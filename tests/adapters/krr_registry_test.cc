@@ -45,7 +45,8 @@ TEST(KrrRegistryTest, ParsesEachKindOfPerson) {
   FakeHttpClient http([](const HttpRequest&) {
     return Reply(200, R"({"personer": [
       {"personidentifikator": "01817010055", "reservasjon": "NEI",
-       "status": "AKTIV", "kontaktinformasjon": {"epostadresse": "a@b"},
+       "status": "AKTIV", "kontaktinformasjon": {"epostadresse": "a@b",
+                                                 "mobiltelefonnummer": "+4799999999"},
        "digital_post": {"postkasseadresse": "kari#1",
                         "postkasseleverandoeradresse": "984661185"}},
       {"personidentifikator": "02916510260", "reservasjon": "JA",
@@ -65,6 +66,9 @@ TEST(KrrRegistryTest, ParsesEachKindOfPerson) {
   EXPECT_FALSE(mailbox.reserved);
   EXPECT_EQ(mailbox.mailbox_address, "kari#1");
   EXPECT_EQ(mailbox.mailbox_provider, "984661185");
+  EXPECT_EQ(mailbox.email, "a@b");
+  EXPECT_EQ(mailbox.mobile, "+4799999999");
+  EXPECT_EQ((*result)[1].email, "");
   EXPECT_EQ((*result)[1].status, Status::kActive);
   EXPECT_TRUE((*result)[1].reserved);
   EXPECT_EQ((*result)[1].mailbox_address, "");
