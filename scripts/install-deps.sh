@@ -12,7 +12,7 @@ packages=(
   libqpdf-dev libseccomp-dev libcpp-httplib-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libyaml-cpp-dev libcli11-dev libhpdf-dev fonts-dejavu-core libzip-dev
   python3 python3-grpcio python3-protobuf python3-yaml
-  libxml2-utils iso-codes
+  libxml2-utils libxml2-dev iso-codes
   prometheus
 )
 missing=()

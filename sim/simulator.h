@@ -145,6 +145,11 @@ struct SimulatorOptions {
   // When set, X-Digipost-UserId and <sender-id> must equal it. Default
   // empty: any sender id.
   std::string digipost_sender_id;
+  // Digipost's own certificate (published in the entry point) and RSA key
+  // (PEM), with which every Digipost response is signed. Defaults: the
+  // development PKI, relative to the working directory.
+  std::string digipost_cert_file = "certs-dev/digipost-provider.pem";
+  std::string digipost_key_file = "certs-dev/digipost-provider.key";
   // DPI (sim/dpi.h): the CA of senders' business certificates, the e-Boks
   // mailboxes' encryption certificate and key, and the provider's
   // receipt-signing certificate and RSA key (PEM). Defaults: the
