@@ -30,6 +30,7 @@
 #include "nlohmann/json.hpp"
 #include "sim/altinn.h"
 #include "sim/digipost_events.h"
+#include "sim/digipost_schema.h"
 #include "sim/dpi.h"
 #include "sim/faults.h"
 #include "sim/maskinporten.h"
@@ -590,8 +591,9 @@ class SimulatorImpl final : public Simulator {
     }
     if (!options_.digipost_sender_id.empty() &&
         *signed_request.user_id != options_.digipost_sender_id) {
-      RefuseDigipost(res, 403, "CONFIGURATION", "UNKNOWN_SENDER",
-                     absl::StrCat("unknown sender id ", *signed_request.user_id));
+      RefuseDigipost(
+          res, 403, "CONFIGURATION", "UNKNOWN_SENDER",
+          absl::StrCat("unknown sender id ", *signed_request.user_id));
       return false;
     }
     if (!absl::StrContains(req.get_header_value("Accept"), kDigipostXml)) {
@@ -656,6 +658,13 @@ class SimulatorImpl final : public Simulator {
       return RefuseDigipost(res, 400, "CLIENT_DATA", "INVALID_MESSAGE",
                             absl::StrCat("expected <message xmlns=\"",
                                          kDigipostNamespace, "\">"));
+    }
+    // As the real service: the message must be valid against the
+    // published schema (element order, types, lengths, enumerations).
+    if (absl::Status valid = ValidateDigipostXml(message_part.body);
+        !valid.ok()) {
+      return RefuseDigipost(res, 400, "CLIENT_DATA", "INVALID_MESSAGE",
+                            MaskPersonNumbersIn(std::string(valid.message())));
     }
     std::string message_id = message->First("message-id");
     std::string sender_id = message->First("sender-id");
@@ -866,8 +875,7 @@ class SimulatorImpl final : public Simulator {
         delivered_ms = primary->second.second;
       }
     }
-    events_.Schedule(document, type, clock_->NowMillis() + after,
-                     delivered_ms);
+    events_.Schedule(document, type, clock_->NowMillis() + after, delivered_ms);
     res.status = 204;
   }
 
