@@ -85,18 +85,22 @@ std::string FileType(const OutgoingDocument& document) {
   return absl::AsciiStrToLower(document.file_name.substr(dot + 1));
 }
 
+// A confidential letter is shown only after two-factor log-in, its subject
+// hidden until then (api_v8.xsd authentication-level, sensitivity-level).
 std::string DocumentXml(absl::string_view element, const std::string& uuid,
                         absl::string_view subject,
-                        const OutgoingDocument& document) {
-  return absl::StrCat(
-      "  <", element, ">\n",            //
-      "    <uuid>", uuid, "</uuid>\n",  //
-      "    <subject>", XmlEscape(CutUtf8(subject, kMaxSubject)),
-      "</subject>\n",  //
-      "    <file-type>", XmlEscape(FileType(document)), "</file-type>\n",
-      "    <authentication-level>PASSWORD</authentication-level>\n",
-      "    <sensitivity-level>NORMAL</sensitivity-level>\n",  //
-      "  </", element, ">\n");
+                        const OutgoingDocument& document, bool confidential) {
+  return absl::StrCat("  <", element, ">\n",            //
+                      "    <uuid>", uuid, "</uuid>\n",  //
+                      "    <subject>", XmlEscape(CutUtf8(subject, kMaxSubject)),
+                      "</subject>\n",  //
+                      "    <file-type>", XmlEscape(FileType(document)),
+                      "</file-type>\n", "    <authentication-level>",
+                      confidential ? "TWO_FACTOR" : "PASSWORD",
+                      "</authentication-level>\n", "    <sensitivity-level>",
+                      confidential ? "SENSITIVE" : "NORMAL",
+                      "</sensitivity-level>\n",  //
+                      "  </", element, ">\n");
 }
 
 // ---- Reading (libxml2, no network, no external entities) ----
@@ -236,7 +240,7 @@ std::string DigipostMessageXml(const OutgoingLetter& letter,
         &xml, DocumentXml(
                   i == 0 ? "primary-document" : "attachment",
                   DigipostDocumentUuid(letter.message_id, static_cast<int>(i)),
-                  subject, document));
+                  subject, document, letter.confidential));
   }
   absl::StrAppend(&xml, "</message>\n");
   return xml;

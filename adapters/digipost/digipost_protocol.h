@@ -44,7 +44,8 @@ std::string DigipostDocumentUuid(const std::string& message_id, int index);
 // message-id, sender-id, recipient (personal-identification-number or
 // organisation-number), primary-document and one attachment per further
 // document, each with uuid, subject, file-type, authentication-level and
-// sensitivity-level. Text is escaped; characters XML 1.0 cannot carry are
+// sensitivity-level (PASSWORD and NORMAL; TWO_FACTOR and SENSITIVE for a
+// confidential letter). Text is escaped; characters XML 1.0 cannot carry are
 // dropped; subjects are cut to the schema's 255 characters.
 std::string DigipostMessageXml(const OutgoingLetter& letter,
                                absl::string_view sender_id);

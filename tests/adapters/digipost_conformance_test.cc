@@ -97,6 +97,17 @@ TEST(DigipostConformanceTest, MessageWithAttachmentsIsValid) {
   EXPECT_THAT(xml, HasSubstr("<file-type>png</file-type>"));
 }
 
+TEST(DigipostConformanceTest, ConfidentialMessageIsValid) {
+  OutgoingLetter letter = PersonLetter();
+  letter.confidential = true;
+  letter.documents.push_back({"vedlegg.pdf", "application/pdf", "%PDF", ""});
+  std::string xml = DigipostMessageXml(letter, "123456");
+  EXPECT_THAT(Violations(xml), ::testing::IsEmpty()) << xml;
+  EXPECT_THAT(xml, HasSubstr("<authentication-level>TWO_FACTOR<"));
+  EXPECT_THAT(xml, HasSubstr("<sensitivity-level>SENSITIVE<"));
+  EXPECT_THAT(xml, Not(HasSubstr("NORMAL")));
+}
+
 TEST(DigipostConformanceTest, HostileTextStaysValid) {
   // Markup, control characters and an over-long subject (the schema allows
   // 255 characters) must not break the document.
