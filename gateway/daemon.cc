@@ -64,19 +64,22 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
 }
 
 // The channels this gateway delivers through, by routing name (see
-// gateway/dispatch/routing.h): the Digipost-direct "digital" and "print"
-// always; "dpi" and "altinn" once their providers are configured.
-std::vector<std::string> ConfiguredChannels(const config::v1::Config& c) {
-  std::vector<std::string> names = {"digital", "print"};
-  if (!c.providers().altinn().url().empty()) names.push_back("altinn");
-  if (!c.providers().dpi().url().empty()) names.push_back("dpi");
-  return names;
+// gateway/dispatch/routing.h), each with the name of the adapter serving
+// it: those whose adapters' options are set (adapters/adapter_registry.h).
+absl::StatusOr<std::map<std::string, std::string>> ConfiguredChannels(
+    const config::v1::Config& c) {
+  adapters::AdapterRegistry known;
+  adapters::RegisterBuiltinAdapters(&known);
+  return known.ChannelsOf(c.providers());
 }
 
-queue::Topology TopologyOf(const config::v1::Config& c) {
+absl::StatusOr<queue::Topology> TopologyOf(const config::v1::Config& c) {
+  ASSIGN_OR_RETURN(auto channels, ConfiguredChannels(c));
+  std::vector<std::string> names;
+  for (const auto& [name, adapter] : channels) names.push_back(name);
   queue::Topology t;
   t.prefix = c.broker().prefix();
-  t.stages = dispatch::Dispatcher::StagesFor(ConfiguredChannels(c));
+  t.stages = dispatch::Dispatcher::StagesFor(names);
   t.retry_delays_seconds.assign(c.retry().delays_seconds().begin(),
                                 c.retry().delays_seconds().end());
   return t;
@@ -123,8 +126,9 @@ struct OutsideWorld {
   }
 };
 
-absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p,
+absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Config& c,
                                                store::Store* store) {
+  const config::v1::Providers& p = c.providers();
   adapters::AdapterRegistry known;
   adapters::RegisterBuiltinAdapters(&known);
   OutsideWorld w;
@@ -154,100 +158,32 @@ absl::StatusOr<OutsideWorld> BuildOutsideWorld(const config::v1::Providers& p,
     w.tokens = std::move(*tokens);
   }
 
-  adapters::AdapterSettings registry;
-  registry.base_url = p.registry_url();
-  registry.http = w.http.get();
-  registry.tokens = w.tokens.get();
-  registry.cache_lifetime_ms = int64_t{p.registry_cache_seconds()} * 1000;
-  auto r = known.MakeRegistry("krr", registry);
-  if (!r.ok()) {
+  adapters::AdapterContext context;
+  context.http = w.http.get();
+  context.tokens = w.tokens.get();
+  context.feed_positions = w.feed_positions.get();
+  auto registry = known.MakeRegistry("krr", p, context);
+  if (!registry.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("providers.registry_url: ", r.status().message()));
+        absl::StrCat("providers.", registry.status().message()));
   }
-  w.registry = std::move(*r);
-
-  adapters::AdapterSettings digipost;
-  digipost.base_url = p.digipost().url();
-  digipost.sender_id = p.digipost().sender_id();
-  digipost.signing_key_file = p.digipost().signing_key_file();
-  digipost.http = w.http.get();
-  digipost.feed_positions = w.feed_positions.get();
-  auto d = known.MakeChannel("digipost", digipost);
-  if (!d.ok()) {
+  w.registry = std::move(*registry);
+  context.persons = w.registry.get();
+  auto organisations = known.MakeOrganisationRegistry("brreg", p, context);
+  if (!organisations.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("providers.digipost: ", d.status().message()));
+        absl::StrCat("providers.", organisations.status().message()));
   }
-  w.channels["digital"] = std::move(*d);
+  w.organisations = std::move(*organisations);
 
-  adapters::AdapterSettings print;
-  print.base_url = p.print().url();
-  print.http = w.http.get();
-  print.print.max_letters_per_job = p.print().batch_max_letters();
-  print.print.max_wait_ms = p.print().batch_max_wait_ms();
-  print.print.max_jobs_in_flight = p.print().batch_max_jobs_in_flight();
-  print.print.max_job_bytes = p.print().batch_max_bytes();
-  print.print.cover_page = p.print().cover_page();
-  print.print.cover_page_options.font_file = p.print().cover_page_font();
-  auto pr = known.MakeChannel("print", print);
-  if (!pr.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("providers.print: ", pr.status().message()));
-  }
-  w.channels["print"] = std::move(*pr);
-
-  if (!p.business_registry().url().empty()) {
-    adapters::AdapterSettings brreg;
-    brreg.base_url = p.business_registry().url();
-    brreg.altinn_url = p.altinn().url();
-    brreg.tokens = w.tokens.get();
-    brreg.http = w.http.get();
-    brreg.cache_lifetime_ms =
-        int64_t{p.business_registry().cache_seconds()} * 1000;
-    auto o = known.MakeOrganisationRegistry("brreg", brreg);
-    if (!o.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("providers.business_registry: ", o.status().message()));
+  ASSIGN_OR_RETURN(auto channels, ConfiguredChannels(c));
+  for (const auto& [name, adapter] : channels) {
+    auto channel = known.MakeChannel(adapter, p, context);
+    if (!channel.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "providers.", adapter, ": ", channel.status().message()));
     }
-    w.organisations = std::move(*o);
-  }
-  if (!p.altinn().url().empty()) {
-    adapters::AdapterSettings altinn;
-    altinn.base_url = p.altinn().url();
-    altinn.altinn_resource_id = p.altinn().resource_id();
-    altinn.altinn_language = p.altinn().language();
-    altinn.altinn_notification_email_subject =
-        p.altinn().notification_email_subject();
-    altinn.altinn_notification_email_body =
-        p.altinn().notification_email_body();
-    altinn.altinn_notification_sms_body = p.altinn().notification_sms_body();
-    altinn.tokens = w.tokens.get();
-    altinn.http = w.http.get();
-    altinn.feed_positions = w.feed_positions.get();
-    auto a = known.MakeChannel("altinn", altinn);
-    if (!a.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("providers.altinn: ", a.status().message()));
-    }
-    w.channels["altinn"] = std::move(*a);
-  }
-  if (!p.dpi().url().empty()) {
-    adapters::AdapterSettings dpi;
-    dpi.base_url = p.dpi().url();
-    dpi.signing_key_file = p.dpi().signing_key_file();
-    dpi.certificate_file = p.dpi().certificate_file();
-    dpi.provider_certificate_file = p.dpi().provider_certificate_file();
-    dpi.provider_ca_file = p.dpi().provider_ca_file();
-    dpi.scope = p.dpi().scope();
-    dpi.receipt_scope = p.dpi().receipt_scope();
-    dpi.sender_id = p.dpi().sender_id();
-    dpi.tokens = w.tokens.get();
-    dpi.http = w.http.get();
-    auto d = known.MakeChannel("dpi", dpi);
-    if (!d.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("providers.dpi: ", d.status().message()));
-    }
-    w.channels["dpi"] = std::move(*d);
+    w.channels[name] = std::move(*channel);
   }
   return w;
 }
@@ -377,7 +313,7 @@ absl::Status RunDaemon(const config::v1::Config& config,
                        const std::function<void()>& wait_for_stop) {
   const bool api_role = config.role() != "worker";
   const bool worker_role = config.role() != "api";
-  const queue::Topology topology = TopologyOf(config);
+  ASSIGN_OR_RETURN(const queue::Topology topology, TopologyOf(config));
 
   auto signer = receipts::NewRotatingReceiptSigner(SignerKeysOf(config));
   if (!signer.ok()) {
@@ -417,7 +353,7 @@ absl::Status RunDaemon(const config::v1::Config& config,
   // Built before the services so that a bad provider setting stops start-up.
   OutsideWorld outside;
   if (worker_role) {
-    auto built = BuildOutsideWorld(config.providers(), store->get());
+    auto built = BuildOutsideWorld(config, store->get());
     if (!built.ok()) return built.status();
     outside = std::move(*built);
   }

@@ -18,6 +18,17 @@ run=$root/.run/local
 build=${UTPOST_BUILD_DIR:-$root/build}
 amqp_port=5673 sim_port=8443 api_port=7443 metrics_port=9464 health_port=8081
 
+# phase NAME: starts timing a phase; the summary at the end lists each.
+phases=() phase_started=$(date +%s.%N)
+phase() {
+  local now
+  now=$(date +%s.%N)
+  [ ${#phases[@]} -gt 0 ] && phases[-1]+=" $(awk -v a="$now" -v b="$phase_started" 'BEGIN {printf "%.1f", a - b}')"
+  phases+=("$1")
+  phase_started=$now
+  echo "== $1"
+}
+
 stop_all() {
   for p in utpostd utpost-sim; do
     if [ -f "$run/$p.pid" ]; then
@@ -34,18 +45,18 @@ if [ "${1:-}" = stop ]; then
   exit 0
 fi
 
-echo "== installing what is missing"
+phase "installing what is missing"
 scripts/install-deps.sh
-echo "== building"
+phase "building"
 scripts/build.sh
 stop_all
 rm -rf "$run"
 mkdir -p "$run/batch"
 
-echo "== starting RabbitMQ on 127.0.0.1:$amqp_port"
+phase "starting RabbitMQ on 127.0.0.1:$amqp_port"
 scripts/rabbitmq.sh start "$run/rabbitmq" "$amqp_port"
 
-echo "== starting utpost-sim on 127.0.0.1:$sim_port"
+phase "starting utpost-sim on 127.0.0.1:$sim_port"
 "$build/sim/utpost-sim" --listen "127.0.0.1:$sim_port" \
   --cert certs-dev/server.pem --key certs-dev/server.key \
   --persons sim/data/persons.yaml --sender-cert certs-dev/sender.pem \
@@ -134,16 +145,17 @@ documents:
   inspector_cpu_seconds: 5
 YAML
 
-echo "== starting utpostd on 127.0.0.1:$api_port"
+phase "starting utpostd on 127.0.0.1:$api_port"
 "$build/gateway/utpostd" --config "$run/utpostd.yaml" >"$run/utpostd.log" 2>&1 &
 echo $! >"$run/utpostd.pid"
 wait_for utpostd "utpostd listening"
 
 # A sample batch: the simulator's persons (mailbox, e-Boks, no mailbox,
-# reserved, deleted, unregistered) and two organisations, in turn.
+# reserved, deleted, unregistered) and two of its organisations (one with
+# an Altinn inbox, one without: print), in turn (sim/data/*.yaml).
 recipients=(01817010055 15838210012 28879110078 30925910089 12860150180
-            02916510260 09858810083 23897510170 04847910181 org:974760673
-            org:923609016)
+            02916510260 09858810083 23897510170 04847910181 org:910000004
+            org:932000008)
 for i in $(seq -w 1 40); do
   r=${recipients[$((10#$i % ${#recipients[@]}))]}
   if [[ $r == org:* ]]; then who="organisation: \"${r#org:}\""; else who="person: \"$r\""; fi
@@ -160,27 +172,47 @@ done
 
 ctl=("$build/cli/utpostctl" --server "127.0.0.1:$api_port")
 op=(--cert certs-dev/operator.pem --key certs-dev/operator.key)
-echo "== submitting 40 letters as Bergen kommune"
+phase "submitting 40 letters as Bergen kommune"
 "${ctl[@]}" submit --batch "$run/batch" --concurrency 8
 
-echo "== following the batch (operator view: letters per state)"
+phase "following the batch (operator view: letters per state)"
+# Letters per state from `status --json`, in the order of the letter's
+# life, and how many are not final yet.
+states_line() {
+  python3 -c '
+import json, sys
+order = ["RECEIVED", "QUEUED", "ROUTED", "SENT_DIGITAL", "SENT_PRINT",
+         "DELIVERED", "READ", "PRINTED", "PARKED", "FAILED", "CANCELLED"]
+waiting = {"RECEIVED", "QUEUED", "ROUTED", "SENT_DIGITAL"}
+counts = {}
+for s in json.load(sys.stdin).get("letters", []):
+    counts[str(s.get("state"))] = int(s.get("count", 0))
+line = " ".join(f"{k}={counts[k]}" for k in order if counts.get(k))
+line += "".join(f" {k}={v}" for k, v in counts.items() if k not in order)
+print(sum(v for k, v in counts.items() if k in waiting), line)'
+}
 for _ in $(seq 1 120); do
-  if ! status=$("${ctl[@]}" "${op[@]}" status 2>&1); then
+  if ! status=$("${ctl[@]}" "${op[@]}" status --json 2>&1); then
     printf '\r%-100s' "(status: ${status%%$'\n'*})"
     sleep 1
     continue
   fi
-  waiting=$(echo "$status" | awk '$1 ~ /^(RECEIVED|QUEUED|ROUTED|SENT_DIGITAL)$/ {n += $2} END {print n + 0}')
-  line=$(echo "$status" | awk '/^  [A-Z_]+ +[0-9]+$/ && $1 != "total" {printf "%s=%s ", $1, $2}')
+  read -r waiting line < <(echo "$status" | states_line)
   printf '\r%-100s' "$line"
   [ "$waiting" -eq 0 ] && break
   sleep 1
 done
 echo
-echo "== final states"
+phase "final states"
 "${ctl[@]}" list --page-size 40
 echo
 "${ctl[@]}" "${op[@]}" status
+phase "done"
+echo
+echo "time per phase:"
+for p in "${phases[@]::${#phases[@]}-1}"; do
+  printf '  %-60s %6.1f s\n' "${p% *}" "${p##* }"
+done
 cat <<EOF
 
 The stack is still running:

@@ -196,7 +196,7 @@ class PrintChannel final : public Channel {
         event.message_id = e.value("message_id", "");
         event.time_ms = e.value("time_ms", int64_t{0});
         event.reason = MaskPersonNumbersIn(e.value("reason", ""));
-        event.provider = "print";
+        event.provider = Provider();
         event.evidence = Dump(e);
         const std::string type = e.value("type", "");
         if (event.event_id.empty()) continue;
@@ -244,6 +244,10 @@ class PrintChannel final : public Channel {
   }
 
  private:
+  std::string Provider() const {
+    return options_.provider.empty() ? "print" : options_.provider;
+  }
+
   absl::StatusOr<Prepared> Prepare(const OutgoingLetter& letter) const {
     if (letter.message_id.empty()) {
       return absl::InvalidArgumentError("letter has no message id");
@@ -482,12 +486,14 @@ class PrintChannel final : public Channel {
         if (status == "RECEIVED") {
           SendResult result;
           result.outcome = SendResult::Outcome::kAccepted;
+          result.provider = Provider();
           result.provider_reference =
               absl::StrCat("job ", job_id, ": RECEIVED");
           (*slot)->result = result;
         } else if (status == "DUPLICATE") {
           SendResult result;
           result.outcome = SendResult::Outcome::kDuplicate;
+          result.provider = Provider();
           result.provider_reference =
               absl::StrCat("job ", job_id, ": DUPLICATE");
           (*slot)->result = result;

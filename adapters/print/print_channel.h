@@ -90,6 +90,9 @@ struct PrintOptions {
   CoverPageOptions cover_page_options;
   // Events asked for at most per FetchEvents call: min(this, max).
   int max_events_per_fetch = 500;
+  // Named on receipts (SendResult::provider, ProviderEvent::provider): the
+  // provider's organisation number. Empty: "print".
+  std::string provider;
 };
 
 // Returns the channel named "print". `http` is not owned and must outlive

@@ -455,6 +455,9 @@ absl::Status Dispatcher::Deliver(const store::LetterRecord& letter,
   t.from = {Letter::ROUTED};
   t.to = print ? Letter::SENT_PRINT : Letter::SENT_DIGITAL;
   t.reason = sent->provider_reference;
+  // The hand-over receipt (and a DELIVERED in the same answer) names who
+  // took the letter.
+  t.provider = sent->provider.empty() ? channel_name : sent->provider;
   // A mailbox provider answers a repeated message id only for a message it
   // accepted before, into the mailbox: the earlier attempt's outcome.
   if (!print && (sent->delivered || duplicate)) {

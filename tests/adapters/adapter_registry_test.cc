@@ -14,7 +14,10 @@ namespace {
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsNull;
+using ::testing::Pair;
 using ::utpost::testing::IsOk;
+using ::utpost::testing::IsOkAndHolds;
 using ::utpost::testing::StatusIs;
 
 class StubChannel final : public Channel {
@@ -32,6 +35,35 @@ FakeHttpClient* Http() {
   return http;
 }
 
+AdapterContext Context() {
+  AdapterContext context;
+  context.http = Http();
+  return context;
+}
+
+// Digipost and print, as every gateway has them.
+config::v1::Providers Basic() {
+  config::v1::Providers p;
+  p.set_registry_url("https://registry.test");
+  p.mutable_digipost()->set_url("https://digipost.test");
+  p.mutable_digipost()->set_sender_id("123456");
+  p.mutable_digipost()->set_signing_key_file("certs-dev/sender.key");
+  p.mutable_print()->set_url("https://print.test");
+  return p;
+}
+
+ChannelAdapter Stub(std::string default_channel) {
+  ChannelAdapter a;
+  a.default_channel = std::move(default_channel);
+  a.configured = [](const config::v1::Providers&) { return true; };
+  a.make =
+      [](const config::v1::Providers&,
+         const AdapterContext&) -> absl::StatusOr<std::unique_ptr<Channel>> {
+    return std::make_unique<StubChannel>();
+  };
+  return a;
+}
+
 TEST(AdapterRegistryTest, BuiltinsAreRegisteredByName) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
@@ -41,64 +73,91 @@ TEST(AdapterRegistryTest, BuiltinsAreRegisteredByName) {
   EXPECT_THAT(adapters.OrganisationRegistryNames(), ElementsAre("brreg"));
 }
 
+TEST(AdapterRegistryTest, ChannelsAreThoseWhoseOptionsAreSet) {
+  AdapterRegistry adapters;
+  RegisterBuiltinAdapters(&adapters);
+  config::v1::Providers p = Basic();
+  EXPECT_THAT(adapters.ChannelsOf(p),
+              IsOkAndHolds(ElementsAre(Pair("digital", "digipost"),
+                                       Pair("print", "print"))));
+  p.mutable_dpi()->set_url("https://dpi.test");
+  p.mutable_altinn()->set_url("https://altinn.test");
+  EXPECT_THAT(adapters.ChannelsOf(p),
+              IsOkAndHolds(ElementsAre(
+                  Pair("altinn", "altinn"), Pair("digital", "digipost"),
+                  Pair("dpi", "dpi"), Pair("print", "print"))));
+}
+
+TEST(AdapterRegistryTest, ConfigurationChoosesTheAdapterOfAChannel) {
+  AdapterRegistry adapters;
+  RegisterBuiltinAdapters(&adapters);
+  ASSERT_THAT(adapters.RegisterChannel("other-print", Stub("")), IsOk());
+  config::v1::Providers p = Basic();
+  (*p.mutable_channel_adapters())["print"] = "other-print";
+  EXPECT_THAT(adapters.ChannelsOf(p),
+              IsOkAndHolds(ElementsAre(Pair("digital", "digipost"),
+                                       Pair("print", "other-print"))));
+  (*p.mutable_channel_adapters())["print"] = "fax";
+  EXPECT_THAT(adapters.ChannelsOf(p),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("channel_adapters[print]"),
+                             HasSubstr("\"fax\""), HasSubstr("other-print"))));
+  (*p.mutable_channel_adapters())["print"] = "dpi";
+  EXPECT_THAT(adapters.ChannelsOf(p),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("options are not set")));
+}
+
 TEST(AdapterRegistryTest, MakesConfiguredAdapters) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
-  AdapterSettings settings;
-  settings.base_url = "https://provider.test";
-  settings.sender_id = "123456";
-  settings.signing_key_file = "certs-dev/sender.key";
-  settings.http = Http();
-
-  auto digipost = adapters.MakeChannel("digipost", settings);
+  const config::v1::Providers p = Basic();
+  auto digipost = adapters.MakeChannel("digipost", p, Context());
   ASSERT_THAT(digipost, IsOk());
   EXPECT_EQ((*digipost)->name(), "digital");
-  auto print = adapters.MakeChannel("print", settings);
+  auto print = adapters.MakeChannel("print", p, Context());
   ASSERT_THAT(print, IsOk());
   EXPECT_EQ((*print)->name(), "print");
-  auto krr = adapters.MakeRegistry("krr", settings);
+  auto krr = adapters.MakeRegistry("krr", p, Context());
   ASSERT_THAT(krr, IsOk());
   EXPECT_THAT((*krr)->LookupPersons({}), IsOk());
+  // No business registry configured: none, and no error.
+  EXPECT_THAT(adapters.MakeOrganisationRegistry("brreg", p, Context()),
+              IsOkAndHolds(IsNull()));
 }
 
 TEST(AdapterRegistryTest, FactoriesReportBadSettings) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
-  AdapterSettings settings;
-  settings.http = Http();
+  config::v1::Providers p;
   EXPECT_THAT(
-      adapters.MakeChannel("digipost", settings),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("digipost.url")));
-  EXPECT_THAT(
-      adapters.MakeChannel("print", settings),
+      adapters.MakeChannel("print", p, Context()),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("print.url")));
   EXPECT_THAT(
-      adapters.MakeRegistry("krr", settings),
+      adapters.MakeRegistry("krr", p, Context()),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("registry_url")));
-  settings.base_url = "https://provider.test";
-  settings.http = nullptr;
+  p = Basic();
   EXPECT_THAT(
-      adapters.MakeChannel("print", settings),
+      adapters.MakeChannel("print", p, AdapterContext{}),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HTTP client")));
 }
 
 TEST(AdapterRegistryTest, DpiIsMadeByNameAndNamesWhatIsMissing) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
-  AdapterSettings settings;
-  settings.http = Http();
-  settings.base_url = "https://dpi.example";
-  settings.signing_key_file = "certs-dev/sender.key";
-  settings.bearer_token = "token";
-  EXPECT_THAT(adapters.MakeChannel("dpi", settings),
+  config::v1::Providers p = Basic();
+  auto* dpi = p.mutable_dpi();
+  dpi->set_url("https://dpi.example");
+  dpi->set_signing_key_file("certs-dev/sender.key");
+  EXPECT_THAT(adapters.MakeChannel("dpi", p, Context()),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("dpi.certificate_file")));
-  settings.certificate_file = "certs-dev/sender.pem";
-  EXPECT_THAT(adapters.MakeChannel("dpi", settings),
+  dpi->set_certificate_file("certs-dev/sender.pem");
+  EXPECT_THAT(adapters.MakeChannel("dpi", p, Context()),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("provider_certificate_file")));
-  settings.provider_certificate_file = "certs-dev/dpi-provider.pem";
-  auto channel = adapters.MakeChannel("dpi", settings);
+  dpi->set_provider_certificate_file("certs-dev/dpi-provider.pem");
+  auto channel = adapters.MakeChannel("dpi", p, Context());
   ASSERT_THAT(channel, IsOk());
   EXPECT_EQ((*channel)->name(), "dpi");
 }
@@ -106,36 +165,29 @@ TEST(AdapterRegistryTest, DpiIsMadeByNameAndNamesWhatIsMissing) {
 TEST(AdapterRegistryTest, UnknownNameListsTheKnownOnes) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
-  AdapterSettings settings;
-  settings.http = Http();
+  const config::v1::Providers p = Basic();
   EXPECT_THAT(
-      adapters.MakeChannel("eboks", settings),
+      adapters.MakeChannel("eboks", p, Context()),
       StatusIs(absl::StatusCode::kNotFound,
                AllOf(HasSubstr("eboks"), HasSubstr("digipost, dpi, print"))));
-  EXPECT_THAT(adapters.MakeRegistry("brreg", settings),
+  EXPECT_THAT(adapters.MakeRegistry("brreg", p, Context()),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("krr")));
 }
 
 TEST(AdapterRegistryTest, ExtraAdaptersRegisterOnceEach) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
-  auto stub =
-      [](const AdapterSettings&) -> absl::StatusOr<std::unique_ptr<Channel>> {
-    return std::make_unique<StubChannel>();
-  };
-  ASSERT_THAT(adapters.RegisterChannel("stub", stub), IsOk());
-  EXPECT_THAT(adapters.RegisterChannel("stub", stub),
+  ASSERT_THAT(adapters.RegisterChannel("stub", Stub("")), IsOk());
+  EXPECT_THAT(adapters.RegisterChannel("stub", Stub("")),
               StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("stub")));
-  EXPECT_THAT(adapters.RegisterChannel("print", stub),
+  EXPECT_THAT(adapters.RegisterChannel("print", Stub("")),
               StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("print")));
-  EXPECT_THAT(adapters.RegisterChannel("", stub),
+  EXPECT_THAT(adapters.RegisterChannel("", Stub("")),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
   EXPECT_THAT(
-      adapters.RegisterRegistry("none", nullptr),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("factory")));
-  AdapterSettings settings;
-  settings.http = Http();
-  auto channel = adapters.MakeChannel("stub", settings);
+      adapters.RegisterRegistry("none", RegistryAdapter{}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("functions")));
+  auto channel = adapters.MakeChannel("stub", Basic(), Context());
   ASSERT_THAT(channel, IsOk());
   EXPECT_EQ((*channel)->name(), "stub");
 }
@@ -144,26 +196,24 @@ TEST(AdapterRegistryTest, MakesAltinnAndTheBusinessRegistry) {
   AdapterRegistry adapters;
   RegisterBuiltinAdapters(&adapters);
   StaticTokenSource tokens("t");
-  AdapterSettings settings;
-  settings.base_url = "https://provider.test";
-  settings.http = Http();
+  config::v1::Providers p = Basic();
+  p.mutable_altinn()->set_url("https://altinn.test");
+  AdapterContext context = Context();
   EXPECT_THAT(
-      adapters.MakeChannel("altinn", settings),
+      adapters.MakeChannel("altinn", p, context),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("maskinporten")));
-  settings.tokens = &tokens;
+  context.tokens = &tokens;
   EXPECT_THAT(
-      adapters.MakeChannel("altinn", settings),
+      adapters.MakeChannel("altinn", p, context),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("resource_id")));
-  settings.altinn_resource_id = "res";
-  auto altinn = adapters.MakeChannel("altinn", settings);
+  p.mutable_altinn()->set_resource_id("res");
+  auto altinn = adapters.MakeChannel("altinn", p, context);
   ASSERT_THAT(altinn, IsOk());
   EXPECT_EQ((*altinn)->name(), "altinn");
-  settings.altinn_url = "https://altinn.test";
-  EXPECT_THAT(adapters.MakeOrganisationRegistry("brreg", settings), IsOk());
-  settings.base_url.clear();
-  EXPECT_THAT(adapters.MakeOrganisationRegistry("brreg", settings),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("business_registry.url")));
+  p.mutable_business_registry()->set_url("https://brreg.test");
+  auto brreg = adapters.MakeOrganisationRegistry("brreg", p, context);
+  ASSERT_THAT(brreg, IsOk());
+  EXPECT_NE(*brreg, nullptr);
 }
 
 }  // namespace

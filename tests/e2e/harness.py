@@ -30,6 +30,14 @@ CERTS = os.path.join(ROOT, "certs-dev")
 # it to one folder in the build tree, which the log scan test reads).
 TEST_LOG_DIR = os.environ.get("UTPOST_TEST_LOG_DIR")
 
+# The print provider's organisation number in the test configuration,
+# named on the receipts of letters handed to it.
+PRINT_PROVIDER = "987654325"
+# Who takes a letter on each channel, as the hand-over receipts name them:
+# Digipost, the DPI mailbox provider e-Boks, Altinn's operator Digdir, and
+# the configured print provider.
+CHANNEL_PROVIDERS = {"digital": "984661185", "dpi": "922020175",
+                     "altinn": "991825827", "print": PRINT_PROVIDER}
 BERGEN = "964338531"
 OSLO = "958935420"
 
@@ -349,7 +357,7 @@ providers:
   ca_file: {CERTS}/ca.pem
   registry_url: {sim}
   digipost: {{url: {sim}, sender_id: "100001", signing_key_file: {CERTS}/sender.key}}
-  print: {{url: {sim}{self.print_config}}}
+  print: {{url: {sim}, provider_organisation: "{PRINT_PROVIDER}"{self.print_config}}}
   timeout_seconds: 5
   maskinporten:
     token_url: {sim}/token
