@@ -1,5 +1,6 @@
 #include "adapters/digipost/digipost_channel.h"
 
+#include <fstream>
 #include <memory>
 #include <string_view>
 #include <utility>
@@ -289,6 +290,10 @@ class DigipostChannel final : public Channel {
     if (!verifier.ok()) {
       return absl::FailedPreconditionError(verifier.status().message());
     }
+    if (!options_.certificate_ca_file.empty()) {
+      RETURN_IF_ERROR((*verifier)->CheckIssuedBy(options_.certificate_ca_file,
+                                                 clock_->NowMillis()));
+    }
     // The entry point's own response is signed too, with the key of the
     // certificate it publishes.
     RETURN_IF_ERROR((*verifier)->Verify(*response, "/", clock_->NowMillis()));
@@ -504,6 +509,12 @@ absl::StatusOr<std::unique_ptr<Channel>> NewDigipostChannel(
   }
   if (options.signing_key_file.empty()) {
     return absl::InvalidArgumentError("digipost.signing_key_file: must be set");
+  }
+  if (!options.certificate_ca_file.empty() &&
+      !std::ifstream(options.certificate_ca_file)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("digipost.certificate_ca_file: cannot read \"",
+                     options.certificate_ca_file, "\""));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<RequestSigner> signer,
                    RequestSigner::FromKeyFile(

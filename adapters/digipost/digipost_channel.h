@@ -45,6 +45,10 @@ struct DigipostOptions {
   // RSA private key (PEM) of the business certificate that signs requests.
   // Required.
   std::string signing_key_file;
+  // CA certificates (PEM) one of which must have issued the certificate
+  // the entry point publishes (which verifies every response). Empty: that
+  // certificate is taken as the TLS connection to base_url delivers it.
+  std::string certificate_ca_file;
   // Source of the Date header. Not owned; default the real clock.
   const Clock* clock = nullptr;
   // How far back the document event feed is read when the channel starts
@@ -58,7 +62,7 @@ struct DigipostOptions {
 
 // Returns the channel named "digital". `http` is not owned and must outlive
 // it. INVALID_ARGUMENT, naming the option, when an option is missing or the
-// key cannot be loaded.
+// key or the CA file cannot be loaded.
 //
 // Send() results: 200/201 -> kAccepted (delivered when the provider says
 // DELIVERED); 409 DUPLICATE_MESSAGE -> kDuplicate. Errors: error-type

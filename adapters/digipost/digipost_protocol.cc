@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include <algorithm>
 #include <optional>
@@ -421,6 +422,32 @@ absl::Status DigipostResponseVerifier::Verify(const HttpResponse& response,
   EVP_MD_CTX_free(ctx);
   if (!ok) return fail("X-Digipost-Signature does not verify");
   return absl::OkStatus();
+}
+
+absl::Status DigipostResponseVerifier::CheckIssuedBy(const std::string& ca_file,
+                                                     int64_t now_ms) const {
+  X509_STORE* store = X509_STORE_new();
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  absl::Status status = absl::OkStatus();
+  if (store == nullptr || ctx == nullptr) {
+    status = absl::InternalError("out of memory");
+  } else if (X509_STORE_load_file(store, ca_file.c_str()) != 1) {
+    status = absl::FailedPreconditionError(
+        absl::StrCat("digipost: cannot read CA file \"", ca_file, "\""));
+  } else if (X509_STORE_CTX_init(ctx, store, certificate_, nullptr) != 1) {
+    status = absl::InternalError("cannot set up certificate verification");
+  } else {
+    X509_STORE_CTX_set_time(ctx, 0, static_cast<time_t>(now_ms / 1000));
+    if (X509_verify_cert(ctx) != 1) {
+      status = absl::FailedPreconditionError(absl::StrCat(
+          "digipost: the entry point's certificate is not issued by the "
+          "configured CA: ",
+          X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx))));
+    }
+  }
+  X509_STORE_CTX_free(ctx);
+  X509_STORE_free(store);
+  return status;
 }
 
 }  // namespace utpost::adapters

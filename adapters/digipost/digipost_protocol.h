@@ -126,6 +126,10 @@ class DigipostResponseVerifier final {
   absl::Status Verify(const HttpResponse& response, absl::string_view path,
                       int64_t now_ms) const;
 
+  // OK when the certificate is issued by a CA in `ca_file` (PEM) and valid
+  // at `now_ms`; otherwise FAILED_PRECONDITION saying why.
+  absl::Status CheckIssuedBy(const std::string& ca_file, int64_t now_ms) const;
+
  private:
   explicit DigipostResponseVerifier(x509_st* certificate);
   x509_st* const certificate_;  // Owned.

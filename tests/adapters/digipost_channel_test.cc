@@ -470,6 +470,33 @@ TEST_F(DigipostChannelTest, AnUnreachableEntryPointIsTransient) {
   EXPECT_EQ(http.requests().size(), 1u);  // The entry point only.
 }
 
+TEST_F(DigipostChannelTest, TheEntryPointsCertificateMustComeFromTheCa) {
+  FakeDigipost http(&clock_,
+                    [](const HttpRequest&) { return Reply(200, kDelivered); });
+  DigipostOptions options;
+  options.base_url = "https://digipost.test";
+  options.sender_id = "123456";
+  options.signing_key_file = "certs-dev/sender.key";
+  options.clock = &clock_;
+  options.certificate_ca_file = "certs-dev/ca.pem";
+  auto trusted = NewDigipostChannel(options, http.http());
+  ASSERT_THAT(trusted, IsOk());
+  EXPECT_THAT((*trusted)->Send(Letter()), IsOk());
+
+  options.certificate_ca_file = "certs-dev/other-ca.pem";
+  auto untrusted = NewDigipostChannel(options, http.http());
+  ASSERT_THAT(untrusted, IsOk());
+  absl::StatusOr<SendResult> refused = (*untrusted)->Send(Letter());
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                HasSubstr("not issued by the configured CA")));
+  EXPECT_FALSE(IsLetterRefusal(refused.status()));
+
+  options.certificate_ca_file = "certs-dev/nope.pem";
+  EXPECT_THAT(NewDigipostChannel(options, http.http()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("digipost.certificate_ca_file")));
+}
+
 TEST(NewDigipostChannelTest, NamesTheMissingOption) {
   FakeHttpClient http([](const HttpRequest&) { return Reply(200, ""); });
   DigipostOptions options{"https://x", "123456", "certs-dev/sender.key"};
