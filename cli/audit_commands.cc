@@ -3,11 +3,13 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "cli/audit_log.h"
+#include "cli/evidence_command.h"
 #include "cli/output.h"
 #include "google/protobuf/util/time_util.h"
 #include "nlohmann/json.hpp"
@@ -156,7 +158,34 @@ int AuditExport(const ConnectionOptions& c, const std::string& tenant,
 
 int AuditVerify(const std::string& file, const std::string& ca_file,
                 const std::string& previous, const Output& out) {
-  auto report = VerifyExport(file, ca_file, previous);
+  absl::StatusOr<AuditReport> report;
+  std::string head;
+  {
+    std::ifstream in(file, std::ios::binary);
+    char start[5] = {};
+    in.read(start, sizeof(start));
+    head.assign(start, static_cast<size_t>(in.gcount()));
+  }
+  if (LooksLikePdf(head)) {
+    // An evidence document: verify the export it carries.
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream data;
+    data << in.rdbuf();
+    auto text = ReceiptsFromEvidencePdf(data.str());
+    if (!text.ok()) {
+      std::cerr << "utpostctl audit verify: " << file << ": "
+                << text.status().message() << "\n";
+      return kUsage;
+    }
+    if (!previous.empty()) {
+      std::cerr << "utpostctl audit verify: --previous compares exports, "
+                   "not evidence documents\n";
+      return kUsage;
+    }
+    report = VerifyExportText(*text, file + " (receipts.jsonl)", ca_file);
+  } else {
+    report = VerifyExport(file, ca_file, previous);
+  }
   if (!report.ok()) {
     std::cerr << "utpostctl audit verify: " << report.status().message()
               << "\n";

@@ -308,7 +308,11 @@ void CheckCompleteness(const ExportFile& f,
                    Differing(*f.header, *payload,
                              {"format", "tenant", "start_time", "end_time",
                               "tree_size", "receipts", "letters", "lines"});
-               !d.empty()) {
+               !d.empty() ||
+               f.header->contains("letter") != payload->contains("letter") ||
+               (payload->contains("letter") &&
+                (*f.header)["letter"] != (*payload)["letter"])) {
+      if (d.empty()) d = "letter";
       faults->push_back(
           {where, absl::StrCat("the signed header does not say what its "
                                "line says (",
@@ -397,13 +401,16 @@ void CheckCompleteness(const ExportFile& f,
            "line was changed, removed, added or moved)"});
     }
     if (header.has_value()) {
-      for (const char* k :
-           {"format", "tenant", "start_time", "end_time", "tree_size"}) {
-        if ((*header)[k] != (*trailer)[k]) {
-          faults->push_back({where, absl::StrCat("states another ", k,
-                                                 " than the export header (",
-                                                 (*trailer)[k].dump(), " vs ",
-                                                 (*header)[k].dump(), ")")});
+      for (const char* k : {"format", "tenant", "letter", "start_time",
+                            "end_time", "tree_size"}) {
+        // Absent keys compare as null, without adding them.
+        const json in_header = header->value(k, json());
+        const json in_trailer = trailer->value(k, json());
+        if (in_header != in_trailer) {
+          faults->push_back(
+              {where,
+               absl::StrCat("states another ", k, " than the export header (",
+                            in_trailer.dump(), " vs ", in_header.dump(), ")")});
         }
       }
     }
@@ -507,6 +514,14 @@ void CheckCompleteness(const ExportFile& f,
         faults->push_back(
             {where, absl::StrCat("names tenant ", st.tenant,
                                  ", the export is of tenant ", scope)});
+      }
+      const json scoped = header->value("letter", json());
+      const std::string letter =
+          scoped.is_string() ? scoped.get<std::string>() : "";
+      if (!letter.empty() && st.letter_id != letter) {
+        faults->push_back(
+            {where,
+             absl::StrCat("is of another letter than the export's, ", letter)});
       }
     }
     if (st.in_range != st.last_seq - st.first_seq + 1 || st.first_seq < 1) {

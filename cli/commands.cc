@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -17,7 +18,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cli/arguments.h"
+#include "cli/letter_lookup.h"
 #include "cli/output.h"
+#include "cli/text.h"
+#include "cli/tls_probe.h"
 #include "common/logging/logging.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/util/json_util.h"
@@ -48,15 +53,24 @@ void SetDeadline(grpc::ClientContext* ctx, const ConnectionOptions& c) {
   }
 }
 
-template <typename Stub>
-std::unique_ptr<Stub> MakeStub(const ConnectionOptions& c, int* err) {
+// The channel to the server; null (and the exit code in `*err`) when a
+// file it needs cannot be read.
+std::shared_ptr<grpc::Channel> OpenChannel(const ConnectionOptions& c,
+                                           int* err) {
   auto channel = Connect(c);
   if (!channel.ok()) {
     std::cerr << "utpostctl: " << channel.status().message() << "\n";
     *err = kUsage;
     return nullptr;
   }
-  return std::make_unique<Stub>(*channel);
+  return *channel;
+}
+
+template <typename Stub>
+std::unique_ptr<Stub> MakeStub(const ConnectionOptions& c, int* err) {
+  auto channel = OpenChannel(c, err);
+  if (!channel) return nullptr;
+  return std::make_unique<Stub>(channel);
 }
 
 std::string ReadFileOr(const std::string& path, std::string* error) {
@@ -118,6 +132,14 @@ bool LoadLetter(const std::string& letter_file,
   return LoadLetterText(std::move(text), letter_file,
                         fs::path(letter_file).parent_path(), pdfs, request,
                         error);
+}
+
+// Whether the server refused our certificate, asked at most once per
+// `once` (ProbeTls); the answer stays in `*probe`.
+bool HandshakeRefused(const ConnectionOptions& c, std::once_flag* once,
+                      TlsProbeResult* probe) {
+  std::call_once(*once, [&] { *probe = ProbeTls(c); });
+  return probe->verdict == TlsProbeResult::kClientCertRefused;
 }
 
 // One letter of a batch: where it came from, and its text when the batch
@@ -218,15 +240,17 @@ int CallAndPrint(const ConnectionOptions& c, const Output& out,
                  grpc::Status (Stub::*method)(grpc::ClientContext*,
                                               const Request&, Response*),
                  const Request& request,
-                 const std::function<void(const Response&)>& human) {
+                 const std::function<void(const Response&)>& human,
+                 std::shared_ptr<grpc::Channel> channel = nullptr) {
   int err = 0;
-  auto stub = MakeStub<Stub>(c, &err);
-  if (!stub) return err;
+  if (!channel) channel = OpenChannel(c, &err);
+  if (!channel) return err;
+  auto stub = std::make_unique<Stub>(channel);
   grpc::ClientContext ctx;
   SetDeadline(&ctx, c);
   Response response;
   auto s = ((*stub).*method)(&ctx, request, &response);
-  if (!s.ok()) return Report(s);
+  if (!s.ok()) return Report(s, c);
   if (out.json) {
     PrintJson(response);
   } else {
@@ -257,7 +281,7 @@ int Submit(const ConnectionOptions& c, const Output& out,
 }
 
 int SubmitBatch(const ConnectionOptions& c, const Output& out,
-                const std::string& dir, int concurrency) {
+                const std::string& dir, int concurrency, bool follow) {
   std::vector<BatchItem> files;
   std::error_code ec;
   fs::path base;
@@ -286,12 +310,19 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
               });
   }
   int err = 0;
-  auto stub = MakeStub<v1::LetterService::Stub>(c, &err);
-  if (!stub) return err;
+  auto channel = OpenChannel(c, &err);
+  if (!channel) return err;
+  auto stub = v1::LetterService::NewStub(channel);
 
+  const bool frames = !out.json && IsTerminal(kStderr);
+  // A refused certificate reaches gRPC as a closed socket; asked once.
+  std::once_flag probe_once;
+  TlsProbeResult probe;
   std::atomic<size_t> next{0}, done{0};
   std::mutex mu;
   std::vector<std::pair<std::string, std::string>> failures;
+  BatchCounts counts;
+  std::map<std::string, v1::Letter::State> letters;  // For --follow.
   int worst = kOk;
   const auto start = std::chrono::steady_clock::now();
   auto work = [&] {
@@ -299,6 +330,7 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
       v1::SubmitLetterRequest request;
       std::string error;
       int code = kOk;
+      v1::SubmitLetterResponse response;
       const bool loaded = files[i].text.empty()
                               ? LoadLetter(files[i].label, {}, &request, &error)
                               : LoadLetterText(files[i].text, files[i].label,
@@ -308,19 +340,30 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
       } else {
         grpc::ClientContext ctx;
         SetDeadline(&ctx, c);
-        v1::SubmitLetterResponse response;
         auto s = stub->SubmitLetter(&ctx, request, &response);
         if (!s.ok()) {
           error =
               absl::StrCat(CodeName(s.error_code()), ": ", s.error_message());
           code = ExitCodeFor(s);
-        } else if (out.json) {
-          std::lock_guard<std::mutex> lock(mu);
-          PrintJson(response);
+          if (code == kUnreachable &&
+              HandshakeRefused(c, &probe_once, &probe)) {
+            error =
+                "TLS handshake refused: the server did not accept the "
+                "client certificate " +
+                c.cert_file + " (" + probe.detail + ")";
+            code = kRefused;
+          }
         }
       }
       std::lock_guard<std::mutex> lock(mu);
-      if (code != kOk) {
+      if (code == kOk) {
+        ++(response.created() ? counts.submitted : counts.already_submitted);
+        letters[response.letter().id()] = response.letter().state();
+        if (out.json) PrintJson(response);
+      } else {
+        ++(code == kUsage     ? counts.invalid
+           : code == kRefused ? counts.refused
+                              : counts.unreachable);
         failures.emplace_back(files[i].label, error);
         worst = std::max(worst, code);
         if (out.json) {
@@ -330,7 +373,7 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
         }
       }
       size_t n = ++done;
-      if (!out.json) {
+      if (frames) {
         double secs = std::chrono::duration<double>(
                           std::chrono::steady_clock::now() - start)
                           .count();
@@ -346,28 +389,174 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
   std::vector<std::thread> threads;
   for (int t = 0; t < std::max(1, concurrency); ++t) threads.emplace_back(work);
   for (auto& t : threads) t.join();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   if (out.json) {
-    std::cout << "{\"submitted\": " << files.size() - failures.size()
+    std::cout << "{\"submitted\": " << counts.submitted
+              << ", \"already_submitted\": " << counts.already_submitted
+              << ", \"refused\": " << counts.refused
+              << ", \"invalid\": " << counts.invalid
+              << ", \"unreachable\": " << counts.unreachable
               << ", \"failed\": " << failures.size() << "}\n";
   } else {
-    std::cerr << "\n";
-    std::cout << files.size() - failures.size() << " submitted, "
-              << failures.size() << " failed\n";
+    if (frames) {
+      std::cerr << "\n";
+    } else {
+      // One line instead of frames: a log or pipe keeps no carriage returns.
+      std::cerr << "submitted " << done << "/" << files.size() << " in "
+                << std::fixed << std::setprecision(1) << secs << " s\n";
+    }
+    std::cout << BatchSummary(counts) << "\n";
     for (const auto& [file, why] : failures) {
       // Errors from reading the file name it already.
       std::cout << "  " << (why.rfind(file, 0) == 0 ? why : file + ": " + why)
                 << "\n";
     }
   }
+  if (follow && !letters.empty()) {
+    std::cout << std::flush;
+    const int followed = FollowLetters(c, out, channel, std::move(letters));
+    worst = std::max(worst, followed);
+  }
   return worst;
 }
 
-int Get(const ConnectionOptions& c, const Output& out, const std::string& id) {
+int FollowLetters(const ConnectionOptions& c, const Output& out,
+                  const std::shared_ptr<grpc::Channel>& channel,
+                  std::map<std::string, v1::Letter::State> letters) {
+  auto stub = v1::LetterService::NewStub(channel);
+  const bool frames = !out.json && IsTerminal(kStderr);
+  std::mutex mu;
+  std::condition_variable changed;
+  size_t pending = 0;  // Guarded by mu, as `letters` is.
+  for (const auto& [id, state] : letters) pending += !IsFollowedToState(state);
+  bool first_event = false;
+  grpc::ClientContext watch_ctx;
+
+  // Takes a letter's newer state; a letter once followed to its end stays
+  // counted there (a later READ does not matter to the batch).
+  auto update = [&](const std::string& id, v1::Letter::State state) {
+    auto it = letters.find(id);
+    if (it == letters.end() || IsFollowedToState(it->second)) return;
+    it->second = state;
+    if (IsFollowedToState(state) && --pending == 0) {
+      watch_ctx.TryCancel();
+      changed.notify_all();
+    }
+  };
+  // The stream tells only what happens after the server set it up, which
+  // the client cannot see; letters are read once the stream has carried an
+  // event (it is set up by then), and every 15 s as a safety net.
+  auto sweep = [&] {
+    std::vector<std::string> ids;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& [id, state] : letters) {
+        if (!IsFollowedToState(state)) ids.push_back(id);
+      }
+    }
+    for (const auto& id : ids) {
+      grpc::ClientContext ctx;
+      SetDeadline(&ctx, c);
+      v1::GetLetterRequest request;
+      request.set_name(id);
+      v1::Letter letter;
+      if (!stub->GetLetter(&ctx, request, &letter).ok()) continue;
+      std::lock_guard<std::mutex> lock(mu);
+      update(id, letter.state());
+    }
+  };
+  std::thread sweeper([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    bool swept_after_first = false;
+    while (pending > 0) {
+      changed.wait_for(lock, std::chrono::seconds(15), [&] {
+        return pending == 0 || (first_event && !swept_after_first);
+      });
+      if (pending == 0) break;
+      swept_after_first = swept_after_first || first_event;
+      lock.unlock();
+      sweep();
+      lock.lock();
+    }
+  });
+
+  grpc::Status status;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    if (pending > 0) {
+      lock.unlock();
+      v1::WatchLettersRequest request;
+      request.set_only_new(true);
+      auto reader = stub->WatchLetters(&watch_ctx, request);
+      v1::LetterEvent e;
+      while (reader->Read(&e)) {
+        lock.lock();
+        if (!first_event) {
+          first_event = true;
+          changed.notify_all();
+        }
+        update(e.letter_id(), e.state());
+        const size_t left = pending;
+        lock.unlock();
+        if (frames) {
+          std::cerr << "\rfollowing: " << letters.size() - left << "/"
+                    << letters.size() << " letters at their final state   "
+                    << std::flush;
+        }
+        if (left == 0) break;
+      }
+      status = reader->Finish();
+      lock.lock();
+    }
+    if (pending == 0) {
+      status = grpc::Status::OK;  // The cancel that ended the stream.
+    } else {
+      pending = 0;  // Stops the sweeper; the stream failed.
+      changed.notify_all();
+    }
+  }
+  sweeper.join();
+  if (frames) std::cerr << "\n";
+  if (!status.ok()) return Report(status, c);
+
+  std::map<v1::Letter::State, int64_t> by_state;
+  for (const auto& [id, state] : letters) ++by_state[state];
+  if (out.json) {
+    std::cout << "{\"final\": {";
+    bool first = true;
+    for (const auto& [state, n] : by_state) {
+      std::cout << (first ? "" : ", ") << "\"" << StateName(state)
+                << "\": " << n;
+      first = false;
+    }
+    std::cout << "}}\n";
+  } else {
+    std::vector<std::string> parts;
+    for (const auto& [state, n] : by_state) {
+      parts.push_back(absl::StrCat(n, " ", StateName(state)));
+    }
+    std::cout << Counted(static_cast<int64_t>(letters.size()), "letter")
+              << " at their final state: " << absl::StrJoin(parts, ", ")
+              << "\n";
+  }
+  return kOk;
+}
+
+int Get(const ConnectionOptions& c, const Output& out,
+        const std::string& argument) {
+  int err = 0;
+  auto channel = OpenChannel(c, &err);
+  if (!channel) return err;
+  std::string id;
+  err = ResolveLetterId(c, channel, argument, LookupScope::kTenant, &id);
+  if (err != kOk) return err;
   v1::GetLetterRequest request;
   request.set_name(id);
   return CallAndPrint<v1::LetterService::Stub>(
       c, out, &v1::LetterService::Stub::GetLetter, request,
-      std::function<void(const v1::Letter&)>(PrintLetter));
+      std::function<void(const v1::Letter&)>(PrintLetter), channel);
 }
 
 int List(const ConnectionOptions& c, const Output& out,
@@ -375,12 +564,16 @@ int List(const ConnectionOptions& c, const Output& out,
          int page_size, const std::string& page_token) {
   v1::ListLettersRequest request;
   if (!state.empty()) {
-    v1::Letter::State st;
-    if (!v1::Letter::State_Parse(state, &st)) {
-      std::cerr << "utpostctl: unknown state " << state << "\n";
+    auto st = ParseState(state, "--state");
+    if (!st.ok()) {
+      std::cerr << "utpostctl: " << st.status().message() << "\n";
       return kUsage;
     }
-    request.set_state(st);
+    request.set_state(*st);
+  }
+  if (auto s = CheckPageSize(page_size, "--page-size"); !s.ok()) {
+    std::cerr << "utpostctl: " << s.message() << "\n";
+    return kUsage;
   }
   request.set_client_reference(client_reference);
   request.set_page_size(page_size);
@@ -415,11 +608,17 @@ int Watch(const ConnectionOptions& c, const Output& out, int64_t cursor,
     }
   }
   auto s = reader->Finish();
-  return s.ok() ? kOk : Report(s);
+  return s.ok() ? kOk : Report(s, c);
 }
 
 int Receipts(const ConnectionOptions& c, const Output& out,
-             const std::string& id) {
+             const std::string& argument) {
+  int err = 0;
+  auto channel = OpenChannel(c, &err);
+  if (!channel) return err;
+  std::string id;
+  err = ResolveLetterId(c, channel, argument, LookupScope::kTenant, &id);
+  if (err != kOk) return err;
   v1::GetReceiptsRequest request;
   request.set_name(id);
   return CallAndPrint<v1::LetterService::Stub>(
@@ -431,7 +630,8 @@ int Receipts(const ConnectionOptions& c, const Output& out,
                         << " sha256 " << r.sha256() << "\n"
                         << r.jws() << "\n";
             }
-          }));
+          }),
+      channel);
 }
 
 }  // namespace utpost::cli

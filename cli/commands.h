@@ -1,13 +1,18 @@
 // utpostctl's commands. Each returns the process exit code:
-//   0 success, 1 the server refused or failed the call, 2 bad usage or
-//   unreadable input, 3 could not reach the server.
+//   0 success, 1 the server refused or failed the call (a refused TLS
+//   handshake included), 2 bad usage or input found before any call,
+//   3 could not reach the server (kOk... in output.h).
 #ifndef UTPOST_CLI_COMMANDS_H_
 #define UTPOST_CLI_COMMANDS_H_
 
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/connection.h"
+#include "grpcpp/grpcpp.h"
+#include "utpost/v1/letter.pb.h"
 
 namespace utpost::cli {
 
@@ -21,15 +26,28 @@ struct Output {
 int Submit(const ConnectionOptions& c, const Output& out,
            const std::string& letter_file,
            const std::vector<std::string>& pdfs);
-// Submits every *.yaml, *.yml and *.json file of `dir`, `concurrency` at a
-// time, with a progress line; prints a summary of failures. With --json,
-// prints one line per letter instead: the SubmitLetterResponse, or
+// Submits every *.yaml, *.yml and *.json file of `dir` (or every letter of
+// a batch file), `concurrency` at a time, with progress frames on stderr
+// when it is a terminal (one closing line otherwise); then a summary
+// ("12 submitted, 3 already submitted, 1 refused") and the failures. With
+// --json, prints one line per letter instead: the SubmitLetterResponse, or
 // {"file": ..., "error": ..., "code": N} where N is the exit code that
-// failure alone would give; then {"submitted": N, "failed": M}.
+// failure alone would give; then {"submitted": N, "already_submitted": M,
+// "refused": R, "invalid": I, "unreachable": U, "failed": R+I+U}. With
+// `follow`, then FollowLetters on the letters it submitted.
 int SubmitBatch(const ConnectionOptions& c, const Output& out,
-                const std::string& dir, int concurrency);
+                const std::string& dir, int concurrency, bool follow);
+// Follows `letters` (id -> state known) through WatchLetters until each is
+// in a state IsFollowedToState accepts, then prints the count per state
+// ("12 letters at their final state: 10 DELIVERED, 2 SENT_PRINT", or
+// {"final": {"DELIVERED": 10, ...}}). Runs until then, without deadline.
+int FollowLetters(const ConnectionOptions& c, const Output& out,
+                  const std::shared_ptr<grpc::Channel>& channel,
+                  std::map<std::string, v1::Letter::State> letters);
+// `id`: a letter id or a unique prefix of one (ResolveLetterId).
 int Get(const ConnectionOptions& c, const Output& out, const std::string& id);
 // One page of letters; `page_token` is a previous page's next_page_token.
+// `state` in any case; `page_size` 1 to 1000 (else exit 2, no call).
 int List(const ConnectionOptions& c, const Output& out,
          const std::string& state, const std::string& client_reference,
          int page_size, const std::string& page_token);
@@ -37,6 +55,7 @@ int List(const ConnectionOptions& c, const Output& out,
 // after that event.
 int Watch(const ConnectionOptions& c, const Output& out, int64_t cursor,
           bool only_new);
+// `id` as for Get.
 int Receipts(const ConnectionOptions& c, const Output& out,
              const std::string& id);
 

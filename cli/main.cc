@@ -1,14 +1,24 @@
 // utpostctl: submit and follow letters; operators see and steer the gateway.
+#include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
+#include "cli/arguments.h"
 #include "cli/audit_commands.h"
 #include "cli/commands.h"
+#include "cli/evidence_command.h"
 #include "cli/ops_commands.h"
 #include "cli/output.h"
+#include "cli/usage.h"
 
 int main(int argc, char** argv) {
   using namespace utpost::cli;
+  // utpostctl says what failed in its own words (a refused handshake
+  // included); gRPC's internal log lines would only repeat it. Still
+  // available with GRPC_VERBOSITY=ERROR.
+  setenv("GRPC_VERBOSITY", "NONE", /*overwrite=*/0);
   CLI::App app{
       "utpostctl: talk to utpostd.\n"
       "Connection: --server/--ca/--cert/--key, or UTPOST_SERVER, UTPOST_CA,\n"
@@ -17,8 +27,25 @@ int main(int argc, char** argv) {
       "key, timeout); flags win over the environment, which wins over the\n"
       "file. Defaults 127.0.0.1:7443 and certs-dev/.\n"
       "The certificate and key go together: give both or neither.\n"
-      "Exit codes: 0 ok, 1 refused by the server, 2 bad usage or input,\n"
-      "3 server unreachable."};
+      "Letter ids may be shortened to a unique prefix (4 or more\n"
+      "characters), as in git; an ambiguous one lists its letters.\n"
+      "Channels: " +
+      ChannelList() +
+      ".\n"
+      "States (any case): " +
+      StateList() +
+      ".\n"
+      "Exit codes:\n"
+      "  0  ok\n"
+      "  1  the server refused or failed the call (an error such as\n"
+      "     NOT_FOUND or PERMISSION_DENIED, a TLS handshake it refused),\n"
+      "     or a prompt was not confirmed\n"
+      "  2  bad usage or input, found before any call: an unknown command,\n"
+      "     flag, state or channel, a value out of range, an unreadable\n"
+      "     file, an ambiguous id prefix, redrive --all without --yes\n"
+      "     when stdin is no terminal\n"
+      "  3  the server unreachable (nothing answered in time; worth a\n"
+      "     retry)"};
   app.require_subcommand(1);
   app.fallthrough();  // Global options may also follow the command.
   ConnectionOptions conn;
@@ -40,12 +67,16 @@ int main(int argc, char** argv) {
       "--batch DIR submits every .yaml/.yml/.json file of DIR; --batch FILE\n"
       "submits every letter of a JSON Lines file (one letter per line) or a\n"
       "YAML list, `files:` relative to FILE. Progress, rate and ETA go to\n"
-      "stderr, then a summary of failures.\n"
+      "stderr (frames on a terminal, one closing line otherwise), then\n"
+      "\"N submitted, M already submitted, R refused\" and the failures.\n"
+      "--follow then watches the batch until every letter is DELIVERED,\n"
+      "READ, SENT_PRINT, PRINTED, FAILED, CANCELLED or PARKED, and\n"
+      "prints the letters per state.\n"
       "Examples:\n"
       "  utpostctl submit examples/letter.yaml\n"
       "  utpostctl submit letter.yaml vedtak.pdf vedlegg.pdf\n"
       "  utpostctl submit --batch letters/ --concurrency 16 --json\n"
-      "  utpostctl submit --batch tax-run.jsonl");
+      "  utpostctl submit --batch tax-run.jsonl --follow");
   std::string letter_file, batch_dir;
   std::vector<std::string> pdfs;
   int concurrency = 8;
@@ -54,15 +85,22 @@ int main(int argc, char** argv) {
   submit->add_option("pdfs", pdfs, "PDF documents, main document first");
   submit->add_option("--batch", batch_dir,
                      "DIR of letter files, or a FILE of letters");
-  submit->add_option("--concurrency", concurrency, "letters in flight")
+  submit
+      ->add_option("--concurrency", concurrency, "letters in flight, 1 to 256")
       ->capture_default_str();
+  bool follow = false;
+  submit->add_flag("--follow", follow,
+                   "with --batch: follow the letters to their final states");
 
   std::string id;
   auto* get = app.add_subcommand("get", "a letter and its timeline");
   get->footer(
       "Example:\n"
-      "  utpostctl get 0b7c9f2e-5d1a-4c3e-9f00-1a2b3c4d5e6f --json");
-  get->add_option("id", id, "letter id or letters/{id}")->required();
+      "  utpostctl get 0b7c9f2e-5d1a-4c3e-9f00-1a2b3c4d5e6f --json\n"
+      "  utpostctl get 0b7c9f2e   (a unique prefix of the id)");
+  const std::string id_help =
+      "letter id, letters/{id}, or a unique prefix of the id";
+  get->add_option("id", id, id_help)->required();
 
   auto* list = app.add_subcommand("list", "your letters, newest first");
   list->footer(
@@ -71,9 +109,9 @@ int main(int argc, char** argv) {
       "  utpostctl list --page-size 20 --page-token TOKEN   (the next page)");
   std::string state, reference, page_token;
   int page_size = 100;
-  list->add_option("--state", state, "e.g. DELIVERED, SENT_PRINT, PARKED");
+  list->add_option("--state", state, "one of " + StateList() + " (any case)");
   list->add_option("--client-reference", reference, "your reference");
-  list->add_option("--page-size", page_size, "letters per page, at most 1000")
+  list->add_option("--page-size", page_size, "letters per page, 1 to 1000")
       ->capture_default_str();
   list->add_option("--page-token", page_token,
                    "the next page, from a previous \"(more: ...)\" line");
@@ -87,8 +125,10 @@ int main(int argc, char** argv) {
       "  utpostctl watch --cursor 1234   (the events after #1234)");
   int64_t cursor = 0;
   bool only_new = false;
-  watch->add_option("--cursor", cursor,
-                    "resume after this event cursor (the #N of a line)");
+  watch
+      ->add_option("--cursor", cursor,
+                   "resume after this event cursor (the #N of a line)")
+      ->check(CLI::NonNegativeNumber);
   watch->add_flag("--only-new", only_new, "skip past events");
 
   auto* cancel = app.add_subcommand(
@@ -97,18 +137,19 @@ int main(int argc, char** argv) {
   cancel->footer(
       "Example:\n"
       "  utpostctl cancel 0b7c9f2e-5d1a-4c3e-9f00-1a2b3c4d5e6f");
-  cancel->add_option("id", id, "letter id")->required();
+  cancel->add_option("id", id, id_help)->required();
 
   auto* receipts =
       app.add_subcommand("receipts", "signed receipts (JWS) of a letter");
   receipts->footer(
       "Example:\n"
       "  utpostctl receipts 0b7c9f2e-5d1a-4c3e-9f00-1a2b3c4d5e6f --json");
-  receipts->add_option("id", id, "letter id")->required();
+  receipts->add_option("id", id, id_help)->required();
 
   OpsCommands ops(&app);
 
   AuditCommands audit(app);
+  EvidenceCommand evidence(app);
 
   // Set after the subcommands, which would otherwise inherit it.
   app.footer(
@@ -125,7 +166,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {  // --help: print it, exit 0.
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "utpostctl: " << e.what() << "\n"
+    // CLI11 says "The following arguments were not expected"; name the
+    // unknown word and what it was probably meant as.
+    const std::string unknown =
+        DiagnoseUnknown(app, std::vector<std::string>(argv + 1, argv + argc));
+    std::cerr << "utpostctl: " << (unknown.empty() ? e.what() : unknown) << "\n"
               << "Run with --help for more information.\n";
     return kUsage;
   }
@@ -136,8 +181,17 @@ int main(int argc, char** argv) {
   }
   conn = *resolved;
   if (*submit) {
+    if (concurrency < 1 || concurrency > 256) {
+      std::cerr << "utpostctl submit: --concurrency: " << concurrency
+                << " is out of range (1 to 256)\n";
+      return kUsage;
+    }
+    if (follow && batch_dir.empty()) {
+      std::cerr << "utpostctl submit: --follow goes with --batch\n";
+      return kUsage;
+    }
     if (!batch_dir.empty())
-      return SubmitBatch(conn, out, batch_dir, concurrency);
+      return SubmitBatch(conn, out, batch_dir, concurrency, follow);
     if (letter_file.empty()) {
       std::cerr << "utpostctl submit: a letter file or --batch DIR is needed\n";
       return kUsage;
@@ -147,6 +201,11 @@ int main(int argc, char** argv) {
   if (*get) return Get(conn, out, id);
   if (*list) return List(conn, out, state, reference, page_size, page_token);
   if (*watch) {
+    if (cursor < 0) {
+      std::cerr << "utpostctl watch: --cursor: " << cursor
+                << " is negative; give the #N of a watch line, or 0\n";
+      return kUsage;
+    }
     conn.timeout_seconds = 0;
     return Watch(conn, out, cursor, only_new);
   }
@@ -154,5 +213,6 @@ int main(int argc, char** argv) {
   if (*receipts) return Receipts(conn, out, id);
   if (ops.Selected()) return ops.Run(conn, out);
   if (audit.Selected()) return audit.Run(conn, out);
+  if (evidence.Selected()) return evidence.Run(conn);
   return kUsage;
 }

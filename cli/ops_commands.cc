@@ -7,14 +7,19 @@
 #include <ctime>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cli/arguments.h"
+#include "cli/letter_lookup.h"
 #include "cli/output.h"
+#include "cli/text.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "utpost/v1/letter.grpc.pb.h"
@@ -62,10 +67,6 @@ double SecondsSince(const google::protobuf::Timestamp& t) {
   return (now - (t.seconds() * 1000 + t.nanos() / 1000000)) / 1000.0;
 }
 
-std::string Cut(const std::string& s, size_t n) {
-  return s.size() <= n ? s : s.substr(0, n - 3) + "...";
-}
-
 class OpsClient {
  public:
   // Exit code in `*err` when the channel cannot be made.
@@ -86,16 +87,19 @@ class OpsClient {
     }
   }
   v1::OpsService::Stub& ops() { return *ops_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   v1::LetterService::Stub& letters() { return *letters_; }
 
  private:
   OpsClient(const ConnectionOptions& c,
             const std::shared_ptr<grpc::Channel>& channel)
       : timeout_seconds_(c.timeout_seconds),
+        channel_(channel),
         ops_(v1::OpsService::NewStub(channel)),
         letters_(v1::LetterService::NewStub(channel)) {}
 
   const int timeout_seconds_;
+  const std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::OpsService::Stub> ops_;
   std::unique_ptr<v1::LetterService::Stub> letters_;
 };
@@ -114,7 +118,7 @@ int Call(const ConnectionOptions& c, const Output& out,
   client->Prepare(&ctx);
   Response response;
   auto s = (client->ops().*method)(&ctx, request, &response);
-  if (!s.ok()) return Report(s);
+  if (!s.ok()) return Report(s, c);
   if (out.json) {
     PrintJson(response);
   } else {
@@ -123,124 +127,160 @@ int Call(const ConnectionOptions& c, const Output& out,
   return kOk;
 }
 
-void PrintCounts(
-    const google::protobuf::RepeatedPtrField<v1::Status::StateCount>& states) {
-  for (const auto& sc : states) {
-    std::cout << "  " << StateName(sc.state()) << " " << sc.count();
+using StateCounts = google::protobuf::RepeatedPtrField<v1::Status::StateCount>;
+
+// `states` in lifecycle order (the server's order is not promised).
+std::map<Letter::State, int64_t> Ordered(const StateCounts& states) {
+  std::map<Letter::State, int64_t> out;
+  for (const auto& sc : states) out[sc.state()] += sc.count();
+  return out;
+}
+
+// Letters per state of each tenant or channel, one row each, under one
+// column per state that has letters anywhere, so that a state is in the
+// same place on every row.
+void PrintGroups(
+    const char* title,
+    const google::protobuf::RepeatedPtrField<v1::Status::GroupCount>& groups,
+    const std::vector<Letter::State>& columns, std::ostream& os) {
+  if (groups.empty()) return;
+  os << "\n"
+     << std::left << std::setw(9) << title << std::setw(12) << "" << std::right
+     << std::setw(7) << "TOTAL";
+  for (Letter::State st : columns) {
+    os << "  " << StateName(st);
+  }
+  os << "\n";
+  for (const auto& g : groups) {
+    const auto counts = Ordered(g.states());
+    os << std::setw(9) << "" << std::left << std::setw(12)
+       << (g.key().empty() ? "-" : g.key()) << std::right << std::setw(7)
+       << g.total();
+    for (Letter::State st : columns) {
+      auto it = counts.find(st);
+      os << "  " << std::setw(StateName(st).size())
+         << (it == counts.end() ? 0 : it->second);
+    }
+    os << "\n";
   }
 }
 
-void PrintStatus(const v1::Status& s) {
+// Sections with nothing to show are left out; LETTERS, PARKED and OUTBOX
+// are always there, as the summary.
+}  // namespace
+
+void PrintStatus(const v1::Status& s, std::ostream& os) {
+  const auto letters = Ordered(s.letters());
+  std::vector<Letter::State> columns;
   int64_t total = 0;
-  for (const auto& sc : s.letters()) total += sc.count();
-  std::cout << "LETTERS  total " << total << " |";
-  PrintCounts(s.letters());
-  std::cout << "\n";
-  std::cout << "PARKED   " << s.parked()
-            << (s.parked() > 0 ? "   (utpostctl letters --state PARKED)" : "")
-            << "\n";
-  std::cout << "OUTBOX   pending " << s.outbox_pending();
+  for (const auto& [state, n] : letters) {
+    total += n;
+    if (n > 0) columns.push_back(state);
+  }
+  os << "LETTERS  total " << total;
+  if (!columns.empty()) os << " |";
+  for (Letter::State st : columns) {
+    os << "  " << StateName(st) << " " << letters.at(st);
+  }
+  os << "\n";
+  os << "PARKED   " << s.parked()
+     << (s.parked() > 0 ? "   (utpostctl letters --state PARKED)" : "") << "\n";
+  os << "OUTBOX   pending " << s.outbox_pending();
   if (s.outbox_pending() > 0) {
-    std::cout << ", oldest " << Age(s.outbox_oldest_pending_seconds());
+    os << ", oldest " << Age(s.outbox_oldest_pending_seconds());
   }
-  std::cout << "\n";
+  os << "\n";
   if (s.paused_channels_size() > 0) {
-    std::cout << "PAUSED  ";
+    os << "PAUSED  ";
     for (const auto& p : s.paused_channels()) {
-      std::cout << " " << p.channel() << " (by " << p.paused_by() << ", "
-                << Age(SecondsSince(p.since())) << " ago)";
+      os << " " << p.channel() << " (by " << p.paused_by() << ", "
+         << Age(SecondsSince(p.since())) << " ago)";
     }
-    std::cout << "\n";
+    os << "\n";
   }
 
-  std::cout << "\nWAITING  " << std::left << std::setw(14) << "STATE"
-            << std::right << std::setw(8) << "LETTERS" << std::setw(12)
-            << "OLDEST"
-            << "\n";
-  for (const auto& w : s.waiting()) {
-    std::cout << "         " << std::left << std::setw(14)
-              << StateName(w.state()) << std::right << std::setw(8) << w.count()
-              << std::setw(12) << Age(w.oldest_age_seconds()) << "\n";
-  }
-
-  std::cout << "\nQUEUES   " << std::left << std::setw(30) << "QUEUE"
-            << std::right << std::setw(9) << "READY" << std::setw(11)
-            << "CONSUMERS"
-            << "\n";
-  if (!s.broker_error().empty()) {
-    std::cout << "         (broker: " << s.broker_error() << ")\n";
-  }
-  for (const auto& q : s.queues()) {
-    std::cout << "         " << std::left << std::setw(30) << q.queue()
-              << std::right << std::setw(9) << q.messages() << std::setw(11)
-              << q.consumers() << "\n";
-  }
-
-  std::cout << "\nPROVIDER " << std::left << std::setw(10) << "CHANNEL"
-            << std::right << std::setw(7) << "SENDS" << std::setw(8) << "ERRORS"
-            << std::setw(8) << "ERR%" << std::setw(10) << "MEAN ms"
-            << std::setw(10) << "MAX ms"
-            << "  LAST ERROR\n";
-  for (const auto& p : s.providers()) {
-    std::ostringstream rate, mean, max;
-    rate << std::fixed << std::setprecision(1) << p.error_rate() * 100;
-    mean << std::fixed << std::setprecision(1) << p.mean_latency_ms();
-    max << std::fixed << std::setprecision(1) << p.max_latency_ms();
-    std::cout << "         " << std::left << std::setw(10) << p.channel()
-              << std::right << std::setw(7) << p.sends() << std::setw(8)
-              << p.errors() << std::setw(8) << rate.str() << std::setw(10)
-              << mean.str() << std::setw(10) << max.str() << "  "
-              << Cut(p.last_error(), 60) << "\n";
-  }
-  if (!s.providers().empty()) {
-    std::cout << "         (last " << Age(s.providers(0).window_seconds())
-              << ", all worker processes)\n";
-  }
-
-  auto groups = [](const char* title, const auto& list) {
-    std::cout << "\n" << std::left << std::setw(9) << title;
-    bool first = true;
-    for (const auto& g : list) {
-      if (!first) std::cout << std::setw(9) << "";
-      first = false;
-      std::cout << std::left << std::setw(12)
-                << (g.key().empty() ? "-" : g.key()) << std::right
-                << std::setw(7) << g.total() << " |";
-      PrintCounts(g.states());
-      std::cout << "\n";
+  if (s.waiting_size() > 0) {
+    std::vector<const v1::Status::Waiting*> waiting;
+    for (const auto& w : s.waiting()) waiting.push_back(&w);
+    std::stable_sort(
+        waiting.begin(), waiting.end(),
+        [](const auto* a, const auto* b) { return a->state() < b->state(); });
+    os << "\nWAITING  " << std::left << std::setw(14) << "STATE" << std::right
+       << std::setw(8) << "LETTERS" << std::setw(12) << "OLDEST"
+       << "\n";
+    for (const auto* w : waiting) {
+      os << "         " << std::left << std::setw(14) << StateName(w->state())
+         << std::right << std::setw(8) << w->count() << std::setw(12)
+         << Age(w->oldest_age_seconds()) << "\n";
     }
-    if (first) std::cout << "-\n";
-  };
-  groups("TENANT", s.tenants());
-  groups("CHANNEL", s.channels());
+  }
 
+  if (s.queues_size() > 0 || !s.broker_error().empty()) {
+    os << "\nQUEUES   " << std::left << std::setw(30) << "QUEUE" << std::right
+       << std::setw(9) << "READY" << std::setw(11) << "CONSUMERS"
+       << "\n";
+    if (!s.broker_error().empty()) {
+      os << "         (broker: " << s.broker_error() << ")\n";
+    }
+    for (const auto& q : s.queues()) {
+      os << "         " << std::left << std::setw(30) << q.queue() << std::right
+         << std::setw(9) << q.messages() << std::setw(11) << q.consumers()
+         << "\n";
+    }
+  }
+
+  if (s.providers_size() > 0) {
+    os << "\nPROVIDER " << std::left << std::setw(10) << "CHANNEL" << std::right
+       << std::setw(7) << "SENDS" << std::setw(8) << "ERRORS" << std::setw(8)
+       << "ERR%" << std::setw(10) << "MEAN ms" << std::setw(10) << "MAX ms"
+       << "  LAST ERROR\n";
+    for (const auto& p : s.providers()) {
+      std::ostringstream rate, mean, max;
+      rate << std::fixed << std::setprecision(1) << p.error_rate() * 100;
+      mean << std::fixed << std::setprecision(1) << p.mean_latency_ms();
+      max << std::fixed << std::setprecision(1) << p.max_latency_ms();
+      os << "         " << std::left << std::setw(10) << p.channel()
+         << std::right << std::setw(7) << p.sends() << std::setw(8)
+         << p.errors() << std::setw(8) << rate.str() << std::setw(10)
+         << mean.str() << std::setw(10) << max.str() << "  "
+         << CutMiddle(p.last_error(), 60) << "\n";
+    }
+    os << "         (last " << Age(s.providers(0).window_seconds())
+       << ", all worker processes)\n";
+  }
+
+  PrintGroups("TENANT", s.tenants(), columns, os);
+  PrintGroups("CHANNEL", s.channels(), columns, os);
+
+  if (s.certificates_size() == 0) return;
   // The setting column is as wide as the longest setting name.
   int width = 8;
   for (const auto& c : s.certificates()) {
     width = std::max(width, static_cast<int>(c.setting().size()) + 2);
   }
-  std::cout << "\nCERTS    " << std::left << std::setw(width) << "SETTING"
-            << std::setw(22) << "EXPIRES" << std::right << std::setw(8)
-            << "DAYS"
-            << "\n";
+  os << "\nCERTS    " << std::left << std::setw(width) << "SETTING"
+     << std::setw(22) << "EXPIRES" << std::right << std::setw(8) << "DAYS"
+     << "\n";
   for (const auto& c : s.certificates()) {
-    std::cout << "         " << std::left << std::setw(width) << c.setting();
+    os << "         " << std::left << std::setw(width) << c.setting();
     if (!c.error().empty()) {
-      std::cout << "error: " << c.error() << "\n";
+      os << "error: " << c.error() << "\n";
       continue;
     }
-    std::cout << std::setw(22) << TimeUtil::ToString(c.not_after())
-              << std::right << std::setw(8)
-              << static_cast<int64_t>(c.days_left())
-              << (c.expiring() ? "  EXPIRING" : "") << "\n";
+    os << std::setw(22) << TimeUtil::ToString(c.not_after()) << std::right
+       << std::setw(8) << static_cast<int64_t>(c.days_left())
+       << (c.expiring() ? "  EXPIRING" : "") << "\n";
   }
 }
+
+namespace {
 
 int RunStatus(const ConnectionOptions& c, const Output& out,
               int watch_seconds) {
   if (watch_seconds <= 0) {
     return Call(c, out, &v1::OpsService::Stub::GetStatus,
-                v1::GetStatusRequest(), PrintStatus);
+                v1::GetStatusRequest(),
+                [](const v1::Status& s) { PrintStatus(s, std::cout); });
   }
   int err = 0;
   auto client = OpsClient::Make(c, &err);
@@ -255,7 +295,11 @@ int RunStatus(const ConnectionOptions& c, const Output& out,
     if (s.ok() && out.json) {
       PrintJson(status);
     } else if (!out.json) {
-      std::cout << "\033[H\033[2J";  // Home and clear, as `watch` does.
+      if (IsTerminal(kStdout)) {
+        std::cout << "\033[H\033[2J";  // Home and clear, as `watch` does.
+      } else {
+        std::cout << "\n";  // A log or pipe gets one report after another.
+      }
       const std::time_t now = std::time(nullptr);
       char when[32];
       std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ",
@@ -263,7 +307,7 @@ int RunStatus(const ConnectionOptions& c, const Output& out,
       std::cout << "utpost status  " << when << "  (every " << watch_seconds
                 << " s; Ctrl-C to stop)\n\n";
       if (s.ok()) {
-        PrintStatus(status);
+        PrintStatus(status, std::cout);
       } else {
         std::cout << "unavailable: " << s.error_message() << "\n";
       }
@@ -271,9 +315,9 @@ int RunStatus(const ConnectionOptions& c, const Output& out,
     if (!s.ok()) {
       if (s.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
           s.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-        return Report(s);  // Refreshing will not change this.
+        return Report(s, c);  // Refreshing will not change this.
       }
-      if (out.json) Report(s);
+      if (out.json) Report(s, c);
     }
     std::cout << std::flush;
     std::this_thread::sleep_for(std::chrono::seconds(watch_seconds));
@@ -291,13 +335,15 @@ void PrintLetterRows(const v1::OpsListLettersResponse& r) {
               << std::setw(13) << StateName(l.state()) << std::setw(9)
               << (l.channel().empty() ? "-" : l.channel()) << std::setw(9)
               << Age(SecondsSince(l.create_time())) << std::setw(22)
-              << Cut(l.client_reference(), 21) << l.reason() << "\n";
+              << CutMiddle(l.client_reference(), 21) << l.reason() << "\n";
   }
   std::cout << std::right;
   if (!r.next_page_token().empty()) {
-    std::cout << "(more: --page-token " << r.next_page_token() << ")\n";
+    std::cout << "(" << Counted(r.letters_size(), "letter")
+              << " on this page; more: --page-token " << r.next_page_token()
+              << ")\n";
   } else {
-    std::cout << "(" << r.letters_size() << " letters)\n";
+    std::cout << "(" << Counted(r.letters_size(), "letter") << ")\n";
   }
 }
 
@@ -335,10 +381,63 @@ void PrintOpsLetter(const v1::OpsLetter& ol) {
   }
 }
 
-bool IsChannelName(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-    return std::islower(c) || std::isdigit(c) || c == '-' || c == '_';
-  });
+// The parked letters a redrive of `id` (when not empty) or of the
+// filters or --all would take: the same query the server runs
+// (Operations::Redrive lists PARKED letters with the same filter).
+int ParkedLetters(OpsClient& client, const ConnectionOptions& c,
+                  const std::string& id, const std::string& tenant,
+                  const std::string& channel, const std::string& reason,
+                  std::vector<v1::OpsLetter>* parked) {
+  if (!id.empty()) {
+    grpc::ClientContext ctx;
+    client.Prepare(&ctx);
+    v1::OpsGetLetterRequest request;
+    request.set_name(id);
+    v1::OpsLetter letter;
+    auto s = client.ops().GetLetter(&ctx, request, &letter);
+    if (!s.ok()) return Report(s, c);
+    if (letter.letter().state() == Letter::PARKED) {
+      parked->push_back(std::move(letter));
+    }
+    return kOk;
+  }
+  v1::OpsListLettersRequest request;
+  request.set_state(Letter::PARKED);
+  request.set_tenant(tenant);
+  request.set_channel(channel);
+  request.set_reason_contains(reason);
+  request.set_page_size(1000);
+  while (true) {
+    grpc::ClientContext ctx;
+    client.Prepare(&ctx);
+    v1::OpsListLettersResponse page;
+    auto s = client.ops().ListLetters(&ctx, request, &page);
+    if (!s.ok()) return Report(s, c);
+    for (auto& l : *page.mutable_letters()) parked->push_back(std::move(l));
+    if (page.next_page_token().empty()) return kOk;
+    request.set_page_token(page.next_page_token());
+  }
+}
+
+void PrintDryRun(const Output& out, const std::vector<v1::OpsLetter>& parked) {
+  if (out.json) {
+    std::cout << "{\"dry_run\": true, \"would_redrive\": " << parked.size()
+              << ", \"letter_ids\": [";
+    for (size_t i = 0; i < parked.size(); ++i) {
+      std::cout << (i == 0 ? "" : ", ") << "\"" << parked[i].letter().id()
+                << "\"";
+    }
+    std::cout << "]}\n";
+    return;
+  }
+  std::cout << "would redrive " << Counted(parked.size(), "letter")
+            << " (dry run; nothing changed)\n";
+  for (const auto& ol : parked) {
+    const auto& l = ol.letter();
+    std::cout << "  " << l.id() << "  " << ol.tenant() << "  " << std::left
+              << std::setw(8) << (l.channel().empty() ? "-" : l.channel())
+              << std::right << "  " << l.reason() << "\n";
+  }
 }
 
 }  // namespace
@@ -380,10 +479,14 @@ absl::StatusOr<int64_t> ParseDurationSeconds(const std::string& text) {
 }
 
 int CancelAnyTenant(const ConnectionOptions& c, const Output& out,
-                    const std::string& id) {
+                    const std::string& argument) {
   int err = 0;
   auto client = OpsClient::Make(c, &err);
   if (!client) return err;
+  std::string id;
+  err = ResolveLetterId(c, client->channel(), argument, LookupScope::kEither,
+                        &id);
+  if (err != kOk) return err;
   {
     grpc::ClientContext ctx;
     client->Prepare(&ctx);
@@ -401,7 +504,8 @@ int CancelAnyTenant(const ConnectionOptions& c, const Output& out,
     }
     // An operator certificate is refused by the tenants' service: cancel
     // through the operators' one, for whichever tenant.
-    if (s.error_code() != grpc::StatusCode::PERMISSION_DENIED) return Report(s);
+    if (s.error_code() != grpc::StatusCode::PERMISSION_DENIED)
+      return Report(s, c);
   }
   grpc::ClientContext ctx;
   client->Prepare(&ctx);
@@ -409,7 +513,7 @@ int CancelAnyTenant(const ConnectionOptions& c, const Output& out,
   request.set_name(id);
   v1::OpsLetter letter;
   auto s = client->ops().CancelLetter(&ctx, request, &letter);
-  if (!s.ok()) return Report(s);
+  if (!s.ok()) return Report(s, c);
   if (out.json) {
     PrintJson(letter);
   } else {
@@ -444,9 +548,11 @@ OpsCommands::OpsCommands(CLI::App* app) {
       "  utpostctl letters --state ROUTED --channel print --older-than 10m\n"
       "  utpostctl letters --tenant 964338531 --newer-than 2h --json\n"
       "  utpostctl letters --page-size 20 --page-token TOKEN");
-  letters_->add_option("--state", state_, "e.g. ROUTED, PARKED, SENT_PRINT");
-  letters_->add_option("--tenant", tenant_, "tenant organisation number");
-  letters_->add_option("--channel", channel_, "digital or print");
+  letters_->add_option("--state", state_,
+                       "one of " + StateList() + " (any case)");
+  letters_->add_option("--tenant", tenant_,
+                       "tenant organisation number (9 digits)");
+  letters_->add_option("--channel", channel_, "one of " + ChannelList());
   letters_->add_option("--older-than", older_than_,
                        "created longer ago than this (e.g. 10m)");
   letters_->add_option("--newer-than", newer_than_,
@@ -454,7 +560,7 @@ OpsCommands::OpsCommands(CLI::App* app) {
   letters_->add_option("--client-reference", reference_,
                        "the tenant's reference");
   letters_->add_option("--reason", reason_, "reason contains this text");
-  letters_->add_option("--page-size", page_size_, "letters per page, <= 1000")
+  letters_->add_option("--page-size", page_size_, "letters per page, 1 to 1000")
       ->capture_default_str();
   letters_->add_option("--page-token", page_token_,
                        "the next page, from a previous \"(more: ...)\" line");
@@ -464,7 +570,10 @@ OpsCommands::OpsCommands(CLI::App* app) {
   letter_->footer(
       "Example:\n"
       "  utpostctl letter 0b7c9f2e-5d1a-4c3e-9f00-1a2b3c4d5e6f --json");
-  letter_->add_option("id", id_, "letter id or letters/{id}")->required();
+  letter_
+      ->add_option("id", id_,
+                   "letter id, letters/{id}, or a unique prefix of the id")
+      ->required();
 
   redrive_ = app->add_subcommand(
       "redrive",
@@ -475,11 +584,21 @@ OpsCommands::OpsCommands(CLI::App* app) {
       "  utpostctl redrive 0b7c9f2e-5d1a-4c3e-9f00-1a2b3c4d5e6f\n"
       "  utpostctl redrive --channel print --reason 503\n"
       "  utpostctl redrive --tenant 964338531\n"
-      "  utpostctl redrive --all");
-  redrive_->add_option("id", id_, "one parked letter");
+      "  utpostctl redrive --all --dry-run\n"
+      "  utpostctl redrive --all          (asks first, on a terminal)\n"
+      "  utpostctl redrive --all --yes    (in scripts)\n"
+      "--all asks for confirmation on a terminal; without one (a script, a\n"
+      "pipe) it needs --yes, else exits 2. --dry-run lists what would be\n"
+      "redriven and changes nothing.");
+  redrive_->add_option("id", id_, "one parked letter (id or unique prefix)");
   redrive_->add_flag("--all", all_, "every parked letter");
-  redrive_->add_option("--tenant", tenant_, "parked letters of this tenant");
-  redrive_->add_option("--channel", channel_, "parked letters of this channel");
+  redrive_->add_flag("--dry-run", dry_run_,
+                     "list the letters it would redrive; change nothing");
+  redrive_->add_flag("-y,--yes", yes_, "redrive --all without asking");
+  redrive_->add_option("--tenant", tenant_,
+                       "parked letters of this tenant (9 digits)");
+  redrive_->add_option("--channel", channel_,
+                       "parked letters of this channel: " + ChannelList());
   redrive_->add_option("--reason", reason_,
                        "parked letters whose reason contains this text");
 
@@ -490,12 +609,28 @@ OpsCommands::OpsCommands(CLI::App* app) {
       "nothing fails and no retry is counted. Undo with resume.\n"
       "Example:\n"
       "  utpostctl pause print");
-  pause_->add_option("channel", channel_, "digital or print")->required();
+  pause_->add_option("channel", channel_, "one of " + ChannelList())
+      ->required();
 
   resume_ = app->add_subcommand("resume",
                                 "deliver again on a paused channel (operator)");
   resume_->footer("Example:\n  utpostctl resume print");
-  resume_->add_option("channel", channel_, "digital or print")->required();
+  resume_->add_option("channel", channel_, "one of " + ChannelList())
+      ->required();
+}
+
+int OpsCommands::CheckFilters() const {
+  if (!tenant_.empty()) {
+    if (auto s = CheckTenant(tenant_, "--tenant"); !s.ok()) {
+      return UsageError(std::string(s.message()));
+    }
+  }
+  if (!channel_.empty()) {
+    if (auto s = CheckChannel(channel_, "--channel"); !s.ok()) {
+      return UsageError(std::string(s.message()));
+    }
+  }
+  return kOk;
 }
 
 bool OpsCommands::Selected() const {
@@ -518,11 +653,13 @@ int OpsCommands::Run(const ConnectionOptions& c, const Output& out) {
   if (letters_->parsed()) {
     v1::OpsListLettersRequest request;
     if (!state_.empty()) {
-      Letter::State st;
-      if (!Letter::State_Parse(state_, &st)) {
-        return UsageError("--state: unknown state " + state_);
-      }
-      request.set_state(st);
+      auto st = ParseState(state_, "--state");
+      if (!st.ok()) return UsageError(std::string(st.status().message()));
+      request.set_state(*st);
+    }
+    if (int e = CheckFilters(); e != kOk) return e;
+    if (auto s = CheckPageSize(page_size_, "--page-size"); !s.ok()) {
+      return UsageError(std::string(s.message()));
     }
     const int64_t now = std::time(nullptr);
     if (!older_than_.empty()) {
@@ -547,8 +684,15 @@ int OpsCommands::Run(const ConnectionOptions& c, const Output& out) {
                 PrintLetterRows);
   }
   if (letter_->parsed()) {
+    int err = 0;
+    auto client = OpsClient::Make(c, &err);
+    if (!client) return err;
+    std::string id;
+    err =
+        ResolveLetterId(c, client->channel(), id_, LookupScope::kOperator, &id);
+    if (err != kOk) return err;
     v1::OpsGetLetterRequest request;
-    request.set_name(id_);
+    request.set_name(id);
     return Call(c, out, &v1::OpsService::Stub::GetLetter, request,
                 PrintOpsLetter);
   }
@@ -561,8 +705,48 @@ int OpsCommands::Run(const ConnectionOptions& c, const Output& out) {
           "redrive: give one letter ID, or --all, or filters "
           "(--tenant/--channel/--reason)");
     }
+    if (int e = CheckFilters(); e != kOk) return e;
+    // Asked before any call: a script must not hang on a prompt, nor
+    // redrive everything by accident.
+    const bool prompt = all_ && !yes_ && !dry_run_;
+    if (prompt && !IsTerminal(kStdin)) {
+      return UsageError(
+          "redrive --all: stdin is not a terminal, so it cannot be "
+          "confirmed; add --yes to redrive every parked letter");
+    }
+    int err = 0;
+    auto client = OpsClient::Make(c, &err);
+    if (!client) return err;
+    std::string id;
     if (!id_.empty()) {
-      request.set_name(id_);
+      err = ResolveLetterId(c, client->channel(), id_, LookupScope::kOperator,
+                            &id);
+      if (err != kOk) return err;
+    }
+    if (dry_run_ || prompt) {
+      std::vector<v1::OpsLetter> parked;
+      err = ParkedLetters(*client, c, id, tenant_, channel_, reason_, &parked);
+      if (err != kOk) return err;
+      if (dry_run_) {
+        PrintDryRun(out, parked);
+        return kOk;
+      }
+      if (parked.empty()) {
+        std::cout << "no parked letters; nothing to redrive\n";
+        return kOk;
+      }
+      std::cerr << "Redrive all " << Counted(parked.size(), "parked letter")
+                << " of every tenant? [y/N] " << std::flush;
+      std::string answer;
+      std::getline(std::cin, answer);
+      answer = absl::AsciiStrToLower(absl::StripAsciiWhitespace(answer));
+      if (answer != "y" && answer != "yes") {
+        std::cerr << "not confirmed; nothing redriven\n";
+        return kRefused;
+      }
+    }
+    if (!id.empty()) {
+      request.set_name(id);
     } else if (all_) {
       request.set_all(true);
     } else {
@@ -572,16 +756,16 @@ int OpsCommands::Run(const ConnectionOptions& c, const Output& out) {
     }
     return Call(c, out, &v1::OpsService::Stub::RedriveLetters, request,
                 [](const v1::RedriveLettersResponse& r) {
-                  std::cout << "redriven " << r.redriven() << " letter"
-                            << (r.redriven() == 1 ? "" : "s") << "\n";
+                  std::cout << "redriven " << Counted(r.redriven(), "letter")
+                            << "\n";
                   for (const auto& id : r.letter_ids()) {
                     std::cout << "  " << id << "\n";
                   }
                 });
   }
   if (pause_->parsed() || resume_->parsed()) {
-    if (!IsChannelName(channel_)) {
-      return UsageError("channel: expected a name such as print or digital");
+    if (auto s = CheckChannel(channel_, "channel"); !s.ok()) {
+      return UsageError(std::string(s.message()));
     }
     auto human = [](const v1::ChannelState& s) {
       if (s.paused()) {

@@ -6,11 +6,13 @@
 #define UTPOST_CLI_OPS_COMMANDS_H_
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "cli/commands.h"
 #include "cli/connection.h"
+#include "utpost/v1/ops.pb.h"
 
 namespace CLI {
 class App;
@@ -30,6 +32,9 @@ class OpsCommands {
   int Run(const ConnectionOptions& c, const Output& out);
 
  private:
+  // kOk, or kUsage after saying which of --tenant and --channel is bad.
+  int CheckFilters() const;
+
   CLI::App* status_ = nullptr;
   CLI::App* letters_ = nullptr;
   CLI::App* letter_ = nullptr;
@@ -45,12 +50,20 @@ class OpsCommands {
   std::string older_than_, newer_than_;
   int page_size_ = 50;
   bool all_ = false;
+  bool dry_run_ = false;
+  bool yes_ = false;
 };
 
-// Cancels a letter: as the caller's tenant, or, with an operator
-// certificate, whichever tenant's it is (OpsService.CancelLetter).
+// Cancels a letter (`id`: an id or a unique prefix): as the caller's tenant,
+// or, with an operator certificate, whichever tenant's it is
+// (OpsService.CancelLetter).
 int CancelAnyTenant(const ConnectionOptions& c, const Output& out,
                     const std::string& id);
+
+// The human `status` report: letters per state in lifecycle order on every
+// row (tenants and channels share one column per state), sections with
+// nothing to show left out (LETTERS, PARKED and OUTBOX always shown).
+void PrintStatus(const v1::Status& s, std::ostream& os);
 
 // "90s", "10m", "2h", "1d", "1h30m" -> seconds. INVALID_ARGUMENT otherwise.
 absl::StatusOr<int64_t> ParseDurationSeconds(const std::string& text);

@@ -270,46 +270,54 @@ def digipost():
 # --- DPI ---------------------------------------------------------------------
 
 def sbd(kind, instance, body):
-    return {
+    """A receipt in the published shape (tests/published/dpi/receipts/)."""
+    org = lambda n: {"authority": "iso6523-actorid-upis", "value": "0192:" + n}
+    full = {"avsender": {"virksomhetsidentifikator": org("964338531")},
+            "mottaker": {"virksomhetsidentifikator": org("922020175")},
+            "tidspunkt": "2026-11-23T12:00:01Z"}
+    full.update(body)
+    return {"standardBusinessDocument": {
         "standardBusinessDocumentHeader": {
             "headerVersion": "1.0",
-            "sender": [{"identifier": {"authority": "iso6523-actorid-upis",
-                                       "value": "0192:922020175"}}],
-            "receiver": [{"identifier": {"authority": "iso6523-actorid-upis",
-                                         "value": "0192:964338531"}}],
+            "sender": [{"identifier": org("922020175")}],
+            "receiver": [{"identifier": org("964338531")}],
             "documentIdentification": {
-                "standard": "urn:fdc:digdir.no:2020:innsyn:xsd::" + kind,
+                "standard": "urn:fdc:digdir.no:2020:innbyggerpost:xsd:digital::"
+                            + kind + "##urn:fdc:digdir.no:2020:innbyggerpost:"
+                            "schema:" + kind + "::1.0",
                 "typeVersion": "1.0", "instanceIdentifier": instance,
                 "type": kind,
                 "creationDateAndTime": "2026-11-23T12:00:00.123+01:00"},
             "businessScope": {"scope": [{
                 "type": "ConversationId", "instanceIdentifier": MESSAGE_ID,
-                "identifier": "urn:no:difi:profile:digitalpost:info:ver1.0"}]}},
-        kind: body}
+                "identifier": "urn:fdc:digdir.no:2020:profile:egovernment:"
+                              "innbyggerpost:digital:ver1.0"}]}},
+        kind: full}}
 
 
 def dpi():
     # Objects under "forretningsmelding" are signed by the target as the
-    # provider (dpi_fuzzer.cc); the queue entry's id is the SBD's.
-    kinds = [("leveringskvittering", {"tidspunkt": "2026-11-23T12:00:01Z"}),
+    # provider (dpi_fuzzer.cc); the receipt's id is its SBDH
+    # instanceIdentifier (the listing's entries carry none).
+    kinds = [("leveringskvittering", {}),
              ("aapningskvittering", {"tidspunkt": "2026-11-23T13:00:00Z"}),
-             ("varslingfeiletkvittering", {"varslingskanal": "SMS",
+             ("varslingfeiletkvittering", {"varslingskanal": "sms",
                                            "beskrivelse": "no number"}),
              ("mottakskvittering", {}),
-             ("returpostkvittering", {"beskrivelse": "moved"}),
+             ("returpostkvittering", {}),
              ("feil", {"feiltype": "KLIENT", "detaljer": "bad package"})]
-    queue = [{"id": "r%d" % i,
-              "forretningsmelding": sbd(k, "r%d" % i, b)}
+    queue = [{"forretningsmelding":
+              sbd(k, "3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a%02d" % i, b)}
              for i, (k, b) in enumerate(kinds)]
     write("dpi", "receipts-then-accepted", script(
         json.dumps(queue), "", "", "", "", "", "",
         (202, json.dumps({"status": "MOTTATT"}))))
     write("dpi", "empty-queue-then-refused", script(
-        "[]", (400, json.dumps({"kode": "UKJENT_MOTTAKER",
-                                "feiltype": "KLIENT",
-                                "detail": "unknown recipient 30925910089"}))))
+        (204, ""), (400, json.dumps({"kode": "UKJENT_MOTTAKER",
+                                     "feiltype": "KLIENT",
+                                     "detail": "unknown recipient 30925910089"}))))
     write("dpi", "unsigned-receipt", script(json.dumps(
-        [{"id": "r9", "forretningsmelding": "eyJhbGciOiJSUzI1NiJ9.e30.AAAA"}])))
+        [{"forretningsmelding": "eyJhbGciOiJSUzI1NiJ9.e30.AAAA"}])))
     write("dpi", "queue-error-then-signature-error", script(
         (500, json.dumps({"feiltype": "SERVER", "detail": "down"})),
         (400, json.dumps({"kode": "UGYLDIG_SIGNATUR", "feiltype": "KLIENT"}))))

@@ -427,6 +427,10 @@ absl::Status RunDaemon(const config::v1::Config& config,
     o.limits.print_cover_page = config.providers().print().cover_page();
     o.topology = topology;
     o.on_commit = [relay_ptr] { relay_ptr->Wake(); };
+    o.signer = signer->get();
+    for (const auto& t : config.tenants()) {
+      o.tenant_names[t.organisation_number()] = t.name();
+    }
     letters = std::make_unique<api::LetterServiceImpl>(store->get(), o);
     watchers = letters.get();
     api::OperationsOptions ops_options;
@@ -593,6 +597,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
   if (health || metrics_http) {
     observability::ProbeOptions probe_options;
     probe_options.topology = topology;
+    probe_options.tree_head_interval_seconds =
+        config.receipt_log().tree_head_interval_seconds();
     // A broker that hangs is as good as down, and readiness should say so
     // within seconds.
     auto probe_broker = BrokerOptionsOf(config, "probe");

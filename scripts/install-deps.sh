@@ -11,9 +11,14 @@ packages=(
   libsqlite3-dev libcurl4-openssl-dev libssl-dev openssl ca-certificates
   libqpdf-dev libseccomp-dev libcpp-httplib-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libyaml-cpp-dev libcli11-dev libhpdf-dev fonts-dejavu-core libzip-dev
-  python3 python3-grpcio python3-protobuf python3-yaml
+  python3 python3-grpcio python3-protobuf python3-yaml python3-jsonschema
   libxml2-utils libxml2-dev iso-codes
   prometheus
+  icc-profiles-free tzdata poppler-utils qpdf
+  python3-cryptography
+  default-jdk-headless libgrpc-java libprotobuf-java protobuf-compiler-grpc-java-plugin
+  libnetty-java libnetty-tcnative-java libnetty-tcnative-jni libperfmark-java libguava-java
+  libgeronimo-annotation-1.3-spec-java
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -33,3 +38,5 @@ SUDO=()
 # Utpost runs its own nodes on other ports and leaves that one alone. The
 # prometheus package is here for promtool (the tests check metrics and
 # alert rules with it); a Prometheus server it may start is not used.
+# python3-cryptography and the Java packages are for the integration
+# examples (examples/python, examples/java) that e2e_examples runs.

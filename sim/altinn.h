@@ -1,36 +1,49 @@
-// The simulated Altinn 3 Correspondence-shaped inbox service and the
-// Enhetsregisteret-shaped business registry (PROTOCOLS.md).
+// The simulated Altinn 3 Correspondence service, Altinn Events, Altinn's
+// register and the Enhetsregisteret-shaped business registry, strict as the
+// real services (docs/protocols/altinn.md names the source of each rule).
 //
 //   GET  /authentication/api/v1/exchange/maskinporten
 //        Bearer <Maskinporten token> -> 200 text/plain Altinn token (same
 //        scopes and expiry); 401 otherwise.
 //   POST /correspondence/api/v1/correspondence/upload
-//        Altinn token with scope altinn:correspondence.write. Multipart
-//        form: part "correspondence" (JSON: resourceId, sender
-//        "urn:altinn:organization:identifier-no:<orgnr>" or "0192:<orgnr>",
-//        sendersReference, recipients ["urn:altinn:organization:
-//        identifier-no:<orgnr>"], content {language nb|nn|en, messageTitle,
-//        messageSummary, messageBody}, requestedPublishTime, notification,
-//        isConfidential, idempotentKey (a UUID)) and one part "attachments"
-//        per document (with a filename). 400 problem JSON for a malformed
-//        request or a recipient without an inbox (unknown or deleted
-//        included); a repeated idempotentKey is 409 problem JSON carrying
-//        the existing "correspondenceId" (counted as a duplicate); else 200
-//        {"correspondences": [{"correspondenceId", "status": "Published",
-//        "recipient"}], "attachmentIds": [...]}, published at once.
+//        Altinn token with scopes kAltinnScope. multipart/form-data (else
+//        415), bound as ASP.NET binds InitializeCorrespondencesExt: form
+//        fields by name, case-insensitive (correspondence.resourceId,
+//        correspondence.sender, correspondence.sendersReference,
+//        correspondence.content.{language, messageTitle, messageSummary,
+//        messageBody}, correspondence.content.attachments[i].{fileName,
+//        displayName, sendersReference, isEncrypted, dataLocationType},
+//        correspondence.notification.{...}, correspondence.isConfidential,
+//        recipients[i], idempotentKey); files as "attachments". A JSON part
+//        binds nothing. Missing required fields, lengths over the binding's
+//        maximum, a malformed recipient (RecipientListAttribute) or
+//        idempotentKey: 400 ValidationProblemDetails {"errors": {...}}.
+//        Then the service's checks, ProblemDetails with "errorCode": 1023
+//        language not nb/nn/en, 1020/1037 title empty/too long, 1042
+//        summary too long, 1021/1022 body, 1005 files and attachment
+//        metadata do not match (count and file names), 404 1029 for a
+//        recipient that is not an Altinn party (altinn_party: false,
+//        deleted or unknown), 409 1034 for a known idempotentKey (no id in
+//        it). Else 200 {"correspondences": [{"correspondenceId", "status":
+//        "Published", "recipient"}], "attachmentIds": [...]}, published at
+//        once.
 //   GET  /correspondence/api/v1/correspondence/{id}
-//        Altinn token. 200 {"correspondenceId", "status", "statusText",
-//        "sendersReference", "idempotentKey", "recipient", "resourceId"}.
+//        Altinn token (kAltinnScope). 200 {"correspondenceId", "status",
+//        "statusText", "sendersReference", "idempotentKey", "recipient",
+//        "resourceId"}.
 //   GET  /events/api/v1/events?resource=urn:altinn:resource:<id>&after=<id>
-//        &size=<n>  Altinn token. CloudEvents 1.0, oldest first, after the
-//        event `after` (absent: from the start): types
-//        no.altinn.correspondence.correspondencepublished,
-//        ...correspondencereceiverread, ...correspondencepublishfailed;
-//        "resourceinstance" is the correspondence id. An organisation with
-//        read_after_seconds reads that long after publication.
+//        &size=<n>  Altinn token with altinn:events.subscribe. `resource`
+//        and `after` required (400 "The 'after' parameter must be
+//        defined."); after=0 from the start. CloudEvents 1.0, oldest first:
+//        no.altinn.correspondence.correspondenceinitialized,
+//        ...correspondencepublished, ...correspondencereceiverread,
+//        ...correspondencepublishfailed; "resourceinstance" is the
+//        correspondence id. An organisation with read_after_seconds reads
+//        that long after publication.
 //   GET  /register/api/v1/organizations/{orgnr}
-//        Altinn token. 200 {"orgNumber", "name"} when the organisation can
-//        receive correspondence (has an inbox); 404 otherwise.
+//        PlatformAccessToken header (a JWT-shaped value; else 403). 200
+//        {"orgNumber", "name", "unitStatus"} for an Altinn party; 404
+//        otherwise.
 //   GET  /enhetsregisteret/api/enheter/{orgnr}
 //        No token (an open register). 200 {"organisasjonsnummer", "navn",
 //        "postadresse" {"adresse": [...], "postnummer", "poststed",
@@ -57,8 +70,13 @@
 
 namespace utpost::sim {
 
-// The scope the Altinn endpoints require.
-inline constexpr char kAltinnScope[] = "altinn:correspondence.write";
+// The scopes the correspondence endpoints require of an Altinn token from
+// Maskinporten (SenderScopePolicy), and the Events API's scope.
+inline constexpr char kAltinnScope[] =
+    "altinn:serviceowner altinn:correspondence.write";
+inline constexpr char kAltinnEventsScope[] = "altinn:events.subscribe";
+// The register's platform access token header (Altinn.Common.AccessToken).
+inline constexpr char kPlatformAccessTokenHeader[] = "PlatformAccessToken";
 
 // Thread-safe.
 class AltinnSim {

@@ -51,7 +51,17 @@ constexpr char kProcess[] =
 constexpr char kProblem[] = "application/problem+json";
 constexpr char kJson[] = "application/json";
 constexpr char kOutScope[] = "digdir:dpi:message.out";
-constexpr char kInScope[] = "digdir:dpi:message.in";
+// The OpenAPI (resources/begrep/sikkerDigitalPost/nyinf/api/openapi_spec.yaml)
+// names one scope for every endpoint, the receipt queue too.
+constexpr char kInScope[] = "digitalpostinnbygger:send";
+// The SBDH standard of a receipt type, as identifiers.md's table names them
+// (its returpostkvittering row lacks "returpostkvittering##"; the pattern
+// of the other rows is used).
+std::string ReceiptStandard(const std::string& type) {
+  return absl::StrCat(
+      "urn:fdc:digdir.no:2020:innbyggerpost:xsd:digital::", type,
+      "##urn:fdc:digdir.no:2020:innbyggerpost:schema:", type, "::1.0");
+}
 
 template <typename T, void (*Free)(T*)>
 struct Deleter {
@@ -286,6 +296,11 @@ struct Receipt {
   std::string jws;
   int64_t visible_at_ms = 0;
   int64_t seq = 0;
+  // The kanal the message was sent with ("" for none), compared
+  // case-insensitively.
+  std::string kanal;
+  // Marked read (POST /messages/in/{id}/read): no longer listed.
+  bool read = false;
 };
 
 struct Behaviour {
@@ -320,10 +335,10 @@ class DpiSimImpl final : public DpiSim {
                 [this](const httplib::Request& q, httplib::Response& r) {
                   HandleList(q, r);
                 });
-    server->Delete(R"(/messages/in/([^/]+))",
-                   [this](const httplib::Request& q, httplib::Response& r) {
-                     HandleDelete(q, r);
-                   });
+    server->Post(R"(/messages/in/([^/]+)/read)",
+                 [this](const httplib::Request& q, httplib::Response& r) {
+                   HandleRead(q, r);
+                 });
     server->Post("/sim/v1/dpi/receipts",
                  [this](const httplib::Request& q, httplib::Response& r) {
                    HandleControl(q, r);
@@ -343,6 +358,7 @@ class DpiSimImpl final : public DpiSim {
     absl::MutexLock lock(&mu_);
     counts_.clear();
     senders_.clear();
+    kanals_.clear();
     queue_.clear();
     behaviour_ = Behaviour();
   }
@@ -735,6 +751,7 @@ class DpiSimImpl final : public DpiSim {
       } else {
         c.accepted = 1;
         senders_[message_id] = sender;
+        kanals_[message_id] = req.get_param_value("kanal");
         QueueAfterDelivery(message_id, sender);
       }
     }
@@ -751,28 +768,39 @@ class DpiSimImpl final : public DpiSim {
                     kJson);
   }
 
-  // A signed receipt of `type` about `message_id`. `tamper`: "" (good),
-  // "signature" (a payload byte changed after signing) or "signer" (signed
-  // with the mailbox key, a certificate of the right CA but not the
-  // provider's).
+  // A signed receipt of `type` about `message_id` in the published shape
+  // (schemas/dpi/innbyggerpost_dpi_<type>_1_0.schema.json): the SBDH from
+  // the provider to `sender` (the message's SBDH sender, "0192:<orgnr>"),
+  // and the type's body: avsender (the sender), mottaker (the provider),
+  // tidspunkt, and `fields` (feiltype/detaljer, varslingskanal/beskrivelse).
+  // `tamper`: "" (good), "signature" (a payload byte changed after signing)
+  // or "signer" (signed with the mailbox key, a certificate of the right CA
+  // but not the provider's).
   std::string SignReceipt(const std::string& receipt_id,
                           const std::string& message_id,
                           const std::string& sender, const std::string& type,
-                          json body, const std::string& tamper) const {
+                          const json& fields, const std::string& tamper) const {
     int64_t now = options_.clock->NowMillis();
-    body["tidspunkt"] = FormatRfc3339(now);
+    auto organisation = [](const std::string& value) {
+      return json{{"authority", kAuthority}, {"value", value}};
+    };
+    const std::string provider = absl::StrCat("0192:", kProvider);
+    json body = {
+        {"avsender", {{"virksomhetsidentifikator", organisation(sender)}}},
+        {"mottaker", {{"virksomhetsidentifikator", organisation(provider)}}},
+        {"tidspunkt", FormatRfc3339(now)}};
+    if (fields.is_object()) {
+      for (auto it = fields.begin(); it != fields.end(); ++it) {
+        body[it.key()] = it.value();
+      }
+    }
     json sbd = {
         {"standardBusinessDocumentHeader",
          {{"headerVersion", "1.0"},
-          {"sender",
-           json::array({{{"identifier",
-                          {{"authority", kAuthority},
-                           {"value", absl::StrCat("0192:", kProvider)}}}}})},
-          {"receiver",
-           json::array({{{"identifier",
-                          {{"authority", kAuthority}, {"value", sender}}}}})},
+          {"sender", json::array({{{"identifier", organisation(provider)}}})},
+          {"receiver", json::array({{{"identifier", organisation(sender)}}})},
           {"documentIdentification",
-           {{"standard", absl::StrCat(kStandardPrefix, type, "::1.0")},
+           {{"standard", ReceiptStandard(type)},
             {"typeVersion", "1.0"},
             {"instanceIdentifier", receipt_id},
             {"type", type},
@@ -782,19 +810,20 @@ class DpiSimImpl final : public DpiSim {
                                     {"instanceIdentifier", message_id},
                                     {"identifier", kProcess}}})}}}}},
         {type, body}};
+    json document = {{"standardBusinessDocument", sbd}};
     const bool wrong_signer = tamper == "signer";
     X509* cert = wrong_signer ? mailbox_cert_.get() : receipt_cert_.get();
     EVP_PKEY* key = wrong_signer ? mailbox_key_.get() : receipt_key_.get();
     json header = {{"alg", "RS256"},
                    {"x5c", json::array({absl::Base64Escape(CertToDer(cert))})}};
-    std::string payload = Dump(sbd);
     std::string input =
-        absl::StrCat(B64Url(Dump(header)), ".", B64Url(payload));
+        absl::StrCat(B64Url(Dump(header)), ".", B64Url(Dump(document)));
     std::string signature = SignRs256(key, input);
     if (tamper == "signature") {
       // Same shape, one fact changed: the signature no longer covers it.
-      sbd[type]["tidspunkt"] = FormatRfc3339(now - 24 * 3600 * 1000);
-      input = absl::StrCat(B64Url(Dump(header)), ".", B64Url(Dump(sbd)));
+      document["standardBusinessDocument"][type]["tidspunkt"] =
+          FormatRfc3339(now - 24 * 3600 * 1000);
+      input = absl::StrCat(B64Url(Dump(header)), ".", B64Url(Dump(document)));
     }
     return absl::StrCat(input, ".", B64Url(signature));
   }
@@ -807,8 +836,9 @@ class DpiSimImpl final : public DpiSim {
     r.id = RandomUuid();
     r.message_id = message_id;
     r.type = type;
-    r.jws =
-        SignReceipt(r.id, message_id, sender, type, std::move(body), tamper);
+    r.jws = SignReceipt(r.id, message_id, sender, type, body, tamper);
+    auto kanal = kanals_.find(message_id);
+    if (kanal != kanals_.end()) r.kanal = kanal->second;
     r.visible_at_ms = visible_at_ms;
     r.seq = next_seq_++;
     queue_.push_back(r);
@@ -838,14 +868,74 @@ class DpiSimImpl final : public DpiSim {
     }
   }
 
+  // As Authorised(), but as the OpenAPI answers: 401 for no or an invalid
+  // token, 403 for a valid token without the scope.
+  bool ReceiptQueueAuthorised(const httplib::Request& req,
+                              httplib::Response& res) {
+    std::string auth = req.get_header_value("Authorization");
+    std::string token;
+    if (absl::StartsWith(auth, "Bearer ")) token = auth.substr(7);
+    if (!token.empty() &&
+        (!options_.token_check || options_.token_check(token, kInScope))) {
+      return true;
+    }
+    if (!token.empty() && options_.token_check &&
+        options_.token_check(token, "")) {
+      Problem(res, 403, "Forbidden",
+              absl::StrCat("the token lacks the scope ", kInScope));
+      return false;
+    }
+    res.set_header("WWW-Authenticate", "Bearer");
+    Problem(res, 401, "Unauthorized",
+            absl::StrCat("a valid bearer token with scope ", kInScope,
+                         " is required"));
+    return false;
+  }
+
+  // GET /messages/in: the query parameters of the OpenAPI only, each
+  // checked; the unread receipts due, oldest first, of the kanal asked for
+  // (all when none is given), in pages of page_size (default 100, at most
+  // 1000) numbered from 0.
   void HandleList(const httplib::Request& req, httplib::Response& res) {
     if (options_.fault && options_.fault("dpi_in", res)) return;
-    if (!Authorised(req, res, kInScope)) return;
-    int max = 100;
-    if (req.has_param("maxResults") &&
-        (!absl::SimpleAtoi(req.get_param_value("maxResults"), &max) ||
-         max < 1 || max > 1000)) {
-      return Problem(res, 400, "UGYLDIG_FORESPOERSEL", "maxResults: 1 to 1000");
+    if (!ReceiptQueueAuthorised(req, res)) return;
+    static const std::set<std::string> kParameters = {
+        "avsenderidentifikator", "kanal", "page_size", "page"};
+    for (const auto& [name, value] : req.params) {
+      if (kParameters.count(name) == 0) {
+        return Problem(
+            res, 400, "Bad Request",
+            absl::StrCat("unknown query parameter ", name.substr(0, 40),
+                         "; the parameters are avsenderidentifikator, "
+                         "kanal, page_size, page"));
+      }
+    }
+    int page_size = 100;
+    int page = 0;
+    if (req.has_param("page_size") &&
+        (!absl::SimpleAtoi(req.get_param_value("page_size"), &page_size) ||
+         page_size < 1 || page_size > 1000)) {
+      return Problem(res, 400, "Bad Request", "page_size: 1 to 1000");
+    }
+    if (req.has_param("page") &&
+        (!absl::SimpleAtoi(req.get_param_value("page"), &page) || page < 0)) {
+      return Problem(res, 400, "Bad Request", "page: 0 or more");
+    }
+    std::string kanal = req.get_param_value("kanal");
+    if (req.has_param("kanal")) {
+      bool ok = !kanal.empty() && kanal.size() <= 28;
+      for (char c : kanal) {
+        ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                    c == '_' || c == '-');
+      }
+      if (!ok) {
+        return Problem(res, 400, "Bad Request",
+                       "kanal: 1 to 28 of a-z, A-Z, 0-9, _ and -");
+      }
+    }
+    if (req.get_param_value("avsenderidentifikator").size() > 100) {
+      return Problem(res, 400, "Bad Request",
+                     "avsenderidentifikator: at most 100 characters");
     }
     const int64_t now = options_.clock->NowMillis();
     json list = json::array();
@@ -853,42 +943,50 @@ class DpiSimImpl final : public DpiSim {
       absl::MutexLock lock(&mu_);
       std::vector<const Receipt*> due;
       for (const Receipt& r : queue_) {
-        if (r.visible_at_ms <= now) due.push_back(&r);
+        if (r.read || r.visible_at_ms > now) continue;
+        if (!kanal.empty() && !absl::EqualsIgnoreCase(kanal, r.kanal)) continue;
+        due.push_back(&r);
       }
       std::sort(due.begin(), due.end(), [](const Receipt* a, const Receipt* b) {
         return std::tie(a->visible_at_ms, a->seq) <
                std::tie(b->visible_at_ms, b->seq);
       });
-      for (const Receipt* r : due) {
-        if (static_cast<int>(list.size()) >= max) break;
-        list.push_back({{"id", r->id},
-                        {"conversationId", r->message_id},
-                        {"type", r->type},
-                        {"forretningsmelding", r->jws}});
+      size_t first = static_cast<size_t>(page) * page_size;
+      for (size_t i = first; i < due.size() && i < first + page_size; ++i) {
+        list.push_back({{"forretningsmelding", due[i]->jws}});
       }
+    }
+    if (list.empty()) {
+      res.status = 204;  // "Ingen uleste meldinger."
+      return;
     }
     res.status = 200;
     res.set_content(Dump(list), kJson);
   }
 
-  void HandleDelete(const httplib::Request& req, httplib::Response& res) {
+  // POST /messages/in/{id}/read: marks the receipt (every copy) read. 200;
+  // 404 when there is none of that id; 400 for an id that is no UUID.
+  void HandleRead(const httplib::Request& req, httplib::Response& res) {
     if (options_.fault && options_.fault("dpi_in", res)) return;
-    if (!Authorised(req, res, kInScope)) return;
+    if (!ReceiptQueueAuthorised(req, res)) return;
     std::string id = req.matches[1];
-    size_t removed;
+    if (!IsUuid(id)) {
+      return Problem(res, 400, "Bad Request", "id: a UUID");
+    }
+    size_t found = 0;
     {
       absl::MutexLock lock(&mu_);
-      size_t before = queue_.size();
-      queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
-                                  [&](const Receipt& r) { return r.id == id; }),
-                   queue_.end());
-      removed = before - queue_.size();
+      for (Receipt& r : queue_) {
+        if (r.id != id) continue;
+        r.read = true;
+        ++found;
+      }
     }
-    if (removed == 0) {
-      return Problem(res, 404, "UKJENT_MELDING",
-                     absl::StrCat("no receipt ", id, " in the queue"));
+    if (found == 0) {
+      return Problem(res, 404, "Not Found",
+                     absl::StrCat("no incoming message ", id));
     }
-    res.status = 204;
+    res.status = 200;
   }
 
   // POST /sim/v1/dpi/receipts: see sim/simulator.h.
@@ -950,24 +1048,35 @@ class DpiSimImpl final : public DpiSim {
         "mottakskvittering",        "returpostkvittering"};
     int64_t delay_ms = 0;
     std::string tamper = Str(body, "tamper");
+    const std::string feiltype = Str(body, "feiltype");
+    const std::string varslingskanal = Str(body, "varslingskanal");
     if (kTypes.count(type) == 0 || !integer("delay_ms", &delay_ms) ||
         delay_ms < 0 ||
-        (!tamper.empty() && tamper != "signature" && tamper != "signer")) {
+        (!tamper.empty() && tamper != "signature" && tamper != "signer") ||
+        (!feiltype.empty() && feiltype != "KLIENT" && feiltype != "SERVER") ||
+        (!varslingskanal.empty() && varslingskanal != "epost" &&
+         varslingskanal != "sms")) {
       return bad(
           "expected {\"message_id\", \"receipt\": one of leveringskvittering, "
           "aapningskvittering, varslingfeiletkvittering, feil, "
           "mottakskvittering, returpostkvittering, \"delay_ms\": 0 or more, "
-          "\"tamper\": \"signature\"|\"signer\", \"feiltype\", \"detaljer\", "
-          "\"beskrivelse\"}");
+          "\"tamper\": \"signature\"|\"signer\", \"feiltype\": "
+          "\"KLIENT\"|\"SERVER\", \"detaljer\", \"varslingskanal\": "
+          "\"epost\"|\"sms\", \"beskrivelse\"}");
     }
+    // Only the fields the type's schema has.
     json receipt_body = json::object();
     if (type == "feil") {
-      std::string feiltype = Str(body, "feiltype");
       receipt_body["feiltype"] = feiltype.empty() ? "KLIENT" : feiltype;
-      receipt_body["detaljer"] = Str(body, "detaljer");
-    } else if (type == "varslingfeiletkvittering" ||
-               type == "returpostkvittering") {
-      receipt_body["beskrivelse"] = Str(body, "beskrivelse");
+      if (!Str(body, "detaljer").empty()) {
+        receipt_body["detaljer"] = Str(body, "detaljer");
+      }
+    } else if (type == "varslingfeiletkvittering") {
+      receipt_body["varslingskanal"] =
+          varslingskanal.empty() ? "epost" : varslingskanal;
+      if (!Str(body, "beskrivelse").empty()) {
+        receipt_body["beskrivelse"] = Str(body, "beskrivelse");
+      }
     }
     Enqueue(message_id, sender->second, type, std::move(receipt_body),
             options_.clock->NowMillis() + delay_ms, tamper);
@@ -985,6 +1094,8 @@ class DpiSimImpl final : public DpiSim {
   std::map<std::string, Counts> counts_ ABSL_GUARDED_BY(mu_);
   // Message id -> the sender's SBD identifier, for receipts.
   std::map<std::string, std::string> senders_ ABSL_GUARDED_BY(mu_);
+  // Message id -> the kanal it was sent with, for the receipt listing.
+  std::map<std::string, std::string> kanals_ ABSL_GUARDED_BY(mu_);
   std::vector<Receipt> queue_ ABSL_GUARDED_BY(mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   Behaviour behaviour_ ABSL_GUARDED_BY(mu_);

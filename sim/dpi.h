@@ -26,11 +26,24 @@
 //                           Errors are application/problem+json: {"title",
 //                           "status", "detail", "feiltype": "KLIENT|SERVER",
 //                           "kode"}.
-//   GET    /messages/in?maxResults=N   the receipts due, oldest first, left
-//                           in the queue: [{"id", "conversationId", "type",
-//                           "forretningsmelding": <JWS>}]. N defaults to 100.
-//   DELETE /messages/in/{id}   removes the receipt (all copies): 204, or 404
-//                           when there is none.
+//   GET    /messages/in     the unread receipts due, oldest first, as the
+//                           OpenAPI (nyinf/api/openapi_spec.yaml) says:
+//                           200 [{"forretningsmelding": <JWS>}], or 204
+//                           when there are none. Query parameters: only
+//                           avsenderidentifikator (at most 100), kanal (1 to
+//                           28 of a-z A-Z 0-9 _ -; case-insensitive; only
+//                           receipts of messages sent with that kanal),
+//                           page_size (1 to 1000, default 100), page (from
+//                           0); anything else is 400. avsenderidentifikator
+//                           is checked, not used to filter.
+//   POST   /messages/in/{id}/read   marks the receipt (every copy) read:
+//                           200; 404 for no receipt of that id; 400 when
+//                           {id} is no UUID. Read receipts stay stored but
+//                           are no longer listed.
+//                           The receipt queue answers 401 without a valid
+//                           token and 403 for one without the scope
+//                           digitalpostinnbygger:send; refusals are
+//                           problem+json {"title", "status", "detail"}.
 //
 // The signatures.xml check is deliberately minimal: it takes ds:SignedInfo
 // and xades:SignedProperties byte for byte as they stand in the file, which
@@ -38,11 +51,15 @@
 // canonically (the adapter does); a sender that relies on a canonicaliser
 // would be refused here though a full verifier would accept it.
 //
-// Receipts are JWS (RS256, x5c = the provider certificate) with an SBD whose
-// documentIdentification.type names the receipt, instanceIdentifier is the
-// receipt id, and ConversationId the message id; the body under the type's
-// name carries "tidspunkt" (and "feiltype"/"detaljer" for feil,
-// "beskrivelse" for varslingfeiletkvittering and returpostkvittering).
+// Receipts are JWS (RS256, x5c = the provider certificate) whose payload is
+// the published receipt shape (schemas/dpi/innbyggerpost_dpi_<type>_1_0
+// .schema.json): {"standardBusinessDocument": {
+//   "standardBusinessDocumentHeader": {sender 0192:922020175, receiver the
+//     message's sender, documentIdentification {type, instanceIdentifier =
+//     the receipt id}, businessScope ConversationId = the message id},
+//   "<type>": {"avsender", "mottaker", "tidspunkt", and "feiltype"/
+//     "detaljer" for feil, "varslingskanal"/"beskrivelse" for
+//     varslingfeiletkvittering}}}.
 // After an accepted message: leveringskvittering at once, and
 // aapningskvittering after the configured read delay (never by default).
 #ifndef UTPOST_SIM_DPI_H_

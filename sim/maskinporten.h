@@ -37,10 +37,15 @@ namespace utpost::sim {
 
 // The scopes the simulated issuer grants unless told others.
 inline const std::vector<std::string>& DefaultTokenScopes() {
-  static const auto* scopes = new std::vector<std::string>{
-      "krr:global/kontaktinformasjon.read", "krr:global/digitalpost.read",
-      "altinn:correspondence.write", "digdir:dpi:message.out",
-      "digdir:dpi:message.in"};
+  static const auto* scopes =
+      new std::vector<std::string>{"krr:global/kontaktinformasjon.read",
+                                   "krr:global/digitalpost.read",
+                                   "altinn:correspondence.write",
+                                   "altinn:serviceowner",
+                                   "altinn:events.subscribe",
+                                   "digdir:dpi:message.out",
+                                   "digdir:dpi:message.in",
+                                   "digitalpostinnbygger:send"};
   return *scopes;
 }
 

@@ -38,12 +38,18 @@ absl::StatusOr<SimOrganisation> ParseOne(const YAML::Node& node, size_t index) {
     o.country_code = country;
   }
   o.deleted_date = YamlScalar(node, "deleted");
-  std::string inbox = YamlScalar(node, "inbox");
-  if (inbox == "true") {
-    o.inbox = true;
-  } else if (!inbox.empty() && inbox != "false") {
+  if (node["inbox"]) {
+    // The old field said "has an inbox" outright; Altinn publishes no such
+    // fact (docs/protocols/altinn.md).
     return absl::InvalidArgumentError(
-        absl::StrCat(where, ".inbox: true or false"));
+        absl::StrCat(where, ".inbox: replaced by altinn_party"));
+  }
+  std::string party = YamlScalar(node, "altinn_party");
+  if (party == "false") {
+    o.altinn_party = false;
+  } else if (!party.empty() && party != "true") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ".altinn_party: true or false"));
   }
   if (std::string read = YamlScalar(node, "read_after_seconds");
       !read.empty()) {

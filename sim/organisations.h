@@ -1,6 +1,6 @@
-// The simulated business registry's organisations and their Altinn
-// inboxes, loaded from YAML (sim/data/organisations.yaml documents the
-// format).
+// The simulated business registry's organisations and whether Altinn's
+// register knows them, loaded from YAML (sim/data/organisations.yaml documents
+// the format).
 #ifndef UTPOST_SIM_ORGANISATIONS_H_
 #define UTPOST_SIM_ORGANISATIONS_H_
 
@@ -22,8 +22,10 @@ struct SimOrganisation {
   std::string country_code = "NO";
   // Set (YYYY-MM-DD) when the organisation has been deleted.
   std::string deleted_date;
-  // Can receive Altinn correspondence.
-  bool inbox = false;
+  // A party in Altinn's register (every unit of Enhetsregisteret is, so the
+  // default): false for one Altinn does not know, which Altinn's register
+  // answers 404 and the correspondence upload 404 with error 1029.
+  bool altinn_party = true;
   // Reads a correspondence this long after it is published; -1 never
   // (unless told so through the test-control endpoint).
   int64_t read_after_ms = -1;

@@ -40,8 +40,8 @@
 //                            its tokens when require_tokens is set.
 //   Altinn 3 Correspondence-shaped endpoints and the Enhetsregisteret-
 //                            shaped business registry: sim/altinn.h.
-//   POST /messages/out       DPI-shaped send, GET /messages/in and
-//   DELETE /messages/in/{id} the receipt queue: see sim/dpi.h. Persons
+//   POST /messages/out       DPI-shaped send, GET /messages/in and POST
+//   /messages/in/{id}/read   the receipt queue: see sim/dpi.h. Persons
 //                            with an e-Boks mailbox (922020175) get the
 //                            mailbox certificate as "sertifikat" in the
 //                            registry's reply.
@@ -129,7 +129,9 @@
 //                              "varslingfeiletkvittering" | "feil" |
 //                              "mottakskvittering" | "returpostkvittering",
 //                              "delay_ms": due after N ms, "feiltype":
-//                              "KLIENT|SERVER", "detaljer", "beskrivelse",
+//                              "KLIENT|SERVER", "detaljer" (feil),
+//                              "varslingskanal": "epost" (default) | "sms",
+//                              "beskrivelse" (varslingfeiletkvittering),
 //                              "tamper": "signature" (signature broken) |
 //                              "signer" (signed by another certificate of the
 //                              same CA)}. 204; 404 for an unknown message.
@@ -183,7 +185,8 @@ struct SimulatorOptions {
   std::string dpi_receipt_cert_file = "certs-dev/dpi-provider.pem";
   std::string dpi_receipt_key_file = "certs-dev/dpi-provider.key";
   // Decides a DPI bearer token for a scope ("digdir:dpi:message.out" or
-  // "digdir:dpi:message.in"). Null: any non-empty token.
+  // "digitalpostinnbygger:send"; "" asks only whether the token is valid,
+  // telling 403 from 401). Null: any non-empty token.
   std::function<bool(const std::string& token, const std::string& scope)>
       dpi_token_check;
   // Largest accepted difference between a request's Date and the clock.

@@ -2,23 +2,30 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <set>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "adapters/json_fields.h"
 #include "common/status_macros.h"
+#include "common/text.h"
+#include "common/uuid.h"
 #include "nlohmann/json.hpp"
 
 namespace utpost::adapters {
@@ -34,19 +41,72 @@ constexpr char kDefaultEmailBody[] =
     "Virksomheten har fått en ny melding i Altinn. Logg inn for å lese den.";
 constexpr char kDefaultSmsBody[] =
     "Virksomheten har fått en ny melding i Altinn.";
+// The Events API's documented value of `after` for a first read.
+constexpr char kFirstCursor[] = "0";
+// Maximum lengths of the binding models (StringLength) and of the
+// service's own checks (1037 title, 1042 summary).
+constexpr size_t kMaxTitle = 255;
+constexpr size_t kMaxSummary = 255;
+constexpr size_t kMaxEmailSubject = 128;
+constexpr size_t kMaxEmailBody = 1024;
+constexpr size_t kMaxSmsBody = 160;
+constexpr size_t kMaxFileName = 255;
+// Error codes of CorrespondenceErrors that name the recipient or the set-up.
+constexpr int kRecipientLookupFailed = 1029;
+constexpr int kRecipientReserved = 1030;
+constexpr int kInvalidResource = 1036;
 
 std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// "title: detail" of an RFC 9457 problem, or the body's start.
+// At most `max` bytes of `text`, cut at a character boundary (a byte count
+// is never below the character count the binding limits).
+std::string Cut(std::string_view text, size_t max) {
+  text = text.substr(0, ValidUtf8Prefix(text));
+  if (text.size() <= max) return std::string(text);
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return std::string(text.substr(0, end));
+}
+
+// The `errorCode` extension of Altinn's ProblemDetails (a number, or a
+// number in a string); 0 when there is none.
+int ErrorCodeOf(const json& p) {
+  if (!p.is_object()) return 0;
+  auto it = p.find("errorCode");
+  if (it == p.end()) return 0;
+  if (it->is_number_integer()) return it->get<int>();
+  int code = 0;
+  if (it->is_string() && absl::SimpleAtoi(it->get<std::string>(), &code)) {
+    return code;
+  }
+  return 0;
+}
+
+// "title: detail (error N)" of an RFC 9457 problem, or the body's start.
 std::string ProblemText(const std::string& body) {
   json p = json::parse(body, nullptr, false);
   if (p.is_object()) {
     std::string title = StringField(p, "title");
     std::string detail = StringField(p, "detail");
-    if (!title.empty() || !detail.empty()) {
-      return absl::StrCat(title, detail.empty() ? "" : ": ", detail);
+    int code = ErrorCodeOf(p);
+    // ValidationProblemDetails: the first field the binding refused.
+    if (auto errors = p.find("errors"); detail.empty() && errors != p.end() &&
+                                        errors->is_object() &&
+                                        !errors->empty()) {
+      detail = errors->begin().key();
+      const json& messages = errors->begin().value();
+      if (messages.is_array() && !messages.empty() && messages[0].is_string()) {
+        absl::StrAppend(&detail, ": ", messages[0].get<std::string>());
+      }
+      detail = Cut(detail, kMaxErrorExcerpt);
+    }
+    if (!title.empty() || !detail.empty() || code != 0) {
+      return absl::StrCat(title, detail.empty() ? "" : ": ", detail,
+                          code != 0 ? absl::StrCat(" (error ", code, ")") : "");
     }
   }
   return body.substr(0, kMaxErrorExcerpt);
@@ -55,6 +115,14 @@ std::string ProblemText(const std::string& body) {
 absl::Status ErrorFromStatus(int status, const std::string& body) {
   std::string message =
       absl::StrCat("Altinn answered HTTP ", status, ": ", ProblemText(body));
+  const int code = ErrorCodeOf(json::parse(body, nullptr, false));
+  if (code == kRecipientLookupFailed || code == kRecipientReserved) {
+    // This recipient's own standing: a refusal of the letter (print may
+    // take it), as the routing's "no digital inbox".
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the organisation has no digital inbox in Altinn: ", message));
+  }
+  if (code == kInvalidResource) return absl::FailedPreconditionError(message);
   if (status >= 500 || status == 429) return absl::UnavailableError(message);
   if (status == 408) return absl::DeadlineExceededError(message);
   if (status == 401) return absl::UnauthenticatedError(message);
@@ -75,6 +143,20 @@ std::string Boundary() {
                           reinterpret_cast<const char*>(raw), sizeof(raw))));
 }
 
+// Percent-encodes a query value (RFC 3986 unreserved characters kept).
+std::string QueryValue(absl::string_view value) {
+  std::string out;
+  for (unsigned char c : value) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' ||
+        c == '~' || c == ':') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  return out;
+}
+
 std::string QuoteParam(absl::string_view value) {
   std::string out;
   for (char c : value) {
@@ -93,11 +175,14 @@ std::optional<ProviderEvent::Kind> KindOf(absl::string_view type) {
       type == "correspondencereceiverconfirmed") {
     return ProviderEvent::Kind::kRead;
   }
-  if (type == "correspondencepublishfailed") {
+  // Reserved: the recipient has reserved itself against the service.
+  if (type == "correspondencepublishfailed" ||
+      type == "correspondencereceiverreserved") {
     return ProviderEvent::Kind::kFailed;
   }
   if (type == "notificationfailed" ||
-      type == "correspondencenotificationfailed") {
+      type == "correspondencenotificationfailed" ||
+      type == "correspondencenotificationallfailed") {
     return ProviderEvent::Kind::kNotificationFailed;
   }
   return std::nullopt;
@@ -139,41 +224,62 @@ class AltinnChannel final : public Channel {
     if (letter.message_id.empty()) {
       return absl::InvalidArgumentError("message_id: required");
     }
-    json correspondence = {
-        {"resourceId", options_.resource_id},
-        {"sender", absl::StrCat(kOrgUrn, letter.tenant)},
-        {"sendersReference", letter.message_id},
-        {"recipients",
-         json::array({absl::StrCat(kOrgUrn, letter.organisation_number)})},
-        {"content",
-         {{"language", options_.language},
-          {"messageTitle", letter.title},
-          {"messageSummary", letter.title},
-          {"messageBody",
-           letter.documents.empty()
-               ? letter.title
-               : absl::StrCat(letter.title, "\n\nSe vedlegg: ",
-                              letter.documents.front().file_name)}}},
-        {"requestedPublishTime", FormatRfc3339(clock_->NowMillis())},
-        {"notification",
-         {{"notificationTemplate", "CustomMessage"},
-          {"emailSubject", options_.notification_email_subject},
-          {"emailBody", options_.notification_email_body},
-          {"smsBody", options_.notification_sms_body},
-          {"sendReminder", false}}},
-        {"isConfidential", letter.confidential},
-        {"idempotentKey", letter.message_id}};
     std::string boundary = Boundary();
     std::string body;
-    absl::StrAppend(
-        &body, "--", boundary, "\r\n",
-        "Content-Disposition: form-data; name=\"correspondence\"\r\n",
-        "Content-Type: application/json\r\n\r\n", Dump(correspondence), "\r\n");
+    auto field = [&](absl::string_view name, absl::string_view value) {
+      absl::StrAppend(&body, "--", boundary, "\r\n",
+                      "Content-Disposition: form-data; name=\"", name, "\"\r\n",
+                      "Content-Type: text/plain; charset=utf-8\r\n", "\r\n",
+                      value, "\r\n");
+    };
+    const std::string title = Cut(letter.title, kMaxTitle);
+    field("correspondence.resourceId", options_.resource_id);
+    field("correspondence.sender", absl::StrCat(kOrgUrn, letter.tenant));
+    field("correspondence.sendersReference", letter.message_id);
+    field("correspondence.content.language", options_.language);
+    field("correspondence.content.messageTitle", title);
+    field("correspondence.content.messageSummary", Cut(title, kMaxSummary));
+    field("correspondence.content.messageBody",
+          letter.documents.empty()
+              ? title
+              : absl::StrCat(
+                    title, "\n\nSe vedlegg: ",
+                    Cut(letter.documents.front().file_name, kMaxFileName)));
+    for (size_t i = 0; i < letter.documents.size(); ++i) {
+      const std::string prefix =
+          absl::StrCat("correspondence.content.attachments[", i, "].");
+      const std::string file_name =
+          Cut(letter.documents[i].file_name, kMaxFileName);
+      field(prefix + "fileName", file_name);
+      field(prefix + "displayName", file_name);
+      field(prefix + "sendersReference",
+            absl::StrCat(letter.message_id, ":", i + 1));
+      field(prefix + "isEncrypted", "false");
+      field(prefix + "dataLocationType", "NewCorrespondenceAttachment");
+    }
+    field("correspondence.notification.notificationTemplate", "CustomMessage");
+    field("correspondence.notification.emailSubject",
+          Cut(options_.notification_email_subject, kMaxEmailSubject));
+    field("correspondence.notification.emailBody",
+          Cut(options_.notification_email_body, kMaxEmailBody));
+    field("correspondence.notification.smsBody",
+          Cut(options_.notification_sms_body, kMaxSmsBody));
+    field("correspondence.notification.sendReminder", "false");
+    // E-mail where the organisation has an address, else SMS: both texts
+    // are given (3006 requires them for a "preferred" channel).
+    field("correspondence.notification.notificationChannel", "EmailPreferred");
+    field("correspondence.isConfidential",
+          letter.confidential ? "true" : "false");
+    field("recipients[0]", absl::StrCat(kOrgUrn, letter.organisation_number));
+    // Optional in the binding, and a GUID when given (1033): Utpost's
+    // message ids are.
+    if (IsUuid(letter.message_id)) field("idempotentKey", letter.message_id);
     for (const OutgoingDocument& d : letter.documents) {
       absl::StrAppend(
           &body, "--", boundary, "\r\n",
           "Content-Disposition: form-data; name=\"attachments\"; filename=\"",
-          QuoteParam(d.file_name), "\"\r\n", "Content-Type: ",
+          QuoteParam(Cut(d.file_name, kMaxFileName)), "\"\r\n",
+          "Content-Type: ",
           d.media_type.empty() ? "application/octet-stream" : d.media_type,
           "\r\n\r\n", d.content, "\r\n");
     }
@@ -187,13 +293,17 @@ class AltinnChannel final : public Channel {
          absl::StrCat("multipart/form-data; boundary=", boundary)},
         {"Accept", "application/json"}};
     request.body = std::move(body);
-    ASSIGN_OR_RETURN(HttpResponse response, Authorized(std::move(request)));
+    ASSIGN_OR_RETURN(HttpResponse response,
+                     Authorized(std::move(request), kAltinnScope));
     if (response.status == 409) {
-      json p = json::parse(response.body, nullptr, false);
+      // 1034 (or, in older releases, any 409 for the key): the service
+      // already has this letter. It names no correspondence id.
       SendResult result;
       result.outcome = SendResult::Outcome::kDuplicate;
-      if (p.is_object())
-        result.provider_reference = StringField(p, "correspondenceId");
+      result.provider = kAltinnProvider;
+      result.provider_reference =
+          absl::StrCat("Altinn already has this idempotentKey: ",
+                       ProblemText(response.body));
       return result;
     }
     if (response.status != 200 && response.status != 201) {
@@ -201,6 +311,7 @@ class AltinnChannel final : public Channel {
     }
     json reply = json::parse(response.body, nullptr, false);
     SendResult result;
+    result.provider = kAltinnProvider;
     try {
       const json& first = reply.at("correspondences").at(0);
       result.provider_reference =
@@ -225,15 +336,17 @@ class AltinnChannel final : public Channel {
       absl::MutexLock lock(&mu_);
       after = cursor_;
     }
+    if (after.empty()) after = kFirstCursor;
     HttpRequest request;
     request.method = "GET";
-    request.url =
-        absl::StrCat(options_.base_url,
-                     "/events/api/v1/events?resource=urn:altinn:resource:",
-                     options_.resource_id, "&size=", std::max(1, max),
-                     after.empty() ? "" : absl::StrCat("&after=", after));
-    request.headers = {{"Accept", "application/cloudevents-batch+json"}};
-    ASSIGN_OR_RETURN(HttpResponse response, Authorized(std::move(request)));
+    request.url = absl::StrCat(
+        options_.base_url, "/events/api/v1/events?resource=",
+        QueryValue(absl::StrCat("urn:altinn:resource:", options_.resource_id)),
+        "&after=", QueryValue(after), "&size=", std::clamp(max, 1, 1000));
+    request.headers = {
+        {"Accept", "application/cloudevents+json, application/json"}};
+    ASSIGN_OR_RETURN(HttpResponse response,
+                     Authorized(std::move(request), kAltinnEventsScope));
     if (response.status != 200) {
       return ErrorFromStatus(response.status, response.body);
     }
@@ -256,6 +369,10 @@ class AltinnChannel final : public Channel {
       ASSIGN_OR_RETURN(
           Details details,
           DetailsOf(correspondence, *kind == ProviderEvent::Kind::kFailed));
+      if (*kind == ProviderEvent::Kind::kFailed &&
+          details.status_text.empty()) {
+        details.status_text = absl::StrCat("Altinn: ", StringField(e, "type"));
+      }
       if (details.message_id.empty()) {
         // Not one of ours (sent by another system under the resource).
         page.emplace_back(id, false);
@@ -265,7 +382,7 @@ class AltinnChannel final : public Channel {
       event.event_id = id;
       event.message_id = details.message_id;
       event.kind = *kind;
-      event.provider = "altinn";
+      event.provider = kAltinnProvider;
       event.reason = details.status_text;
       absl::Time time;
       std::string error;
@@ -341,7 +458,8 @@ class AltinnChannel final : public Channel {
         absl::StrCat(options_.base_url,
                      "/correspondence/api/v1/correspondence/", correspondence);
     request.headers = {{"Accept", "application/json"}};
-    ASSIGN_OR_RETURN(HttpResponse response, Authorized(std::move(request)));
+    ASSIGN_OR_RETURN(HttpResponse response,
+                     Authorized(std::move(request), kAltinnScope));
     if (response.status == 404) return Details{};
     if (response.status != 200) {
       return ErrorFromStatus(response.status, response.body);
@@ -361,16 +479,17 @@ class AltinnChannel final : public Channel {
     return details;
   }
 
-  // Sends with a token; after a 401, once more with a new one.
-  absl::StatusOr<HttpResponse> Authorized(HttpRequest request) {
+  // Sends with a token for `scope`; after a 401, once more with a new one.
+  absl::StatusOr<HttpResponse> Authorized(HttpRequest request,
+                                          const std::string& scope) {
     HttpResponse response;
     for (int attempt = 0; attempt < 2; ++attempt) {
-      ASSIGN_OR_RETURN(std::string token, options_.tokens->Token(kAltinnScope));
+      ASSIGN_OR_RETURN(std::string token, options_.tokens->Token(scope));
       SetHeader(&request.headers, "Authorization",
                 absl::StrCat("Bearer ", token));
       ASSIGN_OR_RETURN(response, http_->Do(request));
       if (response.status != 401) break;
-      options_.tokens->Invalidate(kAltinnScope, token);
+      options_.tokens->Invalidate(scope, token);
     }
     return response;
   }

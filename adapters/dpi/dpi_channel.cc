@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "adapters/dpi/asice.h"
 #include "adapters/dpi/dpi_crypto.h"
+#include "adapters/dpi/dpi_receipts.h"
 #include "adapters/http/digest.h"
 #include "common/digest.h"
 #include "common/mask.h"
@@ -40,6 +41,7 @@ constexpr char kDigitalProcess[] =
     "urn:fdc:digdir.no:2020:profile:egovernment:innbyggerpost:digital:ver1.0";
 constexpr size_t kMaxQuoted = 300;
 constexpr int kMaxFetch = 1000;
+constexpr size_t kMaxRejected = 10000;
 
 bool IsUuid(absl::string_view s) {
   if (s.size() != 36) return false;
@@ -129,17 +131,6 @@ absl::Status AsSetUpError(absl::Status status) {
   return status;
 }
 
-int64_t ParseTimeMillis(const json& value, int64_t fallback) {
-  if (!value.is_string()) return fallback;
-  absl::Time t;
-  std::string err;
-  if (!absl::ParseTime(absl::RFC3339_full, value.get<std::string>(), &t,
-                       &err)) {
-    return fallback;
-  }
-  return absl::ToUnixMillis(t);
-}
-
 class DpiChannel final : public Channel {
  public:
   DpiChannel(DpiOptions options, std::unique_ptr<DpiSigner> signer,
@@ -200,7 +191,9 @@ class DpiChannel final : public Channel {
 
     HttpRequest request;
     request.method = "POST";
-    request.url = absl::StrCat(options_.base_url, "/messages/out");
+    request.url = absl::StrCat(
+        options_.base_url, "/messages/out",
+        options_.kanal.empty() ? "" : absl::StrCat("?kanal=", options_.kanal));
     request.headers = {
         {"Content-Type",
          absl::StrCat("multipart/form-data; boundary=", boundary)},
@@ -218,15 +211,21 @@ class DpiChannel final : public Channel {
       absl::MutexLock lock(&mu_);
       skipped = rejected_.size();
     }
-    int ask = static_cast<int>(
-        std::min<size_t>(kMaxFetch, static_cast<size_t>(max) + skipped));
+    // Rejected receipts stay unread at the provider, ahead of newer ones:
+    // ask for enough to see past them.
+    int page_size = static_cast<int>(
+        std::min<size_t>(static_cast<size_t>(options_.receipt_page_size),
+                         static_cast<size_t>(max) + skipped));
     HttpRequest request;
     request.method = "GET";
-    request.url =
-        absl::StrCat(options_.base_url, "/messages/in?maxResults=", ask);
+    request.url = absl::StrCat(
+        options_.base_url, "/messages/in",
+        DpiReceiptListQuery(options_.kanal, options_.sender_id, page_size));
     request.headers = {{"Accept", "application/json"}};
     ASSIGN_OR_RETURN(HttpResponse response,
                      DoWithToken(std::move(request), options_.receipt_scope));
+    // 204: "Ingen uleste meldinger".
+    if (response.status == 204) return std::vector<ProviderEvent>{};
     if (response.status != 200) return QueueError("GET", response);
     json list = json::parse(response.body, nullptr, false);
     if (!list.is_array()) {
@@ -236,28 +235,31 @@ class DpiChannel final : public Channel {
     std::vector<ProviderEvent> events;
     for (const json& entry : list) {
       if (static_cast<int>(events.size()) >= max) break;
-      std::string id = Str(entry, "id");
       std::string jws = Str(entry, "forretningsmelding");
+      // The entry has no id of its own; a rejected one is known by its
+      // content.
+      std::string key = Sha256Hex(jws);
       {
         absl::MutexLock lock(&mu_);
-        if (rejected_.contains(id)) continue;
+        if (rejected_.contains(key)) continue;
       }
       absl::StatusOr<ProviderEvent> event;
       // The library throws on a value of an unexpected type; a malformed
       // receipt is refused like a forged one.
       try {
-        event = ToEvent(id, jws);
+        event = ToEvent(jws);
       } catch (const std::exception& e) {
         event = absl::InvalidArgumentError(
             absl::StrCat("malformed receipt: ", e.what()));
       }
       if (!event.ok()) {
-        // Logged once; the receipt stays at the provider for an operator.
-        spdlog::warn(
-            "dpi: rejected receipt {}: {}", MaskPersonNumbersIn(id),
-            MaskPersonNumbersIn(std::string(event.status().message())));
+        // Logged once; the receipt stays unread at the provider for an
+        // operator, who finds it by this digest of its forretningsmelding.
+        spdlog::warn("dpi: rejected receipt sha256:{}: {}", key.substr(0, 16),
+                     MaskPersonNumbersIn(std::string(
+                         event.status().message().substr(0, kMaxQuoted))));
         absl::MutexLock lock(&mu_);
-        rejected_.insert(id);
+        if (rejected_.size() < kMaxRejected) rejected_.insert(key);
         continue;
       }
       events.push_back(*std::move(event));
@@ -268,16 +270,18 @@ class DpiChannel final : public Channel {
   absl::Status ConfirmEvents(const std::vector<std::string>& ids) override {
     for (const std::string& id : ids) {
       HttpRequest request;
-      request.method = "DELETE";
-      // The id is one path segment, whatever it holds.
+      request.method = "POST";
+      // The id is one path segment, whatever it holds (the parser takes
+      // UUIDs only).
       request.url = absl::StrCat(
           options_.base_url, "/messages/in/",
-          absl::StrReplaceAll(PercentEncodePath(id), {{"/", "%2F"}}));
+          absl::StrReplaceAll(PercentEncodePath(id), {{"/", "%2F"}}), "/read");
+      request.headers = {{"Accept", "application/json"}};
       ASSIGN_OR_RETURN(HttpResponse response,
                        DoWithToken(std::move(request), options_.receipt_scope));
-      if (response.status == 404) continue;  // Acknowledged before.
+      if (response.status == 404) continue;  // Marked read before.
       if (response.status < 200 || response.status >= 300) {
-        return QueueError("DELETE", response);
+        return QueueError("POST read", response);
       }
     }
     return absl::OkStatus();
@@ -442,81 +446,13 @@ class DpiChannel final : public Channel {
     return absl::FailedPreconditionError(message);
   }
 
-  absl::StatusOr<ProviderEvent> ToEvent(const std::string& id,
-                                        const std::string& jws) const {
-    if (id.empty() || jws.empty()) {
+  absl::StatusOr<ProviderEvent> ToEvent(const std::string& jws) const {
+    if (jws.empty()) {
       return absl::InvalidArgumentError(
-          "queue entry without id or forretningsmelding");
+          "queue entry without forretningsmelding");
     }
-    ASSIGN_OR_RETURN(json sbd, verifier_->Verify(jws));
-    const json& header = sbd.value("standardBusinessDocumentHeader", json());
-    if (!header.is_object()) {
-      return absl::InvalidArgumentError("no standardBusinessDocumentHeader");
-    }
-    const json& ident = header.value("documentIdentification", json());
-    std::string type = Str(ident, "type");
-    std::string instance = Str(ident, "instanceIdentifier");
-    if (instance != id) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("signed instanceIdentifier \"", instance,
-                       "\" is not the queue entry's id"));
-    }
-    std::string conversation;
-    const json& scope = header.value("businessScope", json());
-    if (scope.is_object() && scope.contains("scope") &&
-        scope["scope"].is_array()) {
-      for (const json& s : scope["scope"]) {
-        if (Str(s, "type") == "ConversationId") {
-          conversation = Str(s, "instanceIdentifier");
-        }
-      }
-    }
-    if (conversation.empty()) {
-      return absl::InvalidArgumentError("no ConversationId");
-    }
-    ProviderEvent event;
-    if (type == "leveringskvittering") {
-      event.kind = ProviderEvent::Kind::kDelivered;
-    } else if (type == "aapningskvittering") {
-      event.kind = ProviderEvent::Kind::kRead;
-    } else if (type == "varslingfeiletkvittering") {
-      event.kind = ProviderEvent::Kind::kNotificationFailed;
-    } else if (type == "mottakskvittering") {
-      event.kind = ProviderEvent::Kind::kPrintReceived;
-    } else if (type == "returpostkvittering") {
-      event.kind = ProviderEvent::Kind::kReturned;
-    } else if (type == "feil") {
-      event.kind = ProviderEvent::Kind::kFailed;
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown receipt type \"", type, "\""));
-    }
-    const json& body = sbd.value(type, json());
-    int64_t created = ParseTimeMillis(
-        ident.value("creationDateAndTime", json()), clock_->NowMillis());
-    event.time_ms =
-        body.is_object()
-            ? ParseTimeMillis(body.value("tidspunkt", json()), created)
-            : created;
-    if (body.is_object()) {
-      if (type == "feil") {
-        std::string feiltype = Str(body, "feiltype");
-        event.reason = absl::StrCat(feiltype.empty() ? "SERVER" : feiltype,
-                                    ": ", Str(body, "detaljer"));
-      } else if (type == "varslingfeiletkvittering" ||
-                 type == "returpostkvittering") {
-        event.reason = Str(body, "beskrivelse");
-      }
-    }
-    const json& sender = header.value("sender", json());
-    if (sender.is_array() && !sender.empty() && sender[0].is_object() &&
-        sender[0].contains("identifier")) {
-      std::string value = Str(sender[0]["identifier"], "value");
-      event.provider =
-          absl::StartsWith(value, "0192:") ? value.substr(5) : value;
-    }
-    event.event_id = id;
-    event.message_id = conversation;
+    ASSIGN_OR_RETURN(json payload, verifier_->Verify(jws));
+    ASSIGN_OR_RETURN(ProviderEvent event, ParseDpiReceipt(payload));
     event.evidence = jws;
     return event;
   }
@@ -528,7 +464,8 @@ class DpiChannel final : public Channel {
   HttpClient* const http_;
   TokenSource* const tokens_;
   absl::Mutex mu_;
-  // Queue entries that failed verification: logged once, then skipped.
+  // SHA-256 (hex) of the receipts that failed verification or parsing:
+  // logged once, then skipped. At most kMaxRejected.
   absl::flat_hash_set<std::string> rejected_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -548,6 +485,11 @@ absl::StatusOr<std::unique_ptr<Channel>> NewDpiChannel(
   if (http == nullptr || tokens == nullptr) {
     return absl::InvalidArgumentError(
         "dpi: needs an HTTP client and a token source");
+  }
+  RETURN_IF_ERROR(CheckDpiKanal(options.kanal));
+  if (options.receipt_page_size < 1 || options.receipt_page_size > kMaxFetch) {
+    return absl::InvalidArgumentError(
+        "dpi.receipt_page_size: must be 1 to 1000");
   }
   ASSIGN_OR_RETURN(
       std::unique_ptr<DpiSigner> signer,

@@ -31,23 +31,20 @@
 // The message id must be a UUID (the gateway's message ids are); it is the
 // SBD instance identifier and the conversation id, so receipts name it.
 //
-// Receipts: the provider's in-queue, peeked and then acknowledged.
+// Receipts (adapters/dpi/dpi_receipts.h has the shapes): the unread
+// messages of the provider's in-queue, listed and then marked read.
 //
-//   GET    {url}/messages/in?maxResults=N  -> [{"id": <receipt id>,
-//          "forretningsmelding": <JWS>}, ...], oldest first; unchanged until
-//          acknowledged
-//   DELETE {url}/messages/in/{id}          -> 204 (404: already gone)
+//   GET  {url}/messages/in?page_size=N[&kanal=K][&avsenderidentifikator=A]
+//        -> 200 [{"forretningsmelding": <JWS>}, ...], oldest first,
+//        unchanged until marked read; 204: none unread
+//   POST {url}/messages/in/{id}/read -> 200 (404: not there, taken as read
+//        before); {id} = the receipt's signed instanceIdentifier
 //
 // Each JWS is verified (signature, x5c chain to the provider CA and/or equal
-// to the provider certificate); its SBD type gives the event:
-// leveringskvittering -> kDelivered, aapningskvittering -> kRead,
-// varslingfeiletkvittering -> kNotificationFailed, mottakskvittering ->
-// kPrintReceived, returpostkvittering -> kReturned, feil -> kFailed (reason
-// "KLIENT: ..." or "SERVER: ..."). event_id = the SBD instanceIdentifier
-// (which must equal the queue entry's id), message_id = its ConversationId,
-// evidence = the JWS verbatim. A receipt that fails verification (or names
-// an unknown type) is logged, left in the queue for an operator, and
-// skipped by later fetches of this process.
+// to the provider certificate) and parsed as ParseDpiReceipt() says;
+// evidence = the JWS verbatim. A receipt that fails verification or parsing
+// is logged (masked, bounded), left unread at the provider for an operator,
+// and skipped by later fetches of this process.
 #ifndef UTPOST_ADAPTERS_DPI_DPI_CHANNEL_H_
 #define UTPOST_ADAPTERS_DPI_DPI_CHANNEL_H_
 
@@ -66,9 +63,10 @@ struct DpiOptions {
   // Scheme, host and port (and optional path prefix) of the DPI
   // integration point, e.g. "https://127.0.0.1:8443". Required.
   std::string base_url;
-  // Token scopes for sending and for the receipt queue.
+  // Token scopes for sending and for the receipt queue (the OpenAPI names
+  // one scope for every endpoint).
   std::string scope = "digdir:dpi:message.out";
-  std::string receipt_scope = "digdir:dpi:message.in";
+  std::string receipt_scope = "digitalpostinnbygger:send";
   // The sender's business certificate: RSA key (PEM) and its certificate
   // followed by intermediates (PEM). Both required.
   std::string signing_key_file;
@@ -80,6 +78,13 @@ struct DpiOptions {
   // "avsenderId" in the business message (the sender's own id at the
   // provider); empty omits it.
   std::string sender_id;
+  // The sender system's channel (MPC) at the access point: sends carry it,
+  // and the receipt listing asks for this channel's receipts only. Empty:
+  // none (the listing gives receipts of every channel). At most 28 of
+  // a-z, A-Z, 0-9, '_', '-'.
+  std::string kanal;
+  // Receipts asked for per listing (page_size), at most; 1 to 1000.
+  int receipt_page_size = 100;
   // Not owned. Null: the real clock.
   const Clock* clock = nullptr;
 };

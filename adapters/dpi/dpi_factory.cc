@@ -41,6 +41,10 @@ DpiOptions OptionsOf(const config::v1::Dpi& dpi,
   options.provider_certificate_file = dpi.provider_certificate_file();
   options.provider_ca_file = dpi.provider_ca_file();
   options.sender_id = dpi.sender_id();
+  options.kanal = dpi.kanal();
+  if (dpi.receipt_page_size() != 0) {
+    options.receipt_page_size = dpi.receipt_page_size();
+  }
   options.clock = context.clock;
   return options;
 }

@@ -1,11 +1,14 @@
 #include "adapters/registry/business_registry.h"
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -14,7 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr char kAltinnScope[] = "altinn:correspondence.write";
+// Altinn.Common.AccessToken's AccessTokenSettings.AccessTokenHeaderId.
+constexpr char kPlatformAccessTokenHeader[] = "PlatformAccessToken";
 
 absl::Status ErrorFromStatus(absl::string_view who, int status,
                              const std::string& body) {
@@ -105,26 +109,38 @@ class BusinessRegistry final : public OrganisationRegistry {
       }
     }
     if (!options_.altinn_url.empty()) {
-      ASSIGN_OR_RETURN(contact.has_inbox, HasInbox(number));
+      contact.has_inbox = true;  // Every active unit is an Altinn party.
+      if (!options_.platform_access_token_file.empty()) {
+        ASSIGN_OR_RETURN(contact.has_inbox, IsAltinnParty(number));
+      }
     }
     return contact;
   }
 
  private:
-  absl::StatusOr<bool> HasInbox(const std::string& number) {
+  absl::StatusOr<std::string> PlatformAccessToken() const {
+    std::ifstream in(options_.platform_access_token_file, std::ios::binary);
+    std::stringstream text;
+    if (in) text << in.rdbuf();
+    std::string token(absl::StripAsciiWhitespace(text.str()));
+    if (token.empty() || token.size() > 16384 ||
+        token.find_first_of(" \t\r\n") != std::string::npos) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "platform_access_token_file ", options_.platform_access_token_file,
+          ": no readable token"));
+    }
+    return token;
+  }
+
+  // Altinn's register: 200 a party, 404 none.
+  absl::StatusOr<bool> IsAltinnParty(const std::string& number) {
+    ASSIGN_OR_RETURN(std::string token, PlatformAccessToken());
     HttpRequest request;
     request.url = absl::StrCat(options_.altinn_url,
                                "/register/api/v1/organizations/", number);
-    HttpResponse response;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      ASSIGN_OR_RETURN(std::string token,
-                       options_.altinn_tokens->Token(kAltinnScope));
-      request.headers = {{"Accept", "application/json"},
-                         {"Authorization", absl::StrCat("Bearer ", token)}};
-      ASSIGN_OR_RETURN(response, http_->Do(request));
-      if (response.status != 401) break;
-      options_.altinn_tokens->Invalidate(kAltinnScope, token);
-    }
+    request.headers = {{"Accept", "application/json"},
+                       {kPlatformAccessTokenHeader, std::move(token)}};
+    ASSIGN_OR_RETURN(HttpResponse response, http_->Do(request));
     if (response.status == 200) return true;
     if (response.status == 404) return false;
     return ErrorFromStatus("Altinn register", response.status, response.body);

@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "adapters/altinn/altinn_token_source.h"
 #include "adapters/registry/business_registry.h"
 #include "adapters/registry/krr_registry.h"
 #include "adapters/registry/registry_decorators.h"
@@ -46,17 +45,12 @@ OrganisationRegistryAdapter BrregAdapter() {
     }
     BusinessRegistryOptions options;
     options.base_url = p.business_registry().url();
-    std::shared_ptr<TokenSource> altinn_tokens;
+    // Altinn's register takes a platform access token, not an Altinn
+    // token: no Maskinporten exchange here.
     if (!p.altinn().url().empty()) {
-      if (context.tokens == nullptr) {
-        return absl::InvalidArgumentError(
-            "business_registry: asking Altinn who has an inbox needs "
-            "providers.maskinporten");
-      }
-      altinn_tokens =
-          NewAltinnTokenSource(p.altinn().url(), context.tokens, context.http);
       options.altinn_url = p.altinn().url();
-      options.altinn_tokens = altinn_tokens.get();
+      options.platform_access_token_file =
+          p.business_registry().altinn_platform_access_token_file();
     }
     RegistryCacheOptions cache;
     cache.lifetime_ms =
@@ -65,9 +59,7 @@ OrganisationRegistryAdapter BrregAdapter() {
             : cache.lifetime_ms;
     cache.clock = context.clock;
     return NewCachingOrganisationRegistry(
-        NewBusinessRegistry(std::move(options), context.http,
-                            std::move(altinn_tokens)),
-        cache);
+        NewBusinessRegistry(std::move(options), context.http), cache);
   };
   return a;
 }

@@ -81,6 +81,7 @@ absl::Status ExportStream::Prepare() {
   }
   store::ReceiptLogQuery q;
   q.tenant = request_.tenant;
+  q.letter_id = request_.letter_id;
   q.from_ms = request_.has_start ? request_.start_ms : 0;
   q.to_ms = request_.has_end ? request_.end_ms : 0;
   // An end at or before the epoch holds nothing (to_ms 0 means no bound).
@@ -98,6 +99,7 @@ absl::Status ExportStream::Prepare() {
   p["statement"] = "utpost-export-header";
   p["format"] = kExportFormat;
   p["tenant"] = request_.tenant;
+  if (!request_.letter_id.empty()) p["letter"] = request_.letter_id;
   p["start_time"] = start_time_;
   p["end_time"] = end_time_;
   p["tree_size"] = target_.tree_size;
@@ -122,6 +124,7 @@ absl::Status ExportStream::Prepare() {
   line["type"] = "export";
   line["format"] = kExportFormat;
   line["tenant"] = request_.tenant;
+  if (!request_.letter_id.empty()) line["letter"] = request_.letter_id;
   line["start_time"] = start_time_;
   line["end_time"] = end_time_;
   line["tree_size"] = target_.tree_size;
@@ -212,6 +215,7 @@ absl::Status ExportStream::FillReceipts() {
   }
   store::ReceiptLogQuery q;
   q.tenant = request_.tenant;
+  q.letter_id = request_.letter_id;
   q.from_ms = request_.has_start ? request_.start_ms : 0;
   q.to_ms = request_.has_end ? request_.end_ms : 0;
   if (request_.has_end && request_.end_ms <= 0) {
@@ -318,6 +322,7 @@ absl::StatusOr<v1::ExportReceiptsResponse> ExportStream::Trailer() {
   p["statement"] = "utpost-export-trailer";
   p["format"] = kExportFormat;
   p["tenant"] = request_.tenant;
+  if (!request_.letter_id.empty()) p["letter"] = request_.letter_id;
   p["start_time"] = start_time_;
   p["end_time"] = end_time_;
   p["tree_size"] = target_.tree_size;

@@ -34,6 +34,9 @@ inline constexpr char kExportTrailerTyp[] = "utpost-export-trailer+jws";
 // What to export.
 struct ExportRequest {
   std::string tenant;  // "" = all tenants (operators only).
+  // Only this letter's receipts ("" = every letter); the header then says
+  // "letter". For a letter's evidence document.
+  std::string letter_id;
   bool has_start = false;
   int64_t start_ms = 0;  // Receipt time, inclusive.
   bool has_end = false;

@@ -24,4 +24,14 @@ std::string NewLetterId() {
 
 bool IsLetterId(std::string_view id) { return IsLowercaseUuid(id); }
 
+bool IsLetterIdPrefix(std::string_view prefix) {
+  if (prefix.empty() || prefix.size() > 36) return false;
+  for (char c : prefix) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace utpost::api

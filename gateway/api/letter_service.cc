@@ -10,6 +10,7 @@
 #include "common/mask.h"
 #include "common/status_macros.h"
 #include "gateway/api/evidence_pdf.h"
+#include "gateway/api/export_stream.h"
 #include "gateway/api/letter_ids.h"
 #include "gateway/api/letter_view.h"
 #include "gateway/api/receipt_log_service.h"
@@ -225,10 +226,16 @@ absl::Status LetterServiceImpl::DoListLetters(
     return absl::InvalidArgumentError(
         absl::StrCat("state: unknown value ", request->state()));
   }
+  if (!request->id_prefix().empty() &&
+      !IsLetterIdPrefix(request->id_prefix())) {
+    return absl::InvalidArgumentError(
+        "id_prefix: expected up to 36 lowercase hex digits and dashes");
+  }
   store::ListFilter filter;
   filter.tenant = *tenant;
   filter.state = request->state();
   filter.client_reference = request->client_reference();
+  filter.id_prefix = request->id_prefix();
   filter.page_size = request->page_size() == 0 ? 100 : request->page_size();
   filter.page_token = request->page_token();
   auto page = store_->ListLetters(filter);
@@ -328,6 +335,12 @@ absl::Status LetterServiceImpl::DoGetReceipts(
     out->set_sha256(r.sha256_hex);
   }
   if (request->evidence_bundle()) {
+    if (!request->language().empty() && request->language() != "nb" &&
+        request->language() != "en") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "language: \"", request->language(),
+          "\" is not offered; use \"nb\" (bokmål, the default) or \"en\""));
+    }
     // Receipt log (#4): proofs to one signed head, and a summary to read.
     auto bundle = BuildEvidence(store_, *receipts);
     if (!bundle.ok()) return bundle.status();
@@ -336,7 +349,34 @@ absl::Status LetterServiceImpl::DoGetReceipts(
     head.root_hash = bundle->tree_head().root_hash();
     head.time_ms = google::protobuf::util::TimeUtil::TimestampToMilliseconds(
         bundle->tree_head().time());
-    auto pdf = RenderEvidencePdf(target->letter, *receipts, head);
+    if (options_.signer == nullptr) {
+      return absl::FailedPreconditionError(
+          "this gateway makes no evidence documents (no receipt signer)");
+    }
+    // The letter's receipts with their proofs, as an export the document
+    // carries, so that it verifies on its own.
+    ExportRequest scope;
+    scope.tenant = target->tenant;
+    scope.letter_id = target->letter.id;
+    ExportStream stream(store_, options_.signer, scope);
+    if (auto s = stream.Prepare(); !s.ok()) return s;
+    EvidenceDocument doc;
+    for (v1::ExportReceiptsResponse item;;) {
+      auto more = stream.Next(&item);
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+      absl::StrAppend(&doc.export_text, item.line(), "\n");
+    }
+    doc.letter = &target->letter;
+    doc.receipts = &*receipts;
+    doc.head = head;
+    if (auto it = options_.tenant_names.find(target->tenant);
+        it != options_.tenant_names.end()) {
+      doc.sender_name = it->second;
+    }
+    doc.language = request->language();
+    doc.now_ms = RealClock()->NowMillis();
+    auto pdf = RenderEvidencePdf(doc);
     if (!pdf.ok()) return pdf.status();
     bundle->set_summary_pdf(std::move(*pdf));
     *response->mutable_evidence_bundle() = std::move(*bundle);

@@ -5,6 +5,7 @@
 #define UTPOST_GATEWAY_API_LETTER_SERVICE_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "gateway/api/caller.h"
@@ -13,6 +14,7 @@
 #include "gateway/api/submit_batcher.h"
 #include "gateway/api/watch_hub.h"
 #include "gateway/inspect/document_inspector.h"
+#include "gateway/receipts/receipt_signer.h"
 #include "gateway/store/store.h"
 #include "queue/queue.h"
 #include "utpost/v1/letter.grpc.pb.h"
@@ -30,6 +32,12 @@ struct LetterServiceOptions {
   // service. Null: an in-process inspector (for tests only; a daemon that
   // serves tenants passes an isolated one).
   inspect::DocumentInspector* inspector = nullptr;
+  // Signs the receipt log export embedded in a letter's evidence document.
+  // Not owned; outlives the service. Null: GetReceipts answers
+  // evidence_bundle requests with FAILED_PRECONDITION.
+  receipts::ReceiptSigner* signer = nullptr;
+  // Tenants' names by organisation number, shown as the sender.
+  std::map<std::string, std::string> tenant_names;
 };
 
 // The unary methods are registered raw: their requests are parsed by

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "gateway/api/letter_ids.h"
 #include "gateway/api/letter_service.h"
 #include "gateway/api/letter_view.h"
 #include "spdlog/spdlog.h"
@@ -235,8 +236,13 @@ absl::StatusOr<v1::OpsListLettersResponse> Operations::ListLetters(
   }
   if (!r.channel().empty())
     RETURN_IF_ERROR(CheckChannel(r.channel(), "channel"));
+  if (!r.id_prefix().empty() && !IsLetterIdPrefix(r.id_prefix())) {
+    return absl::InvalidArgumentError(
+        "id_prefix: expected up to 36 lowercase hex digits and dashes");
+  }
   store::OpsListFilter f;
   f.tenant = r.tenant();
+  f.id_prefix = r.id_prefix();
   f.state = r.state();
   f.channel = r.channel();
   f.client_reference = r.client_reference();

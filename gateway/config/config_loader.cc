@@ -287,6 +287,10 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
     return Invalid("providers.registry_cache_seconds", "must be >= 0");
   if (auto* b = providers->mutable_business_registry(); !b->url().empty()) {
     if (!b->has_cache_seconds()) b->set_cache_seconds(3600);
+    if (!b->altinn_platform_access_token_file().empty()) {
+      b->set_altinn_platform_access_token_file(
+          Resolve(base_dir, b->altinn_platform_access_token_file()));
+    }
     if (b->cache_seconds() < 0)
       return Invalid("providers.business_registry.cache_seconds",
                      "must be >= 0");

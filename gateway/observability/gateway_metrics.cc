@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/match.h"
+#include "grpcpp/grpcpp.h"
 
 namespace utpost::observability {
 namespace {
@@ -132,7 +133,36 @@ GatewayMetrics::GatewayMetrics() {
       "Expiry (notAfter, Unix time) of the earliest-expiring certificate in "
       "each configured certificate file.",
       {"certificate"});
+  build_info = registry.AddGauge(
+      "utpost_build_info",
+      "Always 1; the labels name the utpostd version and its gRPC library.",
+      {"version", "grpc_version"});
+  build_info->WithLabels({BuildVersion(), grpc::Version()})->Set(1);
+  channel_paused = registry.AddGauge(
+      "utpost_channel_paused",
+      "1 while an operator has paused delivery on the channel, else 0.",
+      {"channel"});
+  receipt_log_size =
+      registry
+          .AddGauge("utpost_receipt_log_size", "Leaves in the receipt log.")
+          ->Get();
+  receipt_log_tree_head_size =
+      registry
+          .AddGauge("utpost_receipt_log_tree_head_size",
+                    "Tree size of the newest signed tree head (0 before the "
+                    "first).")
+          ->Get();
+  receipt_log_tree_head_age = registry.AddGauge(
+      "utpost_receipt_log_tree_head_age_seconds",
+      "Seconds since the newest signed tree head was signed (absent before "
+      "the first).");
+  receipt_log_tree_head_interval = registry.AddGauge(
+      "utpost_receipt_log_tree_head_interval_seconds",
+      "How often a tree head is signed while the receipt log grows "
+      "(receipt_log.tree_head_interval_seconds).");
 }
+
+const char* BuildVersion() { return UTPOST_VERSION; }
 
 std::string ErrorClass(const absl::Status& status) {
   if (status.ok()) return "ok";

@@ -58,7 +58,24 @@ struct GatewayMetrics {
   // {certificate}: notAfter of the earliest-expiring certificate in each
   // configured certificate file, as a Unix time.
   metrics::Family<metrics::Gauge>* certificate_expiry;
+  // {version, grpc_version}: always 1; the labels say what runs.
+  metrics::Family<metrics::Gauge>* build_info;
+  // {channel}: 1 while an operator has paused the channel (utpostctl
+  // pause), else 0; for every channel with a delivery queue.
+  metrics::Family<metrics::Gauge>* channel_paused;
+  // Leaves in the receipt log now.
+  metrics::Gauge* receipt_log_size;
+  // Tree size of the newest signed tree head (0 before the first).
+  metrics::Gauge* receipt_log_tree_head_size;
+  // Seconds since the newest signed tree head was signed. No series until
+  // a head exists (see receipt_log_tree_head_size).
+  metrics::Family<metrics::Gauge>* receipt_log_tree_head_age;
+  // How often a head is signed while the log grows (configuration).
+  metrics::Family<metrics::Gauge>* receipt_log_tree_head_interval;
 };
+
+// The version utpostd was built as (the CMake project version).
+const char* BuildVersion();
 
 // "transient", "refusal" or "setup" for a failed provider call (see
 // adapters/channel.h); "ok" for OK.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -115,6 +117,10 @@ Probe::Probe(store::Store* store, std::unique_ptr<queue::Admin> admin,
       health_(health),
       metrics_(metrics),
       options_(std::move(options)) {
+  if (metrics_ && options_.tree_head_interval_seconds > 0) {
+    metrics_->receipt_log_tree_head_interval->Get()->Set(
+        options_.tree_head_interval_seconds);
+  }
   if (options_.start_thread) thread_ = std::thread([this] { Loop(); });
 }
 
@@ -155,6 +161,7 @@ void Probe::RunOnce() {
             ? 0
             : std::max<int64_t>(0, NowMs() - lag->oldest_pending_ms) / 1000.0);
   }
+  if (store_up && metrics_) ReadStoreGauges();
   if (store_up && metrics_ &&
       NowMs() - last_letters_ms_ >= options_.letters_interval_ms) {
     if (auto counts = store_->CountByState(); counts.ok()) {
@@ -209,6 +216,34 @@ void Probe::RunOnce() {
     metrics_->ready->Set(ready ? 1 : 0);
   }
   if (health_) health_->SetReady(ready);
+}
+
+void Probe::ReadStoreGauges() {
+  // Every channel with a delivery queue gets a series, 0 unless paused, so
+  // that alerts can tell a deliberate pause from missing consumers.
+  if (auto paused = store_->PausedChannels(); paused.ok()) {
+    for (const std::string& stage : options_.topology.stages) {
+      if (!absl::StartsWith(stage, "deliver.")) continue;
+      const std::string channel = stage.substr(8);
+      bool is_paused = false;
+      for (const auto& p : *paused) {
+        if (p.channel == channel) is_paused = true;
+      }
+      metrics_->channel_paused->WithLabels({channel})->Set(is_paused ? 1 : 0);
+    }
+  }
+  if (auto size = store_->ReceiptLogSize(); size.ok()) {
+    metrics_->receipt_log_size->Set(static_cast<double>(*size));
+  }
+  auto head = store_->LatestTreeHead();
+  if (head.ok()) {
+    metrics_->receipt_log_tree_head_size->Set(
+        static_cast<double>(head->tree_size));
+    metrics_->receipt_log_tree_head_age->Get()->Set(
+        std::max<int64_t>(0, NowMs() - head->time_ms) / 1000.0);
+  } else if (absl::IsNotFound(head.status())) {
+    metrics_->receipt_log_tree_head_size->Set(0);
+  }
 }
 
 }  // namespace utpost::observability

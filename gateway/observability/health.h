@@ -2,7 +2,8 @@
 // second and reports through grpc.health.v1.Health (a server of its own on
 // a plain-text port, for Kubernetes probes) and metrics. The same probe
 // refreshes the gauges read from outside the process: queue depths and
-// consumers, outbox lag, letters per state.
+// consumers, outbox lag, letters per state, paused channels, the receipt
+// log's size and its newest signed tree head.
 //
 // Health services: "liveness" is SERVING while the process runs; "" and
 // "readiness" are SERVING while the last store read and broker call
@@ -76,6 +77,9 @@ struct ProbeOptions {
   int interval_ms = 1000;
   // Letters per state is a count over the whole letters table: rarer.
   int letters_interval_ms = 5000;
+  // receipt_log.tree_head_interval_seconds, exported as a gauge so that
+  // the stale-head alert scales with it; 0 exports nothing.
+  int tree_head_interval_seconds = 0;
   // False: no thread; the owner calls RunOnce (tests).
   bool start_thread = true;
 };
@@ -98,6 +102,8 @@ class Probe {
 
  private:
   void Loop();
+  // Paused channels and the receipt log, from the store.
+  void ReadStoreGauges();
 
   store::Store* const store_;
   std::unique_ptr<queue::Admin> admin_;

@@ -33,6 +33,7 @@ struct OpsListFilter {
   std::string channel;
   std::string client_reference;
   std::string reason_contains;    // Substring of the letter's reason.
+  std::string id_prefix;          // Ids starting with this; only [0-9a-f-].
   int64_t created_before_ms = 0;  // Exclusive; 0: no bound.
   int64_t created_after_ms = 0;   // Exclusive; 0: no bound.
   int32_t page_size = 100;

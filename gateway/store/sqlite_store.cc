@@ -1185,6 +1185,7 @@ absl::StatusOr<LetterPage> SqliteStore::ListLetters(const ListFilter& f) {
   all.tenant = f.tenant;
   all.state = f.state;
   all.client_reference = f.client_reference;
+  all.id_prefix = f.id_prefix;
   all.page_size = f.page_size;
   all.page_token = f.page_token;
   return ListLettersForOps(all);
@@ -1812,6 +1813,7 @@ absl::StatusOr<std::vector<ReceiptRecord>> SqliteStore::LoggedReceipts(
                    "WHERE g.leaf_index > ? AND r.time_ms >= ?",
                    q.to_ms > 0 ? " AND r.time_ms < ?" : "",
                    q.tenant.empty() ? "" : " AND r.tenant = ?",
+                   q.letter_id.empty() ? "" : " AND r.letter_id = ?",
                    " ORDER BY g.leaf_index LIMIT ?");
   return Read([&](Connection& c) -> absl::StatusOr<std::vector<ReceiptRecord>> {
     ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
@@ -1820,6 +1822,7 @@ absl::StatusOr<std::vector<ReceiptRecord>> SqliteStore::LoggedReceipts(
     st.BindInt64(p++, q.from_ms);
     if (q.to_ms > 0) st.BindInt64(p++, q.to_ms);
     if (!q.tenant.empty()) st.BindText(p++, q.tenant);
+    if (!q.letter_id.empty()) st.BindText(p++, q.letter_id);
     st.BindInt64(p++, q.limit > 0 ? q.limit : 1000);
     return CollectReceipts(st);
   });
@@ -1832,7 +1835,8 @@ absl::StatusOr<LoggedReceiptCount> SqliteStore::CountLoggedReceipts(
       "JOIN receipt_log_leaves g ON g.cursor = r.cursor "
       "WHERE g.leaf_index < ? AND r.time_ms >= ?",
       q.to_ms > 0 ? " AND r.time_ms < ?" : "",
-      q.tenant.empty() ? "" : " AND r.tenant = ?");
+      q.tenant.empty() ? "" : " AND r.tenant = ?",
+      q.letter_id.empty() ? "" : " AND r.letter_id = ?");
   return Read([&](Connection& c) -> absl::StatusOr<LoggedReceiptCount> {
     ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
     int p = 1;
@@ -1840,6 +1844,7 @@ absl::StatusOr<LoggedReceiptCount> SqliteStore::CountLoggedReceipts(
     st.BindInt64(p++, q.from_ms);
     if (q.to_ms > 0) st.BindInt64(p++, q.to_ms);
     if (!q.tenant.empty()) st.BindText(p++, q.tenant);
+    if (!q.letter_id.empty()) st.BindText(p++, q.letter_id);
     ASSIGN_OR_RETURN(bool row, st.Step());
     LoggedReceiptCount out;
     if (row) {
@@ -2000,6 +2005,8 @@ absl::StatusOr<LetterPage> SqliteStore::ListLettersForOps(
   if (!f.channel.empty()) where.push_back("channel = ?");
   if (!f.client_reference.empty()) where.push_back("client_reference = ?");
   if (!f.reason_contains.empty()) where.push_back("instr(reason, ?) > 0");
+  // GLOB is case-sensitive, as ids are; the prefix has no wildcards.
+  if (!f.id_prefix.empty()) where.push_back("id GLOB ?");
   if (f.created_before_ms > 0) where.push_back("create_time_ms < ?");
   if (f.created_after_ms > 0) where.push_back("create_time_ms > ?");
   if (after.has_value()) where.push_back("(create_time_ms, id) < (?, ?)");
@@ -2016,6 +2023,7 @@ absl::StatusOr<LetterPage> SqliteStore::ListLettersForOps(
     if (!f.channel.empty()) st.BindText(p++, f.channel);
     if (!f.client_reference.empty()) st.BindText(p++, f.client_reference);
     if (!f.reason_contains.empty()) st.BindText(p++, f.reason_contains);
+    if (!f.id_prefix.empty()) st.BindText(p++, f.id_prefix + "*");
     if (f.created_before_ms > 0) st.BindInt64(p++, f.created_before_ms);
     if (f.created_after_ms > 0) st.BindInt64(p++, f.created_after_ms);
     if (after.has_value()) {

@@ -97,6 +97,7 @@ struct TreeHead {
 // Receipts of one tenant for an export (#4).
 struct ReceiptLogQuery {
   std::string tenant;       // Empty: all tenants.
+  std::string letter_id;    // Empty: every letter.
   int64_t from_ms = 0;      // Receipt time, inclusive.
   int64_t to_ms = 0;        // Exclusive; 0: no upper bound.
   int64_t after_leaf = -1;  // Only leaves after this one (paging).
@@ -184,6 +185,8 @@ struct ListFilter {
   std::string tenant;  // Empty: all tenants (operators only).
   State state = ::utpost::v1::Letter::STATE_UNSPECIFIED;  // Unset: any.
   std::string client_reference;
+  // Ids starting with this; only [0-9a-f-] (checked by the caller).
+  std::string id_prefix;
   int32_t page_size = 100;
   // Exclusive upper bound for paging, from the last page; "" starts at the
   // newest.

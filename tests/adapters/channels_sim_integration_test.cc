@@ -292,31 +292,70 @@ TEST_F(ChannelsSimTest, RegistryRefusesATokenWithoutItsScopes) {
 
 // ---- The business registry ----
 
-TEST_F(ChannelsSimTest, BusinessRegistryKnowsInboxesAndDeletions) {
-  auto maskinporten = Maskinporten(clock_);
-  auto altinn_tokens =
-      NewAltinnTokenSource(BaseUrl(), maskinporten.get(), http_);
-  auto registry =
-      NewBusinessRegistry({BaseUrl(), BaseUrl(), altinn_tokens.get()}, http_);
+// Every active unit can receive correspondence; Altinn's register is asked
+// only with a platform access token (docs/protocols/altinn.md).
+TEST_F(ChannelsSimTest, BusinessRegistryKnowsUnitsAndDeletions) {
+  BusinessRegistryOptions options;
+  options.base_url = BaseUrl();
+  options.altinn_url = BaseUrl();
+  auto registry = NewBusinessRegistry(options, http_);
   auto with_inbox = registry->LookupOrganisation("910000004");
   ASSERT_THAT(with_inbox, IsOk());
   EXPECT_EQ(with_inbox->status, OrganisationContact::Status::kActive);
   EXPECT_EQ(with_inbox->name, "Testbedrift AS");
   EXPECT_EQ(with_inbox->postal_address.city, "OSLO");
   EXPECT_TRUE(with_inbox->has_inbox);
-  auto without = registry->LookupOrganisation("932000008");
-  ASSERT_THAT(without, IsOk());
-  EXPECT_EQ(without->status, OrganisationContact::Status::kActive);
-  EXPECT_FALSE(without->has_inbox);
+  // Not asked: the correspondence service answers for this one (1029).
+  auto unasked = registry->LookupOrganisation("932000008");
+  ASSERT_THAT(unasked, IsOk());
+  EXPECT_TRUE(unasked->has_inbox);
   auto deleted = registry->LookupOrganisation("943000018");
   ASSERT_THAT(deleted, IsOk());
   EXPECT_EQ(deleted->status, OrganisationContact::Status::kDeleted);
+  EXPECT_FALSE(deleted->has_inbox);
   auto unknown = registry->LookupOrganisation("954000001");
   ASSERT_THAT(unknown, IsOk());
   EXPECT_EQ(unknown->status, OrganisationContact::Status::kNotRegistered);
   InjectFault("enhetsregisteret", 503, 1);
   EXPECT_THAT(registry->LookupOrganisation("910000004"),
               StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+  // Without Altinn there is no inbox.
+  auto no_altinn = NewBusinessRegistry({BaseUrl()}, http_);
+  auto plain = no_altinn->LookupOrganisation("910000004");
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_FALSE(plain->has_inbox);
+}
+
+TEST_F(ChannelsSimTest, AltinnsRegisterIsAskedWithAPlatformAccessToken) {
+  std::string file = ::testing::TempDir() + "/platform-access-token";
+  {
+    std::ofstream out(file);
+    out << "eyJhbGciOiJSUzI1NiJ9.eyJ1cm46YWx0aW5uOmFwcCI6InV0cG9zdCJ9.c2ln\n";
+  }
+  BusinessRegistryOptions options;
+  options.base_url = BaseUrl();
+  options.altinn_url = BaseUrl();
+  options.platform_access_token_file = file;
+  auto registry = NewBusinessRegistry(options, http_);
+  auto party = registry->LookupOrganisation("910000004");
+  ASSERT_THAT(party, IsOk());
+  EXPECT_TRUE(party->has_inbox);
+  auto not_party = registry->LookupOrganisation("932000008");
+  ASSERT_THAT(not_party, IsOk());
+  EXPECT_EQ(not_party->status, OrganisationContact::Status::kActive);
+  EXPECT_FALSE(not_party->has_inbox);
+  // The register refuses a call without the header.
+  HttpRequest request;
+  request.url = BaseUrl() + "/register/api/v1/organizations/910000004";
+  auto refused = http_->Do(request);
+  ASSERT_THAT(refused, IsOk());
+  EXPECT_EQ(refused->status, 403);
+  // An unreadable token file is the gateway's set-up.
+  options.platform_access_token_file = file + ".missing";
+  EXPECT_THAT(
+      NewBusinessRegistry(options, http_)->LookupOrganisation("910000004"),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("platform_access_token_file")));
 }
 
 // ---- Altinn ----
@@ -412,10 +451,65 @@ TEST_F(AltinnSimTest, ReadOnCommandAndFailureWithReason) {
 TEST_F(AltinnSimTest, SendToAnOrganisationWithoutInboxIsRefused) {
   EXPECT_THAT(channel_->Send(
                   Letter("0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0004", "932000008")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("inbox")));
-  EXPECT_THAT(channel_->Send(
-                  Letter("0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0005", "943000018")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("inbox")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("no digital inbox")));
+  EXPECT_THAT(
+      channel_->Send(
+          Letter("0b6f7e3a-6a47-4c59-9a3e-4f1d7a0e0005", "943000018")),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("error 1029")));
+}
+
+// The simulator binds form fields as the real controller: the old single
+// JSON part binds nothing.
+TEST_F(AltinnSimTest, TheUploadIsCheckedAsTheControllerBindsIt) {
+  auto token = altinn_tokens_->Token(kAltinnScope);
+  ASSERT_THAT(token, IsOk());
+  auto upload = [&](const std::string& parts) {
+    HttpRequest request;
+    request.method = "POST";
+    request.url = BaseUrl() + "/correspondence/api/v1/correspondence/upload";
+    request.headers = {{"Authorization", "Bearer " + *token},
+                       {"Content-Type", "multipart/form-data; boundary=XyZ"}};
+    request.body = parts + "--XyZ--\r\n";
+    return http_->Do(request);
+  };
+  auto part = [](const std::string& name, const std::string& value,
+                 const std::string& filename = "") {
+    return "--XyZ\r\nContent-Disposition: form-data; name=\"" + name + "\"" +
+           (filename.empty() ? "" : "; filename=\"" + filename + "\"") +
+           "\r\n\r\n" + value + "\r\n";
+  };
+  auto json_part = upload(
+      part("correspondence",
+           R"({"resourceId": "r", "recipients": ["urn:altinn:organization:)"
+           R"(identifier-no:910000004"]})"));
+  ASSERT_THAT(json_part, IsOk());
+  EXPECT_EQ(json_part->status, 400);
+  json problem = json::parse(json_part->body);
+  EXPECT_TRUE(problem["errors"].contains("correspondence.resourceId"))
+      << json_part->body;
+  EXPECT_TRUE(problem["errors"].contains("recipients")) << json_part->body;
+
+  std::string fields =
+      part("correspondence.resourceId", "r") +
+      part("Correspondence.Sender", "0192:964338531") +  // Any case binds.
+      part("correspondence.sendersReference", "ref") +
+      part("correspondence.content.language", "nb") +
+      part("correspondence.content.messageTitle", "T") +
+      part("correspondence.content.messageSummary", "T") +
+      part("correspondence.content.messageBody", "B") +
+      part("recipients[0]", "urn:altinn:organization:identifier-no:910000004");
+  // A file without its metadata: 1005.
+  auto mismatch = upload(fields + part("attachments", "%PDF", "a.pdf"));
+  ASSERT_THAT(mismatch, IsOk());
+  EXPECT_EQ(mismatch->status, 400);
+  EXPECT_EQ(json::parse(mismatch->body)["errorCode"], 1005);
+  auto ok = upload(
+      fields + part("correspondence.content.attachments[0].fileName", "a.pdf") +
+      part("correspondence.content.attachments[0].sendersReference", "a") +
+      part("attachments", "%PDF", "a.pdf"));
+  ASSERT_THAT(ok, IsOk());
+  EXPECT_EQ(ok->status, 200) << ok->body;
 }
 
 TEST_F(AltinnSimTest, ARepeatedSendIsADuplicateAndCountedOnce) {
@@ -424,8 +518,10 @@ TEST_F(AltinnSimTest, ARepeatedSendIsADuplicateAndCountedOnce) {
   ASSERT_THAT(first, IsOk());
   auto second = channel_->Send(Letter(id, "910000004"));
   ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(first->provider, kAltinnProvider);
   EXPECT_EQ(second->outcome, SendResult::Outcome::kDuplicate);
-  EXPECT_EQ(second->provider_reference, first->provider_reference);
+  EXPECT_EQ(second->provider, kAltinnProvider);
+  EXPECT_THAT(second->provider_reference, HasSubstr("error 1034"));
   json d = Deliveries()["altinn"][id];
   EXPECT_EQ(d["accepted"], 1);
   EXPECT_EQ(d["duplicates"], 1);
@@ -461,6 +557,29 @@ TEST_F(AltinnSimTest, AltinnRefusesAMaskinportenTokenDirectly) {
   auto response = http_->Do(request);
   ASSERT_THAT(response, IsOk());
   EXPECT_EQ(response->status, 401);
+}
+
+TEST_F(AltinnSimTest, EventsNeedAfterAndTheirOwnScope) {
+  auto events_token = altinn_tokens_->Token(kAltinnEventsScope);
+  ASSERT_THAT(events_token, IsOk());
+  HttpRequest request;
+  request.method = "GET";
+  request.url =
+      BaseUrl() + "/events/api/v1/events?resource=urn:altinn:resource:x&size=5";
+  request.headers = {{"Authorization", "Bearer " + *events_token}};
+  auto no_after = http_->Do(request);
+  ASSERT_THAT(no_after, IsOk());
+  EXPECT_EQ(no_after->status, 400);
+  EXPECT_EQ(json::parse(no_after->body)["detail"],
+            "The 'after' parameter must be defined.");
+  // The correspondence write token is not an events token.
+  auto write_token = altinn_tokens_->Token(kAltinnScope);
+  ASSERT_THAT(write_token, IsOk());
+  request.url += "&after=0";
+  request.headers = {{"Authorization", "Bearer " + *write_token}};
+  auto wrong_scope = http_->Do(request);
+  ASSERT_THAT(wrong_scope, IsOk());
+  EXPECT_EQ(wrong_scope->status, 403);
 }
 
 }  // namespace

@@ -115,7 +115,7 @@ class DpiSimTest : public ::utpost::testing::SimulatorSuite {
     options.dpi_token_check = [](const std::string& token,
                                  const std::string& scope) {
       return token != kRefusedToken && (scope == "digdir:dpi:message.out" ||
-                                        scope == "digdir:dpi:message.in");
+                                        scope == "digitalpostinnbygger:send");
     };
     StartSuite(std::move(options));
   }
@@ -214,9 +214,10 @@ TEST_F(DpiSimTest, LetterIsAcceptedAndReceiptsComeBackDeliveredThenRead) {
   absl::StatusOr<nlohmann::json> receipt =
       (*verifier)->Verify(events[0].evidence);
   ASSERT_THAT(receipt, IsOk());
-  EXPECT_EQ((*receipt)["standardBusinessDocumentHeader"]
-                      ["documentIdentification"]["type"],
-            "leveringskvittering");
+  EXPECT_EQ(
+      (*receipt)["standardBusinessDocument"]["standardBusinessDocumentHeader"]
+                ["documentIdentification"]["type"],
+      "leveringskvittering");
 
   // Until confirmed, the queue gives it again.
   EXPECT_EQ(Fetch(channel.get())[0].event_id, events[0].event_id);
@@ -379,11 +380,10 @@ TEST_F(DpiSimTest, EveryReceiptTypeBecomesItsEvent) {
   ASSERT_THAT(channel->Send(Letter(id)), IsOk());
   Receipts({{"message_id", id},
             {"receipt", "varslingfeiletkvittering"},
+            {"varslingskanal", "sms"},
             {"beskrivelse", "sms not delivered"}});
   Receipts({{"message_id", id}, {"receipt", "mottakskvittering"}});
-  Receipts({{"message_id", id},
-            {"receipt", "returpostkvittering"},
-            {"beskrivelse", "ukjent adresse"}});
+  Receipts({{"message_id", id}, {"receipt", "returpostkvittering"}});
   Receipts({{"message_id", id},
             {"receipt", "feil"},
             {"feiltype", "SERVER"},
@@ -392,10 +392,11 @@ TEST_F(DpiSimTest, EveryReceiptTypeBecomesItsEvent) {
   ASSERT_THAT(events, SizeIs(5));
   EXPECT_EQ(events[0].kind, Kind::kDelivered);
   EXPECT_EQ(events[1].kind, Kind::kNotificationFailed);
-  EXPECT_EQ(events[1].reason, "sms not delivered");
+  EXPECT_EQ(events[1].reason, "sms: sms not delivered");
   EXPECT_EQ(events[2].kind, Kind::kPrintReceived);
   EXPECT_EQ(events[3].kind, Kind::kReturned);
-  EXPECT_EQ(events[3].reason, "ukjent adresse");
+  // The published returpostkvittering has no words of its own.
+  EXPECT_EQ(events[3].reason, "");
   EXPECT_EQ(events[4].kind, Kind::kFailed);
   EXPECT_EQ(events[4].reason, "SERVER: internal");
   for (const ProviderEvent& e : events) EXPECT_EQ(e.message_id, id);

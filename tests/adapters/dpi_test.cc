@@ -680,51 +680,61 @@ TEST_F(DpiChannelTest, RefusesALetterItCannotSendBeforeSending) {
   EXPECT_THAT(http.requests(), SizeIs(0));
 }
 
+// A receipt in the published shape (tests/published/dpi/receipts/ has the
+// schemas; dpi_receipts_test.cc checks every type against them).
 json ReceiptSbd(const std::string& id, const std::string& type,
-                const json& body) {
-  return {{"standardBusinessDocumentHeader",
-           {{"headerVersion", "1.0"},
-            {"sender",
-             {{{"identifier",
-                {{"authority", "iso6523-actorid-upis"},
-                 {"value", "0192:922020175"}}}}}},
-            {"documentIdentification",
-             {{"instanceIdentifier", id},
-              {"type", type},
-              {"creationDateAndTime", "2026-11-23T10:00:00Z"}}},
-            {"businessScope",
-             {{"scope",
-               {{{"type", "ConversationId"},
-                 {"instanceIdentifier", kMessageId}}}}}}}},
-          {type, body}};
+                const json& fields) {
+  json org = {{"authority", "iso6523-actorid-upis"},
+              {"value", "0192:922020175"}};
+  json body = {{"avsender",
+                {{"virksomhetsidentifikator",
+                  {{"authority", "iso6523-actorid-upis"},
+                   {"value", "0192:964338531"}}}}},
+               {"mottaker", {{"virksomhetsidentifikator", org}}},
+               {"tidspunkt", "2026-11-23T10:00:00Z"}};
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    body[it.key()] = it.value();
+  }
+  return {{"standardBusinessDocument",
+           {{"standardBusinessDocumentHeader",
+             {{"headerVersion", "1.0"},
+              {"sender", {{{"identifier", org}}}},
+              {"documentIdentification",
+               {{"instanceIdentifier", id},
+                {"type", type},
+                {"creationDateAndTime", "2026-11-23T10:00:00Z"}}},
+              {"businessScope",
+               {{"scope",
+                 {{{"type", "ConversationId"},
+                   {"instanceIdentifier", kMessageId}}}}}}}},
+            {type, body}}}};
 }
 
 TEST_F(DpiChannelTest, TurnsVerifiedReceiptsIntoEventsAndSkipsForgedOnes) {
+  const std::string r1 = "11111111-2222-4333-8444-555555555501";
+  const std::string r2 = "11111111-2222-4333-8444-555555555502";
+  const std::string r3 = "11111111-2222-4333-8444-555555555503";
   std::string delivered =
       SignReceipt("certs-dev/dpi-provider.key", "certs-dev/dpi-provider.pem",
-                  ReceiptSbd("r1", "leveringskvittering",
+                  ReceiptSbd(r1, "leveringskvittering",
                              {{"tidspunkt", "2026-11-23T10:00:01Z"}})
                       .dump());
-  std::string forged = SignReceipt(
-      "certs-dev/sender.key", "certs-dev/sender.pem",
-      ReceiptSbd("r2", "aapningskvittering", json::object()).dump());
+  std::string forged =
+      SignReceipt("certs-dev/sender.key", "certs-dev/sender.pem",
+                  ReceiptSbd(r2, "aapningskvittering", json::object()).dump());
   std::string failed = SignReceipt(
       "certs-dev/dpi-provider.key", "certs-dev/dpi-provider.pem",
-      ReceiptSbd("r3", "feil",
+      ReceiptSbd(r3, "feil",
                  {{"feiltype", "KLIENT"}, {"detaljer", "ugyldig dokument"}})
           .dump());
-  // Signed for another id than the queue entry's: refused.
-  std::string moved = SignReceipt(
-      "certs-dev/dpi-provider.key", "certs-dev/dpi-provider.pem",
-      ReceiptSbd("r9", "aapningskvittering", json::object()).dump());
-  json queue = json::array({{{"id", "r1"}, {"forretningsmelding", delivered}},
-                            {{"id", "r2"}, {"forretningsmelding", forged}},
-                            {{"id", "r4"}, {"forretningsmelding", moved}},
-                            {{"id", "r3"}, {"forretningsmelding", failed}}});
+  // The entries have no id of their own: the signed one counts.
+  json queue = json::array({{{"forretningsmelding", delivered}},
+                            {{"forretningsmelding", forged}},
+                            {{"forretningsmelding", failed}}});
   FakeHttpClient http(
       [&](const HttpRequest& r) -> absl::StatusOr<HttpResponse> {
         if (r.method == "GET") return HttpResponse{200, {}, queue.dump()};
-        return HttpResponse{204, {}, ""};
+        return HttpResponse{200, {}, ""};
       });
   RotatingTokens tokens;
   tokens.invalidated = true;
@@ -732,7 +742,7 @@ TEST_F(DpiChannelTest, TurnsVerifiedReceiptsIntoEventsAndSkipsForgedOnes) {
   absl::StatusOr<std::vector<ProviderEvent>> events = channel->FetchEvents(10);
   ASSERT_THAT(events, IsOk());
   ASSERT_THAT(*events, SizeIs(2));
-  EXPECT_EQ((*events)[0].event_id, "r1");
+  EXPECT_EQ((*events)[0].event_id, r1);
   EXPECT_EQ((*events)[0].message_id, kMessageId);
   EXPECT_EQ((*events)[0].kind, ProviderEvent::Kind::kDelivered);
   EXPECT_EQ((*events)[0].time_ms, 1795428001000);
@@ -741,14 +751,16 @@ TEST_F(DpiChannelTest, TurnsVerifiedReceiptsIntoEventsAndSkipsForgedOnes) {
   EXPECT_EQ((*events)[1].kind, ProviderEvent::Kind::kFailed);
   EXPECT_EQ((*events)[1].reason, "KLIENT: ugyldig dokument");
   EXPECT_EQ(http.requests()[0].url,
-            "https://dpi.example/messages/in?maxResults=10");
+            "https://dpi.example/messages/in?page_size=10"
+            "&avsenderidentifikator=avsender-1");
 
-  ASSERT_THAT(channel->ConfirmEvents({"r1", "r3"}), IsOk());
+  ASSERT_THAT(channel->ConfirmEvents({r1, r3}), IsOk());
   std::vector<HttpRequest> requests = http.requests();
   ASSERT_THAT(requests, SizeIs(3));
-  EXPECT_EQ(requests[1].method, "DELETE");
-  EXPECT_EQ(requests[1].url, "https://dpi.example/messages/in/r1");
-  EXPECT_THAT(tokens.scopes, Contains("digdir:dpi:message.in"));
+  EXPECT_EQ(requests[1].method, "POST");
+  EXPECT_EQ(requests[1].url,
+            absl::StrCat("https://dpi.example/messages/in/", r1, "/read"));
+  EXPECT_THAT(tokens.scopes, Contains("digitalpostinnbygger:send"));
 }
 
 }  // namespace

@@ -3,11 +3,13 @@
 #include "adapters/registry/registry_decorators.h"
 
 #include <atomic>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/synchronization/barrier.h"
 #include "absl/synchronization/mutex.h"
 #include "adapters/http/fake_http_client.h"
@@ -232,7 +234,11 @@ TEST(KrrRegistryTokenTest, ASecond401IsASetUpError) {
 // ---- The business registry ----
 
 TEST(BusinessRegistryTest, ReadsNameAddressDeletionAndInbox) {
-  ScriptedTokens tokens;
+  const std::string token_file = ::testing::TempDir() + "/pat";
+  {
+    std::ofstream out(token_file);
+    out << "  aaa.bbb.ccc\n";
+  }
   FakeHttpClient http([](const HttpRequest& request) {
     const std::string& url = request.url;
     if (url == "https://brreg.test/enhetsregisteret/api/enheter/910000004") {
@@ -246,15 +252,27 @@ TEST(BusinessRegistryTest, ReadsNameAddressDeletionAndInbox) {
       return Reply(410, R"({"organisasjonsnummer": "943000018",
                             "slettedato": "2024-05-31"})");
     }
-    if (url == "https://altinn.test/register/api/v1/organizations/910000004") {
-      return FindHeader(request.headers, "Authorization") == "Bearer token-1"
+    if (url == "https://brreg.test/enhetsregisteret/api/enheter/932000008") {
+      return Reply(200, R"({"organisasjonsnummer": "932000008",
+                            "navn": "Utenboks"})");
+    }
+    if (absl::StartsWith(url, "https://altinn.test/register/")) {
+      // Only with the platform access token, never a bearer token.
+      if (FindHeader(request.headers, "PlatformAccessToken") != "aaa.bbb.ccc" ||
+          FindHeader(request.headers, "Authorization").has_value()) {
+        return Reply(403, "");
+      }
+      return absl::EndsWith(url, "/910000004")
                  ? Reply(200, R"({"orgNumber": "910000004"})")
-                 : Reply(401, "");
+                 : Reply(404, "");
     }
     return Reply(404, R"({"status": 404})");
   });
-  auto registry = NewBusinessRegistry(
-      {"https://brreg.test/", "https://altinn.test", &tokens}, &http);
+  BusinessRegistryOptions options;
+  options.base_url = "https://brreg.test/";
+  options.altinn_url = "https://altinn.test";
+  options.platform_access_token_file = token_file;
+  auto registry = NewBusinessRegistry(options, &http);
   auto active = registry->LookupOrganisation("910000004");
   ASSERT_THAT(active, IsOk());
   EXPECT_EQ(active->status, OrganisationContact::Status::kActive);
@@ -274,8 +292,24 @@ TEST(BusinessRegistryTest, ReadsNameAddressDeletionAndInbox) {
   ASSERT_THAT(unknown, IsOk());
   EXPECT_EQ(unknown->status, OrganisationContact::Status::kNotRegistered);
 
+  // Active in Enhetsregisteret, but Altinn's register does not know it.
+  auto not_party = registry->LookupOrganisation("932000008");
+  ASSERT_THAT(not_party, IsOk());
+  EXPECT_EQ(not_party->status, OrganisationContact::Status::kActive);
+  EXPECT_FALSE(not_party->has_inbox);
+
   EXPECT_THAT(registry->LookupOrganisation("12345"),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+
+  // Without a platform access token Altinn's register is not called, and
+  // an active unit can receive correspondence.
+  const size_t before = http.requests().size();
+  options.platform_access_token_file.clear();
+  auto unasked =
+      NewBusinessRegistry(options, &http)->LookupOrganisation("932000008");
+  ASSERT_THAT(unasked, IsOk());
+  EXPECT_TRUE(unasked->has_inbox);
+  EXPECT_EQ(http.requests().size(), before + 1);
 }
 
 TEST(BusinessRegistryTest, CachedAnswersAreReusedForTheLifetime) {

@@ -208,7 +208,7 @@ def check_completeness(raw, items, heads_order, receipts, checker, faults):
             faults.append(f"line {n}: a second export header")
         try:
             p = checker.verify(h["jws"])
-            keys = ("format", "tenant", "start_time", "end_time",
+            keys = ("format", "tenant", "letter", "start_time", "end_time",
                     "tree_size", "receipts", "letters", "lines")
             if p.get("statement") != "utpost-export-header":
                 faults.append(f"line {hn}: the JWS is not an export header")
@@ -271,8 +271,8 @@ def check_completeness(raw, items, heads_order, receipts, checker, faults):
                               "the trailer is not the one it signed (a line "
                               "was changed, removed, added or moved)")
             if header:
-                for k in ("format", "tenant", "start_time", "end_time",
-                          "tree_size"):
+                for k in ("format", "tenant", "letter", "start_time",
+                          "end_time", "tree_size"):
                     if header.get(k) != trailer.get(k):
                         faults.append(f"line {tn}: the trailer states another"
                                       f" {k} than the export header")
@@ -337,6 +337,10 @@ def check_completeness(raw, items, heads_order, receipts, checker, faults):
                 faults.append(f"line {n}: letter {letter}: the statement "
                               f"names tenant {p['tenant']}, the export is of"
                               f" tenant {header['tenant']}")
+            if header.get("letter") and p["letter_id"] != header["letter"]:
+                faults.append(f"line {n}: letter {letter}: the statement is"
+                              " of another letter than the export's, "
+                              f"{header['letter']}")
         first, last = p["first_seq"], p["last_seq"]
         if first < 1 or p["in_range"] != last - first + 1:
             faults.append(f"line {n}: letter {letter}: its {p['in_range']} "

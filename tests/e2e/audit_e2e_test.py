@@ -212,6 +212,84 @@ class AuditTest(unittest.TestCase):
             self.assertIn("evidence", p)
             self.assertEqual(p["documents"][0]["file_name"], "vedtak.pdf")
 
+    def test_evidence_document_is_pdfa_and_verifies_on_its_own(self):
+        letter_id = self.deliver(1)[0]
+        path = os.path.join(self.stack.work, "bevis.pdf")
+        r = self.ctl("evidence", letter_id, "-o", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # qpdf finds no damage; pdffonts (poppler) sees every font embedded.
+        r = subprocess.run(["qpdf", "--check", path], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = subprocess.run(["pdffonts", path], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        fonts = r.stdout.splitlines()[2:]
+        self.assertGreaterEqual(len(fonts), 2, r.stdout)
+        for row in fonts:
+            # name type encoding emb sub uni object ID
+            self.assertEqual(row.split()[-5], "yes", row)
+        # PDF/A-3b identification in the (uncompressed) XMP metadata, the
+        # output intent and the associated file.
+        with open(path, "rb") as f:
+            data = f.read()
+        self.assertTrue(data.startswith(b"%PDF-1.7"))
+        self.assertIn(b"<pdfaid:part>3</pdfaid:part>", data)
+        self.assertIn(b"<pdfaid:conformance>B</pdfaid:conformance>", data)
+        self.assertIn(b"/GTS_PDFA1", data)
+        self.assertIn(b"/AFRelationship /Data", data)
+        # Norwegian by default, with the sender's name and Norwegian time.
+        text = subprocess.run(["pdftotext", "-layout", path, "-"],
+                              capture_output=True, text=True,
+                              timeout=60).stdout
+        self.assertIn("Bergen kommune (964338531)", text)
+        self.assertIn("norsk tid", text)
+        self.assertIn("Slik kontrollerer du", text)
+        self.assertIn("SHA-256-fingeravtrykk", text)
+        # The attached receipts, taken out with qpdf, verify with both
+        # verifiers; the document itself verifies with utpostctl.
+        attached = os.path.join(self.stack.work, "bevis-receipts.jsonl")
+        r = subprocess.run(["qpdf", "--show-attachment=receipts.jsonl", path],
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(attached, "wb") as f:
+            f.write(r.stdout)
+        header = json.loads(r.stdout.decode().splitlines()[0])
+        self.assertEqual(header["letter"], letter_id)
+        faults, counts = verify_export.verify_file(attached, f"{CERTS}/ca.pem")
+        self.assertEqual(faults, [])
+        ctl, script = self.verify_both(attached)
+        self.assertEqual(ctl.returncode, 0, ctl.stdout + ctl.stderr)
+        self.assertEqual(script.returncode, 0, script.stdout + script.stderr)
+        r = self.ctl("audit", "verify", path, "--ca", f"{CERTS}/ca.pem")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # One changed byte in an attached signature is found.
+        sig_start = data.index(b'"jws":"') + 7
+        dot = data.index(b".", data.index(b".", sig_start) + 1)
+        pos = dot + 5
+        tampered = bytearray(data)
+        tampered[pos] = ord("A") if tampered[pos] != ord("A") else ord("B")
+        bad = os.path.join(self.stack.work, "bevis-endret.pdf")
+        with open(bad, "wb") as f:
+            f.write(bytes(tampered))
+        r = self.ctl("audit", "verify", bad, "--ca", f"{CERTS}/ca.pem")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        # English on request; another language is refused as bad input.
+        en = os.path.join(self.stack.work, "evidence.pdf")
+        r = self.ctl("evidence", letter_id, "-o", en, "--language", "en")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        text = subprocess.run(["pdftotext", en, "-"], capture_output=True,
+                              text=True, timeout=60).stdout
+        self.assertIn("How to verify", text)
+        r = self.ctl("evidence", letter_id, "-o", en, "--language", "de")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        stub = self.stack.letters()
+        with self.assertRaises(grpc.RpcError) as e:
+            stub.GetReceipts(letter_pb2.GetReceiptsRequest(
+                name=letter_id, evidence_bundle=True, language="de"),
+                timeout=30)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+
     def test_proofs_over_the_api(self):
         letter_id = self.deliver(1)[0]
         log = audit_pb2_grpc.ReceiptLogServiceStub(self.stack.channel())

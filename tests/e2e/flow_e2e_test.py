@@ -14,8 +14,13 @@ import os
 import time
 import unittest
 
-from harness import (Letter, Stack, letter_pb2, load_persons,
-                     submit_request)
+from harness import (CHANNEL_PROVIDERS, Letter, Stack, letter_pb2,
+                     load_persons, submit_request, verify_jws_with_openssl)
+
+# The states whose receipts say the letter was handed to someone, or that
+# the one who has it reports it delivered or read.
+HAND_OVER_STATES = {"SENT_DIGITAL", "SENT_PRINT", "DELIVERED", "READ",
+                    "PRINTED"}
 
 CHANNELS_ON = set(filter(None, os.environ.get(
     "UTPOST_E2E_CHANNELS", "dpi,altinn").split(",")))
@@ -144,6 +149,20 @@ class FlowTest(unittest.TestCase):
                 else:
                     self.assertNotIn(i, counts["digipost"])
                     self.assertNotIn(i, counts["print"])
+                # Every hand-over receipt names who took the letter; checked
+                # with openssl, not with Utpost's own verifier.
+                handed = []
+                for r in stub.GetReceipts(
+                        letter_pb2.GetReceiptsRequest(name=i)).receipts:
+                    payload = verify_jws_with_openssl(r.jws)
+                    if payload["state"] in HAND_OVER_STATES:
+                        handed.append((payload["state"], payload["channel"],
+                                       payload["provider"]))
+                if channel:
+                    self.assertTrue(handed, row)
+                for state_name, via, provider in handed:
+                    self.assertEqual(provider, CHANNEL_PROVIDERS[via],
+                                     f"{row}: {state_name} via {via}")
 
     def test_unread_goes_to_print_once_and_read_does_not(self):
         stub = self.stack.letters()

@@ -314,6 +314,16 @@ TEST_F(OperationsTest, ListLettersValidatesWithFieldPaths) {
   ASSERT_THAT(b, IsOk());
   ASSERT_THAT(b->letters(), SizeIs(1));
   EXPECT_EQ(b->letters(0).tenant(), kTenantB);
+  request.Clear();
+  request.set_id_prefix("00000000-0000-4000-8000-000000000002");
+  auto by_prefix = ops_->ListLetters(request);
+  ASSERT_THAT(by_prefix, IsOk());
+  ASSERT_THAT(by_prefix->letters(), SizeIs(1));
+  EXPECT_EQ(by_prefix->letters(0).letter().id(), kL2);
+  request.set_id_prefix("0000");
+  auto both = ops_->ListLetters(request);
+  ASSERT_THAT(both, IsOk());
+  EXPECT_THAT(both->letters(), SizeIs(2));
 
   auto expect_invalid = [this](const v1::OpsListLettersRequest& r,
                                const std::string& field) {
@@ -333,6 +343,9 @@ TEST_F(OperationsTest, ListLettersValidatesWithFieldPaths) {
   bad.Clear();
   bad.set_page_token("garbage");
   expect_invalid(bad, "page_token");
+  bad.Clear();
+  bad.set_id_prefix("0b7c*");
+  expect_invalid(bad, "id_prefix");
   bad.Clear();
   bad.mutable_created_before()->set_seconds(100);
   bad.mutable_created_after()->set_seconds(200);

@@ -18,6 +18,7 @@
 #include "gateway/receipts/jws_receipt_signer.h"
 #include "gateway/store/sqlite_store.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 
@@ -294,6 +295,71 @@ TEST_F(StoreMetricsTest, ProbeFollowsTheBrokerAndShutdown) {
   probe.BeginShutdown();
   probe.RunOnce();
   EXPECT_EQ(m.ready->value(), 0);
+}
+
+TEST_F(StoreMetricsTest, ProbeReportsEveryDeliveryChannelAndItsPause) {
+  bool broker_up = true;
+  GatewayMetrics m;
+  ProbeOptions o;
+  o.start_thread = false;
+  o.topology.stages = {"route", "deliver.digital", "deliver.altinn",
+                       "deliver.print"};
+  Probe probe(store_.get(), std::make_unique<FakeAdmin>(&broker_up), nullptr,
+              &m, o);
+  ASSERT_THAT(store_->SetChannelPaused("print", true, "ops"), IsOk());
+  probe.RunOnce();
+  EXPECT_EQ(m.channel_paused->WithLabels({"print"})->value(), 1);
+  EXPECT_EQ(m.channel_paused->WithLabels({"digital"})->value(), 0);
+  const std::string text = m.registry.Serialize();
+  EXPECT_THAT(text, HasSubstr("utpost_channel_paused{channel=\"print\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("utpost_channel_paused{channel=\"altinn\"} 0\n"));
+  // Stages are not channels.
+  EXPECT_THAT(text, Not(HasSubstr("utpost_channel_paused{channel=\"route\"")));
+
+  ASSERT_THAT(store_->SetChannelPaused("print", false, "ops"), IsOk());
+  probe.RunOnce();
+  EXPECT_EQ(m.channel_paused->WithLabels({"print"})->value(), 0);
+}
+
+TEST_F(StoreMetricsTest, ProbeReportsTheReceiptLogAndItsNewestHead) {
+  bool broker_up = true;
+  GatewayMetrics m;
+  ProbeOptions o;
+  o.start_thread = false;
+  o.tree_head_interval_seconds = 300;
+  Probe probe(store_.get(), std::make_unique<FakeAdmin>(&broker_up), nullptr,
+              &m, o);
+  EXPECT_EQ(m.receipt_log_tree_head_interval->Get()->value(), 300);
+  Create("a");
+  Move("a", Letter::RECEIVED, Letter::QUEUED);
+  probe.RunOnce();
+  EXPECT_EQ(m.receipt_log_size->value(), 2);
+  EXPECT_EQ(m.receipt_log_tree_head_size->value(), 0);
+  // No head yet: no age series (an age of 0 would look fresh).
+  EXPECT_THAT(m.registry.Serialize(),
+              Not(HasSubstr("\nutpost_receipt_log_tree_head_age_seconds ")));
+
+  // A head signed two minutes ago, then the log grows past it.
+  const int64_t now = clock_.NowMillis();
+  clock_.Set(now - 120000);
+  ASSERT_THAT(store_->IssueTreeHead(), IsOk());
+  clock_.Set(now);
+  Move("a", Letter::QUEUED, Letter::ROUTED, "digital");
+  probe.RunOnce();
+  EXPECT_EQ(m.receipt_log_size->value(), 3);
+  EXPECT_EQ(m.receipt_log_tree_head_size->value(), 2);
+  const double age = m.receipt_log_tree_head_age->Get()->value();
+  EXPECT_GE(age, 120);
+  EXPECT_LT(age, 180);
+}
+
+TEST(GatewayMetricsTest, BuildInfoNamesTheVersion) {
+  GatewayMetrics m;
+  EXPECT_STRNE(BuildVersion(), "");
+  EXPECT_THAT(m.registry.Serialize(),
+              HasSubstr(absl::StrCat("utpost_build_info{version=\"",
+                                     BuildVersion(), "\",grpc_version=\"",
+                                     grpc::Version(), "\"} 1\n")));
 }
 
 }  // namespace

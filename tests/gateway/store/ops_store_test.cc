@@ -190,6 +190,13 @@ TEST_F(OpsStoreTest, ListsAcrossTenantsWithFilters) {
   OpsListFilter by_ref;
   by_ref.client_reference = "ref-B1";
   EXPECT_THAT(ids(by_ref), ElementsAre("B1"));
+  OpsListFilter by_prefix;
+  by_prefix.id_prefix = "A";
+  EXPECT_THAT(ids(by_prefix), ElementsAre("A2", "A1"));
+  by_prefix.id_prefix = "A1";
+  EXPECT_THAT(ids(by_prefix), ElementsAre("A1"));
+  by_prefix.id_prefix = "C";
+  EXPECT_THAT(ids(by_prefix), ElementsAre());
 
   OpsListFilter paged;
   paged.page_size = 2;
