@@ -27,6 +27,9 @@
 #                                   to it)
 #   dpi-provider.pem / .key         RSA-2048 certificate with which the
 #                                   simulated DPI provider signs its receipts
+#   digipost-provider.pem / .key    RSA-2048 certificate with which the
+#                                   simulated Digipost signs its responses
+#                                   (published in its entry point)
 set -euo pipefail
 cd "$(dirname "$0")"
 days=3650
@@ -78,6 +81,8 @@ leaf sender "$subj_base/O=Utpost development/organizationIdentifier=NTRNO-964338
 leaf eboks-mailbox "$subj_base/O=Utpost development/organizationIdentifier=NTRNO-922020175/CN=e-Boks mailbox (simulated)" ca rsa \
   "keyUsage=critical,keyEncipherment,dataEncipherment"
 leaf dpi-provider "$subj_base/O=Utpost development/organizationIdentifier=NTRNO-922020175/CN=DPI provider receipts (simulated)" ca rsa \
+  "keyUsage=critical,digitalSignature"
+leaf digipost-provider "$subj_base/O=Utpost development/organizationIdentifier=NTRNO-984661185/CN=Digipost responses (simulated)" ca rsa \
   "keyUsage=critical,digitalSignature"
 # Refused by the gateway: which of the two organisations would it be?
 leaf two-orgs "$subj_base/O=Bergen kommune/organizationIdentifier=NTRNO-964338531/organizationIdentifier=NTRNO-958935420/CN=Two organisations" ca rsa \

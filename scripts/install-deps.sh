@@ -12,7 +12,7 @@ packages=(
   libqpdf-dev libseccomp-dev libcpp-httplib-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libyaml-cpp-dev libcli11-dev libhpdf-dev fonts-dejavu-core libzip-dev
   python3 python3-grpcio python3-protobuf python3-yaml python3-jsonschema
-  libxml2-utils iso-codes xmlsec1
+  libxml2-utils libxml2-dev iso-codes xmlsec1
   prometheus
   icc-profiles-free tzdata poppler-utils qpdf
   python3-cryptography

@@ -109,7 +109,7 @@ receipts:
 providers:
   ca_file: $root/certs-dev/ca.pem
   registry_url: https://127.0.0.1:$sim_port
-  digipost: {url: "https://127.0.0.1:$sim_port", sender_id: "100001", signing_key_file: $root/certs-dev/sender.key}
+  digipost: {url: "https://127.0.0.1:$sim_port", sender_id: "100001", signing_key_file: $root/certs-dev/sender.key, certificate_ca_file: $root/certs-dev/ca.pem}
   # Printed letters get an address cover page for a C5 window envelope.
   print: {url: "https://127.0.0.1:$sim_port", cover_page: true}
   maskinporten:

@@ -2,24 +2,43 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/clock.h"
 
 namespace utpost::sim {
 
+std::optional<int64_t> ParseFeedTime(std::string_view text) {
+  // 2026-11-23T12:00:00.000+01:00
+  static constexpr char kShape[] = "dddd-dd-ddTdd:dd:dd.ddd+dd:dd";
+  if (text.size() != sizeof(kShape) - 1) return std::nullopt;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char want = kShape[i];
+    char c = text[i];
+    if (want == 'd'   ? !absl::ascii_isdigit(static_cast<unsigned char>(c))
+        : want == '+' ? (c != '+' && c != '-')
+                      : c != want) {
+      return std::nullopt;
+    }
+  }
+  absl::Time t;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, std::string(text), &t, &error)) {
+    return std::nullopt;
+  }
+  return absl::ToUnixMillis(t);
+}
+
 void DigipostEventFeed::Schedule(const std::string& document_uuid,
-                                 const std::string& type, int64_t at_ms) {
+                                 const std::string& type, int64_t at_ms,
+                                 int64_t document_created_ms) {
   absl::MutexLock lock(&mu_);
   Event e;
-  e.id = absl::StrCat(
-      "00000000-0000-4000-9000-",
-      std::string(12 - std::min<size_t>(12, std::to_string(next_id_).size()),
-                  '0'),
-      next_id_);
-  ++next_id_;
   e.document_uuid = document_uuid;
   e.type = type;
   e.at_ms = at_ms;
+  e.document_created_ms = document_created_ms;
   scheduled_.push_back(std::move(e));
 }
 
@@ -46,11 +65,10 @@ std::string DigipostEventFeed::Page(int64_t now_ms, int64_t offset, int64_t max,
   for (int64_t i = std::max<int64_t>(0, offset);
        i < static_cast<int64_t>(feed_.size()) && i < offset + max; ++i) {
     const Event& e = feed_[i];
-    absl::StrAppend(&xml, "  <event>\n", "    <uuid>", e.id, "</uuid>\n",
-                    "    <type>", e.type, "</type>\n", "    <created>",
-                    FormatRfc3339(e.at_ms), "</created>\n",
-                    "    <document-uuid>", e.document_uuid,
-                    "</document-uuid>\n", "  </event>\n");
+    absl::StrAppend(&xml, "  <event uuid=\"", e.document_uuid, "\" type=\"",
+                    e.type, "\" created=\"", FormatRfc3339(e.at_ms),
+                    "\" document-created=\"",
+                    FormatRfc3339(e.document_created_ms), "\"/>\n");
     ++served_;
   }
   absl::StrAppend(&xml, "</document-events>\n");

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   std::string dpi_mailbox_key = defaults.dpi_mailbox_key_file;
   std::string dpi_receipt_cert = defaults.dpi_receipt_cert_file;
   std::string dpi_receipt_key = defaults.dpi_receipt_key_file;
+  std::string digipost_cert = defaults.digipost_cert_file;
+  std::string digipost_key = defaults.digipost_key_file;
   std::string log_level = "info";
   int threads = utpost::sim::SimulatorOptions().threads;
   int64_t print_posted_after_ms =
@@ -50,6 +52,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--digipost-sender-id", sender_id,
                  "required X-Digipost-UserId (empty: any)");
+  app.add_option("--digipost-cert", digipost_cert,
+                 "certificate Digipost's entry point publishes and signs its "
+                 "responses with")
+      ->check(CLI::ExistingFile);
+  app.add_option("--digipost-key", digipost_key, "its private key (RSA)")
+      ->check(CLI::ExistingFile);
   app.add_option("--dpi-ca", dpi_ca,
                  "CA of the business certificates DPI senders sign with")
       ->capture_default_str();
@@ -109,6 +117,8 @@ int main(int argc, char** argv) {
   options.key_file = key;
   options.sender_cert_file = sender_cert;
   options.digipost_sender_id = sender_id;
+  options.digipost_cert_file = digipost_cert;
+  options.digipost_key_file = digipost_key;
   options.threads = threads;
   options.print_posted_after_ms = print_posted_after_ms;
   options.dpi_ca_file = dpi_ca;

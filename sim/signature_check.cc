@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -175,6 +177,81 @@ absl::Status SignatureChecker::Check(const SignedRequest& request,
         "X-Digipost-Signature does not verify with the sender certificate");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ResponseSigner>> ResponseSigner::FromFiles(
+    const std::string& cert_file, const std::string& key_file) {
+  std::ifstream cert_in(cert_file, std::ios::binary);
+  std::stringstream cert_text;
+  cert_text << cert_in.rdbuf();
+  if (!cert_in || cert_text.str().find("-----BEGIN CERTIFICATE-----") ==
+                      std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "digipost certificate: \"", cert_file, "\" holds no PEM certificate"));
+  }
+  std::FILE* file = std::fopen(key_file.c_str(), "rb");
+  if (file == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("digipost key: cannot read \"", key_file, "\""));
+  }
+  EVP_PKEY* key = PEM_read_PrivateKey(file, nullptr, nullptr, nullptr);
+  std::fclose(file);
+  if (key == nullptr || EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
+    EVP_PKEY_free(key);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "digipost key: \"", key_file, "\" holds no RSA private key"));
+  }
+  return std::unique_ptr<ResponseSigner>(
+      new ResponseSigner(key, cert_text.str()));
+}
+
+ResponseSigner::~ResponseSigner() { EVP_PKEY_free(key_); }
+
+std::string ResponseSigner::Canonical(int status, std::string_view path,
+                                      const ResponseSignature& headers) {
+  std::vector<std::pair<std::string, std::string>> signed_headers;
+  signed_headers.emplace_back("date", headers.date);
+  if (!headers.content_sha256.empty()) {
+    signed_headers.emplace_back("x-content-sha256", headers.content_sha256);
+  }
+  std::sort(signed_headers.begin(), signed_headers.end());
+  std::string out = std::to_string(status);
+  out += '\n';
+  out += absl::AsciiStrToLower(absl::string_view(path.data(), path.size()));
+  out += '\n';
+  for (const auto& [name, value] : signed_headers) {
+    out += name + ": " + value + "\n";
+  }
+  return out;
+}
+
+ResponseSignature ResponseSigner::Sign(int status, std::string_view path,
+                                       std::string_view body,
+                                       int64_t now_millis) const {
+  ResponseSignature out;
+  out.date =
+      absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT",
+                       absl::FromUnixMillis(now_millis), absl::UTCTimeZone());
+  if (!body.empty()) {
+    out.content_sha256 =
+        BodyDigest(absl::string_view(body.data(), body.size()));
+  }
+  const std::string text = Canonical(status, path, out);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  size_t length = static_cast<size_t>(EVP_PKEY_get_size(key_));
+  std::string signature(length, '\0');
+  if (ctx == nullptr ||
+      EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key_) != 1 ||
+      EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(signature.data()),
+                     &length,
+                     reinterpret_cast<const unsigned char*>(text.data()),
+                     text.size()) != 1) {
+    length = 0;  // An unsigned answer: the client must refuse it.
+  }
+  EVP_MD_CTX_free(ctx);
+  signature.resize(length);
+  out.signature = length == 0 ? "" : absl::Base64Escape(signature);
+  return out;
 }
 
 }  // namespace utpost::sim

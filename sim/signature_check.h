@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -54,6 +55,49 @@ class SignatureChecker final {
  private:
   explicit SignatureChecker(evp_pkey_st* key) : key_(key) {}
   evp_pkey_st* const key_;  // Owned.
+};
+
+// The headers with which the simulated Digipost signs a response, as the
+// Java client's ResponseSignatureInterceptor, ResponseDateInterceptor and
+// ResponseContentSHA256Interceptor check them.
+struct ResponseSignature {
+  std::string date;            // RFC 1123, GMT.
+  std::string content_sha256;  // Base64 SHA-256 of the body; "" without.
+  std::string signature;       // X-Digipost-Signature.
+};
+
+// Signs Digipost responses with the provider's key. Thread-safe.
+class ResponseSigner final {
+ public:
+  // Loads the RSA private key (PEM) at `key_file` and the certificate (PEM)
+  // at `cert_file` that the entry point publishes. INVALID_ARGUMENT naming
+  // the file otherwise.
+  static absl::StatusOr<std::unique_ptr<ResponseSigner>> FromFiles(
+      const std::string& cert_file, const std::string& key_file);
+
+  ResponseSigner(const ResponseSigner&) = delete;
+  ResponseSigner& operator=(const ResponseSigner&) = delete;
+  ~ResponseSigner();
+
+  // The canonical string of a response (written apart from the adapter's):
+  //   status "\n" lowercase(path) "\n" then "date: <date>\n" and, with a
+  //   body, "x-content-sha256: <digest>\n" (sorted by name; no query line).
+  static std::string Canonical(int status, std::string_view path,
+                               const ResponseSignature& headers);
+
+  // The headers for a response with `status` and `body` to a request for
+  // `path` (no query), dated `now_millis`.
+  ResponseSignature Sign(int status, std::string_view path,
+                         std::string_view body, int64_t now_millis) const;
+
+  // The certificate as PEM text.
+  const std::string& certificate_pem() const { return certificate_pem_; }
+
+ private:
+  ResponseSigner(evp_pkey_st* key, std::string certificate_pem)
+      : key_(key), certificate_pem_(std::move(certificate_pem)) {}
+  evp_pkey_st* const key_;  // Owned.
+  const std::string certificate_pem_;
 };
 
 }  // namespace utpost::sim

@@ -30,6 +30,7 @@
 #include "nlohmann/json.hpp"
 #include "sim/altinn.h"
 #include "sim/digipost_events.h"
+#include "sim/digipost_schema.h"
 #include "sim/dpi.h"
 #include "sim/faults.h"
 #include "sim/maskinporten.h"
@@ -236,6 +237,16 @@ class SimulatorImpl final : public Simulator {
     return absl::OkStatus();
   }
 
+  // Loads the key with which every Digipost response is signed.
+  absl::Status StartDigipost() {
+    absl::StatusOr<std::unique_ptr<ResponseSigner>> signer =
+        ResponseSigner::FromFiles(options_.digipost_cert_file,
+                                  options_.digipost_key_file);
+    if (!signer.ok()) return signer.status();
+    digipost_signer_ = *std::move(signer);
+    return absl::OkStatus();
+  }
+
   ~SimulatorImpl() override { Stop(); }
 
   absl::Status Start() {
@@ -353,8 +364,13 @@ class SimulatorImpl final : public Simulator {
     server_.Post("/rest/v1/personer", [this](const Request& q, Response& r) {
       HandleRegistry(q, r);
     });
+    server_.Get("/", [this](const Request& q, Response& r) {
+      HandleDigipostEntryPoint(q, r);
+      SignDigipost(q, r);
+    });
     server_.Post("/messages", [this](const Request& q, Response& r) {
       HandleDigipost(q, r);
+      SignDigipost(q, r);
     });
     print_.Register(&server_, [this](const std::string& endpoint, Response& r,
                                      std::string_view subject) {
@@ -363,6 +379,7 @@ class SimulatorImpl final : public Simulator {
     dpi_->Register(&server_);
     server_.Get("/documents/events", [this](const Request& q, Response& r) {
       HandleDigipostEvents(q, r);
+      SignDigipost(q, r);
     });
     server_.Post("/sim/v1/events", [this](const Request& q, Response& r) {
       HandleScheduleEvent(q, r);
@@ -425,7 +442,7 @@ class SimulatorImpl final : public Simulator {
     res.status = fault.status;
     const std::string code =
         fault.error_code.empty() ? "SIMULATED_FAULT" : fault.error_code;
-    if (endpoint == "digipost" || endpoint == "digipost-events") {
+    if (absl::StartsWith(endpoint, "digipost")) {
       std::string type = fault.error_type;
       if (type.empty()) {
         type = fault.status >= 500 ? "SERVER" : "CLIENT_TECHNICAL";
@@ -544,8 +561,23 @@ class SimulatorImpl final : public Simulator {
     return req.get_header_value(name);
   }
 
-  void HandleDigipost(const Request& req, Response& res) {
-    if (ApplyFault("digipost", res)) return;
+  // Signs a Digipost response as the real service does (Date,
+  // X-Content-SHA256, X-Digipost-Signature over the status, the request's
+  // path and those headers), faults included.
+  void SignDigipost(const Request& req, Response& res) {
+    ResponseSignature signature = digipost_signer_->Sign(
+        res.status, req.path, res.body, clock_->NowMillis());
+    res.set_header("Date", signature.date);
+    if (!signature.content_sha256.empty()) {
+      res.set_header("X-Content-SHA256", signature.content_sha256);
+    }
+    res.set_header("X-Digipost-Signature", signature.signature);
+  }
+
+  // The request's signature headers, Date and user id, and its Accept:
+  // every Digipost call is signed and asks for the v8 media type. False
+  // (and `res` answered) when they do not hold.
+  bool CheckDigipostRequest(const Request& req, Response& res) {
     SignedRequest signed_request;
     signed_request.method = req.method;
     signed_request.target = req.target;
@@ -558,15 +590,52 @@ class SimulatorImpl final : public Simulator {
     if (absl::Status s = checker_->Check(signed_request, clock_->NowMillis(),
                                          options_.max_date_skew_ms);
         !s.ok()) {
-      return RefuseDigipost(res, 403, "CLIENT_TECHNICAL", "INVALID_SIGNATURE",
-                            s.message());
+      RefuseDigipost(res, 403, "CLIENT_TECHNICAL", "INVALID_SIGNATURE",
+                     s.message());
+      return false;
     }
-    const std::string& user_id = *signed_request.user_id;
     if (!options_.digipost_sender_id.empty() &&
-        user_id != options_.digipost_sender_id) {
-      return RefuseDigipost(res, 403, "CONFIGURATION", "UNKNOWN_SENDER",
-                            absl::StrCat("unknown sender id ", user_id));
+        *signed_request.user_id != options_.digipost_sender_id) {
+      RefuseDigipost(
+          res, 403, "CONFIGURATION", "UNKNOWN_SENDER",
+          absl::StrCat("unknown sender id ", *signed_request.user_id));
+      return false;
     }
+    if (!absl::StrContains(req.get_header_value("Accept"), kDigipostXml)) {
+      RefuseDigipost(res, 406, "CLIENT_TECHNICAL", "NOT_ACCEPTABLE",
+                     absl::StrCat("Accept must name ", kDigipostXml));
+      return false;
+    }
+    return true;
+  }
+
+  // GET /: the entry point, with the certificate that verifies responses
+  // and the links by which a client finds every endpoint.
+  void HandleDigipostEntryPoint(const Request& req, Response& res) {
+    if (ApplyFault("digipost-entrypoint", res)) return;
+    if (!CheckDigipostRequest(req, res)) return;
+    const std::string base =
+        absl::StrCat("https://", req.get_header_value("Host"));
+    auto link = [&](absl::string_view relation, absl::string_view path) {
+      return absl::StrCat("  <link rel=\"", XmlEscape(base), "/relations/",
+                          relation, "\" uri=\"", XmlEscape(base), path,
+                          "\" media-type=\"", kDigipostXml, "\"/>\n");
+    };
+    res.status = 200;
+    res.set_content(
+        absl::StrCat(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n",
+            "<entrypoint xmlns=\"", kDigipostNamespace, "\">\n",
+            "  <certificate>", XmlEscape(digipost_signer_->certificate_pem()),
+            "</certificate>\n", link("create_message", "/messages"),
+            link("document_events", "/documents/events"), "</entrypoint>\n"),
+        kDigipostXml);
+  }
+
+  void HandleDigipost(const Request& req, Response& res) {
+    if (ApplyFault("digipost", res)) return;
+    if (!CheckDigipostRequest(req, res)) return;
+    const std::string user_id = req.get_header_value("X-Digipost-UserId");
     std::string content_type = req.get_header_value("Content-Type");
     if (!absl::StartsWithIgnoreCase(content_type, kDigipostMultipart)) {
       return RefuseDigipost(res, 415, "CLIENT_TECHNICAL",
@@ -594,6 +663,13 @@ class SimulatorImpl final : public Simulator {
       return RefuseDigipost(res, 400, "CLIENT_DATA", "INVALID_MESSAGE",
                             absl::StrCat("expected <message xmlns=\"",
                                          kDigipostNamespace, "\">"));
+    }
+    // As the real service: the message must be valid against the
+    // published schema (element order, types, lengths, enumerations).
+    if (absl::Status valid = ValidateDigipostXml(message_part.body);
+        !valid.ok()) {
+      return RefuseDigipost(res, 400, "CLIENT_DATA", "INVALID_MESSAGE",
+                            MaskPersonNumbersIn(std::string(valid.message())));
     }
     std::string message_id = message->First("message-id");
     std::string sender_id = message->First("sender-id");
@@ -661,7 +737,8 @@ class SimulatorImpl final : public Simulator {
     const bool duplicate = CountDelivery(&digipost_, message_id);
     {
       absl::MutexLock lock(&mu_);
-      primary_documents_.emplace(message_id, uuids.front());
+      primary_documents_.emplace(
+          message_id, std::make_pair(uuids.front(), clock_->NowMillis()));
     }
     if (duplicate) {
       spdlog::info("digipost: duplicate message {}", message_id);
@@ -678,7 +755,8 @@ class SimulatorImpl final : public Simulator {
       if (reader != persons_.end() && reader->second.reads_after_seconds >= 0) {
         events_.Schedule(
             uuids.front(), "OPENED",
-            clock_->NowMillis() + reader->second.reads_after_seconds * 1000);
+            clock_->NowMillis() + reader->second.reads_after_seconds * 1000,
+            clock_->NowMillis());
       }
     }
     spdlog::info("digipost: delivered message {} ({} documents) to {}",
@@ -737,32 +815,20 @@ class SimulatorImpl final : public Simulator {
 
   void HandleDigipostEvents(const Request& req, Response& res) {
     if (ApplyFault("digipost-events", res)) return;
-    SignedRequest signed_request;
-    signed_request.method = req.method;
-    signed_request.target = req.target;
-    signed_request.body = req.body;
-    signed_request.date = Header(req, "Date");
-    signed_request.user_id = Header(req, "X-Digipost-UserId");
-    signed_request.content_sha256 = Header(req, "X-Content-SHA256");
-    signed_request.content_md5 = Header(req, "Content-MD5");
-    signed_request.signature = Header(req, "X-Digipost-Signature");
-    if (absl::Status s = checker_->Check(signed_request, clock_->NowMillis(),
-                                         options_.max_date_skew_ms);
-        !s.ok()) {
-      return RefuseDigipost(res, 403, "CLIENT_TECHNICAL", "INVALID_SIGNATURE",
-                            s.message());
-    }
+    if (!CheckDigipostRequest(req, res)) return;
     int64_t offset = 0;
     int64_t max = 100;
+    std::optional<int64_t> from = ParseFeedTime(req.get_param_value("from"));
+    std::optional<int64_t> to = ParseFeedTime(req.get_param_value("to"));
     if ((req.has_param("offset") &&
          !absl::SimpleAtoi(req.get_param_value("offset"), &offset)) ||
         (req.has_param("maxResults") &&
          !absl::SimpleAtoi(req.get_param_value("maxResults"), &max)) ||
-        offset < 0 || max < 1 || max > 1000 || !req.has_param("from") ||
-        !req.has_param("to")) {
-      return RefuseDigipost(res, 400, "CLIENT_TECHNICAL", "INVALID_QUERY",
-                            "expected from, to, offset >= 0 and maxResults "
-                            "1-1000");
+        offset < 0 || max < 1 || max > 1000 || !from.has_value() ||
+        !to.has_value() || *from > *to) {
+      return RefuseDigipost(res, 400, "CLIENT_DATA", "INVALID_QUERY",
+                            "expected from <= to (yyyy-MM-dd'T'HH:mm:ss.SSSxxx)"
+                            ", offset >= 0 and maxResults 1-1000");
     }
     res.status = 200;
     res.set_content(events_.Page(clock_->NowMillis(), offset, max,
@@ -805,18 +871,23 @@ class SimulatorImpl final : public Simulator {
       return;
     }
     std::string document = id;  // A message not delivered: as given.
+    int64_t delivered_ms = clock_->NowMillis();
     {
       absl::MutexLock lock(&mu_);
       auto primary = primary_documents_.find(id);
-      if (primary != primary_documents_.end()) document = primary->second;
+      if (primary != primary_documents_.end()) {
+        document = primary->second.first;
+        delivered_ms = primary->second.second;
+      }
     }
-    events_.Schedule(document, type, clock_->NowMillis() + after);
+    events_.Schedule(document, type, clock_->NowMillis() + after, delivered_ms);
     res.status = 204;
   }
 
   const SimulatorOptions options_;
   const Clock* const clock_;
   const std::unique_ptr<SignatureChecker> checker_;
+  std::unique_ptr<ResponseSigner> digipost_signer_;  // Set before Start().
   std::unique_ptr<DpiSim> dpi_;  // Set by Start(), before any request.
   absl::flat_hash_map<std::string, SimPerson> persons_;  // Fixed after ctor.
   httplib::SSLServer server_;
@@ -847,8 +918,10 @@ class SimulatorImpl final : public Simulator {
   }
 
   std::map<std::string, Counts> digipost_ ABSL_GUARDED_BY(mu_);
-  // Message id -> its primary document's uuid, which events name.
-  std::map<std::string, std::string> primary_documents_ ABSL_GUARDED_BY(mu_);
+  // Message id -> its primary document's uuid, which events name, and when
+  // it was delivered.
+  std::map<std::string, std::pair<std::string, int64_t>> primary_documents_
+      ABSL_GUARDED_BY(mu_);
   int64_t registry_requests_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t registry_persons_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -872,6 +945,7 @@ absl::StatusOr<std::unique_ptr<Simulator>> StartSimulator(
   auto simulator =
       std::make_unique<SimulatorImpl>(std::move(options), *std::move(checker));
   if (absl::Status s = simulator->StartServices(); !s.ok()) return s;
+  if (absl::Status s = simulator->StartDigipost(); !s.ok()) return s;
   if (absl::Status s = simulator->Start(); !s.ok()) return s;
   return simulator;
 }

@@ -4,15 +4,35 @@
 // Service endpoints:
 //   POST /rest/v1/personer   contact registry (KRR shape), from the persons
 //                            list; unknown numbers are IKKE_REGISTRERT.
-//   POST /messages           Digipost-shaped send. Checks X-Digipost-UserId
-//                            (and that it equals the configured sender id),
-//                            Date within the allowed skew, X-Content-SHA256
-//                            and X-Digipost-Signature against the sender
-//                            certificate: 403 with an error XML otherwise.
+//   GET  /                   Digipost's entry point (api_v8.xsd
+//                            `entrypoint`): the certificate that verifies
+//                            its responses and the links
+//                            <base>/relations/create_message -> /messages,
+//                            <base>/relations/document_events ->
+//                            /documents/events.
+//   POST /messages           Digipost-shaped send. Every Digipost call
+//                            (these three) is checked as the real service
+//                            does: X-Digipost-UserId (and that it equals
+//                            the configured sender id), Date within the
+//                            allowed skew, X-Content-SHA256 and
+//                            X-Digipost-Signature against the sender
+//                            certificate (403 with an <error> otherwise),
+//                            Accept naming application/vnd.digipost-v8+xml
+//                            (406). A send must be
+//                            multipart/vnd.digipost-v8+xml (415) whose
+//                            first part is a <message> valid against the
+//                            published schema (sim/digipost_schema.h; 400
+//                            CLIENT_DATA INVALID_MESSAGE), with one part
+//                            per listed document (400 INVALID_DOCUMENTS).
 //                            Refuses a recipient without a Digipost mailbox
 //                            or reserved (400 CLIENT_DATA
 //                            UNKNOWN_RECIPIENT); a repeated message-id is
 //                            409 DUPLICATE_MESSAGE; else 200 DELIVERED.
+//                            Every Digipost answer, refusals and injected
+//                            faults included, is signed as Digipost signs
+//                            (Date, X-Content-SHA256, X-Digipost-Signature
+//                            over status, path and those headers) with
+//                            digipost_key_file.
 //   /print/v1/...            print provider: batch jobs and the event
 //                            feed (sim/print.h).
 //   POST /token              Maskinporten-shaped token issuer
@@ -34,7 +54,9 @@
 //                              "faults_injected": {"<endpoint>": N}}
 //   GET    /documents/events  Digipost-shaped document events (OPENED,
 //                              PRINT_FAILED, POSTMARKED, ...), signed like a
-//                              send; shape in sim/digipost_events.h. A
+//                              send; shape and query in
+//                              sim/digipost_events.h (400 INVALID_QUERY for
+//                              times not in the Java client's format). A
 //                              person with reads_after_seconds in the
 //                              persons file opens each letter that long
 //                              after delivery.
@@ -46,7 +68,8 @@
 //   POST   /sim/v1/faults      {"endpoint": "<name>", "status": 503,
 //                              "count": 5, "delay_ms": 0, ...}: faults of
 //                              one endpoint (sim/faults.h). Endpoint names:
-//                              "digipost", "digipost-events", "print",
+//                              "digipost", "digipost-events",
+//                              "digipost-entrypoint", "print",
 //                              "print-events", "registry", "dpi" (sends),
 //                              "dpi_in" (receipt queue), "token", "altinn",
 //                              "enhetsregisteret", and any other plain name
@@ -147,6 +170,11 @@ struct SimulatorOptions {
   // When set, X-Digipost-UserId and <sender-id> must equal it. Default
   // empty: any sender id.
   std::string digipost_sender_id;
+  // Digipost's own certificate (published in the entry point) and RSA key
+  // (PEM), with which every Digipost response is signed. Defaults: the
+  // development PKI, relative to the working directory.
+  std::string digipost_cert_file = "certs-dev/digipost-provider.pem";
+  std::string digipost_key_file = "certs-dev/digipost-provider.key";
   // DPI (sim/dpi.h): the CA of senders' business certificates, the e-Boks
   // mailboxes' encryption certificate and key, and the provider's
   // receipt-signing certificate and RSA key (PEM). Defaults: the

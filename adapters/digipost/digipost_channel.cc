@@ -1,5 +1,7 @@
 #include "adapters/digipost/digipost_channel.h"
 
+#include <fstream>
+#include <memory>
 #include <string_view>
 #include <utility>
 
@@ -12,55 +14,17 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "adapters/digipost/digipost_protocol.h"
 #include "adapters/http/digest.h"
 #include "adapters/http/request_signer.h"
 #include "common/digest.h"
 #include "common/mask.h"
 #include "common/status_macros.h"
-#include "common/uuid.h"
 
 namespace utpost::adapters {
 namespace {
 
-constexpr absl::string_view kMessageMediaType =
-    "application/vnd.digipost-v8+xml";
-constexpr absl::string_view kMultipartMediaType =
-    "multipart/vnd.digipost-v8+xml";
-constexpr absl::string_view kNamespace = "http://api.digipost.no/schema/v8";
 constexpr size_t kMaxQuoted = 300;
-
-// Escapes text for an XML element or attribute. Characters XML 1.0 cannot
-// carry at all (control characters other than tab, LF, CR) are dropped.
-std::string XmlEscape(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' &&
-            c != '\r') {
-          break;
-        }
-        out.push_back(c);
-    }
-  }
-  return out;
-}
 
 std::string XmlUnescape(absl::string_view text) {
   return absl::StrReplaceAll(text, {{"&lt;", "<"},
@@ -96,32 +60,6 @@ std::string FindElementText(absl::string_view xml, absl::string_view name) {
   return "";
 }
 
-std::string FileType(const OutgoingDocument& document) {
-  if (document.media_type.empty() ||
-      absl::EqualsIgnoreCase(document.media_type, "application/pdf")) {
-    return "pdf";
-  }
-  size_t dot = document.file_name.rfind('.');
-  if (dot == std::string::npos || dot + 1 == document.file_name.size()) {
-    return "pdf";
-  }
-  return absl::AsciiStrToLower(document.file_name.substr(dot + 1));
-}
-
-std::string DocumentXml(absl::string_view element, const std::string& uuid,
-                        absl::string_view subject,
-                        const OutgoingDocument& document) {
-  return absl::StrCat("  <", element, ">\n",                                //
-                      "    <uuid>", uuid, "</uuid>\n",                      //
-                      "    <subject>", XmlEscape(subject), "</subject>\n",  //
-                      "    <file-type>", XmlEscape(FileType(document)),
-                      "</file-type>\n",
-                      "    <authentication-level>PASSWORD"
-                      "</authentication-level>\n",
-                      "    <sensitivity-level>NORMAL</sensitivity-level>\n",
-                      "  </", element, ">\n");
-}
-
 // The signer's and the HTTP client's INVALID_ARGUMENT is about the request
 // built from configuration (its URL), not about the letter: it must not
 // read as a refusal of the letter.
@@ -131,6 +69,47 @@ absl::Status AsSetUpError(absl::Status status) {
   }
   return status;
 }
+
+// "https://host:1/a" -> "https://host:1"; "" without "://".
+std::string Origin(absl::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == absl::string_view::npos) return "";
+  size_t path = url.find('/', scheme + 3);
+  return std::string(url.substr(0, path));
+}
+
+// The query value as the Java client's URI builder writes it: unreserved
+// characters as they are, everything else percent-encoded.
+std::string QueryEncode(absl::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : value) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' ||
+        c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+// yyyy-MM-dd'T'HH:mm:ss.SSSxxx, the event feed's time parameters.
+std::string FeedTime(int64_t unix_millis) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3S%Ez",
+                          absl::FromUnixMillis(unix_millis),
+                          absl::UTCTimeZone());
+}
+
+// What the entry point gave: where to send, where to read events, and the
+// certificate that verifies responses.
+struct Endpoints {
+  std::string create_message;
+  std::string document_events;
+  std::unique_ptr<DigipostResponseVerifier> verifier;
+};
 
 class DigipostChannel final : public Channel {
  public:
@@ -179,27 +158,44 @@ class DigipostChannel final : public Channel {
       from_ms = events_from_ms_;
       offset = events_offset_;
     }
+    ASSIGN_OR_RETURN(std::shared_ptr<const Endpoints> endpoints, Resolve());
+    if (endpoints->document_events.empty()) {
+      return absl::FailedPreconditionError(
+          "digipost: the entry point has no document_events link");
+    }
     HttpRequest request;
     request.method = "GET";
     request.url = absl::StrCat(
-        options_.base_url, "/documents/events?from=", FormatRfc3339(from_ms),
-        "&to=", FormatRfc3339(clock_->NowMillis() + 60 * 1000),
+        endpoints->document_events,
+        absl::StrContains(endpoints->document_events, "?") ? "&" : "?",
+        "from=", QueryEncode(FeedTime(from_ms)),
+        "&to=", QueryEncode(FeedTime(clock_->NowMillis() + 60 * 1000)),
         "&offset=", offset, "&maxResults=", max);
-    request.headers = {{"Accept", std::string(kMessageMediaType)}};
-    RETURN_IF_ERROR(AsSetUpError(signer_->Sign(&request)));
-    absl::StatusOr<HttpResponse> response = http_->Do(request);
-    if (!response.ok()) return AsSetUpError(response.status());
-    if (response->status != 200) {
-      absl::StatusOr<SendResult> error = Interpret(*response);
+    request.headers = {{"Accept", std::string(kDigipostMediaType)}};
+    ASSIGN_OR_RETURN(HttpResponse response,
+                     Exchange(std::move(request), endpoints));
+    if (response.status != 200) {
+      absl::StatusOr<SendResult> error = Interpret(response);
       // A refusal of the query is this gateway's doing, not a letter's.
       if (error.ok() || absl::IsInvalidArgument(error.status())) {
         return absl::FailedPreconditionError(
-            absl::StrCat("digipost events: HTTP ", response->status, " ",
+            absl::StrCat("digipost events: HTTP ", response.status, " ",
                          error.ok() ? "" : error.status().message()));
       }
       return error.status();
     }
-    return ParseEvents(response->body);
+    absl::StatusOr<std::vector<DigipostDocumentEvent>> events =
+        ParseDigipostDocumentEvents(response.body);
+    if (!events.ok()) {
+      // Signed by Digipost and still not a feed page: the provider's side.
+      return absl::FailedPreconditionError(events.status().message());
+    }
+    std::vector<ProviderEvent> out;
+    out.reserve(events->size());
+    for (DigipostDocumentEvent& event : *events) {
+      out.push_back(ToProviderEvent(std::move(event)));
+    }
+    return out;
   }
 
   absl::Status ConfirmEvents(const std::vector<std::string>& ids) override {
@@ -236,50 +232,127 @@ class DigipostChannel final : public Channel {
     if (letter.documents.empty()) {
       return absl::InvalidArgumentError("letter has no documents");
     }
+    ASSIGN_OR_RETURN(std::shared_ptr<const Endpoints> endpoints, Resolve());
+    if (endpoints->create_message.empty()) {
+      return absl::FailedPreconditionError(
+          "digipost: the entry point has no create_message link");
+    }
     HttpRequest request;
     request.method = "POST";
-    request.url = absl::StrCat(options_.base_url, "/messages");
+    request.url = endpoints->create_message;
     std::string boundary = Boundary(letter);
-    request.headers = {{"Content-Type", absl::StrCat(kMultipartMediaType,
-                                                     "; boundary=", boundary)},
-                       {"Accept", std::string(kMessageMediaType)}};
+    request.headers = {
+        {"Content-Type",
+         absl::StrCat(kDigipostMultipartMediaType, "; boundary=", boundary)},
+        {"Accept", std::string(kDigipostMediaType)}};
     request.body = Body(letter, boundary);
-    RETURN_IF_ERROR(AsSetUpError(signer_->Sign(&request)));
-    absl::StatusOr<HttpResponse> response = http_->Do(request);
-    if (!response.ok()) return AsSetUpError(response.status());
-    return Interpret(*response);
+    ASSIGN_OR_RETURN(HttpResponse response,
+                     Exchange(std::move(request), endpoints));
+    absl::StatusOr<SendResult> result = Interpret(response);
+    if (result.ok()) result->provider = std::string(kDigipostOrganisation);
+    return result;
   }
 
  private:
-  std::string MessageXml(const OutgoingLetter& letter) const {
-    std::string recipient =
-        letter.person_number.empty()
-            ? absl::StrCat("    <organisation-number>",
-                           XmlEscape(letter.organisation_number),
-                           "</organisation-number>\n")
-            : absl::StrCat("    <personal-identification-number>",
-                           XmlEscape(letter.person_number),
-                           "</personal-identification-number>\n");
-    std::string xml = absl::StrCat(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n",
-        "<message xmlns=\"", kNamespace, "\">\n",                           //
-        "  <message-id>", XmlEscape(letter.message_id), "</message-id>\n",  //
-        "  <sender-id>", XmlEscape(options_.sender_id), "</sender-id>\n",   //
-        "  <recipient>\n", recipient, "  </recipient>\n");
-    for (size_t i = 0; i < letter.documents.size(); ++i) {
-      const OutgoingDocument& document = letter.documents[i];
-      // The primary document carries the letter's title; attachments their
-      // own file names, which is what the recipient sees listed.
-      absl::string_view subject =
-          i == 0 && !letter.title.empty() ? letter.title : document.file_name;
-      absl::StrAppend(&xml,
-                      DocumentXml(i == 0 ? "primary-document" : "attachment",
-                                  DigipostDocumentUuid(letter.message_id,
-                                                       static_cast<int>(i)),
-                                  subject, document));
+  // The endpoints from the entry point, read once and kept until a request
+  // through them fails in a way that a changed entry point could explain
+  // (transport, 404, a response that does not verify).
+  absl::StatusOr<std::shared_ptr<const Endpoints>> Resolve() {
+    absl::MutexLock lock(&endpoints_mu_);
+    if (endpoints_ != nullptr) return endpoints_;
+    HttpRequest request;
+    request.method = "GET";
+    request.url = absl::StrCat(options_.base_url, "/");
+    request.headers = {{"Accept", std::string(kDigipostMediaType)}};
+    RETURN_IF_ERROR(AsSetUpError(signer_->Sign(&request)));
+    absl::StatusOr<HttpResponse> response = http_->Do(request);
+    if (!response.ok()) return AsSetUpError(response.status());
+    if (response->status != 200) {
+      absl::StatusOr<SendResult> error = Interpret(*response);
+      if (error.ok() || absl::IsInvalidArgument(error.status())) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("digipost entry point: HTTP ", response->status, " ",
+                         error.ok() ? "" : error.status().message()));
+      }
+      return error.status();
     }
-    absl::StrAppend(&xml, "</message>\n");
-    return xml;
+    absl::StatusOr<DigipostEntryPoint> entry =
+        ParseDigipostEntryPoint(response->body);
+    if (!entry.ok()) {
+      return absl::FailedPreconditionError(entry.status().message());
+    }
+    if (entry->certificate.empty()) {
+      return absl::FailedPreconditionError(
+          "digipost: the entry point publishes no certificate");
+    }
+    absl::StatusOr<std::unique_ptr<DigipostResponseVerifier>> verifier =
+        DigipostResponseVerifier::FromCertificate(entry->certificate);
+    if (!verifier.ok()) {
+      return absl::FailedPreconditionError(verifier.status().message());
+    }
+    if (!options_.certificate_ca_file.empty()) {
+      RETURN_IF_ERROR((*verifier)->CheckIssuedBy(options_.certificate_ca_file,
+                                                 clock_->NowMillis()));
+    }
+    // The entry point's own response is signed too, with the key of the
+    // certificate it publishes.
+    RETURN_IF_ERROR((*verifier)->Verify(*response, "/", clock_->NowMillis()));
+    auto endpoints = std::make_shared<Endpoints>();
+    ASSIGN_OR_RETURN(endpoints->create_message,
+                     Absolute(entry->LinkFor("create_message")));
+    ASSIGN_OR_RETURN(endpoints->document_events,
+                     Absolute(entry->LinkFor("document_events")));
+    endpoints->verifier = *std::move(verifier);
+    endpoints_ = std::move(endpoints);
+    return endpoints_;
+  }
+
+  // Drops `seen` from the cache (unless another thread replaced it already).
+  void Forget(const std::shared_ptr<const Endpoints>& seen) {
+    absl::MutexLock lock(&endpoints_mu_);
+    if (endpoints_ == seen) endpoints_.reset();
+  }
+
+  // A link's uri as an absolute URL; a path is taken relative to the base
+  // URL's origin. "" stays "" (the link is missing).
+  absl::StatusOr<std::string> Absolute(const std::string& uri) const {
+    if (uri.empty() || absl::StartsWith(uri, "https://") ||
+        absl::StartsWith(uri, "http://")) {
+      return uri;
+    }
+    std::string origin = Origin(options_.base_url);
+    if (absl::StartsWith(uri, "/") && !origin.empty()) {
+      return absl::StrCat(origin, uri);
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("digipost: entry point link \"",
+                     absl::string_view(uri).substr(0, kMaxQuoted),
+                     "\" is neither a URL nor a path"));
+  }
+
+  // Signs and sends `request`, then verifies the response against the
+  // entry point's certificate.
+  absl::StatusOr<HttpResponse> Exchange(
+      HttpRequest request, const std::shared_ptr<const Endpoints>& endpoints) {
+    std::string path;
+    std::string query;
+    RETURN_IF_ERROR(AsSetUpError(SplitUrl(request.url, &path, &query)));
+    RETURN_IF_ERROR(AsSetUpError(signer_->Sign(&request)));
+    absl::StatusOr<HttpResponse> response = http_->Do(request);
+    if (!response.ok()) {
+      Forget(endpoints);
+      return AsSetUpError(response.status());
+    }
+    if (absl::Status verified =
+            endpoints->verifier->Verify(*response, path, clock_->NowMillis());
+        !verified.ok()) {
+      // Perhaps a new certificate: the next request reads the entry point
+      // again.
+      Forget(endpoints);
+      return verified;
+    }
+    if (response->status == 404) Forget(endpoints);
+    return response;
   }
 
   // Derived from the content so that a retry sends a byte-identical body;
@@ -297,9 +370,9 @@ class DigipostChannel final : public Channel {
                    const std::string& boundary) const {
     std::string body = absl::StrCat(
         "--", boundary, "\r\n",                                           //
-        "Content-Type: ", kMessageMediaType, "\r\n",                      //
+        "Content-Type: ", kDigipostMediaType, "\r\n",                     //
         "Content-Disposition: attachment; filename=\"message\"\r\n\r\n",  //
-        MessageXml(letter), "\r\n");
+        DigipostMessageXml(letter, options_.sender_id), "\r\n");
     for (size_t i = 0; i < letter.documents.size(); ++i) {
       const OutgoingDocument& document = letter.documents[i];
       absl::StrAppend(
@@ -369,63 +442,53 @@ class DigipostChannel final : public Channel {
     return absl::FailedPreconditionError(message);
   }
 
-  static std::vector<ProviderEvent> ParseEvents(absl::string_view xml) {
-    std::vector<ProviderEvent> out;
-    size_t pos = 0;
-    while (true) {
-      size_t start = xml.find("<event>", pos);
-      if (start == absl::string_view::npos) break;
-      size_t end = xml.find("</event>", start);
-      if (end == absl::string_view::npos) break;
-      end += sizeof("</event>") - 1;
-      absl::string_view chunk = xml.substr(start, end - start);
-      pos = end;
-      ProviderEvent e;
-      e.event_id = FindElementText(chunk, "uuid");
-      // The primary document's uuid is the message id (see
-      // DigipostDocumentUuid).
-      e.message_id = FindElementText(chunk, "document-uuid");
-      e.provider = "digipost";
-      const std::string type = FindElementText(chunk, "type");
-      if (type == "OPENED") {
-        e.kind = ProviderEvent::Kind::kRead;
-      } else if (type == "POSTMARKED") {
-        e.kind = ProviderEvent::Kind::kPosted;
-      } else if (type == "PRINT_FAILED") {
-        e.kind = ProviderEvent::Kind::kFailed;
-        e.reason = "PRINT_FAILED";
-      } else if (type == "SHREDDED") {
-        e.kind = ProviderEvent::Kind::kReturned;
-        e.reason = "SHREDDED";
-      } else if (type == "EMAIL_NOTIFICATION_FAILED" ||
-                 type == "SMS_NOTIFICATION_FAILED") {
-        e.kind = ProviderEvent::Kind::kNotificationFailed;
-        e.reason = type;
-      } else {
-        // Kept as evidence; moves nothing.
-        e.kind = ProviderEvent::Kind::kNotificationFailed;
-        e.reason = absl::StrCat("unknown event type ", type);
-      }
-      absl::Time created;
-      std::string error;
-      if (absl::ParseTime(absl::RFC3339_full, FindElementText(chunk, "created"),
-                          &created, &error)) {
-        e.time_ms = absl::ToUnixMillis(created);
-      }
-      e.evidence = std::string(chunk);
-      if (e.event_id.empty() || e.message_id.empty()) continue;
-      out.push_back(std::move(e));
+  // The feed names documents; the primary document's uuid is the letter's
+  // id (DigipostDocumentUuid), so an event about it is about the letter.
+  // An event about an attachment names no letter the store knows and is
+  // kept as evidence only. The feed gives events no id of their own: the
+  // document, the type and the time make one, the same on every reading.
+  static ProviderEvent ToProviderEvent(DigipostDocumentEvent event) {
+    ProviderEvent e;
+    e.event_id = absl::StrCat(event.uuid, "/", event.type, "/", event.created);
+    e.message_id = event.uuid;
+    e.provider = std::string(kDigipostOrganisation);
+    e.time_ms = event.created_ms;
+    const std::string& type = event.type;
+    if (type == "OPENED") {
+      e.kind = ProviderEvent::Kind::kRead;
+    } else if (type == "POSTMARKED") {
+      e.kind = ProviderEvent::Kind::kPosted;
+    } else if (type == "PRINT_FAILED") {
+      e.kind = ProviderEvent::Kind::kFailed;
+      e.reason = "PRINT_FAILED";
+    } else if (type == "SHREDDED") {
+      e.kind = ProviderEvent::Kind::kReturned;
+      e.reason = "SHREDDED";
+    } else if (type == "EMAIL_NOTIFICATION_FAILED" ||
+               type == "SMS_NOTIFICATION_FAILED") {
+      e.kind = ProviderEvent::Kind::kNotificationFailed;
+      e.reason = type;
+    } else {
+      // Kept as evidence; moves nothing.
+      e.kind = ProviderEvent::Kind::kNotificationFailed;
+      e.reason = absl::StrCat("unknown event type ",
+                              absl::string_view(type).substr(0, kMaxQuoted));
     }
-    return out;
+    e.evidence = std::move(event.xml);
+    return e;
+  }
+
+  std::string FeedName() const {
+    return absl::StrCat("digipost:", options_.sender_id);
   }
 
   DigipostOptions options_;
   const std::unique_ptr<RequestSigner> signer_;
   HttpClient* const http_;
   const Clock* const clock_;
-  std::string FeedName() const {
-    return absl::StrCat("digipost:", options_.sender_id);
-  }
+
+  absl::Mutex endpoints_mu_;
+  std::shared_ptr<const Endpoints> endpoints_ ABSL_GUARDED_BY(endpoints_mu_);
 
   absl::Mutex events_mu_;
   int64_t events_from_ms_ ABSL_GUARDED_BY(events_mu_);
@@ -435,12 +498,6 @@ class DigipostChannel final : public Channel {
 };
 
 }  // namespace
-
-std::string DigipostDocumentUuid(const std::string& message_id, int index) {
-  if (index == 0 && IsLowercaseUuid(message_id)) return message_id;
-  return NameBasedUuid(
-      absl::StrCat("digipost-document\n", message_id, "\n", index));
-}
 
 absl::StatusOr<std::unique_ptr<Channel>> NewDigipostChannel(
     const DigipostOptions& options, HttpClient* http) {
@@ -452,6 +509,12 @@ absl::StatusOr<std::unique_ptr<Channel>> NewDigipostChannel(
   }
   if (options.signing_key_file.empty()) {
     return absl::InvalidArgumentError("digipost.signing_key_file: must be set");
+  }
+  if (!options.certificate_ca_file.empty() &&
+      !std::ifstream(options.certificate_ca_file)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("digipost.certificate_ca_file: cannot read \"",
+                     options.certificate_ca_file, "\""));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<RequestSigner> signer,
                    RequestSigner::FromKeyFile(

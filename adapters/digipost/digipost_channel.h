@@ -1,24 +1,26 @@
-// The digital mailbox channel, Digipost style (PROTOCOLS.md, "Digital
-// mailbox, Digipost style"): one signed multipart request per letter.
+// The digital mailbox channel, Digipost's API v8 (PROTOCOLS.md, "Digital
+// mailbox, Digipost style"; docs/protocols/digipost.md). Every endpoint is
+// taken from the entry point:
 //
-//   POST {base_url}/messages
-//   Content-Type: multipart/vnd.digipost-v8+xml; boundary=...
+//   GET {base_url}/   Accept: application/vnd.digipost-v8+xml
+//   -> <entrypoint> with <certificate> (verifies every response) and
+//      <link rel=".../relations/create_message" uri=...>,
+//      <link rel=".../relations/document_events" uri=...>
+//
+// read once and kept until a request through it fails in a way a changed
+// entry point could explain (transport error, 404, a response that does not
+// verify). A send is one signed multipart request to create_message:
+//
 //   part 1  Content-Type: application/vnd.digipost-v8+xml
 //           Content-Disposition: attachment; filename="message"
-//           <message xmlns="http://api.digipost.no/schema/v8"> with
-//           message-id, sender-id, recipient, primary-document, attachment*
+//           <message> (DigipostMessageXml)
 //   part n  Content-Disposition: attachment; filename="<document uuid>"
 //           the document's bytes
 //
-// Each document's uuid is derived from (message_id, index), so a retry sends
-// the same message with the same uuids; the primary document's uuid is the
-// message id itself (a letter id is a uuid).
-//
-// Document events (read, posted, print failed, ...) come from
-//   GET {base_url}/documents/events?from=...&to=...&offset=N&maxResults=M
-// and name the document by its uuid: an event about a letter's primary
-// document is an event about the letter (ProviderEvent::message_id).
-// Events about attachments name no letter; they are kept as evidence only.
+// Each document's uuid is derived from (message_id, index)
+// (DigipostDocumentUuid), so a retry sends the same message with the same
+// uuids. Every response must carry Digipost's signature
+// (DigipostResponseVerifier); a missing or bad one is FAILED_PRECONDITION.
 #ifndef UTPOST_ADAPTERS_DIGIPOST_DIGIPOST_CHANNEL_H_
 #define UTPOST_ADAPTERS_DIGIPOST_DIGIPOST_CHANNEL_H_
 
@@ -27,6 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "adapters/channel.h"
+#include "adapters/digipost/digipost_protocol.h"
 #include "adapters/http/http_client.h"
 #include "common/clock.h"
 
@@ -42,6 +45,10 @@ struct DigipostOptions {
   // RSA private key (PEM) of the business certificate that signs requests.
   // Required.
   std::string signing_key_file;
+  // CA certificates (PEM) one of which must have issued the certificate
+  // the entry point publishes (which verifies every response). Empty: that
+  // certificate is taken as the TLS connection to base_url delivers it.
+  std::string certificate_ca_file;
   // Source of the Date header. Not owned; default the real clock.
   const Clock* clock = nullptr;
   // How far back the document event feed is read when the channel starts
@@ -53,14 +60,9 @@ struct DigipostOptions {
   FeedPositions* positions = nullptr;
 };
 
-// The document uuid sent for document `index` (0 = primary) of the letter
-// with `message_id`: the same inputs always give the same uuid. For the
-// primary document of a message whose id is a lowercase uuid, that id.
-std::string DigipostDocumentUuid(const std::string& message_id, int index);
-
 // Returns the channel named "digital". `http` is not owned and must outlive
 // it. INVALID_ARGUMENT, naming the option, when an option is missing or the
-// key cannot be loaded.
+// key or the CA file cannot be loaded.
 //
 // Send() results: 200/201 -> kAccepted (delivered when the provider says
 // DELIVERED); 409 DUPLICATE_MESSAGE -> kDuplicate. Errors: error-type
@@ -72,9 +74,15 @@ std::string DigipostDocumentUuid(const std::string& message_id, int index);
 // documents -> INVALID_ARGUMENT before anything is sent. Messages quote the
 // provider's error code and message with person numbers masked.
 //
+// SendResult::provider is Digipost's organisation number, 984661185.
+//
 // FetchEvents() reads the document event feed, signed like a send:
-//   GET {base_url}/documents/events?from=&to=&offset=&maxResults=
-// (shape in sim/digipost_events.h) and maps OPENED -> kRead, POSTMARKED ->
+//   GET {document_events}?from=&to=&offset=&maxResults=
+// (times as yyyy-MM-dd'T'HH:mm:ss.SSSxxx, as the Java client sends them),
+// a <document-events> of <event uuid type created document-created/>,
+// `uuid` naming the document: an event about a letter's primary document is
+// an event about the letter (ProviderEvent::message_id). It maps OPENED ->
+// kRead, POSTMARKED ->
 // kPosted, PRINT_FAILED -> kFailed, SHREDDED -> kReturned,
 // EMAIL/SMS_NOTIFICATION_FAILED -> kNotificationFailed; each event's XML is
 // its evidence. ConfirmEvents() moves the feed offset past stored events.

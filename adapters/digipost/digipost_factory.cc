@@ -16,6 +16,7 @@ ChannelAdapter DigipostAdapter() {
     options.base_url = p.digipost().url();
     options.sender_id = p.digipost().sender_id();
     options.signing_key_file = p.digipost().signing_key_file();
+    options.certificate_ca_file = p.digipost().certificate_ca_file();
     options.clock = context.clock;
     options.positions = context.feed_positions;
     return NewDigipostChannel(options, context.http);

@@ -5,11 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_replace.h"
 #include "adapters/http/fake_http_client.h"
 #include "common/clock.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/adapters/fake_digipost.h"
 
 namespace utpost::adapters {
 namespace {
@@ -19,6 +21,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::Optional;
 using ::testing::StartsWith;
+using ::utpost::adapters::testing::FakeDigipost;
 using ::utpost::testing::IsOk;
 using ::utpost::testing::StatusIs;
 
@@ -60,7 +63,10 @@ OutgoingLetter Letter() {
 
 class DigipostChannelTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Channel> MakeChannel(FakeHttpClient* http) {
+  std::unique_ptr<Channel> MakeChannel(FakeDigipost* digipost) {
+    return MakeChannel(digipost->http());
+  }
+  std::unique_ptr<Channel> MakeChannel(HttpClient* http) {
     DigipostOptions options;
     options.base_url = "https://digipost.test/";
     options.sender_id = "123456";
@@ -75,8 +81,8 @@ class DigipostChannelTest : public ::testing::Test {
 };
 
 TEST_F(DigipostChannelTest, SendsOneSignedMultipartRequest) {
-  FakeHttpClient http(
-      [](const HttpRequest&) { return Reply(200, kDelivered); });
+  FakeDigipost http(&clock_,
+                    [](const HttpRequest&) { return Reply(200, kDelivered); });
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
   EXPECT_EQ(channel->name(), "digital");
@@ -127,8 +133,8 @@ TEST_F(DigipostChannelTest, SendsOneSignedMultipartRequest) {
 }
 
 TEST_F(DigipostChannelTest, RetrySendsTheSameBody) {
-  FakeHttpClient http(
-      [](const HttpRequest&) { return Reply(200, kDelivered); });
+  FakeDigipost http(&clock_,
+                    [](const HttpRequest&) { return Reply(200, kDelivered); });
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
   ASSERT_THAT(channel->Send(Letter()), IsOk());
@@ -138,8 +144,8 @@ TEST_F(DigipostChannelTest, RetrySendsTheSameBody) {
 }
 
 TEST_F(DigipostChannelTest, OrganisationRecipient) {
-  FakeHttpClient http(
-      [](const HttpRequest&) { return Reply(200, kDelivered); });
+  FakeDigipost http(&clock_,
+                    [](const HttpRequest&) { return Reply(200, kDelivered); });
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
   OutgoingLetter letter = Letter();
@@ -173,8 +179,8 @@ TEST(DigipostDocumentUuidTest, StablePerMessageAndIndex) {
 }
 
 TEST_F(DigipostChannelTest, DeliveredReplyIsAcceptedAndDelivered) {
-  FakeHttpClient http(
-      [](const HttpRequest&) { return Reply(200, kDelivered); });
+  FakeDigipost http(&clock_,
+                    [](const HttpRequest&) { return Reply(200, kDelivered); });
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
   absl::StatusOr<SendResult> result = channel->Send(Letter());
@@ -185,7 +191,7 @@ TEST_F(DigipostChannelTest, DeliveredReplyIsAcceptedAndDelivered) {
 }
 
 TEST_F(DigipostChannelTest, NotYetDeliveredIsAcceptedOnly) {
-  FakeHttpClient http([](const HttpRequest&) {
+  FakeDigipost http(&clock_, [](const HttpRequest&) {
     return Reply(201,
                  "<message-delivery><status>COMPLETE</status>"
                  "</message-delivery>");
@@ -199,7 +205,7 @@ TEST_F(DigipostChannelTest, NotYetDeliveredIsAcceptedOnly) {
 }
 
 TEST_F(DigipostChannelTest, DuplicateMessageIsSuccess) {
-  FakeHttpClient http([](const HttpRequest&) {
+  FakeDigipost http(&clock_, [](const HttpRequest&) {
     return Reply(409, ErrorXml("CLIENT_DATA", "DUPLICATE_MESSAGE", "seen"));
   });
   auto channel = MakeChannel(&http);
@@ -221,7 +227,7 @@ class DigipostErrorTest : public DigipostChannelTest,
 
 TEST_P(DigipostErrorTest, ClassifiesProviderErrors) {
   const ErrorCase& c = GetParam();
-  FakeHttpClient http([&c](const HttpRequest&) {
+  FakeDigipost http(&clock_, [&c](const HttpRequest&) {
     return Reply(c.status, ErrorXml(c.type, c.code, "recipient 01817010055"));
   });
   auto channel = MakeChannel(&http);
@@ -278,7 +284,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST_F(DigipostChannelTest, MasksNumbersBeforeCuttingTheMessage) {
   // The quote ends 300 characters in: after the number's eighth digit.
   std::string text = std::string(292, 'x') + kPerson + " has no mailbox";
-  FakeHttpClient http([&text](const HttpRequest&) {
+  FakeDigipost http(&clock_, [&text](const HttpRequest&) {
     return Reply(400, ErrorXml("CLIENT_DATA", "UNKNOWN_RECIPIENT", text));
   });
   auto channel = MakeChannel(&http);
@@ -290,9 +296,10 @@ TEST_F(DigipostChannelTest, MasksNumbersBeforeCuttingTheMessage) {
 }
 
 TEST_F(DigipostChannelTest, MalformedUrlIsNotALetterRefusal) {
-  FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
-    return absl::InvalidArgumentError("URL using bad/illegal format");
-  });
+  FakeDigipost http(
+      &clock_, [](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+        return absl::InvalidArgumentError("URL using bad/illegal format");
+      });
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
   absl::StatusOr<SendResult> result = channel->Send(Letter());
@@ -302,9 +309,10 @@ TEST_F(DigipostChannelTest, MalformedUrlIsNotALetterRefusal) {
 }
 
 TEST_F(DigipostChannelTest, TransportErrorsPassThrough) {
-  FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
-    return absl::DeadlineExceededError("timed out");
-  });
+  FakeDigipost http(&clock_,
+                    [](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+                      return absl::DeadlineExceededError("timed out");
+                    });
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
   absl::StatusOr<SendResult> result = channel->Send(Letter());
@@ -314,8 +322,8 @@ TEST_F(DigipostChannelTest, TransportErrorsPassThrough) {
 }
 
 TEST_F(DigipostChannelTest, RefusesIncompleteLettersWithoutSending) {
-  FakeHttpClient http(
-      [](const HttpRequest&) { return Reply(200, kDelivered); });
+  FakeDigipost http(&clock_,
+                    [](const HttpRequest&) { return Reply(200, kDelivered); });
   auto channel = MakeChannel(&http);
   ASSERT_NE(channel, nullptr);
   OutgoingLetter no_recipient = Letter();
@@ -333,6 +341,160 @@ TEST_F(DigipostChannelTest, RefusesIncompleteLettersWithoutSending) {
       channel->Send(no_documents),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("documents")));
   EXPECT_TRUE(http.requests().empty());
+}
+
+TEST_F(DigipostChannelTest, NamesDigipostAsTheProvider) {
+  FakeDigipost http(&clock_,
+                    [](const HttpRequest&) { return Reply(200, kDelivered); });
+  auto channel = MakeChannel(&http);
+  ASSERT_NE(channel, nullptr);
+  absl::StatusOr<SendResult> sent = channel->Send(Letter());
+  ASSERT_THAT(sent, IsOk());
+  EXPECT_EQ(sent->provider, "984661185");
+  FakeDigipost duplicate(&clock_, [](const HttpRequest&) {
+    return Reply(409, ErrorXml("CLIENT_DATA", "DUPLICATE_MESSAGE", "seen"));
+  });
+  auto again = MakeChannel(&duplicate);
+  ASSERT_NE(again, nullptr);
+  absl::StatusOr<SendResult> repeated = again->Send(Letter());
+  ASSERT_THAT(repeated, IsOk());
+  EXPECT_EQ(repeated->provider, "984661185");
+}
+
+TEST_F(DigipostChannelTest, ReadsTheEntryPointOnceAndFollowsItsLinks) {
+  FakeDigipost http(
+      &clock_, [](const HttpRequest&) { return Reply(200, kDelivered); },
+      "https://api.digipost.test");
+  DigipostOptions options;
+  options.base_url = "https://api.digipost.test";
+  options.sender_id = "123456";
+  options.signing_key_file = "certs-dev/sender.key";
+  options.clock = &clock_;
+  auto channel = NewDigipostChannel(options, http.http());
+  ASSERT_THAT(channel, IsOk());
+  ASSERT_THAT((*channel)->Send(Letter()), IsOk());
+  ASSERT_THAT((*channel)->Send(Letter()), IsOk());
+  EXPECT_EQ(http.entry_point_reads(), 1);
+  std::vector<HttpRequest> all = http.all_requests();
+  ASSERT_EQ(all.size(), 3u);
+  // The entry point is asked for as the Java client asks: signed, v8.
+  EXPECT_EQ(all[0].method, "GET");
+  EXPECT_EQ(all[0].url, "https://api.digipost.test/");
+  EXPECT_THAT(FindHeader(all[0].headers, "Accept"),
+              Optional(std::string("application/vnd.digipost-v8+xml")));
+  EXPECT_TRUE(FindHeader(all[0].headers, "X-Digipost-Signature").has_value());
+  EXPECT_EQ(all[1].url, "https://api.digipost.test/messages");
+}
+
+TEST_F(DigipostChannelTest, UsesWhateverUriTheEntryPointNames) {
+  // Nothing but the base URL is fixed: a send goes where the link says.
+  std::string entry =
+      testing::EntryPointXml("https://elsewhere.test",
+                             testing::ReadFileOrEmpty(testing::kDigipostCert));
+  FakeHttpClient http([&](const HttpRequest& r) {
+    HttpResponse response = r.url == "https://digipost.test/"
+                                ? Reply(200, entry)
+                                : Reply(200, kDelivered);
+    std::string path = r.url.substr(r.url.find('/', 8));
+    testing::SignResponse(&response, path, clock_.NowMillis(),
+                          testing::kDigipostKey);
+    return response;
+  });
+  auto channel = MakeChannel(static_cast<HttpClient*>(&http));
+  ASSERT_NE(channel, nullptr);
+  ASSERT_THAT(channel->Send(Letter()), IsOk());
+  ASSERT_EQ(http.requests().size(), 2u);
+  EXPECT_EQ(http.requests()[1].url, "https://elsewhere.test/messages");
+}
+
+TEST_F(DigipostChannelTest, UnsignedOrBadlySignedResponsesAreASetUpError) {
+  FakeDigipost http(&clock_,
+                    [](const HttpRequest&) { return Reply(200, kDelivered); });
+  auto channel = MakeChannel(&http);
+  ASSERT_NE(channel, nullptr);
+  ASSERT_THAT(channel->Send(Letter()), IsOk());
+  // Signed with a key that is not the entry point's certificate's.
+  http.set_signing_key("certs-dev/sender.key");
+  absl::StatusOr<SendResult> forged = channel->Send(Letter());
+  EXPECT_THAT(forged, StatusIs(absl::StatusCode::kFailedPrecondition,
+                               HasSubstr("does not verify")));
+  EXPECT_FALSE(IsLetterRefusal(forged.status()));
+  EXPECT_FALSE(IsTransient(forged.status()));
+  http.set_signing(false);
+  EXPECT_THAT(
+      channel->Send(Letter()),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("digipost")));
+  // A failure that a new entry point could explain reads it again.
+  http.set_signing(true);
+  http.set_signing_key(testing::kDigipostKey);
+  EXPECT_THAT(channel->Send(Letter()), IsOk());
+  EXPECT_GE(http.entry_point_reads(), 2);
+}
+
+TEST_F(DigipostChannelTest, ATamperedBodyOrStaleDateDoesNotVerify) {
+  FakeDigipost http(&clock_,
+                    [](const HttpRequest&) { return Reply(200, kDelivered); });
+  FakeHttpClient tampering([&](const HttpRequest& r) {
+    absl::StatusOr<HttpResponse> response = http.http()->Do(r);
+    if (response.ok() && r.method == "POST") {
+      response->body =
+          absl::StrReplaceAll(response->body, {{"DELIVERED", "COMPLETE"}});
+    }
+    return response;
+  });
+  auto channel = MakeChannel(static_cast<HttpClient*>(&tampering));
+  ASSERT_NE(channel, nullptr);
+  EXPECT_THAT(channel->Send(Letter()),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("X-Content-SHA256")));
+
+  FakeClock server_clock{clock_.NowMillis() - 6 * 60 * 1000};
+  FakeDigipost late(&server_clock,
+                    [](const HttpRequest&) { return Reply(200, kDelivered); });
+  auto other = MakeChannel(&late);
+  ASSERT_NE(other, nullptr);
+  EXPECT_THAT(
+      other->Send(Letter()),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("Date")));
+}
+
+TEST_F(DigipostChannelTest, AnUnreachableEntryPointIsTransient) {
+  FakeHttpClient http([](const HttpRequest&) -> absl::StatusOr<HttpResponse> {
+    return absl::UnavailableError("connection refused");
+  });
+  auto channel = MakeChannel(static_cast<HttpClient*>(&http));
+  ASSERT_NE(channel, nullptr);
+  absl::StatusOr<SendResult> result = channel->Send(Letter());
+  EXPECT_THAT(result,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("refused")));
+  EXPECT_EQ(http.requests().size(), 1u);  // The entry point only.
+}
+
+TEST_F(DigipostChannelTest, TheEntryPointsCertificateMustComeFromTheCa) {
+  FakeDigipost http(&clock_,
+                    [](const HttpRequest&) { return Reply(200, kDelivered); });
+  DigipostOptions options;
+  options.base_url = "https://digipost.test";
+  options.sender_id = "123456";
+  options.signing_key_file = "certs-dev/sender.key";
+  options.clock = &clock_;
+  options.certificate_ca_file = "certs-dev/ca.pem";
+  auto trusted = NewDigipostChannel(options, http.http());
+  ASSERT_THAT(trusted, IsOk());
+  EXPECT_THAT((*trusted)->Send(Letter()), IsOk());
+
+  options.certificate_ca_file = "certs-dev/other-ca.pem";
+  auto untrusted = NewDigipostChannel(options, http.http());
+  ASSERT_THAT(untrusted, IsOk());
+  absl::StatusOr<SendResult> refused = (*untrusted)->Send(Letter());
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                HasSubstr("not issued by the configured CA")));
+  EXPECT_FALSE(IsLetterRefusal(refused.status()));
+
+  options.certificate_ca_file = "certs-dev/nope.pem";
+  EXPECT_THAT(NewDigipostChannel(options, http.http()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("digipost.certificate_ca_file")));
 }
 
 TEST(NewDigipostChannelTest, NamesTheMissingOption) {

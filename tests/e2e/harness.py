@@ -356,7 +356,7 @@ receipts:
 providers:
   ca_file: {CERTS}/ca.pem
   registry_url: {sim}
-  digipost: {{url: {sim}, sender_id: "100001", signing_key_file: {CERTS}/sender.key}}
+  digipost: {{url: {sim}, sender_id: "100001", signing_key_file: {CERTS}/sender.key, certificate_ca_file: {CERTS}/ca.pem}}
   print: {{url: {sim}, provider_organisation: "{PRINT_PROVIDER}"{self.print_config}}}
   timeout_seconds: 5
   maskinporten:

@@ -128,9 +128,9 @@ TEST(FaultModelTest, BadFaultsAreRefusedByField) {
 
 TEST(DigipostEventFeedTest, LateDuplicateAndOutOfOrder) {
   DigipostEventFeed feed;
-  feed.Schedule("d1", "OPENED", 1000);
-  feed.Schedule("d2", "POSTMARKED", 1001);
-  EXPECT_THAT(feed.Page(500, 0, 10, {}), ::testing::Not(HasSubstr("<event>")));
+  feed.Schedule("d1", "OPENED", 1000, 10);
+  feed.Schedule("d2", "POSTMARKED", 1001, 10);
+  EXPECT_THAT(feed.Page(500, 0, 10, {}), ::testing::Not(HasSubstr("<event ")));
   EventFaults f;
   f.late_ms = 1000;
   EXPECT_THAT(feed.Page(1999, 0, 10, f), ::testing::Not(HasSubstr("d1")));
@@ -138,16 +138,36 @@ TEST(DigipostEventFeedTest, LateDuplicateAndOutOfOrder) {
   f.out_of_order = true;
   std::string page = feed.Page(2001, 0, 10, f);
   // d2 first (reversed), each twice.
-  size_t d2 = page.find("<document-uuid>d2<");
-  size_t d1 = page.find("<document-uuid>d1<");
+  size_t d2 = page.find("uuid=\"d2\"");
+  size_t d1 = page.find("uuid=\"d1\"");
   ASSERT_NE(d2, std::string::npos);
   ASSERT_NE(d1, std::string::npos);
   EXPECT_LT(d2, d1);
-  EXPECT_NE(page.find("<document-uuid>d2<", d2 + 1), std::string::npos);
+  EXPECT_NE(page.find("uuid=\"d2\"", d2 + 1), std::string::npos);
   EXPECT_EQ(feed.served(), 4);
   // Offsets page through the feed.
   EXPECT_THAT(feed.Page(3000, 3, 10, {}), HasSubstr("d1"));
-  EXPECT_THAT(feed.Page(3000, 4, 10, {}), ::testing::Not(HasSubstr("<event>")));
+  EXPECT_THAT(feed.Page(3000, 4, 10, {}), ::testing::Not(HasSubstr("<event ")));
+}
+
+TEST(DigipostEventFeedTest, EventsAreAttributesOfTheDocument) {
+  DigipostEventFeed feed;
+  feed.Schedule("0b2c7d9e-1111-4222-9333-444455556666", "OPENED", 1'500, 1'000);
+  EXPECT_THAT(feed.Page(2'000, 0, 10, {}),
+              HasSubstr("<event uuid=\"0b2c7d9e-1111-4222-9333-444455556666\" "
+                        "type=\"OPENED\" created=\"1970-01-01T00:00:01.500Z\" "
+                        "document-created=\"1970-01-01T00:00:01.000Z\"/>"));
+}
+
+TEST(ParseFeedTimeTest, TakesTheJavaClientsFormatOnly) {
+  EXPECT_EQ(ParseFeedTime("2027-01-15T09:00:00.250+01:00"),
+            std::optional<int64_t>(1'800'000'000'250));
+  EXPECT_EQ(ParseFeedTime("2027-01-15T08:00:00.000-00:00"),
+            std::optional<int64_t>(1'800'000'000'000));
+  EXPECT_EQ(ParseFeedTime("2027-01-15T08:00:00Z"), std::nullopt);
+  EXPECT_EQ(ParseFeedTime("2027-01-15T08:00:00.000Z"), std::nullopt);
+  EXPECT_EQ(ParseFeedTime("2027-01-15 08:00:00.000+00:00"), std::nullopt);
+  EXPECT_EQ(ParseFeedTime("2027-13-15T08:00:00.000+00:00"), std::nullopt);
 }
 
 }  // namespace

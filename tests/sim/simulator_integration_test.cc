@@ -123,7 +123,8 @@ class SimulatorTest : public ::testing::Test {
         {"Date", date},
         {"X-Digipost-UserId", sender},
         {"X-Content-SHA256", Base64Sha256(body)},
-        {"X-Digipost-Signature", SignWith("certs-dev/sender.key", canonical)}};
+        {"X-Digipost-Signature", SignWith("certs-dev/sender.key", canonical)},
+        {"Accept", "application/vnd.digipost-v8+xml"}};
     return client_->Post("/messages", headers, body,
                          "multipart/vnd.digipost-v8+xml; boundary=B");
   }
