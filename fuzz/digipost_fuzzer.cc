@@ -1,12 +1,16 @@
-// The Digipost adapter's parsing of what the provider answers: the document
-// events feed (XML) and, for a send, the error body (XML). The input is a
-// script of responses (scripted_http.h): the first answers the events feed,
-// the next ones the send and anything after.
+// The Digipost adapter's parsing of what the provider answers. The input is
+// a script of responses (scripted_http.h). Every body goes straight to the
+// XML parsers (the entry point and the document event feed), since the
+// channel reads them only from responses that carry Digipost's signature,
+// which fuzzed responses do not; then the script answers the channel (the
+// entry point first), which exercises the signature checks and the error
+// paths.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
 #include "adapters/digipost/digipost_channel.h"
+#include "adapters/digipost/digipost_protocol.h"
 #include "common/clock.h"
 #include "fuzz/scripted_http.h"
 
@@ -16,6 +20,15 @@ namespace {
 int Run(const uint8_t* data, size_t size) {
   static FakeClock* const clock = new FakeClock(1'800'000'000'000);
   std::vector<adapters::HttpResponse> script = ParseScript(data, size);
+  for (const adapters::HttpResponse& r : script) {
+    (void)adapters::ParseDigipostEntryPoint(r.body);
+    auto events = adapters::ParseDigipostDocumentEvents(r.body);
+    if (events.ok()) {
+      for (const auto& e : *events) {
+        if (e.uuid.empty() || e.type.empty()) __builtin_trap();
+      }
+    }
+  }
   // A send only when the script answers more than the feed.
   const bool send = script.size() > 1;
   auto http = ScriptedClient(std::move(script));

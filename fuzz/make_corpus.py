@@ -224,9 +224,23 @@ observability:
 # --- Digipost -----------------------------------------------------------------
 
 def digipost_event(uuid, kind, document):
-    return ("<event><uuid>%s</uuid><type>%s</type>"
-            "<created>2026-11-23T12:00:00.500Z</created>"
-            "<document-uuid>%s</document-uuid></event>" % (uuid, kind, document))
+    """A feed event in the published shape (api_v8.xsd `event`): attributes,
+    `uuid` naming the document; `uuid` here only tells the seeds apart."""
+    del uuid
+    return ('<event uuid="%s" type="%s" created="2026-11-23T12:00:00.500+01:00"'
+            ' document-created="2026-11-23T11:59:00.000+01:00"/>'
+            % (document, kind))
+
+
+def digipost_entry_point():
+    return ('<?xml version="1.0"?><entrypoint '
+            'xmlns="http://api.digipost.no/schema/v8"><certificate>-----BEGIN '
+            'CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----</certificate>'
+            '<link rel="https://api.digipost.no/relations/create_message" '
+            'uri="https://digipost.fuzz/messages" media-type='
+            '"application/vnd.digipost-v8+xml"/><link rel="https://api.'
+            'digipost.no/relations/document_events" uri="https://digipost.fuzz'
+            '/document-events"/></entrypoint>')
 
 
 def digipost_feed(events):
@@ -265,6 +279,8 @@ def digipost():
         (400, digipost_error("INVALID_PERSONAL_IDENTIFICATION_NUMBER",
                              "30925910089 is not valid", "CLIENT_DATA"))))
     write("digipost", "events-only", feed)
+    write("digipost", "entry-point-then-feed",
+          script(digipost_entry_point(), feed))
 
 
 # --- DPI ---------------------------------------------------------------------
