@@ -1,6 +1,6 @@
 // The simulated Altinn 3 Correspondence service, Altinn Events, Altinn's
 // register and the Enhetsregisteret-shaped business registry, strict as the
-// real services (docs/protocols/altinn.md names the source of each rule).
+// real services (docs/protocols.md names the source of each rule).
 //
 //   GET  /authentication/api/v1/exchange/maskinporten
 //        Bearer <Maskinporten token> -> 200 text/plain Altinn token (same

@@ -40,7 +40,7 @@ absl::StatusOr<SimOrganisation> ParseOne(const YAML::Node& node, size_t index) {
   o.deleted_date = YamlScalar(node, "deleted");
   if (node["inbox"]) {
     // The old field said "has an inbox" outright; Altinn publishes no such
-    // fact (docs/protocols/altinn.md).
+    // fact (docs/protocols.md).
     return absl::InvalidArgumentError(
         absl::StrCat(where, ".inbox: replaced by altinn_party"));
   }

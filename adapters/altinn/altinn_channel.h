@@ -1,5 +1,5 @@
 // Letters to organisations' inboxes through Altinn 3 Correspondence
-// (Altinn/altinn-correspondence; docs/protocols/altinn.md names the source
+// (Altinn/altinn-correspondence; docs/protocols.md names the source
 // of every rule). Channel name "altinn".
 //
 // Send: POST {base_url}/correspondence/api/v1/correspondence/upload,

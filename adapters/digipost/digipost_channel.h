@@ -1,5 +1,5 @@
 // The digital mailbox channel, Digipost's API v8 (PROTOCOLS.md, "Digital
-// mailbox, Digipost style"; docs/protocols/digipost.md). Every endpoint is
+// mailbox, Digipost style"; docs/protocols.md). Every endpoint is
 // taken from the entry point:
 //
 //   GET {base_url}/   Accept: application/vnd.digipost-v8+xml

@@ -2,7 +2,7 @@
 // rule by which Digipost signs its responses. The shapes follow the
 // published schema, digipost/digipost-api-client-java
 // src/main/resources/xsd/api_v8.xsd (namespace
-// http://api.digipost.no/schema/v8); docs/protocols/digipost.md says which
+// http://api.digipost.no/schema/v8); docs/protocols.md says which
 // part of the API each comes from. Pure functions and one immutable class:
 // thread-safe.
 #ifndef UTPOST_ADAPTERS_DIGIPOST_DIGIPOST_PROTOCOL_H_

@@ -41,7 +41,7 @@ constexpr char kSha256Uri[] = "http://www.w3.org/2001/04/xmlenc#sha256";
 // normative table of felleslosninger/docs
 // resources/begrep/sikkerDigitalPost/nyinf/oversikt/identifiers.md (the
 // complete examples write "xsd::innbyggerpost##" instead of
-// "xsd:digital::<type>##"; see docs/protocols/dpi-send.md).
+// "xsd:digital::<type>##"; see docs/protocols.md).
 constexpr char kDigitalStandard[] =
     "urn:fdc:digdir.no:2020:innbyggerpost:xsd:digital::digital##"
     "urn:fdc:digdir.no:2020:innbyggerpost:schema:digital::1.0";

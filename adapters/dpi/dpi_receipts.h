@@ -1,7 +1,7 @@
 // DPI receipts in the published shape (felleslosninger/docs:
 // resources/begrep/sikkerDigitalPost/nyinf/api/openapi_spec.yaml for the
 // queue, schemas/dpi/innbyggerpost_dpi_<type>_1_0.schema.json for the
-// receipts; docs/protocols/dpi-receipts.md says which rule comes from where).
+// receipts; docs/protocols.md says which rule comes from where).
 //
 // The queue: GET /messages/in?kanal=&avsenderidentifikator=&page_size= ->
 // 200 [{"forretningsmelding": <JWS>, "downloadurl"?}] or 204 (none unread);

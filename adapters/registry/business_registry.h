@@ -1,5 +1,5 @@
 // Organisations from an Enhetsregisteret-shaped business registry, with
-// whether each can receive Altinn correspondence (docs/protocols/altinn.md,
+// whether each can receive Altinn correspondence (docs/protocols.md,
 // "Has an inbox").
 #ifndef UTPOST_ADAPTERS_REGISTRY_BUSINESS_REGISTRY_H_
 #define UTPOST_ADAPTERS_REGISTRY_BUSINESS_REGISTRY_H_

@@ -293,7 +293,7 @@ TEST_F(ChannelsSimTest, RegistryRefusesATokenWithoutItsScopes) {
 // ---- The business registry ----
 
 // Every active unit can receive correspondence; Altinn's register is asked
-// only with a platform access token (docs/protocols/altinn.md).
+// only with a platform access token (docs/protocols.md).
 TEST_F(ChannelsSimTest, BusinessRegistryKnowsUnitsAndDeletions) {
   BusinessRegistryOptions options;
   options.base_url = BaseUrl();
