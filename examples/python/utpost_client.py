@@ -240,6 +240,8 @@ def watch(stub, letter_id, args):
     letter = stub.GetLetter(
         letter_pb2.GetLetterRequest(name="letters/" + letter_id), timeout=30)
     if letter.state in SETTLED:
+        print(f"settled before the watch began: "
+              f"{Letter.State.Name(letter.state)}", flush=True)
         return letter.state
     deadline = time.time() + args.timeout
     while time.time() < deadline:

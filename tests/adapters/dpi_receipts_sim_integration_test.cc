@@ -68,6 +68,8 @@ class DpiReceiptQueueTest : public ::utpost::testing::SimulatorSuite {
     options.base_url = BaseUrl();
     options.signing_key_file = "certs-dev/sender.key";
     options.certificate_file = "certs-dev/sender.pem";
+    // The package signature carries the chain up to the root.
+    options.certificate_root_file = "certs-dev/ca.pem";
     options.provider_certificate_file = "certs-dev/dpi-provider.pem";
     options.provider_ca_file = "certs-dev/ca.pem";
     options.kanal = kanal;

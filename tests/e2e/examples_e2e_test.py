@@ -102,7 +102,10 @@ class ExamplesTest(unittest.TestCase):
         cursor = os.path.join(self.work, "python.cursor")
         r = self.python_client(*self.common_args("PY-1", cursor_file=cursor))
         letter_id = self.check_delivered(r)
-        self.assertGreater(int(read(cursor)), 0)
+        # The client watched and kept its cursor, unless the letter had
+        # settled before its first look (a slow start, as a JVM's).
+        if "settled before the watch began" not in r.stdout:
+            self.assertGreater(int(read(cursor)), 0)
         # The same reference again: the same letter, not a second one, and
         # its receipts verify again (its events lie before the cursor).
         again = self.python_client(*self.common_args("PY-1",
@@ -198,7 +201,10 @@ class ExamplesTest(unittest.TestCase):
         cursor = os.path.join(self.work, "java.cursor")
         r = self.java_client(*self.common_args("JAVA-1", cursor_file=cursor))
         letter_id = self.check_delivered(r)
-        self.assertGreater(int(read(cursor)), 0)
+        # The client watched and kept its cursor, unless the letter had
+        # settled before its first look (a slow start, as a JVM's).
+        if "settled before the watch began" not in r.stdout:
+            self.assertGreater(int(read(cursor)), 0)
         again = self.java_client(*self.common_args("JAVA-1",
                                                    cursor_file=cursor))
         self.assertEqual(again.returncode, 0, again.stdout + again.stderr)

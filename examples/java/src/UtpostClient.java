@@ -178,6 +178,7 @@ public final class UtpostClient {
     Letter now = stub.withDeadlineAfter(30, TimeUnit.SECONDS)
                      .getLetter(GetLetterRequest.newBuilder().setName("letters/" + letterId).build());
     if (SETTLED.contains(now.getState())) {
+      System.out.println("settled before the watch began: " + now.getState());
       return now.getState();
     }
     long deadline =
