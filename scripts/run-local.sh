@@ -124,6 +124,8 @@ providers:
     url: https://127.0.0.1:$sim_port
     signing_key_file: $root/certs-dev/sender.key
     certificate_file: $root/certs-dev/sender.pem
+    # The package signature carries the chain up to the root.
+    certificate_root_file: $root/certs-dev/ca.pem
     provider_certificate_file: $root/certs-dev/dpi-provider.pem
     provider_ca_file: $root/certs-dev/ca.pem
 retry:
