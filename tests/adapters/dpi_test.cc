@@ -232,11 +232,11 @@ TEST_F(AsicETest, SignatureCoversEveryFileAndVerifiesWithOpenssl) {
                                      "</ds:DigestValue>")));
   EXPECT_THAT(props, HasSubstr("<xades:SigningTime>2026-11-23T09:20:00Z"));
   // CertDigest: SHA-1 of the signing certificate (dokumentpakke_sikkerhet.md
-  // krav 5.1), as `openssl x509 -fingerprint -sha1` gives it.
+  // krav 5.1), computed by openssl over the certificate's DER.
   std::string fingerprint = TempPath("sender.sha1");
   ASSERT_EQ(RunCommand(absl::StrCat(
-                "openssl x509 -in certs-dev/sender.pem -noout -fingerprint "
-                "-sha1 | sed 's/.*=//; s/://g' | xxd -r -p | base64 > ",
+                "openssl x509 -in certs-dev/sender.pem -outform DER | "
+                "openssl dgst -sha1 -binary | openssl base64 -A > ",
                 fingerprint)),
             0);
   std::string sha1 = ReadFile(fingerprint);
