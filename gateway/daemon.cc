@@ -42,7 +42,7 @@
 #include "gateway/observability/metrics_http.h"
 #include "gateway/observability/receipt_metrics.h"
 #include "gateway/receipts/jws_receipt_signer.h"
-#include "gateway/store/sqlite_store.h"
+#include "gateway/store/make_store.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "queue/amqp_broker.h"
@@ -321,13 +321,9 @@ absl::Status RunDaemon(const config::v1::Config& config,
         absl::StrCat("receipts: ", signer.status().message()));
   }
 
-  store::SqliteStoreOptions store_options;
-  store_options.path = config.store().sqlite_path();
-  store_options.signer = signer->get();
-  auto store = store::OpenSqliteStore(store_options);
+  auto store = store::MakeStore(config.store(), signer->get());
   if (!store.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("store.sqlite_path: ", store.status().message()));
+    return absl::InvalidArgumentError(store.status().message());
   }
 
   const auto& obs = config.observability();

@@ -100,8 +100,19 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   server->set_client_ca_file(Resolve(base_dir, server->client_ca_file()));
 
   auto* store = c.mutable_store();
+  if (store->engine().empty()) store->set_engine("sqlite");
+  if (store->engine() != "sqlite" && store->engine() != "postgres")
+    return Invalid("store.engine", "must be sqlite or postgres");
   if (store->sqlite_path().empty()) store->set_sqlite_path("utpost.db");
   store->set_sqlite_path(Resolve(base_dir, store->sqlite_path()));
+  auto* postgres = store->mutable_postgres();
+  if (store->engine() == "postgres" && postgres->conninfo().empty())
+    return Invalid("store.postgres.conninfo", "required for engine postgres");
+  if (postgres->pool_size() == 0) postgres->set_pool_size(8);
+  if (postgres->pool_size() < 1 || postgres->pool_size() > 256)
+    return Invalid("store.postgres.pool_size", "must be 1..256");
+  if (!postgres->password_file().empty())
+    postgres->set_password_file(Resolve(base_dir, postgres->password_file()));
 
   auto* broker = c.mutable_broker();
   if (broker->host().empty()) broker->set_host("127.0.0.1");
