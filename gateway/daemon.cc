@@ -24,6 +24,7 @@
 #include "adapters/http/maskinporten_token_source.h"
 #include "adapters/instrumented_channel.h"
 #include "common/clock.h"
+#include "common/periodic.h"
 #include "common/status_macros.h"
 #include "gateway/api/letter_service.h"
 #include "gateway/api/ops_service.h"
@@ -211,32 +212,6 @@ std::vector<receipts::JwsSignerOptions> SignerKeysOf(
   return keys;
 }
 
-// Runs `fn` every `period` on its own thread until destroyed.
-class PeriodicTask {
- public:
-  PeriodicTask(absl::Duration period, std::function<void()> fn)
-      : thread_([this, period, fn = std::move(fn)] {
-          absl::MutexLock lock(&mu_);
-          while (!mu_.AwaitWithTimeout(absl::Condition(&stop_), period)) {
-            mu_.Unlock();
-            fn();
-            mu_.Lock();
-          }
-        }) {}
-  ~PeriodicTask() {
-    {
-      absl::MutexLock lock(&mu_);
-      stop_ = true;
-    }
-    thread_.join();
-  }
-
- private:
-  absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
-};
-
 // Sets the expiry gauge of each configured certificate file. A file that
 // cannot be read was reported by whoever uses it; it gets no series.
 void SetCertificateExpiry(const config::v1::Config& c,
@@ -377,9 +352,10 @@ absl::Status RunDaemon(const config::v1::Config& config,
   // grew. Any process may issue one; the store returns the newest head when
   // another process got there first.
   store::Store* store_ptr = store->get();
+  const absl::Duration tree_head_interval =
+      absl::Seconds(config.receipt_log().tree_head_interval_seconds());
   auto tree_heads = std::make_unique<PeriodicTask>(
-      absl::Seconds(config.receipt_log().tree_head_interval_seconds()),
-      [store_ptr] {
+      PeriodicTaskOptions{tree_head_interval, tree_head_interval}, [store_ptr] {
         auto head = store_ptr->IssueTreeHead();
         if (!head.ok()) {
           spdlog::warn("receipt log: no tree head: {}",
@@ -391,8 +367,10 @@ absl::Status RunDaemon(const config::v1::Config& config,
   if (worker_role && config.retention().documents_days() > 0) {
     const int64_t keep_ms =
         int64_t{config.retention().documents_days()} * 24 * 3600 * 1000;
+    const absl::Duration sweep_interval =
+        absl::Seconds(config.retention().sweep_interval_seconds());
     retention = std::make_unique<PeriodicTask>(
-        absl::Seconds(config.retention().sweep_interval_seconds()),
+        PeriodicTaskOptions{sweep_interval, sweep_interval},
         [store_ptr, keep_ms] {
           while (true) {
             auto n = store_ptr->PurgeDocuments(
