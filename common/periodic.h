@@ -25,8 +25,9 @@ struct PeriodicTaskOptions {
 // Runs `fn` on its own thread, first after `initial_delay`, then
 // `interval` after each run ends, until stopped. Runs never overlap.
 //
-// Thread-safe. Wake and Stop may be called from any thread but not from
-// within `fn` (Stop would wait for itself); Wake never waits for a run.
+// Thread-safe. Wake may be called from any thread, `fn` included, and
+// never waits for a run. Stop may be called from any thread but `fn`'s own
+// (it would wait for itself).
 class PeriodicTask {
  public:
   PeriodicTask(PeriodicTaskOptions options, std::function<void()> fn);
