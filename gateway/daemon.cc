@@ -347,8 +347,9 @@ absl::Status RunDaemon(const config::v1::Config& config,
   }
 
   // Built before the services so that a bad provider setting stops start-up.
+  // The api role's preflight asks the same registries as the worker.
   OutsideWorld outside;
-  if (worker_role) {
+  if (worker_role || api_role) {
     auto built = BuildOutsideWorld(config, store->get());
     if (!built.ok()) return built.status();
     outside = std::move(*built);
@@ -359,6 +360,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
   std::unique_ptr<api::LetterServiceImpl> letters;
   // Opens tenants' documents in utpost-inspect workers; outlives letters.
   std::unique_ptr<inspect::SandboxedInspector> inspector;
+  // PreflightLetters; uses the inspector and the registries.
+  std::unique_ptr<api::PreflightService> preflight;
   std::atomic<api::LetterServiceImpl*> watchers{nullptr};
   std::function<void()> notify_watchers = [&watchers] {
     if (auto* l = watchers.load()) l->NotifyChange();
@@ -426,6 +429,31 @@ absl::Status RunDaemon(const config::v1::Config& config,
     o.signer = signer->get();
     for (const auto& t : config.tenants()) {
       o.tenant_names[t.organisation_number()] = t.name();
+    }
+    {
+      api::PreflightOptions p;
+      p.limits = o.limits;
+      const auto& flow = config.dispatch();
+      p.routing.digipost_providers.assign(flow.digipost_providers().begin(),
+                                          flow.digipost_providers().end());
+      p.routing.dpi_providers.assign(flow.dpi_providers().begin(),
+                                     flow.dpi_providers().end());
+      for (const auto& [name, c] : outside.channels) {
+        p.configured_channels.insert(name);
+      }
+      store::Store* const paused_from = store->get();
+      p.paused_channels =
+          [paused_from]() -> absl::StatusOr<std::set<std::string>> {
+        ASSIGN_OR_RETURN(auto paused, paused_from->PausedChannels());
+        std::set<std::string> names;
+        for (const auto& c : paused) names.insert(c.channel);
+        return names;
+      };
+      p.prices = api::UnitPricesOf(config);
+      p.inspector = inspector.get();
+      preflight = std::make_unique<api::PreflightService>(
+          outside.registry.get(), outside.organisations.get(), std::move(p));
+      o.preflight = preflight.get();
     }
     letters = std::make_unique<api::LetterServiceImpl>(store->get(), o);
     watchers = letters.get();
@@ -645,6 +673,8 @@ absl::Status RunDaemon(const config::v1::Config& config,
   ops.reset();
   receipt_log.reset();
   letters.reset();
+  // The server has answered its calls; their threads end now.
+  preflight.reset();
   // Letters still being inspected finish within their deadline.
   if (inspector) inspector->Stop();
   inspector.reset();
