@@ -10,6 +10,8 @@ import os
 import subprocess
 import unittest
 
+import grpc
+
 from harness import (BERGEN, BUILD, CERTS, ROOT, Stack, letter_pb2,
                      load_persons, make_pdf, ops_pb2, write)
 
@@ -167,6 +169,29 @@ class PreflightTest(unittest.TestCase):
         r = self.ctl("submit", "--batch", d, "--preflight")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("2 letters: 2 would go, 0 would fail", r.stdout)
+
+    def test_call_rules(self):
+        stub = self.stack.letters()
+        too_many = letter_pb2.PreflightLettersRequest(
+            letters=[letter_pb2.SubmitLetterRequest()] * 1001)
+        with self.assertRaises(grpc.RpcError) as e:
+            stub.PreflightLetters(too_many, timeout=60)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("at most 1000", e.exception.details())
+        # Operators do not preflight tenants' letters.
+        operator = self.stack.letters(tenant=None,
+                                      cert=f"{CERTS}/operator.pem",
+                                      key=f"{CERTS}/operator.key")
+        one = letter_pb2.PreflightLettersRequest(
+            letters=[letter_pb2.SubmitLetterRequest()])
+        with self.assertRaises(grpc.RpcError) as e:
+            operator.PreflightLetters(one, timeout=60)
+        self.assertEqual(e.exception.code(),
+                         grpc.StatusCode.PERMISSION_DENIED)
+        # An empty letter is an outcome, not an error of the call.
+        r = stub.PreflightLetters(one, timeout=60)
+        self.assertEqual(r.outcomes[0].failure, letter_pb2.INVALID_LETTER)
+        self.assertEqual(r.totals.would_fail, 1)
 
     def test_preflight_needs_batch(self):
         r = self.ctl("submit", "--preflight")
