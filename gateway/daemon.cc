@@ -451,6 +451,7 @@ absl::Status RunDaemon(const config::v1::Config& config,
       };
       p.prices = api::UnitPricesOf(config);
       p.inspector = inspector.get();
+      p.parallel_inspections = config.documents().inspector_workers();
       preflight = std::make_unique<api::PreflightService>(
           outside.registry.get(), outside.organisations.get(), std::move(p));
       o.preflight = preflight.get();

@@ -193,6 +193,26 @@ class PreflightTest(unittest.TestCase):
         self.assertEqual(r.outcomes[0].failure, letter_pb2.INVALID_LETTER)
         self.assertEqual(r.totals.would_fail, 1)
 
+    def test_paused_channel_is_shown(self):
+        d = os.path.join(self.stack.work, "paused")
+        os.makedirs(d)
+        self.letter(d, "a", self.person("reserved"))
+        ops = self.stack.ops()
+        ops.PauseChannel(ops_pb2.PauseChannelRequest(channel="print"))
+        try:
+            r = self.ctl("submit", "--batch", d, "--preflight", "--json")
+            human = self.ctl("submit", "--batch", d, "--preflight")
+        finally:
+            ops.ResumeChannel(ops_pb2.ResumeChannelRequest(channel="print"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = json.loads(r.stdout)
+        channels = {c["channel"]: c for c in j["channels"]}
+        self.assertIs(channels["print"]["paused"], True)
+        self.assertIs(channels["digital"]["paused"], False)
+        self.assertIs(j["outcomes"][0]["channel_paused"], True)
+        self.assertEqual(j["would_send"], 1)
+        self.assertRegex(human.stdout, r"print\s+1\s+1\s+1\s+24\.40  paused")
+
     def test_preflight_needs_batch(self):
         r = self.ctl("submit", "--preflight")
         self.assertEqual(r.returncode, 2)
