@@ -170,6 +170,39 @@ class PreflightTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("2 letters: 2 would go, 0 would fail", r.stdout)
 
+    def test_large_batch_is_split_into_calls_and_summed(self):
+        # 1001 letters: more than one call takes.
+        d = os.path.join(self.stack.work, "large")
+        os.makedirs(d)
+        write(os.path.join(d, "doc.pdf"), make_pdf("skatt", pages=2))
+        lines = []
+        for i in range(1001):
+            kind = "mailbox" if i % 2 == 0 else "reserved"
+            lines.append(json.dumps({
+                "client_reference": f"large-{i}",
+                "title": "Eiendomsskatt 2027",
+                "recipient": {
+                    "person": self.persons[kind][0],
+                    "postal_address": {"name": "Kari Testesen",
+                                       "address_lines": ["Storgata 1"],
+                                       "postal_code": "5003",
+                                       "city": "Bergen"}},
+                "files": ["doc.pdf"]}))
+        batch = os.path.join(d, "run.jsonl")
+        write(batch, "\n".join(lines) + "\n")
+        r = self.ctl("submit", "--batch", batch, "--preflight", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = json.loads(r.stdout)
+        self.assertEqual(j["letters"], 1001)
+        self.assertEqual(len(j["outcomes"]), 1001)
+        channels = {c["channel"]: c for c in j["channels"]}
+        self.assertEqual(channels["digital"]["letters"], 501)
+        self.assertEqual(channels["print"]["letters"], 500)
+        self.assertEqual(j["print_sheets"], 1000)
+        self.assertEqual(j["cost"], 501 * 50 + 500 * (300 + 2 * 40 + 2100))
+        self.assertEqual(j["outcomes"][1000]["client_reference"], "large-1000")
+        self.assertEqual(j["outcomes"][1000]["channel"], "digital")
+
     def test_call_rules(self):
         stub = self.stack.letters()
         too_many = letter_pb2.PreflightLettersRequest(
