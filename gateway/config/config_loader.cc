@@ -429,6 +429,35 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
     return Invalid("observability.health_max_connection_idle_seconds",
                    "must be 1..86400");
   }
+
+  // Statistics and cost (#14). The bound keeps a run's sum far from
+  // overflow (1000 letters x 1000 sheets x the largest price).
+  if (c.has_pricing()) {
+    auto* pricing = c.mutable_pricing();
+    if (pricing->currency().empty()) pricing->set_currency("NOK");
+    const std::string& currency = pricing->currency();
+    if (currency.size() != 3 ||
+        !std::all_of(currency.begin(), currency.end(),
+                     [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
+      return Invalid("pricing.currency",
+                     "must be an ISO 4217 code (three capital letters)");
+    }
+    constexpr int64_t kMaxPrice = int64_t{1} << 40;
+    for (const auto& [setting, price] :
+         {std::pair<const char*, int64_t>{"pricing.digital_per_letter",
+                                          pricing->digital_per_letter()},
+          {"pricing.dpi_per_letter", pricing->dpi_per_letter()},
+          {"pricing.altinn_per_letter", pricing->altinn_per_letter()},
+          {"pricing.print_per_letter", pricing->print_per_letter()},
+          {"pricing.print_per_sheet", pricing->print_per_sheet()},
+          {"pricing.postage_b", pricing->postage_b()},
+          {"pricing.postage_a", pricing->postage_a()}}) {
+      if (price < 0) return Invalid(setting, "must be >= 0");
+      if (price > kMaxPrice) {
+        return Invalid(setting, "must be at most 2^40 (minor units)");
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

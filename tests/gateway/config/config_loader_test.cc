@@ -212,5 +212,36 @@ TEST(ConfigLoaderTest, MissingFileIsNotFound) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nonexistent")));
 }
 
+TEST(ConfigLoaderTest, PricingIsOptionalAndDefaultsToNok) {
+  auto c = ParseConfig(kMinimal, "/etc/utpost");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_FALSE(c->has_pricing());
+  c = ParseConfig(std::string(kMinimal) +
+                      "pricing: {print_per_sheet: 40, postage_b: 2100}\n",
+                  "/etc/utpost");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->pricing().currency(), "NOK");
+  EXPECT_EQ(c->pricing().print_per_sheet(), 40);
+  EXPECT_EQ(c->pricing().postage_b(), 2100);
+  EXPECT_EQ(c->pricing().digital_per_letter(), 0);
+}
+
+TEST(ConfigLoaderTest, PricesMustNotBeNegative) {
+  for (const char* field :
+       {"digital_per_letter", "dpi_per_letter", "altinn_per_letter",
+        "print_per_letter", "print_per_sheet", "postage_b", "postage_a"}) {
+    auto c =
+        ParseConfig(std::string(kMinimal) + "pricing: {" + field + ": -1}\n",
+                    "/etc/utpost");
+    EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
+                            HasSubstr(std::string("pricing.") + field)))
+        << field;
+  }
+  auto c = ParseConfig(std::string(kMinimal) + "pricing: {currency: nok}\n",
+                       "/etc/utpost");
+  EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("pricing.currency")));
+}
+
 }  // namespace
 }  // namespace utpost::config
