@@ -404,19 +404,19 @@ TEST_F(AmqpClusterTest, ConsumerFailsOverToAnotherNode) {
               IsOk());
   const std::string queue = topology.StageQueue("route");
   constexpr int kBefore = 1000;
-  constexpr int kAfter = 1000;
+  constexpr int kAfter = 500;
   ASSERT_THAT(NewAmqpPublisher(Options("cc-publisher"))
                   ->PublishAll(Messages(topology.WorkExchange(), "route", "cc-",
                                         0, kBefore)),
               IsOk());
 
   // Slow enough that the stop falls in the middle of the backlog.
-  ConsumerThread consumer(Options("cc-consumer"), {queue}, milliseconds(10));
+  ConsumerThread consumer(Options("cc-consumer"), {queue}, milliseconds(5));
   const int victim = NodeOfConnection("cc-consumer", 0);
   ASSERT_GE(victim, 0);
   ASSERT_TRUE(consumer.WaitForDistinct(100, seconds(30)));
   ASSERT_THAT(cluster_->StopNode(victim), IsOk());
-  // The stop closes the consumer's connection at once; 10 ms a message
+  // The stop closes the consumer's connection at once; 5 ms a message
   // keeps most of the backlog for after it.
   const size_t after_stop = consumer.bodies().size();
   EXPECT_LT(after_stop, static_cast<size_t>(kBefore))
