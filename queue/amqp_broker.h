@@ -61,9 +61,10 @@ struct BrokerOptions {
   std::chrono::milliseconds confirm_timeout{30000};
   // Publisher: after its connection breaks (or the broker refuses or does
   // not confirm a message), PublishAll connects again, to the next node that
-  // answers, and publishes once more every message not yet confirmed; for
-  // this long after the first such failure. It gives up at once when no
-  // node accepts a connection.
+  // answers, and publishes once more every message not yet confirmed
+  // (waiting reconnect_backoff_min, doubling up to the maximum, between
+  // tries); for this long after the first such failure, 0 for never. It
+  // gives up at once when no node accepts a connection.
   std::chrono::milliseconds failover_timeout{30000};
 };
 

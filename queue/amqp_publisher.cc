@@ -4,11 +4,13 @@
 #include <amqp.h>
 #include <amqp_framing.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -134,6 +136,7 @@ class AmqpPublisher final : public Publisher {
     if (messages.empty()) return absl::OkStatus();
     Confirmations confirmations(messages.size());
     std::optional<Clock::time_point> give_up;
+    std::chrono::milliseconds backoff = options_.reconnect_backoff_min;
     int attempt = 0;
     for (;;) {
       ++attempt;
@@ -161,6 +164,11 @@ class AmqpPublisher final : public Publisher {
           "unconfirmed, publishing them again",
           std::string(status.message()),
           confirmations.size() - confirmations.done(), messages.size());
+      // The first retry goes at once-ish; one that keeps failing (a queue
+      // that refuses) is not a busy loop.
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(backoff, *give_up - now));
+      backoff = std::min(backoff * 2, options_.reconnect_backoff_max);
     }
   }
 
