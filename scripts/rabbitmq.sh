@@ -62,6 +62,12 @@ case "$cmd" in
         *) echo "rabbitmq.sh: unknown option $1" >&2; exit 2 ;;
       esac
     done
+    # A member restarted without options keeps the peers it was made with.
+    if [ ${#peers[@]} -gt 0 ]; then
+      printf '%s\n' "${peers[@]}" >"$dir/peers"
+    elif [ -f "$dir/peers" ]; then
+      mapfile -t peers <"$dir/peers"
+    fi
     echo "$port" >"$dir/port"
     env_for "$port"
     mkdir -p "$HOME" "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
@@ -71,22 +77,20 @@ case "$cmd" in
       chmod 400 "$HOME/.erlang.cookie"
     fi
     : >"$RABBITMQ_CONF_ENV_FILE"
-    if [ ${#peers[@]} -gt 0 ] || [ ! -f "$RABBITMQ_CONFIG_FILE" ]; then
-      {
-        echo "listeners.tcp.default = 127.0.0.1:$port"
-        echo "loopback_users = none"
-        echo "log.console = false"
-        echo "log.file.level = warning"
-        if [ ${#peers[@]} -gt 0 ]; then
-          echo "cluster_formation.peer_discovery_backend = classic_config"
-          i=1
-          for peer in "${peers[@]}"; do
-            echo "cluster_formation.classic_config.nodes.$i = utpost-$peer@localhost"
-            i=$((i + 1))
-          done
-        fi
-      } >"$RABBITMQ_CONFIG_FILE"
-    fi
+    {
+      echo "listeners.tcp.default = 127.0.0.1:$port"
+      echo "loopback_users = none"
+      echo "log.console = false"
+      echo "log.file.level = warning"
+      if [ ${#peers[@]} -gt 0 ]; then
+        echo "cluster_formation.peer_discovery_backend = classic_config"
+        i=1
+        for peer in "${peers[@]}"; do
+          echo "cluster_formation.classic_config.nodes.$i = utpost-$peer@localhost"
+          i=$((i + 1))
+        done
+      fi
+    } >"$RABBITMQ_CONFIG_FILE"
     echo "[]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"
     rm -f "$RABBITMQ_PID_FILE"
     nohup /usr/lib/rabbitmq/bin/rabbitmq-server >"$dir/server.out" 2>&1 &
