@@ -6,6 +6,7 @@
 #   scripts/rabbitmq-cluster.sh start DIR BASE_PORT [N]  # default N = 3
 #   scripts/rabbitmq-cluster.sh stop DIR                 # every node, and epmd
 #   scripts/rabbitmq-cluster.sh stop-node DIR I          # I in 1..N
+#   scripts/rabbitmq-cluster.sh kill-node DIR I          # SIGKILL, no goodbye
 #   scripts/rabbitmq-cluster.sh start-node DIR I         # rejoins the cluster
 #   scripts/rabbitmq-cluster.sh ports DIR                # AMQP ports, one a line
 #   scripts/rabbitmq-cluster.sh ctl DIR I ARGS...        # rabbitmqctl on node I
@@ -19,7 +20,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 node_sh="$here/rabbitmq.sh"
-cmd=${1:?usage: rabbitmq-cluster.sh start|stop|stop-node|start-node|ports|ctl DIR ...}
+cmd=${1:?usage: rabbitmq-cluster.sh start|stop|stop-node|kill-node|start-node|ports|ctl DIR ...}
 dir=${2:?DIR}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -106,6 +107,23 @@ case "$cmd" in
     check_index "$i"
     "$node_sh" stop "$(node_dir "$i")"
     ;;
+  kill-node)
+    i=${3:?I}
+    check_index "$i"
+    d=$(node_dir "$i")
+    # The Erlang VM's pid is in the pid file the node writes; the launcher
+    # (nohup'd rabbitmq-server) ends with it.
+    for f in "$d/rabbitmq.pid" "$d/launcher.pid"; do
+      [ ! -f "$f" ] || kill -9 "$(cat "$f")" 2>/dev/null || true
+    done
+    for _ in $(seq 1 50); do
+      if [ ! -f "$d/launcher.pid" ] || ! kill -0 "$(cat "$d/launcher.pid")" 2>/dev/null; then
+        break
+      fi
+      sleep 0.1
+    done
+    rm -f "$d/launcher.pid" "$d/rabbitmq.pid"
+    ;;
   start-node)
     i=${3:?I}
     check_index "$i"
@@ -122,7 +140,7 @@ case "$cmd" in
     exec "$node_sh" ctl "$(node_dir "$i")" "$@"
     ;;
   *)
-    echo "usage: rabbitmq-cluster.sh start|stop|stop-node|start-node|ports|ctl DIR ..." >&2
+    echo "usage: rabbitmq-cluster.sh start|stop|stop-node|kill-node|start-node|ports|ctl DIR ..." >&2
     exit 2
     ;;
 esac

@@ -97,6 +97,15 @@ class RabbitCluster:
         subprocess.run([SCRIPT, "stop-node", self.dir, str(i + 1)], check=True)
         self._running[i] = False
 
+    def kill_node(self, i):
+        """Kills node `i` with SIGKILL: no connection is closed politely,
+        nothing handed over. Its data stays."""
+        self._check(i)
+        if not self._running[i]:
+            return
+        subprocess.run([SCRIPT, "kill-node", self.dir, str(i + 1)], check=True)
+        self._running[i] = False
+
     def start_node(self, i):
         """Starts node `i` again; returns once it runs and sees every
         running node as a member."""

@@ -263,6 +263,120 @@ class AmqpClusterTest : public ::testing::Test {
     return "";
   }
 
+  // Publishes batches through a publisher while its own node, which also
+  // leads the queue, is stopped (or killed, `kill`) in the middle; then checks
+  // that every message arrives. Topology names start with `prefix`.
+  static void PublishThroughANodeLoss(const std::string& prefix, bool kill) {
+    const auto started = SteadyClock::now();
+    // Find the publisher's node first, with a message to a topology of its
+    // own, then put the leaders of the test's queues on that node: stopping
+    // it both breaks the publisher's connection and moves the leaders.
+    const Topology probe = TopologyNamed(prefix + "probe");
+    ASSERT_THAT(
+        NewAmqpAdmin(Options(prefix + "-admin"))->DeclareTopology(probe),
+        IsOk());
+    std::unique_ptr<Publisher> publisher =
+        NewAmqpPublisher(Options(prefix + "-publisher"));
+    ASSERT_THAT(publisher->PublishAll({{probe.WorkExchange(), "route", "p"}}),
+                IsOk());
+    const int victim = NodeOfConnection(prefix + "-publisher", 0);
+    ASSERT_GE(victim, 0);
+
+    const Topology topology = TopologyNamed(prefix);
+    ASSERT_THAT(NewAmqpAdmin(Options(prefix + "-admin", victim))
+                    ->DeclareTopology(topology),
+                IsOk());
+    const std::string queue = topology.StageQueue("route");
+    ASSERT_EQ(LeaderOf(queue, victim), cluster_->NodeName(victim));
+
+    // Batches of 50 until the stop is over and at least 2,000 were sent; the
+    // stop starts once 500 are confirmed, so it falls in the middle of one.
+    constexpr int kBatch = 50;
+    constexpr int kAtLeast = 2000;
+    std::atomic<bool> stop_started{false};
+    std::atomic<bool> stop_done{false};
+    absl::Status stop_status;
+    std::thread stopper;
+    // A failed assertion returns early: the stop is waited for all the same.
+    struct Joiner {
+      std::thread& thread;
+      ~Joiner() {
+        if (thread.joinable()) thread.join();
+      }
+    } joiner{stopper};
+    int published = 0;
+    int failed_calls = 0;
+    absl::Status last_failure;
+    int calls = 0;
+    while (published < kAtLeast || !stop_done) {
+      if (published >= 500 && !stop_started) {
+        stop_started = true;
+        stopper = std::thread([&] {
+          stop_status =
+              kill ? cluster_->KillNode(victim) : cluster_->StopNode(victim);
+          stop_done = true;
+        });
+      }
+      std::vector<OutgoingMessage> batch = Messages(
+          topology.WorkExchange(), "route", prefix + "-", published, kBatch);
+      // PublishAll fails over inside the call; a call that still fails is
+      // repeated, as the relay would.
+      ++calls;
+      absl::Status status = publisher->PublishAll(batch);
+      if (!status.ok()) {
+        ++failed_calls;
+        last_failure = status;
+        ASSERT_LT(failed_calls, 20) << "the publisher does not recover";
+        std::this_thread::sleep_for(milliseconds(200));
+        continue;
+      }
+      published += kBatch;
+      ASSERT_LT(SteadyClock::now() - started, seconds(120));
+      // Enough sent: no need to pile up more while the node stops.
+      if (published >= kAtLeast) std::this_thread::sleep_for(milliseconds(50));
+    }
+    if (stopper.joinable()) stopper.join();
+    ASSERT_THAT(stop_status, IsOk());
+    // Each call failed over by itself.
+    EXPECT_EQ(failed_calls, 0) << last_failure;
+
+    // The publisher now works on another node, and the queue has a leader on
+    // one of those that run.
+    const int now_on = NodeOfConnection(prefix + "-publisher", Other(victim));
+    EXPECT_GE(now_on, 0);
+    EXPECT_NE(now_on, victim);
+    const std::string leader = LeaderOf(queue, Other(victim));
+    EXPECT_NE(leader, cluster_->NodeName(victim));
+    EXPECT_FALSE(leader.empty());
+
+    // A consumer on a node that ran throughout gets every message at least
+    // once.
+    ConsumerThread consumer(Options(prefix + "-consumer", Other(victim)),
+                            {queue});
+    const bool all = consumer.WaitForDistinct(published, seconds(90));
+    EXPECT_THAT(consumer.Stop(), IsOk());
+    std::set<std::string> expected;
+    for (int i = 0; i < published; ++i) {
+      expected.insert(prefix + "-" + std::to_string(i));
+    }
+    const std::set<std::string> bodies = consumer.bodies();
+    std::vector<std::string> missing;
+    std::set_difference(expected.begin(), expected.end(), bodies.begin(),
+                        bodies.end(), std::back_inserter(missing));
+    EXPECT_TRUE(all) << missing.size() << " of " << published << " missing";
+    EXPECT_TRUE(missing.empty()) << "first missing: " << missing.front();
+    EXPECT_EQ(bodies.size(), static_cast<size_t>(published));
+    RecordProperty("published", published);
+    RecordProperty("deliveries", static_cast<int>(consumer.deliveries()));
+    RecordProperty("duplicates",
+                   static_cast<int>(consumer.deliveries() - bodies.size()));
+    std::printf("published %d in %d calls, %zu delivered (%zu duplicates)\n",
+                published, calls, consumer.deliveries(),
+                consumer.deliveries() - bodies.size());
+
+    ASSERT_THAT(cluster_->StartNode(victim), IsOk());
+  }
+
   // Another node than `node`.
   static int Other(int node) { return (node + 1) % kNodes; }
 
@@ -298,104 +412,11 @@ TEST_F(AmqpClusterTest, TopologyIsQuorumQueuesOnEveryNode) {
 }
 
 TEST_F(AmqpClusterTest, PublisherFailsOverMidBatchAndLosesNothing) {
-  const auto started = SteadyClock::now();
-  // Find the publisher's node first, with a message to a topology of its
-  // own, then put the leaders of the test's queues on that node: stopping
-  // it both breaks the publisher's connection and moves the leaders.
-  const Topology probe = TopologyNamed("cpprobe");
-  ASSERT_THAT(NewAmqpAdmin(Options("cp-admin"))->DeclareTopology(probe),
-              IsOk());
-  std::unique_ptr<Publisher> publisher =
-      NewAmqpPublisher(Options("cp-publisher"));
-  ASSERT_THAT(publisher->PublishAll({{probe.WorkExchange(), "route", "p"}}),
-              IsOk());
-  const int victim = NodeOfConnection("cp-publisher", 0);
-  ASSERT_GE(victim, 0);
+  PublishThroughANodeLoss("cp", /*kill=*/false);
+}
 
-  const Topology topology = TopologyNamed("cp");
-  ASSERT_THAT(
-      NewAmqpAdmin(Options("cp-admin", victim))->DeclareTopology(topology),
-      IsOk());
-  const std::string queue = topology.StageQueue("route");
-  ASSERT_EQ(LeaderOf(queue, victim), cluster_->NodeName(victim));
-
-  // Batches of 50 until the stop is over and at least 2,000 were sent; the
-  // stop starts once 500 are confirmed, so it falls in the middle of one.
-  constexpr int kBatch = 50;
-  constexpr int kAtLeast = 2000;
-  std::atomic<bool> stop_started{false};
-  std::atomic<bool> stop_done{false};
-  absl::Status stop_status;
-  std::thread stopper;
-  int published = 0;
-  int failed_calls = 0;
-  absl::Status last_failure;
-  int calls = 0;
-  while (published < kAtLeast || !stop_done) {
-    if (published >= 500 && !stop_started) {
-      stop_started = true;
-      stopper = std::thread([&] {
-        stop_status = cluster_->StopNode(victim);
-        stop_done = true;
-      });
-    }
-    std::vector<OutgoingMessage> batch =
-        Messages(topology.WorkExchange(), "route", "cp-", published, kBatch);
-    // PublishAll fails over inside the call; a call that still fails is
-    // repeated, as the relay would.
-    ++calls;
-    absl::Status status = publisher->PublishAll(batch);
-    if (!status.ok()) {
-      ++failed_calls;
-      last_failure = status;
-      ASSERT_LT(failed_calls, 20) << "the publisher does not recover";
-      std::this_thread::sleep_for(milliseconds(200));
-      continue;
-    }
-    published += kBatch;
-    ASSERT_LT(SteadyClock::now() - started, seconds(120));
-    // Enough sent: no need to pile up more while the node stops.
-    if (published >= kAtLeast) std::this_thread::sleep_for(milliseconds(50));
-  }
-  stopper.join();
-  ASSERT_THAT(stop_status, IsOk());
-  // Each call failed over by itself.
-  EXPECT_EQ(failed_calls, 0) << last_failure;
-
-  // The publisher now works on another node, and the queue has a leader on
-  // one of those that run.
-  const int now_on = NodeOfConnection("cp-publisher", Other(victim));
-  EXPECT_GE(now_on, 0);
-  EXPECT_NE(now_on, victim);
-  const std::string leader = LeaderOf(queue, Other(victim));
-  EXPECT_NE(leader, cluster_->NodeName(victim));
-  EXPECT_FALSE(leader.empty());
-
-  // A consumer on a node that ran throughout gets every message at least
-  // once.
-  ConsumerThread consumer(Options("cp-consumer", Other(victim)), {queue});
-  const bool all = consumer.WaitForDistinct(published, seconds(90));
-  EXPECT_THAT(consumer.Stop(), IsOk());
-  std::set<std::string> expected;
-  for (int i = 0; i < published; ++i) {
-    expected.insert("cp-" + std::to_string(i));
-  }
-  const std::set<std::string> bodies = consumer.bodies();
-  std::vector<std::string> missing;
-  std::set_difference(expected.begin(), expected.end(), bodies.begin(),
-                      bodies.end(), std::back_inserter(missing));
-  EXPECT_TRUE(all) << missing.size() << " of " << published << " missing";
-  EXPECT_TRUE(missing.empty()) << "first missing: " << missing.front();
-  EXPECT_EQ(bodies.size(), static_cast<size_t>(published));
-  RecordProperty("published", published);
-  RecordProperty("deliveries", static_cast<int>(consumer.deliveries()));
-  RecordProperty("duplicates",
-                 static_cast<int>(consumer.deliveries() - bodies.size()));
-  std::printf("published %d in %d calls, %zu delivered (%zu duplicates)\n",
-              published, calls, consumer.deliveries(),
-              consumer.deliveries() - bodies.size());
-
-  ASSERT_THAT(cluster_->StartNode(victim), IsOk());
+TEST_F(AmqpClusterTest, PublisherSurvivesAKilledNode) {
+  PublishThroughANodeLoss("ck", /*kill=*/true);
 }
 
 TEST_F(AmqpClusterTest, ConsumerFailsOverToAnotherNode) {

@@ -269,6 +269,16 @@ absl::Status BrokerCluster::StopNode(int i) {
   return status;
 }
 
+absl::Status BrokerCluster::KillNode(int i) {
+  if (i < 0 || i >= count_) {
+    return absl::InvalidArgumentError(absl::StrCat("broker cluster: node ", i));
+  }
+  if (!running_[i]) return absl::OkStatus();
+  absl::Status status = RunScript({"kill-node", dir_, std::to_string(i + 1)});
+  if (status.ok()) running_[i] = false;
+  return status;
+}
+
 absl::Status BrokerCluster::StartNode(int i) {
   if (i < 0 || i >= count_) {
     return absl::InvalidArgumentError(absl::StrCat("broker cluster: node ", i));

@@ -102,6 +102,9 @@ class BrokerCluster {
 
   // Stops node `i` (its data stays). Stopping a stopped node is OK.
   absl::Status StopNode(int i);
+  // Kills node `i` (SIGKILL: no connection is closed politely, nothing
+  // handed over); its data stays.
+  absl::Status KillNode(int i);
   // Starts node `i` again; returns once it runs and sees every running
   // node as a member.
   absl::Status StartNode(int i);
