@@ -58,22 +58,26 @@ std::vector<OutgoingMessage> Messages(const std::string& exchange,
 }
 
 // Runs Consumer::Run on its own thread and records the distinct bodies.
+// With `hold_at`, the handler stops (inside the call, its delivery not yet
+// acked) once that many distinct bodies arrived, until Release().
 class ConsumerThread {
  public:
   ConsumerThread(const BrokerOptions& options, std::vector<std::string> queues,
-                 milliseconds per_message = milliseconds(0))
-      : consumer_(NewAmqpConsumer(options)) {
-    thread_ = std::thread([this, queues = std::move(queues), per_message] {
+                 size_t hold_at = 0)
+      : consumer_(NewAmqpConsumer(options)), hold_at_(hold_at) {
+    thread_ = std::thread([this, queues = std::move(queues)] {
       absl::Status status = consumer_->Run(
           queues,
-          [this, per_message](const Delivery& d) {
-            if (per_message.count() > 0) {
-              std::this_thread::sleep_for(per_message);
-            }
-            std::lock_guard<std::mutex> lock(mu_);
+          [this](const Delivery& d) {
+            std::unique_lock<std::mutex> lock(mu_);
             ++deliveries_;
             bodies_.insert(d.body);
             changed_.notify_all();
+            if (hold_at_ > 0 && bodies_.size() >= hold_at_) {
+              held_ = true;
+              changed_.notify_all();
+              changed_.wait(lock, [this] { return released_; });
+            }
             return Disposition::kAck;
           },
           &stop_);
@@ -86,8 +90,20 @@ class ConsumerThread {
 
   ~ConsumerThread() { Stop().IgnoreError(); }
 
+  // Waits until the handler holds (see hold_at); false after `timeout`.
+  bool WaitHeld(SteadyClock::duration timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, timeout, [this] { return held_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    changed_.notify_all();
+  }
+
   // Stops the consumer and returns what Run returned.
   absl::Status Stop() {
+    Release();
     stop_ = true;
     if (thread_.joinable()) thread_.join();
     std::lock_guard<std::mutex> lock(mu_);
@@ -113,6 +129,9 @@ class ConsumerThread {
 
  private:
   std::unique_ptr<Consumer> consumer_;
+  const size_t hold_at_;
+  bool held_ = false;
+  bool released_ = false;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable changed_;
@@ -431,17 +450,15 @@ TEST_F(AmqpClusterTest, ConsumerFailsOverToAnotherNode) {
                                         0, kBefore)),
               IsOk());
 
-  // Slow enough that the stop falls in the middle of the backlog.
-  ConsumerThread consumer(Options("cc-consumer"), {queue}, milliseconds(5));
+  // The consumer stops in its handler after 100 messages, holding the
+  // prefetched rest unacknowledged, while its node stops; then goes on.
+  ConsumerThread consumer(Options("cc-consumer"), {queue}, /*hold_at=*/100);
   const int victim = NodeOfConnection("cc-consumer", 0);
   ASSERT_GE(victim, 0);
-  ASSERT_TRUE(consumer.WaitForDistinct(100, seconds(30)));
+  ASSERT_TRUE(consumer.WaitHeld(seconds(30)));
   ASSERT_THAT(cluster_->StopNode(victim), IsOk());
-  // The stop closes the consumer's connection at once; 5 ms a message
-  // keeps most of the backlog for after it.
-  const size_t after_stop = consumer.bodies().size();
-  EXPECT_LT(after_stop, static_cast<size_t>(kBefore))
-      << "the consumer finished before its node stopped";
+  EXPECT_EQ(consumer.bodies().size(), 100u);
+  consumer.Release();
 
   // More work while the node is down, through a node that runs.
   ASSERT_THAT(NewAmqpPublisher(Options("cc-publisher", Other(victim)))
