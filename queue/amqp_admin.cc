@@ -206,6 +206,10 @@ class AmqpAdmin final : public Admin {
   }
 
   absl::Status DeclareQueue(const std::string& name, AmqpTable* arguments) {
+    // No x-quorum-initial-group-size: the broker then places a new queue on
+    // every node of the cluster, which is what a three-node cluster wants,
+    // and a queue declared earlier without it stays declarable (the broker
+    // refuses, 406, a declaration whose arguments differ from the queue's).
     arguments->AddString("x-queue-type", "quorum");
     amqp_queue_declare(connection_->state(), AmqpConnection::kChannel,
                        AmqpBytes(name), /*passive=*/0, /*durable=*/1,
