@@ -268,12 +268,14 @@ absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(
   RETURN_IF_ERROR(ValidateBrokerOptions(options));
   IgnoreSigpipeOnce();
   std::vector<std::string> errors;
+  absl::Status last;
   absl::Status refused;
   for (size_t tried = 0; tried < ring->size(); ++tried) {
     absl::StatusOr<std::unique_ptr<AmqpConnection>> connection =
         OpenNode(options, ring->current());
     if (connection.ok()) return connection;
-    errors.push_back(std::string(connection.status().message()));
+    last = connection.status();
+    errors.push_back(std::string(last.message()));
     // A login or vhost refused is the same on every node, but a node may
     // be half started: try the others all the same, and report it if none
     // lets us in.
@@ -285,7 +287,7 @@ absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(
     ring->Advance();
   }
   if (!refused.ok()) return refused;
-  if (errors.size() == 1) return absl::UnavailableError(errors[0]);
+  if (errors.size() == 1) return last;
   return absl::UnavailableError(
       absl::StrCat("amqp: no node of ", errors.size(),
                    " answers: ", absl::StrJoin(errors, "; ")));
