@@ -65,7 +65,7 @@ struct BrokerOptions {
   // (waiting reconnect_backoff_min, doubling up to the maximum, between
   // tries); for this long after the first such failure, 0 for never. It
   // gives up at once when no node accepts a connection.
-  std::chrono::milliseconds failover_timeout{30000};
+  std::chrono::milliseconds failover_timeout{15000};
 };
 
 // One node of BrokerOptions.
