@@ -32,6 +32,42 @@ bool IsDigits(const std::string& s, size_t n) {
   return true;
 }
 
+// "host:port" or "[v6 address]:port", as the broker client reads it
+// (queue::ParseBrokerNode).
+bool IsHostPort(const std::string& s) {
+  std::string host;
+  std::string port;
+  if (!s.empty() && s[0] == '[') {
+    const size_t close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() ||
+        s[close + 1] != ':') {
+      return false;
+    }
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+  } else {
+    const size_t colon = s.rfind(':');
+    if (colon == std::string::npos) return false;
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+    if (host.find(':') != std::string::npos) return false;
+  }
+  if (host.empty()) return false;
+  for (char c : host) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+                    c == '_' || c == ':';
+    if (!ok) return false;
+  }
+  if (port.empty() || port.size() > 5) return false;
+  int value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  return value >= 1 && value <= 65535;
+}
+
 // providers.print beyond its URL (#3).
 absl::Status ApplyPrintDefaults(v1::Config& c, const std::string& base_dir) {
   auto* print = c.mutable_providers()->mutable_print();
@@ -119,6 +155,13 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   if (broker->port() == 0) broker->set_port(5672);
   if (broker->port() < 1 || broker->port() > 65535)
     return Invalid("broker.port", "must be 1..65535");
+  for (int i = 0; i < broker->nodes_size(); ++i) {
+    if (!IsHostPort(broker->nodes(i))) {
+      return Invalid(absl::StrCat("broker.nodes[", i, "]"),
+                     "must be host:port (an IPv6 address in brackets), "
+                     "port 1..65535");
+    }
+  }
   if (broker->user().empty()) broker->set_user("guest");
   if (broker->password().empty()) broker->set_password("guest");
   if (const char* pw = std::getenv("UTPOST_BROKER_PASSWORD"); pw && *pw) {

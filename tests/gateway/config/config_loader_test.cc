@@ -126,6 +126,26 @@ TEST(ConfigLoaderTest, BadValueIsNamed) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("role")));
 }
 
+TEST(ConfigLoaderTest, BrokerNodesAreHostAndPort) {
+  auto c = ParseConfig(std::string(kMinimal) +
+                           "broker: {nodes: [\"rabbit-1:5672\", "
+                           "\"10.0.0.7:5673\", \"[::1]:5674\"]}\n",
+                       "/");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->broker().nodes_size(), 3);
+  EXPECT_EQ(c->broker().nodes(2), "[::1]:5674");
+  for (const char* bad :
+       {"rabbit-1", "rabbit-1:", ":5672", "rabbit-1:0", "rabbit-1:65536",
+        "::1:5672", "rab bit:5672", "rabbit-1:5672x"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(ParseConfig(std::string(kMinimal) +
+                                "broker: {nodes: [\"a:1\", \"" + bad + "\"]}\n",
+                            "/"),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("broker.nodes[1]")));
+  }
+}
+
 TEST(ConfigLoaderTest, MissingRequiredSettingIsNamed) {
   auto c = ParseConfig("server: {cert_file: a, key_file: b}\n", "/");
   EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
