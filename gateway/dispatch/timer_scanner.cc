@@ -1,6 +1,7 @@
 #include "gateway/dispatch/timer_scanner.h"
 
 #include "common/status_macros.h"
+#include "gateway/dispatch/provider_stats.h"
 #include "spdlog/spdlog.h"
 
 namespace utpost::dispatch {
@@ -23,8 +24,12 @@ TimerScanner::~TimerScanner() {
 }
 
 absl::StatusOr<int> TimerScanner::ScanOnce() {
-  ASSIGN_OR_RETURN(auto due,
-                   store_->DueTimers(clock_->NowMillis(), options_.batch));
+  // Claimed, so that scanners of several processes share the due timers;
+  // FireTimer still lets only one act on each.
+  ASSIGN_OR_RETURN(
+      auto due, store_->ClaimDueTimers(
+                    options_.owner.empty() ? ThisProcessId() : options_.owner,
+                    clock_->NowMillis(), options_.batch, options_.lease_ms));
   for (const auto& timer : due) {
     if (absl::Status s = dispatcher_->FireTimer(timer); !s.ok()) {
       // Left in place; the next scan tries again.

@@ -13,6 +13,7 @@
 #define UTPOST_GATEWAY_DISPATCH_TIMER_SCANNER_H_
 
 #include <cstdint>
+#include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -37,6 +38,11 @@ struct TimerScannerOptions {
   const Clock* clock = nullptr;
   // Start the background thread (tests call ScanOnce/SweepOnce instead).
   bool start_thread = true;
+  // Who claims due timers (Store::ClaimDueTimers); empty: this process
+  // (host:pid).
+  std::string owner;
+  // How long claimed timers are this scanner's.
+  int64_t lease_ms = 30000;
 };
 
 // Thread-safe.

@@ -304,6 +304,9 @@ TEST_P(StoreTest, TransitionFromWrongStateFailsAndWritesNoReceipt) {
 
 TEST_P(StoreTest, TransitionUpdatesLetterAndWritesOutbox) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
+  ASSERT_THAT(store_->ApplyTransition(
+                  "L1", To(Letter::QUEUED, {Letter::RECEIVED}, "")),
+              IsOk());
   clock_.Advance(5000);
   Transition t =
       To(Letter::ROUTED, {Letter::RECEIVED, Letter::QUEUED}, "digital");
@@ -470,8 +473,11 @@ TEST_P(StoreTest, RetryIsScheduledInAnyOfTheExpectedStates) {
 
 TEST_P(StoreTest, CancelIsRefusedWhileHandingOff) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
+  ASSERT_THAT(store_->ApplyTransition(
+                  "L1", To(Letter::QUEUED, {Letter::RECEIVED}, "")),
+              IsOk());
   Transition route;
-  route.from = {Letter::RECEIVED};
+  route.from = {Letter::QUEUED};
   route.to = Letter::ROUTED;
   route.channel = "digital";
   ASSERT_THAT(store_->ApplyTransition("L1", route), IsOk());
