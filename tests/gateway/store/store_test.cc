@@ -302,11 +302,90 @@ TEST_P(StoreTest, TransitionFromWrongStateFailsAndWritesNoReceipt) {
   EXPECT_EQ(got->state, Letter::RECEIVED);
 }
 
+TEST_P(StoreTest, TransitionTheLifecycleDoesNotAllowIsRefused) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  auto before = store_->LastReceiptCursor();
+  ASSERT_THAT(before, IsOk());
+  // The caller allows RECEIVED, the table does not: routing needs QUEUED.
+  EXPECT_THAT(
+      store_->ApplyTransition(
+          "L1", To(Letter::ROUTED, {Letter::RECEIVED, Letter::QUEUED}, "x")),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("ROUTED cannot follow")));
+  EXPECT_THAT(
+      store_->ApplyTransition("L1", To(Letter::DELIVERED, {Letter::RECEIVED})),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("cannot follow")));
+  EXPECT_THAT(store_->LastReceiptCursor(), IsOkAndHolds(*before));
+  EXPECT_EQ(store_->GetLetter("L1", "")->state, Letter::RECEIVED);
+}
+
+TEST_P(StoreTest, AStepTheLifecycleDoesNotAllowUndoesTheWholeTransition) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  ASSERT_THAT(
+      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED})),
+      IsOk());
+  ASSERT_THAT(store_->ApplyTransition(
+                  "L1", To(Letter::ROUTED, {Letter::QUEUED}, "digital")),
+              IsOk());
+  auto before = store_->LastReceiptCursor();
+  ASSERT_THAT(before, IsOk());
+  auto log_before = store_->ReceiptLogSize();
+  ASSERT_THAT(log_before, IsOk());
+  // SENT_DIGITAL is allowed, PRINTED after it is not: nothing is written.
+  Transition t = To(Letter::SENT_DIGITAL, {Letter::ROUTED});
+  t.then.push_back({Letter::PRINTED, "printed?"});
+  t.set_timers.push_back({"L1", "print_if_unread", kStart + 1000});
+  EXPECT_THAT(store_->ApplyTransition("L1", t),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("PRINTED cannot follow")));
+  EXPECT_EQ(store_->GetLetter("L1", "")->state, Letter::ROUTED);
+  EXPECT_THAT(store_->LastReceiptCursor(), IsOkAndHolds(*before));
+  EXPECT_THAT(store_->ReceiptLogSize(), IsOkAndHolds(*log_before));
+  EXPECT_THAT(store_->GetTimers("L1"), IsOkAndHolds(IsEmpty()));
+}
+
+TEST_P(StoreTest, NothingFollowsAFinalState) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  ASSERT_THAT(
+      store_->ApplyTransition("L1", To(Letter::CANCELLED, {Letter::RECEIVED})),
+      IsOk());
+  for (State to : {Letter::QUEUED, Letter::ROUTED, Letter::FAILED,
+                   Letter::RECEIVED, Letter::CANCELLED}) {
+    EXPECT_THAT(store_->ApplyTransition("L1", To(to, {Letter::CANCELLED})),
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         HasSubstr("cannot follow")))
+        << Letter::State_Name(to);
+  }
+  EXPECT_THAT(store_->GetReceipts("L1", ""), IsOkAndHolds(SizeIs(2)));
+}
+
+TEST_P(StoreTest, AProviderEventCandidateTheLifecycleRefusesIsNotApplied) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  ProviderEventRecord e;
+  e.provider = "984661185";
+  e.event_id = "e1";
+  e.letter_id = "L1";
+  e.kind = "READ";
+  // The candidate matches the letter's state but the table refuses it.
+  Transition read = To(Letter::READ, {Letter::RECEIVED});
+  auto out = store_->ApplyProviderEvent(e, {read});
+  // Refused as a whole, or kept without moving; never applied.
+  if (out.ok()) {
+    EXPECT_FALSE(out->moved);
+  } else {
+    EXPECT_THAT(out, StatusIs(absl::StatusCode::kFailedPrecondition,
+                              HasSubstr("cannot follow")));
+  }
+  EXPECT_EQ(store_->GetLetter("L1", "")->state, Letter::RECEIVED);
+  EXPECT_THAT(store_->GetReceipts("L1", ""), IsOkAndHolds(SizeIs(1)));
+}
+
 TEST_P(StoreTest, TransitionUpdatesLetterAndWritesOutbox) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
-  ASSERT_THAT(store_->ApplyTransition(
-                  "L1", To(Letter::QUEUED, {Letter::RECEIVED}, "")),
-              IsOk());
+  ASSERT_THAT(
+      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED}, "")),
+      IsOk());
   clock_.Advance(5000);
   Transition t =
       To(Letter::ROUTED, {Letter::RECEIVED, Letter::QUEUED}, "digital");
@@ -473,9 +552,9 @@ TEST_P(StoreTest, RetryIsScheduledInAnyOfTheExpectedStates) {
 
 TEST_P(StoreTest, CancelIsRefusedWhileHandingOff) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
-  ASSERT_THAT(store_->ApplyTransition(
-                  "L1", To(Letter::QUEUED, {Letter::RECEIVED}, "")),
-              IsOk());
+  ASSERT_THAT(
+      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED}, "")),
+      IsOk());
   Transition route;
   route.from = {Letter::QUEUED};
   route.to = Letter::ROUTED;
