@@ -66,6 +66,8 @@ struct ReceiptRow {
 
 struct TimerRow {
   int64_t due_ms = 0;
+  // Insertion order (SQLite's rowid): ties of due_ms come out in it.
+  int64_t order = 0;
   std::string claim_owner;
   int64_t claim_until_ms = 0;
 };
@@ -83,6 +85,9 @@ using NodeKey = std::pair<int, int64_t>;               // level, index
 
 struct Tables {
   std::map<LetterKey, std::shared_ptr<const LetterRow>> letters;
+  // Insertion order (SQLite's rowid): what a scan without an order, and
+  // the ties of one, come out in.
+  std::map<LetterKey, int64_t> letter_order;
   std::map<RefKey, std::string> letter_by_ref;
   std::map<DocKey, std::shared_ptr<const StoredDoc>> documents;
   std::map<std::string, int64_t> purged;
@@ -101,6 +106,7 @@ struct Tables {
   std::map<int64_t, TreeHead> heads;
 
   std::map<TimerKey, TimerRow> timers;
+  int64_t last_timer_order = 0;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<const EventRow>>
       events;
   int64_t last_event_order = 0;
@@ -226,10 +232,12 @@ class Reads : public Base {
       }
       out.push_back({id, r.state, r.channel, row->attempt, r.update_time_ms});
     }
-    std::stable_sort(out.begin(), out.end(),
-                     [](const StuckLetter& a, const StuckLetter& b) {
-                       return a.update_time_ms < b.update_time_ms;
-                     });
+    const auto& order = view().letter_order;
+    std::sort(out.begin(), out.end(),
+              [&](const StuckLetter& a, const StuckLetter& b) {
+                return std::make_pair(a.update_time_ms, order.at(a.id)) <
+                       std::make_pair(b.update_time_ms, order.at(b.id));
+              });
     if (limit >= 0 && out.size() > static_cast<size_t>(limit)) {
       out.resize(limit);
     }
@@ -239,15 +247,23 @@ class Reads : public Base {
   absl::StatusOr<std::vector<std::string>> PurgeCandidates(
       const std::vector<State>& states, int64_t updated_before_ms,
       int limit) override {
-    std::vector<std::string> out;
+    // Oldest change first (engine.h leaves the order open; this one is
+    // worth having: what waited longest goes first).
+    std::vector<std::pair<std::pair<int64_t, int64_t>, std::string>> match;
     for (const auto& [id, row] : view().letters) {
-      if (Full(out.size(), limit)) break;
       if (!In(states, row->record.state) ||
           row->record.update_time_ms >= updated_before_ms ||
           view().purged.count(id) > 0) {
         continue;
       }
-      out.push_back(id);
+      match.push_back(
+          {{row->record.update_time_ms, view().letter_order.at(id)}, id});
+    }
+    std::sort(match.begin(), match.end());
+    std::vector<std::string> out;
+    for (auto& [key, id] : match) {
+      if (Full(out.size(), limit)) break;
+      out.push_back(std::move(id));
     }
     return out;
   }
@@ -566,11 +582,16 @@ class Reads : public Base {
   explicit Reads(const Tables* view) : view_(view) {}
   const Tables& view() const { return *view_; }
 
-  static void SortByDue(std::vector<TimerRecord>* timers) {
-    std::stable_sort(timers->begin(), timers->end(),
-                     [](const TimerRecord& a, const TimerRecord& b) {
-                       return a.due_ms < b.due_ms;
-                     });
+  // Due first, ties in the order the timers were written.
+  void SortByDue(std::vector<TimerRecord>* timers) const {
+    const auto& rows = view().timers;
+    auto key = [&](const TimerRecord& t) {
+      return std::make_pair(t.due_ms, rows.at({t.letter_id, t.kind}).order);
+    };
+    std::sort(timers->begin(), timers->end(),
+              [&](const TimerRecord& a, const TimerRecord& b) {
+                return key(a) < key(b);
+              });
   }
 
   static OutboxMessage Message(int64_t id, const OutboxRow& m) {
@@ -681,6 +702,7 @@ class MemoryWriteTxn final : public Reads<WriteTxn> {
           absl::StrCat("letter ", r.id, ": spec does not parse"));
     }
     stored->record.documents.clear();
+    s_.letter_order[r.id] = static_cast<int64_t>(s_.letters.size());
     s_.letters[r.id] = std::move(stored);
     s_.letter_by_ref[{r.tenant, r.client_reference}] = r.id;
     return absl::OkStatus();
@@ -852,7 +874,8 @@ class MemoryWriteTxn final : public Reads<WriteTxn> {
       return NoLetter(timer.letter_id);
     }
     // A new row: whatever claim the old one had goes with it.
-    s_.timers[{timer.letter_id, timer.kind}] = TimerRow{timer.due_ms, "", 0};
+    s_.timers[{timer.letter_id, timer.kind}] =
+        TimerRow{timer.due_ms, ++s_.last_timer_order, "", 0};
     return absl::OkStatus();
   }
 
