@@ -1000,17 +1000,19 @@ class MemoryEngine final : public Engine {
 
   absl::Status Write(std::vector<WriteOp>* ops) override {
     absl::MutexLock writer(&writer_mu_);
-    Tables working = *Snapshot();
+    // Only this thread replaces `committed_`, so the version read here is
+    // the latest until the end.
+    std::shared_ptr<const Tables> current = Snapshot();
     for (WriteOp& op : *ops) {
-      // The op's savepoint: its own copy, kept only when it succeeds.
-      Tables trial = working;
-      MemoryWriteTxn txn(&trial);
+      // The op's savepoint: its own copy, kept only when it succeeds. One
+      // copy per op, of pointers and small rows.
+      auto trial = std::make_shared<Tables>(*current);
+      MemoryWriteTxn txn(trial.get());
       op.status = op.run(txn);
-      if (op.status.ok()) working = std::move(trial);
+      if (op.status.ok()) current = std::move(trial);
     }
-    auto next = std::make_shared<const Tables>(std::move(working));
     absl::MutexLock lock(&mu_);
-    committed_ = std::move(next);
+    committed_ = std::move(current);
     return absl::OkStatus();
   }
 
