@@ -77,6 +77,8 @@ absl::StatusOr<std::unique_ptr<StoreHome>> MakeMemoryHome() {
 }
 
 std::vector<StoreEngineFactory> AllStoreEngines() {
+  // One line per engine. A home that needs a server makes its error say
+  // which setting or server is missing: every test then fails with it.
   return {
       {"Sqlite", MakeSqliteHome},
       {"Memory", MakeMemoryHome},
