@@ -104,6 +104,21 @@ TEST_P(StoreClaimsTest, AnEndedLeaseHandsTheMessagesOutAgain) {
   EXPECT_THAT(ClaimOutbox("relay-a", 10), IsEmpty());
 }
 
+TEST_P(StoreClaimsTest, AnOwnerGetsItsOwnMessagesBackWithTheLeaseRenewed) {
+  Create("L1");
+  Create("L2");
+  EXPECT_THAT(ClaimOutbox("relay-a", 10), ElementsAre("L1", "L2"));
+  clock_.Advance(kLeaseMs - 1);
+  EXPECT_THAT(ClaimOutbox("relay-a", 1), ElementsAre("L1"));
+  // L1's lease now ends a whole lease later; L2's at the first deadline.
+  clock_.Advance(1);
+  EXPECT_THAT(ClaimOutbox("relay-b", 10), ElementsAre("L2"));
+  clock_.Advance(kLeaseMs - 2);
+  EXPECT_THAT(ClaimOutbox("relay-c", 10), IsEmpty());
+  clock_.Advance(1);
+  EXPECT_THAT(ClaimOutbox("relay-c", 10), ElementsAre("L1"));
+}
+
 TEST_P(StoreClaimsTest, MessagesMarkedSentNeverComeBack) {
   Create("L1");
   Create("L2");
