@@ -293,9 +293,11 @@ class Workload {
         // No limit that cuts: which letters a limit keeps for later is up
         // to the engine.
         auto purged = s_->PurgeDocuments(clock_->NowMillis() - Pick(200), 1000);
+        auto sequenced = s_->SequenceReceipts();
         auto head = s_->IssueTreeHead();
         Out(absl::StrCat(i, " purge ", Code(purged), " ",
-                         purged.ok() ? *purged : -1, " head ", Code(head), " ",
+                         purged.ok() ? *purged : -1, " sequence ",
+                         Code(sequenced), " head ", Code(head), " ",
                          head.ok() ? head->tree_size : -1));
         break;
       }
@@ -325,6 +327,9 @@ class Workload {
   // Everything a reader sees now.
   void Snapshot(int i) {
     const std::string at = absl::StrCat("snapshot ", i, " ");
+    // Receipts queued by an engine that sequences after commit become
+    // leaves first, so that every engine shows the same log.
+    Out(at + "sequence " + Code(s_->SequenceReceipts()));
     OpsListFilter f;
     f.page_size = 7;
     while (true) {
