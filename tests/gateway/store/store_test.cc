@@ -206,6 +206,20 @@ TEST_P(StoreTest, SameReferenceOtherBodyIsRejectedAndStoresNothing) {
   EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
 }
 
+TEST_P(StoreTest, AnIdInUseIsRejectedWhateverTheReference) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  std::vector<NewLetter> again;
+  again.push_back(MakeLetter("L1", kTenantB, "ref-2", "other"));
+  auto r = store_->CreateLetters(std::move(again));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT((*r)[0], StatusIs(absl::StatusCode::kAlreadyExists,
+                                HasSubstr("letter id L1 already exists")));
+  EXPECT_EQ(CountAll(), 1);
+  EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
+  EXPECT_THAT(store_->GetLetter("L1", kTenantB),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("L1")));
+}
+
 TEST_P(StoreTest, SameReferenceInAnotherTenantIsAnotherLetter) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
   LetterRecord b = Create(MakeLetter("L2", kTenantB, "ref-1", "other"));
