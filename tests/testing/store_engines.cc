@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "common/status_macros.h"
 #include "common/status_matchers.h"
 #include "gateway/receipts/jws_receipt_signer.h"
 #include "gateway/store/memory_engine.h"
@@ -52,6 +53,51 @@ class SharedEngine final : public store::Engine {
   std::shared_ptr<store::Engine> engine_;
 };
 
+class FaultyEngine final : public store::Engine {
+ public:
+  FaultyEngine(std::unique_ptr<store::Engine> engine,
+               std::shared_ptr<EngineFaults> faults)
+      : engine_(std::move(engine)), faults_(std::move(faults)) {}
+  absl::Status Write(std::vector<WriteOp>* ops) override {
+    if (faults_->fail_writes) {
+      return absl::UnavailableError("injected: the commit failed");
+    }
+    if (!faults_->rerun_ops) return engine_->Write(ops);
+    // Each op twice: a first run that fails (and is rolled back), then the
+    // real one, whose status is the op's.
+    std::vector<WriteOp> twice;
+    for (const WriteOp& op : *ops) {
+      twice.push_back({[run = op.run](store::WriteTxn& txn) {
+        run(txn).IgnoreError();
+        return absl::AbortedError("injected: this run is rolled back");
+      }});
+      twice.push_back({op.run});
+    }
+    RETURN_IF_ERROR(engine_->Write(&twice));
+    for (size_t i = 0; i < ops->size(); ++i) {
+      (*ops)[i].status = twice[2 * i + 1].status;
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Read(
+      const std::function<absl::Status(store::ReadTxn&)>& fn) override {
+    if (faults_->fail_reads) {
+      return absl::UnavailableError("injected: the read failed");
+    }
+    return engine_->Read(fn);
+  }
+  bool log_in_transaction() const override {
+    return engine_->log_in_transaction();
+  }
+  absl::StatusOr<bool> HoldSequencerLease() override {
+    return engine_->HoldSequencerLease();
+  }
+
+ private:
+  std::unique_ptr<store::Engine> engine_;
+  std::shared_ptr<EngineFaults> faults_;
+};
+
 class MemoryHome final : public StoreHome {
  public:
   absl::StatusOr<std::unique_ptr<store::Engine>> OpenEngine() override {
@@ -63,6 +109,12 @@ class MemoryHome final : public StoreHome {
 };
 
 }  // namespace
+
+std::unique_ptr<store::Engine> WithFaults(
+    std::unique_ptr<store::Engine> engine,
+    std::shared_ptr<EngineFaults> faults) {
+  return std::make_unique<FaultyEngine>(std::move(engine), std::move(faults));
+}
 
 absl::StatusOr<std::unique_ptr<StoreHome>> MakeSqliteHome() {
   auto home = std::make_unique<SqliteHome>();
@@ -121,7 +173,8 @@ void StoreEngineTest::Reopen(receipts::ReceiptSigner* signer, Clock* clock) {
 }
 
 std::unique_ptr<store::Store> StoreEngineTest::OpenAnother(
-    receipts::ReceiptSigner* signer, Clock* clock) {
+    receipts::ReceiptSigner* signer, Clock* clock,
+    std::shared_ptr<EngineFaults> faults) {
   if (home_ == nullptr) {
     ADD_FAILURE() << "no store home";
     return nullptr;
@@ -132,7 +185,9 @@ std::unique_ptr<store::Store> StoreEngineTest::OpenAnother(
   store::StoreOptions options;
   options.signer = signer != nullptr ? signer : signer_.get();
   options.clock = clock != nullptr ? clock : store_clock_;
-  auto s = store::OpenStore(std::move(*engine), options);
+  std::unique_ptr<store::Engine> e = std::move(*engine);
+  if (faults != nullptr) e = WithFaults(std::move(e), std::move(faults));
+  auto s = store::OpenStore(std::move(e), options);
   EXPECT_THAT(s, IsOk()) << GetParam().name << " store";
   return s.ok() ? std::move(*s) : nullptr;
 }

@@ -12,6 +12,7 @@
 #ifndef UTPOST_TESTS_TESTING_STORE_ENGINES_H_
 #define UTPOST_TESTS_TESTING_STORE_ENGINES_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -59,6 +60,24 @@ void PrintTo(const StoreEngineFactory& factory, std::ostream* os);
 absl::StatusOr<std::unique_ptr<StoreHome>> MakeSqliteHome();
 absl::StatusOr<std::unique_ptr<StoreHome>> MakeMemoryHome();
 
+// Faults to inject under a store, as leveldb's ErrorEnv does over its
+// in-memory Env. Shared between the test and the engine; set at any time.
+struct EngineFaults {
+  // While set, Write fails with UNAVAILABLE and runs nothing: a commit that
+  // did not happen.
+  std::atomic<bool> fail_writes{false};
+  // While set, Read fails with UNAVAILABLE.
+  std::atomic<bool> fail_reads{false};
+  // While set, every op of a Write runs twice: first in a savepoint that is
+  // rolled back, then for real, as when an engine retries a commit. What an
+  // op reports must come from its last run.
+  std::atomic<bool> rerun_ops{false};
+};
+
+// `engine` with `faults` injected.
+std::unique_ptr<store::Engine> WithFaults(std::unique_ptr<store::Engine> engine,
+                                          std::shared_ptr<EngineFaults> faults);
+
 // The development receipt signer (certs-dev/, as make-certs.sh made it).
 absl::StatusOr<std::unique_ptr<receipts::ReceiptSigner>> DevReceiptSigner();
 
@@ -76,8 +95,9 @@ class StoreEngineTest : public ::testing::TestWithParam<StoreEngineFactory> {
               Clock* clock = nullptr);
   // Another store over the same data, beside the fixture's; null (and a
   // failure) when it cannot be opened.
-  std::unique_ptr<store::Store> OpenAnother(receipts::ReceiptSigner* signer,
-                                            Clock* clock);
+  std::unique_ptr<store::Store> OpenAnother(
+      receipts::ReceiptSigner* signer, Clock* clock,
+      std::shared_ptr<EngineFaults> faults = nullptr);
 
   Clock* store_clock_ = RealClock();
   std::unique_ptr<StoreHome> home_;

@@ -302,6 +302,45 @@ TEST_P(StoreTest, FailedSigningRollsBackOnlyThatLetter) {
   Reopen();
 }
 
+TEST_P(StoreTest, AFailedCommitIsUnavailableAndChangesNothing) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  auto faults = std::make_shared<::utpost::testing::EngineFaults>();
+  store_.reset();
+  store_ = OpenAnother(nullptr, nullptr, faults);
+  ASSERT_NE(store_, nullptr);
+  faults->fail_writes = true;
+  std::vector<NewLetter> group;
+  group.push_back(MakeLetter("L2", kTenantA, "ref-2"));
+  EXPECT_THAT(store_->CreateLetters(std::move(group)),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected")));
+  EXPECT_THAT(
+      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED})),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected")));
+  auto pending = store_->PendingOutbox(10);
+  ASSERT_THAT(pending, IsOk());
+  ASSERT_THAT(*pending, SizeIs(1));
+  EXPECT_THAT(store_->MarkOutboxSent({(*pending)[0].id}),
+              StatusIs(absl::StatusCode::kUnavailable, _));
+  EXPECT_THAT(store_->IssueTreeHead(),
+              StatusIs(absl::StatusCode::kUnavailable, _));
+  // Reads go on, and show nothing of the failed writes.
+  EXPECT_THAT(store_->GetLetter("L2", ""),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("L2")));
+  EXPECT_EQ(store_->GetLetter("L1", "")->state, Letter::RECEIVED);
+  EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
+  EXPECT_THAT(store_->GetReceipts("L1", ""), IsOkAndHolds(SizeIs(1)));
+  faults->fail_reads = true;
+  EXPECT_THAT(store_->GetLetter("L1", ""),
+              StatusIs(absl::StatusCode::kUnavailable, _));
+  // Healed, the same calls succeed.
+  faults->fail_writes = false;
+  faults->fail_reads = false;
+  EXPECT_THAT(
+      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED})),
+      IsOk());
+  EXPECT_THAT(store_->GetReceipts("L1", ""), IsOkAndHolds(SizeIs(2)));
+}
+
 TEST_P(StoreTest, TransitionFromWrongStateFailsAndWritesNoReceipt) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
   auto before = store_->LastReceiptCursor();
