@@ -1,10 +1,6 @@
-// The Store's operations methods (#5) on SQLite: counts for the status page,
-// outbox lag, listing across tenants, failed attempts, paused channels and
-// provider figures.
-#include <stdlib.h>
-#include <unistd.h>
-
-#include <cstdio>
+// The Store's operations methods (#5) on every engine: counts for the
+// status page, outbox lag, listing across tenants, failed attempts, paused
+// channels and provider figures.
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,10 +10,9 @@
 #include "common/digest.h"
 #include "common/status_matchers.h"
 #include "gateway/receipts/jws_receipt_signer.h"
-#include "gateway/store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/temp_store.h"
+#include "tests/testing/store_engines.h"
 
 namespace utpost::store {
 namespace {
@@ -33,30 +28,9 @@ const int64_t kStart = RealClock()->NowMillis() / 1000 * 1000;
 constexpr char kTenantA[] = "964338531";
 constexpr char kTenantB[] = "958935420";
 
-class OpsStoreTest : public ::testing::Test {
+class OpsStoreTest : public ::utpost::testing::StoreEngineTest {
  protected:
-  void SetUp() override {
-    files_ = std::make_unique<::utpost::testing::TempStoreFiles>("opsstore");
-    ASSERT_FALSE(files_->dir().empty());
-    dir_ = files_->dir();
-    path_ = files_->path();
-    auto signer = receipts::NewJwsReceiptSigner(
-        {"certs-dev/receipts.key", "certs-dev/receipts.pem"});
-    ASSERT_THAT(signer, IsOk());
-    signer_ = std::move(*signer);
-    SqliteStoreOptions o;
-    o.path = path_;
-    o.signer = signer_.get();
-    o.clock = &clock_;
-    auto s = OpenSqliteStore(o);
-    ASSERT_THAT(s, IsOk());
-    store_ = std::move(*s);
-  }
-
-  void TearDown() override {
-    store_.reset();
-    files_.reset();
-  }
+  OpsStoreTest() { store_clock_ = &clock_; }
 
   void Create(const std::string& id, const std::string& tenant) {
     NewLetter l;
@@ -95,15 +69,10 @@ class OpsStoreTest : public ::testing::Test {
     return m;
   }
 
-  std::unique_ptr<::utpost::testing::TempStoreFiles> files_;
-  std::string dir_;
-  std::string path_;
   FakeClock clock_{kStart};
-  std::unique_ptr<receipts::ReceiptSigner> signer_;
-  std::unique_ptr<Store> store_;
 };
 
-TEST_F(OpsStoreTest, CountsLettersByTenantChannelAndStateWithOldest) {
+TEST_P(OpsStoreTest, CountsLettersByTenantChannelAndStateWithOldest) {
   Create("A1", kTenantA);
   clock_.Advance(1000);
   Create("A2", kTenantA);
@@ -126,7 +95,7 @@ TEST_F(OpsStoreTest, CountsLettersByTenantChannelAndStateWithOldest) {
   EXPECT_EQ((*groups)[2].oldest_update_time_ms, kStart + 1000);
 }
 
-TEST_F(OpsStoreTest, OutboxLagIsThePendingCountAndTheOldestRow) {
+TEST_P(OpsStoreTest, OutboxLagIsThePendingCountAndTheOldestRow) {
   auto none = store_->GetOutboxLag();
   ASSERT_THAT(none, IsOk());
   EXPECT_EQ(none->pending, 0);
@@ -149,7 +118,7 @@ TEST_F(OpsStoreTest, OutboxLagIsThePendingCountAndTheOldestRow) {
   EXPECT_EQ(lag->oldest_pending_ms, kStart + 5000);
 }
 
-TEST_F(OpsStoreTest, ListsAcrossTenantsWithFilters) {
+TEST_P(OpsStoreTest, ListsAcrossTenantsWithFilters) {
   Create("A1", kTenantA);
   clock_.Advance(1000);
   Create("B1", kTenantB);
@@ -210,7 +179,7 @@ TEST_F(OpsStoreTest, ListsAcrossTenantsWithFilters) {
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
 }
 
-TEST_F(OpsStoreTest, RetriesAndParkingAreRecordedAsFailedAttempts) {
+TEST_P(OpsStoreTest, RetriesAndParkingAreRecordedAsFailedAttempts) {
   Create("L1", kTenantA);
   Move("L1", Letter::RECEIVED, Letter::QUEUED);
   ASSERT_THAT(store_->ScheduleRetry("L1", {Letter::QUEUED}, 1, "registry: 503",
@@ -248,7 +217,7 @@ TEST_F(OpsStoreTest, RetriesAndParkingAreRecordedAsFailedAttempts) {
               StatusIs(absl::StatusCode::kNotFound, ::testing::_));
 }
 
-TEST_F(OpsStoreTest, AParkingRefusedByStateRecordsNothing) {
+TEST_P(OpsStoreTest, AParkingRefusedByStateRecordsNothing) {
   Create("L1", kTenantA);
   Transition t;
   t.from = {Letter::ROUTED};
@@ -261,7 +230,7 @@ TEST_F(OpsStoreTest, AParkingRefusedByStateRecordsNothing) {
   EXPECT_THAT(*attempts, SizeIs(0));
 }
 
-TEST_F(OpsStoreTest, PausedChannelsKeepTheFirstPauseAndResume) {
+TEST_P(OpsStoreTest, PausedChannelsKeepTheFirstPauseAndResume) {
   ASSERT_THAT(store_->SetChannelPaused("print", true, "alice"), IsOk());
   clock_.Advance(1000);
   ASSERT_THAT(store_->SetChannelPaused("print", true, "bob"), IsOk());
@@ -281,7 +250,7 @@ TEST_F(OpsStoreTest, PausedChannelsKeepTheFirstPauseAndResume) {
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
 }
 
-TEST_F(OpsStoreTest, ProviderFiguresAreReadByWindowAndForgottenAfterAnHour) {
+TEST_P(OpsStoreTest, ProviderFiguresAreReadByWindowAndForgottenAfterAnHour) {
   ProviderStatsRecord old;
   old.process_id = "w1:1";
   old.channel = "print";
@@ -316,6 +285,11 @@ TEST_F(OpsStoreTest, ProviderFiguresAreReadByWindowAndForgottenAfterAnHour) {
   ASSERT_THAT(rows, IsOk());
   EXPECT_THAT(*rows, SizeIs(0));
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Engines, OpsStoreTest,
+    ::testing::ValuesIn(::utpost::testing::AllStoreEngines()),
+    ::utpost::testing::StoreEngineName);
 
 }  // namespace
 }  // namespace utpost::store

@@ -1,8 +1,5 @@
 // The store's part of channels, timers and provider receipts (#3).
-#include <stdlib.h>
-#include <unistd.h>
-
-#include <cstdio>
+// Runs against every engine (tests/testing/store_engines.h).
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,10 +9,9 @@
 #include "common/clock.h"
 #include "common/status_matchers.h"
 #include "gateway/receipts/jws_receipt_signer.h"
-#include "gateway/store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/temp_store.h"
+#include "tests/testing/store_engines.h"
 
 namespace utpost::store {
 namespace {
@@ -27,33 +23,9 @@ using ::utpost::v1::Letter;
 
 const int64_t kStart = RealClock()->NowMillis() / 1000 * 1000;
 
-class StoreFlowTest : public ::testing::Test {
+class StoreFlowTest : public ::utpost::testing::StoreEngineTest {
  protected:
-  void SetUp() override {
-    files_ = std::make_unique<::utpost::testing::TempStoreFiles>("flow");
-    ASSERT_FALSE(files_->dir().empty());
-    dir_ = files_->dir();
-    path_ = files_->path();
-    auto signer = receipts::NewJwsReceiptSigner(
-        {"certs-dev/receipts.key", "certs-dev/receipts.pem"});
-    ASSERT_THAT(signer, IsOk());
-    signer_ = std::move(*signer);
-    Reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    files_.reset();
-  }
-  void Reopen() {
-    store_.reset();
-    SqliteStoreOptions o;
-    o.path = path_;
-    o.signer = signer_.get();
-    o.clock = &clock_;
-    auto s = OpenSqliteStore(o);
-    ASSERT_THAT(s, IsOk());
-    store_ = std::move(*s);
-  }
+  StoreFlowTest() { store_clock_ = &clock_; }
 
   // A letter moved along `states` (from RECEIVED).
   std::string Letter(const std::string& id, std::vector<State> states) {
@@ -120,12 +92,7 @@ class StoreFlowTest : public ::testing::Test {
     return t;
   }
 
-  std::unique_ptr<::utpost::testing::TempStoreFiles> files_;
-  std::string dir_;
-  std::string path_;
   FakeClock clock_{kStart};
-  std::unique_ptr<receipts::ReceiptSigner> signer_;
-  std::unique_ptr<Store> store_;
 };
 
 constexpr State kQueued = ::utpost::v1::Letter::QUEUED;
@@ -134,7 +101,7 @@ constexpr State kSent = ::utpost::v1::Letter::SENT_DIGITAL;
 constexpr State kDelivered = ::utpost::v1::Letter::DELIVERED;
 constexpr State kRead = ::utpost::v1::Letter::READ;
 
-TEST_F(StoreFlowTest, EventMovesLetterAndIsKeptOnce) {
+TEST_P(StoreFlowTest, EventMovesLetterAndIsKeptOnce) {
   auto id = Letter("L1", {kQueued, kRouted, kSent});
   const size_t before = ReceiptCount(id);
   auto out = store_->ApplyProviderEvent(Event("e1", id, "DELIVERED"),
@@ -159,7 +126,7 @@ TEST_F(StoreFlowTest, EventMovesLetterAndIsKeptOnce) {
   EXPECT_TRUE((*events)[0].applied);
 }
 
-TEST_F(StoreFlowTest, LateAndOutOfOrderEventsNeverMoveBackButAreKept) {
+TEST_P(StoreFlowTest, LateAndOutOfOrderEventsNeverMoveBackButAreKept) {
   auto id = Letter("L1", {kQueued, kRouted, kSent});
   // Read arrives before delivered.
   Transition via = Move({kSent}, kDelivered);
@@ -185,7 +152,7 @@ TEST_F(StoreFlowTest, LateAndOutOfOrderEventsNeverMoveBackButAreKept) {
   EXPECT_FALSE((*events)[1].applied);
 }
 
-TEST_F(StoreFlowTest, EventForUnknownLetterIsKept) {
+TEST_P(StoreFlowTest, EventForUnknownLetterIsKept) {
   auto out = store_->ApplyProviderEvent(Event("x", "nobody", "READ"),
                                         {Move({kDelivered}, kRead)});
   ASSERT_THAT(out, IsOk());
@@ -195,7 +162,7 @@ TEST_F(StoreFlowTest, EventForUnknownLetterIsKept) {
   EXPECT_THAT(*events, SizeIs(1));
 }
 
-TEST_F(StoreFlowTest, TimerWrittenWithTransitionFiresOnceAndSurvivesReopen) {
+TEST_P(StoreFlowTest, TimerWrittenWithTransitionFiresOnceAndSurvivesReopen) {
   auto id = Letter("L1", {kQueued, kRouted});
   Transition sent = Move({kRouted}, kSent);
   sent.set_timers.push_back({id, "print_if_unread", kStart + 1000});
@@ -232,7 +199,7 @@ TEST_F(StoreFlowTest, TimerWrittenWithTransitionFiresOnceAndSurvivesReopen) {
   EXPECT_THAT(*timers, IsEmpty());
 }
 
-TEST_F(StoreFlowTest, TimerOfALetterThatMovedOnIsOnlyRemoved) {
+TEST_P(StoreFlowTest, TimerOfALetterThatMovedOnIsOnlyRemoved) {
   auto id = Letter("L1", {kQueued, kRouted, kSent, kDelivered, kRead});
   ASSERT_THAT(store_->SetTimer({id, "print_if_unread", kStart}, {kRead}),
               IsOk());
@@ -247,7 +214,7 @@ TEST_F(StoreFlowTest, TimerOfALetterThatMovedOnIsOnlyRemoved) {
   EXPECT_THAT(*rows, IsEmpty());
 }
 
-TEST_F(StoreFlowTest, ClearedOrReplacedTimerIsNotFired) {
+TEST_P(StoreFlowTest, ClearedOrReplacedTimerIsNotFired) {
   auto id = Letter("L1", {kQueued, kRouted, kSent});
   ASSERT_THAT(store_->SetTimer({id, "print_if_unread", kStart}, {kSent}),
               IsOk());
@@ -271,7 +238,7 @@ TEST_F(StoreFlowTest, ClearedOrReplacedTimerIsNotFired) {
   EXPECT_FALSE(store_->SetTimer({id2, "x", 1}, {kSent}).ok());
 }
 
-TEST_F(StoreFlowTest, NotBeforeTimerWritesTheWorkWithoutStateChange) {
+TEST_P(StoreFlowTest, NotBeforeTimerWritesTheWorkWithoutStateChange) {
   auto id = Letter("L1", {kQueued});
   ASSERT_THAT(store_->SetTimer({id, "not_before", kStart + 10}, {kQueued}),
               IsOk());
@@ -290,7 +257,7 @@ TEST_F(StoreFlowTest, NotBeforeTimerWritesTheWorkWithoutStateChange) {
   EXPECT_EQ((*rows)[0].body, "route-again");
 }
 
-TEST_F(StoreFlowTest, StuckLettersAreFoundAndRequeuedOnce) {
+TEST_P(StoreFlowTest, StuckLettersAreFoundAndRequeuedOnce) {
   auto queued = Letter("L1", {kQueued});
   auto routed = Letter("L2", {kQueued, kRouted});
   auto held = Letter("L3", {kQueued});
@@ -326,6 +293,11 @@ TEST_F(StoreFlowTest, StuckLettersAreFoundAndRequeuedOnce) {
   (void)routed;
   (void)sent;
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Engines, StoreFlowTest,
+    ::testing::ValuesIn(::utpost::testing::AllStoreEngines()),
+    ::utpost::testing::StoreEngineName);
 
 }  // namespace
 }  // namespace utpost::store

@@ -1,11 +1,7 @@
-#include "gateway/store/sqlite_store.h"
-
-#include <sqlite3.h>
-#include <stdlib.h>
-#include <unistd.h>
-
+// The store's rules over every engine (the conformance suite): letters,
+// receipts, the outbox, paging. Engine-specific behaviour (files, locks,
+// processes) is in sqlite_engine_test.cc.
 #include <atomic>
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <set>
@@ -19,9 +15,11 @@
 #include "common/status_matchers.h"
 #include "gateway/receipts/jws_receipt_signer.h"
 #include "gateway/receipts/jws_verify.h"
+#include "gateway/store/memory_engine.h"
+#include "gateway/store/store_impl.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/temp_store.h"
+#include "tests/testing/store_engines.h"
 
 namespace utpost::store {
 namespace {
@@ -86,37 +84,9 @@ class FailingSigner final : public receipts::ReceiptSigner {
   std::string bad_letter_;
 };
 
-class SqliteStoreTest : public ::testing::Test {
+class StoreTest : public ::utpost::testing::StoreEngineTest {
  protected:
-  void SetUp() override {
-    files_ = std::make_unique<::utpost::testing::TempStoreFiles>("store");
-    ASSERT_FALSE(files_->dir().empty());
-    dir_ = files_->dir();
-    path_ = files_->path();
-    auto signer = receipts::NewJwsReceiptSigner(
-        {"certs-dev/receipts.key", "certs-dev/receipts.pem"});
-    ASSERT_THAT(signer, IsOk());
-    signer_ = std::move(*signer);
-    Reopen();
-  }
-
-  void TearDown() override {
-    store_.reset();
-    files_.reset();
-  }
-
-  void Reopen(receipts::ReceiptSigner* signer = nullptr,
-              int busy_timeout_ms = 5000) {
-    store_.reset();
-    SqliteStoreOptions o;
-    o.path = path_;
-    o.signer = signer != nullptr ? signer : signer_.get();
-    o.clock = &clock_;
-    o.busy_timeout_ms = busy_timeout_ms;
-    auto s = OpenSqliteStore(o);
-    ASSERT_THAT(s, IsOk());
-    store_ = std::move(*s);
-  }
+  StoreTest() { store_clock_ = &clock_; }
 
   // Creates one letter and expects success.
   LetterRecord Create(NewLetter l) {
@@ -147,15 +117,10 @@ class SqliteStoreTest : public ::testing::Test {
     return n;
   }
 
-  std::unique_ptr<::utpost::testing::TempStoreFiles> files_;
-  std::string dir_;
-  std::string path_;
   FakeClock clock_{kStart};
-  std::unique_ptr<receipts::ReceiptSigner> signer_;
-  std::unique_ptr<Store> store_;
 };
 
-TEST_F(SqliteStoreTest, CreatedLetterCanBeRead) {
+TEST_P(StoreTest, CreatedLetterCanBeRead) {
   LetterRecord created = Create(MakeLetter("L1", kTenantA, "ref-1"));
   EXPECT_EQ(created.id, "L1");
   EXPECT_EQ(created.state, Letter::RECEIVED);
@@ -199,7 +164,7 @@ TEST_F(SqliteStoreTest, CreatedLetterCanBeRead) {
   EXPECT_EQ((*outbox)[0].state_when_sent, Letter::QUEUED);
 }
 
-TEST_F(SqliteStoreTest, UnknownLetterIsNotFound) {
+TEST_P(StoreTest, UnknownLetterIsNotFound) {
   EXPECT_THAT(store_->GetLetter("nope", ""),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
   EXPECT_THAT(store_->GetDocuments("nope"),
@@ -209,7 +174,7 @@ TEST_F(SqliteStoreTest, UnknownLetterIsNotFound) {
       StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
 }
 
-TEST_F(SqliteStoreTest, SameReferenceAndBodyReturnsTheFirstLetter) {
+TEST_P(StoreTest, SameReferenceAndBodyReturnsTheFirstLetter) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
   clock_.Advance(1000);
   std::vector<NewLetter> again;
@@ -224,7 +189,7 @@ TEST_F(SqliteStoreTest, SameReferenceAndBodyReturnsTheFirstLetter) {
   EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
 }
 
-TEST_F(SqliteStoreTest, SameReferenceOtherBodyIsRejectedAndStoresNothing) {
+TEST_P(StoreTest, SameReferenceOtherBodyIsRejectedAndStoresNothing) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
   auto cursor = store_->LastReceiptCursor();
   ASSERT_THAT(cursor, IsOk());
@@ -241,14 +206,28 @@ TEST_F(SqliteStoreTest, SameReferenceOtherBodyIsRejectedAndStoresNothing) {
   EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
 }
 
-TEST_F(SqliteStoreTest, SameReferenceInAnotherTenantIsAnotherLetter) {
+TEST_P(StoreTest, AnIdInUseIsRejectedWhateverTheReference) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  std::vector<NewLetter> again;
+  again.push_back(MakeLetter("L1", kTenantB, "ref-2", "other"));
+  auto r = store_->CreateLetters(std::move(again));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT((*r)[0], StatusIs(absl::StatusCode::kAlreadyExists,
+                                HasSubstr("letter id L1 already exists")));
+  EXPECT_EQ(CountAll(), 1);
+  EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
+  EXPECT_THAT(store_->GetLetter("L1", kTenantB),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("L1")));
+}
+
+TEST_P(StoreTest, SameReferenceInAnotherTenantIsAnotherLetter) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
   LetterRecord b = Create(MakeLetter("L2", kTenantB, "ref-1", "other"));
   EXPECT_EQ(b.id, "L2");
   EXPECT_EQ(CountAll(), 2);
 }
 
-TEST_F(SqliteStoreTest, AnotherTenantsLetterIsNotFound) {
+TEST_P(StoreTest, AnotherTenantsLetterIsNotFound) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
   EXPECT_THAT(store_->GetLetter("L1", kTenantB),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("L1")));
@@ -258,7 +237,7 @@ TEST_F(SqliteStoreTest, AnotherTenantsLetterIsNotFound) {
   EXPECT_THAT(store_->GetReceipts("L1", ""), IsOk());
 }
 
-TEST_F(SqliteStoreTest, GroupWithOneConflictCommitsTheOthers) {
+TEST_P(StoreTest, GroupWithOneConflictCommitsTheOthers) {
   Create(MakeLetter("L0", kTenantA, "ref-0"));
   std::vector<NewLetter> group;
   group.push_back(MakeLetter("L1", kTenantA, "ref-1"));
@@ -281,7 +260,7 @@ TEST_F(SqliteStoreTest, GroupWithOneConflictCommitsTheOthers) {
   EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(3));
 }
 
-TEST_F(SqliteStoreTest, DuplicateReferenceWithinOneGroupIsIdempotent) {
+TEST_P(StoreTest, DuplicateReferenceWithinOneGroupIsIdempotent) {
   std::vector<NewLetter> group;
   group.push_back(MakeLetter("L1", kTenantA, "ref-1"));
   group.push_back(MakeLetter("L2", kTenantA, "ref-1"));
@@ -293,7 +272,7 @@ TEST_F(SqliteStoreTest, DuplicateReferenceWithinOneGroupIsIdempotent) {
   EXPECT_EQ(CountAll(), 1);
 }
 
-TEST_F(SqliteStoreTest, MissingIdentityIsInvalidForThatLetterOnly) {
+TEST_P(StoreTest, MissingIdentityIsInvalidForThatLetterOnly) {
   std::vector<NewLetter> group;
   group.push_back(MakeLetter("L1", kTenantA, ""));
   group.push_back(MakeLetter("L2", kTenantA, "ref-2"));
@@ -304,7 +283,7 @@ TEST_F(SqliteStoreTest, MissingIdentityIsInvalidForThatLetterOnly) {
   EXPECT_THAT((*r)[1], IsOk());
 }
 
-TEST_F(SqliteStoreTest, FailedSigningRollsBackOnlyThatLetter) {
+TEST_P(StoreTest, FailedSigningRollsBackOnlyThatLetter) {
   FailingSigner failing(signer_.get(), "L2");
   Reopen(&failing);
   std::vector<NewLetter> group;
@@ -323,7 +302,46 @@ TEST_F(SqliteStoreTest, FailedSigningRollsBackOnlyThatLetter) {
   Reopen();
 }
 
-TEST_F(SqliteStoreTest, TransitionFromWrongStateFailsAndWritesNoReceipt) {
+TEST_P(StoreTest, AFailedCommitIsUnavailableAndChangesNothing) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  auto faults = std::make_shared<::utpost::testing::EngineFaults>();
+  store_.reset();
+  store_ = OpenAnother(nullptr, nullptr, faults);
+  ASSERT_NE(store_, nullptr);
+  faults->fail_writes = true;
+  std::vector<NewLetter> group;
+  group.push_back(MakeLetter("L2", kTenantA, "ref-2"));
+  EXPECT_THAT(store_->CreateLetters(std::move(group)),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected")));
+  EXPECT_THAT(
+      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED})),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected")));
+  auto pending = store_->PendingOutbox(10);
+  ASSERT_THAT(pending, IsOk());
+  ASSERT_THAT(*pending, SizeIs(1));
+  EXPECT_THAT(store_->MarkOutboxSent({(*pending)[0].id}),
+              StatusIs(absl::StatusCode::kUnavailable, _));
+  EXPECT_THAT(store_->IssueTreeHead(),
+              StatusIs(absl::StatusCode::kUnavailable, _));
+  // Reads go on, and show nothing of the failed writes.
+  EXPECT_THAT(store_->GetLetter("L2", ""),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("L2")));
+  EXPECT_EQ(store_->GetLetter("L1", "")->state, Letter::RECEIVED);
+  EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
+  EXPECT_THAT(store_->GetReceipts("L1", ""), IsOkAndHolds(SizeIs(1)));
+  faults->fail_reads = true;
+  EXPECT_THAT(store_->GetLetter("L1", ""),
+              StatusIs(absl::StatusCode::kUnavailable, _));
+  // Healed, the same calls succeed.
+  faults->fail_writes = false;
+  faults->fail_reads = false;
+  EXPECT_THAT(
+      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED})),
+      IsOk());
+  EXPECT_THAT(store_->GetReceipts("L1", ""), IsOkAndHolds(SizeIs(2)));
+}
+
+TEST_P(StoreTest, TransitionFromWrongStateFailsAndWritesNoReceipt) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
   auto before = store_->LastReceiptCursor();
   ASSERT_THAT(before, IsOk());
@@ -337,11 +355,90 @@ TEST_F(SqliteStoreTest, TransitionFromWrongStateFailsAndWritesNoReceipt) {
   EXPECT_EQ(got->state, Letter::RECEIVED);
 }
 
-TEST_F(SqliteStoreTest, TransitionUpdatesLetterAndWritesOutbox) {
+TEST_P(StoreTest, TransitionTheLifecycleDoesNotAllowIsRefused) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
+  auto before = store_->LastReceiptCursor();
+  ASSERT_THAT(before, IsOk());
+  // The caller allows RECEIVED, the table does not: routing needs QUEUED.
+  EXPECT_THAT(
+      store_->ApplyTransition(
+          "L1", To(Letter::ROUTED, {Letter::RECEIVED, Letter::QUEUED}, "x")),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("ROUTED cannot follow")));
+  EXPECT_THAT(
+      store_->ApplyTransition("L1", To(Letter::DELIVERED, {Letter::RECEIVED})),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("cannot follow")));
+  EXPECT_THAT(store_->LastReceiptCursor(), IsOkAndHolds(*before));
+  EXPECT_EQ(store_->GetLetter("L1", "")->state, Letter::RECEIVED);
+}
+
+TEST_P(StoreTest, AStepTheLifecycleDoesNotAllowUndoesTheWholeTransition) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  ASSERT_THAT(
+      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED})),
+      IsOk());
   ASSERT_THAT(store_->ApplyTransition(
-                  "L1", To(Letter::QUEUED, {Letter::RECEIVED}, "")),
+                  "L1", To(Letter::ROUTED, {Letter::QUEUED}, "digital")),
               IsOk());
+  auto before = store_->LastReceiptCursor();
+  ASSERT_THAT(before, IsOk());
+  auto log_before = store_->ReceiptLogSize();
+  ASSERT_THAT(log_before, IsOk());
+  // SENT_DIGITAL is allowed, PRINTED after it is not: nothing is written.
+  Transition t = To(Letter::SENT_DIGITAL, {Letter::ROUTED});
+  t.then.push_back({Letter::PRINTED, "printed?"});
+  t.set_timers.push_back({"L1", "print_if_unread", kStart + 1000});
+  EXPECT_THAT(store_->ApplyTransition("L1", t),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("PRINTED cannot follow")));
+  EXPECT_EQ(store_->GetLetter("L1", "")->state, Letter::ROUTED);
+  EXPECT_THAT(store_->LastReceiptCursor(), IsOkAndHolds(*before));
+  EXPECT_THAT(store_->ReceiptLogSize(), IsOkAndHolds(*log_before));
+  EXPECT_THAT(store_->GetTimers("L1"), IsOkAndHolds(IsEmpty()));
+}
+
+TEST_P(StoreTest, NothingFollowsAFinalState) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  ASSERT_THAT(
+      store_->ApplyTransition("L1", To(Letter::CANCELLED, {Letter::RECEIVED})),
+      IsOk());
+  for (State to : {Letter::QUEUED, Letter::ROUTED, Letter::FAILED,
+                   Letter::RECEIVED, Letter::CANCELLED}) {
+    EXPECT_THAT(store_->ApplyTransition("L1", To(to, {Letter::CANCELLED})),
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         HasSubstr("cannot follow")))
+        << Letter::State_Name(to);
+  }
+  EXPECT_THAT(store_->GetReceipts("L1", ""), IsOkAndHolds(SizeIs(2)));
+}
+
+TEST_P(StoreTest, AProviderEventCandidateTheLifecycleRefusesIsNotApplied) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  ProviderEventRecord e;
+  e.provider = "984661185";
+  e.event_id = "e1";
+  e.letter_id = "L1";
+  e.kind = "READ";
+  // The candidate matches the letter's state but the table refuses it.
+  Transition read = To(Letter::READ, {Letter::RECEIVED});
+  auto out = store_->ApplyProviderEvent(e, {read});
+  // Refused as a whole, or kept without moving; never applied.
+  if (out.ok()) {
+    EXPECT_FALSE(out->moved);
+  } else {
+    EXPECT_THAT(out, StatusIs(absl::StatusCode::kFailedPrecondition,
+                              HasSubstr("cannot follow")));
+  }
+  EXPECT_EQ(store_->GetLetter("L1", "")->state, Letter::RECEIVED);
+  EXPECT_THAT(store_->GetReceipts("L1", ""), IsOkAndHolds(SizeIs(1)));
+}
+
+TEST_P(StoreTest, TransitionUpdatesLetterAndWritesOutbox) {
+  Create(MakeLetter("L1", kTenantA, "ref-1"));
+  ASSERT_THAT(
+      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED}, "")),
+      IsOk());
   clock_.Advance(5000);
   Transition t =
       To(Letter::ROUTED, {Letter::RECEIVED, Letter::QUEUED}, "digital");
@@ -374,7 +471,7 @@ TEST_F(SqliteStoreTest, TransitionUpdatesLetterAndWritesOutbox) {
   EXPECT_FALSE((*outbox)[1].state_when_sent.has_value());
 }
 
-TEST_F(SqliteStoreTest, ReceiptsFormAVerifiableHashChain) {
+TEST_P(StoreTest, ReceiptsFormAVerifiableHashChain) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
   const std::vector<std::pair<State, std::string>> path = {
       {Letter::QUEUED, ""},
@@ -416,7 +513,7 @@ TEST_F(SqliteStoreTest, ReceiptsFormAVerifiableHashChain) {
   EXPECT_EQ((*receipts)[4].state, Letter::DELIVERED);
 }
 
-TEST_F(SqliteStoreTest, MarkOutboxSentQueuesReceivedLetters) {
+TEST_P(StoreTest, MarkOutboxSentQueuesReceivedLetters) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
   Create(MakeLetter("L2", kTenantA, "ref-2"));
   // L2 was cancelled before its routing item was confirmed.
@@ -452,7 +549,7 @@ TEST_F(SqliteStoreTest, MarkOutboxSentQueuesReceivedLetters) {
   EXPECT_THAT(store_->LastReceiptCursor(), IsOkAndHolds(*cursor));
 }
 
-TEST_F(SqliteStoreTest, ScheduleRetryKeepsStateAndQueuesTheRetry) {
+TEST_P(StoreTest, ScheduleRetryKeepsStateAndQueuesTheRetry) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
   auto pending = store_->PendingOutbox(10);
   ASSERT_THAT(pending, IsOk());
@@ -491,7 +588,7 @@ TEST_F(SqliteStoreTest, ScheduleRetryKeepsStateAndQueuesTheRetry) {
   EXPECT_EQ(store_->GetLetter("L1", "")->reason, "registry timed out");
 }
 
-TEST_F(SqliteStoreTest, RetryIsScheduledInAnyOfTheExpectedStates) {
+TEST_P(StoreTest, RetryIsScheduledInAnyOfTheExpectedStates) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));  // RECEIVED
   OutboxMessage retry;
   retry.exchange = "utpost.retry.20s";
@@ -506,11 +603,11 @@ TEST_F(SqliteStoreTest, RetryIsScheduledInAnyOfTheExpectedStates) {
   EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(1));
 }
 
-TEST_F(SqliteStoreTest, CancelIsRefusedWhileHandingOff) {
+TEST_P(StoreTest, CancelIsRefusedWhileHandingOff) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
-  ASSERT_THAT(store_->ApplyTransition(
-                  "L1", To(Letter::QUEUED, {Letter::RECEIVED}, "")),
-              IsOk());
+  ASSERT_THAT(
+      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED}, "")),
+      IsOk());
   Transition route;
   route.from = {Letter::QUEUED};
   route.to = Letter::ROUTED;
@@ -537,7 +634,7 @@ TEST_F(SqliteStoreTest, CancelIsRefusedWhileHandingOff) {
   EXPECT_EQ(store_->GetLetter("L1", "")->state, Letter::CANCELLED);
 }
 
-TEST_F(SqliteStoreTest, FeedPositionsMoveOnlyFromWhereTheyAre) {
+TEST_P(StoreTest, FeedPositionsMoveOnlyFromWhereTheyAre) {
   EXPECT_THAT(store_->FeedPosition("altinn:res"), IsOkAndHolds(""));
   EXPECT_THAT(store_->MoveFeedPosition("altinn:res", "", "e1"),
               IsOkAndHolds(true));
@@ -552,7 +649,7 @@ TEST_F(SqliteStoreTest, FeedPositionsMoveOnlyFromWhereTheyAre) {
               StatusIs(absl::StatusCode::kInvalidArgument, _));
 }
 
-TEST_F(SqliteStoreTest, ReceiptsAfterFollowsTheCursorPerTenant) {
+TEST_P(StoreTest, ReceiptsAfterFollowsTheCursorPerTenant) {
   Create(MakeLetter("A1", kTenantA, "ref-1"));
   Create(MakeLetter("B1", kTenantB, "ref-1"));
   ASSERT_THAT(
@@ -581,7 +678,7 @@ TEST_F(SqliteStoreTest, ReceiptsAfterFollowsTheCursorPerTenant) {
   EXPECT_THAT(store_->ReceiptsAfter(0, "", 2), IsOkAndHolds(SizeIs(2)));
 }
 
-TEST_F(SqliteStoreTest, ListLettersPagesNewestFirst) {
+TEST_P(StoreTest, ListLettersPagesNewestFirst) {
   for (int i = 0; i < 25; ++i) {
     Create(MakeLetter(absl::StrCat("L", 100 + i), kTenantA,
                       absl::StrCat("ref-", i)));
@@ -639,7 +736,7 @@ TEST_F(SqliteStoreTest, ListLettersPagesNewestFirst) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
 }
 
-TEST_F(SqliteStoreTest, CountByStateCoversAllTenants) {
+TEST_P(StoreTest, CountByStateCoversAllTenants) {
   Create(MakeLetter("A1", kTenantA, "ref-1"));
   Create(MakeLetter("A2", kTenantA, "ref-2"));
   Create(MakeLetter("B1", kTenantB, "ref-1"));
@@ -651,7 +748,7 @@ TEST_F(SqliteStoreTest, CountByStateCoversAllTenants) {
                                        Pair(Letter::QUEUED, 1))));
 }
 
-TEST_F(SqliteStoreTest, EverythingSurvivesReopening) {
+TEST_P(StoreTest, EverythingSurvivesReopening) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
   ASSERT_THAT(
       store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED})),
@@ -687,49 +784,7 @@ TEST_F(SqliteStoreTest, EverythingSurvivesReopening) {
   EXPECT_EQ((*r)[0]->letter.id, "L1");
 }
 
-TEST_F(SqliteStoreTest, LockedDatabaseIsUnavailableAndChangesNothing) {
-  Reopen(nullptr, /*busy_timeout_ms=*/50);
-  Create(MakeLetter("L1", kTenantA, "ref-1"));
-  // Another process holds the write lock.
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  std::vector<NewLetter> group;
-  group.push_back(MakeLetter("L2", kTenantA, "ref-2"));
-  EXPECT_THAT(store_->CreateLetters(std::move(group)),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("sqlite")));
-  EXPECT_THAT(
-      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED})),
-      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("sqlite")));
-  // Reads do not wait for the writer.
-  EXPECT_THAT(store_->GetLetter("L1", ""), IsOk());
-  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
-  sqlite3_close(other);
-
-  EXPECT_THAT(store_->GetLetter("L2", ""),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("L2")));
-  EXPECT_THAT(
-      store_->GetLetter("L1", ""),
-      IsOkAndHolds(::testing::Field(&LetterRecord::state, Letter::RECEIVED)));
-  // And the store works again.
-  EXPECT_THAT(
-      store_->ApplyTransition("L1", To(Letter::QUEUED, {Letter::RECEIVED})),
-      IsOk());
-}
-
-TEST_F(SqliteStoreTest, OpenRefusesMissingOptions) {
-  SqliteStoreOptions o;
-  o.path = path_;
-  EXPECT_THAT(OpenSqliteStore(o), StatusIs(absl::StatusCode::kInvalidArgument,
-                                           HasSubstr("signer")));
-  o.signer = signer_.get();
-  o.path = "";
-  EXPECT_THAT(OpenSqliteStore(o),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("path")));
-}
-
-TEST_F(SqliteStoreTest, ConcurrentCreatesAndTransitionsStayConsistent) {
+TEST_P(StoreTest, ConcurrentCreatesAndTransitionsStayConsistent) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 25;
   std::atomic<int> errors{0};
@@ -791,6 +846,22 @@ TEST_F(SqliteStoreTest, ConcurrentCreatesAndTransitionsStayConsistent) {
   EXPECT_THAT(store_->CountPendingOutbox(),
               IsOkAndHolds(kThreads * kPerThread));
 }
+
+TEST_P(StoreTest, OpenRefusesMissingEngineOrSigner) {
+  StoreOptions o;
+  EXPECT_THAT(
+      OpenStore(NewMemoryEngine(), o),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("signer")));
+  o.signer = signer_.get();
+  EXPECT_THAT(
+      OpenStore(nullptr, o),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("engine")));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Engines, StoreTest,
+    ::testing::ValuesIn(::utpost::testing::AllStoreEngines()),
+    ::utpost::testing::StoreEngineName);
 
 }  // namespace
 }  // namespace utpost::store
