@@ -93,7 +93,8 @@ struct UnloggedReceipt {
 };
 
 // Reads inside one transaction: every read sees one snapshot (or, inside a
-// WriteTxn, the transaction's own writes). NOT_FOUND is never an error of
+// WriteTxn, the transaction's own writes). Where rows are ordered by a time,
+// ties are in the order the rows were written. NOT_FOUND is never an error of
 // a lookup by key: absence is an empty optional. UNAVAILABLE: the engine
 // cannot answer now. DATA_LOSS: a stored row does not parse.
 class ReadTxn {
@@ -118,7 +119,7 @@ class ReadTxn {
       const std::vector<State>& states, int64_t updated_before_ms,
       int limit) = 0;
   // Letters in one of `states`, changed before `updated_before_ms`, whose
-  // documents were not purged.
+  // documents were not purged; oldest change first.
   virtual absl::StatusOr<std::vector<std::string>> PurgeCandidates(
       const std::vector<State>& states, int64_t updated_before_ms,
       int limit) = 0;

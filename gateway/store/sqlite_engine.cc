@@ -453,7 +453,7 @@ class SqliteTxn final : public WriteTxn {
             "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE "
             "o.letter_id = l.id AND o.sent_at_ms IS NULL) "
             "AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.letter_id = l.id) "
-            "ORDER BY l.update_time_ms LIMIT ?")));
+            "ORDER BY l.update_time_ms, l.rowid LIMIT ?")));
     int p = 1;
     BindStates(st, &p, states);
     st.BindInt64(p++, updated_before_ms);
@@ -475,12 +475,13 @@ class SqliteTxn final : public WriteTxn {
   absl::StatusOr<std::vector<std::string>> PurgeCandidates(
       const std::vector<State>& states, int64_t updated_before_ms,
       int limit) override {
-    ASSIGN_OR_RETURN(Statement st,
-                     c_.Prepare(absl::StrCat(
-                         "SELECT id FROM letters WHERE state IN (",
-                         Placeholders(states.size()),
-                         ") AND update_time_ms < ? AND id NOT IN "
-                         "(SELECT letter_id FROM purged_letters) LIMIT ?")));
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare(absl::StrCat("SELECT id FROM letters WHERE state IN (",
+                                Placeholders(states.size()),
+                                ") AND update_time_ms < ? AND id NOT IN "
+                                "(SELECT letter_id FROM purged_letters) "
+                                "ORDER BY update_time_ms, rowid LIMIT ?")));
     int p = 1;
     BindStates(st, &p, states);
     st.BindInt64(p++, updated_before_ms);
@@ -704,9 +705,10 @@ class SqliteTxn final : public WriteTxn {
 
   absl::StatusOr<std::vector<TimerRecord>> DueTimers(int64_t now_ms,
                                                      int limit) override {
-    ASSIGN_OR_RETURN(Statement st,
-                     c_.Prepare("SELECT letter_id, kind, due_ms FROM timers "
-                                "WHERE due_ms <= ? ORDER BY due_ms LIMIT ?"));
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare("SELECT letter_id, kind, due_ms FROM timers "
+                   "WHERE due_ms <= ? ORDER BY due_ms, rowid LIMIT ?"));
     st.BindInt64(1, now_ms);
     st.BindInt64(2, limit);
     return CollectTimers(st);
@@ -1205,7 +1207,7 @@ class SqliteTxn final : public WriteTxn {
           Statement st,
           c_.Prepare("SELECT letter_id, kind, due_ms FROM timers "
                      "WHERE due_ms <= ? AND (claim_until_ms <= ? OR "
-                     "claimed_by = ?) ORDER BY due_ms LIMIT ?"));
+                     "claimed_by = ?) ORDER BY due_ms, rowid LIMIT ?"));
       st.BindInt64(1, now_ms);
       st.BindInt64(2, now_ms);
       st.BindText(3, owner);
