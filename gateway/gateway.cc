@@ -77,6 +77,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     self->watchers_.Notify();
   };
 
+  g->sequencer_ = StartSequencer(s, [self] { self->watchers_.Notify(); });
   g->tree_heads_ = StartTreeHeads(c, s);
   if (g->worker_role_) g->retention_ = StartRetention(c, s);
 

@@ -127,6 +127,7 @@ class Gateway {
   std::unique_ptr<WorkerRole> worker_;
 
   // Periodic upkeep of the store; retention only in the worker role.
+  std::unique_ptr<PeriodicTask> sequencer_;
   std::unique_ptr<PeriodicTask> tree_heads_;
   std::unique_ptr<PeriodicTask> retention_;
 };

@@ -1,6 +1,7 @@
 #include "gateway/maintenance.h"
 
 #include <cstdint>
+#include <utility>
 
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -13,6 +14,20 @@ namespace {
 constexpr int kPurgeBatch = 500;
 
 }  // namespace
+
+std::unique_ptr<PeriodicTask> StartSequencer(
+    store::Store* store, std::function<void()> on_sequenced) {
+  return std::make_unique<PeriodicTask>(
+      PeriodicTaskOptions{absl::Milliseconds(100), absl::ZeroDuration()},
+      [store, on_sequenced = std::move(on_sequenced)] {
+        auto n = store->SequenceReceipts();
+        if (!n.ok()) {
+          spdlog::warn("receipt log: sequencer: {}", n.status().ToString());
+          return;
+        }
+        if (*n > 0) on_sequenced();
+      });
+}
 
 std::unique_ptr<PeriodicTask> StartTreeHeads(const config::v1::Config& config,
                                              store::Store* store) {

@@ -1,9 +1,10 @@
-// The store's periodic upkeep: signed tree heads for the receipt log and
-// the retention sweep of documents. Each is a PeriodicTask (common/
+// The store's periodic upkeep: the receipt log's sequencer, signed tree
+// heads and the retention sweep of documents. Each is a PeriodicTask (common/
 // periodic.h) whose first run comes one interval after the start.
 #ifndef UTPOST_GATEWAY_MAINTENANCE_H_
 #define UTPOST_GATEWAY_MAINTENANCE_H_
 
+#include <functional>
 #include <memory>
 
 #include "common/periodic.h"
@@ -11,6 +12,14 @@
 #include "utpost/config/v1/config.pb.h"
 
 namespace utpost::gateway {
+
+// Makes queued receipts leaves of the log every 100 ms while this process
+// holds the store's sequencer lease (Store::SequenceReceipts); then calls
+// `on_sequenced` (not null) when it added any. With an engine whose
+// receipts become leaves as they commit, each run returns at once. `store` is
+// not owned and outlives the task.
+std::unique_ptr<PeriodicTask> StartSequencer(
+    store::Store* store, std::function<void()> on_sequenced);
 
 // A signed tree head every `receipt_log.tree_head_interval_seconds`
 // whenever the log grew. Any process may issue one; the store returns the
