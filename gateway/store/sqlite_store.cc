@@ -513,6 +513,19 @@ class SqliteStore final : public Store {
                             const std::string& channel) override;
   absl::StatusOr<std::vector<OutboxMessage>> PendingOutbox(int limit) override;
   absl::Status MarkOutboxSent(const std::vector<int64_t>& ids) override;
+  // Until the engine split: one relay per database file.
+  absl::StatusOr<std::vector<OutboxMessage>> ClaimOutbox(const std::string&,
+                                                         int limit,
+                                                         int64_t) override {
+    return PendingOutbox(limit);
+  }
+  absl::StatusOr<std::vector<TimerRecord>> ClaimDueTimers(const std::string&,
+                                                          int64_t now_ms,
+                                                          int limit,
+                                                          int64_t) override {
+    return DueTimers(now_ms, limit);
+  }
+  absl::StatusOr<int64_t> SequenceReceipts() override { return 0; }
   absl::StatusOr<int64_t> CountPendingOutbox() override;
   absl::StatusOr<std::vector<ReceiptRecord>> GetReceipts(
       const std::string& letter_id, const std::string& tenant) override;

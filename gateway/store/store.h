@@ -1,7 +1,9 @@
 // The gateway's durable state: letters, their documents, the outbox of work
 // items waiting to be published, and the signed receipts. The only place
-// that speaks SQL is below gateway/store/; the default implementation is
-// SQLite (sqlite_store.h), a PostgreSQL one will sit beside it.
+// that speaks SQL is below gateway/store/. The rules live in one
+// engine-neutral implementation (store_impl.h) over engines (engine.h):
+// SQLite by default, PostgreSQL for several machines, memory for tests;
+// make_store.h opens the one the configuration names.
 #ifndef UTPOST_GATEWAY_STORE_STORE_H_
 #define UTPOST_GATEWAY_STORE_STORE_H_
 
@@ -203,13 +205,38 @@ struct CreateResult {
   bool created = false;  // False: an earlier identical submission.
 };
 
-// Thread-safe. Every method is one transaction. Errors: NOT_FOUND,
-// ALREADY_EXISTS (client reference reused with another body),
-// FAILED_PRECONDITION (transition from a state not allowed), UNAVAILABLE
-// (cannot commit now; nothing changed).
-class Store {
+// What a metrics reader sees of one state change, and the totals it starts
+// from (see OpsStore::TransitionsAfter).
+struct TransitionNote {
+  int64_t cursor = 0;  // The receipt's.
+  std::string tenant;
+  State state = ::utpost::v1::Letter::STATE_UNSPECIFIED;
+  std::string channel;
+  int64_t time_ms = 0;
+  int64_t letter_create_time_ms = 0;
+};
+struct TransitionCount {
+  std::string tenant;
+  std::string channel;
+  State state = ::utpost::v1::Letter::STATE_UNSPECIFIED;
+  int64_t count = 0;
+};
+struct TransitionTotals {
+  int64_t cursor = 0;
+  std::vector<TransitionCount> counts;
+};
+
+// The store splits by role; a component depends on the roles it uses, and
+// Store (below) is all of them. Every implementation is thread-safe, and
+// every method is one transaction. Errors: NOT_FOUND, ALREADY_EXISTS
+// (client reference reused with another body), FAILED_PRECONDITION
+// (transition from a state not allowed), UNAVAILABLE (cannot commit now;
+// nothing changed).
+
+// Letters, their documents, receipts and what providers report of them.
+class LetterStore {
  public:
-  virtual ~Store() = default;
+  virtual ~LetterStore() = default;
 
   // Creates all of `letters` in one transaction (group commit) with their
   // documents, their RECEIVED receipt and their first outbox message. Each
@@ -221,12 +248,16 @@ class Store {
   // `tenant` empty: any tenant. Another tenant's letter is NOT_FOUND.
   virtual absl::StatusOr<LetterRecord> GetLetter(const std::string& id,
                                                  const std::string& tenant) = 0;
+  // INVALID_ARGUMENT for a bad page token. `page_size` is clamped to
+  // 1..1000 (0 or less means 100).
   virtual absl::StatusOr<LetterPage> ListLetters(const ListFilter& filter) = 0;
+  // FAILED_PRECONDITION once retention purged them.
   virtual absl::StatusOr<std::vector<Document>> GetDocuments(
       const std::string& letter_id) = 0;
 
-  // Applies `t` if the letter is in one of `t.from`, writing one signed
-  // receipt and the outbox messages; FAILED_PRECONDITION otherwise.
+  // Applies `t` if the letter is in one of `t.from` and the lifecycle
+  // (gateway/store/lifecycle.h) allows every step, writing one signed
+  // receipt a step and the outbox messages; FAILED_PRECONDITION otherwise.
   virtual absl::StatusOr<LetterRecord> ApplyTransition(
       const std::string& letter_id, const Transition& t) = 0;
 
@@ -249,28 +280,15 @@ class Store {
   virtual absl::Status ClaimHandOff(const std::string& letter_id,
                                     const std::string& channel) = 0;
 
-  // Oldest unpublished outbox messages, at most `limit`.
-  virtual absl::StatusOr<std::vector<OutboxMessage>> PendingOutbox(
-      int limit) = 0;
-  // Marks messages published (after the broker's confirm) and moves their
-  // letters to `state_when_sent` where set and still RECEIVED.
-  virtual absl::Status MarkOutboxSent(const std::vector<int64_t>& ids) = 0;
-  virtual absl::StatusOr<int64_t> CountPendingOutbox() = 0;
-
   // Receipts of one letter, in sequence. `tenant` as for GetLetter.
   virtual absl::StatusOr<std::vector<ReceiptRecord>> GetReceipts(
       const std::string& letter_id, const std::string& tenant) = 0;
   // Receipts with cursor > `after`, oldest first, at most `limit`;
-  // `tenant` empty: all tenants.
+  // `tenant` empty: all tenants. A reader that sees cursor N also sees every
+  // receipt below N, then and later.
   virtual absl::StatusOr<std::vector<ReceiptRecord>> ReceiptsAfter(
       int64_t after, const std::string& tenant, int limit) = 0;
   virtual absl::StatusOr<int64_t> LastReceiptCursor() = 0;
-
-  // Letters per state, over all tenants.
-  virtual absl::StatusOr<std::vector<std::pair<State, int64_t>>>
-  CountByState() = 0;
-
-  // Channels, timers, provider receipts (#3).
 
   // Keeps `event` as evidence and, in the same transaction, applies the
   // first of `candidates` whose `from` holds the letter's current state;
@@ -285,25 +303,6 @@ class Store {
   virtual absl::StatusOr<std::vector<ProviderEventRecord>> GetProviderEvents(
       const std::string& letter_id) = 0;
 
-  // Writes (or replaces) a timer while the letter is in one of `expected`;
-  // FAILED_PRECONDITION otherwise.
-  virtual absl::Status SetTimer(const TimerRecord& timer,
-                                const std::vector<State>& expected) = 0;
-  // Timers with due_ms <= now_ms, earliest first, at most `limit`.
-  virtual absl::StatusOr<std::vector<TimerRecord>> DueTimers(int64_t now_ms,
-                                                             int limit) = 0;
-  virtual absl::StatusOr<std::vector<TimerRecord>> GetTimers(
-      const std::string& letter_id) = 0;
-  // Claims `timer` and acts on it in one transaction: removes the row
-  // (false, changing nothing, when it is gone or was replaced: another
-  // scanner had it), then, when the letter is in one of `when_in`, applies
-  // `transition` if set, else writes `outbox` (without a state change).
-  // Returns true when the timer was claimed, whether or not it acted.
-  virtual absl::StatusOr<bool> FireTimer(
-      const TimerRecord& timer, const std::vector<State>& when_in,
-      const std::optional<Transition>& transition,
-      const std::vector<OutboxMessage>& outbox) = 0;
-
   // Where a worker is in a provider's event feed ("altinn:<resource>"),
   // shared by every worker process and kept across restarts. Positions are
   // the channel's own strings; "" when none was saved.
@@ -313,6 +312,38 @@ class Store {
   virtual absl::StatusOr<bool> MoveFeedPosition(const std::string& feed,
                                                 const std::string& from,
                                                 const std::string& to) = 0;
+
+  // Retention (#4): deletes the content of the documents of letters whose
+  // last state change is older than `final_before_ms` and that can change no
+  // further on their own (lifecycle.h's final states); keeps names, digests
+  // and sizes. At most `limit` letters per call. Returns how many letters
+  // were purged.
+  virtual absl::StatusOr<int64_t> PurgeDocuments(int64_t final_before_ms,
+                                                 int limit) = 0;
+  // When the letter's documents were purged; 0 when they were not.
+  virtual absl::StatusOr<int64_t> DocumentsPurgedAt(
+      const std::string& letter_id) = 0;
+};
+
+// Work items waiting to be published, written with the state changes that
+// call for them.
+class OutboxStore {
+ public:
+  virtual ~OutboxStore() = default;
+
+  // Oldest unpublished outbox messages, at most `limit`, claimed or not.
+  virtual absl::StatusOr<std::vector<OutboxMessage>> PendingOutbox(
+      int limit) = 0;
+  // Oldest unpublished messages that no other relay holds, at most
+  // `limit`, now held by `owner` for `lease_ms`: several relays on one
+  // database publish each message once while their leases last, and a relay
+  // that dies lets its messages go when its lease ends.
+  virtual absl::StatusOr<std::vector<OutboxMessage>> ClaimOutbox(
+      const std::string& owner, int limit, int64_t lease_ms) = 0;
+  // Marks messages published (after the broker's confirm) and moves their
+  // letters to `state_when_sent` where set and still RECEIVED.
+  virtual absl::Status MarkOutboxSent(const std::vector<int64_t>& ids) = 0;
+  virtual absl::StatusOr<int64_t> CountPendingOutbox() = 0;
 
   // Letters in QUEUED or ROUTED not changed since `updated_before_ms`,
   // with no unpublished outbox message and no timer: their work item was
@@ -324,12 +355,49 @@ class Store {
   // False when it moved meanwhile.
   virtual absl::StatusOr<bool> RequeueStuck(const StuckLetter& letter,
                                             const OutboxMessage& work) = 0;
+};
 
-  // Receipt log (#4). Every receipt becomes the next leaf of one
-  // append-only Merkle tree (RFC 9162) in the transaction that writes it, so
-  // the log's order is the commit order, also with several processes
-  // writing to one database. The leaf is the receipt's compact JWS bytes.
+// Timers kept with the letters (#3).
+class TimerStore {
+ public:
+  virtual ~TimerStore() = default;
 
+  // Writes (or replaces) a timer while the letter is in one of `expected`;
+  // FAILED_PRECONDITION otherwise.
+  virtual absl::Status SetTimer(const TimerRecord& timer,
+                                const std::vector<State>& expected) = 0;
+  // Timers with due_ms <= now_ms, earliest first, at most `limit`.
+  virtual absl::StatusOr<std::vector<TimerRecord>> DueTimers(int64_t now_ms,
+                                                             int limit) = 0;
+  // As DueTimers, leaving out those another scanner holds, and held by
+  // `owner` for `lease_ms`: several scanners share the due timers instead of
+  // all racing for the same ones. FireTimer still decides who acts.
+  virtual absl::StatusOr<std::vector<TimerRecord>> ClaimDueTimers(
+      const std::string& owner, int64_t now_ms, int limit,
+      int64_t lease_ms) = 0;
+  virtual absl::StatusOr<std::vector<TimerRecord>> GetTimers(
+      const std::string& letter_id) = 0;
+  // Claims `timer` and acts on it in one transaction: removes the row
+  // (false, changing nothing, when it is gone or was replaced: another
+  // scanner had it), then, when the letter is in one of `when_in`, applies
+  // `transition` if set, else writes `outbox` (without a state change).
+  // Returns true when the timer was claimed, whether or not it acted.
+  virtual absl::StatusOr<bool> FireTimer(
+      const TimerRecord& timer, const std::vector<State>& when_in,
+      const std::optional<Transition>& transition,
+      const std::vector<OutboxMessage>& outbox) = 0;
+};
+
+// The receipt log (#4): every receipt is a leaf of one append-only Merkle
+// tree (RFC 9162); the leaf is the receipt's compact JWS bytes.
+class ReceiptLog {
+ public:
+  virtual ~ReceiptLog() = default;
+
+  // Makes queued receipts leaves, in batches, while this process holds the
+  // sequencer lease; returns how many it added (0 without the lease, and
+  // always 0 for an engine whose receipts become leaves as they commit).
+  virtual absl::StatusOr<int64_t> SequenceReceipts() = 0;
   // Leaves in the log now.
   virtual absl::StatusOr<int64_t> ReceiptLogSize() = 0;
   // The newest signed tree head; NOT_FOUND before the first.
@@ -357,20 +425,16 @@ class Store {
   // leaves below `tree_size`, and of how many letters.
   virtual absl::StatusOr<LoggedReceiptCount> CountLoggedReceipts(
       const ReceiptLogQuery& q, int64_t tree_size) = 0;
+};
 
-  // Retention (#4): deletes the content of the documents of letters whose
-  // last state change is older than `final_before_ms` and that can change no
-  // further on their own (DELIVERED, READ, SENT_PRINT, PRINTED, FAILED,
-  // CANCELLED); keeps names, digests and sizes. At most `limit` letters per
-  // call. Returns how many letters were purged.
-  virtual absl::StatusOr<int64_t> PurgeDocuments(int64_t final_before_ms,
-                                                 int limit) = 0;
-  // When the letter's documents were purged; 0 when they were not.
-  virtual absl::StatusOr<int64_t> DocumentsPurgedAt(
-      const std::string& letter_id) = 0;
+// What operators see and steer (#5).
+class OpsStore {
+ public:
+  virtual ~OpsStore() = default;
 
-  // Operations (#5).
-
+  // Letters per state, over all tenants.
+  virtual absl::StatusOr<std::vector<std::pair<State, int64_t>>>
+  CountByState() = 0;
   // Letters counted by tenant, channel and state.
   virtual absl::StatusOr<std::vector<LetterGroupCount>> CountLetterGroups() = 0;
   virtual absl::StatusOr<OutboxLag> GetOutboxLag() = 0;
@@ -392,33 +456,27 @@ class Store {
   // Rows whose window ended after `since_ms`, of all processes.
   virtual absl::StatusOr<std::vector<ProviderStatsRecord>> ProviderStatsSince(
       int64_t since_ms) = 0;
-  // One state change as metrics count it: a receipt without its signature,
-  // with its letter's submission time.
-  struct TransitionNote {
-    int64_t cursor = 0;  // The receipt's.
-    std::string tenant;
-    State state = ::utpost::v1::Letter::STATE_UNSPECIFIED;
-    std::string channel;
-    int64_t time_ms = 0;
-    int64_t letter_create_time_ms = 0;
-  };
-  // Receipts with cursor > `after`, oldest first, at most `limit`.
+  // Receipts with cursor > `after`, oldest first, at most `limit`, without
+  // their signatures, with their letters' submission times.
   virtual absl::StatusOr<std::vector<TransitionNote>> TransitionsAfter(
       int64_t after, int limit) = 0;
   // Every receipt so far counted by (tenant, channel, state), and the
   // cursor of the last one counted: one consistent snapshot, from which
   // TransitionsAfter(cursor) goes on.
-  struct TransitionCount {
-    std::string tenant;
-    std::string channel;
-    State state = ::utpost::v1::Letter::STATE_UNSPECIFIED;
-    int64_t count = 0;
-  };
-  struct TransitionTotals {
-    int64_t cursor = 0;
-    std::vector<TransitionCount> counts;
-  };
   virtual absl::StatusOr<TransitionTotals> CountTransitions() = 0;
+};
+
+// Every role: what the daemon opens (make_store.h) and hands out.
+class Store : public LetterStore,
+              public OutboxStore,
+              public TimerStore,
+              public ReceiptLog,
+              public OpsStore {
+ public:
+  // Kept for callers that name them through Store.
+  using TransitionNote = ::utpost::store::TransitionNote;
+  using TransitionCount = ::utpost::store::TransitionCount;
+  using TransitionTotals = ::utpost::store::TransitionTotals;
 };
 
 }  // namespace utpost::store
