@@ -218,14 +218,16 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Open(
   values.push_back(nullptr);
   pg_conn* conn =
       PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
-  if (conn == nullptr) return absl::ResourceExhaustedError("postgres: no memory");
+  if (conn == nullptr)
+    return absl::ResourceExhaustedError("postgres: no memory");
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(conn);
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) {
       msg.pop_back();
     }
     PQfinish(conn);
-    return absl::UnavailableError(absl::StrCat("postgres: cannot connect: ", msg));
+    return absl::UnavailableError(
+        absl::StrCat("postgres: cannot connect: ", msg));
   }
   PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
   return std::unique_ptr<PgConnection>(new PgConnection(conn));

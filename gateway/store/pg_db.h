@@ -236,9 +236,9 @@ enum class PgTxMode {
 // committed is OK, anything else UNAVAILABLE with nothing committed, unless
 // the server cannot be reached to ask (UNAVAILABLE, outcome unknown; the
 // message says so).
-absl::Status RunPgTransaction(PgPool& pool, PgTxMode mode,
-                              const std::function<absl::Status(PgConnection&)>& fn,
-                              int max_attempts = 5);
+absl::Status RunPgTransaction(
+    PgPool& pool, PgTxMode mode,
+    const std::function<absl::Status(PgConnection&)>& fn, int max_attempts = 5);
 
 }  // namespace utpost::store::internal
 

@@ -205,8 +205,9 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 const std::vector<PgMigration>& PgMigrations() {
   static const auto* migrations = new std::vector<PgMigration>{
-      {1, "letters, documents, outbox, receipts, timers, provider events, "
-          "receipt log, operations",
+      {1,
+       "letters, documents, outbox, receipts, timers, provider events, "
+       "receipt log, operations",
        kVersion1},
   };
   return *migrations;
@@ -216,9 +217,9 @@ absl::StatusOr<int> MigratePgSchema(
     PgPool& pool, const std::vector<PgMigration>& migrations) {
   for (size_t i = 0; i < migrations.size(); ++i) {
     if (migrations[i].version != static_cast<int>(i) + 1) {
-      return absl::InternalError(absl::StrCat(
-          "postgres: migration ", i + 1, " is numbered ",
-          migrations[i].version, " (must be 1, 2, 3 ...)"));
+      return absl::InternalError(
+          absl::StrCat("postgres: migration ", i + 1, " is numbered ",
+                       migrations[i].version, " (must be 1, 2, 3 ...)"));
     }
   }
   const int latest = static_cast<int>(migrations.size());
@@ -247,10 +248,9 @@ absl::StatusOr<int> MigratePgSchema(
           const PgMigration& m = migrations[v - 1];
           absl::Status applied = c.Exec(m.sql);
           if (!applied.ok()) {
-            return absl::Status(
-                applied.code(),
-                absl::StrCat("postgres: migration ", v, " (", m.name,
-                             "): ", applied.message()));
+            return absl::Status(applied.code(),
+                                absl::StrCat("postgres: migration ", v, " (",
+                                             m.name, "): ", applied.message()));
           }
           PgParams p;
           p.Int(v).Text(m.name);

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <optional>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -192,7 +192,8 @@ class PgTxn final : public WriteTxn {
     if (q.after.has_value()) {
       std::string a = next();
       std::string b = next();
-      where.push_back(absl::StrCat("(create_time_ms, id) < (", a, ", ", b, ")"));
+      where.push_back(
+          absl::StrCat("(create_time_ms, id) < (", a, ", ", b, ")"));
       p.Int(q.after->first).Text(q.after->second);
     }
     std::string sql = absl::StrCat("SELECT ", kLetterColumns, " FROM letters");
@@ -300,12 +301,11 @@ class PgTxn final : public WriteTxn {
   }
 
   absl::StatusOr<std::vector<LetterGroupCount>> CountLetterGroups() override {
-    ASSIGN_OR_RETURN(PgResult r,
-                     Q("SELECT tenant, channel, state, COUNT(*), "
-                       "MIN(update_time_ms) FROM letters "
-                       "GROUP BY tenant, channel, state "
-                       "ORDER BY tenant, channel, state",
-                       PgParams()));
+    ASSIGN_OR_RETURN(PgResult r, Q("SELECT tenant, channel, state, COUNT(*), "
+                                   "MIN(update_time_ms) FROM letters "
+                                   "GROUP BY tenant, channel, state "
+                                   "ORDER BY tenant, channel, state",
+                                   PgParams()));
     std::vector<LetterGroupCount> out;
     for (int i = 0; i < r.rows(); ++i) {
       LetterGroupCount& g = out.emplace_back();
@@ -482,11 +482,10 @@ class PgTxn final : public WriteTxn {
                                                      int limit) override {
     PgParams p;
     p.Int(now_ms).Int(limit);
-    ASSIGN_OR_RETURN(PgResult r,
-                     Q("SELECT letter_id, kind, due_ms FROM timers "
-                       "WHERE due_ms <= $1 "
-                       "ORDER BY due_ms, letter_id, kind LIMIT $2",
-                       p));
+    ASSIGN_OR_RETURN(PgResult r, Q("SELECT letter_id, kind, due_ms FROM timers "
+                                   "WHERE due_ms <= $1 "
+                                   "ORDER BY due_ms, letter_id, kind LIMIT $2",
+                                   p));
     return Timers(r);
   }
 
@@ -582,11 +581,10 @@ class PgTxn final : public WriteTxn {
       int64_t tree_size) override {
     PgParams p;
     p.Int(tree_size);
-    ASSIGN_OR_RETURN(PgResult r,
-                     Q(absl::StrCat("SELECT ", kHeadColumns,
-                                    " FROM receipt_log_heads "
-                                    "WHERE tree_size = $1"),
-                       p));
+    ASSIGN_OR_RETURN(PgResult r, Q(absl::StrCat("SELECT ", kHeadColumns,
+                                                " FROM receipt_log_heads "
+                                                "WHERE tree_size = $1"),
+                                   p));
     if (r.rows() == 0) return std::optional<TreeHead>();
     return std::optional<TreeHead>(HeadAt(r, 0));
   }
@@ -654,13 +652,12 @@ class PgTxn final : public WriteTxn {
     // order, so the queue is every receipt above the last leaf's cursor.
     PgParams p;
     p.Int(limit);
-    ASSIGN_OR_RETURN(
-        PgResult r,
-        Q("SELECT cursor, jws FROM receipts WHERE cursor > "
-          "COALESCE((SELECT cursor FROM receipt_log_leaves "
-          "ORDER BY leaf_index DESC LIMIT 1), 0) "
-          "ORDER BY cursor LIMIT $1",
-          p));
+    ASSIGN_OR_RETURN(PgResult r,
+                     Q("SELECT cursor, jws FROM receipts WHERE cursor > "
+                       "COALESCE((SELECT cursor FROM receipt_log_leaves "
+                       "ORDER BY leaf_index DESC LIMIT 1), 0) "
+                       "ORDER BY cursor LIMIT $1",
+                       p));
     std::vector<UnloggedReceipt> out;
     for (int i = 0; i < r.rows(); ++i) {
       UnloggedReceipt& u = out.emplace_back();
@@ -748,7 +745,10 @@ class PgTxn final : public WriteTxn {
                             const std::string& spec_bytes) override {
     const LetterRecord& l = row.record;
     PgParams p;
-    p.Text(l.id).Text(l.tenant).Text(l.client_reference).Text(row.request_digest);
+    p.Text(l.id)
+        .Text(l.tenant)
+        .Text(l.client_reference)
+        .Text(row.request_digest);
     p.Int(l.state).Text(l.channel).Text(l.reason).BytesRef(spec_bytes);
     p.Int(row.attempt).Bool(row.handing_off).Int(l.create_time_ms);
     p.Int(l.update_time_ms);
@@ -1037,8 +1037,7 @@ class PgTxn final : public WriteTxn {
   absl::Status DeleteProviderStatsBefore(int64_t window_end_ms) override {
     PgParams p;
     p.Int(window_end_ms);
-    return C("DELETE FROM provider_stats WHERE window_end_ms < $1", p)
-        .status();
+    return C("DELETE FROM provider_stats WHERE window_end_ms < $1", p).status();
   }
 
  private:
@@ -1055,8 +1054,7 @@ class PgTxn final : public WriteTxn {
 
   void Note(const absl::Status& s) {
     if (!fatal_.ok()) return;
-    if (absl::IsAborted(s) || !c_.healthy() ||
-        absl::IsDeadlineExceeded(s)) {
+    if (absl::IsAborted(s) || !c_.healthy() || absl::IsDeadlineExceeded(s)) {
       fatal_ = s;
     }
   }
@@ -1102,8 +1100,8 @@ class PgTxn final : public WriteTxn {
     return row;
   }
 
-  void AppendLogFilters(const ReceiptLogQuery& q, std::string* sql,
-                        PgParams* p, int* n) {
+  void AppendLogFilters(const ReceiptLogQuery& q, std::string* sql, PgParams* p,
+                        int* n) {
     if (q.to_ms > 0) {
       absl::StrAppend(sql, " AND r.time_ms < $", ++*n);
       p->Int(q.to_ms);

@@ -118,8 +118,8 @@ absl::StatusOr<RunAs> FindRunAs() {
         "postgresql package, or set UTPOST_PG_USER to an unprivileged user"));
   }
   if (pw->pw_uid == 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "postgres: UTPOST_PG_USER \"", r.name, "\" is root"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("postgres: UTPOST_PG_USER \"", r.name, "\" is root"));
   }
   r.uid = pw->pw_uid;
   r.gid = pw->pw_gid;
@@ -146,8 +146,7 @@ absl::StatusOr<pid_t> Spawn(const RunAs& run_as, std::vector<std::string> args,
     // setpriv execs the program: the pid returned is the server's own.
     args.insert(args.begin(),
                 {"/usr/bin/setpriv", absl::StrCat("--reuid=", run_as.uid),
-                 absl::StrCat("--regid=", run_as.gid), "--clear-groups",
-                 "--"});
+                 absl::StrCat("--regid=", run_as.gid), "--clear-groups", "--"});
   }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -166,8 +165,8 @@ absl::StatusOr<pid_t> Spawn(const RunAs& run_as, std::vector<std::string> args,
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   // posix_spawn, not fork: the test may have client threads running.
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(),
-                       envp.data());
+  int rc =
+      posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     return absl::InternalError(absl::StrCat("postgres: cannot run ", args[0],
@@ -202,8 +201,8 @@ absl::Status RunToEnd(const RunAs& run_as, std::vector<std::string> args,
         absl::StrCat("postgres: ", what, " did not finish"));
   }
   if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "postgres: ", what, " failed (status ", wstatus, ")"));
+    return absl::UnavailableError(
+        absl::StrCat("postgres: ", what, " failed (status ", wstatus, ")"));
   }
   return absl::OkStatus();
 }
@@ -242,15 +241,15 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
       return absl::InternalError(
           absl::StrCat("postgres: chown ", pattern, ": ", err));
     }
-    std::unique_ptr<PostgresServer> server(new PostgresServer(
-        *bindir, pattern, "utpost", RandomHex(16), *port));
+    std::unique_ptr<PostgresServer> server(
+        new PostgresServer(*bindir, pattern, "utpost", RandomHex(16), *port));
     status = server->InitCluster();
     if (status.ok()) status = server->StartServer();
     if (status.ok()) status = server->CreateDatabase("utpost");
     if (status.ok()) return server;
-    status = absl::Status(status.code(), absl::StrCat(status.message(),
-                                                      "; server log:\n",
-                                                      server->LogTail()));
+    status = absl::Status(
+        status.code(),
+        absl::StrCat(status.message(), "; server log:\n", server->LogTail()));
     // Destroying it stops what started and removes its folder.
   }
   return status;
@@ -272,8 +271,7 @@ std::string PostgresServer::ConnInfoWithoutPassword(
 }
 
 std::string PostgresServer::ConnInfo(std::string_view dbname) const {
-  return absl::StrCat(ConnInfoWithoutPassword(dbname), " password=",
-                      password_);
+  return absl::StrCat(ConnInfoWithoutPassword(dbname), " password=", password_);
 }
 
 absl::Status PostgresServer::InitCluster() {
@@ -287,12 +285,12 @@ absl::Status PostgresServer::InitCluster() {
   }
   chmod(pwfile.c_str(), 0600);
   if (run_as->needed) chown(pwfile.c_str(), run_as->uid, run_as->gid);
-  absl::Status status = RunToEnd(
-      *run_as,
-      {bindir_ + "/initdb", "-D", dir_ + "/data", "-U", user_,
-       "--pwfile=" + pwfile, "--auth=scram-sha-256", "--encoding=UTF8",
-       "--locale=C", "--no-sync", "--no-instructions"},
-      dir_ + "/initdb.log");
+  absl::Status status =
+      RunToEnd(*run_as,
+               {bindir_ + "/initdb", "-D", dir_ + "/data", "-U", user_,
+                "--pwfile=" + pwfile, "--auth=scram-sha-256", "--encoding=UTF8",
+                "--locale=C", "--no-sync", "--no-instructions"},
+               dir_ + "/initdb.log");
   unlink(pwfile.c_str());
   return status;
 }
@@ -300,15 +298,29 @@ absl::Status PostgresServer::InitCluster() {
 absl::Status PostgresServer::StartServer() {
   absl::StatusOr<RunAs> run_as = FindRunAs();
   if (!run_as.ok()) return run_as.status();
-  absl::StatusOr<pid_t> pid = Spawn(
-      *run_as,
-      {bindir_ + "/postgres", "-D", dir_ + "/data", "-c",
-       "listen_addresses=127.0.0.1", "-c", absl::StrCat("port=", port_), "-c",
-       "unix_socket_directories=" + dir_, "-c", "fsync=on", "-c",
-       "synchronous_commit=on", "-c", "max_connections=100", "-c",
-       "shared_buffers=32MB", "-c", "logging_collector=off", "-c",
-       "log_min_messages=warning"},
-      dir_ + "/server.log");
+  absl::StatusOr<pid_t> pid = Spawn(*run_as,
+                                    {bindir_ + "/postgres",
+                                     "-D",
+                                     dir_ + "/data",
+                                     "-c",
+                                     "listen_addresses=127.0.0.1",
+                                     "-c",
+                                     absl::StrCat("port=", port_),
+                                     "-c",
+                                     "unix_socket_directories=" + dir_,
+                                     "-c",
+                                     "fsync=on",
+                                     "-c",
+                                     "synchronous_commit=on",
+                                     "-c",
+                                     "max_connections=100",
+                                     "-c",
+                                     "shared_buffers=32MB",
+                                     "-c",
+                                     "logging_collector=off",
+                                     "-c",
+                                     "log_min_messages=warning"},
+                                    dir_ + "/server.log");
   if (!pid.ok()) return pid.status();
   pid_ = *pid;
   std::string probe = ConnInfo("postgres");
@@ -319,8 +331,7 @@ absl::Status PostgresServer::StartServer() {
     if (waitpid(pid_, &wstatus, WNOHANG) == pid_) {
       pid_ = 0;
       return absl::UnavailableError(absl::StrCat(
-          "postgres: the server exited while starting (status ", wstatus,
-          ")"));
+          "postgres: the server exited while starting (status ", wstatus, ")"));
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       return absl::DeadlineExceededError(
@@ -372,12 +383,12 @@ absl::Status PostgresServer::CreateDatabase(std::string_view name) {
     status = absl::UnavailableError(
         absl::StrCat("postgres: connect: ", PQerrorMessage(conn)));
   } else {
-    std::string sql = absl::StrCat(
-        "CREATE DATABASE ", absl::string_view(name.data(), name.size()));
+    std::string sql = absl::StrCat("CREATE DATABASE ",
+                                   absl::string_view(name.data(), name.size()));
     PGresult* res = PQexec(conn, sql.c_str());
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-      status = absl::InternalError(absl::StrCat(
-          "postgres: ", sql, ": ", PQresultErrorMessage(res)));
+      status = absl::InternalError(
+          absl::StrCat("postgres: ", sql, ": ", PQresultErrorMessage(res)));
     }
     PQclear(res);
   }

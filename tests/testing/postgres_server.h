@@ -2,9 +2,9 @@
 // temporary folder, listening on 127.0.0.1 only, on a free port, with its
 // Unix socket in that folder, stopped and removed when the object goes.
 //
-//   absl::StatusOr<std::unique_ptr<PostgresServer>> pg = PostgresServer::Start();
-//   ASSERT_TRUE(pg.ok()) << pg.status();
-//   std::string conninfo = (*pg)->ConnInfo("utpost");
+//   absl::StatusOr<std::unique_ptr<PostgresServer>> pg =
+//   PostgresServer::Start(); ASSERT_TRUE(pg.ok()) << pg.status(); std::string
+//   conninfo = (*pg)->ConnInfo("utpost");
 //
 // The cluster has one superuser, "utpost", with a random password; the
 // password authenticates over TCP (scram-sha-256) and the conninfo carries

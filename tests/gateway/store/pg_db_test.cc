@@ -153,9 +153,9 @@ TEST_F(PgDbTest, ErrorsMapToStatusCodes) {
               StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("23505")));
   PgParams q;
   q.Text("b");
-  EXPECT_THAT(conn->Command("INSERT INTO t VALUES ($1, -1)", q),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("23514")));
+  EXPECT_THAT(
+      conn->Command("INSERT INTO t VALUES ($1, -1)", q),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("23514")));
   EXPECT_THAT(conn->Query("SELECT * FROM missing"),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("42P01")));
   EXPECT_THAT(conn->Query("SELECT 1/0"),
@@ -164,8 +164,9 @@ TEST_F(PgDbTest, ErrorsMapToStatusCodes) {
   EXPECT_THAT(conn->Exec("DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = "
                          "'40001'; END $$"),
               StatusIs(absl::StatusCode::kAborted, HasSubstr("40001")));
-  EXPECT_THAT(conn->Exec("SET statement_timeout = 50; SELECT pg_sleep(2)"),
-              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("57014")));
+  EXPECT_THAT(
+      conn->Exec("SET statement_timeout = 50; SELECT pg_sleep(2)"),
+      StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("57014")));
   // The connection is still good after all of these.
   EXPECT_TRUE(conn->healthy());
   EXPECT_THAT(conn->Query("SELECT 1"), IsOk());
@@ -322,8 +323,10 @@ TEST_F(PgDbTest, DeadlockedTransactionIsRetried) {
     };
   };
   absl::Status s1, s2;
-  std::thread t1([&] { s1 = RunPgTransaction(*pool, PgTxMode::kWrite, body(1, 2)); });
-  std::thread t2([&] { s2 = RunPgTransaction(*pool, PgTxMode::kWrite, body(2, 1)); });
+  std::thread t1(
+      [&] { s1 = RunPgTransaction(*pool, PgTxMode::kWrite, body(1, 2)); });
+  std::thread t2(
+      [&] { s2 = RunPgTransaction(*pool, PgTxMode::kWrite, body(2, 1)); });
   t1.join();
   t2.join();
   EXPECT_THAT(s1, IsOk());

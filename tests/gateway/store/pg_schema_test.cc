@@ -84,10 +84,9 @@ TEST_F(PgSchemaTest, MigratesAnEmptyDatabase) {
   // Every table of the SQLite engine, and the claim and cursor columns.
   for (const char* table :
        {"letters", "documents", "outbox", "receipts", "receipt_cursor",
-        "timers", "provider_events", "receipt_log_leaves",
-        "receipt_log_nodes", "receipt_log_heads", "purged_letters",
-        "feed_positions", "failed_attempts", "paused_channels",
-        "provider_stats"}) {
+        "timers", "provider_events", "receipt_log_leaves", "receipt_log_nodes",
+        "receipt_log_heads", "purged_letters", "feed_positions",
+        "failed_attempts", "paused_channels", "provider_stats"}) {
     EXPECT_EQ(Int(absl::StrCat("SELECT COUNT(*) FROM information_schema."
                                "tables WHERE table_name = '",
                                table, "'")),
@@ -104,9 +103,9 @@ TEST_F(PgSchemaTest, MigratesAnEmptyDatabase) {
 TEST_F(PgSchemaTest, MigratingTwiceChangesNothing) {
   ASSERT_THAT(MigratePgSchema(*pool_), IsOk());
   ASSERT_THAT(Exec("INSERT INTO feed_positions VALUES ('f', 'p', 1)"), IsOk());
-  int64_t applied = Int(
-      "SELECT (extract(epoch FROM applied_at) * 1000000)::bigint "
-      "FROM schema_migrations WHERE version = 1");
+  int64_t applied =
+      Int("SELECT (extract(epoch FROM applied_at) * 1000000)::bigint "
+          "FROM schema_migrations WHERE version = 1");
   EXPECT_THAT(MigratePgSchema(*pool_),
               IsOkAndHolds(static_cast<int>(PgMigrations().size())));
   EXPECT_EQ(Int("SELECT COUNT(*) FROM schema_migrations"),
@@ -124,11 +123,10 @@ TEST_F(PgSchemaTest, RefusesADatabaseNewerThanTheBuild) {
                                 "name) VALUES (",
                                 next, ", 'from the future')")),
               IsOk());
-  EXPECT_THAT(
-      MigratePgSchema(*pool_),
-      StatusIs(absl::StatusCode::kFailedPrecondition,
-               HasSubstr(absl::StrCat("schema is version ", next,
-                                      " (\"from the future\""))));
+  EXPECT_THAT(MigratePgSchema(*pool_),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr(absl::StrCat("schema is version ", next,
+                                              " (\"from the future\""))));
   EXPECT_THAT(MigratePgSchema(*pool_),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("newer than this build's version")));
@@ -149,9 +147,9 @@ TEST_F(PgSchemaTest, AppliesOnlyTheMigrationsNotYetApplied) {
 TEST_F(PgSchemaTest, AFailedMigrationAppliesNothing) {
   std::vector<PgMigration> bad = {{1, "a", "CREATE TABLE a (x INT)"},
                                   {2, "broken", "CREATE TABLE (oops"}};
-  EXPECT_THAT(MigratePgSchema(*pool_, bad),
-              StatusIs(absl::StatusCode::kInternal,
-                       HasSubstr("migration 2 (broken)")));
+  EXPECT_THAT(
+      MigratePgSchema(*pool_, bad),
+      StatusIs(absl::StatusCode::kInternal, HasSubstr("migration 2 (broken)")));
   EXPECT_EQ(Int("SELECT COUNT(*) FROM information_schema.tables "
                 "WHERE table_name IN ('a', 'schema_migrations')"),
             0);
@@ -170,8 +168,7 @@ TEST_F(PgSchemaTest, ProcessesStartingAtOnceMigrateOnce) {
   std::vector<absl::StatusOr<int>> results(kStarters, 0);
   std::vector<std::thread> threads;
   for (int i = 0; i < kStarters; ++i) {
-    threads.emplace_back(
-        [&, i] { results[i] = MigratePgSchema(*pools[i]); });
+    threads.emplace_back([&, i] { results[i] = MigratePgSchema(*pools[i]); });
   }
   for (std::thread& t : threads) t.join();
   for (const auto& r : results) {

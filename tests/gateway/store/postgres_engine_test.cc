@@ -135,9 +135,9 @@ TEST_F(PostgresEngineTest, OpeningAgainFindsTheSchemaInPlace) {
 
 TEST_F(PostgresEngineTest, RefusesOptionsAndLoginsThatCannotWork) {
   PostgresEngineOptions none;
-  EXPECT_THAT(OpenPostgresEngine(none),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("conninfo")));
+  EXPECT_THAT(
+      OpenPostgresEngine(none),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("conninfo")));
   PostgresEngineOptions wrong = Options();
   wrong.password = "wrong";
   EXPECT_THAT(OpenPostgresEngine(wrong),
@@ -267,20 +267,21 @@ TEST_F(PostgresEngineTest, ReceiptCursorsFollowCommitOrder) {
   auto second_engine = Open();
   ASSERT_NE(second_engine, nullptr);
   std::thread first([&] {
-    EXPECT_THAT(WriteOne(*engine_,
-                         [&](WriteTxn& txn) -> absl::Status {
-                           ASSIGN_OR_RETURN(first_cursor,
-                                            txn.InsertReceipt(Receipt("a", 1)));
-                           first_inserted = true;
-                           // Still open: a second writer must wait.
-                           std::this_thread::sleep_for(
-                               std::chrono::milliseconds(300));
-                           return absl::OkStatus();
-                         }),
-                IsOk());
+    EXPECT_THAT(
+        WriteOne(*engine_,
+                 [&](WriteTxn& txn) -> absl::Status {
+                   ASSIGN_OR_RETURN(first_cursor,
+                                    txn.InsertReceipt(Receipt("a", 1)));
+                   first_inserted = true;
+                   // Still open: a second writer must wait.
+                   std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                   return absl::OkStatus();
+                 }),
+        IsOk());
     first_done = std::chrono::steady_clock::now();
   });
-  while (!first_inserted) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (!first_inserted)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_THAT(WriteOne(*second_engine,
                        [&](WriteTxn& txn) -> absl::Status {
                          ASSIGN_OR_RETURN(second_cursor,
@@ -328,22 +329,23 @@ TEST_F(PostgresEngineTest, ReceiptsQueueUntilTheSequencerLogsThem) {
   ASSERT_THAT(WriteOne(*engine_,
                        [&](WriteTxn& txn) -> absl::Status {
                          for (int seq = 1; seq <= 3; ++seq) {
-                           ASSIGN_OR_RETURN(int64_t c,
-                                            txn.InsertReceipt(Receipt("a", seq)));
+                           ASSIGN_OR_RETURN(
+                               int64_t c, txn.InsertReceipt(Receipt("a", seq)));
                            cursors.push_back(c);
                          }
                          return absl::OkStatus();
                        }),
               IsOk());
   std::vector<UnloggedReceipt> queued;
-  ASSERT_THAT(WriteOne(*engine_,
-                       [&](WriteTxn& txn) -> absl::Status {
-                         RETURN_IF_ERROR(txn.LockReceiptLog());
-                         ASSIGN_OR_RETURN(queued, txn.UnloggedReceipts(10));
-                         RETURN_IF_ERROR(txn.AppendLogLeaf(0, queued[0].cursor));
-                         return txn.PutLogNode(0, 0, std::string(32, '\x01'));
-                       }),
-              IsOk());
+  ASSERT_THAT(
+      WriteOne(*engine_,
+               [&](WriteTxn& txn) -> absl::Status {
+                 RETURN_IF_ERROR(txn.LockReceiptLog());
+                 ASSIGN_OR_RETURN(queued, txn.UnloggedReceipts(10));
+                 RETURN_IF_ERROR(txn.AppendLogLeaf(0, queued[0].cursor));
+                 return txn.PutLogNode(0, 0, std::string(32, '\x01'));
+               }),
+      IsOk());
   ASSERT_EQ(queued.size(), 3u);
   EXPECT_EQ(queued[0].cursor, cursors[0]);
   EXPECT_EQ(queued[0].jws, "jws-a-1");
@@ -428,11 +430,10 @@ TEST_F(PostgresEngineTest, OutboxClaimsAreExclusiveUntilTheLeaseEnds) {
   EXPECT_THAT(claim(*other, "relay-3", 300, 10), ::testing::IsEmpty());
   // The owner gets its own again (lease renewed).
   EXPECT_THAT(claim(*engine_, "relay-1", 400, 10), ElementsAre(ids[0], ids[1]));
-  ASSERT_THAT(WriteOne(*engine_,
-                       [&](WriteTxn& txn) {
-                         return txn.MarkOutboxSent(ids[0], 500);
-                       }),
-              IsOk());
+  ASSERT_THAT(
+      WriteOne(*engine_,
+               [&](WriteTxn& txn) { return txn.MarkOutboxSent(ids[0], 500); }),
+      IsOk());
   // relay-1's lease (until 1400) is over at 1400; sent messages stay out.
   EXPECT_THAT(claim(*other, "relay-2", 1400, 10), ElementsAre(ids[1], ids[2]));
   std::optional<OutboxEntry> sent;
@@ -448,19 +449,19 @@ TEST_F(PostgresEngineTest, OutboxClaimsAreExclusiveUntilTheLeaseEnds) {
 TEST_F(PostgresEngineTest, ConcurrentClaimersNeverShareAMessage) {
   ASSERT_THAT(AddLetter("a"), IsOk());
   constexpr int kMessages = 200;
-  ASSERT_THAT(WriteOne(*engine_,
-                       [&](WriteTxn& txn) -> absl::Status {
-                         for (int i = 0; i < kMessages; ++i) {
-                           OutboxMessage m;
-                           m.exchange = "x";
-                           m.routing_key = "k";
-                           m.body = "b";
-                           RETURN_IF_ERROR(
-                               txn.InsertOutbox("a", m, 10).status());
-                         }
-                         return absl::OkStatus();
-                       }),
-              IsOk());
+  ASSERT_THAT(
+      WriteOne(*engine_,
+               [&](WriteTxn& txn) -> absl::Status {
+                 for (int i = 0; i < kMessages; ++i) {
+                   OutboxMessage m;
+                   m.exchange = "x";
+                   m.routing_key = "k";
+                   m.body = "b";
+                   RETURN_IF_ERROR(txn.InsertOutbox("a", m, 10).status());
+                 }
+                 return absl::OkStatus();
+               }),
+      IsOk());
   constexpr int kClaimers = 4;
   std::vector<std::unique_ptr<Engine>> engines;
   for (int i = 0; i < kClaimers; ++i) engines.push_back(Open());
@@ -471,11 +472,16 @@ TEST_F(PostgresEngineTest, ConcurrentClaimersNeverShareAMessage) {
     threads.emplace_back([&, i] {
       while (true) {
         std::vector<OutboxMessage> got;
-        absl::Status s = WriteOne(*engines[i], [&](WriteTxn& txn) -> absl::Status {
-          ASSIGN_OR_RETURN(got, txn.ClaimOutbox(absl::StrCat("relay-", i), 100,
-                                                1000000, 7));
-          return absl::OkStatus();
-        });
+        absl::Status s =
+            WriteOne(*engines[i], [&](WriteTxn& txn) -> absl::Status {
+              ASSIGN_OR_RETURN(got, txn.ClaimOutbox(absl::StrCat("relay-", i),
+                                                    100, 1000000, 7));
+              // Sent and confirmed (else the owner would be given them again).
+              for (const OutboxMessage& m : got) {
+                RETURN_IF_ERROR(txn.MarkOutboxSent(m.id, 200));
+              }
+              return absl::OkStatus();
+            });
         EXPECT_THAT(s, IsOk());
         if (!s.ok() || got.empty()) return;
         std::lock_guard<std::mutex> lock(mu);
@@ -519,16 +525,15 @@ TEST_F(PostgresEngineTest, TimerClaimsAreExclusiveUntilTheLeaseEnds) {
   EXPECT_THAT(claim("w2", 200), ElementsAre("a/print", "b/print"));
   // Replacing a timer drops its claim; taking it needs the exact timer.
   bool taken_old = true, taken = false;
-  ASSERT_THAT(WriteOne(*engine_,
-                       [&](WriteTxn& txn) -> absl::Status {
-                         RETURN_IF_ERROR(txn.PutTimer({"a", "print", 70}));
-                         ASSIGN_OR_RETURN(taken_old,
-                                          txn.TakeTimer({"a", "print", 50}));
-                         ASSIGN_OR_RETURN(taken,
-                                          txn.TakeTimer({"a", "print", 70}));
-                         return absl::OkStatus();
-                       }),
-              IsOk());
+  ASSERT_THAT(
+      WriteOne(*engine_,
+               [&](WriteTxn& txn) -> absl::Status {
+                 RETURN_IF_ERROR(txn.PutTimer({"a", "print", 70}));
+                 ASSIGN_OR_RETURN(taken_old, txn.TakeTimer({"a", "print", 50}));
+                 ASSIGN_OR_RETURN(taken, txn.TakeTimer({"a", "print", 70}));
+                 return absl::OkStatus();
+               }),
+      IsOk());
   EXPECT_FALSE(taken_old);
   EXPECT_TRUE(taken);
 }
