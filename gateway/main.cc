@@ -1,12 +1,40 @@
 // utpostd: the Utpost gateway daemon.
 #include <csignal>
 #include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "common/logging/logging.h"
 #include "gateway/config/config_loader.h"
-#include "gateway/daemon.h"
+#include "gateway/gateway.h"
 #include "spdlog/spdlog.h"
+
+namespace {
+
+// Blocks until SIGINT or SIGTERM (which `signals` holds blocked). SIGHUP
+// takes log_level from the file again; nothing else changes.
+void WaitForStopSignal(const sigset_t* signals, const std::string& path) {
+  while (true) {
+    int sig = 0;
+    sigwait(signals, &sig);
+    if (sig != SIGHUP) return;
+    auto reread = utpost::config::LoadConfigFile(path);
+    if (!reread.ok()) {
+      spdlog::warn("SIGHUP: configuration not re-read: {}",
+                   std::string(reread.status().message()));
+      continue;
+    }
+    if (auto s = utpost::logging::SetLevel(reread->log_level()); !s.ok()) {
+      spdlog::warn("SIGHUP: {}", std::string(s.message()));
+      continue;
+    }
+    spdlog::warn("SIGHUP: log level now {}", reread->log_level());
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"utpostd: Utpost outbound digital post gateway"};
@@ -45,28 +73,18 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto status = utpost::RunDaemon(*config, [&signals, &config_path] {
-    while (true) {
-      int sig = 0;
-      sigwait(&signals, &sig);
-      if (sig != SIGHUP) return;
-      // SIGHUP: take log_level from the file again; nothing else changes.
-      auto reread = utpost::config::LoadConfigFile(config_path);
-      if (!reread.ok()) {
-        spdlog::warn("SIGHUP: configuration not re-read: {}",
-                     std::string(reread.status().message()));
-        continue;
-      }
-      if (auto s = utpost::logging::SetLevel(reread->log_level()); !s.ok()) {
-        spdlog::warn("SIGHUP: {}", std::string(s.message()));
-        continue;
-      }
-      spdlog::warn("SIGHUP: log level now {}", reread->log_level());
-    }
-  });
-  if (!status.ok()) {
-    std::cerr << "utpostd: " << status.message() << "\n";
+  auto gateway = utpost::gateway::Gateway::Start(*config);
+  if (!gateway.ok()) {
+    std::cerr << "utpostd: " << gateway.status().message() << "\n";
     return 2;
   }
+  std::thread signal_thread([&signals, &config_path, g = gateway->get()] {
+    WaitForStopSignal(&signals, config_path);
+    g->Shutdown();
+  });
+  (*gateway)->Wait();
+  signal_thread.join();
+  gateway->reset();  // The graceful shutdown.
+  spdlog::info("shut down");
   return 0;
 }

@@ -14,9 +14,9 @@
 #include "gateway/api/letter_ids.h"
 #include "gateway/api/letter_view.h"
 #include "gateway/api/receipt_log_service.h"
+#include "gateway/store/lifecycle.h"
 #include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
-#include "utpost/internal/v1/work_item.pb.h"
 
 namespace utpost::api {
 namespace {
@@ -135,9 +135,6 @@ void LetterServiceImpl::Accept(grpc::CallbackServerContext* ctx,
     doc.sha256_hex = Sha256Hex(d.content());
     letter.documents.push_back(std::move(doc));
   }
-  internal::v1::WorkItem work;
-  work.set_letter_id(letter.id);
-  work.set_stage("route");
   // The client's trace, when it sends one, else a new one; every work item
   // of the letter carries it so that its log lines can be found together.
   std::string trace_id;
@@ -147,12 +144,10 @@ void LetterServiceImpl::Accept(grpc::CallbackServerContext* ctx,
         std::string_view(it->second.data(), it->second.size()));
   }
   if (trace_id.empty()) trace_id = logging::NewTraceId();
-  work.set_trace_id(trace_id);
-  letter.first_work.exchange = options_.topology.WorkExchange();
-  letter.first_work.routing_key = "route";
-  letter.first_work.body = work.SerializeAsString();
+  letter.first_work =
+      store::lifecycle::WorkItem(options_.topology.WorkExchange(), letter.id,
+                                 store::lifecycle::kRouteStage, 0, trace_id);
   letter.first_work.state_when_sent = v1::Letter::QUEUED;
-  letter.first_work.letter_id = letter.id;
 
   std::string who = RecipientForLog(request->recipient());
   std::string tenant_name = tenant;

@@ -13,6 +13,7 @@
 #include "gateway/api/letter_ids.h"
 #include "gateway/api/letter_service.h"
 #include "gateway/api/letter_view.h"
+#include "gateway/store/lifecycle.h"
 #include "spdlog/spdlog.h"
 #include "utpost/internal/v1/work_item.pb.h"
 
@@ -21,8 +22,7 @@ namespace {
 
 using v1::Letter;
 
-constexpr char kDeliverPrefix[] = "deliver.";
-constexpr char kRoute[] = "route";
+constexpr auto& kDeliverPrefix = store::lifecycle::kDeliverStagePrefix;
 constexpr int kMaxPageSize = 1000;
 // Parked copies looked at by one prune (one broker round trip and one store
 // read each); what is beyond is looked at by the next re-drive.
@@ -30,10 +30,7 @@ constexpr int64_t kMaxParkedCopiesLooked = 10000;
 
 // States a letter may rest in for good. DELIVERED counts: it is in the
 // mailbox, and whether it is ever read is the recipient's business.
-bool IsFinal(Letter::State s) {
-  return s == Letter::FAILED || s == Letter::CANCELLED ||
-         s == Letter::DELIVERED || s == Letter::READ || s == Letter::PRINTED;
-}
+using store::lifecycle::IsFinal;
 
 int64_t ToMillis(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1000 + t.nanos() / 1000000;
@@ -314,16 +311,9 @@ absl::Status Operations::RedriveOne(const store::LetterRecord& letter,
   // then delivery at that channel.
   const bool routing = letter.channel.empty();
   const std::string stage =
-      routing ? kRoute : absl::StrCat(kDeliverPrefix, letter.channel);
-  internal::v1::WorkItem item;
-  item.set_letter_id(letter.id);
-  item.set_stage(stage);
-  item.set_attempt(0);
-  store::OutboxMessage work;
-  work.exchange = options_.topology.WorkExchange();
-  work.routing_key = stage;
-  work.body = item.SerializeAsString();
-  work.letter_id = letter.id;
+      store::lifecycle::StageOf(letter.state, letter.channel);
+  store::OutboxMessage work = store::lifecycle::WorkItem(
+      options_.topology.WorkExchange(), letter.id, stage, 0);
 
   store::Transition t;
   t.from = {Letter::PARKED};

@@ -1,6 +1,5 @@
 #include "gateway/api/watch_hub.h"
 
-#include <chrono>
 #include <utility>
 
 #include "gateway/api/letter_view.h"
@@ -8,7 +7,7 @@
 
 namespace utpost::api {
 namespace {
-constexpr auto kPollInterval = std::chrono::milliseconds(200);
+constexpr absl::Duration kPollInterval = absl::Milliseconds(200);
 constexpr int kFetchLimit = 500;
 }  // namespace
 
@@ -80,16 +79,10 @@ void WatchReactor::OnDone() {
 }
 
 WatchHub::WatchHub(store::Store* store)
-    : store_(store), thread_([this] { Loop(); }) {}
+    : store_(store),
+      polls_({kPollInterval, kPollInterval}, [this] { PollAll(); }) {}
 
-WatchHub::~WatchHub() {
-  {
-    std::lock_guard<std::mutex> lock(wake_mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
+WatchHub::~WatchHub() { polls_.Stop(); }
 
 void WatchHub::Register(WatchReactor* r) {
   std::lock_guard<std::mutex> lock(reactors_mu_);
@@ -101,27 +94,13 @@ void WatchHub::Unregister(WatchReactor* r) {
   reactors_.erase(r);
 }
 
-void WatchHub::Wake() {
-  {
-    std::lock_guard<std::mutex> lock(wake_mu_);
-    woken_ = true;
-  }
-  cv_.notify_one();
-}
+void WatchHub::Wake() { polls_.Wake(); }
 
-void WatchHub::Loop() {
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(wake_mu_);
-      cv_.wait_for(lock, kPollInterval, [this] { return stopping_ || woken_; });
-      woken_ = false;
-      if (stopping_) return;
-    }
-    // OnDone's Unregister waits for this loop to let go, so no stream is
-    // deleted while it is polled.
-    std::lock_guard<std::mutex> lock(reactors_mu_);
-    for (WatchReactor* r : reactors_) r->Poll(store_);
-  }
+void WatchHub::PollAll() {
+  // OnDone's Unregister waits for this to let go, so no stream is deleted
+  // while it is polled.
+  std::lock_guard<std::mutex> lock(reactors_mu_);
+  for (WatchReactor* r : reactors_) r->Poll(store_);
 }
 
 }  // namespace utpost::api

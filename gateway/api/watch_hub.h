@@ -1,17 +1,17 @@
-// Feeds WatchLetters streams. One thread polls the store for new receipts
-// on behalf of every open stream (and is woken early after local commits),
-// so a slow or idle watcher holds no thread.
+// Feeds WatchLetters streams. One thread (a PeriodicTask) polls the store for
+// new receipts on behalf of every open stream (and is woken early after local
+// commits), so a slow or idle watcher holds no thread.
 #ifndef UTPOST_GATEWAY_API_WATCH_HUB_H_
 #define UTPOST_GATEWAY_API_WATCH_HUB_H_
 
-#include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "common/periodic.h"
 #include "gateway/store/store.h"
 #include "grpcpp/grpcpp.h"
 #include "utpost/v1/letter.pb.h"
@@ -58,20 +58,16 @@ class WatchHub {
   void Wake();
 
  private:
-  void Loop();
+  void PollAll();
 
   store::Store* const store_;
   // Guards the set of streams; held while polling them, so that none is
   // deleted meanwhile.
   std::mutex reactors_mu_;
   std::set<WatchReactor*> reactors_ ABSL_GUARDED_BY(reactors_mu_);
-  // Guards only the wake-up flags, so that Wake (called by committing
-  // threads) never waits for a poll.
-  std::mutex wake_mu_;
-  std::condition_variable cv_;
-  bool woken_ ABSL_GUARDED_BY(wake_mu_) = false;
-  bool stopping_ ABSL_GUARDED_BY(wake_mu_) = false;
-  std::thread thread_;
+  // Its Wake (called by committing threads) never waits for a poll. Last:
+  // stopped before the rest goes.
+  PeriodicTask polls_;
 };
 
 }  // namespace utpost::api

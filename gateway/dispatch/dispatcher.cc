@@ -11,6 +11,7 @@
 #include "common/mask.h"
 #include "common/status_macros.h"
 #include "gateway/dispatch/backoff.h"
+#include "gateway/store/lifecycle.h"
 #include "spdlog/spdlog.h"
 #include "utpost/internal/v1/work_item.pb.h"
 
@@ -21,12 +22,11 @@ using v1::Letter;
 using Mode = v1::DeliveryPolicy;
 using Kind = adapters::ProviderEvent::Kind;
 
-constexpr char kRoute[] = "route";
-constexpr char kDeliverPrefix[] = "deliver.";
-
-std::string DeliverStage(const std::string& channel) {
-  return absl::StrCat(kDeliverPrefix, channel);
-}
+// Stages are named in one place: gateway/store/lifecycle.h.
+constexpr auto& kRoute = store::lifecycle::kRouteStage;
+constexpr auto& kDeliverPrefix = store::lifecycle::kDeliverStagePrefix;
+using store::lifecycle::DeliverStage;
+using store::lifecycle::EntryStates;
 
 Mode::Mode PolicyOf(const store::LetterRecord& l) {
   auto m = l.spec.delivery_policy().mode();
@@ -51,13 +51,6 @@ adapters::PostalAddress ToAddress(const v1::PostalAddress& a) {
   out.city = a.city();
   out.country_code = a.country_code();
   return out;
-}
-
-// The state a stage acts in (Route records QUEUED first if the relay has
-// not yet), rather than the state read at the start of a delivery.
-std::vector<Letter::State> EntryStates(const std::string& stage) {
-  if (stage == kRoute) return {Letter::QUEUED};
-  return {Letter::ROUTED};
 }
 
 // A transition that was already made by an earlier delivery of the same
@@ -118,20 +111,11 @@ std::vector<std::string> Dispatcher::StagesFor(
 store::OutboxMessage Dispatcher::WorkFor(const std::string& letter_id,
                                          const std::string& stage,
                                          int attempt) const {
-  internal::v1::WorkItem item;
-  item.set_letter_id(letter_id);
-  item.set_stage(stage);
-  item.set_attempt(attempt);
   // The trace of the item being handled (see Handle) goes on.
-  if (const logging::Context* c = logging::CurrentContext()) {
-    item.set_trace_id(c->trace_id);
-  }
-  store::OutboxMessage m;
-  m.exchange = options_.topology.WorkExchange();
-  m.routing_key = stage;
-  m.body = item.SerializeAsString();
-  m.letter_id = letter_id;
-  return m;
+  const logging::Context* c = logging::CurrentContext();
+  return store::lifecycle::WorkItem(options_.topology.WorkExchange(), letter_id,
+                                    stage, attempt,
+                                    c != nullptr ? c->trace_id : "");
 }
 
 absl::Status Dispatcher::Apply(const std::string& letter_id,

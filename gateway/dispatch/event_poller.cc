@@ -1,5 +1,6 @@
 #include "gateway/dispatch/event_poller.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,16 +10,14 @@ namespace utpost::dispatch {
 
 EventPoller::EventPoller(Dispatcher* dispatcher, EventPollerOptions options)
     : dispatcher_(dispatcher), options_(options) {
-  if (options_.start_thread) thread_ = std::thread([this] { Loop(); });
+  if (options_.start_thread) {
+    // A round drains what each channel has; the next waits.
+    rounds_ = std::make_unique<PeriodicTask>(
+        absl::Milliseconds(options_.interval_ms), [this] { PollOnce(); });
+  }
 }
 
-EventPoller::~EventPoller() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (thread_.joinable()) thread_.join();
-}
+EventPoller::~EventPoller() { rounds_.reset(); }
 
 int EventPoller::PollOnce() {
   int applied = 0;
@@ -63,18 +62,6 @@ int EventPoller::PollOnce() {
     }
   }
   return applied;
-}
-
-void EventPoller::Loop() {
-  while (true) {
-    PollOnce();
-    absl::MutexLock lock(&mu_);
-    if (stopping_) return;
-    // A round drains what each channel has; the next waits.
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_),
-                         absl::Milliseconds(options_.interval_ms));
-    if (stopping_) return;
-  }
 }
 
 }  // namespace utpost::dispatch

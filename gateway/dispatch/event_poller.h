@@ -6,10 +6,9 @@
 #define UTPOST_GATEWAY_DISPATCH_EVENT_POLLER_H_
 
 #include <cstdint>
-#include <thread>
+#include <memory>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/periodic.h"
 #include "gateway/dispatch/dispatcher.h"
 
 namespace utpost::dispatch {
@@ -19,7 +18,8 @@ struct EventPollerOptions {
   int64_t interval_ms = 5000;
   // Events asked for per channel per call.
   int batch = 100;
-  // Start the background thread (tests call PollOnce instead).
+  // Poll on a thread of its own, the first round at once (tests call
+  // PollOnce instead).
   bool start_thread = true;
 };
 
@@ -37,13 +37,9 @@ class EventPoller {
   int PollOnce();
 
  private:
-  void Loop();
-
   Dispatcher* const dispatcher_;
   const EventPollerOptions options_;
-  absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  std::unique_ptr<PeriodicTask> rounds_;  // Null without start_thread.
 };
 
 }  // namespace utpost::dispatch

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/dispatch/provider_stats.h"
 #include "spdlog/spdlog.h"
 
 namespace utpost::dispatch {
@@ -77,7 +78,12 @@ void OutboxRelay::Loop() {
 }
 
 int OutboxRelay::PublishRound() {
-  auto rows = store_->PendingOutbox(options_.batch_size);
+  // Claimed, so that relays of several processes on one database publish
+  // each row once while the lease lasts; a dead relay's rows go to another
+  // when it ends.
+  auto rows = store_->ClaimOutbox(
+      options_.owner.empty() ? ThisProcessId() : options_.owner,
+      options_.batch_size, options_.lease_ms);
   if (!rows.ok()) {
     spdlog::warn("relay: store read failed: {}", rows.status().ToString());
     return -1;

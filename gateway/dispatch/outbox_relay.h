@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -27,6 +28,14 @@ struct OutboxRelayOptions {
   queue::Topology topology;
   // Called after rows were marked sent (letters became QUEUED).
   std::function<void()> on_sent;
+  // Who claims the rows (Store::ClaimOutbox); empty: this process
+  // (host:pid).
+  std::string owner;
+  // How long claimed rows are this relay's: longer than a round takes, so
+  // that another relay does not publish them too (a repeat would only cost
+  // a duplicate the consumers drop), short enough that a crashed relay's
+  // rows soon go out.
+  int64_t lease_ms = 10000;
 };
 
 class OutboxRelay {

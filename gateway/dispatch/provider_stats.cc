@@ -56,24 +56,16 @@ ProviderStatsRecorder::ProviderStatsRecorder(store::Store* store,
                                              ProviderStats* stats,
                                              std::string process_id,
                                              absl::Duration interval)
-    : store_(store), stats_(stats), process_id_(std::move(process_id)) {
-  thread_ = std::thread([this, interval] {
-    absl::MutexLock lock(&mu_);
-    while (!stop_) {
-      mu_.AwaitWithTimeout(absl::Condition(&stop_), interval);
-      mu_.Unlock();
-      Flush();
-      mu_.Lock();
-    }
-  });
-}
+    : store_(store),
+      stats_(stats),
+      process_id_(std::move(process_id)),
+      flushes_(std::make_unique<PeriodicTask>(
+          PeriodicTaskOptions{interval, interval}, [this] { Flush(); })) {}
 
 ProviderStatsRecorder::~ProviderStatsRecorder() {
-  {
-    absl::MutexLock lock(&mu_);
-    stop_ = true;
-  }
-  thread_.join();
+  flushes_.reset();
+  // What the last sends added since the last flush.
+  Flush();
 }
 
 void ProviderStatsRecorder::Flush() {

@@ -6,8 +6,8 @@
 #define UTPOST_GATEWAY_DISPATCH_PROVIDER_STATS_H_
 
 #include <map>
+#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "adapters/instrumented_channel.h"
 #include "common/clock.h"
+#include "common/periodic.h"
 #include "gateway/store/store.h"
 
 namespace utpost::dispatch {
@@ -40,8 +41,9 @@ class ProviderStats final : public adapters::ChannelObserver {
       ABSL_GUARDED_BY(mu_);
 };
 
-// Flushes `stats` to `store` every `interval` on its own thread, and once
-// more when destroyed. Neither is owned; both outlive this.
+// Flushes `stats` to `store` every `interval` on its own thread (the first
+// after one interval), and once more when destroyed. Neither is owned; both
+// outlive this.
 class ProviderStatsRecorder {
  public:
   ProviderStatsRecorder(store::Store* store, ProviderStats* stats,
@@ -54,9 +56,7 @@ class ProviderStatsRecorder {
   store::Store* const store_;
   ProviderStats* const stats_;
   const std::string process_id_;
-  absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  std::unique_ptr<PeriodicTask> flushes_;
 };
 
 // "<host>:<pid>", naming this process in the figures.

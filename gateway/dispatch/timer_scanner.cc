@@ -1,6 +1,9 @@
 #include "gateway/dispatch/timer_scanner.h"
 
+#include <memory>
+
 #include "common/status_macros.h"
+#include "gateway/dispatch/provider_stats.h"
 #include "spdlog/spdlog.h"
 
 namespace utpost::dispatch {
@@ -11,20 +14,36 @@ TimerScanner::TimerScanner(store::Store* store, Dispatcher* dispatcher,
       dispatcher_(dispatcher),
       options_(options),
       clock_(options.clock != nullptr ? options.clock : RealClock()) {
-  if (options_.start_thread) thread_ = std::thread([this] { Loop(); });
+  if (!options_.start_thread) return;
+  scans_ = std::make_unique<PeriodicTask>(
+      absl::Milliseconds(options_.interval_ms), [this] {
+        if (auto n = ScanOnce(); !n.ok()) {
+          spdlog::warn("timer scan: {}", n.status().ToString());
+        }
+      });
+  // On its own thread, so that a long sweep does not hold timers back.
+  if (options_.stuck_after_ms > 0) {
+    sweeps_ = std::make_unique<PeriodicTask>(
+        absl::Milliseconds(options_.sweep_interval_ms), [this] {
+          if (auto n = SweepOnce(); !n.ok()) {
+            spdlog::warn("stuck-letter sweep: {}", n.status().ToString());
+          }
+        });
+  }
 }
 
 TimerScanner::~TimerScanner() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (thread_.joinable()) thread_.join();
+  scans_.reset();
+  sweeps_.reset();
 }
 
 absl::StatusOr<int> TimerScanner::ScanOnce() {
-  ASSIGN_OR_RETURN(auto due,
-                   store_->DueTimers(clock_->NowMillis(), options_.batch));
+  // Claimed, so that scanners of several processes share the due timers;
+  // FireTimer still lets only one act on each.
+  ASSIGN_OR_RETURN(
+      auto due, store_->ClaimDueTimers(
+                    options_.owner.empty() ? ThisProcessId() : options_.owner,
+                    clock_->NowMillis(), options_.batch, options_.lease_ms));
   for (const auto& timer : due) {
     if (absl::Status s = dispatcher_->FireTimer(timer); !s.ok()) {
       // Left in place; the next scan tries again.
@@ -46,27 +65,6 @@ absl::StatusOr<int> TimerScanner::SweepOnce() {
     }
   }
   return static_cast<int>(stuck.size());
-}
-
-void TimerScanner::Loop() {
-  int64_t next_sweep_ms = 0;
-  while (true) {
-    if (auto n = ScanOnce(); !n.ok()) {
-      spdlog::warn("timer scan: {}", n.status().ToString());
-    }
-    const int64_t now = clock_->NowMillis();
-    if (now >= next_sweep_ms) {
-      if (auto n = SweepOnce(); !n.ok()) {
-        spdlog::warn("stuck-letter sweep: {}", n.status().ToString());
-      }
-      next_sweep_ms = now + options_.sweep_interval_ms;
-    }
-    absl::MutexLock lock(&mu_);
-    if (stopping_) return;
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_),
-                         absl::Milliseconds(options_.interval_ms));
-    if (stopping_) return;
-  }
 }
 
 }  // namespace utpost::dispatch

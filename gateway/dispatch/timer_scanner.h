@@ -13,11 +13,11 @@
 #define UTPOST_GATEWAY_DISPATCH_TIMER_SCANNER_H_
 
 #include <cstdint>
-#include <thread>
+#include <memory>
+#include <string>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/periodic.h"
 #include "gateway/dispatch/dispatcher.h"
 #include "gateway/store/store.h"
 
@@ -35,8 +35,14 @@ struct TimerScannerOptions {
   int64_t sweep_interval_ms = 60 * 1000;
   // Not owned. Null: the real clock.
   const Clock* clock = nullptr;
-  // Start the background thread (tests call ScanOnce/SweepOnce instead).
+  // Scan and sweep on threads of their own, each first at once (tests call
+  // ScanOnce/SweepOnce instead).
   bool start_thread = true;
+  // Who claims due timers (Store::ClaimDueTimers); empty: this process
+  // (host:pid).
+  std::string owner;
+  // How long claimed timers are this scanner's.
+  int64_t lease_ms = 30000;
 };
 
 // Thread-safe.
@@ -45,7 +51,7 @@ class TimerScanner {
   // Not owned; outlive this.
   TimerScanner(store::Store* store, Dispatcher* dispatcher,
                TimerScannerOptions options);
-  ~TimerScanner();  // Stops after the current scan.
+  ~TimerScanner();  // Stops after the current scan and sweep.
 
   // Fires every timer due now. Returns how many were due (fired or found
   // taken), or the store's error.
@@ -54,15 +60,13 @@ class TimerScanner {
   absl::StatusOr<int> SweepOnce();
 
  private:
-  void Loop();
-
   store::Store* const store_;
   Dispatcher* const dispatcher_;
   const TimerScannerOptions options_;
   const Clock* const clock_;
-  absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  // Null without start_thread; the sweep also when it never sweeps.
+  std::unique_ptr<PeriodicTask> scans_;
+  std::unique_ptr<PeriodicTask> sweeps_;
 };
 
 }  // namespace utpost::dispatch

@@ -45,9 +45,9 @@ WorkerPool::WorkerPool(ConsumerFactory make_consumer, Dispatcher* dispatcher,
         }
       }
     }
-    watcher_ = std::thread([this, paused_queues, check_interval_ms] {
-      WatchPauses(paused_queues, check_interval_ms);
-    });
+    watcher_ = std::make_unique<PeriodicTask>(
+        absl::Milliseconds(check_interval_ms),
+        [this, paused_queues] { CheckPauses(paused_queues); });
   }
   for (auto& w : workers_) {
     threads_.emplace_back([this, w = w.get(), make_consumer, dispatcher] {
@@ -85,36 +85,33 @@ void WorkerPool::Consume(Worker* w, const ConsumerFactory& make_consumer,
   }
 }
 
-void WorkerPool::WatchPauses(const PausedQueues& paused_queues,
-                             int interval_ms) {
-  while (!stop_) {
-    auto paused = paused_queues();
-    if (paused.ok()) {
-      for (auto& w : workers_) {
-        bool now_paused = false;
-        for (const auto& q : w->queues) {
-          if (paused->count(q) > 0) now_paused = true;
-        }
-        if (now_paused != w->paused.load()) {
-          spdlog::info("worker: {} {}", now_paused ? "pausing" : "resuming",
-                       absl::StrJoin(w->queues, ", "));
-        }
-        // halt first: a consumer that sees paused must also see halt.
-        w->halt = now_paused || stop_;
-        w->paused = now_paused;
-      }
-    } else {
-      spdlog::warn("worker: cannot read paused channels: {}",
-                   paused.status().ToString());
+void WorkerPool::CheckPauses(const PausedQueues& paused_queues) {
+  if (stop_) return;
+  auto paused = paused_queues();
+  if (!paused.ok()) {
+    spdlog::warn("worker: cannot read paused channels: {}",
+                 paused.status().ToString());
+    return;
+  }
+  for (auto& w : workers_) {
+    bool now_paused = false;
+    for (const auto& q : w->queues) {
+      if (paused->count(q) > 0) now_paused = true;
     }
-    SleepUnless(stop_, interval_ms);
+    if (now_paused != w->paused.load()) {
+      spdlog::info("worker: {} {}", now_paused ? "pausing" : "resuming",
+                   absl::StrJoin(w->queues, ", "));
+    }
+    // halt first: a consumer that sees paused must also see halt.
+    w->halt = now_paused || stop_;
+    w->paused = now_paused;
   }
 }
 
 WorkerPool::~WorkerPool() {
   stop_ = true;
   // The watcher first, so that it cannot clear a halt set below.
-  if (watcher_.joinable()) watcher_.join();
+  watcher_.reset();
   for (auto& w : workers_) w->halt = true;
   for (auto& t : threads_) t.join();
 }

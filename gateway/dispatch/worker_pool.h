@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/periodic.h"
 #include "gateway/dispatch/dispatcher.h"
 #include "queue/queue.h"
 
@@ -54,11 +55,12 @@ class WorkerPool {
   };
   void Consume(Worker* w, const ConsumerFactory& make_consumer,
                Dispatcher* dispatcher);
-  void WatchPauses(const PausedQueues& paused_queues, int interval_ms);
+  // One look at the paused queues: halts or resumes consumers.
+  void CheckPauses(const PausedQueues& paused_queues);
 
   std::atomic<bool> stop_{false};
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::thread watcher_;
+  std::unique_ptr<PeriodicTask> watcher_;  // Null without paused_queues.
   std::vector<std::thread> threads_;
 };
 

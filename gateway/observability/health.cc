@@ -121,33 +121,18 @@ Probe::Probe(store::Store* store, std::unique_ptr<queue::Admin> admin,
     metrics_->receipt_log_tree_head_interval->Get()->Set(
         options_.tree_head_interval_seconds);
   }
-  if (options_.start_thread) thread_ = std::thread([this] { Loop(); });
+  if (options_.start_thread) {
+    rounds_ = std::make_unique<PeriodicTask>(
+        absl::Milliseconds(options_.interval_ms), [this] { RunOnce(); });
+  }
 }
 
-Probe::~Probe() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+Probe::~Probe() { rounds_.reset(); }
 
 void Probe::BeginShutdown() {
   shutting_down_ = true;
   if (health_) health_->BeginDrain();
   if (metrics_) metrics_->ready->Set(0);
-}
-
-void Probe::Loop() {
-  while (true) {
-    RunOnce();
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms),
-                     [this] { return stopping_; })) {
-      return;
-    }
-  }
 }
 
 void Probe::RunOnce() {

@@ -12,14 +12,13 @@
 #define UTPOST_GATEWAY_OBSERVABILITY_HEALTH_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "common/periodic.h"
 #include "gateway/observability/gateway_metrics.h"
 #include "gateway/store/store.h"
 #include "grpcpp/grpcpp.h"
@@ -84,8 +83,8 @@ struct ProbeOptions {
   bool start_thread = true;
 };
 
-// Runs the probes on its own thread. Nothing is owned but `admin`; the
-// rest outlive this. `health` and `metrics` may be null.
+// Runs the probes on its own thread, the first round at once. Nothing is owned
+// but `admin`; the rest outlive this. `health` and `metrics` may be null.
 class Probe {
  public:
   Probe(store::Store* store, std::unique_ptr<queue::Admin> admin,
@@ -101,7 +100,6 @@ class Probe {
   void RunOnce();
 
  private:
-  void Loop();
   // Paused channels and the receipt log, from the store.
   void ReadStoreGauges();
 
@@ -113,11 +111,8 @@ class Probe {
   std::atomic<bool> store_up_{false};
   std::atomic<bool> broker_up_{false};
   std::atomic<bool> shutting_down_{false};
-  int64_t last_letters_ms_ = 0;  // Probe thread only.
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  int64_t last_letters_ms_ = 0;           // Probe thread only.
+  std::unique_ptr<PeriodicTask> rounds_;  // Null without the thread.
 };
 
 }  // namespace utpost::observability

@@ -1,6 +1,6 @@
 #include "gateway/observability/receipt_metrics.h"
 
-#include <chrono>
+#include <memory>
 
 #include "spdlog/spdlog.h"
 
@@ -19,36 +19,17 @@ std::string ChannelLabel(const std::string& channel) {
 
 ReceiptMetrics::ReceiptMetrics(store::Store* store, GatewayMetrics* metrics,
                                bool start_thread, int poll_ms)
-    : store_(store), metrics_(metrics), poll_ms_(poll_ms) {
-  if (start_thread) thread_ = std::thread([this] { Loop(); });
+    : store_(store), metrics_(metrics) {
+  if (start_thread) {
+    polls_ = std::make_unique<PeriodicTask>(absl::Milliseconds(poll_ms),
+                                            [this] { PollOnce(); });
+  }
 }
 
-ReceiptMetrics::~ReceiptMetrics() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+ReceiptMetrics::~ReceiptMetrics() { polls_.reset(); }
 
 void ReceiptMetrics::Wake() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    woken_ = true;
-  }
-  cv_.notify_all();
-}
-
-void ReceiptMetrics::Loop() {
-  while (true) {
-    PollOnce();
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(poll_ms_),
-                 [this] { return woken_ || stopping_; });
-    if (stopping_) return;
-    woken_ = false;
-  }
+  if (polls_) polls_->Wake();
 }
 
 void ReceiptMetrics::PollOnce() {

@@ -11,13 +11,13 @@
 #ifndef UTPOST_GATEWAY_OBSERVABILITY_RECEIPT_METRICS_H_
 #define UTPOST_GATEWAY_OBSERVABILITY_RECEIPT_METRICS_H_
 
-#include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "common/periodic.h"
 #include "gateway/observability/gateway_metrics.h"
 #include "gateway/store/store.h"
 
@@ -31,28 +31,23 @@ class ReceiptMetrics {
                  bool start_thread = true, int poll_ms = 1000);
   ~ReceiptMetrics();
 
-  // Reads new receipts now rather than at the next poll. Thread-safe.
+  // Reads new receipts now rather than at the next poll (nothing without
+  // the thread). Thread-safe.
   void Wake();
   // Reads every receipt after the cursor now (before a scrape, say).
   // Thread-safe: concurrent calls take turns.
   void PollOnce();
 
  private:
-  void Loop();
   void Count(const store::Store::TransitionNote& t)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_);
 
   store::Store* const store_;
   GatewayMetrics* const metrics_;
-  const int poll_ms_;
   std::mutex poll_mu_;  // Held through PollOnce.
   int64_t cursor_ ABSL_GUARDED_BY(poll_mu_) = 0;
   bool started_ ABSL_GUARDED_BY(poll_mu_) = false;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool woken_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  std::unique_ptr<PeriodicTask> polls_;  // Null without the thread.
 };
 
 }  // namespace utpost::observability

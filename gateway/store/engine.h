@@ -200,7 +200,9 @@ class ReadTxn {
 
 // Writes inside one transaction (and one savepoint of a group commit: see
 // Engine::Write). A failed write leaves the savepoint to be rolled back by
-// the engine; the rules never retry inside a transaction.
+// the engine; the rules never retry inside a transaction. A row of a letter
+// that does not exist is refused (ALREADY_EXISTS or FAILED_PRECONDITION;
+// the rules never write one); an update of a missing letter changes nothing.
 class WriteTxn : public ReadTxn {
  public:
   // As GetLetter, and no other transaction changes the letter (or appends
@@ -244,9 +246,10 @@ class WriteTxn : public ReadTxn {
                                                const OutboxMessage& m,
                                                int64_t now_ms) = 0;
   virtual absl::Status MarkOutboxSent(int64_t id, int64_t now_ms) = 0;
-  // Up to `limit` unsent messages, oldest first, that no live claim holds,
-  // now held by `owner` until `lease_until_ms`. Two transactions never
-  // claim one message while the first one's lease lasts.
+  // Up to `limit` unsent messages, oldest first, that no other owner's live
+  // claim holds (a lease until T is over at T; an owner's own messages come
+  // back to it, their lease renewed), now held by `owner` until
+  // `lease_until_ms`. Two owners never hold one message at once.
   virtual absl::StatusOr<std::vector<OutboxMessage>> ClaimOutbox(
       const std::string& owner, int64_t now_ms, int64_t lease_until_ms,
       int limit) = 0;

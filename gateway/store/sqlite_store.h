@@ -1,5 +1,5 @@
-// The SQLite implementation of Store: one database file for one gateway
-// process (or several processes on one machine).
+// The store on SQLite in one call: one database file for one gateway process
+// (or several processes on one machine).
 #ifndef UTPOST_GATEWAY_STORE_SQLITE_STORE_H_
 #define UTPOST_GATEWAY_STORE_SQLITE_STORE_H_
 
@@ -30,24 +30,10 @@ struct SqliteStoreOptions {
   int max_readers = 8;
 };
 
-// Opens (or creates) the database at `options.path`: write-ahead log,
-// synchronous=FULL (every commit is on disk when the call returns), foreign
-// keys on. INVALID_ARGUMENT for missing options, UNAVAILABLE when the file
-// cannot be opened, FAILED_PRECONDITION when its schema is newer than this
-// build.
-//
-// The returned store is thread-safe. Writes from concurrent callers are
-// committed together: one caller commits every write waiting at that moment
-// in one transaction (one fsync), each in its own savepoint so that one
-// failing write does not undo the others; a lone write is not delayed.
-// Reads use separate connections and never wait for a commit. Receipt
-// cursors become visible in order: a reader that sees cursor N also sees
-// every receipt below N.
-//
-// Details of this implementation: a document whose `sha256_hex` is empty gets
-// it computed; outbox messages are always recorded against the letter of the
-// call that writes them (their `letter_id` is filled in, not read);
-// ListLetters clamps `page_size` to 1..1000 (0 or less means 100).
+// The store (store_impl.h) over the SQLite engine (sqlite_engine.h, which
+// says how it commits, reads and migrates its schema). INVALID_ARGUMENT for
+// missing options, UNAVAILABLE when the file cannot be opened,
+// FAILED_PRECONDITION when its schema is newer than this build.
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
     const SqliteStoreOptions& options);
 

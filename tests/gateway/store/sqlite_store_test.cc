@@ -339,6 +339,9 @@ TEST_F(SqliteStoreTest, TransitionFromWrongStateFailsAndWritesNoReceipt) {
 
 TEST_F(SqliteStoreTest, TransitionUpdatesLetterAndWritesOutbox) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
+  ASSERT_THAT(store_->ApplyTransition(
+                  "L1", To(Letter::QUEUED, {Letter::RECEIVED}, "")),
+              IsOk());
   clock_.Advance(5000);
   Transition t =
       To(Letter::ROUTED, {Letter::RECEIVED, Letter::QUEUED}, "digital");
@@ -505,8 +508,11 @@ TEST_F(SqliteStoreTest, RetryIsScheduledInAnyOfTheExpectedStates) {
 
 TEST_F(SqliteStoreTest, CancelIsRefusedWhileHandingOff) {
   Create(MakeLetter("L1", kTenantA, "ref-1"));
+  ASSERT_THAT(store_->ApplyTransition(
+                  "L1", To(Letter::QUEUED, {Letter::RECEIVED}, "")),
+              IsOk());
   Transition route;
-  route.from = {Letter::RECEIVED};
+  route.from = {Letter::QUEUED};
   route.to = Letter::ROUTED;
   route.channel = "digital";
   ASSERT_THAT(store_->ApplyTransition("L1", route), IsOk());
