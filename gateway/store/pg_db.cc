@@ -23,6 +23,7 @@ constexpr unsigned int kInt2Oid = 21;
 constexpr unsigned int kInt4Oid = 23;
 constexpr unsigned int kTextOid = 25;
 constexpr unsigned int kInt8ArrayOid = 1016;
+constexpr unsigned int kTextArrayOid = 1009;
 
 absl::string_view Abs(std::string_view v) {
   return absl::string_view(v.data(), v.size());
@@ -113,6 +114,24 @@ PgParams& PgParams::IntArray(const std::vector<int64_t>& v) {
   Param& p = params_.emplace_back();
   p.type = kInt8ArrayOid;
   p.owned = absl::StrCat("{", absl::StrJoin(v, ","), "}");
+  return *this;
+}
+
+PgParams& PgParams::TextArray(const std::vector<std::string>& v) {
+  Param& p = params_.emplace_back();
+  p.type = kTextArrayOid;
+  // The array literal, every element quoted: backslash and quote escaped.
+  p.owned = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) p.owned.push_back(',');
+    p.owned.push_back('"');
+    for (char c : v[i]) {
+      if (c == '"' || c == '\\') p.owned.push_back('\\');
+      p.owned.push_back(c);
+    }
+    p.owned.push_back('"');
+  }
+  p.owned.push_back('}');
   return *this;
 }
 

@@ -38,7 +38,7 @@ struct pg_result;
 namespace utpost::store::internal {
 
 // The parameters of one statement, $1 first. Each is sent with its type
-// (text, bytea, int8, bool, int8[]) so that the server needs no guess.
+// (text, bytea, int8, bool, int8[], text[]) so that the server needs no guess.
 // Text and integers travel as text, bytea as binary.
 class PgParams {
  public:
@@ -55,6 +55,7 @@ class PgParams {
   PgParams& Int(int64_t v);
   PgParams& Bool(bool v);
   PgParams& IntArray(const std::vector<int64_t>& v);
+  PgParams& TextArray(const std::vector<std::string>& v);
   // NULL of the given kind (for nullable columns).
   PgParams& NullInt();
   PgParams& NullText();

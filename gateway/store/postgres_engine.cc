@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -206,9 +207,32 @@ class PgTxn final : public WriteTxn {
     ASSIGN_OR_RETURN(PgResult r, Q(sql, p));
     std::vector<LetterRecord> out;
     out.reserve(r.rows());
+    std::vector<std::string> ids;
+    std::unordered_map<std::string, size_t> index;
     for (int i = 0; i < r.rows(); ++i) {
-      ASSIGN_OR_RETURN(LetterRow row, LetterAt(r, i));
+      ASSIGN_OR_RETURN(LetterRow row, LetterAt(r, i, /*with_documents=*/false));
+      index[row.record.id] = out.size();
+      ids.push_back(row.record.id);
       out.push_back(std::move(row.record));
+    }
+    if (ids.empty()) return out;
+    // The page's documents in one statement, not one per letter.
+    PgParams d;
+    d.TextArray(ids);
+    ASSIGN_OR_RETURN(PgResult docs,
+                     Q("SELECT letter_id, file_name, media_type, size, sha256 "
+                       "FROM documents WHERE letter_id = ANY($1) "
+                       "ORDER BY letter_id, idx",
+                       d));
+    for (int i = 0; i < docs.rows(); ++i) {
+      auto it = index.find(docs.Text(i, 0));
+      if (it == index.end()) continue;
+      ::utpost::v1::DocumentInfo& info =
+          out[it->second].documents.emplace_back();
+      info.set_file_name(docs.Text(i, 1));
+      info.set_media_type(docs.Text(i, 2));
+      info.set_size_bytes(docs.Int(i, 3));
+      info.set_sha256(docs.Text(i, 4));
     }
     return out;
   }
@@ -1069,8 +1093,10 @@ class PgTxn final : public WriteTxn {
     return std::optional<LetterRow>(std::move(row));
   }
 
-  // Row `i` of kLetterColumns, with the documents' descriptions.
-  absl::StatusOr<LetterRow> LetterAt(const PgResult& r, int i) {
+  // Row `i` of kLetterColumns, with the documents' descriptions unless
+  // the caller reads them for many letters at once.
+  absl::StatusOr<LetterRow> LetterAt(const PgResult& r, int i,
+                                     bool with_documents = true) {
     LetterRow row;
     LetterRecord& l = row.record;
     l.id = r.Text(i, 0);
@@ -1088,10 +1114,11 @@ class PgTxn final : public WriteTxn {
     row.request_digest = r.Text(i, 9);
     row.attempt = static_cast<int>(r.Int(i, 10));
     row.handing_off = r.Int(i, 11) != 0;
+    if (!with_documents) return row;
     ASSIGN_OR_RETURN(std::vector<StoredDocument> docs,
                      GetDocuments(l.id, /*with_content=*/false));
     for (StoredDocument& d : docs) {
-      ::utpost::v1::DocumentInfo& info = *&l.documents.emplace_back();
+      ::utpost::v1::DocumentInfo& info = l.documents.emplace_back();
       info.set_file_name(std::move(d.file_name));
       info.set_media_type(std::move(d.media_type));
       info.set_size_bytes(d.size);

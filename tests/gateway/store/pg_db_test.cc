@@ -106,6 +106,18 @@ TEST_F(PgDbTest, ParametersAndResultsRoundTrip) {
   EXPECT_EQ(r->Int(0, 9), 0);
   EXPECT_FALSE(r->IsNull(0, 10));
   EXPECT_EQ(r->Bytes(0, 10), "");
+  PgParams texts;
+  texts.TextArray({"a\"b", "c\\d", "", "NULL", "{x,y}"});
+  auto arr = conn->Query(
+      "SELECT array_length($1, 1), $1[1], $1[2], $1[3], $1[4] IS NULL, $1[5]",
+      texts);
+  ASSERT_THAT(arr, IsOk());
+  EXPECT_EQ(arr->Int(0, 0), 5);
+  EXPECT_EQ(arr->Text(0, 1), "a\"b");
+  EXPECT_EQ(arr->Text(0, 2), "c\\d");
+  EXPECT_EQ(arr->Text(0, 3), "");
+  EXPECT_EQ(arr->Int(0, 4), 0);  // Quoted "NULL" is a string.
+  EXPECT_EQ(arr->Text(0, 5), "{x,y}");
   PgParams neg;
   neg.Int(-2);
   auto small = conn->Query("SELECT $1::int, $1::int2", neg);

@@ -193,11 +193,15 @@ TEST_F(PostgresEngineTest, AFailedOpIsUndoneAloneAndTheOthersCommit) {
   EXPECT_THAT(ops[2].status, IsOk());
   std::vector<std::string> ids;
   std::vector<StoredDocument> docs;
+  std::vector<size_t> listed_docs;
   std::optional<LetterRow> d;
   ASSERT_THAT(engine_->Read([&](ReadTxn& txn) -> absl::Status {
     LetterQuery q;
     ASSIGN_OR_RETURN(std::vector<LetterRecord> all, txn.ListLetters(q));
-    for (const LetterRecord& r : all) ids.push_back(r.id);
+    for (const LetterRecord& r : all) {
+      ids.push_back(r.id);
+      listed_docs.push_back(r.documents.size());
+    }
     ASSIGN_OR_RETURN(docs, txn.GetDocuments("d", true));
     ASSIGN_OR_RETURN(d, txn.GetLetter("d"));
     return absl::OkStatus();
@@ -205,6 +209,7 @@ TEST_F(PostgresEngineTest, AFailedOpIsUndoneAloneAndTheOthersCommit) {
               IsOk());
   // Newest first: equal times, so by id descending.
   EXPECT_THAT(ids, ElementsAre("d", "a"));
+  EXPECT_THAT(listed_docs, ElementsAre(1u, 0u));
   ASSERT_EQ(docs.size(), 1u);
   EXPECT_EQ(docs[0].content, std::string("%PDF-1.7\0binary", 15));
   EXPECT_EQ(docs[0].size, 15);
