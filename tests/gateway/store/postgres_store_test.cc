@@ -264,6 +264,47 @@ TEST_F(PostgresStoreTest, ManyProcessesOneLogOneSequencer) {
   }
 }
 
+TEST_F(PostgresStoreTest, AWatcherNeverSkipsAReceiptWhileWritersCommit) {
+  constexpr int kWriters = 3;
+  constexpr int kLettersEach = 8;
+  std::vector<std::unique_ptr<Store>> stores;
+  for (int i = 0; i < kWriters + 1; ++i) {
+    stores.push_back(OpenOne());
+    ASSERT_NE(stores.back(), nullptr);
+  }
+  const int64_t total = kWriters * kLettersEach * 5;
+  std::atomic<bool> writing{true};
+  int64_t last = 0;
+  int64_t gaps = 0;
+  // A reader that sees cursor N must already see every cursor below N:
+  // each page continues exactly where the previous one ended.
+  std::thread watcher([&] {
+    while (last < total) {
+      auto page = stores[kWriters]->ReceiptsAfter(last, "", 50);
+      EXPECT_THAT(page, IsOk());
+      if (!page.ok()) return;
+      for (const ReceiptRecord& r : *page) {
+        if (r.cursor != last + 1) ++gaps;
+        last = r.cursor;
+      }
+      if (page->empty() && !writing) break;
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      for (int j = 0; j < kLettersEach; ++j) {
+        Deliver(*stores[i], absl::StrCat("W", i, "-", j));
+      }
+    });
+  }
+  for (std::thread& t : writers) t.join();
+  writing = false;
+  watcher.join();
+  EXPECT_EQ(gaps, 0);
+  EXPECT_EQ(last, total);
+}
+
 TEST_F(PostgresStoreTest, ConcurrentTransitionsOfOneLetterChainInOrder) {
   auto a = OpenOne();
   auto b = OpenOne();
