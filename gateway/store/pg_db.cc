@@ -223,11 +223,21 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Open(
   std::string timeout = std::to_string(options.connect_timeout_s);
   // Earlier entries are defaults that the expanded conninfo overrides;
   // the password comes last so that it wins.
-  std::vector<const char*> keys = {"connect_timeout",
-                                   "fallback_application_name",
-                                   "client_encoding", "dbname"};
+  // TCP keepalives find a server that vanished without closing the
+  // connection (a cut network, a powered-off host) within about a minute,
+  // instead of the kernel's two hours.
+  std::vector<const char*> keys = {
+      "connect_timeout",  "fallback_application_name",
+      "client_encoding",  "keepalives",
+      "keepalives_idle",  "keepalives_interval",
+      "keepalives_count", "dbname"};
   std::vector<const char*> values = {timeout.c_str(),
-                                     options.application_name.c_str(), "UTF8",
+                                     options.application_name.c_str(),
+                                     "UTF8",
+                                     "1",
+                                     "30",
+                                     "10",
+                                     "3",
                                      options.conninfo.c_str()};
   if (!options.password.empty()) {
     keys.push_back("password");

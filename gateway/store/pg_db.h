@@ -120,6 +120,8 @@ class PgConnection {
   };
 
   // UNAVAILABLE when the server cannot be reached or refuses the login.
+  // TCP keepalives are on (30 s idle, 10 s apart, 3 probes) unless
+  // `conninfo` says otherwise.
   static absl::StatusOr<std::unique_ptr<PgConnection>> Open(
       const Options& options);
   ~PgConnection();
