@@ -27,6 +27,7 @@
 #include "common/yaml_proto.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "nlohmann/json.hpp"
 #include "utpost/v1/letter.grpc.pb.h"
 #include "yaml-cpp/yaml.h"
 
@@ -183,6 +184,38 @@ bool ReadBatchFile(const std::string& path, std::vector<BatchItem>* items,
   return true;
 }
 
+// The letters of `dir` (a folder of letter files, or a batch file), in
+// order, and the folder their `files:` are relative to. kUsage (reported)
+// when it cannot be read.
+int CollectBatch(const std::string& dir, std::vector<BatchItem>* files,
+                 fs::path* base) {
+  std::error_code ec;
+  if (fs::is_regular_file(dir, ec)) {
+    std::string error;
+    if (!ReadBatchFile(dir, files, &error)) {
+      std::cerr << "utpostctl: " << error << "\n";
+      return kUsage;
+    }
+    *base = fs::path(dir).parent_path();
+    return kOk;
+  }
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const auto ext = e.path().extension().string();
+    if (ext == ".yaml" || ext == ".yml" || ext == ".json") {
+      files->push_back({e.path().string(), ""});
+    }
+  }
+  if (ec) {
+    std::cerr << "utpostctl: cannot read " << dir << ": " << ec.message()
+              << "\n";
+    return kUsage;
+  }
+  std::sort(
+      files->begin(), files->end(),
+      [](const BatchItem& a, const BatchItem& b) { return a.label < b.label; });
+  return kOk;
+}
+
 std::string ProgressBar(size_t done, size_t total) {
   constexpr int kWidth = 24;
   const int filled =
@@ -283,32 +316,8 @@ int Submit(const ConnectionOptions& c, const Output& out,
 int SubmitBatch(const ConnectionOptions& c, const Output& out,
                 const std::string& dir, int concurrency, bool follow) {
   std::vector<BatchItem> files;
-  std::error_code ec;
   fs::path base;
-  if (fs::is_regular_file(dir, ec)) {
-    std::string error;
-    if (!ReadBatchFile(dir, &files, &error)) {
-      std::cerr << "utpostctl: " << error << "\n";
-      return kUsage;
-    }
-    base = fs::path(dir).parent_path();
-  } else {
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      const auto ext = e.path().extension().string();
-      if (ext == ".yaml" || ext == ".yml" || ext == ".json") {
-        files.push_back({e.path().string(), ""});
-      }
-    }
-    if (ec) {
-      std::cerr << "utpostctl: cannot read " << dir << ": " << ec.message()
-                << "\n";
-      return kUsage;
-    }
-    std::sort(files.begin(), files.end(),
-              [](const BatchItem& a, const BatchItem& b) {
-                return a.label < b.label;
-              });
-  }
+  if (int code = CollectBatch(dir, &files, &base); code != kOk) return code;
   int err = 0;
   auto channel = OpenChannel(c, &err);
   if (!channel) return err;
@@ -418,6 +427,243 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
     std::cout << std::flush;
     const int followed = FollowLetters(c, out, channel, std::move(letters));
     worst = std::max(worst, followed);
+  }
+  return worst;
+}
+
+namespace {
+
+// One PreflightLetters call carries at most this many letters and about
+// this many bytes of documents (a larger letter goes alone), well below the
+// gateway's message limit.
+constexpr int kPreflightLetters = 1000;
+constexpr size_t kPreflightBytes = size_t{16} << 20;
+// A call checks and looks up a whole chunk: it may take longer than one
+// submission.
+constexpr int kPreflightMinTimeoutSeconds = 300;
+
+// Adds the totals of one call to the run's.
+void AddTotals(const v1::PreflightTotals& in, v1::PreflightTotals* sum) {
+  sum->set_letters(sum->letters() + in.letters());
+  sum->set_would_send(sum->would_send() + in.would_send());
+  sum->set_would_fail(sum->would_fail() + in.would_fail());
+  sum->set_print_sheets(sum->print_sheets() + in.print_sheets());
+  sum->set_envelopes(sum->envelopes() + in.envelopes());
+  sum->set_cost(sum->cost() + in.cost());
+  sum->set_cost_all_print(sum->cost_all_print() + in.cost_all_print());
+  sum->set_currency(in.currency());
+  sum->set_priced(in.priced());
+  for (const auto& c : in.channels()) {
+    v1::PreflightChannelTotal* into = nullptr;
+    for (auto& have : *sum->mutable_channels()) {
+      if (have.channel() == c.channel()) into = &have;
+    }
+    if (into == nullptr) {
+      into = sum->add_channels();
+      into->set_channel(c.channel());
+    }
+    into->set_letters(into->letters() + c.letters());
+    into->set_sheets(into->sheets() + c.sheets());
+    into->set_envelopes(into->envelopes() + c.envelopes());
+    into->set_cost(into->cost() + c.cost());
+    into->set_configured(c.configured());
+    into->set_paused(c.paused());
+  }
+  for (const auto& f : in.failures()) {
+    v1::PreflightFailureTotal* into = nullptr;
+    for (auto& have : *sum->mutable_failures()) {
+      if (have.failure() == f.failure()) into = &have;
+    }
+    if (into == nullptr) {
+      into = sum->add_failures();
+      into->set_failure(f.failure());
+    }
+    into->set_letters(into->letters() + f.letters());
+  }
+}
+
+// Minor units as "1234.50".
+std::string Money(int64_t minor) {
+  const bool negative = minor < 0;
+  const uint64_t v = negative ? 0 - static_cast<uint64_t>(minor) : minor;
+  std::ostringstream s;
+  s << (negative ? "-" : "") << v / 100 << "." << std::setw(2)
+    << std::setfill('0') << v % 100;
+  return s.str();
+}
+
+struct PreflightLine {
+  std::string file;
+  v1::PreflightOutcome outcome;
+  // Set when the file could not be read: no call was made for it.
+  std::string error;
+};
+
+}  // namespace
+
+int PreflightBatch(const ConnectionOptions& c, const Output& out,
+                   const std::string& dir) {
+  std::vector<BatchItem> files;
+  fs::path base;
+  if (int code = CollectBatch(dir, &files, &base); code != kOk) return code;
+  int err = 0;
+  auto channel = OpenChannel(c, &err);
+  if (!channel) return err;
+  auto stub = v1::LetterService::NewStub(channel);
+
+  std::vector<PreflightLine> lines;
+  v1::PreflightTotals sum;
+  int64_t unreadable = 0;
+  v1::PreflightLettersRequest request;
+  std::vector<size_t> chunk;  // Index in `lines` of each letter in request.
+  size_t bytes = 0;
+  auto send = [&]() -> int {
+    if (request.letters_size() == 0) return kOk;
+    grpc::ClientContext ctx;
+    ConnectionOptions longer = c;
+    if (longer.timeout_seconds > 0) {
+      longer.timeout_seconds =
+          std::max(longer.timeout_seconds, kPreflightMinTimeoutSeconds);
+    }
+    SetDeadline(&ctx, longer);
+    v1::PreflightLettersResponse response;
+    grpc::Status s = stub->PreflightLetters(&ctx, request, &response);
+    if (!s.ok()) return Report(s, c);
+    for (const auto& o : response.outcomes()) {
+      if (o.index() < 0 || o.index() >= static_cast<int>(chunk.size())) {
+        continue;
+      }
+      lines[chunk[o.index()]].outcome = o;
+    }
+    AddTotals(response.totals(), &sum);
+    request.Clear();
+    chunk.clear();
+    bytes = 0;
+    return kOk;
+  };
+  for (const BatchItem& item : files) {
+    v1::SubmitLetterRequest letter;
+    std::string error;
+    const bool loaded =
+        item.text.empty()
+            ? LoadLetter(item.label, {}, &letter, &error)
+            : LoadLetterText(item.text, item.label, base, {}, &letter, &error);
+    PreflightLine line;
+    line.file = item.label;
+    if (!loaded) {
+      line.error = error;
+      ++unreadable;
+      lines.push_back(std::move(line));
+      continue;
+    }
+    const size_t size = letter.ByteSizeLong();
+    if (request.letters_size() >= kPreflightLetters ||
+        (request.letters_size() > 0 && bytes + size > kPreflightBytes)) {
+      if (int code = send(); code != kOk) return code;
+    }
+    lines.push_back(std::move(line));
+    chunk.push_back(lines.size() - 1);
+    *request.add_letters() = std::move(letter);
+    bytes += size;
+  }
+  if (int code = send(); code != kOk) return code;
+
+  int worst = kOk;
+  if (sum.would_fail() > 0) worst = kRefused;
+  if (unreadable > 0) worst = kUsage;
+  const std::vector<std::string> channels = {"digital", "dpi", "altinn",
+                                             "print"};
+  if (out.json) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(ToJson(sum));
+    // Every reason, zeros included, so that scripts need not test for keys.
+    nlohmann::ordered_json reasons = nlohmann::ordered_json::object();
+    const auto* reason_enum = v1::PreflightFailure_descriptor();
+    for (int i = 1; i < reason_enum->value_count(); ++i) {
+      int64_t n = 0;
+      for (const auto& f : sum.failures()) {
+        if (f.failure() == reason_enum->value(i)->number()) n = f.letters();
+      }
+      reasons[reason_enum->value(i)->name()] = n;
+    }
+    j["failures_by_reason"] = reasons;
+    j["unreadable"] = unreadable;
+    nlohmann::ordered_json outcomes = nlohmann::ordered_json::array();
+    for (const PreflightLine& l : lines) {
+      nlohmann::ordered_json o;
+      o["file"] = l.file;
+      if (!l.error.empty()) {
+        o["error"] = l.error;
+        o["code"] = kUsage;
+      } else {
+        o["client_reference"] = l.outcome.client_reference();
+        o["channel"] = l.outcome.channel();
+        o["failure"] = v1::PreflightFailure_Name(l.outcome.failure());
+        o["reason"] = l.outcome.reason();
+        o["channel_paused"] = l.outcome.channel_paused();
+        o["sheets"] = l.outcome.sheets();
+        o["cost"] = l.outcome.cost();
+      }
+      outcomes.push_back(std::move(o));
+    }
+    j["outcomes"] = std::move(outcomes);
+    std::cout << j.dump() << "\n";
+    return worst;
+  }
+  std::cout << "preflight of " << lines.size()
+            << " letters: " << sum.would_send() << " would go, "
+            << sum.would_fail() + unreadable << " would fail"
+            << " (nothing was submitted)\n\n";
+  std::cout << std::left << std::setw(10) << "CHANNEL" << std::right
+            << std::setw(9) << "LETTERS" << std::setw(9) << "SHEETS"
+            << std::setw(11) << "ENVELOPES" << std::setw(14)
+            << ("COST " + sum.currency()) << "\n";
+  for (const std::string& name : channels) {
+    v1::PreflightChannelTotal t;
+    for (const auto& have : sum.channels()) {
+      if (have.channel() == name) t = have;
+    }
+    std::string note;
+    if (!t.configured()) note = "  not configured";
+    if (t.paused()) note = "  paused";
+    std::cout << std::left << std::setw(10) << name << std::right
+              << std::setw(9) << t.letters() << std::setw(9) << t.sheets()
+              << std::setw(11) << t.envelopes() << std::setw(14)
+              << Money(t.cost()) << note << "\n";
+  }
+  std::cout << std::left << std::setw(10) << "total" << std::right
+            << std::setw(9) << sum.would_send() << std::setw(9)
+            << sum.print_sheets() << std::setw(11) << sum.envelopes()
+            << std::setw(14) << Money(sum.cost()) << "\n";
+  if (sum.priced()) {
+    std::cout << "all by print would cost " << Money(sum.cost_all_print())
+              << " " << sum.currency() << "\n";
+  } else {
+    std::cout << "no unit prices configured on the gateway (pricing): costs "
+                 "are 0\n";
+  }
+  if (sum.would_fail() + unreadable > 0) {
+    std::cout << "\nwould fail:\n";
+    for (const auto& f : sum.failures()) {
+      std::cout << "  " << std::left << std::setw(28)
+                << v1::PreflightFailure_Name(f.failure()) << std::right
+                << f.letters() << "\n";
+    }
+    if (unreadable > 0) {
+      std::cout << "  " << std::left << std::setw(28) << "UNREADABLE_FILE"
+                << std::right << unreadable << "\n";
+    }
+    for (const PreflightLine& l : lines) {
+      if (!l.error.empty()) {
+        std::cout << "  "
+                  << (l.error.rfind(l.file, 0) == 0 ? l.error
+                                                    : l.file + ": " + l.error)
+                  << "\n";
+      } else if (l.outcome.failure() != v1::PREFLIGHT_FAILURE_UNSPECIFIED) {
+        std::cout << "  " << l.file << ": "
+                  << v1::PreflightFailure_Name(l.outcome.failure()) << ": "
+                  << l.outcome.reason() << "\n";
+      }
+    }
   }
   return worst;
 }

@@ -37,6 +37,16 @@ int Submit(const ConnectionOptions& c, const Output& out,
 // `follow`, then FollowLetters on the letters it submitted.
 int SubmitBatch(const ConnectionOptions& c, const Output& out,
                 const std::string& dir, int concurrency, bool follow);
+// The preflight of the batch `dir` (as SubmitBatch reads it): PreflightLetters
+// in calls of at most 1000 letters (or about 16 MiB), summed; nothing is
+// submitted. Prints the letters, sheets, envelopes and cost per channel and
+// every letter that would fail with its file and reason; with --json one
+// object: the summed PreflightTotals fields, "failures_by_reason" (every
+// reason, zeros included), "unreadable" and "outcomes" (one per file). Exit
+// 0 when every letter would go, 1 when some would fail, 2 when a file could
+// not be read, 3 when the server was unreachable.
+int PreflightBatch(const ConnectionOptions& c, const Output& out,
+                   const std::string& dir);
 // Follows `letters` (id -> state known) through WatchLetters until each is
 // in a state IsFollowedToState accepts, then prints the count per state
 // ("12 letters at their final state: 10 DELIVERED, 2 SENT_PRINT", or

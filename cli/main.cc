@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
       "  0  ok\n"
       "  1  the server refused or failed the call (an error such as\n"
       "     NOT_FOUND or PERMISSION_DENIED, a TLS handshake it refused),\n"
-      "     or a prompt was not confirmed\n"
+      "     or a prompt was not confirmed, or (submit --preflight) some\n"
+      "     letters would fail\n"
       "  2  bad usage or input, found before any call: an unknown command,\n"
       "     flag, state or channel, a value out of range, an unreadable\n"
       "     file, an ambiguous id prefix, redrive --all without --yes\n"
@@ -72,11 +73,17 @@ int main(int argc, char** argv) {
       "--follow then watches the batch until every letter is DELIVERED,\n"
       "READ, SENT_PRINT, PRINTED, FAILED, CANCELLED or PARKED, and\n"
       "prints the letters per state.\n"
+      "--preflight submits nothing: the gateway checks every letter as it\n"
+      "would at submission and looks its recipient up, and utpostctl\n"
+      "prints letters, sheets, envelopes and cost per channel and the\n"
+      "letters that would fail with file and reason. Exit 0: all would go;\n"
+      "1: some would fail; 2: a file could not be read.\n"
       "Examples:\n"
       "  utpostctl submit examples/letter.yaml\n"
       "  utpostctl submit letter.yaml vedtak.pdf vedlegg.pdf\n"
       "  utpostctl submit --batch letters/ --concurrency 16 --json\n"
-      "  utpostctl submit --batch tax-run.jsonl --follow");
+      "  utpostctl submit --batch tax-run.jsonl --follow\n"
+      "  utpostctl submit --batch tax-run/ --preflight");
   std::string letter_file, batch_dir;
   std::vector<std::string> pdfs;
   int concurrency = 8;
@@ -91,6 +98,10 @@ int main(int argc, char** argv) {
   bool follow = false;
   submit->add_flag("--follow", follow,
                    "with --batch: follow the letters to their final states");
+  bool preflight = false;
+  submit->add_flag("--preflight", preflight,
+                   "with --batch: submit nothing; say where each letter would "
+                   "go, what fails, sheets, envelopes and cost");
 
   std::string id;
   auto* get = app.add_subcommand("get", "a letter and its timeline");
@@ -190,6 +201,12 @@ int main(int argc, char** argv) {
       std::cerr << "utpostctl submit: --follow goes with --batch\n";
       return kUsage;
     }
+    if (preflight && (batch_dir.empty() || follow)) {
+      std::cerr << "utpostctl submit: --preflight goes with --batch, "
+                   "without --follow\n";
+      return kUsage;
+    }
+    if (preflight) return PreflightBatch(conn, out, batch_dir);
     if (!batch_dir.empty())
       return SubmitBatch(conn, out, batch_dir, concurrency, follow);
     if (letter_file.empty()) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "common/status_macros.h"
 #include "gateway/api/letter_service.h"
 #include "gateway/api/ops_service.h"
+#include "gateway/api/preflight_service.h"
+#include "gateway/api/pricing.h"
 #include "gateway/api/receipt_log_service.h"
 #include "gateway/config/certificates.h"
 #include "gateway/inspect/sandboxed_inspector.h"
@@ -41,6 +44,33 @@ absl::StatusOr<std::unique_ptr<ApiRole>> ApiRole::Start(
   o.signer = deps.signer;
   for (const auto& t : config.tenants()) {
     o.tenant_names[t.organisation_number()] = t.name();
+  }
+  if (deps.outside != nullptr) {
+    api::PreflightOptions p;
+    p.limits = o.limits;
+    const auto& flow = config.dispatch();
+    p.routing.digipost_providers.assign(flow.digipost_providers().begin(),
+                                        flow.digipost_providers().end());
+    p.routing.dpi_providers.assign(flow.dpi_providers().begin(),
+                                   flow.dpi_providers().end());
+    for (const auto& [name, channel] : deps.outside->channels) {
+      p.configured_channels.insert(name);
+    }
+    store::Store* const paused_from = deps.store;
+    p.paused_channels =
+        [paused_from]() -> absl::StatusOr<std::set<std::string>> {
+      ASSIGN_OR_RETURN(auto paused, paused_from->PausedChannels());
+      std::set<std::string> names;
+      for (const auto& c : paused) names.insert(c.channel);
+      return names;
+    };
+    p.prices = api::UnitPricesOf(config);
+    p.inspector = role->inspector_.get();
+    p.parallel_inspections = config.documents().inspector_workers();
+    role->preflight_ = std::make_unique<api::PreflightService>(
+        deps.outside->registry.get(), deps.outside->organisations.get(),
+        std::move(p));
+    o.preflight = role->preflight_.get();
   }
   role->letters_ = std::make_unique<api::LetterServiceImpl>(deps.store, o);
   deps.watchers->Attach(role->letters_.get());

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "gateway/letter_watchers.h"
 #include "gateway/observability/gateway_metrics.h"
+#include "gateway/outside_world.h"
 #include "gateway/receipts/receipt_signer.h"
 #include "gateway/store/store.h"
 #include "queue/queue.h"
@@ -22,6 +23,7 @@ class Server;
 
 namespace utpost::api {
 class LetterServiceImpl;
+class PreflightService;
 class OpsServiceImpl;
 class ReceiptLogServiceImpl;
 }  // namespace utpost::api
@@ -42,6 +44,8 @@ struct ApiRoleDeps {
   queue::Topology topology;
   // Publish the outbox now (after a commit).
   std::function<void()> wake_relay;
+  // The registries and channels, for PreflightLetters.
+  const OutsideWorld* outside = nullptr;
 };
 
 class ApiRole {
@@ -68,6 +72,8 @@ class ApiRole {
   // destructor takes the server down first and the inspector last.
   LetterWatchers* const watchers_;
   std::unique_ptr<inspect::SandboxedInspector> inspector_;
+  // PreflightLetters; uses the inspector and the registries.
+  std::unique_ptr<api::PreflightService> preflight_;
   std::unique_ptr<api::LetterServiceImpl> letters_;
   std::unique_ptr<api::OpsServiceImpl> ops_;
   std::unique_ptr<api::ReceiptLogServiceImpl> receipt_log_;

@@ -54,7 +54,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   ASSIGN_OR_RETURN(g->health_, StartHealth(c));
 
   // Built before the services so that a bad provider setting stops start-up.
-  if (g->worker_role_) {
+  // The api role's preflight asks the same registries as the worker.
+  if (g->worker_role_ || g->api_role_) {
     ASSIGN_OR_RETURN(
         g->outside_,
         BuildOutsideWorld(
@@ -87,6 +88,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     api.watchers = &g->watchers_;
     api.topology = g->topology_;
     api.wake_relay = [relay_role] { relay_role->Wake(); };
+    api.outside = g->outside_.get();
     ASSIGN_OR_RETURN(g->api_, ApiRole::Start(c, std::move(api)));
   }
 

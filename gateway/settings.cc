@@ -48,6 +48,7 @@ queue::BrokerOptions BrokerOptionsOf(const config::v1::Config& c,
   queue::BrokerOptions o;
   o.host = c.broker().host();
   o.port = c.broker().port();
+  o.nodes.assign(c.broker().nodes().begin(), c.broker().nodes().end());
   o.user = c.broker().user();
   o.password = c.broker().password();
   o.vhost = c.broker().vhost();

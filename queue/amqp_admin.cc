@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,13 +59,64 @@ class AmqpAdmin final : public Admin {
 
   absl::Status DeclareTopology(const Topology& topology) override {
     RETURN_IF_ERROR(ValidateTopology(topology));
-    RETURN_IF_ERROR(EnsureConnected());
-    return DropOnError(Declare(topology));
+    return OnAnyNode<absl::Status>([&]() -> absl::Status {
+      RETURN_IF_ERROR(EnsureConnected());
+      return DropOnError(Declare(topology));
+    });
   }
 
   absl::StatusOr<std::vector<QueueStats>> Stats(
       const Topology& topology) override {
     RETURN_IF_ERROR(ValidateTopology(topology));
+    return OnAnyNode<absl::StatusOr<std::vector<QueueStats>>>(
+        [&] { return StatsOnce(topology); });
+  }
+
+  absl::StatusOr<int64_t> Prune(
+      const std::string& queue,
+      const std::function<bool(const std::string& body)>& drop,
+      int64_t max_messages) override {
+    // Messages looked at on a connection that broke are back in the queue,
+    // so trying again on another node removes none twice.
+    return OnAnyNode<absl::StatusOr<int64_t>>([&]() -> absl::StatusOr<int64_t> {
+      RETURN_IF_ERROR(EnsureConnected());
+      auto pruned = PruneHeld(queue, drop, max_messages);
+      if (!pruned.ok()) connection_.reset();  // Returns what it held.
+      return pruned;
+    });
+  }
+
+ private:
+  // Runs `call` and, while it fails UNAVAILABLE after connecting (its
+  // connection broke), once more on each other node. When no node answers
+  // at all, Open has tried them all already.
+  template <typename Result>
+  Result OnAnyNode(const std::function<Result()>& call) {
+    if (!ring_.has_value()) {
+      absl::StatusOr<NodeRing> ring = NodeRing::Of(options_);
+      if (!ring.ok()) return ring.status();
+      ring_.emplace(*std::move(ring));
+    }
+    Result result = call();
+    for (size_t tried = 1; tried < ring_->size(); ++tried) {
+      if (StatusOf(result).code() != absl::StatusCode::kUnavailable ||
+          open_failed_) {
+        break;
+      }
+      connection_.reset();
+      ring_->Advance();
+      result = call();
+    }
+    return result;
+  }
+
+  static absl::Status StatusOf(const absl::Status& status) { return status; }
+  template <typename T>
+  static absl::Status StatusOf(const absl::StatusOr<T>& result) {
+    return result.status();
+  }
+
+  absl::StatusOr<std::vector<QueueStats>> StatsOnce(const Topology& topology) {
     RETURN_IF_ERROR(EnsureConnected());
     std::vector<QueueStats> stats;
     for (const std::string& queue : AllQueues(topology)) {
@@ -83,17 +135,6 @@ class AmqpAdmin final : public Admin {
     return stats;
   }
 
-  absl::StatusOr<int64_t> Prune(
-      const std::string& queue,
-      const std::function<bool(const std::string& body)>& drop,
-      int64_t max_messages) override {
-    RETURN_IF_ERROR(EnsureConnected());
-    auto pruned = PruneHeld(queue, drop, max_messages);
-    if (!pruned.ok()) connection_.reset();  // Returns what it held.
-    return pruned;
-  }
-
- private:
   absl::StatusOr<int64_t> PruneHeld(
       const std::string& queue,
       const std::function<bool(const std::string& body)>& drop,
@@ -143,7 +184,10 @@ class AmqpAdmin final : public Admin {
     }
     if (connection_ != nullptr && !connection_->usable()) connection_.reset();
     if (connection_ != nullptr) return absl::OkStatus();
-    ASSIGN_OR_RETURN(connection_, AmqpConnection::Open(options_));
+    auto connection = AmqpConnection::Open(options_, &*ring_);
+    open_failed_ = !connection.ok();
+    if (!connection.ok()) return connection.status();
+    connection_ = *std::move(connection);
     return absl::OkStatus();
   }
 
@@ -162,6 +206,10 @@ class AmqpAdmin final : public Admin {
   }
 
   absl::Status DeclareQueue(const std::string& name, AmqpTable* arguments) {
+    // No x-quorum-initial-group-size: the broker then places a new queue on
+    // every node of the cluster, which is what a three-node cluster wants,
+    // and a queue declared earlier without it stays declarable (the broker
+    // refuses, 406, a declaration whose arguments differ from the queue's).
     arguments->AddString("x-queue-type", "quorum");
     amqp_queue_declare(connection_->state(), AmqpConnection::kChannel,
                        AmqpBytes(name), /*passive=*/0, /*durable=*/1,
@@ -214,7 +262,10 @@ class AmqpAdmin final : public Admin {
   }
 
   const BrokerOptions options_;
+  std::optional<NodeRing> ring_;
   std::unique_ptr<AmqpConnection> connection_;
+  // The last connection attempt found no node.
+  bool open_failed_ = false;
 };
 
 }  // namespace

@@ -9,10 +9,16 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <atomic>
+#include <cstddef>
 #include <mutex>
+#include <random>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 
 namespace utpost::queue {
@@ -74,15 +80,91 @@ absl::Status StatusForReplyCode(int code, absl::string_view message) {
   }
 }
 
+// Where the next ring made in this process starts: random at first, then
+// one further on for each ring.
+size_t NextRingStart() {
+  static std::atomic<size_t> next{std::random_device{}()};
+  return next.fetch_add(1);
+}
+
 }  // namespace
+
+absl::StatusOr<BrokerNode> ParseBrokerNode(absl::string_view text) {
+  auto bad = [text](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not host:port: ", why));
+  };
+  BrokerNode node;
+  absl::string_view port;
+  if (absl::StartsWith(text, "[")) {
+    const size_t close = text.find(']');
+    if (close == absl::string_view::npos) return bad("no ']'");
+    node.host = std::string(text.substr(1, close - 1));
+    absl::string_view rest = text.substr(close + 1);
+    if (!absl::StartsWith(rest, ":")) return bad("no port");
+    port = rest.substr(1);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == absl::string_view::npos) return bad("no port");
+    node.host = std::string(text.substr(0, colon));
+    if (node.host.find(':') != std::string::npos) {
+      return bad("an IPv6 address goes in brackets");
+    }
+    port = text.substr(colon + 1);
+  }
+  if (node.host.empty()) return bad("empty host");
+  for (char c : node.host) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+                    c == '_' || c == ':';
+    if (!ok) return bad("bad character in host");
+  }
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != absl::string_view::npos ||
+      !absl::SimpleAtoi(port, &node.port) || node.port < 1 ||
+      node.port > 65535) {
+    return bad("port not in 1..65535");
+  }
+  return node;
+}
+
+std::string NodeName(const BrokerNode& node) {
+  if (node.host.find(':') != std::string::npos) {
+    return absl::StrCat("[", node.host, "]:", node.port);
+  }
+  return absl::StrCat(node.host, ":", node.port);
+}
+
+absl::StatusOr<NodeRing> NodeRing::Of(const BrokerOptions& options) {
+  RETURN_IF_ERROR(ValidateBrokerOptions(options));
+  std::vector<BrokerNode> nodes;
+  if (options.nodes.empty()) {
+    nodes.push_back({options.host, options.port});
+  } else {
+    for (const std::string& text : options.nodes) {
+      ASSIGN_OR_RETURN(BrokerNode node, ParseBrokerNode(text));
+      nodes.push_back(std::move(node));
+    }
+  }
+  const size_t start = NextRingStart() % nodes.size();
+  return NodeRing(std::move(nodes), start);
+}
 
 absl::Status ValidateBrokerOptions(const BrokerOptions& o) {
   auto bad = [](absl::string_view field, absl::string_view why) {
     return absl::InvalidArgumentError(
         absl::StrCat("broker option ", field, ": ", why));
   };
-  if (o.host.empty()) return bad("host", "empty");
-  if (o.port < 1 || o.port > 65535) return bad("port", "not in 1..65535");
+  if (o.nodes.empty()) {
+    if (o.host.empty()) return bad("host", "empty");
+    if (o.port < 1 || o.port > 65535) return bad("port", "not in 1..65535");
+  }
+  for (size_t i = 0; i < o.nodes.size(); ++i) {
+    absl::StatusOr<BrokerNode> node = ParseBrokerNode(o.nodes[i]);
+    if (!node.ok()) {
+      return bad(absl::StrCat("nodes[", i, "]"), node.status().message());
+    }
+  }
   if (o.prefetch < 1 || o.prefetch > 65535) {
     return bad("prefetch", "not in 1..65535");
   }
@@ -99,6 +181,7 @@ absl::Status ValidateBrokerOptions(const BrokerOptions& o) {
   }
   if (o.max_in_flight < 1) return bad("max_in_flight", "< 1");
   if (o.confirm_timeout.count() <= 0) return bad("confirm_timeout", "<= 0");
+  if (o.failover_timeout.count() < 0) return bad("failover_timeout", "< 0");
   return absl::OkStatus();
 }
 
@@ -181,22 +264,49 @@ amqp_table_t AmqpTable::Build() {
 }
 
 absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(
-    const BrokerOptions& options) {
+    const BrokerOptions& options, NodeRing* ring) {
   RETURN_IF_ERROR(ValidateBrokerOptions(options));
   IgnoreSigpipeOnce();
+  std::vector<std::string> errors;
+  absl::Status last;
+  absl::Status refused;
+  for (size_t tried = 0; tried < ring->size(); ++tried) {
+    absl::StatusOr<std::unique_ptr<AmqpConnection>> connection =
+        OpenNode(options, ring->current());
+    if (connection.ok()) return connection;
+    last = connection.status();
+    errors.push_back(std::string(last.message()));
+    // A login or vhost refused is the same on every node, but a node may
+    // be half started: try the others all the same, and report it if none
+    // lets us in.
+    if (refused.ok() &&
+        (connection.status().code() == absl::StatusCode::kPermissionDenied ||
+         connection.status().code() == absl::StatusCode::kNotFound)) {
+      refused = connection.status();
+    }
+    ring->Advance();
+  }
+  if (!refused.ok()) return refused;
+  if (errors.size() == 1) return last;
+  return absl::UnavailableError(
+      absl::StrCat("amqp: no node of ", errors.size(),
+                   " answers: ", absl::StrJoin(errors, "; ")));
+}
 
+absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::OpenNode(
+    const BrokerOptions& options, const BrokerNode& node) {
   amqp_connection_state_t state = amqp_new_connection();
   if (state == nullptr) return absl::ResourceExhaustedError("amqp: no memory");
+  const std::string where = NodeName(node);
   // Owned from here on, so every early return frees it.
-  std::unique_ptr<AmqpConnection> connection(new AmqpConnection(state));
+  std::unique_ptr<AmqpConnection> connection(new AmqpConnection(state, where));
 
   amqp_socket_t* socket = amqp_tcp_socket_new(state);
   if (socket == nullptr) {
     return absl::ResourceExhaustedError("amqp: cannot create a socket");
   }
-  const std::string where = absl::StrCat(options.host, ":", options.port);
   struct timeval connect_timeout = ToTimeval(options.connect_timeout);
-  int rc = amqp_socket_open_noblock(socket, options.host.c_str(), options.port,
+  int rc = amqp_socket_open_noblock(socket, node.host.c_str(), node.port,
                                     &connect_timeout);
   if (rc != AMQP_STATUS_OK) {
     return absl::UnavailableError(absl::StrCat(
@@ -210,7 +320,8 @@ absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(
 
   AmqpTable properties;
   if (!options.connection_name.empty()) {
-    properties.AddString("connection_name", options.connection_name);
+    properties.AddString("connection_name",
+                         absl::StrCat(options.connection_name, " @ ", where));
   }
   // Without this capability the broker cancels a consumer silently (queue
   // deleted) and the consumer would wait forever on a dead subscription.
@@ -225,7 +336,8 @@ absl::StatusOr<std::unique_ptr<AmqpConnection>> AmqpConnection::Open(
   connection->usable_ = true;
 
   amqp_channel_open(state, kChannel);
-  RETURN_IF_ERROR(connection->CheckLastReply("open channel"));
+  RETURN_IF_ERROR(
+      connection->CheckLastReply(absl::StrCat("open channel on ", where)));
   return connection;
 }
 

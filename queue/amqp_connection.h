@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -21,6 +22,31 @@ namespace utpost::queue {
 
 // INVALID_ARGUMENT naming the first bad field of `options`, else OK.
 absl::Status ValidateBrokerOptions(const BrokerOptions& options);
+
+// The nodes of BrokerOptions (nodes, else host and port) in a ring, and the
+// one to try next. Each ring made in a process starts one node further on
+// than the one made before it, from a random first node, so that the
+// clients of all processes spread over the cluster.
+class NodeRing {
+ public:
+  // INVALID_ARGUMENT as ValidateBrokerOptions.
+  static absl::StatusOr<NodeRing> Of(const BrokerOptions& options);
+
+  const BrokerNode& current() const { return nodes_[next_]; }
+  // Moves on to the next node (after the current one failed).
+  void Advance() { next_ = (next_ + 1) % nodes_.size(); }
+  size_t size() const { return nodes_.size(); }
+
+ private:
+  NodeRing(std::vector<BrokerNode> nodes, size_t next)
+      : nodes_(std::move(nodes)), next_(next) {}
+
+  std::vector<BrokerNode> nodes_;
+  size_t next_;
+};
+
+// "host:port" of `node`, with brackets round an IPv6 address.
+std::string NodeName(const BrokerNode& node);
 
 // A view of `s` for rabbitmq-c. The library never writes through it.
 amqp_bytes_t AmqpBytes(absl::string_view s);
@@ -72,8 +98,15 @@ class AmqpConnection {
   // SIGPIPE process-wide the first time, unless the process has its own
   // handler, because a write to a socket the broker closed must be an error,
   // not the end of the process.
+  //
+  // Tries the nodes of `ring` in turn from its current one, each once,
+  // advancing past each that fails; on success the ring's current node is
+  // the one connected to. When none answers: PERMISSION_DENIED or NOT_FOUND
+  // if a node refused the login or the vhost, else UNAVAILABLE naming every
+  // node's error. The connection name sent is options.connection_name and
+  // the node ("relay @ 10.0.0.5:5672").
   static absl::StatusOr<std::unique_ptr<AmqpConnection>> Open(
-      const BrokerOptions& options);
+      const BrokerOptions& options, NodeRing* ring);
 
   // Closes politely (connection.close, bounded by the RPC timeout) if still
   // usable, then frees everything.
@@ -82,6 +115,8 @@ class AmqpConnection {
   AmqpConnection& operator=(const AmqpConnection&) = delete;
 
   amqp_connection_state_t state() const { return state_; }
+  // The node connected to, "host:port".
+  const std::string& node() const { return node_; }
   // The heartbeat interval agreed with the broker, in seconds; 0 if none.
   int heartbeat_seconds() const;
   bool usable() const { return usable_; }
@@ -104,9 +139,15 @@ class AmqpConnection {
   absl::Status DrainPending();
 
  private:
-  explicit AmqpConnection(amqp_connection_state_t state) : state_(state) {}
+  AmqpConnection(amqp_connection_state_t state, std::string node)
+      : state_(state), node_(std::move(node)) {}
+
+  // Open on one node.
+  static absl::StatusOr<std::unique_ptr<AmqpConnection>> OpenNode(
+      const BrokerOptions& options, const BrokerNode& node);
 
   amqp_connection_state_t state_;
+  const std::string node_;
   bool usable_ = false;
 };
 

@@ -71,13 +71,13 @@ class AmqpConsumer final : public Consumer {
     if (queues.empty()) {
       return absl::InvalidArgumentError("amqp consumer: no queues to consume");
     }
-    RETURN_IF_ERROR(ValidateBrokerOptions(options_));
+    ASSIGN_OR_RETURN(NodeRing ring, NodeRing::Of(options_));
     std::chrono::milliseconds backoff = options_.reconnect_backoff_min;
     bool outage = false;
     while (!stop->load()) {
       bool consumed = false;
       absl::Status status =
-          RunOnce(queues, prepare, max_batch, handler, stop, &consumed);
+          RunOnce(queues, prepare, max_batch, handler, stop, &ring, &consumed);
       if (status.ok()) return status;
       if (IsConfigurationError(status)) {
         spdlog::error("queue: consumer stops: {}", status.ToString());
@@ -88,6 +88,9 @@ class AmqpConsumer final : public Consumer {
       if (consumed) {
         backoff = options_.reconnect_backoff_min;
         outage = false;
+        // Its node may be going away: the next connection tries the others
+        // first. (Open has moved past the nodes that did not answer.)
+        ring.Advance();
       }
       // One line when the outage starts, then one per longest backoff, so a
       // long outage does not flood the log.
@@ -108,9 +111,9 @@ class AmqpConsumer final : public Consumer {
   absl::Status RunOnce(const std::vector<std::string>& queues,
                        const Prepare& prepare, int max_batch,
                        const Handler& handler, const std::atomic<bool>* stop,
-                       bool* consumed) {
+                       NodeRing* ring, bool* consumed) {
     ASSIGN_OR_RETURN(std::unique_ptr<AmqpConnection> connection,
-                     AmqpConnection::Open(options_));
+                     AmqpConnection::Open(options_, ring));
     amqp_connection_state_t state = connection->state();
     amqp_basic_qos(state, AmqpConnection::kChannel, /*prefetch_size=*/0,
                    static_cast<uint16_t>(options_.prefetch), /*global=*/0);
@@ -127,8 +130,8 @@ class AmqpConsumer final : public Consumer {
       queue_by_tag[ToString(ok->consumer_tag)] = queue;
     }
     *consumed = true;
-    spdlog::info("queue: consuming {} queue(s) on {}:{}", queues.size(),
-                 options_.host, options_.port);
+    spdlog::info("queue: consuming {} queue(s) on {}", queues.size(),
+                 connection->node());
 
     const struct timeval poll = ToTimeval(kPollInterval);
     const struct timeval now = {};

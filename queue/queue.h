@@ -65,7 +65,10 @@ class Publisher {
   // once the broker has confirmed every one of them. On any error (nack,
   // connection loss, timeout) returns UNAVAILABLE; then none of them may be
   // treated as published and the caller publishes them again later (the
-  // consumers are idempotent). Reconnects on the next call when needed.
+  // consumers are idempotent). Reconnects on the next call when needed. An
+  // implementation may also reconnect and publish again what is unconfirmed
+  // within the call (the RabbitMQ one does, moving to another node of a
+  // cluster), so a message may arrive twice even when the call succeeds.
   virtual absl::Status PublishAll(
       const std::vector<OutgoingMessage>& messages) = 0;
 };

@@ -145,6 +145,16 @@ documents:
   inspection_timeout_seconds: 10
   inspector_memory_bytes: 536870912
   inspector_cpu_seconds: 5
+# Unit prices in øre (made-up figures) for the preflight's expected cost.
+pricing:
+  currency: NOK
+  digital_per_letter: 50
+  dpi_per_letter: 60
+  altinn_per_letter: 70
+  print_per_letter: 300
+  print_per_sheet: 40
+  postage_b: 2100
+  postage_a: 2500
 YAML
 
 phase "starting utpostd on 127.0.0.1:$api_port"
@@ -174,6 +184,9 @@ done
 
 ctl=("$build/cli/utpostctl" --server "127.0.0.1:$api_port")
 op=(--cert certs-dev/operator.pem --key certs-dev/operator.key)
+phase "preflight of the batch: where the letters would go and what it costs"
+"${ctl[@]}" submit --batch "$run/batch" --preflight || true
+
 phase "submitting 40 letters as Bergen kommune"
 "${ctl[@]}" submit --batch "$run/batch" --concurrency 8
 

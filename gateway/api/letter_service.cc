@@ -379,4 +379,25 @@ absl::Status LetterServiceImpl::DoGetReceipts(
   return absl::OkStatus();
 }
 
+grpc::ServerUnaryReactor* LetterServiceImpl::PreflightLetters(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  using PreflightCall = CheckedUnaryCall<v1::PreflightLettersRequest,
+                                         v1::PreflightLettersResponse>;
+  return ServeChecked<v1::PreflightLettersRequest,
+                      v1::PreflightLettersResponse>(
+      request, response, [this, ctx](PreflightCall* call) {
+        auto tenant = TenantOf(ctx);
+        if (!tenant.ok()) return call->Reply(tenant.status());
+        if (options_.preflight == nullptr) {
+          return call->Reply(absl::UnimplementedError(
+              "this gateway process offers no preflight (it has no "
+              "registries)"));
+        }
+        options_.preflight->RunAsync(
+            *tenant, &call->request, &call->response,
+            [call](absl::Status s) { call->Reply(s); });
+      });
+}
+
 }  // namespace utpost::api

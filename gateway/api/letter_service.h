@@ -11,6 +11,7 @@
 #include "gateway/api/caller.h"
 #include "gateway/api/checked_unary_call.h"
 #include "gateway/api/letter_validator.h"
+#include "gateway/api/preflight_service.h"
 #include "gateway/api/submit_batcher.h"
 #include "gateway/api/watch_hub.h"
 #include "gateway/inspect/document_inspector.h"
@@ -38,6 +39,9 @@ struct LetterServiceOptions {
   receipts::ReceiptSigner* signer = nullptr;
   // Tenants' names by organisation number, shown as the sender.
   std::map<std::string, std::string> tenant_names;
+  // Answers PreflightLetters. Not owned; outlives the service. Null:
+  // PreflightLetters fails UNIMPLEMENTED (a process without registries).
+  PreflightService* preflight = nullptr;
 };
 
 // The unary methods are registered raw: their requests are parsed by
@@ -48,7 +52,8 @@ using LetterServiceBase = v1::LetterService::WithRawCallbackMethod_SubmitLetter<
         v1::LetterService::WithRawCallbackMethod_ListLetters<
             v1::LetterService::WithRawCallbackMethod_CancelLetter<
                 v1::LetterService::WithRawCallbackMethod_GetReceipts<
-                    v1::LetterService::CallbackService>>>>>;
+                    v1::LetterService::WithRawCallbackMethod_PreflightLetters<
+                        v1::LetterService::CallbackService>>>>>>;
 
 class LetterServiceImpl final : public LetterServiceBase {
  public:
@@ -74,6 +79,11 @@ class LetterServiceImpl final : public LetterServiceBase {
   grpc::ServerUnaryReactor* GetReceipts(grpc::CallbackServerContext* ctx,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
+  // Delegates to options.preflight, on its own thread (see
+  // preflight_service.h): nothing is stored.
+  grpc::ServerUnaryReactor* PreflightLetters(
+      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
   // Wakes watchers early (after a local state change).
   void NotifyChange() { watch_hub_.Wake(); }

@@ -32,6 +32,42 @@ bool IsDigits(const std::string& s, size_t n) {
   return true;
 }
 
+// "host:port" or "[v6 address]:port", as the broker client reads it
+// (queue::ParseBrokerNode).
+bool IsHostPort(const std::string& s) {
+  std::string host;
+  std::string port;
+  if (!s.empty() && s[0] == '[') {
+    const size_t close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() ||
+        s[close + 1] != ':') {
+      return false;
+    }
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+  } else {
+    const size_t colon = s.rfind(':');
+    if (colon == std::string::npos) return false;
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+    if (host.find(':') != std::string::npos) return false;
+  }
+  if (host.empty()) return false;
+  for (char c : host) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+                    c == '_' || c == ':';
+    if (!ok) return false;
+  }
+  if (port.empty() || port.size() > 5) return false;
+  int value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  return value >= 1 && value <= 65535;
+}
+
 // providers.print beyond its URL (#3).
 absl::Status ApplyPrintDefaults(v1::Config& c, const std::string& base_dir) {
   auto* print = c.mutable_providers()->mutable_print();
@@ -119,6 +155,13 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   if (broker->port() == 0) broker->set_port(5672);
   if (broker->port() < 1 || broker->port() > 65535)
     return Invalid("broker.port", "must be 1..65535");
+  for (int i = 0; i < broker->nodes_size(); ++i) {
+    if (!IsHostPort(broker->nodes(i))) {
+      return Invalid(absl::StrCat("broker.nodes[", i, "]"),
+                     "must be host:port (an IPv6 address in brackets), "
+                     "port 1..65535");
+    }
+  }
   if (broker->user().empty()) broker->set_user("guest");
   if (broker->password().empty()) broker->set_password("guest");
   if (const char* pw = std::getenv("UTPOST_BROKER_PASSWORD"); pw && *pw) {
@@ -428,6 +471,35 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
       obs->health_max_connection_idle_seconds() > 86400) {
     return Invalid("observability.health_max_connection_idle_seconds",
                    "must be 1..86400");
+  }
+
+  // Statistics and cost (#14). The bound keeps a run's sum far from
+  // overflow (1000 letters x 1000 sheets x the largest price).
+  if (c.has_pricing()) {
+    auto* pricing = c.mutable_pricing();
+    if (pricing->currency().empty()) pricing->set_currency("NOK");
+    const std::string& currency = pricing->currency();
+    if (currency.size() != 3 ||
+        !std::all_of(currency.begin(), currency.end(),
+                     [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
+      return Invalid("pricing.currency",
+                     "must be an ISO 4217 code (three capital letters)");
+    }
+    constexpr int64_t kMaxPrice = int64_t{1} << 40;
+    for (const auto& [setting, price] :
+         {std::pair<const char*, int64_t>{"pricing.digital_per_letter",
+                                          pricing->digital_per_letter()},
+          {"pricing.dpi_per_letter", pricing->dpi_per_letter()},
+          {"pricing.altinn_per_letter", pricing->altinn_per_letter()},
+          {"pricing.print_per_letter", pricing->print_per_letter()},
+          {"pricing.print_per_sheet", pricing->print_per_sheet()},
+          {"pricing.postage_b", pricing->postage_b()},
+          {"pricing.postage_a", pricing->postage_a()}}) {
+      if (price < 0) return Invalid(setting, "must be >= 0");
+      if (price > kMaxPrice) {
+        return Invalid(setting, "must be at most 2^40 (minor units)");
+      }
+    }
   }
   return absl::OkStatus();
 }

@@ -49,13 +49,29 @@ absl::Status InspectDocuments(const InspectionRequest& request,
                            s.message().data(), s.message().size()))));
     }
   }
-  if (!request.may_print) return absl::OkStatus();
-  std::vector<PrintableDocument> documents;
-  documents.reserve(request.documents.size());
-  for (const InspectedDocument& doc : request.documents) {
-    documents.push_back({doc.file_name, doc.content});
+  if (request.may_print) {
+    std::vector<PrintableDocument> documents;
+    documents.reserve(request.documents.size());
+    for (const InspectedDocument& doc : request.documents) {
+      documents.push_back({doc.file_name, doc.content});
+    }
+    if (absl::Status s = CheckPrintable(documents, request.print); !s.ok()) {
+      return s;
+    }
   }
-  return CheckPrintable(documents, request.print);
+  if (request.page_counts != nullptr) {
+    request.page_counts->clear();
+    for (size_t i = 0; i < request.documents.size(); ++i) {
+      // CheckPdf has opened it above, so this cannot fail but for memory.
+      absl::StatusOr<int> pages = CountPdfPages(request.documents[i].content);
+      if (!pages.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "documents[", i, "].content: not a PDF: ", Masked(pages.status())));
+      }
+      request.page_counts->push_back(*pages);
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::unique_ptr<DocumentInspector> NewInProcessInspector(

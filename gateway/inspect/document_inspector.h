@@ -34,6 +34,10 @@ struct InspectionRequest {
   // CheckPrintable with `print`.
   bool may_print = false;
   PrintabilityOptions print;
+  // Not owned. When set, filled with each document's page count (in the
+  // letter's order) before `done` runs with OK; left unspecified after a
+  // failure. For a preflight's sheet count (SheetsFor in printability.h).
+  std::vector<int>* page_counts = nullptr;
 };
 
 // Checks the documents of one letter. Implementations are thread-safe.
@@ -59,6 +63,8 @@ class DocumentInspector {
 //   "documents[1].content: not a PDF: does not start with %PDF-"
 // CheckPrintable lists every problem of the letter. The form XObjects of a
 // document are parsed once each, so the time is linear in the document.
+// When request.page_counts is set and the letter passes, it holds each
+// document's page count.
 absl::Status InspectDocuments(const InspectionRequest& request,
                               const DocumentLimits& limits = DocumentLimits());
 

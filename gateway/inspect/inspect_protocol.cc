@@ -12,7 +12,9 @@
 namespace utpost::inspect {
 namespace {
 
-constexpr std::string_view kMagic = "UTPI1";
+constexpr std::string_view kMagic = "UTPI2";
+// Page counts a reply carries at most (documents per letter are fewer).
+constexpr uint32_t kMaxPageCounts = 1000;
 
 void PutU32(std::string* out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
@@ -100,6 +102,7 @@ std::string EncodeRequest(const InspectionRequest& request,
   PutU32(&out, request.print.duplex ? 1 : 0);
   PutU32(&out, request.print.cover_page ? 1 : 0);
   PutU32(&out, static_cast<uint32_t>(request.print.max_problems));
+  PutU32(&out, request.page_counts != nullptr ? 1 : 0);
   PutU32(&out, static_cast<uint32_t>(request.documents.size()));
   for (const InspectedDocument& d : request.documents) {
     PutBytes(&out, d.file_name);
@@ -111,18 +114,20 @@ std::string EncodeRequest(const InspectionRequest& request,
 absl::StatusOr<DecodedRequest> DecodeRequest(std::string_view payload) {
   Reader in(payload);
   DecodedRequest r;
-  uint32_t may_print, duplex, cover, count;
+  uint32_t may_print, duplex, cover, count_pages, count;
   uint64_t decoded;
   if (!in.Magic(kMagic) || !in.Int(&r.limits.max_pages) ||
       !in.Int(&r.limits.max_page_tree_depth) || !in.U64(&decoded) ||
       !in.U32(&may_print) || !in.Int(&r.print.max_sheets) || !in.U32(&duplex) ||
-      !in.U32(&cover) || !in.Int(&r.print.max_problems) || !in.U32(&count)) {
+      !in.U32(&cover) || !in.Int(&r.print.max_problems) ||
+      !in.U32(&count_pages) || !in.U32(&count)) {
     return absl::InvalidArgumentError("malformed request header");
   }
   r.limits.max_decoded_bytes = static_cast<int64_t>(decoded);
   r.may_print = may_print != 0;
   r.print.duplex = duplex != 0;
   r.print.cover_page = cover != 0;
+  r.count_pages = count_pages != 0;
   for (uint32_t i = 0; i < count; ++i) {
     std::string name, content;
     if (!in.Bytes(&name) || !in.Bytes(&content)) {
@@ -135,26 +140,42 @@ absl::StatusOr<DecodedRequest> DecodeRequest(std::string_view payload) {
   return r;
 }
 
-std::string EncodeReply(const absl::Status& status) {
+std::string EncodeReply(const absl::Status& status,
+                        const std::vector<int>& page_counts) {
   std::string out;
   PutU32(&out, static_cast<uint32_t>(status.code()));
   std::string_view message(status.message().data(), status.message().size());
-  const size_t room = kMaxReplyBytes - 4 - 8;
+  const size_t room = kMaxReplyBytes - 4 - 8 - 4;
   if (message.size() > room) message = message.substr(0, room);
   PutBytes(&out, message);
+  const bool counts = status.ok() && page_counts.size() <= kMaxPageCounts;
+  PutU32(&out, counts ? static_cast<uint32_t>(page_counts.size()) : 0);
+  if (counts) {
+    for (int n : page_counts) PutU32(&out, static_cast<uint32_t>(n));
+  }
   return out;
 }
 
-absl::StatusOr<absl::Status> DecodeReply(std::string_view payload) {
+absl::StatusOr<absl::Status> DecodeReply(std::string_view payload,
+                                         std::vector<int>* page_counts) {
   if (payload.size() > kMaxReplyBytes) {
     return absl::InternalError("reply too long");
   }
   Reader in(payload);
-  uint32_t code;
+  uint32_t code, counts;
   std::string message;
-  if (!in.U32(&code) || !in.Bytes(&message) || !in.AtEnd()) {
+  if (!in.U32(&code) || !in.Bytes(&message) || !in.U32(&counts) ||
+      counts > kMaxPageCounts) {
     return absl::InternalError("malformed reply");
   }
+  std::vector<int> pages;
+  for (uint32_t i = 0; i < counts; ++i) {
+    int n;
+    if (!in.Int(&n) || n < 0) return absl::InternalError("malformed reply");
+    pages.push_back(n);
+  }
+  if (!in.AtEnd()) return absl::InternalError("malformed reply");
+  if (page_counts != nullptr) *page_counts = std::move(pages);
   if (code == static_cast<uint32_t>(absl::StatusCode::kOk)) {
     return absl::OkStatus();
   }

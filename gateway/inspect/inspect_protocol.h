@@ -3,11 +3,12 @@
 // A frame is a 4-byte little-endian length followed by that many bytes.
 // The parent writes one request frame, the worker answers with one reply
 // frame and exits. Integers are little-endian; strings are a length and the
-// bytes. Request: "UTPI1", the DocumentLimits, may_print, the
-// PrintabilityOptions, the number of documents and each document's file
-// name and content. Reply: the status code (only OK or INVALID_ARGUMENT are
-// valid) and the message. Both sides bound the frame size before reading
-// it and parse nothing beyond it.
+// bytes. Request: "UTPI2", the DocumentLimits, may_print, the
+// PrintabilityOptions, whether to count pages, the number of documents and
+// each document's file name and content. Reply: the status code (only OK or
+// INVALID_ARGUMENT are valid), the message, and the number of page counts
+// followed by each (one per document when asked for and OK, else none). Both
+// sides bound the frame size before reading it and parse nothing beyond it.
 #ifndef UTPOST_GATEWAY_INSPECT_INSPECT_PROTOCOL_H_
 #define UTPOST_GATEWAY_INSPECT_INSPECT_PROTOCOL_H_
 
@@ -31,6 +32,8 @@ struct DecodedRequest {
   DocumentLimits limits;
   bool may_print = false;
   PrintabilityOptions print;
+  // The parent asked for each document's page count.
+  bool count_pages = false;
   std::vector<std::string> file_names;
   std::vector<std::string> contents;
   // Views into the vectors above.
@@ -43,11 +46,14 @@ std::string EncodeRequest(const InspectionRequest& request,
 // Fails INVALID_ARGUMENT on anything malformed or trailing.
 absl::StatusOr<DecodedRequest> DecodeRequest(std::string_view payload);
 
-// The reply frame's payload: the code and the message, cut to fit.
-std::string EncodeReply(const absl::Status& status);
+// The reply frame's payload: the code, the message (cut to fit) and, for
+// OK, `page_counts`.
+std::string EncodeReply(const absl::Status& status,
+                        const std::vector<int>& page_counts = {});
 // Fails INTERNAL on anything malformed; the code must be OK or
-// INVALID_ARGUMENT.
-absl::StatusOr<absl::Status> DecodeReply(std::string_view payload);
+// INVALID_ARGUMENT. `page_counts`, when given, gets the reply's counts.
+absl::StatusOr<absl::Status> DecodeReply(
+    std::string_view payload, std::vector<int>* page_counts = nullptr);
 
 // The 4-byte length prefix of a payload of `size` bytes.
 std::string FrameHeader(uint32_t size);

@@ -204,9 +204,11 @@ int RunInspectWorker(int argc, char** argv) {
   if (!request.ok()) return kExitBadRequest;
   payload.clear();
   payload.shrink_to_fit();
-  const absl::Status result =
-      InspectDocuments(request->AsInspection(), request->limits);
-  const std::string reply = EncodeReply(result);
+  std::vector<int> page_counts;
+  InspectionRequest inspection = request->AsInspection();
+  if (request->count_pages) inspection.page_counts = &page_counts;
+  const absl::Status result = InspectDocuments(inspection, request->limits);
+  const std::string reply = EncodeReply(result, page_counts);
   const std::string frame =
       FrameHeader(static_cast<uint32_t>(reply.size())) + reply;
   if (!WriteAll(frame.data(), frame.size())) return kExitBadRequest;

@@ -276,15 +276,22 @@ int CheckDocument(int index, const PrintableDocument& document,
 
 }  // namespace
 
+int SheetsFor(const std::vector<int>& page_counts, bool duplex,
+              bool cover_page) {
+  int sheets = cover_page ? 1 : 0;
+  for (int pages : page_counts) sheets += duplex ? (pages + 1) / 2 : pages;
+  return sheets;
+}
+
 absl::Status CheckPrintable(const std::vector<PrintableDocument>& documents,
                             const PrintabilityOptions& options) {
   Problems problems(options.max_problems);
-  int sheets = options.cover_page ? 1 : 0;
+  std::vector<int> page_counts;
   for (size_t i = 0; i < documents.size(); ++i) {
-    const int pages =
-        CheckDocument(static_cast<int>(i), documents[i], &problems);
-    sheets += options.duplex ? (pages + 1) / 2 : pages;
+    page_counts.push_back(
+        CheckDocument(static_cast<int>(i), documents[i], &problems));
   }
+  const int sheets = SheetsFor(page_counts, options.duplex, options.cover_page);
   if (sheets > options.max_sheets) {
     problems.Add(absl::StrCat(
         "documents: ", sheets, options.duplex ? " sheets (duplex)" : " sheets",

@@ -56,6 +56,12 @@ struct PrintableDocument {
   std::string_view content;  // A PDF that CheckPdf accepted.
 };
 
+// The sheets of paper a letter takes: each document's pages, halved and
+// rounded up when duplex, summed, plus one for an address cover page. The
+// count CheckPrintable holds against max_sheets.
+int SheetsFor(const std::vector<int>& page_counts, bool duplex,
+              bool cover_page);
+
 // OK, or INVALID_ARGUMENT "documents: not printable: " followed by every
 // problem found (up to options.max_problems, then "and N more"), separated
 // by "; ", each naming the document, its file name and the page:

@@ -340,9 +340,18 @@ absl::Status SandboxedInspector::Impl::Run(Worker& worker, const Job& job,
   if (timed_out) return Judge(*ending, true);
   if (malformed) return Stopped("the inspector's answer was malformed");
   if (!reply_complete) return Judge(*ending, false);
-  absl::StatusOr<absl::Status> answer = DecodeReply(reply);
+  std::vector<int> page_counts;
+  absl::StatusOr<absl::Status> answer = DecodeReply(reply, &page_counts);
   if (!answer.ok()) return Stopped("the inspector's answer was malformed");
-  if (answer->ok()) return absl::OkStatus();
+  if (answer->ok()) {
+    if (job.request.page_counts != nullptr) {
+      if (page_counts.size() != job.request.documents.size()) {
+        return Stopped("the inspector's answer was malformed");
+      }
+      *job.request.page_counts = std::move(page_counts);
+    }
+    return absl::OkStatus();
+  }
   std::string message = MaskPersonNumbersIn(
       std::string_view(answer->message().data(), answer->message().size()));
   if (!absl::StartsWith(message, "documents")) {

@@ -295,7 +295,7 @@ class Stack:
             raise
 
     def _start(self, role):
-        self.broker = Broker(self.work)
+        self.broker = self.make_broker()
         self.sim = Process(
             "utpost-sim",
             [os.path.join(BUILD, "sim", "utpost-sim"), "--listen",
@@ -309,6 +309,14 @@ class Stack:
         self.sim_port = int(self.sim.ready.group(1))
         self.api_port = free_port()
         self.start_daemon(role)
+
+    def make_broker(self):
+        """The broker this stack runs on; something with stop()."""
+        return Broker(self.work)
+
+    def broker_config(self):
+        """Where utpostd finds the broker: the settings under `broker:`."""
+        return f"port: {self.broker.port}"
 
     def config_path(self):
         return os.path.join(self.work, "utpostd.yaml")
@@ -341,7 +349,7 @@ server:
 store:
   sqlite_path: {self.work}/utpost.db
 broker:
-  port: {self.broker.port}
+  {self.broker_config()}
 tenants:
   - organisation_number: "{BERGEN}"
     name: Bergen kommune

@@ -126,6 +126,26 @@ TEST(ConfigLoaderTest, BadValueIsNamed) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("role")));
 }
 
+TEST(ConfigLoaderTest, BrokerNodesAreHostAndPort) {
+  auto c = ParseConfig(std::string(kMinimal) +
+                           "broker: {nodes: [\"rabbit-1:5672\", "
+                           "\"10.0.0.7:5673\", \"[::1]:5674\"]}\n",
+                       "/");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->broker().nodes_size(), 3);
+  EXPECT_EQ(c->broker().nodes(2), "[::1]:5674");
+  for (const char* bad :
+       {"rabbit-1", "rabbit-1:", ":5672", "rabbit-1:0", "rabbit-1:65536",
+        "::1:5672", "rab bit:5672", "rabbit-1:5672x"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(ParseConfig(std::string(kMinimal) +
+                                "broker: {nodes: [\"a:1\", \"" + bad + "\"]}\n",
+                            "/"),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("broker.nodes[1]")));
+  }
+}
+
 TEST(ConfigLoaderTest, MissingRequiredSettingIsNamed) {
   auto c = ParseConfig("server: {cert_file: a, key_file: b}\n", "/");
   EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
@@ -210,6 +230,37 @@ TEST(ConfigLoaderTest, ObservabilityDefaultsAndChecks) {
 TEST(ConfigLoaderTest, MissingFileIsNotFound) {
   EXPECT_THAT(LoadConfigFile("/nonexistent/utpostd.yaml"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nonexistent")));
+}
+
+TEST(ConfigLoaderTest, PricingIsOptionalAndDefaultsToNok) {
+  auto c = ParseConfig(kMinimal, "/etc/utpost");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_FALSE(c->has_pricing());
+  c = ParseConfig(std::string(kMinimal) +
+                      "pricing: {print_per_sheet: 40, postage_b: 2100}\n",
+                  "/etc/utpost");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->pricing().currency(), "NOK");
+  EXPECT_EQ(c->pricing().print_per_sheet(), 40);
+  EXPECT_EQ(c->pricing().postage_b(), 2100);
+  EXPECT_EQ(c->pricing().digital_per_letter(), 0);
+}
+
+TEST(ConfigLoaderTest, PricesMustNotBeNegative) {
+  for (const char* field :
+       {"digital_per_letter", "dpi_per_letter", "altinn_per_letter",
+        "print_per_letter", "print_per_sheet", "postage_b", "postage_a"}) {
+    auto c =
+        ParseConfig(std::string(kMinimal) + "pricing: {" + field + ": -1}\n",
+                    "/etc/utpost");
+    EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
+                            HasSubstr(std::string("pricing.") + field)))
+        << field;
+  }
+  auto c = ParseConfig(std::string(kMinimal) + "pricing: {currency: nok}\n",
+                       "/etc/utpost");
+  EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("pricing.currency")));
 }
 
 }  // namespace

@@ -358,6 +358,24 @@ TEST_F(SandboxedInspectorTest, WholeLetterInOneRequestSoSheetsAddUp) {
                HasSubstr("documents: 16 sheets, an envelope holds 14")));
 }
 
+TEST_F(SandboxedInspectorTest, PageCountsComeBackWhenAskedFor) {
+  std::unique_ptr<SandboxedInspector> inspector = Start();
+  ASSERT_NE(inspector, nullptr);
+  const std::string three = MakeTestPdf(3, "Vedlegg");
+  const std::string five = MakeTestPdf(5, "Vedtak");
+  std::vector<int> pages = {99};
+  InspectionRequest r;
+  r.documents = {{"a.pdf", five}, {"b.pdf", three}};
+  r.may_print = false;
+  r.page_counts = &pages;
+  EXPECT_THAT(InspectNow(*inspector, r), IsOk());
+  EXPECT_EQ(pages, (std::vector<int>{5, 3}));
+  EXPECT_EQ(SheetsFor(pages, /*duplex=*/true, /*cover_page=*/true), 1 + 3 + 2);
+  // Not asked: nothing to fill, and the letter passes as before.
+  r.page_counts = nullptr;
+  EXPECT_THAT(InspectNow(*inspector, r), IsOk());
+}
+
 // Per-letter latency of a normal one-page letter, through the sandbox and
 // in this process (printed; the bound is loose, for a loaded machine).
 TEST_F(SandboxedInspectorTest, NormalLetterLatency) {
