@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libgtest-dev libgmock-dev
   librabbitmq-dev amqp-tools rabbitmq-server
-  libsqlite3-dev libcurl4-openssl-dev libssl-dev openssl ca-certificates
+  libsqlite3-dev libpq-dev postgresql libcurl4-openssl-dev libssl-dev openssl ca-certificates
   libqpdf-dev libseccomp-dev libcpp-httplib-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libyaml-cpp-dev libcli11-dev libhpdf-dev fonts-dejavu-core libzip-dev
   python3 python3-grpcio python3-protobuf python3-yaml python3-jsonschema
@@ -40,3 +40,8 @@ SUDO=()
 # alert rules with it); a Prometheus server it may start is not used.
 # python3-cryptography and the Java packages are for the integration
 # examples (examples/python, examples/java) that e2e_examples runs.
+# postgresql is for the PostgreSQL store's tests, which start private
+# clusters of their own (initdb in a temporary folder, loopback only); on
+# hosts with systemd the package also starts a cluster on 5432, which Utpost
+# leaves alone. Its postgres system user is the one tests run the server as
+# when they run as root (initdb refuses root).

@@ -1,14 +1,20 @@
 #include "tests/testing/store_engines.h"
 
+#include <atomic>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "common/status_matchers.h"
 #include "gateway/receipts/jws_receipt_signer.h"
 #include "gateway/store/memory_engine.h"
+#include "gateway/store/postgres_engine.h"
 #include "gateway/store/sqlite_engine.h"
 #include "gateway/store/store_impl.h"
+#include "tests/testing/postgres_server.h"
 #include "tests/testing/temp_store.h"
 
 namespace utpost::testing {
@@ -108,7 +114,53 @@ class MemoryHome final : public StoreHome {
   std::shared_ptr<store::Engine> engine_ = store::NewMemoryEngine();
 };
 
+// One private PostgreSQL server for the whole test binary (started on the
+// first PostgreSQL test, stopped at exit); a database of its own per home.
+absl::StatusOr<testing::PostgresServer*> SharedPostgresServer() {
+  static absl::Mutex mu(absl::kConstInit);
+  static absl::StatusOr<std::unique_ptr<PostgresServer>>* server = nullptr;
+  absl::MutexLock lock(&mu);
+  if (server == nullptr) {
+    server = new absl::StatusOr<std::unique_ptr<PostgresServer>>(
+        PostgresServer::Start());
+    if (server->ok()) {
+      // Stopped (and its folder removed) when the binary exits.
+      static std::unique_ptr<PostgresServer>* owner = &**server;
+      std::atexit([] { owner->reset(); });
+    }
+  }
+  if (!server->ok()) return server->status();
+  return server->value().get();
+}
+
+class PostgresHome final : public StoreHome {
+ public:
+  PostgresHome(PostgresServer* server, std::string database)
+      : server_(server), database_(std::move(database)) {}
+
+  absl::StatusOr<std::unique_ptr<store::Engine>> OpenEngine() override {
+    store::PostgresEngineOptions options;
+    options.conninfo = server_->ConnInfoWithoutPassword(database_);
+    options.password = server_->password();
+    options.pool_size = 4;
+    return store::OpenPostgresEngine(options);
+  }
+
+ private:
+  PostgresServer* const server_;
+  const std::string database_;
+};
+
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<StoreHome>> MakePostgresHome() {
+  static std::atomic<int> next{0};
+  ASSIGN_OR_RETURN(PostgresServer * server, SharedPostgresServer());
+  std::string database = absl::StrCat("store_", next.fetch_add(1));
+  RETURN_IF_ERROR(server->CreateDatabase(database));
+  return std::unique_ptr<StoreHome>(
+      std::make_unique<PostgresHome>(server, std::move(database)));
+}
 
 std::unique_ptr<store::Engine> WithFaults(
     std::unique_ptr<store::Engine> engine,
@@ -134,6 +186,7 @@ std::vector<StoreEngineFactory> AllStoreEngines() {
   return {
       {"Sqlite", MakeSqliteHome},
       {"Memory", MakeMemoryHome},
+      {"Postgres", MakePostgresHome},
   };
 }
 

@@ -48,7 +48,7 @@ struct StoreEngineFactory {
   std::function<absl::StatusOr<std::unique_ptr<StoreHome>>()> make_home;
 };
 
-// Every engine: SQLite and memory, and the others built in.
+// Every engine: SQLite, memory and PostgreSQL.
 std::vector<StoreEngineFactory> AllStoreEngines();
 
 // For INSTANTIATE_TEST_SUITE_P.
@@ -59,6 +59,10 @@ void PrintTo(const StoreEngineFactory& factory, std::ostream* os);
 // The homes of the engines built here.
 absl::StatusOr<std::unique_ptr<StoreHome>> MakeSqliteHome();
 absl::StatusOr<std::unique_ptr<StoreHome>> MakeMemoryHome();
+// A database of its own on one private PostgreSQL server per test binary
+// (tests/testing/postgres_server.h), so suites over every engine run as one
+// process each (ONE_PROCESS).
+absl::StatusOr<std::unique_ptr<StoreHome>> MakePostgresHome();
 
 // Faults to inject under a store, as leveldb's ErrorEnv does over its
 // in-memory Env. Shared between the test and the engine; set at any time.
