@@ -295,7 +295,11 @@ class Engine {
   // Runs every op of `ops`, each in its own savepoint so that an op that
   // returns an error is undone alone, and commits them, possibly together
   // with other callers' ops (one durable commit for all). Non-OK: nothing of
-  // `ops` was committed (UNAVAILABLE: try again later). OK: every op's
+  // `ops` was committed (UNAVAILABLE: try again later), except when the
+  // connection to a database server broke during the commit and the server
+  // could not be asked afterwards: then the message says the outcome is
+  // unknown (the rules are idempotent where it matters: a retried letter is
+  // found by its client reference). OK: every op's
   // `status` says how it went, and the OK ones are durable.
   // An op may be run more than once (when a commit is retried), so it must
   // reset whatever it reports before it starts.

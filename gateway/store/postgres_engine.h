@@ -16,11 +16,14 @@
 //  - Receipts are queued, not logged, when they commit: the process that
 //    holds the sequencer lease (a session-level pg_try_advisory_lock, as
 //    Trillian's sequencer holds its election) makes them leaves of the log
-//    in cursor order, in batches, and signs tree heads. A receipt's leaf
-//    index is therefore known only after the next sequencing pass (the
-//    rules' SequenceReceipts; its period bounds the latency); until then
-//    its `leaf_index` is -1. Should the lease holder die, its session ends,
-//    the lock is freed and another process takes it on its next try.
+//    in cursor order, in batches. A receipt's leaf index is therefore known
+//    only after the next sequencing pass (the rules' SequenceReceipts, run
+//    every 100 ms by every utpostd: gateway/maintenance.h), so a receipt is
+//    in the log about 100 ms plus one commit after its own commit; until
+//    then its `leaf_index` is -1. Tree heads are signed under the log's lock
+//    (LockReceiptLog) by whichever process's timer comes first. Should the
+//    lease holder die, its session ends, the lock is freed and another process
+//    takes it on its next try.
 //  - Outbox messages and timers are claimed with FOR UPDATE SKIP LOCKED and
 //    a lease (claimed_by, claim_until_ms): a claim is exclusive until its
 //    lease ends, and claimers never wait for each other.
