@@ -4,8 +4,10 @@ is built on; prints Utpost's figures as ratios to those ceilings.
 
   1. utpost-loadgen against a private stack (RabbitMQ, utpost-sim, utpostd,
      started by tests/e2e/harness.py): submit throughput and latency, then
-     the time until every letter is final.
-  2. utpost-bench-broker against the same RabbitMQ node: persistent
+     the time until every letter is final; once for each store engine of
+     --store (SQLite, and PostgreSQL on a private server), each on a fresh
+     stack.
+  2. utpost-bench-broker against the first stack's RabbitMQ node: persistent
      publishes with confirms of messages the size of Utpost's work item.
   3. utpost-bench-echo: unary gRPC echo over the same mutual TLS, the stack
      stopped by then.
@@ -73,15 +75,34 @@ def ratio(a, b):
     return a / b if b else float("nan")
 
 
+STORES = ("sqlite", "postgres")
+
+
+def parse_stores(text):
+    stores = [s.strip() for s in text.split(",") if s.strip()]
+    for s in stores:
+        if s not in STORES:
+            raise SystemExit(f"--store {text}: {s!r} is not one of "
+                             f"{', '.join(STORES)}")
+    if not stores or len(set(stores)) != len(stores):
+        raise SystemExit(f"--store {text}: name each store once")
+    return stores
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-n", type=int, default=2000, help="letters to submit")
     p.add_argument("-c", type=int, default=32, help="submits in flight")
+    p.add_argument("--store", default="sqlite",
+                   help="the daemon's store engines, comma-separated, each "
+                   "measured on a fresh stack in this run: sqlite, postgres "
+                   "or sqlite,postgres (default sqlite)")
     p.add_argument("--pdf-bytes", type=int, default=10240)
     p.add_argument("--broker-messages", type=int, default=20000)
     p.add_argument("--broker-in-flight", type=int, default=100)
     p.add_argument("--echo-requests", type=int, default=20000)
     args = p.parse_args()
+    stores = parse_stores(args.store)
 
     loadgen = binary("utpost-loadgen")
     broker_bench = binary("utpost-bench-broker")
@@ -89,19 +110,28 @@ def main():
     certs = harness.CERTS
     persons = harness.load_persons()["mailbox"]
 
-    with harness.Stack() as stack:
-        load = run([
-            loadgen, "--server", f"127.0.0.1:{stack.api_port}",
-            "--ca", f"{certs}/ca.pem",
-            "--cert", f"{certs}/tenant-{harness.BERGEN}.pem",
-            "--key", f"{certs}/tenant-{harness.BERGEN}.key",
-            "-n", str(args.n), "-c", str(args.c),
-            "--pdf-bytes", str(args.pdf_bytes),
-            "--persons", ",".join(persons), "--wait-delivered"])
-        broker = run([
-            broker_bench, "--port", str(stack.broker.port),
-            "--messages", str(args.broker_messages),
-            "--in-flight", str(args.broker_in_flight)])
+    loads = {}
+    broker = None
+    for store in stores:
+        # The harness reads its store engine when a Stack writes its
+        # configuration; a PostgreSQL stack gets a fresh database on this
+        # process's private server.
+        harness.STORE_ENGINE = store
+        print(f"== store: {store}", flush=True)
+        with harness.Stack() as stack:
+            loads[store] = run([
+                loadgen, "--server", f"127.0.0.1:{stack.api_port}",
+                "--ca", f"{certs}/ca.pem",
+                "--cert", f"{certs}/tenant-{harness.BERGEN}.pem",
+                "--key", f"{certs}/tenant-{harness.BERGEN}.key",
+                "-n", str(args.n), "-c", str(args.c),
+                "--pdf-bytes", str(args.pdf_bytes),
+                "--persons", ",".join(persons), "--wait-delivered"])
+            if broker is None:
+                broker = run([
+                    broker_bench, "--port", str(stack.broker.port),
+                    "--messages", str(args.broker_messages),
+                    "--in-flight", str(args.broker_in_flight)])
     grpc_echo = run([
         echo, "-n", str(args.echo_requests), "-c", str(args.c),
         "--payload-bytes", str(args.pdf_bytes),
@@ -110,20 +140,9 @@ def main():
         "--cert", f"{certs}/tenant-{harness.BERGEN}.pem",
         "--key", f"{certs}/tenant-{harness.BERGEN}.key"])
 
-    submit = load["submit_per_second"]
-    delivered = load.get("delivered_per_second", 0.0)
     broker_rate = broker["messages_per_second"]
     echo_rate = grpc_echo["requests_per_second"]
-    lat = load["latency_ms"]
     rows = [
-        ("Utpost submit throughput", f"{submit:,.0f} letters/s"),
-        ("Utpost submit latency p50 / p99",
-         f"{lat['p50']:.1f} / {lat['p99']:.1f} ms"),
-        ("all final, from first submit",
-         f"{load.get('all_final_seconds', float('nan')):.2f} s "
-         f"({load.get('final', 0)}/{load.get('final_expected', 0)} final, "
-         f"{load.get('handed_off', 0)} handed to a provider)"),
-        ("Utpost delivered rate", f"{delivered:,.0f} letters/s"),
         ("raw broker: publish + confirm",
          f"{broker_rate:,.0f} msgs/s ({broker['message_bytes']} B, "
          f"windows of {broker['in_flight']})"),
@@ -131,29 +150,53 @@ def main():
          f"{echo_rate:,.0f} req/s ({grpc_echo['payload_bytes']} B, "
          f"{grpc_echo['concurrency']} in flight, p99 "
          f"{grpc_echo['latency_ms']['p99']:.1f} ms)"),
-        ("submit rate / raw gRPC rate", f"{ratio(submit, echo_rate):.3g}"),
-        ("submit rate / raw broker rate",
-         f"{ratio(submit, broker_rate):.3g}"),
-        ("delivered rate / raw broker rate",
-         f"{ratio(delivered, broker_rate):.3g}"),
     ]
+    summaries = {}
+    for store, load in loads.items():
+        submit = load["submit_per_second"]
+        delivered = load.get("delivered_per_second", 0.0)
+        lat = load["latency_ms"]
+        rows += [
+            (f"[{store}] submit throughput", f"{submit:,.0f} letters/s"),
+            (f"[{store}] submit latency p50 / p99",
+             f"{lat['p50']:.1f} / {lat['p99']:.1f} ms"),
+            (f"[{store}] all final, from first submit",
+             f"{load.get('all_final_seconds', float('nan')):.2f} s "
+             f"({load.get('final', 0)}/{load.get('final_expected', 0)} "
+             f"final, {load.get('handed_off', 0)} handed to a provider)"),
+            (f"[{store}] delivered rate", f"{delivered:,.0f} letters/s"),
+            (f"[{store}] submit rate / raw gRPC rate",
+             f"{ratio(submit, echo_rate):.3g}"),
+            (f"[{store}] submit rate / raw broker rate",
+             f"{ratio(submit, broker_rate):.3g}"),
+            (f"[{store}] delivered rate / raw gRPC rate",
+             f"{ratio(delivered, echo_rate):.3g}"),
+            (f"[{store}] delivered rate / raw broker rate",
+             f"{ratio(delivered, broker_rate):.3g}"),
+        ]
+        summaries[store] = {
+            "submit_per_second": submit, "latency_ms": lat,
+            "all_final_seconds": load.get("all_final_seconds"),
+            "delivered_per_second": delivered,
+            "submit_to_raw_grpc": ratio(submit, echo_rate),
+            "submit_to_raw_broker": ratio(submit, broker_rate),
+            "delivered_to_raw_grpc": ratio(delivered, echo_rate),
+            "delivered_to_raw_broker": ratio(delivered, broker_rate),
+            "complete": bool(load.get("complete")),
+        }
     width = max(len(r[0]) for r in rows)
     print()
     print(f"Utpost: {args.n} letters, {args.c} in flight, "
-          f"{load['pdf_bytes']}-byte PDF; ceilings measured in the same run")
+          f"{args.pdf_bytes}-byte PDF, store {', '.join(stores)}; "
+          "ceilings measured in the same run")
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
     summary = {
         "letters": args.n, "concurrency": args.c,
-        "submit_per_second": submit, "latency_ms": lat,
-        "all_final_seconds": load.get("all_final_seconds"),
-        "delivered_per_second": delivered,
         "raw_broker_messages_per_second": broker_rate,
         "raw_grpc_requests_per_second": echo_rate,
-        "submit_to_raw_grpc": ratio(submit, echo_rate),
-        "submit_to_raw_broker": ratio(submit, broker_rate),
-        "delivered_to_raw_broker": ratio(delivered, broker_rate),
-        "complete": bool(load.get("complete")),
+        "stores": summaries,
+        "complete": all(s["complete"] for s in summaries.values()),
     }
     print(json.dumps(summary))
     return 0 if summary["complete"] else 1

@@ -11,6 +11,7 @@
 #include "cli/evidence_command.h"
 #include "cli/ops_commands.h"
 #include "cli/output.h"
+#include "cli/stats_commands.h"
 #include "cli/usage.h"
 
 int main(int argc, char** argv) {
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
   OpsCommands ops(&app);
 
   AuditCommands audit(app);
+  StatsCommands stats(app);
   EvidenceCommand evidence(app);
 
   // Set after the subcommands, which would otherwise inherit it.
@@ -230,6 +232,7 @@ int main(int argc, char** argv) {
   if (*receipts) return Receipts(conn, out, id);
   if (ops.Selected()) return ops.Run(conn, out);
   if (audit.Selected()) return audit.Run(conn, out);
+  if (stats.Selected()) return stats.Run(conn, out);
   if (evidence.Selected()) return evidence.Run(conn);
   return kUsage;
 }

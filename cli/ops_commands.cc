@@ -161,6 +161,7 @@ void PrintGroups(
       os << "  " << std::setw(StateName(st).size())
          << (it == counts.end() ? 0 : it->second);
     }
+    if (!g.name().empty()) os << "  " << g.name();
     os << "\n";
   }
 }

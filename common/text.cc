@@ -94,4 +94,49 @@ std::optional<ForbiddenCharacter> FindForbiddenCharacter(
   return std::nullopt;
 }
 
+std::string Utf8ToCp1252(std::string_view utf8) {
+  std::string out;
+  size_t i = 0;
+  while (i < utf8.size()) {
+    unsigned char c = static_cast<unsigned char>(utf8[i]);
+    uint32_t code = 0;
+    int length = 0;
+    if (c < 0x80) {
+      code = c;
+      length = 1;
+    } else if ((c & 0xE0) == 0xC0) {
+      code = c & 0x1F;
+      length = 2;
+    } else if ((c & 0xF0) == 0xE0) {
+      code = c & 0x0F;
+      length = 3;
+    } else if ((c & 0xF8) == 0xF0) {
+      code = c & 0x07;
+      length = 4;
+    } else {
+      out.push_back('?');
+      ++i;
+      continue;
+    }
+    if (i + length > utf8.size()) {
+      out.push_back('?');
+      break;
+    }
+    for (int k = 1; k < length; ++k) {
+      code = (code << 6) | (static_cast<unsigned char>(utf8[i + k]) & 0x3F);
+    }
+    i += length;
+    if (code < 0x20) {
+      out.push_back(' ');  // No control characters on paper.
+    } else if (code < 0x7F || (code >= 0xA0 && code <= 0xFF)) {
+      out.push_back(static_cast<char>(code));  // Latin-1 is CP1252 here.
+    } else if (code == 0x20AC) {
+      out.push_back(static_cast<char>(0x80));  // Euro sign.
+    } else {
+      out.push_back('?');
+    }
+  }
+  return out;
+}
+
 }  // namespace utpost

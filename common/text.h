@@ -40,6 +40,12 @@ struct ForbiddenCharacter {
 // U+2029, and U+FEFF. None when there is none.
 std::optional<ForbiddenCharacter> FindForbiddenCharacter(std::string_view text);
 
+// `utf8` in Windows-1252, the encoding PDF text in libharu's standard and
+// embedded fonts is written in: ASCII and Latin-1 letters (æ, ø, å, é...)
+// as themselves, the euro sign as 0x80, control characters as spaces (no
+// control characters on paper), anything else and malformed bytes as '?'.
+std::string Utf8ToCp1252(std::string_view utf8);
+
 }  // namespace utpost
 
 #endif  // UTPOST_COMMON_TEXT_H_

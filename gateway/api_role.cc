@@ -14,6 +14,7 @@
 #include "gateway/api/preflight_service.h"
 #include "gateway/api/pricing.h"
 #include "gateway/api/receipt_log_service.h"
+#include "gateway/api/stats_service.h"
 #include "gateway/config/certificates.h"
 #include "gateway/inspect/sandboxed_inspector.h"
 #include "gateway/settings.h"
@@ -77,6 +78,7 @@ absl::StatusOr<std::unique_ptr<ApiRole>> ApiRole::Start(
   api::OperationsOptions ops_options;
   ops_options.topology = deps.topology;
   ops_options.certificates = config::ConfiguredCertificateFiles(config);
+  ops_options.tenant_names = o.tenant_names;
   ops_options.on_change = [wake_relay = deps.wake_relay,
                            watchers = deps.watchers] {
     wake_relay();
@@ -87,6 +89,12 @@ absl::StatusOr<std::unique_ptr<ApiRole>> ApiRole::Start(
       std::move(ops_options), AccessOf(config));
   role->receipt_log_ = std::make_unique<api::ReceiptLogServiceImpl>(
       deps.store, deps.signer, AccessOf(config));
+  api::StatsServiceOptions stats_options;
+  stats_options.access = AccessOf(config);
+  stats_options.prices = api::UnitPricesOf(config);
+  stats_options.tenant_names = o.tenant_names;
+  role->stats_ = std::make_unique<api::StatsServiceImpl>(
+      deps.store, std::move(stats_options));
 
   ASSIGN_OR_RETURN(
       std::string cert,
@@ -118,6 +126,7 @@ absl::StatusOr<std::unique_ptr<ApiRole>> ApiRole::Start(
   builder.RegisterService(role->letters_.get());
   builder.RegisterService(role->ops_.get());
   builder.RegisterService(role->receipt_log_.get());
+  builder.RegisterService(role->stats_.get());
   role->server_ = builder.BuildAndStart();
   if (!role->server_ || port == 0) {
     return absl::InvalidArgumentError(absl::StrCat(

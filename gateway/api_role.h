@@ -26,6 +26,7 @@ class LetterServiceImpl;
 class PreflightService;
 class OpsServiceImpl;
 class ReceiptLogServiceImpl;
+class StatsServiceImpl;
 }  // namespace utpost::api
 
 namespace utpost::inspect {
@@ -77,6 +78,7 @@ class ApiRole {
   std::unique_ptr<api::LetterServiceImpl> letters_;
   std::unique_ptr<api::OpsServiceImpl> ops_;
   std::unique_ptr<api::ReceiptLogServiceImpl> receipt_log_;
+  std::unique_ptr<api::StatsServiceImpl> stats_;
   std::unique_ptr<grpc::Server> server_;
   bool stopped_accepting_ = false;
 };

@@ -41,7 +41,8 @@ def main():
             assert name in exported, f"alerts.yml: {name} is not exported"
     lines = ["groups:", "  - name: dashboard", "    rules:"]
     for i, e in enumerate(exprs):
-        e = (e.replace("$__rate_interval", "5m").replace("$instance", ".*")
+        e = (e.replace("$__rate_interval", "5m").replace("$__range", "1d")
+             .replace("$instance", ".*")
              .replace("$tenant", ".*"))
         lines.append(f"      - record: dashboard:q{i}")
         lines.append(f"        expr: {json.dumps(e)}")

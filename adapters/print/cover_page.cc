@@ -17,6 +17,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/haru_errors.h"
+#include "common/text.h"
 
 namespace utpost::adapters {
 namespace {
@@ -31,53 +33,6 @@ constexpr double kAddressLeading = 13.0;
 // libharu, which refuses strings past 64 KiB.
 constexpr size_t kMaxLineChars = 400;
 
-// UTF-8 to Windows-1252, the encoding the embedded font is used with.
-// Characters it lacks become '?'; malformed bytes too.
-std::string ToCp1252(absl::string_view utf8) {
-  std::string out;
-  size_t i = 0;
-  while (i < utf8.size()) {
-    unsigned char c = static_cast<unsigned char>(utf8[i]);
-    uint32_t code = 0;
-    int length = 0;
-    if (c < 0x80) {
-      code = c;
-      length = 1;
-    } else if ((c & 0xE0) == 0xC0) {
-      code = c & 0x1F;
-      length = 2;
-    } else if ((c & 0xF0) == 0xE0) {
-      code = c & 0x0F;
-      length = 3;
-    } else if ((c & 0xF8) == 0xF0) {
-      code = c & 0x07;
-      length = 4;
-    } else {
-      out.push_back('?');
-      ++i;
-      continue;
-    }
-    if (i + length > utf8.size()) {
-      out.push_back('?');
-      break;
-    }
-    for (int k = 1; k < length; ++k) {
-      code = (code << 6) | (static_cast<unsigned char>(utf8[i + k]) & 0x3F);
-    }
-    i += length;
-    if (code < 0x20) {
-      out.push_back(' ');  // No control characters on paper.
-    } else if (code < 0x7F || (code >= 0xA0 && code <= 0xFF)) {
-      out.push_back(static_cast<char>(code));  // Latin-1 is CP1252 here.
-    } else if (code == 0x20AC) {
-      out.push_back(static_cast<char>(0x80));  // Euro sign.
-    } else {
-      out.push_back('?');
-    }
-  }
-  return out;
-}
-
 std::vector<std::string> AddressLines(const PostalAddress& address) {
   std::vector<std::string> lines;
   auto add = [&lines](absl::string_view line) {
@@ -91,20 +46,6 @@ std::vector<std::string> AddressLines(const PostalAddress& address) {
     add(address.country_code);
   }
   return lines;
-}
-
-// libharu reports errors through a callback; this keeps the first.
-struct HaruErrors {
-  HPDF_STATUS error = HPDF_OK;
-  HPDF_STATUS detail = 0;
-};
-
-void OnHaruError(HPDF_STATUS error, HPDF_STATUS detail, void* data) {
-  auto* errors = static_cast<HaruErrors*>(data);
-  if (errors->error == HPDF_OK) {
-    errors->error = error;
-    errors->detail = detail;
-  }
 }
 
 // Cuts `text` (CP1252) until it fits `width` points in the page's current
@@ -142,7 +83,7 @@ absl::StatusOr<std::string> MakeCoverPage(const CoverPageOptions& options,
   }
   HaruErrors errors;
   std::unique_ptr<std::remove_pointer_t<HPDF_Doc>, void (*)(HPDF_Doc)> pdf(
-      HPDF_New(OnHaruError, &errors), [](HPDF_Doc d) { HPDF_Free(d); });
+      HPDF_New(HaruErrors::Record, &errors), [](HPDF_Doc d) { HPDF_Free(d); });
   if (pdf == nullptr) return absl::InternalError("cover page: out of memory");
   HPDF_SetCompressionMode(pdf.get(), HPDF_COMP_ALL);
   const char* font_name =
@@ -153,7 +94,7 @@ absl::StatusOr<std::string> MakeCoverPage(const CoverPageOptions& options,
   if (font == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("cover page: cannot load the font \"", options.font_file,
-                     "\" (libharu error 0x", absl::Hex(errors.error), ")"));
+                     "\" (libharu error 0x", absl::Hex(errors.code), ")"));
   }
 
   HPDF_Page page = HPDF_AddPage(pdf.get());
@@ -171,7 +112,7 @@ absl::StatusOr<std::string> MakeCoverPage(const CoverPageOptions& options,
     y -= kReturnFontSize;
     std::string line = FitWidth(
         page,
-        ToCp1252(absl::StrCat("Returadresse: ", absl::StrJoin(from, ", "))),
+        Utf8ToCp1252(absl::StrCat("Returadresse: ", absl::StrJoin(from, ", "))),
         width);
     HPDF_Page_TextOut(page, left, y, line.c_str());
     y -= kReturnFontSize;
@@ -183,7 +124,7 @@ absl::StatusOr<std::string> MakeCoverPage(const CoverPageOptions& options,
   y -= kAddressFontSize;
   for (const std::string& line : AddressLines(recipient)) {
     if (y < bottom) break;  // More lines than the window shows.
-    std::string text = FitWidth(page, ToCp1252(line), width);
+    std::string text = FitWidth(page, Utf8ToCp1252(line), width);
     HPDF_Page_TextOut(page, left, y, text.c_str());
     y -= kAddressLeading;
   }
@@ -193,14 +134,14 @@ absl::StatusOr<std::string> MakeCoverPage(const CoverPageOptions& options,
     HPDF_Page_SetSize(back, HPDF_PAGE_SIZE_A4, HPDF_PAGE_PORTRAIT);
   }
 
-  if (errors.error == HPDF_OK) HPDF_SaveToStream(pdf.get());
-  if (errors.error != HPDF_OK) {
+  if (errors.code == HPDF_OK) HPDF_SaveToStream(pdf.get());
+  if (errors.code != HPDF_OK) {
     std::string text =
-        absl::StrCat("cover page: libharu error 0x", absl::Hex(errors.error),
+        absl::StrCat("cover page: libharu error 0x", absl::Hex(errors.code),
                      " (detail ", errors.detail, ")");
     // With the font loaded, what is left to go wrong is the letter's own
     // data: the same letter would fail the same way on every attempt.
-    if (errors.error == HPDF_FAILD_TO_ALLOC_MEM) {
+    if (errors.code == HPDF_FAILD_TO_ALLOC_MEM) {
       return absl::InternalError(text);
     }
     return absl::InvalidArgumentError(

@@ -142,13 +142,34 @@ def inclusion_root(leaf, index, size, proof):
     return r if sn == 0 else None
 
 
+def fetch_evidence(stub, letter_id, wait_seconds=10):
+    """Fetches the letter's evidence bundle. A store shared by several
+    processes (PostgreSQL) makes a committed receipt a leaf of the receipt
+    log a moment later: until then the bundle's newest receipt has no leaf
+    index (or the letter has none, FAILED_PRECONDITION), so ask again for
+    a few seconds."""
+    deadline = time.time() + wait_seconds
+    while True:
+        try:
+            bundle = stub.GetReceipts(
+                letter_pb2.GetReceiptsRequest(name="letters/" + letter_id,
+                                              evidence_bundle=True),
+                timeout=30).evidence_bundle
+            if not bundle.receipts or bundle.receipts[-1].leaf_index >= 0:
+                return bundle
+        except grpc.RpcError as e:
+            if (e.code() != grpc.StatusCode.FAILED_PRECONDITION or
+                    time.time() >= deadline):
+                raise
+        if time.time() >= deadline:
+            return bundle  # The check below says what is missing.
+        time.sleep(0.2)
+
+
 def verify_receipts(stub, letter_id, ca, watched_state):
     """Fetches the letter's evidence bundle and checks it; returns the
     verified receipt payloads in order."""
-    bundle = stub.GetReceipts(
-        letter_pb2.GetReceiptsRequest(name="letters/" + letter_id,
-                                      evidence_bundle=True),
-        timeout=30).evidence_bundle
+    bundle = fetch_evidence(stub, letter_id)
     payloads = []
     prev = ""
     for i, r in enumerate(bundle.receipts):

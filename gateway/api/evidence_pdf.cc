@@ -21,7 +21,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/haru_errors.h"
 #include "common/mask.h"
+#include "common/text.h"
 #include "gateway/receipts/receipt_signer.h"
 #include "nlohmann/json.hpp"
 
@@ -123,42 +125,6 @@ constexpr Words kEnglish = {
     "   verify_export.py receipts.jsonl --ca CA.pem (docs/receipt-log.md).",
     "Norwegian time",
 };
-
-struct PdfError {
-  HPDF_STATUS code = 0;
-  HPDF_STATUS detail = 0;
-};
-
-void OnPdfError(HPDF_STATUS code, HPDF_STATUS detail, void* user) {
-  auto* e = static_cast<PdfError*>(user);
-  if (e->code == 0) {
-    e->code = code;
-    e->detail = detail;
-  }
-}
-
-// The embedded fonts speak WinAnsi (CP1252): Latin-1 letters such as æ, ø
-// and å map one to one; anything else prints as '?'.
-std::string ToWinAnsi(const std::string& utf8) {
-  std::string out;
-  for (size_t i = 0; i < utf8.size();) {
-    const auto c = static_cast<unsigned char>(utf8[i]);
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      ++i;
-    } else if ((c & 0xE0) == 0xC0 && i + 1 < utf8.size()) {
-      const unsigned cp =
-          ((c & 0x1F) << 6) | (static_cast<unsigned char>(utf8[i + 1]) & 0x3F);
-      out.push_back(cp >= 0xA0 && cp <= 0xFF ? static_cast<char>(cp) : '?');
-      i += 2;
-    } else {
-      out.push_back('?');
-      ++i;
-      while (i < utf8.size() && (utf8[i] & 0xC0) == 0x80) ++i;
-    }
-  }
-  return out;
-}
 
 std::string XmlEscape(const std::string& s) {
   std::string out;
@@ -266,7 +232,7 @@ class Writer {
     y_ -= size + 4;
     HPDF_Page_BeginText(page_);
     HPDF_Page_SetFontAndSize(page_, font, size);
-    HPDF_Page_TextOut(page_, kLeft, y_, ToWinAnsi(text).c_str());
+    HPDF_Page_TextOut(page_, kLeft, y_, Utf8ToCp1252(text).c_str());
     HPDF_Page_EndText(page_);
   }
 
@@ -306,9 +272,9 @@ std::string PdfDate(int64_t ms) {
 absl::StatusOr<std::string> Layout(const EvidenceDocument& doc,
                                    const Words& w) {
   const store::LetterRecord& letter = *doc.letter;
-  PdfError error;
+  HaruErrors error;
   std::unique_ptr<std::remove_pointer_t<HPDF_Doc>, void (*)(HPDF_Doc)> pdf(
-      HPDF_New(OnPdfError, &error), HPDF_Free);
+      HPDF_New(HaruErrors::Record, &error), HPDF_Free);
   if (pdf == nullptr) {
     return absl::InternalError("PDF: cannot start a document");
   }

@@ -1,6 +1,8 @@
 #include "gateway/api/letter_service.h"
 
+#include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -107,16 +109,27 @@ void LetterServiceImpl::Submit(grpc::CallbackServerContext* ctx,
     return call->Reply(s);
   }
   // The call owns the request, so the inspection may complete on another
-  // thread.
-  inspector_->Inspect(InspectionFor(request, options_.limits),
-                      [this, ctx, call, tenant = *tenant](absl::Status s) {
-                        if (!s.ok()) return call->Reply(s);
-                        Accept(ctx, call, tenant);
-                      });
+  // thread. The page counts come with the inspection (no second parse): the
+  // sheets are stored for statistics.
+  auto pages = std::make_shared<std::vector<int>>();
+  inspect::InspectionRequest inspection =
+      InspectionFor(request, options_.limits);
+  inspection.page_counts = pages.get();
+  inspector_->Inspect(
+      inspection, [this, ctx, call, tenant = *tenant, pages](absl::Status s) {
+        if (!s.ok()) return call->Reply(s);
+        // A count per document, or none (an inspector that counts none).
+        const int sheets =
+            pages->size() == static_cast<size_t>(call->request.documents_size())
+                ? PrintSheetsOf(call->request, *pages, options_.limits)
+                : 0;
+        Accept(ctx, call, tenant, sheets);
+      });
 }
 
 void LetterServiceImpl::Accept(grpc::CallbackServerContext* ctx,
-                               SubmitCall* call, const std::string& tenant) {
+                               SubmitCall* call, const std::string& tenant,
+                               int print_sheets) {
   const v1::SubmitLetterRequest* request = &call->request;
   v1::SubmitLetterResponse* response = &call->response;
   store::NewLetter letter;
@@ -126,6 +139,7 @@ void LetterServiceImpl::Accept(grpc::CallbackServerContext* ctx,
   letter.request_digest = RequestDigest(*request);
   letter.spec = *request;
   letter.spec.clear_documents();
+  letter.print_sheets = print_sheets;
   for (const auto& d : request->documents()) {
     store::Document doc;
     doc.file_name = d.file_name();

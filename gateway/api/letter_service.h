@@ -96,9 +96,10 @@ class LetterServiceImpl final : public LetterServiceBase {
   // SubmitLetter once its request is parsed: validates, has the documents
   // inspected, stores the letter (group commit) and replies.
   void Submit(grpc::CallbackServerContext* ctx, SubmitCall* call);
-  // SubmitLetter after its documents passed inspection.
+  // SubmitLetter after its documents passed inspection; `print_sheets` as
+  // store::NewLetter (0: not counted).
   void Accept(grpc::CallbackServerContext* ctx, SubmitCall* call,
-              const std::string& tenant);
+              const std::string& tenant, int print_sheets);
   absl::Status DoGetLetter(grpc::CallbackServerContext* ctx,
                            const v1::GetLetterRequest& request,
                            v1::Letter* response);

@@ -1,5 +1,6 @@
 #include "gateway/api/letter_validator.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -18,6 +19,7 @@
 #include "common/text.h"
 #include "gateway/api/countries.h"
 #include "gateway/api/identifiers.h"
+#include "gateway/inspect/printability.h"
 #include "utpost/v1/letter.pb.h"
 
 namespace utpost::api {
@@ -349,6 +351,19 @@ inspect::InspectionRequest InspectionFor(const SubmitLetterRequest& request,
   inspection.print.duplex = request.print_options().duplex();
   inspection.print.cover_page = limits.print_cover_page;
   return inspection;
+}
+
+int PrintSheetsOf(const SubmitLetterRequest& request,
+                  const std::vector<int>& page_counts,
+                  const ValidationLimits& limits) {
+  // The counts come from the sandbox; one that no document within the size
+  // limits can have must not overflow the sum.
+  constexpr int kMostPages = 1 << 20;
+  std::vector<int> pages;
+  pages.reserve(page_counts.size());
+  for (int n : page_counts) pages.push_back(std::clamp(n, 0, kMostPages));
+  return inspect::SheetsFor(pages, request.print_options().duplex(),
+                            limits.print_cover_page);
 }
 
 }  // namespace utpost::api

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/clock.h"
@@ -67,6 +68,15 @@ absl::Status ValidateSubmitLetter(
 inspect::InspectionRequest InspectionFor(
     const utpost::v1::SubmitLetterRequest& request,
     const ValidationLimits& limits);
+
+// The sheets of paper `request` takes printed, from its documents' page
+// counts (in the letter's order, as InspectionRequest::page_counts gives
+// them): inspect::SheetsFor with the letter's duplex and the cover page of
+// `limits`. The one count that preflight prices and submission stores for
+// statistics.
+int PrintSheetsOf(const utpost::v1::SubmitLetterRequest& request,
+                  const std::vector<int>& page_counts,
+                  const ValidationLimits& limits);
 
 }  // namespace utpost::api
 

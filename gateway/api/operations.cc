@@ -139,7 +139,13 @@ absl::StatusOr<v1::Status> Operations::GetStatus() {
                               1000.0);
     SetTimestamp(n_oldest.second, w->mutable_oldest_update_time());
   }
-  for (auto& [key, g] : tenants) *out.add_tenants() = std::move(g);
+  for (auto& [key, g] : tenants) {
+    if (auto it = options_.tenant_names.find(key);
+        it != options_.tenant_names.end()) {
+      g.set_name(it->second);
+    }
+    *out.add_tenants() = std::move(g);
+  }
   for (auto& [key, g] : channels) *out.add_channels() = std::move(g);
 
   ASSIGN_OR_RETURN(store::OutboxLag lag, store_->GetOutboxLag());

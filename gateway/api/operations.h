@@ -35,6 +35,9 @@ struct OperationsOptions {
   std::function<void()> on_change;
   // Not owned. Null: the real clock.
   Clock* clock = nullptr;
+  // Tenants' names by organisation number (the configuration's tenants),
+  // shown beside the numbers.
+  std::map<std::string, std::string> tenant_names;
 };
 
 // Thread-safe.

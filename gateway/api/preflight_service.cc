@@ -11,7 +11,6 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/mask.h"
-#include "gateway/inspect/printability.h"
 #include "spdlog/spdlog.h"
 
 namespace utpost::api {
@@ -291,15 +290,12 @@ absl::StatusOr<v1::PreflightLettersResponse> PreflightService::Run(
         letter.print_options().post_type() == v1::PrintOptions::A;
     int sheets = 0;
     if (d.channel == dispatch::kPrintChannel) {
-      sheets = inspect::SheetsFor(pages[i], letter.print_options().duplex(),
-                                  options_.limits.print_cover_page);
+      sheets = PrintSheetsOf(letter, pages[i], options_.limits);
       o->set_sheets(sheets);
     }
     o->set_cost(LetterCost(options_.prices, d.channel, sheets, a_post));
     // What it would cost printed, for the comparison.
-    const int print_sheets =
-        inspect::SheetsFor(pages[i], letter.print_options().duplex(),
-                           options_.limits.print_cover_page);
+    const int print_sheets = PrintSheetsOf(letter, pages[i], options_.limits);
     response.mutable_totals()->set_cost_all_print(
         response.totals().cost_all_print() + LetterCost(options_.prices,
                                                         dispatch::kPrintChannel,

@@ -79,6 +79,20 @@ const char* KindName(Kind k) {
   return "UNKNOWN";
 }
 
+// The kind a kept event was stored under (KindName); false for a name no
+// kind has.
+bool KindOfName(const std::string& name, Kind* kind) {
+  for (Kind k :
+       {Kind::kDelivered, Kind::kRead, Kind::kNotificationFailed,
+        Kind::kPrintReceived, Kind::kPosted, Kind::kReturned, Kind::kFailed}) {
+    if (name == KindName(k)) {
+      *kind = k;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Dispatcher::Dispatcher(store::Store* store, adapters::Registry* registry,
@@ -345,7 +359,14 @@ absl::Status Dispatcher::Deliver(const store::LetterRecord& letter,
   const std::string stage = DeliverStage(channel_name);
   const bool print = channel_name == kPrintChannel;
   if (letter.state != Letter::ROUTED || letter.channel != channel_name) {
-    return absl::OkStatus();  // Done before, cancelled, or re-routed.
+    // Done before, cancelled, or re-routed. An item handed out again after
+    // its hand-off was recorded (the worker died before acknowledging it)
+    // finishes that hand-off's work: the events kept meanwhile.
+    const store::State sent = print ? Letter::SENT_PRINT : Letter::SENT_DIGITAL;
+    if (letter.state == sent && letter.channel == channel_name) {
+      return ApplyKeptEvents(letter.id, channel_name);
+    }
+    return absl::OkStatus();
   }
   adapters::Channel* channel = channels_.at(channel_name);
   const auto& recipient = letter.spec.recipient();
@@ -438,7 +459,11 @@ absl::Status Dispatcher::Deliver(const store::LetterRecord& letter,
         {letter.id, kPrintIfUnreadTimer,
          options_.clock->NowMillis() + DurationMillis(after)});
   }
-  return Apply(letter.id, t);
+  RETURN_IF_ERROR(Apply(letter.id, t));
+  // The provider may report on the letter (another worker polling its
+  // receipts) before this hand-off is recorded; such an event was kept
+  // without moving the letter, and counts now.
+  return ApplyKeptEvents(letter.id, channel_name);
 }
 
 absl::Status Dispatcher::RetryOrPark(const store::LetterRecord& letter,
@@ -491,64 +516,7 @@ absl::Status Dispatcher::ApplyEvent(const std::string& channel,
   // Only events from the channel the letter is with move it: a mailbox
   // provider's late news never moves a letter gone to print.
   if (letter.ok() && letter->channel == channel) {
-    const std::string from_provider =
-        absl::StrCat(" (", rec.provider, " event ", e.event_id, ")");
-    auto make = [&](std::vector<store::State> from, store::State to,
-                    std::string reason) {
-      store::Transition t;
-      t.from = std::move(from);
-      t.to = to;
-      t.reason = std::move(reason);
-      t.provider = rec.provider;
-      t.provider_receipt = e.evidence;
-      return t;
-    };
-    const bool print = channel == kPrintChannel;
-    switch (e.kind) {
-      case Kind::kDelivered:
-        candidates.push_back(
-            make({Letter::SENT_DIGITAL}, Letter::DELIVERED,
-                 "in the recipient's mailbox" + from_provider));
-        break;
-      case Kind::kRead: {
-        store::Transition via =
-            make({Letter::SENT_DIGITAL}, Letter::DELIVERED,
-                 "in the recipient's mailbox" + from_provider);
-        via.then.push_back({Letter::READ, "read" + from_provider});
-        via.clear_timers = {kPrintIfUnreadTimer};
-        candidates.push_back(via);
-        store::Transition read =
-            make({Letter::DELIVERED}, Letter::READ, "read" + from_provider);
-        read.clear_timers = {kPrintIfUnreadTimer};
-        candidates.push_back(read);
-        break;
-      }
-      case Kind::kPosted:
-        candidates.push_back(make({Letter::SENT_PRINT}, Letter::PRINTED,
-                                  "posted" + from_provider));
-        break;
-      case Kind::kFailed: {
-        const std::string why = MaskPersonNumbersIn(absl::StrCat(
-            channel, " gave up: ", e.reason.empty() ? "no reason" : e.reason,
-            from_provider));
-        if (print) {
-          candidates.push_back(make({Letter::SENT_PRINT}, Letter::FAILED, why));
-        } else {
-          store::Transition t = FallbackOrFail(
-              *letter, {Letter::SENT_DIGITAL, Letter::DELIVERED}, why);
-          t.provider = rec.provider;
-          t.provider_receipt = e.evidence;
-          candidates.push_back(t);
-        }
-        break;
-      }
-      case Kind::kNotificationFailed:
-      case Kind::kPrintReceived:
-      case Kind::kReturned:
-        // Evidence only: the letter is where it was (a returned letter
-        // stays PRINTED; the return is in its provider events).
-        break;
-    }
+    candidates = EventCandidates(*letter, rec, e.kind);
   } else if (letter.ok()) {
     spdlog::info("letter {}: {} event from {} kept; the letter is with {}",
                  e.message_id, rec.kind, channel, letter->channel);
@@ -563,6 +531,106 @@ absl::Status Dispatcher::ApplyEvent(const std::string& channel,
     spdlog::info("letter {}: {} from {} applied", e.message_id, rec.kind,
                  rec.provider);
     if (on_change_) on_change_();
+  }
+  return absl::OkStatus();
+}
+
+std::vector<store::Transition> Dispatcher::EventCandidates(
+    const store::LetterRecord& letter, const store::ProviderEventRecord& rec,
+    Kind kind) const {
+  std::vector<store::Transition> candidates;
+  const std::string from_provider =
+      absl::StrCat(" (", rec.provider, " event ", rec.event_id, ")");
+  auto make = [&](std::vector<store::State> from, store::State to,
+                  std::string reason) {
+    store::Transition t;
+    t.from = std::move(from);
+    t.to = to;
+    t.reason = std::move(reason);
+    t.provider = rec.provider;
+    t.provider_receipt = rec.evidence;
+    return t;
+  };
+  const bool print = rec.channel == kPrintChannel;
+  switch (kind) {
+    case Kind::kDelivered:
+      candidates.push_back(make({Letter::SENT_DIGITAL}, Letter::DELIVERED,
+                                "in the recipient's mailbox" + from_provider));
+      break;
+    case Kind::kRead: {
+      store::Transition via =
+          make({Letter::SENT_DIGITAL}, Letter::DELIVERED,
+               "in the recipient's mailbox" + from_provider);
+      via.then.push_back({Letter::READ, "read" + from_provider});
+      via.clear_timers = {kPrintIfUnreadTimer};
+      candidates.push_back(via);
+      store::Transition read =
+          make({Letter::DELIVERED}, Letter::READ, "read" + from_provider);
+      read.clear_timers = {kPrintIfUnreadTimer};
+      candidates.push_back(read);
+      break;
+    }
+    case Kind::kPosted:
+      candidates.push_back(make({Letter::SENT_PRINT}, Letter::PRINTED,
+                                "posted" + from_provider));
+      break;
+    case Kind::kFailed: {
+      const std::string why = MaskPersonNumbersIn(absl::StrCat(
+          rec.channel, " gave up: ",
+          rec.reason.empty() ? "no reason" : rec.reason, from_provider));
+      if (print) {
+        candidates.push_back(make({Letter::SENT_PRINT}, Letter::FAILED, why));
+      } else {
+        store::Transition t = FallbackOrFail(
+            letter, {Letter::SENT_DIGITAL, Letter::DELIVERED}, why);
+        t.provider = rec.provider;
+        t.provider_receipt = rec.evidence;
+        candidates.push_back(t);
+      }
+      break;
+    }
+    case Kind::kNotificationFailed:
+    case Kind::kPrintReceived:
+    case Kind::kReturned:
+      // Evidence only: the letter is where it was (a returned letter
+      // stays PRINTED; the return is in its provider events).
+      break;
+  }
+  return candidates;
+}
+
+absl::Status Dispatcher::ApplyKeptEvents(const std::string& letter_id,
+                                         const std::string& channel_name) {
+  // Read after the hand-off committed: an event kept without effect while
+  // the letter was still ROUTED was committed before (both lock the letter
+  // row), so it is seen here; one kept later moved the letter itself.
+  ASSIGN_OR_RETURN(std::vector<store::ProviderEventRecord> kept,
+                   store_->GetProviderEvents(letter_id));
+  for (const store::ProviderEventRecord& rec : kept) {
+    Kind kind;
+    if (rec.applied || rec.channel != channel_name ||
+        !KindOfName(rec.kind, &kind)) {
+      continue;
+    }
+    ASSIGN_OR_RETURN(store::LetterRecord letter,
+                     store_->GetLetter(letter_id, ""));
+    if (letter.channel != channel_name) return absl::OkStatus();
+    for (const store::Transition& t : EventCandidates(letter, rec, kind)) {
+      if (std::find(t.from.begin(), t.from.end(), letter.state) ==
+          t.from.end()) {
+        continue;
+      }
+      absl::Status s = Apply(letter_id, t);
+      if (s.ok()) {
+        spdlog::info(
+            "letter {}: {} from {}, received before the hand-off "
+            "was recorded, applied",
+            letter_id, rec.kind, rec.provider);
+      } else if (!AlreadyDone(s)) {
+        return s;
+      }
+      break;
+    }
   }
   return absl::OkStatus();
 }

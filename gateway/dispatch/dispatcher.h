@@ -149,6 +149,16 @@ class Dispatcher {
   store::OutboxMessage WorkFor(const std::string& letter_id,
                                const std::string& stage, int attempt) const;
   absl::Status Apply(const std::string& letter_id, const store::Transition& t);
+  // The transitions a provider event `rec` of `kind` may make on `letter`
+  // (which is with the event's channel), the first that fits to be applied.
+  std::vector<store::Transition> EventCandidates(
+      const store::LetterRecord& letter, const store::ProviderEventRecord& rec,
+      adapters::ProviderEvent::Kind kind) const;
+  // Applies the events of `letter_id` from `channel_name` that were kept
+  // without effect (they came while the letter was still ROUTED, before its
+  // hand-off was recorded). Call after the hand-off transition committed.
+  absl::Status ApplyKeptEvents(const std::string& letter_id,
+                               const std::string& channel_name);
 
   store::Store* const store_;
   adapters::Registry* const registry_;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "common/periodic.h"
 #include "gateway/dispatch/dispatcher.h"
@@ -30,13 +31,20 @@ class EventPoller {
   EventPoller(Dispatcher* dispatcher, EventPollerOptions options);
   ~EventPoller();  // Stops after the current round.
 
-  // One round over all channels: fetch, apply, confirm. Returns the number
-  // of events applied (duplicates included). A channel that fails to answer
-  // is logged and skipped; the rest go on. Events after one that could not
-  // be stored are not confirmed (the provider sends them again).
+  // One round over all channels: fetch, apply, confirm, one batch of each
+  // channel in turn for as long as a channel gives full batches with
+  // something new. Returns the number of events applied (duplicates
+  // included). A channel that fails to answer is logged and skipped; the
+  // rest go on. Events after one that could not be stored are not confirmed
+  // (the provider sends them again).
   int PollOnce();
 
  private:
+  // One batch of `channel`'s events; adds the events applied to *applied.
+  // True when the channel may have more now.
+  bool PollBatch(const std::string& name, adapters::Channel* channel,
+                 int* applied);
+
   Dispatcher* const dispatcher_;
   const EventPollerOptions options_;
   std::unique_ptr<PeriodicTask> rounds_;  // Null without start_thread.

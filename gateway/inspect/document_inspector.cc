@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/mask.h"
@@ -33,6 +34,7 @@ std::string Masked(const absl::Status& s) {
 absl::Status InspectDocuments(const InspectionRequest& request,
                               const DocumentLimits& limits) {
   int64_t decoded_budget = limits.max_decoded_bytes;
+  std::vector<int> page_counts(request.documents.size(), 0);
   for (size_t i = 0; i < request.documents.size(); ++i) {
     // The policy first: it bounds the page tree before CheckPdf walks it.
     if (absl::Status s = CheckDocumentPolicy(request.documents[i].content,
@@ -41,7 +43,9 @@ absl::Status InspectDocuments(const InspectionRequest& request,
       return absl::InvalidArgumentError(
           absl::StrCat("documents[", i, "].content: ", Masked(s)));
     }
-    if (absl::Status s = CheckPdf(request.documents[i].content); !s.ok()) {
+    if (absl::Status s =
+            CheckPdf(request.documents[i].content, &page_counts[i]);
+        !s.ok()) {
       // What the parser quotes from the document may hold a person number.
       return absl::InvalidArgumentError(
           absl::StrCat("documents[", i, "].content: not a PDF: ",
@@ -59,17 +63,9 @@ absl::Status InspectDocuments(const InspectionRequest& request,
       return s;
     }
   }
+  // As CheckPdf counted them: no second parse.
   if (request.page_counts != nullptr) {
-    request.page_counts->clear();
-    for (size_t i = 0; i < request.documents.size(); ++i) {
-      // CheckPdf has opened it above, so this cannot fail but for memory.
-      absl::StatusOr<int> pages = CountPdfPages(request.documents[i].content);
-      if (!pages.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "documents[", i, "].content: not a PDF: ", Masked(pages.status())));
-      }
-      request.page_counts->push_back(*pages);
-    }
+    *request.page_counts = std::move(page_counts);
   }
   return absl::OkStatus();
 }

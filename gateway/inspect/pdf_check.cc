@@ -54,10 +54,11 @@ absl::StatusOr<int> OpenAndCountPages(std::string_view content) {
 
 }  // namespace
 
-absl::Status CheckPdf(std::string_view content) {
-  absl::StatusOr<int> pages = OpenAndCountPages(content);
-  if (!pages.ok()) return pages.status();
-  if (*pages < 1) return absl::InvalidArgumentError("has no pages");
+absl::Status CheckPdf(std::string_view content, int* pages) {
+  absl::StatusOr<int> count = OpenAndCountPages(content);
+  if (!count.ok()) return count.status();
+  if (*count < 1) return absl::InvalidArgumentError("has no pages");
+  if (pages != nullptr) *pages = *count;
   return absl::OkStatus();
 }
 

@@ -19,8 +19,9 @@ namespace utpost::inspect {
 // Otherwise fails INVALID_ARGUMENT with the reason, e.g.
 //   "empty document", "does not start with %PDF-",
 //   "cannot be opened: <qpdf's reason>", "has no pages".
-// The message carries no field path; the caller adds one.
-absl::Status CheckPdf(std::string_view content);
+// The message carries no field path; the caller adds one. When it succeeds
+// and `pages` is set, *pages is the page count (one parse for both).
+absl::Status CheckPdf(std::string_view content, int* pages = nullptr);
 
 // The number of pages of the PDF in `content`. Fails INVALID_ARGUMENT as
 // CheckPdf does, except that a document with no pages gives 0.

@@ -35,6 +35,9 @@ struct LetterRow {
   int attempt = 0;
   // Set while a hand-off to a provider may be under way (ClaimHandOff).
   bool handing_off = false;
+  // NewLetter::print_sheets, set once at insert. 0 for letters stored
+  // before the count was kept (SQLite schema 3, PostgreSQL migration 2).
+  int print_sheets = 0;
 };
 
 // The columns of a letter that change after it is created.
@@ -197,6 +200,10 @@ class ReadTxn {
   virtual absl::StatusOr<std::vector<PausedChannelRecord>> PausedChannels() = 0;
   virtual absl::StatusOr<std::vector<ProviderStatsRecord>> ProviderStatsSince(
       int64_t since_ms) = 0;
+  // Letters created in [q.from_ms, q.to_ms) (of q.tenant unless empty), by
+  // tenant, create_time_ms, id.
+  virtual absl::StatusOr<std::vector<LetterFacts>> LetterStatistics(
+      const StatsQuery& q) = 0;
 };
 
 // Writes inside one transaction (and one savepoint of a group commit: see

@@ -564,6 +564,50 @@ class Reads : public Base {
     return out;
   }
 
+  absl::StatusOr<std::vector<LetterFacts>> LetterStatistics(
+      const StatsQuery& q) override {
+    std::map<std::string, LetterFacts*> by_id;
+    std::vector<LetterFacts> out;
+    for (const auto& [id, row] : view().letters) {
+      const LetterRecord& r = row->record;
+      if (!q.tenant.empty() && r.tenant != q.tenant) continue;
+      if (r.create_time_ms < q.from_ms || r.create_time_ms >= q.to_ms) continue;
+      LetterFacts& f = out.emplace_back();
+      f.tenant = r.tenant;
+      f.id = r.id;
+      f.create_time_ms = r.create_time_ms;
+      f.state = r.state;
+      f.channel = r.channel;
+      f.a_post =
+          r.spec.print_options().post_type() == ::utpost::v1::PrintOptions::A;
+      f.print_sheets = row->print_sheets;
+    }
+    for (LetterFacts& f : out) by_id[f.id] = &f;
+    for (const auto& [cursor, rc] : view().receipts) {
+      auto it = by_id.find(rc->letter_id);
+      if (it == by_id.end()) continue;
+      LetterFacts& f = *it->second;
+      if (rc->state == ::utpost::v1::Letter::READ) f.read = true;
+      if ((rc->state == ::utpost::v1::Letter::DELIVERED ||
+           rc->state == ::utpost::v1::Letter::SENT_PRINT) &&
+          (f.delivered_ms == 0 || rc->time_ms < f.delivered_ms)) {
+        f.delivered_ms = rc->time_ms;
+      }
+    }
+    for (const auto& [key, e] : view().events) {
+      auto it = by_id.find(e->event.letter_id);
+      if (it != by_id.end() && e->event.kind == "RETURNED") {
+        it->second->returned = true;
+      }
+    }
+    std::sort(out.begin(), out.end(),
+              [](const LetterFacts& a, const LetterFacts& b) {
+                return std::tie(a.tenant, a.create_time_ms, a.id) <
+                       std::tie(b.tenant, b.create_time_ms, b.id);
+              });
+    return out;
+  }
+
   absl::StatusOr<std::vector<ProviderStatsRecord>> ProviderStatsSince(
       int64_t since_ms) override {
     std::vector<ProviderStatsRecord> out;

@@ -69,6 +69,32 @@ struct ProviderStatsRecord {
   std::string last_error;  // Empty when none.
 };
 
+// Letters created in [from_ms, to_ms), of one tenant or all, for
+// statistics (#14).
+struct StatsQuery {
+  std::string tenant;   // Empty: every tenant.
+  int64_t from_ms = 0;  // Creation time, inclusive.
+  int64_t to_ms = 0;    // Exclusive.
+};
+
+// What statistics need of one letter. Grouping (by month in the tenant's
+// time zone) and pricing are the caller's: the engine keeps no calendar.
+struct LetterFacts {
+  std::string tenant;
+  std::string id;
+  int64_t create_time_ms = 0;
+  ::utpost::v1::Letter::State state = ::utpost::v1::Letter::STATE_UNSPECIFIED;
+  std::string channel;  // The final one; empty when never routed.
+  bool read = false;    // A receipt in READ.
+  // Time of the first receipt in DELIVERED or SENT_PRINT; 0 when none.
+  int64_t delivered_ms = 0;
+  bool returned = false;  // A provider event of kind RETURNED.
+  bool a_post = false;    // Print options ask for A-post.
+  // Sheets the letter takes printed, counted at submission; 0 when not
+  // known (stored before the count was kept).
+  int print_sheets = 0;
+};
+
 }  // namespace utpost::store
 
 #endif  // UTPOST_GATEWAY_STORE_OPS_RECORDS_H_

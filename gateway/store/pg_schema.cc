@@ -194,6 +194,13 @@ CREATE TABLE provider_stats (
 CREATE INDEX provider_stats_by_end ON provider_stats (window_end_ms);
 )sql";
 
+// Version 2: the sheets each letter takes printed, counted from its
+// documents' pages at submission, for statistics (#14). Letters stored
+// before it have 0: not known.
+constexpr char kVersion2[] = R"sql(
+ALTER TABLE letters ADD COLUMN print_sheets INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    INTEGER PRIMARY KEY,
@@ -209,6 +216,7 @@ const std::vector<PgMigration>& PgMigrations() {
        "letters, documents, outbox, receipts, timers, provider events, "
        "receipt log, operations",
        kVersion1},
+      {2, "letters.print_sheets: sheets counted at submission", kVersion2},
   };
   return *migrations;
 }

@@ -34,7 +34,8 @@ constexpr int64_t kReceiptLogLockKey = 0x7574706f73740003;
 
 constexpr char kLetterColumns[] =
     "id, tenant, client_reference, state, channel, reason, spec, "
-    "create_time_ms, update_time_ms, request_digest, attempt, handing_off";
+    "create_time_ms, update_time_ms, request_digest, attempt, handing_off, "
+    "print_sheets";
 constexpr char kReceiptSelect[] =
     "SELECT r.cursor, r.letter_id, r.tenant, l.client_reference, r.seq, "
     "r.state, r.channel, r.reason, r.time_ms, r.jws, r.sha256, g.leaf_index "
@@ -756,6 +757,58 @@ class PgTxn final : public WriteTxn {
     return out;
   }
 
+  absl::StatusOr<std::vector<LetterFacts>> LetterStatistics(
+      const StatsQuery& q) override {
+    // States 5 DELIVERED, 6 READ, 7 SENT_PRINT (utpost.v1.Letter.State).
+    // The subqueries use receipts (letter_id, seq) and provider_events
+    // (letter_id, received_ms). Two shapes, each its own prepared statement,
+    // so that one tenant's period is a range of letters_by_tenant_time and
+    // every tenant's one of letters_by_time (a generic plan of
+    // "$1 = '' OR tenant = $1" could use neither).
+    PgParams p;
+    std::string where = "l.create_time_ms >= $1 AND l.create_time_ms < $2";
+    p.Int(q.from_ms).Int(q.to_ms);
+    if (!q.tenant.empty()) {
+      absl::StrAppend(&where, " AND l.tenant = $3");
+      p.Text(q.tenant);
+    }
+    ASSIGN_OR_RETURN(
+        PgResult r,
+        Q(absl::StrCat(
+              "SELECT l.tenant, l.id, l.create_time_ms, l.state, l.channel, "
+              "EXISTS (SELECT 1 FROM receipts r WHERE r.letter_id = l.id "
+              "AND r.state = 6), "
+              "COALESCE((SELECT MIN(r.time_ms) FROM receipts r "
+              "WHERE r.letter_id = l.id AND r.state IN (5, 7)), 0), "
+              "EXISTS (SELECT 1 FROM provider_events e "
+              "WHERE e.letter_id = l.id AND e.kind = 'RETURNED'), l.spec, "
+              "l.print_sheets FROM letters l WHERE ",
+              where, " ORDER BY l.tenant, l.create_time_ms, l.id"),
+          p));
+    std::vector<LetterFacts> out;
+    out.reserve(r.rows());
+    for (int i = 0; i < r.rows(); ++i) {
+      LetterFacts& f = out.emplace_back();
+      f.tenant = r.Text(i, 0);
+      f.id = r.Text(i, 1);
+      f.create_time_ms = r.Int(i, 2);
+      f.state = static_cast<State>(r.Int(i, 3));
+      f.channel = r.Text(i, 4);
+      f.read = r.Int(i, 5) != 0;  // Boolean columns come back as 0 or 1.
+      f.delivered_ms = r.Int(i, 6);
+      f.returned = r.Int(i, 7) != 0;
+      ::utpost::v1::SubmitLetterRequest spec;
+      if (!spec.ParseFromString(r.Bytes(i, 8))) {
+        return absl::DataLossError(
+            absl::StrCat("letter ", f.id, ": stored spec does not parse"));
+      }
+      f.a_post =
+          spec.print_options().post_type() == ::utpost::v1::PrintOptions::A;
+      f.print_sheets = static_cast<int>(r.Int(i, 9));
+    }
+    return out;
+  }
+
   // ---- Writes ----
 
   absl::StatusOr<std::optional<LetterRow>> LockLetter(
@@ -775,11 +828,11 @@ class PgTxn final : public WriteTxn {
         .Text(row.request_digest);
     p.Int(l.state).Text(l.channel).Text(l.reason).BytesRef(spec_bytes);
     p.Int(row.attempt).Bool(row.handing_off).Int(l.create_time_ms);
-    p.Int(l.update_time_ms);
+    p.Int(l.update_time_ms).Int(row.print_sheets);
     return C("INSERT INTO letters (id, tenant, client_reference, "
              "request_digest, state, channel, reason, spec, attempt, "
-             "handing_off, create_time_ms, update_time_ms) VALUES "
-             "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             "handing_off, create_time_ms, update_time_ms, print_sheets) "
+             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
              p)
         .status();
   }
@@ -1114,6 +1167,7 @@ class PgTxn final : public WriteTxn {
     row.request_digest = r.Text(i, 9);
     row.attempt = static_cast<int>(r.Int(i, 10));
     row.handing_off = r.Int(i, 11) != 0;
+    row.print_sheets = static_cast<int>(r.Int(i, 12));
     if (!with_documents) return row;
     ASSIGN_OR_RETURN(std::vector<StoredDocument> docs,
                      GetDocuments(l.id, /*with_content=*/false));

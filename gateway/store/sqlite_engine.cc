@@ -204,7 +204,14 @@ ALTER TABLE timers ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE timers ADD COLUMN claim_until_ms INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
+// Version 3: the sheets each letter takes printed, counted from its
+// documents' pages at submission, for statistics (#14). Letters stored
+// before it have 0: not known.
+constexpr char kSchemaV3[] = R"sql(
+ALTER TABLE letters ADD COLUMN print_sheets INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
 constexpr int kSchemaVersion =
     static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -244,7 +251,8 @@ absl::Status Migrate(Connection& c, const std::string& path) {
 
 constexpr char kLetterColumns[] =
     "id, tenant, client_reference, state, channel, reason, spec, "
-    "create_time_ms, update_time_ms, request_digest, attempt, handing_off";
+    "create_time_ms, update_time_ms, request_digest, attempt, handing_off, "
+    "print_sheets";
 constexpr char kReceiptSelect[] =
     "SELECT r.cursor, r.letter_id, r.tenant, l.client_reference, r.seq, "
     "r.state, r.channel, r.reason, r.time_ms, r.jws, r.sha256, "
@@ -936,6 +944,51 @@ class SqliteTxn final : public WriteTxn {
     return out;
   }
 
+  absl::StatusOr<std::vector<LetterFacts>> LetterStatistics(
+      const StatsQuery& q) override {
+    // States 5 DELIVERED, 6 READ, 7 SENT_PRINT (utpost.v1.Letter.State).
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare(
+            "SELECT l.tenant, l.id, l.create_time_ms, l.state, l.channel, "
+            "EXISTS (SELECT 1 FROM receipts r WHERE r.letter_id = l.id "
+            "AND r.state = 6), "
+            "COALESCE((SELECT MIN(r.time_ms) FROM receipts r "
+            "WHERE r.letter_id = l.id AND r.state IN (5, 7)), 0), "
+            "EXISTS (SELECT 1 FROM provider_events e "
+            "WHERE e.letter_id = l.id AND e.kind = 'RETURNED'), l.spec, "
+            "l.print_sheets "
+            "FROM letters l WHERE (?1 = '' OR l.tenant = ?1) "
+            "AND l.create_time_ms >= ?2 AND l.create_time_ms < ?3 "
+            "ORDER BY l.tenant, l.create_time_ms, l.id"));
+    st.BindText(1, q.tenant);
+    st.BindInt64(2, q.from_ms);
+    st.BindInt64(3, q.to_ms);
+    std::vector<LetterFacts> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      LetterFacts& f = out.emplace_back();
+      f.tenant = st.ColumnText(0);
+      f.id = st.ColumnText(1);
+      f.create_time_ms = st.ColumnInt64(2);
+      f.state = static_cast<State>(st.ColumnInt64(3));
+      f.channel = st.ColumnText(4);
+      f.read = st.ColumnInt64(5) != 0;
+      f.delivered_ms = st.ColumnInt64(6);
+      f.returned = st.ColumnInt64(7) != 0;
+      ::utpost::v1::SubmitLetterRequest spec;
+      if (!spec.ParseFromString(st.ColumnBlob(8))) {
+        return absl::DataLossError(
+            absl::StrCat("letter ", f.id, ": stored spec does not parse"));
+      }
+      f.a_post =
+          spec.print_options().post_type() == ::utpost::v1::PrintOptions::A;
+      f.print_sheets = static_cast<int>(st.ColumnInt64(9));
+    }
+    return out;
+  }
+
   absl::StatusOr<std::vector<ProviderStatsRecord>> ProviderStatsSince(
       int64_t since_ms) override {
     ASSIGN_OR_RETURN(
@@ -978,7 +1031,8 @@ class SqliteTxn final : public WriteTxn {
         Statement st,
         c_.Prepare("INSERT INTO letters (id, tenant, client_reference, "
                    "request_digest, state, spec, create_time_ms, "
-                   "update_time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+                   "update_time_ms, print_sheets) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     st.BindText(1, r.id);
     st.BindText(2, r.tenant);
     st.BindText(3, r.client_reference);
@@ -987,6 +1041,7 @@ class SqliteTxn final : public WriteTxn {
     st.BindBlob(6, spec_bytes);
     st.BindInt64(7, r.create_time_ms);
     st.BindInt64(8, r.update_time_ms);
+    st.BindInt64(9, row.print_sheets);
     return st.Run();
   }
 
@@ -1350,6 +1405,7 @@ class SqliteTxn final : public WriteTxn {
     out.request_digest = row.ColumnText(9);
     out.attempt = static_cast<int>(row.ColumnInt64(10));
     out.handing_off = row.ColumnInt64(11) != 0;
+    out.print_sheets = static_cast<int>(row.ColumnInt64(12));
     return out;
   }
 

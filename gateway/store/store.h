@@ -54,6 +54,11 @@ struct NewLetter {
   // carried in `documents`, not here.
   ::utpost::v1::SubmitLetterRequest spec;
   std::vector<Document> documents;
+  // The sheets of paper the letter takes printed, from the page counts of
+  // its inspected documents (PrintSheetsOf in gateway/api/letter_validator.h),
+  // whatever its channel turns out to be; for statistics and their cost.
+  // 0: not known.
+  int print_sheets = 0;
   // Published after commit: the routing work item.
   OutboxMessage first_work;
 };
@@ -464,6 +469,10 @@ class OpsStore {
   // cursor of the last one counted: one consistent snapshot, from which
   // TransitionsAfter(cursor) goes on.
   virtual absl::StatusOr<TransitionTotals> CountTransitions() = 0;
+  // The figures of every letter `q` selects, by tenant, then creation time,
+  // then id. INVALID_ARGUMENT when q.to_ms <= q.from_ms.
+  virtual absl::StatusOr<std::vector<LetterFacts>> LetterStatistics(
+      const StatsQuery& q) = 0;
 };
 
 // Every role: what the daemon opens (make_store.h) and hands out.

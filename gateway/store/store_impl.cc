@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -184,6 +185,8 @@ class StoreImpl final : public Store {
   absl::StatusOr<std::vector<TransitionNote>> TransitionsAfter(
       int64_t after, int limit) override;
   absl::StatusOr<TransitionTotals> CountTransitions() override;
+  absl::StatusOr<std::vector<LetterFacts>> LetterStatistics(
+      const StatsQuery& q) override;
 
  private:
   // Runs `fn` as one write op (its own group-commit unit) and returns its
@@ -352,6 +355,7 @@ absl::Status StoreImpl::CreateOne(WriteTxn& txn, const NewLetter& l,
   row.record.create_time_ms = now;
   row.record.update_time_ms = now;
   row.request_digest = l.request_digest;
+  row.print_sheets = l.print_sheets;
   absl::Status s = txn.InsertLetter(row, spec_bytes);
   if (absl::IsAlreadyExists(s)) {
     return absl::AlreadyExistsError(
@@ -466,16 +470,32 @@ absl::Status StoreImpl::TransitionWithSteps(WriteTxn& txn,
 absl::Status StoreImpl::MarkSentInTxn(WriteTxn& txn,
                                       const std::vector<int64_t>& ids) {
   const int64_t now = clock_->NowMillis();
+  std::vector<std::pair<int64_t, OutboxEntry>> entries;
+  std::vector<std::string> letters;
   for (int64_t id : ids) {
     ASSIGN_OR_RETURN(std::optional<OutboxEntry> entry, txn.GetOutbox(id));
     // Unknown or already marked: a repeated confirm changes nothing.
     if (!entry.has_value() || entry->sent) continue;
+    if (entry->state_when_sent.has_value()) letters.push_back(entry->letter_id);
+    entries.emplace_back(id, *std::move(entry));
+  }
+  // Every letter this moves is locked before its first receipt, in id
+  // order. A receipt holds the receipt counter until commit (PostgreSQL),
+  // and a worker that has locked one of these letters (its message was
+  // published, so it may be there first) waits for that counter: locking
+  // the letter after a receipt would deadlock with it.
+  std::sort(letters.begin(), letters.end());
+  letters.erase(std::unique(letters.begin(), letters.end()), letters.end());
+  for (const std::string& letter_id : letters) {
+    RETURN_IF_ERROR(txn.LockLetter(letter_id).status());
+  }
+  for (const auto& [id, entry] : entries) {
     RETURN_IF_ERROR(txn.MarkOutboxSent(id, now));
-    if (!entry->state_when_sent.has_value()) continue;
+    if (!entry.state_when_sent.has_value()) continue;
     Move m;
     m.from = {Letter::RECEIVED};
-    m.to = *entry->state_when_sent;
-    absl::Status s = MoveInTxn(txn, entry->letter_id, m);
+    m.to = *entry.state_when_sent;
+    absl::Status s = MoveInTxn(txn, entry.letter_id, m);
     // Already past RECEIVED (cancelled, or a worker got there first): the
     // confirm has nothing left to move.
     if (absl::IsFailedPrecondition(s)) continue;
@@ -724,14 +744,17 @@ absl::StatusOr<ProviderEventOutcome> StoreImpl::ApplyProviderEvent(
   ProviderEventOutcome outcome;
   RETURN_IF_ERROR(WriteOne([&](WriteTxn& txn) -> absl::Status {
     outcome = ProviderEventOutcome();
+    // The letter first: workers polling one feed take the same event at
+    // once, and the one that waited for the lock then sees the other's
+    // copy kept, a duplicate rather than a conflicting insert.
+    ASSIGN_OR_RETURN(std::optional<LetterRow> row,
+                     txn.LockLetter(event.letter_id));
     ASSIGN_OR_RETURN(bool seen,
                      txn.HasProviderEvent(event.provider, event.event_id));
     if (seen) {
       outcome.duplicate = true;
       return absl::OkStatus();
     }
-    ASSIGN_OR_RETURN(std::optional<LetterRow> row,
-                     txn.LockLetter(event.letter_id));
     if (row.has_value()) {
       for (const Transition& t : candidates) {
         if (!In(t.from, row->record.state)) continue;
@@ -1155,6 +1178,15 @@ absl::StatusOr<std::vector<ProviderStatsRecord>> StoreImpl::ProviderStatsSince(
   using Rows = std::vector<ProviderStatsRecord>;
   return ReadOne<Rows>(
       [&](ReadTxn& txn) { return txn.ProviderStatsSince(since_ms); });
+}
+
+absl::StatusOr<std::vector<LetterFacts>> StoreImpl::LetterStatistics(
+    const StatsQuery& q) {
+  if (q.to_ms <= q.from_ms) {
+    return absl::InvalidArgumentError("statistics: the period is empty");
+  }
+  using Rows = std::vector<LetterFacts>;
+  return ReadOne<Rows>([&](ReadTxn& txn) { return txn.LetterStatistics(q); });
 }
 
 absl::StatusOr<std::vector<TransitionNote>> StoreImpl::TransitionsAfter(

@@ -50,6 +50,7 @@ TEST(StatusReportTest, StatesAreInOneOrderOnEveryRow) {
   }
   auto* bergen = s.add_tenants();
   bergen->set_key("964338531");
+  bergen->set_name("Bergen kommune");
   Add(bergen, Letter::PARKED, 1);
   Add(bergen, Letter::DELIVERED, 3);
   auto* oslo = s.add_tenants();
@@ -63,7 +64,9 @@ TEST(StatusReportTest, StatesAreInOneOrderOnEveryRow) {
   const auto rows = LinesAfter(text, "TENANT", 2);
   ASSERT_EQ(rows.size(), 3u) << text;
   EXPECT_EQ(rows[0], "TENANT                 TOTAL  QUEUED  DELIVERED  PARKED");
-  EXPECT_EQ(rows[1], "         964338531         4       0          3       1");
+  EXPECT_EQ(rows[1],
+            "         964338531         4       0          3       1  "
+            "Bergen kommune");
   EXPECT_EQ(rows[2], "         958935420         4       2          2       0");
 }
 

@@ -52,5 +52,20 @@ TEST(TextTest, FindsControlAndBidiCharacters) {
   EXPECT_EQ(rlo->description, "U+202E (a bidirectional control)");
 }
 
+TEST(TextTest, Cp1252KeepsLatin1AndTheEuroSign) {
+  EXPECT_EQ(Utf8ToCp1252("Bergen kommune"), "Bergen kommune");
+  EXPECT_EQ(Utf8ToCp1252("\xC3\xA6\xC3\xB8\xC3\xA5 \xC3\x85"),
+            "\xE6\xF8\xE5 \xC5");                         // æøå Å
+  EXPECT_EQ(Utf8ToCp1252("12 \xE2\x82\xAC"), "12 \x80");  // €
+}
+
+TEST(TextTest, Cp1252ReplacesWhatItLacksAndWhatIsMalformed) {
+  EXPECT_EQ(Utf8ToCp1252("a\tb\nc"), "a b c");         // no controls on paper
+  EXPECT_EQ(Utf8ToCp1252("\xE2\x80\xAE"), "?");        // U+202E
+  EXPECT_EQ(Utf8ToCp1252("\xF0\x9F\x98\x80x"), "?x");  // emoji
+  EXPECT_EQ(Utf8ToCp1252("\xFFx"), "?x");              // not a lead byte
+  EXPECT_EQ(Utf8ToCp1252("x\xC3"), "x?");              // cut short
+}
+
 }  // namespace
 }  // namespace utpost

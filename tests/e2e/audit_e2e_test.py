@@ -11,14 +11,13 @@ import time
 import unittest
 
 import grpc
-from harness import (BERGEN, BUILD, CERTS, OSLO, ROOT, Stack, letter_pb2,
+from harness import (BERGEN, CERTS, CTL, OSLO, ROOT, Stack, letter_pb2,
                      submit_request)
 from utpost.v1 import audit_pb2, audit_pb2_grpc
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "audit"))
 import verify_export  # noqa: E402
 
-CTL = os.path.join(BUILD, "cli", "utpostctl")
 PYTHON = "/usr/bin/python3"
 PERSON = "01817010055"  # Has a Digipost mailbox in sim/data/persons.yaml.
 
@@ -50,6 +49,26 @@ class AuditTest(unittest.TestCase):
                                  timeout=30).letter.id for _ in range(n)]
         self.stack.wait_final(stub, ids)
         return ids
+
+    def wait_logged(self, letter_id):
+        """The letter's receipts with their evidence bundle once the newest
+        is a leaf of the receipt log: on PostgreSQL the sequencer makes a
+        receipt one a moment after its commit (until then its leaf_index is
+        -1, or the call fails with FAILED_PRECONDITION while none is)."""
+        stub = self.stack.letters()
+
+        def logged():
+            try:
+                resp = stub.GetReceipts(letter_pb2.GetReceiptsRequest(
+                    name=letter_id, evidence_bundle=True), timeout=30)
+            except grpc.RpcError as e:
+                if e.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                    return None
+                raise
+            receipts = resp.evidence_bundle.receipts
+            return resp if receipts and receipts[-1].leaf_index >= 0 else None
+        return self.stack.wait_until(
+            logged, f"the newest receipt of {letter_id} a leaf", timeout=15)
 
     def test_export_verifies_with_openssl_and_python_alone(self):
         self.deliver(2)
@@ -191,9 +210,7 @@ class AuditTest(unittest.TestCase):
 
     def test_evidence_bundle_has_proofs_and_a_pdf(self):
         letter_id = self.deliver(1)[0]
-        stub = self.stack.letters()
-        resp = stub.GetReceipts(letter_pb2.GetReceiptsRequest(
-            name=letter_id, evidence_bundle=True), timeout=30)
+        resp = self.wait_logged(letter_id)
         bundle = resp.evidence_bundle
         self.assertTrue(bundle.summary_pdf.startswith(b"%PDF-"))
         self.assertEqual(len(bundle.receipts), len(resp.receipts))
@@ -214,6 +231,7 @@ class AuditTest(unittest.TestCase):
 
     def test_evidence_document_is_pdfa_and_verifies_on_its_own(self):
         letter_id = self.deliver(1)[0]
+        self.wait_logged(letter_id)
         path = os.path.join(self.stack.work, "bevis.pdf")
         r = self.ctl("evidence", letter_id, "-o", path)
         self.assertEqual(r.returncode, 0, r.stderr)

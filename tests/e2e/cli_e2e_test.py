@@ -16,10 +16,8 @@ import threading
 import time
 import unittest
 
-from harness import (BUILD, CERTS, ROOT, Stack, load_persons, make_pdf,
-                     verify_jws_with_openssl, write)
-
-CTL = os.path.join(BUILD, "cli", "utpostctl")
+from harness import (CERTS, CTL, ROOT, Stack, at_or_past, load_persons,
+                     make_pdf, verify_jws_with_openssl, write)
 
 
 class CliTest(unittest.TestCase):
@@ -323,9 +321,15 @@ files: [{ref}.pdf]
     # --- What kubectl users expect (issue 14, point 4). ---
 
     def test_unknown_command_or_flag_gets_did_you_mean(self):
+        r = self.ctl("satus")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('unknown command "satus"; did you mean "status"?',
+                      r.stderr)
+        # A swap is two edits: "stauts" is nearer "stats" (one) than
+        # "status" (two).
         r = self.ctl("stauts")
         self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn('unknown command "stauts"; did you mean "status"?',
+        self.assertIn('unknown command "stauts"; did you mean "stats"?',
                       r.stderr)
         r = self.ctl("letters", "--stat", "PARKED", operator=True)
         self.assertEqual(r.returncode, 2, r.stderr)
@@ -472,7 +476,12 @@ files: [{ref}.pdf]
         for row in lines[at + 1:]:
             if not row.startswith("         ") or not row.split():
                 break
-            self.assertEqual(len(row.split()), 2 + len(shown), row)
+            cells = row.split()
+            self.assertTrue(all(c.isdigit() for c in cells[:2 + len(shown)]),
+                            row)
+            # Then the tenant's name from the configuration.
+            self.assertIn(" ".join(cells[2 + len(shown):]),
+                          ("Bergen kommune", "Oslo kommune"), row)
         # Nothing is paused here: no PAUSED section.
         self.assertNotIn("PAUSED", human.stdout)
 
@@ -520,13 +529,15 @@ files: [brev.pdf]
     def state_of(self, letter_id):
         return json.loads(self.ctl("get", letter_id, "--json").stdout)["state"]
 
-    def wait_state(self, letter_id, state, timeout=60):
+    def wait_state(self, letter_id, states, timeout=60):
+        """Waits until the letter is in `states` (a name or several)."""
+        states = (states,) if isinstance(states, str) else tuple(states)
         deadline = time.time() + timeout
         while time.time() < deadline:
-            if self.state_of(letter_id) == state:
+            if self.state_of(letter_id) in states:
                 return
             time.sleep(0.5)
-        self.fail(f"{letter_id} not {state}: {self.state_of(letter_id)}")
+        self.fail(f"{letter_id} not {states}: {self.state_of(letter_id)}")
 
     def test_redrive_dry_run_and_confirmation_for_all(self):
         self.stack.sim_call("POST", "/sim/v1/faults",
@@ -570,7 +581,7 @@ files: [brev.pdf]
         r = self.ctl("redrive", letter_id[:8], operator=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("redriven 1 letter\n", r.stdout)
-        self.wait_state(letter_id, "SENT_PRINT")
+        self.wait_state(letter_id, at_or_past("SENT_PRINT"))
 
     def batch_dir(self, label, n):
         d = os.path.join(self.stack.work, f"{label}-{time.time_ns()}")

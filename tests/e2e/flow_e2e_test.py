@@ -14,8 +14,9 @@ import os
 import time
 import unittest
 
-from harness import (CHANNEL_PROVIDERS, Letter, Stack, letter_pb2,
-                     load_persons, submit_request, verify_jws_with_openssl)
+from harness import (CHANNEL_PROVIDERS, Letter, Stack, at_or_past,
+                     letter_pb2, load_persons, submit_request,
+                     verify_jws_with_openssl)
 
 # The states whose receipts say the letter was handed to someone, or that
 # the one who has it reports it delivered or read.
@@ -35,6 +36,8 @@ ORG_WITH_INBOX = "921000006"
 ORG_WITHOUT_INBOX = "932000008"
 
 # (recipient kind, policy, final state, channel, reason fragment or None).
+# A letter handed over may be found further on by itself (at_or_past: the
+# print provider posts it); it went through the state the row names.
 BASE_ROWS = [
     ("mailbox", DTP, "DELIVERED", "digital", None),
     ("mailbox", DO, "DELIVERED", "digital", None),
@@ -131,8 +134,10 @@ class FlowTest(unittest.TestCase):
             with self.subTest(row=row):
                 got = done[i]
                 states = state if isinstance(state, tuple) else (state,)
-                self.assertIn(Letter.State.Name(got.state), states,
-                              f"{row}: {got.reason}")
+                self.assertIn(Letter.State.Name(got.state),
+                              at_or_past(*states), f"{row}: {got.reason}")
+                went = [s for s, _, _ in self.timeline(stub, got)]
+                self.assertTrue(set(states) & set(went), f"{row}: {went}")
                 if channel:
                     self.assertEqual(got.channel, channel, row)
                 if reason:
@@ -187,14 +192,18 @@ class FlowTest(unittest.TestCase):
         self.stack.daemon.stop()
         time.sleep(max(0, handed_off + 13 - time.time()))
         self.stack.start_daemon()
-        printed = self.stack.wait_state(stub, unread.id, ["SENT_PRINT"],
-                                        timeout=30)
+        printed = self.stack.wait_state(stub, unread.id,
+                                        at_or_past("SENT_PRINT"), timeout=30)
         self.assertEqual(printed.channel, "print")
+        timeline = self.timeline(stub, printed)
+        went = [s for s, _, _ in timeline]
         self.assertEqual(
-            [s for s, _, _ in self.timeline(stub, printed)],
+            went[:7],
             ["RECEIVED", "QUEUED", "ROUTED", "SENT_DIGITAL", "DELIVERED",
              "ROUTED", "SENT_PRINT"])
-        self.assertIn("not read in time", self.timeline(stub, printed)[5][2])
+        # The print provider may have posted it since: nothing else.
+        self.assertIn(went[7:], ([], ["PRINTED"]), went)
+        self.assertIn("not read in time", timeline[5][2])
         # Past the read letter's deadline: still read, never printed.
         time.sleep(max(0, self.handed_off(stub, read.id) + 16 - time.time()))
         self.assertEqual(Letter.State.Name(stub.GetLetter(
@@ -316,11 +325,14 @@ class FlowTest(unittest.TestCase):
         self.assertEqual(injected - before, 2)
         f = done[fallback.id]
         o = done[only.id]
-        self.assertEqual(Letter.State.Name(f.state), "SENT_PRINT", f.reason)
+        self.assertIn(Letter.State.Name(f.state), at_or_past("SENT_PRINT"),
+                      f.reason)
         self.assertEqual(f.channel, "print")
+        timeline = self.timeline(stub, f)
+        self.assertIn("SENT_PRINT", [s for s, _, _ in timeline])
         self.assertTrue(any("UNKNOWN_RECIPIENT" in reason and
                             "falling back to print" in reason
-                            for _, _, reason in self.timeline(stub, f)))
+                            for _, _, reason in timeline))
         self.assertEqual(Letter.State.Name(o.state), "FAILED")
         self.assertIn("UNKNOWN_RECIPIENT", o.reason)
         counts = self.stack.deliveries()

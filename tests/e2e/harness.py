@@ -25,6 +25,8 @@ import ssl
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("UTPOST_BUILD_DIR", os.path.join(ROOT, "build"))
 CERTS = os.path.join(ROOT, "certs-dev")
+# The operators' command line, as the tests run it.
+CTL = os.path.join(BUILD, "cli", "utpostctl")
 
 # Every test's process logs go under this folder when it is set (ctest sets
 # it to one folder in the build tree, which the log scan test reads).
@@ -88,6 +90,27 @@ from grpc_reflection_v1alpha import reflection_pb2_grpc  # noqa: E402
 Letter = letter_pb2.Letter
 FINAL_STATES = {Letter.DELIVERED, Letter.SENT_PRINT, Letter.FAILED,
                 Letter.CANCELLED, Letter.PARKED, Letter.READ, Letter.PRINTED}
+
+# Where a letter goes by itself from a state, as the provider that has it
+# reports on: a mailbox delivers, a recipient reads, a print provider posts
+# (the simulator 2 s after it took the letter). A test that looks for a
+# letter handed over may find it already further on.
+LATER_STATES = {
+    "SENT_DIGITAL": ("DELIVERED", "READ"),
+    "DELIVERED": ("READ",),
+    "SENT_PRINT": ("PRINTED",),
+}
+
+
+def at_or_past(*states):
+    """The state names given and those a letter reaches by itself from them
+    (LATER_STATES), in that order, each once."""
+    out = []
+    for s in states:
+        for x in (s,) + LATER_STATES.get(s, ()):
+            if x not in out:
+                out.append(x)
+    return tuple(out)
 
 
 def read(path):
@@ -252,6 +275,54 @@ def broker_port():
     raise RuntimeError("no free port for the broker")
 
 
+# Which store every Stack's daemon uses: "sqlite" (the default) or
+# "postgres" (UTPOST_E2E_STORE=postgres): then one private PostgreSQL server
+# serves the whole test process, started on first use and stopped at exit,
+# with a fresh database for each Stack.
+STORE_ENGINE = os.environ.get("UTPOST_E2E_STORE", "sqlite")
+if STORE_ENGINE not in ("sqlite", "postgres"):
+    raise RuntimeError(f"UTPOST_E2E_STORE={STORE_ENGINE!r}: expected sqlite "
+                       "or postgres")
+_postgres = None
+_postgres_databases = 0
+
+
+def postgres_server():
+    """This process's private PostgreSQL server, started on first use."""
+    global _postgres
+    if _postgres is None:
+        import atexit
+        from postgres_server import PostgresServer
+        _postgres = PostgresServer()
+        # At exit the cluster is thrown away: no shutdown checkpoint.
+        atexit.register(_postgres.close, immediate=True)
+    return _postgres
+
+
+def new_postgres_database():
+    """Creates a database of its own for one Stack and returns its name."""
+    global _postgres_databases
+    _postgres_databases += 1
+    name = f"e2e_{os.getpid()}_{_postgres_databases}"
+    postgres_server().create_database(name)
+    return name
+
+
+# Unit prices in øre (made-up figures, as scripts/run-local.sh has them), for
+# a Stack's extra_config where a test checks costs.
+PRICING = """
+pricing:
+  currency: NOK
+  digital_per_letter: 50
+  dpi_per_letter: 60
+  altinn_per_letter: 70
+  print_per_letter: 300
+  print_per_sheet: 40
+  postage_b: 2100
+  postage_a: 2500
+"""
+
+
 class Broker:
     def __init__(self, work_dir):
         self.dir = os.path.join(work_dir, "rabbitmq")
@@ -334,6 +405,23 @@ class Stack:
         write(path, text)
         return path
 
+    def store_config(self):
+        """The daemon's `store:` block, ending in a newline: SQLite in the
+        work folder, or with UTPOST_E2E_STORE=postgres a fresh database of
+        this process's private PostgreSQL server (made once per Stack, so a
+        restarted daemon finds its letters)."""
+        if STORE_ENGINE == "sqlite":
+            return f"store:\n  sqlite_path: {self.work}/utpost.db\n"
+        if getattr(self, "pg_database", None) is None:
+            self.pg_database = new_postgres_database()
+        pg = postgres_server()
+        password_file = os.path.join(self.work, "store-password")
+        write(password_file, (pg.password + "\n").encode())
+        os.chmod(password_file, 0o600)
+        return (f"store:\n  engine: postgres\n  postgres:\n"
+                f"    conninfo: \"{pg.conninfo(self.pg_database)}\"\n"
+                f"    password_file: {password_file}\n    pool_size: 4\n")
+
     def write_config(self, role):
         delays = ", ".join(str(d) for d in self.retry_delays)
         sim = f"https://127.0.0.1:{self.sim_port}"
@@ -346,9 +434,7 @@ server:
   cert_file: {CERTS}/server.pem
   key_file: {CERTS}/server.key
   client_ca_file: {CERTS}/ca.pem
-store:
-  sqlite_path: {self.work}/utpost.db
-broker:
+{self.store_config()}broker:
   {self.broker_config()}
 tenants:
   - organisation_number: "{BERGEN}"
@@ -398,6 +484,10 @@ observability:
             "utpostd", [os.path.join(BUILD, "gateway", "utpostd"), "--config",
                         self.config_path()],
             self.log_dir, r"utpostd listening on")
+        if STORE_ENGINE == "postgres" and os.path.exists(
+                os.path.join(self.work, "utpost.db")):
+            raise RuntimeError("UTPOST_E2E_STORE=postgres but the daemon "
+                               "made a SQLite file")
 
     def close(self, keep=False):
         """Stops everything; removes the work folder unless `keep`."""

@@ -124,16 +124,24 @@ class ObservabilityTest(unittest.TestCase):
         [letter_id] = self.submit_and_wait(
             n=1, metadata=[("traceparent",
                             f"00-{trace}-00f067aa0ba902b7-01")])
-        time.sleep(0.5)
-        events = []
-        with open(self.stack.daemon.log_path) as f:
-            for line in f:
-                if line.startswith("{"):
-                    events.append(json.loads(line))
-        mine = [e for e in events if e.get("letter_id") == letter_id]
-        stages = {e.get("stage") for e in mine}
-        self.assertIn("route", stages, mine)
-        self.assertTrue(stages & {"deliver.digital", "deliver.print"}, mine)
+
+        def logged():
+            """The letter's log lines once its route and delivery lines are
+            in the log (a thread copies them from the daemon's output)."""
+            events = []
+            with open(self.stack.daemon.log_path) as f:
+                for line in f:
+                    if line.startswith("{") and line.endswith("\n"):
+                        events.append(json.loads(line))
+            mine = [e for e in events if e.get("letter_id") == letter_id]
+            stages = {e.get("stage") for e in mine}
+            if "route" in stages and stages & {"deliver.digital",
+                                               "deliver.print"}:
+                return mine
+            return None
+        mine = self.stack.wait_until(
+            logged, f"route and delivery lines of {letter_id} in the log",
+            timeout=10)
         for e in mine:
             self.assertEqual(e.get("trace_id"), trace, e)
             self.assertIn("time", e)

@@ -12,22 +12,8 @@ import unittest
 
 import grpc
 
-from harness import (BERGEN, BUILD, CERTS, ROOT, Stack, letter_pb2,
+from harness import (BERGEN, CERTS, CTL, PRICING, ROOT, Stack, letter_pb2,
                      load_persons, make_pdf, ops_pb2, write)
-
-CTL = os.path.join(BUILD, "cli", "utpostctl")
-
-PRICING = """
-pricing:
-  currency: NOK
-  digital_per_letter: 50
-  dpi_per_letter: 60
-  altinn_per_letter: 70
-  print_per_letter: 300
-  print_per_sheet: 40
-  postage_b: 2100
-  postage_a: 2500
-"""
 
 ADDRESS = """  postal_address:
     name: Kari Testesen

@@ -231,15 +231,38 @@ public final class UtpostClient {
 
   // --- receipts --------------------------------------------------------
 
+  // A store shared by several processes (PostgreSQL) makes a committed
+  // receipt a leaf of the receipt log a moment later: until then the newest
+  // receipt has no leaf index (or the letter has none, FAILED_PRECONDITION),
+  // so ask again for a few seconds.
+  static EvidenceBundle fetchEvidence(LetterServiceBlockingStub stub, String letterId)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (true) {
+      EvidenceBundle bundle = null;
+      try {
+        bundle = stub.withDeadlineAfter(30, TimeUnit.SECONDS)
+                     .getReceipts(GetReceiptsRequest.newBuilder()
+                                      .setName("letters/" + letterId)
+                                      .setEvidenceBundle(true)
+                                      .build())
+                     .getEvidenceBundle();
+        int n = bundle.getReceiptsCount();
+        if (n == 0 || bundle.getReceipts(n - 1).getLeafIndex() >= 0) return bundle;
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() != Status.Code.FAILED_PRECONDITION
+            || System.nanoTime() >= deadline) {
+          throw e;
+        }
+      }
+      if (System.nanoTime() >= deadline) return bundle;  // The checks say what is missing.
+      Thread.sleep(200);
+    }
+  }
+
   static String verifyReceipts(LetterServiceBlockingStub stub, String letterId,
       X509Certificate ca, Letter.State watched) throws Exception {
-    EvidenceBundle bundle =
-        stub.withDeadlineAfter(30, TimeUnit.SECONDS)
-            .getReceipts(GetReceiptsRequest.newBuilder()
-                             .setName("letters/" + letterId)
-                             .setEvidenceBundle(true)
-                             .build())
-            .getEvidenceBundle();
+    EvidenceBundle bundle = fetchEvidence(stub, letterId);
     String prev = "";
     List<String> states = new ArrayList<>();
     for (int i = 0; i < bundle.getReceiptsCount(); ++i) {

@@ -1,9 +1,11 @@
 #include "gateway/api/letter_validator.h"
 
 #include <functional>
+#include <limits>
 #include <ostream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/mask.h"
@@ -162,6 +164,37 @@ TEST(ValidateSubmitLetterTest, PrintSheetLimitComesFromLimits) {
   EXPECT_THAT(ValidateAndInspect(request, limits),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("4 sheets with the address cover page")));
+}
+
+TEST(PrintSheetsOfTest, CountsTheInspectedPagesAsTheSheetLimitDoes) {
+  SubmitLetterRequest request = ValidRequest();
+  request.mutable_documents(0)->set_content(MakeTestPdf(3));
+  AddDocument(request, "vedlegg.pdf", MakeTestPdf(2));
+  std::vector<int> pages;
+  inspect::InspectionRequest inspection = InspectionFor(request, {});
+  inspection.page_counts = &pages;
+  ASSERT_THAT(inspect::InspectDocuments(inspection), IsOk());
+  EXPECT_EQ(pages, (std::vector<int>{3, 2}));
+  ValidationLimits limits;
+  EXPECT_EQ(PrintSheetsOf(request, pages, limits), 5);
+  // Duplex halves each document, rounded up: 2 + 1.
+  request.mutable_print_options()->set_duplex(true);
+  EXPECT_EQ(PrintSheetsOf(request, pages, limits), 3);
+  limits.print_cover_page = true;
+  EXPECT_EQ(PrintSheetsOf(request, pages, limits), 4);
+  // The sheet limit counts the same: 4 sheets is one too many for 3.
+  limits.max_print_sheets = 3;
+  EXPECT_THAT(ValidateAndInspect(request, limits),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("4 sheets (duplex) with the address cover")));
+}
+
+TEST(PrintSheetsOfTest, ACountNoDocumentCanHaveDoesNotOverflow) {
+  SubmitLetterRequest request = ValidRequest();
+  const std::vector<int> hostile(1000, std::numeric_limits<int>::max());
+  const int sheets = PrintSheetsOf(request, hostile, {});
+  EXPECT_GT(sheets, 0);
+  EXPECT_EQ(sheets, 1000 * (1 << 20));
 }
 
 TEST(ValidateSubmitLetterTest, EmptyMediaTypeMeansPdf) {

@@ -64,6 +64,7 @@ class OperationsTest : public ::testing::Test {
     options.certificates = {{"server.cert_file", "certs-dev/server.pem"},
                             {"providers.ca_file", dir_ + "/missing.pem"}};
     options.on_change = [this] { ++changes_; };
+    options.tenant_names = {{kTenantA, "Eksempel kommune"}};
     ops_ = std::make_unique<Operations>(store_.get(), nullptr, options);
   }
 
@@ -386,6 +387,9 @@ TEST_F(OperationsTest, StatusCountsWaitingProvidersAndCertificates) {
   EXPECT_EQ(status->tenants(0).key(), kTenantB);
   EXPECT_EQ(status->tenants(1).key(), kTenantA);
   EXPECT_EQ(status->tenants(1).total(), 2);
+  EXPECT_EQ(status->tenants(1).name(), "Eksempel kommune");
+  EXPECT_EQ(status->tenants(0).name(), "");  // Not named.
+  EXPECT_EQ(status->channels(0).name(), "");
   // Channels: "" (not routed) and print.
   ASSERT_THAT(status->channels(), SizeIs(2));
   EXPECT_EQ(status->channels(1).key(), "print");

@@ -1,11 +1,14 @@
 // Routing to every channel, fallback, provider events, timers and lost
 // work, through the dispatcher with fake channels and a real store.
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/status_matchers.h"
 #include "gateway/dispatch/dispatcher.h"
@@ -89,6 +92,7 @@ class FakeChannel final : public adapters::Channel {
   std::string name() const override { return name_; }
   absl::StatusOr<adapters::SendResult> Send(
       const adapters::OutgoingLetter& letter) override {
+    if (during_send) during_send();  // Unlocked: it may poll this channel.
     std::lock_guard<std::mutex> lock(mu_);
     sent.push_back(letter);
     if (!fail_with.ok()) return fail_with;
@@ -137,6 +141,8 @@ class FakeChannel final : public adapters::Channel {
   std::vector<std::string> confirmed;
   absl::Status fail_with = absl::OkStatus();
   bool delivers = false;
+  // Runs in Send before the answer, as another worker would meanwhile.
+  std::function<void()> during_send;
 
  private:
   std::string name_;
@@ -381,11 +387,65 @@ TEST_F(FlowTest, ReadEventMovesForwardAndLateEventsAreOnlyKept) {
   EXPECT_THAT(print_.sent, IsEmpty());
 }
 
-// A provider that ignores confirmations and repeats a full batch is not
-// asked again and again within one round.
-class RepeatingChannel final : public adapters::Channel {
+TEST_F(FlowTest, EventBeforeTheHandOffIsRecordedCountsOnceItIs) {
+  // Another worker polls the provider's receipts while this one's send is
+  // still on its way: the receipt comes before SENT_DIGITAL is recorded,
+  // is kept without effect, and moves the letter once the hand-off is.
+  dpi_.delivers = false;
+  auto id = Create(Person(kEboks));
+  EventPoller poller(dispatcher_.get(), {.start_thread = false});
+  dpi_.during_send = [&] {
+    dpi_.Report("early", id, Kind::kDelivered);
+    poller.PollOnce();
+    EXPECT_EQ(Get(id).state, Letter::ROUTED);
+  };
+  Drain();
+  dpi_.during_send = nullptr;
+  EXPECT_EQ(Get(id).state, Letter::DELIVERED);
+  EXPECT_THAT(Timeline(id),
+              ElementsAre(Letter::RECEIVED, Letter::QUEUED, Letter::ROUTED,
+                          Letter::SENT_DIGITAL, Letter::DELIVERED));
+  auto receipts = store_->GetReceipts(id, "");
+  ASSERT_THAT(receipts, IsOk());
+  EXPECT_THAT(receipts->back().reason, HasSubstr("event early"));
+  // The same event again changes nothing.
+  dpi_.Report("early", id, Kind::kDelivered);
+  poller.PollOnce();
+  EXPECT_THAT(Timeline(id), SizeIs(5));
+  EXPECT_THAT(dpi_.sent, SizeIs(1));
+}
+
+TEST_F(FlowTest, RedeliveredItemAppliesEventsKeptBeforeADeadWorkersHandOff) {
+  // A worker recorded the hand-off and died before it acted on the receipt
+  // kept meanwhile (and before acknowledging the item): the item, handed
+  // out again, does that and sends nothing twice.
+  dpi_.delivers = false;
+  auto id = Create(Person(kEboks));
+  EXPECT_THAT(Drain(1), ElementsAre("route"));
+  ASSERT_EQ(Get(id).state, Letter::ROUTED);
+  adapters::ProviderEvent e;
+  e.event_id = "early";
+  e.message_id = id;
+  e.kind = Kind::kDelivered;
+  e.provider = "dpi-provider";
+  EXPECT_THAT(dispatcher_->ApplyEvent("dpi", e), IsOk());
+  ASSERT_EQ(Get(id).state, Letter::ROUTED);
+  store::Transition handed;
+  handed.from = {Letter::ROUTED};
+  handed.to = Letter::SENT_DIGITAL;
+  ASSERT_THAT(store_->ApplyTransition(id, handed), IsOk());
+  EXPECT_THAT(Drain(), ElementsAre("deliver.dpi"));
+  EXPECT_EQ(Get(id).state, Letter::DELIVERED);
+  EXPECT_THAT(dpi_.sent, IsEmpty());
+}
+
+// A provider whose every batch is full: of the same events each time (one
+// that ignores confirmations) or of new ones each time (endless news).
+class FullBatchChannel final : public adapters::Channel {
  public:
-  std::string name() const override { return "digital"; }
+  FullBatchChannel(std::string name, Kind kind, bool new_each_fetch)
+      : name_(std::move(name)), kind_(kind), new_each_fetch_(new_each_fetch) {}
+  std::string name() const override { return name_; }
   absl::StatusOr<adapters::SendResult> Send(
       const adapters::OutgoingLetter&) override {
     return adapters::SendResult();
@@ -396,23 +456,53 @@ class RepeatingChannel final : public adapters::Channel {
     std::vector<adapters::ProviderEvent> out;
     for (int i = 0; i < max; ++i) {
       adapters::ProviderEvent e;
-      e.event_id = "same-" + std::to_string(i);
+      e.event_id = absl::StrCat(new_each_fetch_ ? fetches : 0, "-", i);
       e.message_id = "unknown-letter";
-      e.kind = Kind::kRead;
+      e.kind = kind_;
       out.push_back(e);
     }
     return out;
   }
   int fetches = 0;
+
+ private:
+  const std::string name_;
+  const Kind kind_;
+  const bool new_each_fetch_;
 };
 
 TEST_F(FlowTest, RepeatedFullBatchesEndTheRound) {
-  RepeatingChannel repeating;
+  FullBatchChannel repeating("digital", Kind::kRead,
+                             /*new_each_fetch=*/false);
   Dispatcher d(store_.get(), &registry_, nullptr, {{"digital", &repeating}},
                DispatcherOptions(), [] {});
   EventPoller poller(&d, {.batch = 5, .start_thread = false});
   EXPECT_EQ(poller.PollOnce(), 10);  // New, then all seen before.
   EXPECT_EQ(repeating.fetches, 2);
+}
+
+TEST_F(FlowTest, AChannelWithMuchToGiveDoesNotHoldUpTheOthers) {
+  dpi_.delivers = false;
+  auto id = Create(Person(kEboks));
+  Drain();
+  ASSERT_EQ(Get(id).state, Letter::SENT_DIGITAL);
+  FullBatchChannel flood("altinn", Kind::kPrintReceived,
+                         /*new_each_fetch=*/true);
+  int fetches_when_delivered = -1;
+  Dispatcher d(store_.get(), &registry_, nullptr,
+               {{"altinn", &flood}, {"dpi", &dpi_}}, DispatcherOptions(), [&] {
+                 if (fetches_when_delivered < 0) {
+                   fetches_when_delivered = flood.fetches;
+                 }
+               });
+  EventPoller poller(&d, {.batch = 5, .start_thread = false});
+  dpi_.Report("receipt", id, Kind::kDelivered);
+  poller.PollOnce();
+  EXPECT_EQ(Get(id).state, Letter::DELIVERED);
+  // The receipt came in the first turn, after one batch of the flood, not
+  // after the flood's whole drain.
+  EXPECT_EQ(fetches_when_delivered, 1);
+  EXPECT_EQ(flood.fetches, 100);  // A round's bound.
 }
 
 TEST_F(FlowTest, LateFailureFallsBackToPrintOrFails) {

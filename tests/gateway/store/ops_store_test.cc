@@ -17,6 +17,7 @@
 namespace utpost::store {
 namespace {
 
+using ::testing::_;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
@@ -32,14 +33,20 @@ class OpsStoreTest : public ::utpost::testing::StoreEngineTest {
  protected:
   OpsStoreTest() { store_clock_ = &clock_; }
 
-  void Create(const std::string& id, const std::string& tenant) {
+  void Create(const std::string& id, const std::string& tenant,
+              bool a_post = false, int print_sheets = 0) {
     NewLetter l;
     l.id = id;
     l.tenant = tenant;
+    l.print_sheets = print_sheets;
     l.client_reference = "ref-" + id;
     l.request_digest = Sha256Hex(id);
     l.spec.set_client_reference(l.client_reference);
     l.spec.mutable_recipient()->set_person("01017012345");
+    if (a_post) {
+      l.spec.mutable_print_options()->set_post_type(
+          ::utpost::v1::PrintOptions::A);
+    }
     l.first_work.exchange = "utpost.work";
     l.first_work.routing_key = "route";
     l.first_work.body = "route:" + id;
@@ -284,6 +291,82 @@ TEST_P(OpsStoreTest, ProviderFiguresAreReadByWindowAndForgottenAfterAnHour) {
   rows = store_->ProviderStatsSince(0);
   ASSERT_THAT(rows, IsOk());
   EXPECT_THAT(*rows, SizeIs(0));
+}
+
+TEST_P(OpsStoreTest, LetterStatisticsGivesEachLettersOutcomeInThePeriod) {
+  // Digital, delivered after 2 s, read; 2 sheets had it been printed.
+  Create("A1", kTenantA, /*a_post=*/false, /*print_sheets=*/2);
+  Move("A1", Letter::RECEIVED, Letter::QUEUED);
+  Move("A1", Letter::QUEUED, Letter::ROUTED, "digital");
+  Move("A1", Letter::ROUTED, Letter::SENT_DIGITAL);
+  clock_.Advance(2000);
+  Move("A1", Letter::SENT_DIGITAL, Letter::DELIVERED);
+  Move("A1", Letter::DELIVERED, Letter::READ);
+  clock_.Advance(1000);
+  // Print after 5 s, returned; 7 sheets.
+  Create("A2", kTenantA, /*a_post=*/true, /*print_sheets=*/7);
+  Move("A2", Letter::RECEIVED, Letter::QUEUED);
+  Move("A2", Letter::QUEUED, Letter::ROUTED, "print");
+  clock_.Advance(5000);
+  Move("A2", Letter::ROUTED, Letter::SENT_PRINT);
+  Move("A2", Letter::SENT_PRINT, Letter::PRINTED);
+  ProviderEventRecord returned;
+  returned.provider = "print";
+  returned.event_id = "ev-1";
+  returned.letter_id = "A2";
+  returned.channel = "print";
+  returned.kind = "RETURNED";
+  returned.time_ms = clock_.NowMillis();
+  returned.evidence = "{}";
+  ASSERT_THAT(store_->ApplyProviderEvent(returned, {}), IsOk());
+  Create("B1", kTenantB);  // Never routed; sheets not counted.
+  clock_.Advance(1000);
+  Create("A3", kTenantA);  // After the period.
+
+  StatsQuery q;
+  q.from_ms = kStart;
+  q.to_ms = kStart + 9000;
+  auto all = store_->LetterStatistics(q);
+  ASSERT_THAT(all, IsOk());
+  ASSERT_THAT(*all, SizeIs(3));
+  const LetterFacts& a1 = (*all)[1];
+  EXPECT_EQ((*all)[0].id, "B1");  // By tenant first.
+  EXPECT_EQ((*all)[0].channel, "");
+  EXPECT_EQ((*all)[0].state, Letter::RECEIVED);
+  EXPECT_EQ((*all)[0].delivered_ms, 0);
+  EXPECT_EQ((*all)[0].print_sheets, 0);
+  EXPECT_EQ(a1.id, "A1");
+  EXPECT_EQ(a1.tenant, kTenantA);
+  EXPECT_EQ(a1.create_time_ms, kStart);
+  EXPECT_EQ(a1.state, Letter::READ);
+  EXPECT_EQ(a1.channel, "digital");
+  EXPECT_TRUE(a1.read);
+  EXPECT_EQ(a1.delivered_ms, kStart + 2000);
+  EXPECT_FALSE(a1.returned);
+  EXPECT_EQ(a1.print_sheets, 2);
+  const LetterFacts& a2 = (*all)[2];
+  EXPECT_EQ(a2.id, "A2");
+  EXPECT_EQ(a2.state, Letter::PRINTED);
+  EXPECT_EQ(a2.channel, "print");
+  EXPECT_FALSE(a2.read);
+  EXPECT_EQ(a2.delivered_ms, kStart + 8000);
+  EXPECT_TRUE(a2.returned);
+  EXPECT_TRUE(a2.a_post);
+  EXPECT_EQ(a2.print_sheets, 7);
+  EXPECT_FALSE(a1.a_post);
+
+  q.tenant = kTenantA;
+  q.from_ms = kStart + 1;  // A1 is before it.
+  q.to_ms = kStart + 10000;
+  auto mine = store_->LetterStatistics(q);
+  ASSERT_THAT(mine, IsOk());
+  ASSERT_THAT(*mine, SizeIs(2));
+  EXPECT_EQ((*mine)[0].id, "A2");
+  EXPECT_EQ((*mine)[1].id, "A3");
+
+  q.to_ms = q.from_ms;
+  EXPECT_THAT(store_->LetterStatistics(q),
+              StatusIs(absl::StatusCode::kInvalidArgument, _));
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -12,39 +12,27 @@
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/postgres_server.h"
+#include "tests/testing/postgres_database_test.h"
 
 namespace utpost::store::internal {
 namespace {
 
 using ::testing::HasSubstr;
 using ::utpost::testing::IsOk;
-using ::utpost::testing::PostgresServer;
+using ::utpost::testing::PostgresDatabaseTest;
 using ::utpost::testing::StatusIs;
 
-class PgDbTest : public ::testing::Test {
+class PgDbTest : public PostgresDatabaseTest {
  protected:
-  static void SetUpTestSuite() {
-    auto server = PostgresServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    static int n = 0;
-    db_ = absl::StrCat("pgdb_", ++n);
-    ASSERT_THAT(server_->CreateDatabase(db_), IsOk());
+    PostgresDatabaseTest::SetUp();
+    if (HasFatalFailure()) return;
   }
 
   PgConnection::Options ConnOptions() const {
     PgConnection::Options o;
-    o.conninfo = server_->ConnInfoWithoutPassword(db_);
-    o.password = server_->password();
+    o.conninfo = ConnInfo();
+    o.password = Password();
     return o;
   }
 
@@ -74,12 +62,7 @@ class PgDbTest : public ::testing::Test {
     auto r = killer->Query("SELECT pg_terminate_backend($1::int)", p);
     ASSERT_THAT(r, IsOk());
   }
-
-  static PostgresServer* server_;
-  std::string db_;
 };
-
-PostgresServer* PgDbTest::server_ = nullptr;
 
 TEST_F(PgDbTest, ParametersAndResultsRoundTrip) {
   auto conn = Connect();
@@ -357,7 +340,7 @@ TEST_F(PgDbTest, PoolSurvivesAServerRestart) {
                                  return c.Exec("CREATE TABLE t (v INT)");
                                }),
               IsOk());
-  ASSERT_THAT(server_->Restart(), IsOk());
+  ASSERT_THAT(server().Restart(), IsOk());
   // The idle connection is dead; the transaction notices at BEGIN and
   // runs again on a new one.
   EXPECT_THAT(RunPgTransaction(*pool, PgTxMode::kWrite,

@@ -10,7 +10,7 @@
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/postgres_server.h"
+#include "tests/testing/postgres_database_test.h"
 
 namespace utpost::store::internal {
 namespace {
@@ -18,34 +18,22 @@ namespace {
 using ::testing::HasSubstr;
 using ::utpost::testing::IsOk;
 using ::utpost::testing::IsOkAndHolds;
-using ::utpost::testing::PostgresServer;
+using ::utpost::testing::PostgresDatabaseTest;
 using ::utpost::testing::StatusIs;
 
-class PgSchemaTest : public ::testing::Test {
+class PgSchemaTest : public PostgresDatabaseTest {
  protected:
-  static void SetUpTestSuite() {
-    auto server = PostgresServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    static int n = 0;
-    db_ = absl::StrCat("schema_", ++n);
-    ASSERT_THAT(server_->CreateDatabase(db_), IsOk());
+    PostgresDatabaseTest::SetUp();
+    if (HasFatalFailure()) return;
     pool_ = Pool();
     ASSERT_NE(pool_, nullptr);
   }
 
   std::unique_ptr<PgPool> Pool() {
     PgPool::Options o;
-    o.connection.conninfo = server_->ConnInfoWithoutPassword(db_);
-    o.connection.password = server_->password();
+    o.connection.conninfo = ConnInfo();
+    o.connection.password = Password();
     o.size = 2;
     auto pool = PgPool::Open(o);
     EXPECT_THAT(pool, IsOk());
@@ -68,12 +56,8 @@ class PgSchemaTest : public ::testing::Test {
     return (*lease)->Exec(sql);
   }
 
-  static PostgresServer* server_;
-  std::string db_;
   std::unique_ptr<PgPool> pool_;
 };
-
-PostgresServer* PgSchemaTest::server_ = nullptr;
 
 TEST_F(PgSchemaTest, MigratesAnEmptyDatabase) {
   const int latest = static_cast<int>(PgMigrations().size());
@@ -98,6 +82,29 @@ TEST_F(PgSchemaTest, MigratesAnEmptyDatabase) {
                 "('claimed_by', 'claim_until_ms')"),
             4);
   EXPECT_EQ(Int("SELECT last FROM receipt_cursor"), 0);
+}
+
+TEST_F(PgSchemaTest, ADatabaseAtVersion1GainsSheetCountsOfZero) {
+  const std::vector<PgMigration> v1 = {PgMigrations()[0]};
+  ASSERT_THAT(MigratePgSchema(*pool_, v1), IsOkAndHolds(1));
+  ASSERT_THAT(Exec("INSERT INTO letters (id, tenant, client_reference, "
+                   "request_digest, state, spec, create_time_ms, "
+                   "update_time_ms) VALUES ('old', '964338531', 'r', 'd', 5, "
+                   "'', 1, 1)"),
+              IsOk());
+  ASSERT_GE(PgMigrations().size(), 2u);
+  EXPECT_THAT(MigratePgSchema(*pool_),
+              IsOkAndHolds(static_cast<int>(PgMigrations().size())));
+  EXPECT_EQ(Int("SELECT print_sheets FROM letters WHERE id = 'old'"), 0);
+  EXPECT_EQ(Int("SELECT COUNT(*) FROM schema_migrations WHERE version = 2 "
+                "AND name LIKE '%print_sheets%'"),
+            1);
+  ASSERT_THAT(Exec("INSERT INTO letters (id, tenant, client_reference, "
+                   "request_digest, state, spec, create_time_ms, "
+                   "update_time_ms, print_sheets) VALUES ('new', '964338531', "
+                   "'s', 'd', 1, '', 2, 2, 4)"),
+              IsOk());
+  EXPECT_EQ(Int("SELECT SUM(print_sheets) FROM letters"), 4);
 }
 
 TEST_F(PgSchemaTest, MigratingTwiceChangesNothing) {

@@ -20,7 +20,7 @@
 #include "gateway/store/pg_db.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/postgres_server.h"
+#include "tests/testing/postgres_database_test.h"
 
 namespace utpost::store {
 namespace {
@@ -29,35 +29,23 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::utpost::testing::IsOk;
 using ::utpost::testing::IsOkAndHolds;
-using ::utpost::testing::PostgresServer;
+using ::utpost::testing::PostgresDatabaseTest;
 using ::utpost::testing::StatusIs;
 using Letter = ::utpost::v1::Letter;
 
-class PostgresEngineTest : public ::testing::Test {
+class PostgresEngineTest : public PostgresDatabaseTest {
  protected:
-  static void SetUpTestSuite() {
-    auto server = PostgresServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    static int n = 0;
-    db_ = absl::StrCat("engine_", ++n);
-    ASSERT_THAT(server_->CreateDatabase(db_), IsOk());
+    PostgresDatabaseTest::SetUp();
+    if (HasFatalFailure()) return;
     engine_ = Open();
     ASSERT_NE(engine_, nullptr);
   }
 
   PostgresEngineOptions Options() const {
     PostgresEngineOptions o;
-    o.conninfo = server_->ConnInfoWithoutPassword(db_);
-    o.password = server_->password();
+    o.conninfo = ConnInfo();
+    o.password = Password();
     o.pool_size = 4;
     return o;
   }
@@ -110,12 +98,8 @@ class PostgresEngineTest : public ::testing::Test {
     return r;
   }
 
-  static PostgresServer* server_;
-  std::string db_;
   std::unique_ptr<Engine> engine_;
 };
-
-PostgresServer* PostgresEngineTest::server_ = nullptr;
 
 TEST_F(PostgresEngineTest, OpeningAgainFindsTheSchemaInPlace) {
   ASSERT_THAT(AddLetter("a"), IsOk());
@@ -150,7 +134,7 @@ TEST_F(PostgresEngineTest, RefusesADatabaseNewerThanTheBuild) {
   // A version recorded by a newer build (written directly: the engine never
   // records versions it does not know).
   internal::PgPool::Options o;
-  o.connection.conninfo = server_->ConnInfo(db_);
+  o.connection.conninfo = server().ConnInfo(database());
   o.size = 1;
   auto pool = internal::PgPool::Open(o);
   ASSERT_THAT(pool, IsOk());
@@ -545,7 +529,7 @@ TEST_F(PostgresEngineTest, TimerClaimsAreExclusiveUntilTheLeaseEnds) {
 
 TEST_F(PostgresEngineTest, ReadsSurviveAServerRestart) {
   ASSERT_THAT(AddLetter("a"), IsOk());
-  ASSERT_THAT(server_->Restart(), IsOk());
+  ASSERT_THAT(server().Restart(), IsOk());
   std::optional<LetterRow> got;
   EXPECT_THAT(engine_->Read([&](ReadTxn& txn) -> absl::Status {
     ASSIGN_OR_RETURN(got, txn.GetLetter("a"));

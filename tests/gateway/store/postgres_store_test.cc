@@ -25,7 +25,7 @@
 #include "gateway/store/store_impl.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/postgres_server.h"
+#include "tests/testing/postgres_database_test.h"
 
 namespace utpost::store {
 namespace {
@@ -34,7 +34,7 @@ using ::testing::HasSubstr;
 using ::testing::SizeIs;
 using ::utpost::testing::IsOk;
 using ::utpost::testing::IsOkAndHolds;
-using ::utpost::testing::PostgresServer;
+using ::utpost::testing::PostgresDatabaseTest;
 using ::utpost::testing::StatusIs;
 using ::utpost::v1::Letter;
 namespace merkle = receipts::merkle;
@@ -70,23 +70,11 @@ Transition To(State to, std::vector<State> from, std::string channel = "") {
   return t;
 }
 
-class PostgresStoreTest : public ::testing::Test {
+class PostgresStoreTest : public PostgresDatabaseTest {
  protected:
-  static void SetUpTestSuite() {
-    auto server = PostgresServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    static int n = 0;
-    db_ = absl::StrCat("store_", ++n);
-    ASSERT_THAT(server_->CreateDatabase(db_), IsOk());
+    PostgresDatabaseTest::SetUp();
+    if (HasFatalFailure()) return;
     auto signer = receipts::NewJwsReceiptSigner(
         {"certs-dev/receipts.key", "certs-dev/receipts.pem"});
     ASSERT_THAT(signer, IsOk());
@@ -96,8 +84,8 @@ class PostgresStoreTest : public ::testing::Test {
   // A store of its own engine and pool, as another process would have.
   std::unique_ptr<Store> OpenOne() {
     PostgresEngineOptions o;
-    o.conninfo = server_->ConnInfoWithoutPassword(db_);
-    o.password = server_->password();
+    o.conninfo = ConnInfo();
+    o.password = Password();
     o.pool_size = 4;
     auto engine = OpenPostgresEngine(o);
     EXPECT_THAT(engine, IsOk());
@@ -133,12 +121,8 @@ class PostgresStoreTest : public ::testing::Test {
     }
   }
 
-  static PostgresServer* server_;
-  std::string db_;
   std::unique_ptr<receipts::ReceiptSigner> signer_;
 };
-
-PostgresServer* PostgresStoreTest::server_ = nullptr;
 
 TEST_F(PostgresStoreTest, LettersReceiptsAndTheLogWork) {
   auto store = OpenOne();
@@ -280,6 +264,9 @@ TEST_F(PostgresStoreTest, AWatcherNeverSkipsAReceiptWhileWritersCommit) {
   // each page continues exactly where the previous one ended.
   std::thread watcher([&] {
     while (last < total) {
+      // Read before the page: an empty page after the writers finished
+      // means the end, one read while they still wrote does not.
+      const bool writers_done = !writing;
       auto page = stores[kWriters]->ReceiptsAfter(last, "", 50);
       EXPECT_THAT(page, IsOk());
       if (!page.ok()) return;
@@ -287,7 +274,7 @@ TEST_F(PostgresStoreTest, AWatcherNeverSkipsAReceiptWhileWritersCommit) {
         if (r.cursor != last + 1) ++gaps;
         last = r.cursor;
       }
-      if (page->empty() && !writing) break;
+      if (page->empty() && writers_done) break;
     }
   });
   std::vector<std::thread> writers;
@@ -330,16 +317,64 @@ TEST_F(PostgresStoreTest, ConcurrentTransitionsOfOneLetterChainInOrder) {
   EXPECT_THAT(*receipts, SizeIs(2));
 }
 
+TEST_F(PostgresStoreTest, OneEventTakenByManyWorkersAtOnceIsKeptOnce) {
+  // Every worker polls the same provider feed, so they store the same
+  // event at the same moment: one keeps it, the others see a duplicate
+  // (not a failed insert, which would hold up the rest of their batch).
+  constexpr int kWorkers = 4;
+  constexpr int kEvents = 30;
+  std::vector<std::unique_ptr<Store>> stores;
+  for (int i = 0; i < kWorkers; ++i) {
+    stores.push_back(OpenOne());
+    ASSERT_NE(stores.back(), nullptr);
+  }
+  Create(*stores[0], "L1");
+  std::atomic<int> ready{0};
+  std::atomic<int> kept{0};
+  std::atomic<int> duplicates{0};
+  std::vector<absl::Status> errors(kWorkers);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      for (int e = 0; e < kEvents; ++e) {
+        // All start each event together.
+        ready.fetch_add(1);
+        while (ready.load() < (e + 1) * kWorkers) std::this_thread::yield();
+        ProviderEventRecord event;
+        event.provider = "922020175";
+        event.event_id = absl::StrCat("event-", e);
+        event.letter_id = "L1";
+        event.channel = "dpi";
+        event.kind = "PRINT_RECEIVED";
+        auto outcome = stores[w]->ApplyProviderEvent(event, {});
+        if (!outcome.ok()) {
+          errors[w] = outcome.status();
+        } else if (outcome->duplicate) {
+          duplicates.fetch_add(1);
+        } else {
+          kept.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) EXPECT_THAT(e, IsOk());
+  EXPECT_EQ(kept.load(), kEvents);
+  EXPECT_EQ(duplicates.load(), kEvents * (kWorkers - 1));
+  auto events = stores[0]->GetProviderEvents("L1");
+  ASSERT_THAT(events, IsOk());
+  EXPECT_THAT(*events, SizeIs(kEvents));
+}
+
 TEST_F(PostgresStoreTest, MakeStoreOpensPostgresFromConfiguration) {
   ::utpost::config::v1::Store config;
   config.set_engine("postgres");
-  config.mutable_postgres()->set_conninfo(
-      server_->ConnInfoWithoutPassword(db_));
+  config.mutable_postgres()->set_conninfo(ConnInfo());
   config.mutable_postgres()->set_pool_size(2);
   std::string file = ::testing::TempDir() + "/pg-password";
   {
     std::ofstream out(file);
-    out << server_->password() << "\n";
+    out << Password() << "\n";
   }
   config.mutable_postgres()->set_password_file(file);
   unsetenv("UTPOST_STORE_PASSWORD");

@@ -78,6 +78,23 @@ void ExecOnFile(const std::string& path, const char* sql) {
   sqlite3_close(db);
 }
 
+// The integer `sql` gives on the file, from a connection of its own.
+int64_t IntOnFile(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  int64_t out = -1;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    out = sqlite3_column_int64(st, 0);
+  } else {
+    ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
 class SqliteEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -159,6 +176,39 @@ TEST_F(SqliteEngineTest, AFileFromANewerBuildIsRefused) {
   EXPECT_THAT(OpenSqliteEngine(o),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("newer than this build")));
+}
+
+TEST_F(SqliteEngineTest, AVersion2FileMigratesAndItsLettersHaveNoSheetCount) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Deliver(store.get(), "OLD", kTenantA);
+  store.reset();
+  EXPECT_EQ(IntOnFile(files_.path(), "PRAGMA user_version"), 3);
+  // The file as a build of schema version 2 left it.
+  ExecOnFile(files_.path(),
+             "ALTER TABLE letters DROP COLUMN print_sheets; "
+             "PRAGMA user_version = 2;");
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(IntOnFile(files_.path(), "PRAGMA user_version"), 3);
+  NewLetter counted = MakeLetter("NEW", kTenantA);
+  counted.print_sheets = 3;
+  std::vector<NewLetter> v;
+  v.push_back(std::move(counted));
+  auto created = store->CreateLetters(std::move(v));
+  ASSERT_THAT(created, IsOk());
+  ASSERT_THAT((*created)[0], IsOk());
+  StatsQuery q;
+  q.from_ms = 0;
+  q.to_ms = clock_.NowMillis() + 1;
+  auto facts = store->LetterStatistics(q);
+  ASSERT_THAT(facts, IsOk());
+  ASSERT_EQ(facts->size(), 2u);
+  EXPECT_EQ((*facts)[0].id, "NEW");  // Same time: by id.
+  EXPECT_EQ((*facts)[0].print_sheets, 3);
+  EXPECT_EQ((*facts)[1].id, "OLD");
+  EXPECT_EQ((*facts)[1].print_sheets, 0);
+  EXPECT_EQ((*facts)[1].state, Letter::DELIVERED);
 }
 
 TEST_F(SqliteEngineTest, TheFileUsesWriteAheadLogging) {
