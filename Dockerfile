@@ -29,12 +29,12 @@ COPY . .
 RUN cmake -S . -B /src/build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
  && cmake --build /src/build --target utpostd utpost-inspect utpostctl utpost-sim \
  && mkdir -p /out/bin \
- && install -m 0755 -s /src/build/gateway/utpostd /src/build/gateway/inspect/utpost-inspect \
+ && install -m 0755 -s /src/build/gateway/utpostd /src/build/gateway/utpost-inspect \
       /src/build/cli/utpostctl /src/build/sim/utpost-sim /out/bin/
 
 # ---- prebuilt: the same programs from a host build (build/ in the context) ----
 FROM ${BASE} AS prebuilt
-COPY build/gateway/utpostd build/gateway/inspect/utpost-inspect build/cli/utpostctl \
+COPY build/gateway/utpostd build/gateway/utpost-inspect build/cli/utpostctl \
      build/sim/utpost-sim /out/bin/
 
 FROM ${BINARIES} AS binaries

@@ -92,14 +92,26 @@ def build_image(podman, limits, build_dir):
         shutil.copy(os.path.join(ROOT, "Dockerfile"), ctx)
         shutil.copytree(os.path.join(ROOT, "sim", "data"),
                         os.path.join(ctx, "sim", "data"))
-        for program in ("gateway/utpostd", "gateway/inspect/utpost-inspect",
+        for program in ("gateway/utpostd", "gateway/utpost-inspect",
                         "cli/utpostctl", "sim/utpost-sim"):
             dest = os.path.join(ctx, "build", program)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
-            shutil.copy(os.path.join(build_dir, program), dest)
+            # Without the debug information of a RelWithDebInfo build, as
+            # the build stage's install -s does.
+            run(["strip", "--strip-debug", "-o", dest,
+                 os.path.join(build_dir, program)])
+        old = subprocess.run(podman + ["image", "inspect", "-f", "{{.Id}}",
+                                       IMAGE], capture_output=True,
+                             text=True).stdout.strip()
         run(podman + ["build"] + limits + [
             "--build-arg", f"BASE={BASE}", "--build-arg", "BINARIES=prebuilt",
             "--target", "runtime", "-t", IMAGE, ctx], timeout=900)
+        # The previous run's image, now untagged; the stages before it stay
+        # as podman's layer cache.
+        new = run(podman + ["image", "inspect", "-f", "{{.Id}}",
+                            IMAGE]).strip()
+        if old and old != new:
+            subprocess.run(podman + ["rmi", old], capture_output=True)
 
 
 def check_versions(podman, limits, version):
