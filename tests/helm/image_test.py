@@ -1,4 +1,4 @@
-"""Builds the runtime image with podman from Debian's archive alone and runs
+"""Builds the runtime and sim images with podman from Debian's archive alone and runs
 it: `utpostd --version`, `utpostctl --version`, and the daemon itself as the
 chart runs it (non-root, read-only root filesystem, no capabilities, no new
 privileges, /tmp a tmpfs) answering gRPC health checks on its published
@@ -22,6 +22,7 @@ import os
 import resource
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BASE = "localhost/utpost-base:bookworm"
 IMAGE = "localhost/utpost:image-test"
+SIM_IMAGE = "localhost/utpost-sim:image-test"
 MIRROR = "http://deb.debian.org/debian"
 
 
@@ -100,18 +102,23 @@ def build_image(podman, limits, build_dir):
             # the build stage's install -s does.
             run(["strip", "--strip-debug", "-o", dest,
                  os.path.join(build_dir, program)])
-        old = subprocess.run(podman + ["image", "inspect", "-f", "{{.Id}}",
-                                       IMAGE], capture_output=True,
-                             text=True).stdout.strip()
+        old = {image: subprocess.run(
+            podman + ["image", "inspect", "-f", "{{.Id}}", image],
+            capture_output=True, text=True).stdout.strip()
+            for image in (IMAGE, SIM_IMAGE)}
+        run(podman + ["build"] + limits + [
+            "--build-arg", f"BASE={BASE}", "--build-arg", "BINARIES=prebuilt",
+            "--target", "sim", "-t", SIM_IMAGE, ctx], timeout=900)
         run(podman + ["build"] + limits + [
             "--build-arg", f"BASE={BASE}", "--build-arg", "BINARIES=prebuilt",
             "--target", "runtime", "-t", IMAGE, ctx], timeout=900)
         # The previous run's image, now untagged; the stages before it stay
         # as podman's layer cache.
-        new = run(podman + ["image", "inspect", "-f", "{{.Id}}",
-                            IMAGE]).strip()
-        if old and old != new:
-            subprocess.run(podman + ["rmi", old], capture_output=True)
+        for image, old_id in old.items():
+            new_id = run(podman + ["image", "inspect", "-f", "{{.Id}}",
+                                   image]).strip()
+            if old_id and old_id != new_id:
+                subprocess.run(podman + ["rmi", old_id], capture_output=True)
 
 
 def check_versions(podman, limits, version):
@@ -212,6 +219,38 @@ observability:
                        capture_output=True)
 
 
+def check_sim(podman, limits, tmp):
+    """utpost-sim from the sim target, the development certificates mounted
+    where its defaults look: it says where it listens and completes a TLS
+    handshake on the published port."""
+    certs = os.path.join(tmp, "etc", "certs")
+    name = f"utpost-image-test-sim-{os.getpid()}"
+    run(podman + ["run", "-d", "--name", name] + limits + [
+        "--read-only", "--cap-drop", "ALL", "--security-opt",
+        "no-new-privileges", "-v", f"{certs}:/opt/utpost/certs-dev:ro",
+        "-p", "127.0.0.1::8443", SIM_IMAGE])
+    try:
+        mapping = run(podman + ["port", name, "8443"]).strip().splitlines()[0]
+        port = int(mapping.rsplit(":", 1)[1])
+        deadline = time.monotonic() + 30
+        while "listening on" not in run(podman + ["logs", name]):
+            if time.monotonic() > deadline:
+                raise Failed("utpost-sim did not start:\n" +
+                             run(podman + ["logs", name]))
+            time.sleep(0.2)
+        context = ssl.create_default_context(cafile=os.path.join(certs,
+                                                                 "ca.pem"))
+        context.check_hostname = False
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            with context.wrap_socket(raw) as tls:
+                version = tls.version()
+        print(f"in the sim image: utpost-sim on 127.0.0.1:{port}, {version} "
+              "with the development CA")
+    finally:
+        subprocess.run(podman + ["rm", "-f", "-t", "2", name],
+                       capture_output=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -229,12 +268,14 @@ def main():
         with tempfile.TemporaryDirectory(prefix="utpost-image-") as tmp:
             timed("base image (debootstrap + import, once)", timings,
                   make_base, podman)
-            timed("podman build --target runtime (prebuilt)", timings,
+            timed("podman build, targets sim and runtime (prebuilt)", timings,
                   build_image, podman, limits, a.build_dir)
             timed("--version of utpostd and utpostctl", timings,
                   check_versions, podman, limits, a.version)
             timed("utpostd in the image, health probes", timings,
                   check_daemon, podman, limits, tmp)
+            timed("utpost-sim in the sim image, TLS", timings,
+                  check_sim, podman, limits, tmp)
     except Failed as e:
         print(f"FAILED: {e}", file=sys.stderr)
         return 1
