@@ -151,24 +151,18 @@ def health(port, service, timeout=2.0):
     return reply[1] if len(reply) >= 2 and reply[0] == 0x08 else 0
 
 
-def check_daemon(podman, limits, tmp):
-    """utpostd with role all, a SQLite store in /tmp and no broker: alive,
-    not ready (the broker does not answer), on the published health port."""
-    conf = os.path.join(tmp, "etc")
-    shutil.copytree(os.path.join(ROOT, "certs-dev"), os.path.join(conf,
-                                                                  "certs"))
-    for dirpath, _, files in os.walk(conf):
-        os.chmod(dirpath, 0o755)
-        for f in files:
-            os.chmod(os.path.join(dirpath, f), 0o644)
-    with open(os.path.join(conf, "utpostd.yaml"), "w") as f:
+def write_config(path, host, broker_port, ports=(7443, 9464, 8081)):
+    """A configuration for role all with a SQLite store in /tmp, the
+    development certificates mounted beside it, the broker on broker_port."""
+    api, metrics, health_port = ports
+    with open(path, "w") as f:
         f.write(f"""server:
-  listen: 0.0.0.0:7443
+  listen: {host}:{api}
   cert_file: certs/server.pem
   key_file: certs/server.key
   client_ca_file: certs/ca.pem
 store: {{sqlite_path: /tmp/utpost.db}}
-broker: {{host: 127.0.0.1, port: {closed_port()}}}
+broker: {{host: 127.0.0.1, port: {broker_port}}}
 tenants:
   - organisation_number: "964338531"
     name: Bergen kommune
@@ -179,10 +173,80 @@ providers:
   digipost: {{url: "https://127.0.0.1:1", sender_id: "1", signing_key_file: certs/sender.key}}
   print: {{url: "https://127.0.0.1:1"}}
 observability:
-  metrics_listen: 0.0.0.0:9464
-  health_listen: 0.0.0.0:8081
+  metrics_listen: {host}:{metrics}
+  health_listen: {host}:{health_port}
   log_format: text
 """)
+
+
+def free_port(offsets=(0,)):
+    """A loopback port p with every p + offset free (RabbitMQ's node wants
+    p, p + 10000 for epmd and p + 20000 for distribution)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            p = s.getsockname()[1]
+        if p + max(offsets) > 65535:
+            continue
+        try:
+            for off in offsets:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p + off))
+        except OSError:
+            continue
+        return p
+    raise Failed("no free port")
+
+
+def check_daemon_ready(podman, limits, tmp):
+    """The same image with a RabbitMQ node on the host's loopback (the
+    container in the host's network, still non-root and read-only):
+    readiness SERVING once the store and the broker answer."""
+    conf = os.path.join(tmp, "etc")
+    amqp = free_port((0, 10000, 20000))
+    ports = (free_port(), free_port(), free_port())
+    write_config(os.path.join(conf, "utpostd-ready.yaml"), "127.0.0.1", amqp,
+                 ports)
+    rabbit = os.path.join(tmp, "rabbitmq")
+    run([os.path.join(ROOT, "scripts", "rabbitmq.sh"), "start", rabbit,
+         str(amqp)], timeout=120)
+    name = f"utpost-image-test-ready-{os.getpid()}"
+    try:
+        run(podman + ["run", "-d", "--name", name] + limits + [
+            "--network", "host", "--read-only", "--tmpfs", "/tmp",
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--user", "10001:10001", "-v", f"{conf}:/etc/utpost:ro", IMAGE,
+            "--config", "/etc/utpost/utpostd-ready.yaml"])
+        deadline = time.monotonic() + 30
+        ready = None
+        while time.monotonic() < deadline:
+            ready = health(ports[2], "readiness")
+            if ready == 1:
+                break
+            time.sleep(0.2)
+        if ready != 1:
+            raise Failed(f"readiness with a broker: {ready}, not SERVING\n" +
+                         run(podman + ["logs", name]))
+        print(f"in the image: with RabbitMQ on 127.0.0.1:{amqp}, readiness "
+              "SERVING")
+    finally:
+        subprocess.run(podman + ["rm", "-f", "-t", "5", name],
+                       capture_output=True)
+        subprocess.run([os.path.join(ROOT, "scripts", "rabbitmq.sh"), "stop",
+                        rabbit], capture_output=True, timeout=60)
+
+
+def check_daemon(podman, limits, tmp):
+    """utpostd with role all, a SQLite store in /tmp and no broker: alive,
+    not ready (the broker does not answer), on the published health port."""
+    conf = os.path.join(tmp, "etc")
+    shutil.copytree(os.path.join(ROOT, "certs-dev"), os.path.join(conf,
+                                                                  "certs"))
+    for dirpath, _, files in os.walk(conf):
+        os.chmod(dirpath, 0o755)
+        for f in files:
+            os.chmod(os.path.join(dirpath, f), 0o644)
+    write_config(os.path.join(conf, "utpostd.yaml"), "0.0.0.0", closed_port())
     name = f"utpost-image-test-{os.getpid()}"
     run(podman + ["run", "-d", "--name", name] + limits + [
         "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
@@ -274,6 +338,8 @@ def main():
                   check_versions, podman, limits, a.version)
             timed("utpostd in the image, health probes", timings,
                   check_daemon, podman, limits, tmp)
+            timed("utpostd in the image with RabbitMQ, readiness", timings,
+                  check_daemon_ready, podman, limits, tmp)
             timed("utpost-sim in the sim image, TLS", timings,
                   check_sim, podman, limits, tmp)
     except Failed as e:
