@@ -1,8 +1,9 @@
-"""Builds the runtime and sim images with podman from Debian's archive alone and runs
-it: `utpostd --version`, `utpostctl --version`, and the daemon itself as the
-chart runs it (non-root, read-only root filesystem, no capabilities, no new
-privileges, /tmp a tmpfs) answering gRPC health checks on its published
-health port.
+"""Builds the runtime and sim images with podman from Debian's archive
+alone and runs them: `utpostd --version`, `utpostctl --version`, the daemon
+itself as the chart runs it (non-root, read-only root filesystem, no
+capabilities, no new privileges, /tmp a tmpfs) answering gRPC health checks
+on its published health port (alive, not ready without a broker; ready
+with a RabbitMQ node on the host), and utpost-sim's TLS port.
 
   python3 image_test.py --build-dir BUILD --version X.Y.Z
 
