@@ -1,5 +1,5 @@
 {{/*
-Names, labels and the parts the api and worker pods share. Every helper is
+Names, labels and the parts the api and worker pods share. Every named template is
 prefixed with the chart's name.
 */}}
 
