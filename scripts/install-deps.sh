@@ -17,7 +17,7 @@ packages=(
   icc-profiles-free tzdata poppler-utils qpdf
   python3-cryptography
   nodejs unzip
-  podman runc debootstrap
+  podman runc debootstrap netavark aardvark-dns
   default-jdk-headless libgrpc-java libprotobuf-java protobuf-compiler-grpc-java-plugin
   libnetty-java libnetty-tcnative-java libnetty-tcnative-jni libperfmark-java libguava-java
   libgeronimo-annotation-1.3-spec-java
@@ -37,9 +37,10 @@ done
 # hosts with systemd the package also starts a cluster on 5432, which Utpost
 # leaves alone. Its postgres system user is the one tests run the server as
 # when they run as root (initdb refuses root).
-# podman (with runc: crun refuses hosts whose cgroups are v1 and v2 at once)
-# and debootstrap build and run the image in tests/helm/image_test.py, from
-# a base made here: no image registry is needed.
+# podman (with runc: crun refuses hosts whose cgroups are v1 and v2 at once;
+# netavark and aardvark-dns for its container network, which podman only
+# recommends) and debootstrap build and run the image in
+# tests/helm/image_test.py, from a base made here: no registry is needed.
 # Debian's nodejs comes without npm (package npm); a nodejs from elsewhere
 # may bring its own, which Debian's npm would conflict with.
 command -v npm >/dev/null || missing+=(npm)
