@@ -23,7 +23,9 @@ explicit --ulimit values within the process's own limits.
 """
 
 import argparse
+import glob
 import os
+import re
 import resource
 import shutil
 import socket
@@ -40,7 +42,26 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 BASE = "localhost/utpost-base:bookworm"
 IMAGE = "localhost/utpost:image-test"
 SIM_IMAGE = "localhost/utpost-sim:image-test"
-MIRROR = "http://deb.debian.org/debian"
+
+
+def host_mirror():
+    """The Debian mirror the host's apt uses (deb822 or one-line sources),
+    so the base comes from where this machine's packages come from."""
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        with open(path) as f:
+            m = re.search(r"^URIs:\s*(\S+/debian)/?\s*$", f.read(), re.M)
+        if m:
+            return m.group(1)
+    if os.path.exists("/etc/apt/sources.list"):
+        with open("/etc/apt/sources.list") as f:
+            m = re.search(r"^deb\s+(\S+/debian)/?\s", f.read(), re.M)
+        if m:
+            return m.group(1)
+    return "http://deb.debian.org/debian"
+
+
+MIRROR = host_mirror()
+SECURITY = MIRROR[:-len("/debian")] + "/debian-security"
 
 
 class Failed(Exception):
@@ -112,8 +133,7 @@ def make_base(podman):
                   "w") as f:
             f.write(f"deb {MIRROR} bookworm main\n"
                     f"deb {MIRROR} bookworm-updates main\n"
-                    "deb http://deb.debian.org/debian-security "
-                    "bookworm-security main\n")
+                    f"deb {SECURITY} bookworm-security main\n")
         shutil.rmtree(os.path.join(rootfs, "var", "lib", "apt", "lists"))
         tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."],
                                stdout=subprocess.PIPE)
