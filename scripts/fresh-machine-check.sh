@@ -63,6 +63,11 @@ deb $mirror bookworm-updates main
 deb $security bookworm-security main
 SOURCES
 cp /etc/hosts "$fresh/etc/hosts"
+# The certificate authorities this machine adds to Debian's (a network's
+# TLS proxy, say): the new root reaches the registries as this machine
+# does. ca-certificates, which install-deps installs, takes them in.
+mkdir -p "$fresh/usr/local/share/ca-certificates"
+cp -r /usr/local/share/ca-certificates/. "$fresh/usr/local/share/ca-certificates/" 2>/dev/null || true
 cp /etc/resolv.conf "$fresh/etc/resolv.conf" 2>/dev/null || true
 for m in proc sys dev dev/pts dev/shm; do
   mkdir -p "$fresh/$m"
