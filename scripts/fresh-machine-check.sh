@@ -47,6 +47,9 @@ cleanup() {
       kill -9 "$pid" 2>/dev/null || true
     fi
   done
+  # Mounts the tests made inside the root (podman's storage), deepest first.
+  awk -v root="$fresh/" 'index($2, root) == 1 {print $2}' /proc/mounts | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done
   if ! $keep; then rm -rf --one-file-system "$fresh"; fi
 }
 trap cleanup EXIT
