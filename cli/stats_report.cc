@@ -215,12 +215,7 @@ absl::StatusOr<std::string> StatisticsReportPdf(
     return absl::InternalError(absl::StrFormat(
         "report: libharu error 0x%04X (detail %u)", error.code, error.detail));
   }
-  std::string out(HPDF_GetStreamSize(pdf.get()), '\0');
-  HPDF_UINT32 size = static_cast<HPDF_UINT32>(out.size());
-  HPDF_ReadFromStream(pdf.get(), reinterpret_cast<HPDF_BYTE*>(out.data()),
-                      &size);
-  out.resize(size);
-  return out;
+  return HaruStreamBytes(pdf.get());
 }
 
 }  // namespace utpost::cli

@@ -4,10 +4,13 @@
 //   HaruErrors errors;
 //   HPDF_Doc pdf = HPDF_New(HaruErrors::Record, &errors);
 //   ... if (errors.code != HPDF_OK) the document is not usable.
+//   HPDF_SaveToStream(pdf); std::string bytes = HaruStreamBytes(pdf);
 #ifndef UTPOST_COMMON_HARU_ERRORS_H_
 #define UTPOST_COMMON_HARU_ERRORS_H_
 
 #include <hpdf.h>
+
+#include <string>
 
 namespace utpost {
 
@@ -24,6 +27,15 @@ struct HaruErrors {
     }
   }
 };
+
+// The bytes of the document HPDF_SaveToStream wrote into pdf's stream.
+inline std::string HaruStreamBytes(HPDF_Doc pdf) {
+  std::string out(HPDF_GetStreamSize(pdf), '\0');
+  HPDF_UINT32 size = static_cast<HPDF_UINT32>(out.size());
+  HPDF_ReadFromStream(pdf, reinterpret_cast<HPDF_BYTE*>(out.data()), &size);
+  out.resize(size);
+  return out;
+}
 
 }  // namespace utpost
 

@@ -147,12 +147,7 @@ absl::StatusOr<std::string> MakeCoverPage(const CoverPageOptions& options,
     return absl::InvalidArgumentError(
         absl::StrCat(text, ": the address cannot be printed"));
   }
-  std::string out(HPDF_GetStreamSize(pdf.get()), '\0');
-  HPDF_UINT32 size = static_cast<HPDF_UINT32>(out.size());
-  HPDF_ReadFromStream(pdf.get(), reinterpret_cast<HPDF_BYTE*>(out.data()),
-                      &size);
-  out.resize(size);
-  return out;
+  return HaruStreamBytes(pdf.get());
 }
 
 absl::StatusOr<int> CountPdfPages(std::string_view content) {

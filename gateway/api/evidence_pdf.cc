@@ -366,12 +366,7 @@ absl::StatusOr<std::string> Layout(const EvidenceDocument& doc,
   if (HPDF_SaveToStream(pdf.get()) != HPDF_OK) {
     return absl::InternalError("PDF: cannot write the document");
   }
-  std::string out(HPDF_GetStreamSize(pdf.get()), '\0');
-  HPDF_UINT32 size = static_cast<HPDF_UINT32>(out.size());
-  HPDF_ReadFromStream(pdf.get(), reinterpret_cast<HPDF_BYTE*>(out.data()),
-                      &size);
-  out.resize(size);
-  return out;
+  return HaruStreamBytes(pdf.get());
 }
 
 std::string Xmp(const std::string& title, const std::string& lang,

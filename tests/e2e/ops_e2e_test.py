@@ -125,6 +125,12 @@ class OpsTest(unittest.TestCase):
 
     # --- the operator's day ------------------------------------------------
     def test_pause_resume_park_and_redrive(self):
+        # The workers consume print first: their consumers attach once the
+        # broker topology is declared, which can come after the stack is up,
+        # so "no consumers" below must follow "consumers".
+        self.poll("print consumers to start",
+                  lambda: self.queue(self.status(),
+                                     "utpost.deliver.print")[1] > 0)
         # Pause print: every worker lets go of the print delivery queue.
         r = self.ctl("pause", "print", check=0)
         # Whatever fails below, the class's other tests find print
