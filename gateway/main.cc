@@ -89,6 +89,11 @@ int main(int argc, char** argv) {
     std::cerr << "utpostd: " << gateway.status().message() << "\n";
     return 2;
   }
+  // Every role, the metrics and the health probe are serving: scripts and
+  // tests wait for this line, not for the api's "listening on".
+  std::cout << "utpostd ready (role "
+            << (config->role().empty() ? "all" : config->role()) << ")"
+            << std::endl;
   std::thread signal_thread([&signals, &config_path, g = gateway->get()] {
     WaitForStopSignal(&signals, config_path);
     g->Shutdown();

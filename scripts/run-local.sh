@@ -160,7 +160,7 @@ YAML
 phase "starting utpostd on 127.0.0.1:$api_port"
 "$build/gateway/utpostd" --config "$run/utpostd.yaml" >"$run/utpostd.log" 2>&1 &
 echo $! >"$run/utpostd.pid"
-wait_for utpostd "utpostd listening"
+wait_for utpostd "utpostd ready"
 
 # A sample batch: the simulator's persons (mailbox, e-Boks, no mailbox,
 # reserved, deleted, unregistered) and two of its organisations (one with

@@ -483,7 +483,7 @@ observability:
         self.daemon = Process(
             "utpostd", [os.path.join(BUILD, "gateway", "utpostd"), "--config",
                         self.config_path()],
-            self.log_dir, r"utpostd listening on")
+            self.log_dir, r"utpostd ready")
         if STORE_ENGINE == "postgres" and os.path.exists(
                 os.path.join(self.work, "utpost.db")):
             raise RuntimeError("UTPOST_E2E_STORE=postgres but the daemon "

@@ -409,7 +409,7 @@ class SplitRolesTest(unittest.TestCase):
                 "utpostd-worker",
                 [os.path.join(BUILD, "gateway", "utpostd"), "--config",
                  stack.second_process_config(), "--role", "worker"],
-                stack.work, r"worker: \d+ consumers")
+                stack.work, r"utpostd ready")
             try:
                 self.run_scenario(stack)
             finally:

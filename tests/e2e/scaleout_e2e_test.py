@@ -153,11 +153,9 @@ class ScaleoutStack(ClusterStack):
             text = text.replace(f"127.0.0.1:{old}\n", f"127.0.0.1:{new}\n")
         path = os.path.join(self.work, name + ".yaml")
         write(path, text)
-        ready = (r"utpostd listening on" if role == "api"
-                 else r"worker: \d+ consumers")
         p = Process(name, [os.path.join(BUILD, "gateway", "utpostd"),
                            "--config", path, "--role", role],
-                    self.log_dir, ready)
+                    self.log_dir, r"utpostd ready")
         p.api_port, p.metrics_port, p.role = api_port, metrics_port, role
         self.processes[name] = p
         return p
