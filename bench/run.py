@@ -12,6 +12,11 @@ is built on; prints Utpost's figures as ratios to those ceilings.
   3. utpost-bench-echo: unary gRPC echo over the same mutual TLS, the stack
      stopped by then.
 
+While the load runs, utpostd's resident set is sampled; afterwards each
+process's CPU seconds during the load are printed (utpostd with its
+utpost-inspect workers, utpost-sim, RabbitMQ, PostgreSQL, the load
+generator), so a reader sees where the cores went.
+
 Run from anywhere with /usr/bin/python3 (Debian's grpcio). The build folder
 is $UTPOST_BUILD_DIR, by default build/ under the repository."""
 
@@ -21,6 +26,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.environ.get("UTPOST_BUILD_DIR", "build")
@@ -54,13 +61,62 @@ def run(argv):
             except ValueError:
                 pass
         print("  " + line, flush=True)
-    rc = proc.wait()
+    # wait4, for the CPU time the program used.
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = rc = os.waitstatus_to_exitcode(status)
     if result is None:
         raise SystemExit(f"{os.path.basename(argv[0])} exited {rc} "
                          "without a result")
     if rc != 0:
         print(f"  ({os.path.basename(argv[0])} exited {rc})", flush=True)
+    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     return result
+
+
+class RssSampler(threading.Thread):
+    """Samples a process's resident set (VmRSS) every `interval` seconds
+    until stopped; `samples` is a list of (seconds since start, KiB)."""
+
+    def __init__(self, pid, interval=0.5):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples = []
+        self.stopped = threading.Event()
+
+    def run(self):
+        start = time.monotonic()
+        while not self.stopped.is_set():
+            self.samples.append((time.monotonic() - start,
+                                 harness.memory_kib(self.pid, "VmRSS")))
+            self.stopped.wait(self.interval)
+
+    def stop(self):
+        self.stopped.set()
+        self.join()
+
+    def at_fractions(self, fractions=(0.1, 0.5, 1.0)):
+        """RSS in KiB at these fractions of the sampled time."""
+        if not self.samples:
+            return {}
+        end = self.samples[-1][0]
+        out = {}
+        for f in fractions:
+            t = f * end
+            out[f] = next(kib for at, kib in self.samples if at >= t)
+        return out
+
+
+def process_cpu(stack, store):
+    """CPU seconds so far of each part of the stack, by name."""
+    cpu = {
+        # With the utpost-inspect workers it has reaped and those alive.
+        "utpostd": harness.cpu_tree(stack.daemon.proc.pid),
+        "utpost-sim": harness.cpu_seconds(stack.sim.proc.pid),
+        "rabbitmq": harness.cpu_of(stack.broker.dir),
+    }
+    if store == "postgres":
+        cpu["postgres"] = harness.cpu_tree(harness.postgres_server().proc.pid)
+    return cpu
 
 
 def binary(name):
@@ -119,6 +175,9 @@ def main():
         harness.STORE_ENGINE = store
         print(f"== store: {store}", flush=True)
         with harness.Stack() as stack:
+            cpu_before = process_cpu(stack, store)
+            sampler = RssSampler(stack.daemon.proc.pid)
+            sampler.start()
             loads[store] = run([
                 loadgen, "--server", f"127.0.0.1:{stack.api_port}",
                 "--ca", f"{certs}/ca.pem",
@@ -127,6 +186,15 @@ def main():
                 "-n", str(args.n), "-c", str(args.c),
                 "--pdf-bytes", str(args.pdf_bytes),
                 "--persons", ",".join(persons), "--wait-delivered"])
+            sampler.stop()
+            cpu_after = process_cpu(stack, store)
+            cpu = {name: cpu_after[name] - cpu_before[name]
+                   for name in cpu_after}
+            cpu["utpost-loadgen"] = loads[store]["cpu_seconds"]
+            loads[store]["process_cpu_seconds"] = cpu
+            loads[store]["utpostd_peak_rss_kib"] = harness.memory_kib(
+                stack.daemon.proc.pid, "VmHWM")
+            loads[store]["utpostd_rss_kib"] = sampler.at_fractions()
             if broker is None:
                 broker = run([
                     broker_bench, "--port", str(stack.broker.port),
@@ -173,6 +241,13 @@ def main():
              f"{ratio(delivered, echo_rate):.3g}"),
             (f"[{store}] delivered rate / raw broker rate",
              f"{ratio(delivered, broker_rate):.3g}"),
+            (f"[{store}] utpostd RSS peak; at 10 / 50 / 100 % of the run",
+             f"{load['utpostd_peak_rss_kib'] / 1024:.0f} MiB; " + " / ".join(
+                 f"{kib / 1024:.0f}" for kib in
+                 load["utpostd_rss_kib"].values()) + " MiB"),
+            (f"[{store}] CPU seconds during the run",
+             ", ".join(f"{name} {sec:.1f}" for name, sec in
+                       load["process_cpu_seconds"].items())),
         ]
         summaries[store] = {
             "submit_per_second": submit, "latency_ms": lat,
@@ -182,6 +257,10 @@ def main():
             "submit_to_raw_broker": ratio(submit, broker_rate),
             "delivered_to_raw_grpc": ratio(delivered, echo_rate),
             "delivered_to_raw_broker": ratio(delivered, broker_rate),
+            "utpostd_peak_rss_kib": load["utpostd_peak_rss_kib"],
+            "utpostd_rss_kib": {f"{int(f * 100)}%": kib for f, kib in
+                                load["utpostd_rss_kib"].items()},
+            "process_cpu_seconds": load["process_cpu_seconds"],
             "complete": bool(load.get("complete")),
         }
     width = max(len(r[0]) for r in rows)

@@ -334,64 +334,128 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
   std::map<std::string, v1::Letter::State> letters;  // For --follow.
   int worst = kOk;
   const auto start = std::chrono::steady_clock::now();
+  // One letter's outcome: counted, remembered for --follow, printed.
+  auto record = [&](size_t i, int code, const std::string& error,
+                    const v1::SubmitBatchResult* result) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (code == kOk) {
+      ++(result->created() ? counts.submitted : counts.already_submitted);
+      letters[result->letter().id()] = result->letter().state();
+      if (out.json) {
+        v1::SubmitLetterResponse response;
+        *response.mutable_letter() = result->letter();
+        response.set_created(result->created());
+        PrintJson(response);
+      }
+    } else {
+      ++(code == kUsage     ? counts.invalid
+         : code == kRefused ? counts.refused
+                            : counts.unreachable);
+      failures.emplace_back(files[i].label, error);
+      worst = std::max(worst, code);
+      if (out.json) {
+        std::cout << "{\"file\": " << logging::JsonQuote(files[i].label)
+                  << ", \"error\": " << logging::JsonQuote(error)
+                  << ", \"code\": " << code << "}\n";
+      }
+    }
+    size_t n = ++done;
+    if (frames) {
+      double secs = std::chrono::duration<double>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+      double rate = secs > 0 ? n / secs : 0;
+      double eta = rate > 0 ? (files.size() - n) / rate : 0;
+      std::cerr << "\r" << ProgressBar(n, files.size()) << " submitted " << n
+                << "/" << files.size() << "  " << std::fixed
+                << std::setprecision(1) << rate << " letters/s  ETA " << eta
+                << " s  failed " << failures.size() << "   " << std::flush;
+    }
+  };
+  // One SubmitBatch stream: this thread loads letters and writes them, a
+  // second reads the results (the gateway reads at most 64 ahead of them).
   auto work = [&] {
+    grpc::ClientContext ctx;
+    auto stream = stub->SubmitBatch(&ctx);
+    std::mutex stream_mu;
+    std::vector<size_t> sent;      // Stream index -> position in `files`.
+    std::vector<bool> answered;
+    std::thread reader([&] {
+      v1::SubmitBatchResult result;
+      while (stream->Read(&result)) {
+        size_t i;
+        {
+          std::lock_guard<std::mutex> lock(stream_mu);
+          if (result.index() < 0 ||
+              static_cast<size_t>(result.index()) >= sent.size() ||
+              answered[result.index()]) {
+            continue;  // Not a letter of this stream: ignored.
+          }
+          answered[result.index()] = true;
+          i = sent[result.index()];
+        }
+        const grpc::Status s(static_cast<grpc::StatusCode>(result.code()),
+                             result.message());
+        if (s.ok()) {
+          record(i, kOk, "", &result);
+        } else {
+          record(i, ExitCodeFor(s),
+                 absl::StrCat(CodeName(s.error_code()), ": ", s.error_message()),
+                 nullptr);
+        }
+      }
+    });
     for (size_t i; (i = next++) < files.size();) {
       v1::SubmitLetterRequest request;
       std::string error;
-      int code = kOk;
-      v1::SubmitLetterResponse response;
       const bool loaded = files[i].text.empty()
                               ? LoadLetter(files[i].label, {}, &request, &error)
                               : LoadLetterText(files[i].text, files[i].label,
                                                base, {}, &request, &error);
       if (!loaded) {
-        code = kUsage;
-      } else {
-        grpc::ClientContext ctx;
-        SetDeadline(&ctx, c);
-        auto s = stub->SubmitLetter(&ctx, request, &response);
-        if (!s.ok()) {
-          error =
-              absl::StrCat(CodeName(s.error_code()), ": ", s.error_message());
-          code = ExitCodeFor(s);
-          if (code == kUnreachable &&
-              HandshakeRefused(c, &probe_once, &probe)) {
-            error =
-                "TLS handshake refused: the server did not accept the "
-                "client certificate " +
-                c.cert_file + " (" + probe.detail + ")";
-            code = kRefused;
-          }
-        }
+        record(i, kUsage, error, nullptr);
+        continue;
       }
-      std::lock_guard<std::mutex> lock(mu);
-      if (code == kOk) {
-        ++(response.created() ? counts.submitted : counts.already_submitted);
-        letters[response.letter().id()] = response.letter().state();
-        if (out.json) PrintJson(response);
-      } else {
-        ++(code == kUsage     ? counts.invalid
-           : code == kRefused ? counts.refused
-                              : counts.unreachable);
-        failures.emplace_back(files[i].label, error);
-        worst = std::max(worst, code);
-        if (out.json) {
-          std::cout << "{\"file\": " << logging::JsonQuote(files[i].label)
-                    << ", \"error\": " << logging::JsonQuote(error)
-                    << ", \"code\": " << code << "}\n";
-        }
+      {
+        std::lock_guard<std::mutex> lock(stream_mu);
+        sent.push_back(i);
+        answered.push_back(false);
       }
-      size_t n = ++done;
-      if (frames) {
-        double secs = std::chrono::duration<double>(
-                          std::chrono::steady_clock::now() - start)
-                          .count();
-        double rate = secs > 0 ? n / secs : 0;
-        double eta = rate > 0 ? (files.size() - n) / rate : 0;
-        std::cerr << "\r" << ProgressBar(n, files.size()) << " submitted " << n
-                  << "/" << files.size() << "  " << std::fixed
-                  << std::setprecision(1) << rate << " letters/s  ETA " << eta
-                  << " s  failed " << failures.size() << "   " << std::flush;
+      if (!stream->Write(request)) {
+        // The stream broke; its status below says why, for this letter and
+        // the others not answered.
+        break;
+      }
+    }
+    stream->WritesDone();
+    reader.join();
+    grpc::Status s = stream->Finish();
+    std::string error;
+    int code = kOk;
+    if (!s.ok()) {
+      error = absl::StrCat(CodeName(s.error_code()), ": ", s.error_message());
+      code = ExitCodeFor(s);
+      if (code == kUnreachable && HandshakeRefused(c, &probe_once, &probe)) {
+        error =
+            "TLS handshake refused: the server did not accept the client "
+            "certificate " +
+            c.cert_file + " (" + probe.detail + ")";
+        code = kRefused;
+      }
+    } else {
+      code = kUnreachable;
+      error = "no result from the gateway (submit it again: the client "
+              "reference makes that safe)";
+    }
+    // Letters without a result: they may or may not be stored.
+    for (size_t k = 0; k < sent.size(); ++k) {
+      if (!answered[k]) record(sent[k], code, error, nullptr);
+    }
+    // A broken stream: the letters not sent yet fail with its reason, so
+    // that every letter is reported.
+    if (!s.ok()) {
+      for (size_t i; (i = next++) < files.size();) {
+        record(i, code, error, nullptr);
       }
     }
   };

@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   submit->footer(
       "--batch DIR submits every .yaml/.yml/.json file of DIR; --batch FILE\n"
       "submits every letter of a JSON Lines file (one letter per line) or a\n"
-      "YAML list, `files:` relative to FILE. Progress, rate and ETA go to\n"
+      "YAML list, `files:` relative to FILE, on SubmitBatch streams. Progress, rate and ETA go to\n"
       "stderr (frames on a terminal, one closing line otherwise), then\n"
       "\"N submitted, M already submitted, R refused\" and the failures.\n"
       "--follow then watches the batch until every letter is DELIVERED,\n"
@@ -96,7 +96,9 @@ int main(int argc, char** argv) {
   submit->add_option("--batch", batch_dir,
                      "DIR of letter files, or a FILE of letters");
   submit
-      ->add_option("--concurrency", concurrency, "letters in flight, 1 to 256")
+      ->add_option("--concurrency", concurrency,
+                   "SubmitBatch streams at once, 1 to 256 (each with up to 64 "
+                   "letters in flight)")
       ->capture_default_str();
   bool follow = false;
   submit->add_flag("--follow", follow,

@@ -93,6 +93,7 @@ inspect::SandboxOptions SandboxOptionsOf(const config::v1::Config& config) {
   o.deadline = std::chrono::seconds(d.inspection_timeout_seconds());
   o.memory_bytes = d.inspector_memory_bytes();
   o.cpu_seconds = d.inspector_cpu_seconds();
+  o.letters_per_worker = d.inspector_letters_per_worker();
   // The whole letter and its file names in one request frame.
   o.max_request_bytes = config.limits().max_letter_bytes() + (int64_t{1} << 20);
   o.limits.max_pages = d.max_pages();

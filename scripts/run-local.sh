@@ -145,6 +145,7 @@ documents:
   inspection_timeout_seconds: 10
   inspector_memory_bytes: 536870912
   inspector_cpu_seconds: 5
+  inspector_letters_per_worker: 64
 # Unit prices in øre (made-up figures) for the preflight's expected cost.
 pricing:
   currency: NOK

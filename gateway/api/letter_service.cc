@@ -16,6 +16,7 @@
 #include "gateway/api/letter_ids.h"
 #include "gateway/api/letter_view.h"
 #include "gateway/api/receipt_log_service.h"
+#include "gateway/api/submit_batch_reactor.h"
 #include "gateway/store/lifecycle.h"
 #include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
@@ -104,34 +105,74 @@ void LetterServiceImpl::Submit(grpc::CallbackServerContext* ctx,
                                SubmitCall* call) {
   auto tenant = TenantOf(ctx);
   if (!tenant.ok()) return call->Reply(tenant.status());
-  const v1::SubmitLetterRequest& request = call->request;
-  if (auto s = ValidateSubmitLetter(request, options_.limits); !s.ok()) {
-    return call->Reply(s);
-  }
-  // The call owns the request, so the inspection may complete on another
-  // thread. The page counts come with the inspection (no second parse): the
-  // sheets are stored for statistics.
-  auto pages = std::make_shared<std::vector<int>>();
-  inspect::InspectionRequest inspection =
-      InspectionFor(request, options_.limits);
-  inspection.page_counts = pages.get();
-  inspector_->Inspect(
-      inspection, [this, ctx, call, tenant = *tenant, pages](absl::Status s) {
-        if (!s.ok()) return call->Reply(s);
-        // A count per document, or none (an inspector that counts none).
-        const int sheets =
-            pages->size() == static_cast<size_t>(call->request.documents_size())
-                ? PrintSheetsOf(call->request, *pages, options_.limits)
-                : 0;
-        Accept(ctx, call, tenant, sheets);
+  SubmitOne(*tenant, TraceIdOf(ctx), /*bulk=*/false, &call->request,
+            &call->response, [call](absl::Status s) { call->Reply(s); });
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+LetterServiceImpl::SubmitBatch(grpc::CallbackServerContext* ctx) {
+  auto tenant = TenantOf(ctx);
+  if (!tenant.ok()) return new SubmitBatchReactor(tenant.status());
+  return new SubmitBatchReactor(
+      [this, tenant = *tenant, trace_id = TraceIdOf(ctx)](
+          const v1::SubmitLetterRequest* request,
+          v1::SubmitLetterResponse* response,
+          std::function<void(absl::Status)> done) {
+        SubmitOne(tenant, trace_id, /*bulk=*/true, request, response,
+                  std::move(done));
       });
 }
 
-void LetterServiceImpl::Accept(grpc::CallbackServerContext* ctx,
-                               SubmitCall* call, const std::string& tenant,
-                               int print_sheets) {
-  const v1::SubmitLetterRequest* request = &call->request;
-  v1::SubmitLetterResponse* response = &call->response;
+std::string LetterServiceImpl::TraceIdOf(grpc::CallbackServerContext* ctx) {
+  // The client's trace, when it sends one, else a new one per letter.
+  if (auto it = ctx->client_metadata().find("traceparent");
+      it != ctx->client_metadata().end()) {
+    return logging::TraceIdFromTraceparent(
+        std::string_view(it->second.data(), it->second.size()));
+  }
+  return "";
+}
+
+void LetterServiceImpl::SubmitOne(const std::string& tenant,
+                                  const std::string& trace_id, bool bulk,
+                                  const v1::SubmitLetterRequest* request,
+                                  v1::SubmitLetterResponse* response,
+                                  std::function<void(absl::Status)> done) {
+  if (auto s = ValidateSubmitLetter(*request, options_.limits); !s.ok()) {
+    return done(s);
+  }
+  // The request lives until `done`, so the inspection may complete on
+  // another thread. The page counts come with the inspection (no second
+  // parse): the sheets are stored for statistics.
+  auto pages = std::make_shared<std::vector<int>>();
+  inspect::InspectionRequest inspection =
+      InspectionFor(*request, options_.limits);
+  inspection.page_counts = pages.get();
+  // The tenant's letters may share an inspection worker, no one else's; the
+  // key lives until `done` has run. A bulk stream's letter waits for the
+  // sandbox instead of being refused (its stream bounds how many wait).
+  auto key = std::make_shared<const std::string>(tenant);
+  inspection.reuse_key = *key;
+  inspection.wait_when_busy = bulk;
+  inspector_->Inspect(inspection, [this, request, response, key, pages,
+                                   trace_id,
+                                   done = std::move(done)](absl::Status s) {
+    if (!s.ok()) return done(s);
+    // A count per document, or none (an inspector that counts none).
+    const int sheets =
+        pages->size() == static_cast<size_t>(request->documents_size())
+            ? PrintSheetsOf(*request, *pages, options_.limits)
+            : 0;
+    Accept(*key, trace_id, sheets, request, response, std::move(done));
+  });
+}
+
+void LetterServiceImpl::Accept(const std::string& tenant,
+                               const std::string& client_trace_id,
+                               int print_sheets,
+                               const v1::SubmitLetterRequest* request,
+                               v1::SubmitLetterResponse* response,
+                               std::function<void(absl::Status)> done) {
   store::NewLetter letter;
   letter.id = NewLetterId();
   letter.tenant = tenant;
@@ -149,44 +190,39 @@ void LetterServiceImpl::Accept(grpc::CallbackServerContext* ctx,
     doc.sha256_hex = Sha256Hex(d.content());
     letter.documents.push_back(std::move(doc));
   }
-  // The client's trace, when it sends one, else a new one; every work item
-  // of the letter carries it so that its log lines can be found together.
-  std::string trace_id;
-  if (auto it = ctx->client_metadata().find("traceparent");
-      it != ctx->client_metadata().end()) {
-    trace_id = logging::TraceIdFromTraceparent(
-        std::string_view(it->second.data(), it->second.size()));
-  }
-  if (trace_id.empty()) trace_id = logging::NewTraceId();
+  // Every work item of the letter carries the trace, so that its log lines
+  // can be found together.
+  const std::string trace_id =
+      client_trace_id.empty() ? logging::NewTraceId() : client_trace_id;
   letter.first_work =
       store::lifecycle::WorkItem(options_.topology.WorkExchange(), letter.id,
                                  store::lifecycle::kRouteStage, 0, trace_id);
   letter.first_work.state_when_sent = v1::Letter::QUEUED;
 
   std::string who = RecipientForLog(request->recipient());
-  std::string tenant_name = tenant;
   batcher_.Submit(std::move(letter),
-                  [this, call, response, who, tenant_name,
-                   trace_id](absl::StatusOr<store::CreateResult> result) {
+                  [this, response, who, tenant, trace_id,
+                   done = std::move(done)](
+                      absl::StatusOr<store::CreateResult> result) {
                     logging::ScopedContext log_context(
-                        {result.ok() ? result->letter.id : "", tenant_name,
+                        {result.ok() ? result->letter.id : "", tenant,
                          "submit", -1, trace_id});
                     if (!result.ok()) {
                       if (!absl::IsAlreadyExists(result.status())) {
                         spdlog::error("submit: store failed: {}",
                                       result.status().ToString());
                       }
-                      call->Reply(result.status());
+                      done(result.status());
                       return;
                     }
                     if (result->created) {
                       spdlog::info("letter {} received from tenant {} for {}",
-                                   result->letter.id, tenant_name, who);
+                                   result->letter.id, tenant, who);
                       watch_hub_.Wake();
                     }
                     *response->mutable_letter() = ToApiLetter(result->letter);
                     response->set_created(result->created);
-                    call->Reply(absl::OkStatus());
+                    done(absl::OkStatus());
                   });
 }
 

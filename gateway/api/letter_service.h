@@ -44,16 +44,20 @@ struct LetterServiceOptions {
   PreflightService* preflight = nullptr;
 };
 
-// The unary methods are registered raw: their requests are parsed by
-// ParseRequest, so that invalid UTF-8 gets INVALID_ARGUMENT with the field
-// path (see request_parser.h).
+// The unary methods and SubmitBatch are registered raw: their requests are
+// parsed by ParseRequest, so that invalid UTF-8 gets INVALID_ARGUMENT with
+// the field path (see request_parser.h). Every method is a callback one
+// (WatchLetters typed), built on Service rather than CallbackService, whose
+// typed SubmitBatch the raw one could not override.
 using LetterServiceBase = v1::LetterService::WithRawCallbackMethod_SubmitLetter<
-    v1::LetterService::WithRawCallbackMethod_GetLetter<
-        v1::LetterService::WithRawCallbackMethod_ListLetters<
-            v1::LetterService::WithRawCallbackMethod_CancelLetter<
-                v1::LetterService::WithRawCallbackMethod_GetReceipts<
-                    v1::LetterService::WithRawCallbackMethod_PreflightLetters<
-                        v1::LetterService::CallbackService>>>>>>;
+    v1::LetterService::WithRawCallbackMethod_SubmitBatch<
+        v1::LetterService::WithRawCallbackMethod_GetLetter<
+            v1::LetterService::WithRawCallbackMethod_ListLetters<
+                v1::LetterService::WithRawCallbackMethod_CancelLetter<
+                    v1::LetterService::WithRawCallbackMethod_GetReceipts<
+                        v1::LetterService::WithRawCallbackMethod_PreflightLetters<
+                            v1::LetterService::WithCallbackMethod_WatchLetters<
+                                v1::LetterService::Service>>>>>>>>;
 
 class LetterServiceImpl final : public LetterServiceBase {
  public:
@@ -64,6 +68,10 @@ class LetterServiceImpl final : public LetterServiceBase {
   grpc::ServerUnaryReactor* SubmitLetter(grpc::CallbackServerContext* ctx,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override;
+  // Each letter as SubmitLetter (see submit_batch_reactor.h), its
+  // inspection waiting rather than refused when the sandbox is busy.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SubmitBatch(
+      grpc::CallbackServerContext* ctx) override;
   grpc::ServerUnaryReactor* GetLetter(grpc::CallbackServerContext* ctx,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
@@ -93,13 +101,24 @@ class LetterServiceImpl final : public LetterServiceBase {
 
   using SubmitCall =
       CheckedUnaryCall<v1::SubmitLetterRequest, v1::SubmitLetterResponse>;
-  // SubmitLetter once its request is parsed: validates, has the documents
-  // inspected, stores the letter (group commit) and replies.
+  // SubmitLetter once its request is parsed: SubmitOne, then the reply.
   void Submit(grpc::CallbackServerContext* ctx, SubmitCall* call);
-  // SubmitLetter after its documents passed inspection; `print_sheets` as
+  // The trace id of the client's traceparent header; empty without one.
+  static std::string TraceIdOf(grpc::CallbackServerContext* ctx);
+  // One letter of `tenant`, from SubmitLetter or a SubmitBatch stream
+  // (`bulk`): validates, has the documents inspected, stores the letter
+  // (group commit), fills `response` and calls `done` once, on any thread.
+  // `request` and `response` stay valid until then.
+  void SubmitOne(const std::string& tenant, const std::string& trace_id,
+                 bool bulk, const v1::SubmitLetterRequest* request,
+                 v1::SubmitLetterResponse* response,
+                 std::function<void(absl::Status)> done);
+  // SubmitOne after the documents passed inspection; `print_sheets` as
   // store::NewLetter (0: not counted).
-  void Accept(grpc::CallbackServerContext* ctx, SubmitCall* call,
-              const std::string& tenant, int print_sheets);
+  void Accept(const std::string& tenant, const std::string& trace_id,
+              int print_sheets, const v1::SubmitLetterRequest* request,
+              v1::SubmitLetterResponse* response,
+              std::function<void(absl::Status)> done);
   absl::Status DoGetLetter(grpc::CallbackServerContext* ctx,
                            const v1::GetLetterRequest& request,
                            v1::Letter* response);

@@ -97,10 +97,12 @@ PreflightService::~PreflightService() {
       +[](int* running) { return *running == 0; }, &running_));
 }
 
-absl::Status PreflightService::Inspect(const v1::SubmitLetterRequest& letter,
+absl::Status PreflightService::Inspect(const std::string& tenant,
+                                       const v1::SubmitLetterRequest& letter,
                                        std::vector<int>* page_counts) {
   inspect::InspectionRequest request = InspectionFor(letter, options_.limits);
   request.page_counts = page_counts;
+  request.reuse_key = tenant;
   const absl::Time give_up = absl::Now() + kBusyWait;
   while (true) {
     absl::Mutex mu;
@@ -176,7 +178,7 @@ absl::StatusOr<v1::PreflightLettersResponse> PreflightService::Run(
   auto inspect = [&] {
     for (size_t k; (k = next++) < to_inspect.size();) {
       const int i = to_inspect[k];
-      inspected[i] = Inspect(request.letters(i), &pages[i]);
+      inspected[i] = Inspect(tenant, request.letters(i), &pages[i]);
     }
   };
   {

@@ -87,8 +87,9 @@ class PreflightService {
 
  private:
   // Inspects one letter, waiting (and retrying while the inspector is
-  // busy); fills `page_counts`.
-  absl::Status Inspect(const v1::SubmitLetterRequest& letter,
+  // busy); fills `page_counts`. The tenant's letters may share a worker.
+  absl::Status Inspect(const std::string& tenant,
+                       const v1::SubmitLetterRequest& letter,
                        std::vector<int>* page_counts);
 
   adapters::Registry* const persons_;

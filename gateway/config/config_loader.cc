@@ -281,6 +281,11 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   if (documents->inspector_cpu_seconds() < 1 ||
       documents->inspector_cpu_seconds() > 300)
     return Invalid("documents.inspector_cpu_seconds", "must be 1..300");
+  documents->set_inspector_letters_per_worker(
+      default_to(documents->inspector_letters_per_worker(), 64));
+  if (documents->inspector_letters_per_worker() < 1 ||
+      documents->inspector_letters_per_worker() > 10000)
+    return Invalid("documents.inspector_letters_per_worker", "must be 1..10000");
   if (!documents->inspector_path().empty()) {
     documents->set_inspector_path(
         Resolve(base_dir, documents->inspector_path()));

@@ -38,6 +38,14 @@ struct InspectionRequest {
   // letter's order) before `done` runs with OK; left unspecified after a
   // failure. For a preflight's sheet count (SheetsFor in printability.h).
   std::vector<int>* page_counts = nullptr;
+  // Letters with the same non-empty key may be inspected one after another
+  // by the same isolated worker (the api gives the tenant): a worker never
+  // sees letters of two keys. Empty: a worker of its own.
+  std::string_view reuse_key;
+  // A letter of a bulk stream (SubmitBatch), which bounds how many of its
+  // letters wait: it waits for the sandbox in its key's own queue instead
+  // of being refused when the sandbox is busy (see sandboxed_inspector.h).
+  bool wait_when_busy = false;
 };
 
 // Checks the documents of one letter. Implementations are thread-safe.

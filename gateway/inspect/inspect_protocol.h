@@ -1,8 +1,9 @@
 // The frames between SandboxedInspector and its utpost-inspect workers.
 //
 // A frame is a 4-byte little-endian length followed by that many bytes.
-// The parent writes one request frame, the worker answers with one reply
-// frame and exits. Integers are little-endian; strings are a length and the
+// The parent writes a request frame, the worker answers with a reply frame;
+// a worker may be given further requests, one at a time, and exits when
+// its socket is closed between them. Integers are little-endian; strings are a length and the
 // bytes. Request: "UTPI2", the DocumentLimits, may_print, the
 // PrintabilityOptions, whether to count pages, the number of documents and
 // each document's file name and content. Reply: the status code (only OK or

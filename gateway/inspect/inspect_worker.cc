@@ -192,32 +192,36 @@ int RunInspectWorker(int argc, char** argv) {
     return kExitSandboxIneffective;
   }
 
-  unsigned char header[4];
-  if (!ReadAll(reinterpret_cast<char*>(header), sizeof(header))) {
-    return kExitBadRequest;
+  // Letters one after another, until the parent closes the socket (or
+  // kills this process): the parent sends a worker only letters of one
+  // tenant, and a new letter only after the answer to the last.
+  while (true) {
+    unsigned char header[4];
+    ssize_t first;
+    do {
+      first = read(0, header, 1);
+    } while (first < 0 && errno == EINTR);
+    if (first == 0) _exit(0);  // Closed between letters: done.
+    if (first < 0 || !ReadAll(reinterpret_cast<char*>(header) + 1, 3)) {
+      return kExitBadRequest;
+    }
+    const uint32_t size = FrameLength(header);
+    if (size > flags.max_request_bytes) return kExitRequestTooLarge;
+    std::string payload(size, '\0');
+    if (!ReadAll(payload.data(), payload.size())) return kExitBadRequest;
+    absl::StatusOr<DecodedRequest> request = DecodeRequest(payload);
+    if (!request.ok()) return kExitBadRequest;
+    payload.clear();
+    payload.shrink_to_fit();
+    std::vector<int> page_counts;
+    InspectionRequest inspection = request->AsInspection();
+    if (request->count_pages) inspection.page_counts = &page_counts;
+    const absl::Status result = InspectDocuments(inspection, request->limits);
+    const std::string reply = EncodeReply(result, page_counts);
+    const std::string frame =
+        FrameHeader(static_cast<uint32_t>(reply.size())) + reply;
+    if (!WriteAll(frame.data(), frame.size())) return kExitBadRequest;
   }
-  const uint32_t size = FrameLength(header);
-  if (size > flags.max_request_bytes) return kExitRequestTooLarge;
-  std::string payload(size, '\0');
-  if (!ReadAll(payload.data(), payload.size())) return kExitBadRequest;
-  absl::StatusOr<DecodedRequest> request = DecodeRequest(payload);
-  if (!request.ok()) return kExitBadRequest;
-  payload.clear();
-  payload.shrink_to_fit();
-  std::vector<int> page_counts;
-  InspectionRequest inspection = request->AsInspection();
-  if (request->count_pages) inspection.page_counts = &page_counts;
-  const absl::Status result = InspectDocuments(inspection, request->limits);
-  const std::string reply = EncodeReply(result, page_counts);
-  const std::string frame =
-      FrameHeader(static_cast<uint32_t>(reply.size())) + reply;
-  if (!WriteAll(frame.data(), frame.size())) return kExitBadRequest;
-  // Stays until the parent has looked at it (its peak memory) and closes
-  // the socket or kills it.
-  char byte;
-  while (read(0, &byte, 1) > 0) {
-  }
-  _exit(0);
 }
 
 }  // namespace utpost::inspect

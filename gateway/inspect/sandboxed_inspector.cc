@@ -14,9 +14,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -58,6 +60,9 @@ absl::Status Stopped(absl::string_view why) {
 struct Worker {
   pid_t pid = -1;
   int fd = -1;
+  // The reuse key of the letters it inspected, and how many.
+  std::string key;
+  int served = 0;
   bool alive() const { return pid > 0; }
 };
 
@@ -89,6 +94,24 @@ int64_t PeakRssKib(pid_t pid) {
   return -1;
 }
 
+// User and system CPU time of a running process, in seconds (-1 when
+// unreadable): fields 14 and 15 of /proc/PID/stat, after the command name.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat;
+  std::getline(in, stat);
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(close + 1));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);
+  }
+  static const double kTicksPerSecond = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return ticks / kTicksPerSecond;
+}
+
 }  // namespace
 
 struct SandboxedInspector::Impl {
@@ -96,12 +119,16 @@ struct SandboxedInspector::Impl {
     argv_storage = {
         options.worker_path,
         absl::StrCat("--memory-bytes=", options.memory_bytes),
-        absl::StrCat("--cpu-seconds=", options.cpu_seconds),
+        // A reused worker's budget is twice a letter's (see the header).
+        absl::StrCat("--cpu-seconds=",
+                     reuse() ? 2 * options.cpu_seconds : options.cpu_seconds),
         absl::StrCat("--max-request-bytes=", options.max_request_bytes),
     };
   }
 
+  bool reuse() const { return options.letters_per_worker > 1; }
   absl::StatusOr<Worker> Spawn(bool check_sandbox = false);
+  void Retire(Worker& worker);
   absl::Status CheckSandbox();
   void SlotLoop(Worker worker);
   absl::Status Run(Worker& worker, const Job& job, Ending* ending);
@@ -112,7 +139,20 @@ struct SandboxedInspector::Impl {
   std::vector<std::string> argv_storage;
 
   mutable absl::Mutex mu;
+  // Takes the next letter in turn (see the header); false when none waits.
+  bool Next(Job* job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  bool Waiting() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return !queue.empty() || !turns.empty();
+  }
+
+  // Single letters (bounded), and bulk letters by reuse key.
   std::deque<Job> queue ABSL_GUARDED_BY(mu);
+  std::map<std::string, std::deque<Job>> bulk ABSL_GUARDED_BY(mu);
+  // The keys with bulk letters waiting, in turn order; whether the single
+  // letters have the next turn.
+  std::deque<std::string> turns ABSL_GUARDED_BY(mu);
+  bool single_turn ABSL_GUARDED_BY(mu) = true;
+  int64_t bulk_waiting ABSL_GUARDED_BY(mu) = 0;
   bool stopping ABSL_GUARDED_BY(mu) = false;
   SandboxStats stats ABSL_GUARDED_BY(mu);
   std::vector<std::thread> slots;
@@ -267,17 +307,37 @@ absl::Status SandboxedInspector::Impl::Run(Worker& worker, const Job& job,
   bool reply_complete = false;
   bool malformed = false;
   bool timed_out = false;
+  bool cpu_exceeded = false;
   bool gone = false;
+  // A reused worker has CPU time of earlier letters: this letter's is what
+  // it uses from now on, read at most every kCpuCheck while it works.
+  constexpr auto kCpuCheck = std::chrono::milliseconds(100);
+  const double cpu_before = reuse() ? CpuSeconds(worker.pid) : 0;
+  Clock::time_point next_cpu_check = Clock::now() + kCpuCheck;
   while (!reply_complete && !malformed && !gone) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - Clock::now());
+    const Clock::time_point now = Clock::now();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
     if (left.count() <= 0) {
       timed_out = true;
       break;
     }
+    if (reuse() && now >= next_cpu_check) {
+      next_cpu_check = now + kCpuCheck;
+      const double used = CpuSeconds(worker.pid) - cpu_before;
+      if (cpu_before >= 0 && used > options.cpu_seconds) {
+        cpu_exceeded = true;
+        break;
+      }
+    }
+    auto wait = left;
+    if (reuse()) {
+      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                next_cpu_check - now));
+    }
     pollfd p{worker.fd,
              static_cast<short>(POLLIN | (sent < to_send ? POLLOUT : 0)), 0};
-    const int n = poll(&p, 1, static_cast<int>(left.count()) + 1);
+    const int n = poll(&p, 1, static_cast<int>(wait.count()) + 1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       gone = true;
@@ -328,9 +388,10 @@ absl::Status SandboxedInspector::Impl::Run(Worker& worker, const Job& job,
       }
     }
   }
-  if (reply_complete || malformed || timed_out) {
-    if (reply_complete) ending->peak_rss_kib = PeakRssKib(worker.pid);
-    // Nothing more is needed from it.
+  if (reply_complete) {
+    // It waits for the next letter; the slot decides whether it gets one.
+    ending->peak_rss_kib = PeakRssKib(worker.pid);
+  } else if (malformed || timed_out || cpu_exceeded) {
     kill(worker.pid, SIGKILL);
     End(worker, ending, Clock::now());
   } else {
@@ -338,6 +399,10 @@ absl::Status SandboxedInspector::Impl::Run(Worker& worker, const Job& job,
     End(worker, ending, deadline);
   }
   if (timed_out) return Judge(*ending, true);
+  if (cpu_exceeded) {
+    return Stopped(absl::StrCat("exceeded the CPU time limit (",
+                                options.cpu_seconds, " s)"));
+  }
   if (malformed) return Stopped("the inspector's answer was malformed");
   if (!reply_complete) return Judge(*ending, false);
   std::vector<int> page_counts;
@@ -360,6 +425,38 @@ absl::Status SandboxedInspector::Impl::Run(Worker& worker, const Job& job,
   return absl::InvalidArgumentError(message);
 }
 
+bool SandboxedInspector::Impl::Next(Job* job) {
+  const bool single = !queue.empty() && (single_turn || turns.empty());
+  if (single) {
+    *job = std::move(queue.front());
+    queue.pop_front();
+    single_turn = false;
+    return true;
+  }
+  if (turns.empty()) return false;
+  const std::string key = std::move(turns.front());
+  turns.pop_front();
+  auto it = bulk.find(key);
+  *job = std::move(it->second.front());
+  it->second.pop_front();
+  --bulk_waiting;
+  if (it->second.empty()) {
+    bulk.erase(it);
+  } else {
+    turns.push_back(key);
+  }
+  single_turn = true;
+  return true;
+}
+
+// Ends an idle worker (it waits for a letter, so nothing is lost).
+void SandboxedInspector::Impl::Retire(Worker& worker) {
+  if (!worker.alive()) return;
+  kill(worker.pid, SIGKILL);
+  Ending ending;
+  End(worker, &ending, Clock::now());
+}
+
 void SandboxedInspector::Impl::SlotLoop(Worker worker) {
   while (true) {
     Job job;
@@ -367,12 +464,16 @@ void SandboxedInspector::Impl::SlotLoop(Worker worker) {
       absl::MutexLock lock(&mu);
       mu.Await(absl::Condition(
           +[](Impl* impl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl->mu) {
-            return impl->stopping || !impl->queue.empty();
+            return impl->stopping || impl->Waiting();
           },
           this));
-      if (queue.empty()) break;  // Stopping, nothing left.
-      job = std::move(queue.front());
-      queue.pop_front();
+      if (!Next(&job)) break;  // Stopping, nothing left.
+    }
+    // The key is copied: the request's views end with `done`.
+    const std::string key(job.request.reuse_key);
+    if (worker.alive() && worker.served > 0 &&
+        (key.empty() || key != worker.key)) {
+      Retire(worker);  // Another tenant's letter: a fresh worker.
     }
     absl::Status result;
     Ending ending;
@@ -380,6 +481,7 @@ void SandboxedInspector::Impl::SlotLoop(Worker worker) {
       absl::StatusOr<Worker> started = Spawn();
       if (started.ok()) worker = *started;
     }
+    const bool reused = worker.alive() && worker.served > 0;
     if (!worker.alive()) {
       result = absl::UnavailableError(
           "document inspection is unavailable: cannot start a worker");
@@ -389,10 +491,11 @@ void SandboxedInspector::Impl::SlotLoop(Worker worker) {
     {
       absl::MutexLock lock(&mu);
       ++stats.letters_inspected;
+      if (reused) ++stats.letters_on_reused_workers;
       if (absl::StartsWith(result.message(), "documents: inspection stopped")) {
         ++stats.inspections_stopped;
       }
-      if (ending.reaped) {
+      if (ending.reaped || ending.peak_rss_kib >= 0) {
         // A worker that died: ru_maxrss, an upper bound (see PeakRssKib).
         const int64_t peak = ending.peak_rss_kib >= 0
                                  ? ending.peak_rss_kib
@@ -402,21 +505,30 @@ void SandboxedInspector::Impl::SlotLoop(Worker worker) {
             std::max(stats.max_worker_peak_rss_kib, peak);
       }
     }
+    const bool clean = result.ok();
     job.done(std::move(result));
+    bool keep = false;
+    if (worker.alive()) {
+      ++worker.served;
+      worker.key = key;
+      // Kept for the next letter of its tenant only after a clean answer,
+      // below its letter count and with a full letter's CPU budget left.
+      keep = clean && !key.empty() &&
+             worker.served < options.letters_per_worker &&
+             CpuSeconds(worker.pid) < options.cpu_seconds;
+    }
     bool stop;
     {
       absl::MutexLock lock(&mu);
-      stop = stopping && queue.empty();
+      stop = stopping && !Waiting();
     }
     if (stop) break;
+    if (keep) continue;
+    Retire(worker);
     absl::StatusOr<Worker> next = Spawn();
     worker = next.ok() ? *next : Worker{};
   }
-  Ending ending;
-  if (worker.alive()) {
-    kill(worker.pid, SIGKILL);
-    End(worker, &ending, Clock::now());
-  }
+  Retire(worker);
 }
 
 SandboxedInspector::SandboxedInspector(std::unique_ptr<Impl> impl)
@@ -431,6 +543,13 @@ void SandboxedInspector::Inspect(const InspectionRequest& request,
     absl::MutexLock lock(&impl_->mu);
     if (impl_->stopping) {
       refused = absl::UnavailableError("document inspection is shutting down");
+    } else if (request.wait_when_busy) {
+      const std::string key(request.reuse_key);
+      std::deque<Job>& waiting = impl_->bulk[key];
+      if (waiting.empty()) impl_->turns.push_back(key);
+      waiting.push_back(Job{request, std::move(done)});
+      ++impl_->bulk_waiting;
+      return;
     } else if (static_cast<int>(impl_->queue.size()) >=
                impl_->options.max_queued) {
       ++impl_->stats.refused_busy;
@@ -450,6 +569,12 @@ void SandboxedInspector::Stop() {
     absl::MutexLock lock(&impl_->mu);
     impl_->stopping = true;
     waiting.swap(impl_->queue);
+    for (auto& [key, jobs] : impl_->bulk) {
+      for (Job& job : jobs) waiting.push_back(std::move(job));
+    }
+    impl_->bulk.clear();
+    impl_->turns.clear();
+    impl_->bulk_waiting = 0;
   }
   for (Job& job : waiting) {
     job.done(absl::UnavailableError("document inspection is shutting down"));
@@ -463,7 +588,8 @@ void SandboxedInspector::Stop() {
 SandboxStats SandboxedInspector::Stats() const {
   absl::MutexLock lock(&impl_->mu);
   SandboxStats stats = impl_->stats;
-  stats.queued = static_cast<int64_t>(impl_->queue.size());
+  stats.queued =
+      static_cast<int64_t>(impl_->queue.size()) + impl_->bulk_waiting;
   return stats;
 }
 
@@ -480,6 +606,9 @@ absl::StatusOr<std::unique_ptr<SandboxedInspector>> NewSandboxedInspector(
   }
   if (options.cpu_seconds < 1) {
     return absl::InvalidArgumentError("cpu_seconds: must be at least 1");
+  }
+  if (options.letters_per_worker < 1) {
+    return absl::InvalidArgumentError("letters_per_worker: must be at least 1");
   }
   if (options.memory_bytes < (int64_t{64} << 20)) {
     return absl::InvalidArgumentError("memory_bytes: must be at least 64 MiB");

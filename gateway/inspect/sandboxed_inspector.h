@@ -2,16 +2,30 @@
 // processes, so that a hostile PDF can cost the letter that carries it and
 // nothing else.
 //
-// Each letter is inspected by one fresh `utpost-inspect` process (started
-// with posix_spawn of the binary, never a fork of this multithreaded
-// process), which before reading its input limits itself (address space,
-// CPU time, no files, no core dumps, no new privileges) and installs a
-// seccomp filter that kills it on any system call beyond reading its
-// request, writing its reply and managing memory. The worker inspects the
-// whole letter (all documents, so sheet counts work), answers and exits; a
-// new one is started for the next letter, so no state of one tenant's
-// letter survives into another's. A pool of `workers` slots keeps one
-// started worker each, ready before the letter arrives.
+// Each letter is inspected by a `utpost-inspect` process (started with
+// posix_spawn of the binary, never a fork of this multithreaded process),
+// which before reading its input limits itself (address space, CPU time,
+// no files, no core dumps, no new privileges) and installs a seccomp filter
+// that kills it on any system call beyond reading its request, writing its
+// reply and managing memory. The worker inspects the whole letter (all
+// documents, so sheet counts work) and answers. A pool of `workers` slots
+// keeps one started worker each, ready before the letter arrives.
+//
+// Reuse: a worker may inspect up to `letters_per_worker` letters in turn,
+// but only letters of one reuse key (the tenant; InspectionRequest), so no
+// state of one tenant's letter can reach another tenant's. Letters are
+// taken in arrival order; when the next letter's key is not the worker's,
+// the worker is ended and a fresh one takes it. A worker is also ended
+// after a letter it refused or could not finish, and once it has used half
+// its CPU budget. Starting a process (exec, libraries, qpdf's warm-up)
+// costs several times a small letter's inspection, so in a tenant's bulk
+// run reuse is what lets the sandbox keep up.
+//
+// CPU time per letter: a reused worker's RLIMIT_CPU is twice
+// `cpu_seconds` (and it is ended once it has used `cpu_seconds`, so every
+// letter has at least that much); the slot reads the worker's CPU time
+// while it waits and kills it when THIS letter has used more than
+// `cpu_seconds`. With letters_per_worker 1, RLIMIT_CPU is `cpu_seconds`.
 //
 // When the worker dies (a signal, a resource limit, the seccomp filter) or
 // misses the letter's deadline (it is then killed with SIGKILL), THAT
@@ -25,11 +39,17 @@
 // is read only within its bounded frame and only OK or INVALID_ARGUMENT are
 // taken from it.
 //
-// Load: letters wait in a bounded queue for a free slot; when
-// `max_queued` letters wait already, Inspect answers at once with
+// Load and fairness: single letters wait in one bounded queue for a free
+// slot; when `max_queued` wait already, Inspect answers at once with
 // RESOURCE_EXHAUSTED "document inspection is busy" (the client may retry),
-// rather than letting the queue and the latency grow without bound. After
-// Stop, Inspect answers UNAVAILABLE.
+// rather than letting the queue and the latency grow without bound. Letters
+// of bulk streams (InspectionRequest::wait_when_busy) are never refused:
+// they wait in a queue per reuse key (tenant), and their streams bound how
+// many. The slots take letters in turn: the single letters' queue, then the
+// next tenant's bulk queue, then the single letters' again, and so on, so a
+// tenant's 100,000-letter run holds back another tenant's letter by at most
+// one letter per tenant ahead of it in the turn. After Stop, Inspect
+// answers UNAVAILABLE.
 //
 // Threads: one per slot, which hands the slot's letters to its worker and
 // waits for the answer with poll(); `done` runs on that thread. Thread-safe.
@@ -62,8 +82,11 @@ struct SandboxOptions {
   std::chrono::milliseconds deadline{10000};
   // RLIMIT_AS of a worker. Default 512 MiB.
   int64_t memory_bytes = int64_t{512} << 20;
-  // RLIMIT_CPU of a worker (it inspects one letter). Default 5 s.
+  // CPU time one letter's inspection may take. Default 5 s.
   int cpu_seconds = 5;
+  // Letters of one reuse key a worker inspects before it is replaced.
+  // Default 64; 1 is a fresh worker for every letter.
+  int letters_per_worker = 64;
   // A request (all documents of a letter and their file names) is at most
   // this long; longer letters fail INVALID_ARGUMENT without a worker.
   // Default 96 MiB. Must be below memory_bytes.
@@ -76,14 +99,17 @@ struct SandboxOptions {
 struct SandboxStats {
   int64_t workers_started = 0;
   int64_t letters_inspected = 0;
+  // Letters a worker inspected after another one (reuse).
+  int64_t letters_on_reused_workers = 0;
   // Letters whose worker died or ran out of time.
   int64_t inspections_stopped = 0;
   int64_t refused_busy = 0;
   // Letters waiting for a worker now.
   int64_t queued = 0;
-  // Peak RSS of the last worker that finished, and of all, in KiB: its
-  // VmHWM when it answered; for one that died, wait4's ru_maxrss, which
-  // also counts this process's RSS at the worker's start.
+  // Peak RSS of the worker that answered or ended last, and of all, in
+  // KiB: its VmHWM when it answered (over all its letters so far); for one
+  // that died, wait4's ru_maxrss, which also counts this process's RSS at
+  // the worker's start.
   int64_t last_worker_peak_rss_kib = 0;
   int64_t max_worker_peak_rss_kib = 0;
 };

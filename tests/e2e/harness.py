@@ -7,6 +7,7 @@ Run with the repository root as working directory and UTPOST_BUILD_DIR set
 to the build folder (ctest does both)."""
 
 import base64
+import collections
 import json
 import os
 import re
@@ -42,6 +43,64 @@ CHANNEL_PROVIDERS = {"digital": "984661185", "dpi": "922020175",
                      "altinn": "991825827", "print": PRINT_PROVIDER}
 BERGEN = "964338531"
 OSLO = "958935420"
+
+
+def cpu_seconds(pid):
+    """User and system CPU seconds of process `pid` and of its children it
+    has waited for; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime, stime, cutime, cstime: fields 14 to 17 of proc(5).
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_tree(pid):
+    """cpu_seconds of `pid` and of its live descendants."""
+    children = collections.defaultdict(list)
+    for child in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{child}/stat") as f:
+                parent = f.read().rsplit(")", 1)[1].split()[1]
+        except OSError:
+            continue
+        children[int(parent)].append(int(child))
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += cpu_seconds(p)
+        todo += children.get(p, [])
+    return total
+
+
+def cpu_of(match):
+    """CPU seconds of every process whose command line contains `match`,
+    with their waited-for children."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if match.encode() in cmdline:
+            total += cpu_seconds(pid)
+    return total
+
+
+def memory_kib(pid, key="VmHWM"):
+    """A memory figure of /proc/PID/status in KiB (VmHWM: the peak resident
+    set; VmRSS: the resident set now); 0 when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def free_port():

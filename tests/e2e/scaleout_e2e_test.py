@@ -27,8 +27,9 @@ import unittest
 
 import grpc
 from harness import (BERGEN, BUILD, CERTS, CTL, FINAL_STATES, OSLO, ROOT,
-                     Letter, Process, free_port, letter_pb2, letter_pb2_grpc,
-                     load_persons, make_pdf, read, submit_request, write)
+                     Letter, Process, cpu_of, cpu_seconds, cpu_tree,
+                     free_port, letter_pb2, letter_pb2_grpc, load_persons,
+                     make_pdf, read, submit_request, write)
 from postgres_server import PostgresServer
 from rabbit_cluster import ClusterStack
 from utpost.v1 import audit_pb2, audit_pb2_grpc
@@ -178,51 +179,6 @@ def rfc3339(text):
     """Unix seconds of a receipt's time ("2026-12-01T23:02:22.419Z")."""
     from datetime import datetime
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def cpu_seconds(pid):
-    """User and system CPU seconds of process `pid` and of its children it
-    has waited for; 0 when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # utime, stime, cutime, cstime: fields 14 to 17 of proc(5).
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_tree(pid):
-    """cpu_seconds of `pid` and of its live descendants."""
-    children = collections.defaultdict(list)
-    for child in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{child}/stat") as f:
-                parent = f.read().rsplit(")", 1)[1].split()[1]
-        except OSError:
-            continue
-        children[int(parent)].append(int(child))
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        total += cpu_seconds(p)
-        todo += children.get(p, [])
-    return total
-
-
-def cpu_of(match):
-    """CPU seconds of every process whose command line contains `match`,
-    with their waited-for children."""
-    total = 0.0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        if match.encode() in cmdline:
-            total += cpu_seconds(pid)
-    return total
 
 
 def scrape(port):
