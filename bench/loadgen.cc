@@ -45,6 +45,9 @@ struct Options {
   std::string reference_prefix;
   int call_timeout_seconds = 60;
   bool wait_delivered = false;
+  // Through SubmitBatch streams (one per connection) instead of unary
+  // calls; the server bounds what is in flight.
+  bool bulk = false;
   int wait_timeout_seconds = 600;
   std::string dump_pdf;
 };
@@ -90,6 +93,79 @@ class Submitter {
   // Letter id of each letter submitted successfully, by its index.
   const std::vector<std::string>& ids() const { return ids_; }
 
+  // Submits every letter through SubmitBatch streams, one per stub, each
+  // taking every stubs-th letter; a letter's latency is from its write to
+  // its result.
+  ClosedLoopResult RunBulk() {
+    ClosedLoopResult r;
+    const int64_t n = options_.letters;
+    std::vector<Clock::time_point> written(n);
+    std::vector<int64_t> latencies(n, -1);
+    std::vector<std::string> errors(n);
+    const auto start = Clock::now();
+    r.first_start_unix_ms = UnixMs(std::chrono::system_clock::now());
+    std::vector<std::thread> streams;
+    const int64_t k = static_cast<int64_t>(stubs_.size());
+    for (int64_t s = 0; s < k; ++s) {
+      streams.emplace_back([&, s] {
+        grpc::ClientContext context;
+        auto stream = stubs_[s]->SubmitBatch(&context);
+        // Stream index j is letter s + j * k.
+        std::thread reader([&] {
+          v1::SubmitBatchResult result;
+          while (stream->Read(&result)) {
+            const int64_t index = s + result.index() * k;
+            if (index < 0 || index >= n) continue;
+            if (result.code() == 0) {
+              ids_[index] = result.letter().id();
+              latencies[index] =
+                  std::chrono::duration_cast<std::chrono::microseconds>(
+                      Clock::now() - written[index])
+                      .count();
+            } else {
+              errors[index] =
+                  absl::StrCat(result.code(), " ", result.message());
+            }
+          }
+        });
+        v1::SubmitLetterRequest request;
+        for (int64_t index = s; index < n; index += k) {
+          request.Clear();
+          Fill(index, &request);
+          written[index] = Clock::now();
+          if (!stream->Write(request)) break;
+        }
+        stream->WritesDone();
+        reader.join();
+        const grpc::Status status = stream->Finish();
+        if (!status.ok()) {
+          for (int64_t index = s; index < n; index += k) {
+            if (latencies[index] < 0 && errors[index].empty()) {
+              errors[index] = absl::StrCat("stream ended: ",
+                                           status.error_code(), " ",
+                                           status.error_message());
+            }
+          }
+        }
+      });
+    }
+    for (auto& t : streams) t.join();
+    r.elapsed_seconds =
+        std::chrono::duration<double>(Clock::now() - start).count();
+    for (int64_t i = 0; i < n; ++i) {
+      if (latencies[i] >= 0) {
+        ++r.completed;
+        r.latencies_us.push_back(latencies[i]);
+      } else {
+        ++r.failed;
+        if (r.first_error.empty()) {
+          r.first_error = errors[i].empty() ? "no result" : errors[i];
+        }
+      }
+    }
+    return r;
+  }
+
  private:
   struct Call {
     grpc::ClientContext context;
@@ -102,7 +178,12 @@ class Submitter {
         absl::StrCat(options_.reference_prefix, "-", index));
     r->set_title(absl::StrCat("Benchmark letter ", index));
     v1::Recipient* to = r->mutable_recipient();
-    to->set_person(options_.persons[index % options_.persons.size()]);
+    const std::string& who = options_.persons[index % options_.persons.size()];
+    if (who.rfind("org:", 0) == 0) {
+      to->set_organisation(who.substr(4));
+    } else {
+      to->set_person(who);
+    }
     v1::PostalAddress* address = to->mutable_postal_address();
     address->set_name("Kari Nordmann");
     address->add_address_lines("Storgata 1");
@@ -241,15 +322,19 @@ int Run(const Options& o) {
     stubs.push_back(v1::LetterService::NewStub(c));
   auto watch_stub = v1::LetterService::NewStub(channels->front());
 
-  std::cout << "utpost-loadgen: " << o.letters << " letters, " << o.concurrency
-            << " in flight, " << pdf.size() << "-byte PDF, " << o.persons.size()
+  std::cout << "utpost-loadgen: " << o.letters << " letters, "
+            << (o.bulk ? absl::StrCat("SubmitBatch streams")
+                       : absl::StrCat(o.concurrency, " in flight"))
+            << ", " << pdf.size() << "-byte PDF, " << o.persons.size()
             << " recipient(s), " << o.channels << " connection(s) to "
             << o.server << std::endl;
   Submitter submitter(o, pdf, std::move(stubs));
-  const ClosedLoopResult r = RunClosedLoop(
-      o.letters, o.concurrency, [&](int64_t index, DoneCallback done) {
-        submitter.Start(index, std::move(done));
-      });
+  const ClosedLoopResult r =
+      o.bulk ? submitter.RunBulk()
+             : RunClosedLoop(o.letters, o.concurrency,
+                             [&](int64_t index, DoneCallback done) {
+                               submitter.Start(index, std::move(done));
+                             });
   const LatencySummary lat = Summarize(r.latencies_us);
   const double rate = r.elapsed_seconds > 0
                           ? static_cast<double>(r.completed) / r.elapsed_seconds
@@ -270,6 +355,7 @@ int Run(const Options& o) {
       {"bench", "utpost-loadgen"},
       {"letters", o.letters},
       {"concurrency", o.concurrency},
+      {"bulk", o.bulk},
       {"connections", o.channels},
       {"pdf_bytes", pdf.size()},
       {"submitted", r.completed},
@@ -366,8 +452,8 @@ int main(int argc, char** argv) {
   app.add_option("--pdf-bytes", o.pdf_bytes, "size of each letter's PDF")
       ->capture_default_str();
   app.add_option("--persons", o.persons,
-                 "recipients' person numbers, comma-separated; letters "
-                 "cycle over them")
+                 "recipients' person numbers (or org:NUMBER for an "
+                 "organisation), comma-separated; letters cycle over them")
       ->delimiter(',');
   app.add_option("--reference-prefix", o.reference_prefix,
                  "client references are PREFIX-<index>; unique per run by "
@@ -380,6 +466,9 @@ int main(int argc, char** argv) {
   app.add_option("--wait-timeout", o.wait_timeout_seconds,
                  "seconds to wait for final states")
       ->capture_default_str();
+  app.add_flag("--bulk", o.bulk,
+               "submit through SubmitBatch, one stream per connection, "
+               "instead of unary calls (-c does not apply)");
   app.add_option("--dump-pdf", o.dump_pdf,
                  "write the generated PDF to this file and exit");
   CLI11_PARSE(app, argc, argv);

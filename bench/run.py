@@ -133,6 +133,14 @@ def ratio(a, b):
 
 STORES = ("sqlite", "postgres")
 
+# The demo's recipients (scripts/run-local.sh), in its proportions: Digipost
+# mailboxes, a DPI (e-Boks) mailbox, persons without a mailbox, reserved,
+# deleted and unregistered (print or failure), an organisation with an
+# Altinn inbox and one without (print).
+MIX = ["01817010055", "15838210012", "28879110078", "30925910089",
+       "12860150180", "02916510260", "09858810083", "23897510170",
+       "04847910181", "org:910000004", "org:932000008"]
+
 
 def parse_stores(text):
     stores = [s.strip() for s in text.split(",") if s.strip()]
@@ -153,6 +161,17 @@ def main():
                    help="the daemon's store engines, comma-separated, each "
                    "measured on a fresh stack in this run: sqlite, postgres "
                    "or sqlite,postgres (default sqlite)")
+    p.add_argument("--mix", action="store_true",
+                   help="the demo's mix of recipients (digital, DPI, Altinn, "
+                   "print) instead of Digipost mailboxes only")
+    p.add_argument("--bulk", action="store_true",
+                   help="submit through SubmitBatch streams (one per "
+                   "connection) instead of unary calls")
+    p.add_argument("--connections", type=int, default=1,
+                   help="the load generator's connections (with --bulk: "
+                   "streams)")
+    p.add_argument("--wait-timeout", type=int, default=1800,
+                   help="seconds the load generator waits for final states")
     p.add_argument("--pdf-bytes", type=int, default=10240)
     p.add_argument("--broker-messages", type=int, default=20000)
     p.add_argument("--broker-in-flight", type=int, default=100)
@@ -164,7 +183,7 @@ def main():
     broker_bench = binary("utpost-bench-broker")
     echo = binary("utpost-bench-echo")
     certs = harness.CERTS
-    persons = harness.load_persons()["mailbox"]
+    persons = MIX if args.mix else harness.load_persons()["mailbox"]
 
     loads = {}
     broker = None
@@ -185,7 +204,10 @@ def main():
                 "--key", f"{certs}/tenant-{harness.BERGEN}.key",
                 "-n", str(args.n), "-c", str(args.c),
                 "--pdf-bytes", str(args.pdf_bytes),
-                "--persons", ",".join(persons), "--wait-delivered"])
+                "--persons", ",".join(persons), "--wait-delivered",
+                "--connections", str(args.connections),
+                "--wait-timeout", str(args.wait_timeout)]
+                + (["--bulk"] if args.bulk else []))
             sampler.stop()
             cpu_after = process_cpu(stack, store)
             cpu = {name: cpu_after[name] - cpu_before[name]
@@ -265,13 +287,18 @@ def main():
         }
     width = max(len(r[0]) for r in rows)
     print()
-    print(f"Utpost: {args.n} letters, {args.c} in flight, "
+    print(f"Utpost: {args.n} letters, "
+          + (f"SubmitBatch on {args.connections} stream(s)" if args.bulk
+             else f"{args.c} in flight") + ", "
+          + ("the demo's mix of recipients" if args.mix
+             else "Digipost mailboxes") + ", "
           f"{args.pdf_bytes}-byte PDF, store {', '.join(stores)}; "
           "ceilings measured in the same run")
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
     summary = {
-        "letters": args.n, "concurrency": args.c,
+        "letters": args.n, "concurrency": args.c, "bulk": args.bulk,
+        "mix": args.mix, "connections": args.connections,
         "raw_broker_messages_per_second": broker_rate,
         "raw_grpc_requests_per_second": echo_rate,
         "stores": summaries,

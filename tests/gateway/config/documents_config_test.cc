@@ -37,6 +37,7 @@ TEST(DocumentsConfigTest, FillsDefaults) {
   EXPECT_EQ(d.inspection_timeout_seconds(), 10);
   EXPECT_EQ(d.inspector_memory_bytes(), int64_t{512} << 20);
   EXPECT_EQ(d.inspector_cpu_seconds(), 5);
+  EXPECT_EQ(d.inspector_letters_per_worker(), 64);
   EXPECT_EQ(d.inspector_path(), "");
 }
 
@@ -57,6 +58,8 @@ TEST(DocumentsConfigTest, NamesTheBadSetting) {
            "documents: {inspector_queue: -2}",
            "documents: {inspection_timeout_seconds: 1000}",
            "documents: {inspector_cpu_seconds: -1}",
+           "documents: {inspector_letters_per_worker: -1}",
+           "documents: {inspector_letters_per_worker: 20000}",
        }) {
     const std::string setting =
         std::string(bad).substr(12, std::string(bad).find(':', 12) - 12);
