@@ -17,7 +17,7 @@ packages=(
   icc-profiles-free tzdata poppler-utils qpdf
   python3-cryptography
   nodejs unzip
-  podman runc debootstrap netavark aardvark-dns
+  podman runc debootstrap netavark aardvark-dns iptables
   default-jdk-headless libgrpc-java libprotobuf-java protobuf-compiler-grpc-java-plugin
   libnetty-java libnetty-tcnative-java libnetty-tcnative-jni libperfmark-java libguava-java
   libgeronimo-annotation-1.3-spec-java
@@ -39,7 +39,8 @@ done
 # when they run as root (initdb refuses root).
 # podman (with runc: crun refuses hosts whose cgroups are v1 and v2 at once;
 # netavark and aardvark-dns for its container network, which podman only
-# recommends) and debootstrap build and run the image in
+# recommends, and iptables, which netavark runs to set that network up
+# without depending on it) and debootstrap build and run the image in
 # tests/helm/image_test.py, from a base made here: no registry is needed.
 # Debian's nodejs comes without npm (package npm); a nodejs from elsewhere
 # may bring its own, which Debian's npm would conflict with.
