@@ -141,9 +141,9 @@ class Submitter {
         if (!status.ok()) {
           for (int64_t index = s; index < n; index += k) {
             if (latencies[index] < 0 && errors[index].empty()) {
-              errors[index] = absl::StrCat("stream ended: ",
-                                           status.error_code(), " ",
-                                           status.error_message());
+              errors[index] =
+                  absl::StrCat("stream ended: ", status.error_code(), " ",
+                               status.error_message());
             }
           }
         }

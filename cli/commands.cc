@@ -378,7 +378,7 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
     grpc::ClientContext ctx;
     auto stream = stub->SubmitBatch(&ctx);
     std::mutex stream_mu;
-    std::vector<size_t> sent;      // Stream index -> position in `files`.
+    std::vector<size_t> sent;  // Stream index -> position in `files`.
     std::vector<bool> answered;
     std::thread reader([&] {
       v1::SubmitBatchResult result;
@@ -399,9 +399,10 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
         if (s.ok()) {
           record(i, kOk, "", &result);
         } else {
-          record(i, ExitCodeFor(s),
-                 absl::StrCat(CodeName(s.error_code()), ": ", s.error_message()),
-                 nullptr);
+          record(
+              i, ExitCodeFor(s),
+              absl::StrCat(CodeName(s.error_code()), ": ", s.error_message()),
+              nullptr);
         }
       }
     });
@@ -444,8 +445,9 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
       }
     } else {
       code = kUnreachable;
-      error = "no result from the gateway (submit it again: the client "
-              "reference makes that safe)";
+      error =
+          "no result from the gateway (submit it again: the client "
+          "reference makes that safe)";
     }
     // Letters without a result: they may or may not be stored.
     for (size_t k = 0; k < sent.size(); ++k) {

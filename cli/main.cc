@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
   submit->footer(
       "--batch DIR submits every .yaml/.yml/.json file of DIR; --batch FILE\n"
       "submits every letter of a JSON Lines file (one letter per line) or a\n"
-      "YAML list, `files:` relative to FILE, on SubmitBatch streams. Progress, rate and ETA go to\n"
+      "YAML list, `files:` relative to FILE, on SubmitBatch streams. Progress, "
+      "rate and ETA go to\n"
       "stderr (frames on a terminal, one closing line otherwise), then\n"
       "\"N submitted, M already submitted, R refused\" and the failures.\n"
       "--follow then watches the batch until every letter is DELIVERED,\n"

@@ -154,17 +154,17 @@ void LetterServiceImpl::SubmitOne(const std::string& tenant,
   auto key = std::make_shared<const std::string>(tenant);
   inspection.reuse_key = *key;
   inspection.wait_when_busy = bulk;
-  inspector_->Inspect(inspection, [this, request, response, key, pages,
-                                   trace_id,
-                                   done = std::move(done)](absl::Status s) {
-    if (!s.ok()) return done(s);
-    // A count per document, or none (an inspector that counts none).
-    const int sheets =
-        pages->size() == static_cast<size_t>(request->documents_size())
-            ? PrintSheetsOf(*request, *pages, options_.limits)
-            : 0;
-    Accept(*key, trace_id, sheets, request, response, std::move(done));
-  });
+  inspector_->Inspect(
+      inspection, [this, request, response, key, pages, trace_id,
+                   done = std::move(done)](absl::Status s) {
+        if (!s.ok()) return done(s);
+        // A count per document, or none (an inspector that counts none).
+        const int sheets =
+            pages->size() == static_cast<size_t>(request->documents_size())
+                ? PrintSheetsOf(*request, *pages, options_.limits)
+                : 0;
+        Accept(*key, trace_id, sheets, request, response, std::move(done));
+      });
 }
 
 void LetterServiceImpl::Accept(const std::string& tenant,
@@ -200,30 +200,30 @@ void LetterServiceImpl::Accept(const std::string& tenant,
   letter.first_work.state_when_sent = v1::Letter::QUEUED;
 
   std::string who = RecipientForLog(request->recipient());
-  batcher_.Submit(std::move(letter),
-                  [this, response, who, tenant, trace_id,
-                   done = std::move(done)](
-                      absl::StatusOr<store::CreateResult> result) {
-                    logging::ScopedContext log_context(
-                        {result.ok() ? result->letter.id : "", tenant,
-                         "submit", -1, trace_id});
-                    if (!result.ok()) {
-                      if (!absl::IsAlreadyExists(result.status())) {
-                        spdlog::error("submit: store failed: {}",
-                                      result.status().ToString());
-                      }
-                      done(result.status());
-                      return;
-                    }
-                    if (result->created) {
-                      spdlog::info("letter {} received from tenant {} for {}",
-                                   result->letter.id, tenant, who);
-                      watch_hub_.Wake();
-                    }
-                    *response->mutable_letter() = ToApiLetter(result->letter);
-                    response->set_created(result->created);
-                    done(absl::OkStatus());
-                  });
+  batcher_.Submit(
+      std::move(letter),
+      [this, response, who, tenant, trace_id,
+       done = std::move(done)](absl::StatusOr<store::CreateResult> result) {
+        logging::ScopedContext log_context(
+            {result.ok() ? result->letter.id : "", tenant, "submit", -1,
+             trace_id});
+        if (!result.ok()) {
+          if (!absl::IsAlreadyExists(result.status())) {
+            spdlog::error("submit: store failed: {}",
+                          result.status().ToString());
+          }
+          done(result.status());
+          return;
+        }
+        if (result->created) {
+          spdlog::info("letter {} received from tenant {} for {}",
+                       result->letter.id, tenant, who);
+          watch_hub_.Wake();
+        }
+        *response->mutable_letter() = ToApiLetter(result->letter);
+        response->set_created(result->created);
+        done(absl::OkStatus());
+      });
 }
 
 grpc::ServerUnaryReactor* LetterServiceImpl::GetLetter(

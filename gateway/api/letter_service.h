@@ -55,9 +55,11 @@ using LetterServiceBase = v1::LetterService::WithRawCallbackMethod_SubmitLetter<
             v1::LetterService::WithRawCallbackMethod_ListLetters<
                 v1::LetterService::WithRawCallbackMethod_CancelLetter<
                     v1::LetterService::WithRawCallbackMethod_GetReceipts<
-                        v1::LetterService::WithRawCallbackMethod_PreflightLetters<
-                            v1::LetterService::WithCallbackMethod_WatchLetters<
-                                v1::LetterService::Service>>>>>>>>;
+                        v1::LetterService::
+                            WithRawCallbackMethod_PreflightLetters<
+                                v1::LetterService::
+                                    WithCallbackMethod_WatchLetters<
+                                        v1::LetterService::Service>>>>>>>>;
 
 class LetterServiceImpl final : public LetterServiceBase {
  public:

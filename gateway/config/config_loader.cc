@@ -285,7 +285,8 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
       default_to(documents->inspector_letters_per_worker(), 64));
   if (documents->inspector_letters_per_worker() < 1 ||
       documents->inspector_letters_per_worker() > 10000)
-    return Invalid("documents.inspector_letters_per_worker", "must be 1..10000");
+    return Invalid("documents.inspector_letters_per_worker",
+                   "must be 1..10000");
   if (!documents->inspector_path().empty()) {
     documents->set_inspector_path(
         Resolve(base_dir, documents->inspector_path()));

@@ -3,8 +3,8 @@
 // A frame is a 4-byte little-endian length followed by that many bytes.
 // The parent writes a request frame, the worker answers with a reply frame;
 // a worker may be given further requests, one at a time, and exits when
-// its socket is closed between them. Integers are little-endian; strings are a length and the
-// bytes. Request: "UTPI2", the DocumentLimits, may_print, the
+// its socket is closed between them. Integers are little-endian; strings are a
+// length and the bytes. Request: "UTPI2", the DocumentLimits, may_print, the
 // PrintabilityOptions, whether to count pages, the number of documents and
 // each document's file name and content. Reply: the status code (only OK or
 // INVALID_ARGUMENT are valid), the message, and the number of page counts

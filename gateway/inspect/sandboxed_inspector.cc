@@ -108,7 +108,8 @@ double CpuSeconds(pid_t pid) {
   for (int i = 3; i <= 15 && fields >> field; ++i) {
     if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);
   }
-  static const double kTicksPerSecond = static_cast<double>(sysconf(_SC_CLK_TCK));
+  static const double kTicksPerSecond =
+      static_cast<double>(sysconf(_SC_CLK_TCK));
   return ticks / kTicksPerSecond;
 }
 
@@ -332,8 +333,9 @@ absl::Status SandboxedInspector::Impl::Run(Worker& worker, const Job& job,
     }
     auto wait = left;
     if (reuse()) {
-      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                next_cpu_check - now));
+      wait =
+          std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                             next_cpu_check - now));
     }
     pollfd p{worker.fd,
              static_cast<short>(POLLIN | (sent < to_send ? POLLOUT : 0)), 0};
@@ -545,11 +547,20 @@ void SandboxedInspector::Inspect(const InspectionRequest& request,
       refused = absl::UnavailableError("document inspection is shutting down");
     } else if (request.wait_when_busy) {
       const std::string key(request.reuse_key);
-      std::deque<Job>& waiting = impl_->bulk[key];
-      if (waiting.empty()) impl_->turns.push_back(key);
-      waiting.push_back(Job{request, std::move(done)});
-      ++impl_->bulk_waiting;
-      return;
+      auto it = impl_->bulk.find(key);
+      if (it != impl_->bulk.end() && static_cast<int>(it->second.size()) >=
+                                         impl_->options.max_bulk_queued) {
+        ++impl_->stats.refused_busy;
+        refused = absl::ResourceExhaustedError("document inspection is busy");
+      } else {
+        if (it == impl_->bulk.end()) {
+          it = impl_->bulk.emplace(key, std::deque<Job>()).first;
+          impl_->turns.push_back(key);
+        }
+        it->second.push_back(Job{request, std::move(done)});
+        ++impl_->bulk_waiting;
+        return;
+      }
     } else if (static_cast<int>(impl_->queue.size()) >=
                impl_->options.max_queued) {
       ++impl_->stats.refused_busy;
@@ -600,6 +611,9 @@ absl::StatusOr<std::unique_ptr<SandboxedInspector>> NewSandboxedInspector(
   }
   if (options.max_queued < 0) {
     return absl::InvalidArgumentError("max_queued: must be >= 0");
+  }
+  if (options.max_bulk_queued < 1) {
+    return absl::InvalidArgumentError("max_bulk_queued: must be at least 1");
   }
   if (options.deadline.count() < 1) {
     return absl::InvalidArgumentError("deadline: must be positive");

@@ -43,13 +43,13 @@
 // slot; when `max_queued` wait already, Inspect answers at once with
 // RESOURCE_EXHAUSTED "document inspection is busy" (the client may retry),
 // rather than letting the queue and the latency grow without bound. Letters
-// of bulk streams (InspectionRequest::wait_when_busy) are never refused:
-// they wait in a queue per reuse key (tenant), and their streams bound how
-// many. The slots take letters in turn: the single letters' queue, then the
-// next tenant's bulk queue, then the single letters' again, and so on, so a
-// tenant's 100,000-letter run holds back another tenant's letter by at most
-// one letter per tenant ahead of it in the turn. After Stop, Inspect
-// answers UNAVAILABLE.
+// of bulk streams (InspectionRequest::wait_when_busy) wait in a queue per
+// reuse key (tenant) instead, refused only past `max_bulk_queued` of one
+// key (their streams bound how many each sends). The slots take letters in
+// turn: the single letters' queue, then the next tenant's bulk queue, then the
+// single letters' again, and so on, so a tenant's 100,000-letter run holds back
+// another tenant's letter by at most one letter per tenant ahead of it in the
+// turn. After Stop, Inspect answers UNAVAILABLE.
 //
 // Threads: one per slot, which hands the slot's letters to its worker and
 // waits for the answer with poll(); `done` runs on that thread. Thread-safe.
@@ -77,6 +77,10 @@ struct SandboxOptions {
   int workers = 2;
   // Letters waiting for a worker at most; more are refused. Default 32.
   int max_queued = 32;
+  // Bulk letters (wait_when_busy) of one reuse key waiting at most; more
+  // are refused as busy. Default 1024, sixteen SubmitBatch streams' windows: a
+  // tenant opening many streams cannot make the queue grow without bound.
+  int max_bulk_queued = 1024;
   // Wall-clock time one letter's inspection may take, from the moment a
   // worker has it. Default 10 s.
   std::chrono::milliseconds deadline{10000};

@@ -24,9 +24,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-using BatchServiceBase =
-    v1::LetterService::WithRawCallbackMethod_SubmitBatch<
-        v1::LetterService::Service>;
+using BatchServiceBase = v1::LetterService::WithRawCallbackMethod_SubmitBatch<
+    v1::LetterService::Service>;
 
 // The submission path: refuses references ending in "-bad", holds the
 // letters while `hold` is set, answers the others at once or from another
@@ -114,9 +113,9 @@ class SubmitBatchReactorTest : public ::testing::Test {
     b.RegisterService(&service_);
     server_ = b.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = v1::LetterService::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(port),
-        grpc::InsecureChannelCredentials()));
+    stub_ = v1::LetterService::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                            grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     if (server_) {

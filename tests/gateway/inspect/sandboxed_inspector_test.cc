@@ -46,6 +46,16 @@ SandboxOptions Options() {
   return o;
 }
 
+// One slot whose letters run out of CPU time (1 s) before anything else.
+SandboxOptions CpuBound() {
+  SandboxOptions o = Options();
+  o.workers = 1;
+  o.cpu_seconds = 1;
+  o.memory_bytes = int64_t{2} << 30;
+  o.deadline = std::chrono::seconds(30);
+  return o;
+}
+
 std::unique_ptr<SandboxedInspector> Start(SandboxOptions o = Options()) {
   absl::StatusOr<std::unique_ptr<SandboxedInspector>> s =
       NewSandboxedInspector(std::move(o));
@@ -258,9 +268,9 @@ TEST_F(SandboxedInspectorTest, AWorkerThatRefusedALetterIsNotReused) {
   ASSERT_THAT(InspectNow(*inspector, OfTenant(pdf, "910000001")), IsOk());
   const pid_t worker = OnlyWorker();
   const std::string not_pdf = "not a pdf";
-  EXPECT_THAT(InspectNow(*inspector, OfTenant(not_pdf, "910000001")),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("not a PDF")));
+  EXPECT_THAT(
+      InspectNow(*inspector, OfTenant(not_pdf, "910000001")),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a PDF")));
   WorkerOtherThan(worker);
   ASSERT_THAT(InspectNow(*inspector, OfTenant(pdf, "910000001")), IsOk());
   // The refused letter was the only one on a reused worker.
@@ -268,12 +278,7 @@ TEST_F(SandboxedInspectorTest, AWorkerThatRefusedALetterIsNotReused) {
 }
 
 TEST_F(SandboxedInspectorTest, CpuLimitHoldsForEachLetterOfAReusedWorker) {
-  SandboxOptions options = Options();
-  options.workers = 1;
-  options.cpu_seconds = 1;
-  options.memory_bytes = int64_t{2} << 30;
-  options.deadline = std::chrono::seconds(30);
-  std::unique_ptr<SandboxedInspector> inspector = Start(options);
+  std::unique_ptr<SandboxedInspector> inspector = Start(CpuBound());
   ASSERT_NE(inspector, nullptr);
   const std::string pdf = MakeTestPdf(2, "Vedtak");
   for (int i = 0; i < 5; ++i) {
@@ -281,12 +286,12 @@ TEST_F(SandboxedInspectorTest, CpuLimitHoldsForEachLetterOfAReusedWorker) {
   }
   const pid_t worker = OnlyWorker();
   const double children_before = ChildrenCpuSeconds();
-  EXPECT_THAT(InspectNow(*inspector,
-                         OfTenant(Case("content_stream_cpu_burner").content,
-                                  "910000001")),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "documents: inspection stopped: exceeded the CPU time "
-                       "limit (1 s)"));
+  EXPECT_THAT(
+      InspectNow(*inspector, OfTenant(Case("content_stream_cpu_burner").content,
+                                      "910000001")),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "documents: inspection stopped: exceeded the CPU time "
+               "limit (1 s)"));
   // Stopped by the slot after about one second of this letter's CPU, not
   // by the worker's budget of two: the reaped worker's whole CPU time.
   const double used = ChildrenCpuSeconds() - children_before;
@@ -395,12 +400,7 @@ TEST_F(SandboxedInspectorTest, ForbiddenSystemCallKillsTheWorker) {
 }
 
 TEST_F(SandboxedInspectorTest, CpuLimitStopsTheLetter) {
-  SandboxOptions options = Options();
-  options.workers = 1;
-  options.cpu_seconds = 1;
-  options.memory_bytes = int64_t{2} << 30;
-  options.deadline = std::chrono::seconds(30);
-  std::unique_ptr<SandboxedInspector> inspector = Start(options);
+  std::unique_ptr<SandboxedInspector> inspector = Start(CpuBound());
   ASSERT_NE(inspector, nullptr);
   EXPECT_THAT(
       InspectNow(*inspector, One(Case("content_stream_cpu_burner").content)),
@@ -430,10 +430,12 @@ TEST_F(SandboxedInspectorTest, FullQueueRefusesBusy) {
   EXPECT_EQ(inspector->Stats().refused_busy, 1);
 }
 
-TEST_F(SandboxedInspectorTest, BulkLettersWaitInsteadOfBeingRefusedAndTakeTurns) {
+TEST_F(SandboxedInspectorTest,
+       BulkLettersWaitInsteadOfBeingRefusedAndTakeTurns) {
   SandboxOptions options = Options();
   options.workers = 1;
   options.max_queued = 1;
+  options.max_bulk_queued = 10;
   options.deadline = std::chrono::milliseconds(500);
   std::unique_ptr<SandboxedInspector> inspector = Start(options);
   ASSERT_NE(inspector, nullptr);
@@ -456,8 +458,14 @@ TEST_F(SandboxedInspectorTest, BulkLettersWaitInsteadOfBeingRefusedAndTakeTurns)
     });
   };
   // Tenant A's bulk run: far more than the queue of single letters holds,
-  // none refused.
+  // none refused up to its own bound.
   for (int i = 0; i < 10; ++i) inspect("A" + std::to_string(i), "A", true);
+  // Its bound: the eleventh waiting letter of one tenant is refused.
+  InspectionRequest eleventh = OfTenant(pdf, "A");
+  eleventh.wait_when_busy = true;
+  EXPECT_THAT(InspectNow(*inspector, eleventh),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       "document inspection is busy"));
   // Then a single letter of tenant B and a bulk letter of tenant C.
   inspect("B", "B", false);
   inspect("C", "C", true);
@@ -479,7 +487,7 @@ TEST_F(SandboxedInspectorTest, BulkLettersWaitInsteadOfBeingRefusedAndTakeTurns)
   EXPECT_EQ(order[1], "B");
   EXPECT_EQ(order[2], "C");
   EXPECT_EQ(order[11], "A9");
-  EXPECT_EQ(inspector->Stats().refused_busy, 0);
+  EXPECT_EQ(inspector->Stats().refused_busy, 1);
 }
 
 TEST_F(SandboxedInspectorTest, StopFailsWaitingLettersAndLaterOnes) {
