@@ -70,10 +70,13 @@ WorkerRole::WorkerRole(const config::v1::Config& config, WorkerRoleDeps deps) {
   events.interval_ms = int64_t{flow.event_poll_interval_seconds()} * 1000;
   poller_ = std::make_unique<dispatch::EventPoller>(dispatcher_.get(), events);
 
+  // Each lane has consumers of its own (queue::Topology): a bulk run keeps
+  // the bulk lane's busy while single letters find theirs free.
   std::vector<std::vector<std::string>> groups;
   for (const auto& stage : topology.stages) {
     for (int i = 0; i < config.workers_per_queue(); ++i) {
       groups.push_back({topology.StageQueue(stage)});
+      groups.push_back({topology.BulkStageQueue(stage)});
     }
   }
   auto broker = BrokerOptionsOf(config, "worker");
@@ -91,18 +94,20 @@ WorkerRole::WorkerRole(const config::v1::Config& config, WorkerRoleDeps deps) {
     std::set<std::string> queues;
     for (const auto& p : paused) {
       queues.insert(topology.StageQueue("deliver." + p.channel));
+      queues.insert(topology.BulkStageQueue("deliver." + p.channel));
     }
     return queues;
   };
   // Letters to route that arrive together are looked up in the registry
   // together: as many as the broker hands a consumer at once.
   std::map<std::string, int> batches = {
-      {topology.StageQueue("route"), broker.prefetch}};
+      {topology.StageQueue("route"), broker.prefetch},
+      {topology.BulkStageQueue("route"), broker.prefetch}};
   workers_ = std::make_unique<dispatch::WorkerPool>(
       [broker] { return queue::NewAmqpConsumer(broker); }, dispatcher_.get(),
       groups, paused_queues, /*check_interval_ms=*/1000, batches);
   spdlog::info("worker: {} consumers on {} queues", groups.size(),
-               topology.stages.size());
+               2 * topology.stages.size());
   std::cout << "utpostd worker: " << groups.size() << " consumers" << std::endl;
 }
 

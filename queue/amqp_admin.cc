@@ -46,6 +46,9 @@ std::vector<std::string> AllQueues(const Topology& topology) {
   for (const std::string& stage : topology.stages) {
     queues.push_back(topology.StageQueue(stage));
   }
+  for (const std::string& stage : topology.stages) {
+    queues.push_back(topology.BulkStageQueue(stage));
+  }
   for (int delay : topology.retry_delays_seconds) {
     queues.push_back(topology.RetryQueue(delay));
   }
@@ -234,6 +237,10 @@ class AmqpAdmin final : public Admin {
       AmqpTable arguments;
       RETURN_IF_ERROR(DeclareQueue(queue, &arguments));
       RETURN_IF_ERROR(Bind(queue, work, stage));
+      const std::string bulk = topology.BulkStageQueue(stage);
+      AmqpTable bulk_arguments;
+      RETURN_IF_ERROR(DeclareQueue(bulk, &bulk_arguments));
+      RETURN_IF_ERROR(Bind(bulk, work, Topology::BulkRoutingKey(stage)));
     }
     {
       const std::string parked = topology.ParkedQueue();

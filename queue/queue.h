@@ -21,12 +21,20 @@ namespace utpost::queue {
 //   queue     <prefix>.route            bound with key "route"
 //   queue     <prefix>.deliver.digital  bound with key "deliver.digital"
 //   queue     <prefix>.deliver.print    bound with key "deliver.print"
+//   queue     <prefix>.bulk.<stage>     one a stage, bound with key
+//                                       "bulk.<stage>": the bulk lane
 //   exchange  <prefix>.retry.<N>s  fanout, one per retry delay, into
 //   queue     <prefix>.retry.<N>s  TTL N s, dead-letters back to <prefix>.work
 //                                  keeping the original routing key
 //   queue     <prefix>.parked       parked work items, for operators; bound
 //                                  to <prefix>.work with key "parked"
 // All queues are durable quorum queues.
+//
+// Two lanes: letters submitted one at a time travel through the stage
+// queues, letters of a bulk run (SubmitBatch) through the bulk queues, each
+// with consumers of its own. So a single letter waits behind other single
+// letters only, never behind a 100,000-letter run; the work item says the
+// stage either way, so a consumer of either lane handles it alike.
 struct Topology {
   std::string prefix = "utpost";
   // Work stages; each gets a queue bound to the work exchange.
@@ -37,6 +45,17 @@ struct Topology {
   std::string WorkExchange() const { return prefix + ".work"; }
   std::string StageQueue(const std::string& stage) const {
     return prefix + "." + stage;
+  }
+  // The routing key and queue of `stage` in the bulk lane.
+  static std::string BulkRoutingKey(const std::string& stage) {
+    return "bulk." + stage;
+  }
+  std::string BulkStageQueue(const std::string& stage) const {
+    return prefix + "." + BulkRoutingKey(stage);
+  }
+  // The routing key of `stage` in the lane a letter travels.
+  static std::string RoutingKey(const std::string& stage, bool bulk) {
+    return bulk ? BulkRoutingKey(stage) : stage;
   }
   std::string RetryExchange(int delay_seconds) const {
     return prefix + ".retry." + std::to_string(delay_seconds) + "s";

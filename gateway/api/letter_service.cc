@@ -154,21 +154,21 @@ void LetterServiceImpl::SubmitOne(const std::string& tenant,
   auto key = std::make_shared<const std::string>(tenant);
   inspection.reuse_key = *key;
   inspection.wait_when_busy = bulk;
-  inspector_->Inspect(
-      inspection, [this, request, response, key, pages, trace_id,
-                   done = std::move(done)](absl::Status s) {
-        if (!s.ok()) return done(s);
-        // A count per document, or none (an inspector that counts none).
-        const int sheets =
-            pages->size() == static_cast<size_t>(request->documents_size())
-                ? PrintSheetsOf(*request, *pages, options_.limits)
-                : 0;
-        Accept(*key, trace_id, sheets, request, response, std::move(done));
-      });
+  inspector_->Inspect(inspection, [this, request, response, key, pages,
+                                   trace_id, bulk,
+                                   done = std::move(done)](absl::Status s) {
+    if (!s.ok()) return done(s);
+    // A count per document, or none (an inspector that counts none).
+    const int sheets =
+        pages->size() == static_cast<size_t>(request->documents_size())
+            ? PrintSheetsOf(*request, *pages, options_.limits)
+            : 0;
+    Accept(*key, trace_id, bulk, sheets, request, response, std::move(done));
+  });
 }
 
 void LetterServiceImpl::Accept(const std::string& tenant,
-                               const std::string& client_trace_id,
+                               const std::string& client_trace_id, bool bulk,
                                int print_sheets,
                                const v1::SubmitLetterRequest* request,
                                v1::SubmitLetterResponse* response,
@@ -181,6 +181,7 @@ void LetterServiceImpl::Accept(const std::string& tenant,
   letter.spec = *request;
   letter.spec.clear_documents();
   letter.print_sheets = print_sheets;
+  letter.bulk = bulk;
   for (const auto& d : request->documents()) {
     store::Document doc;
     doc.file_name = d.file_name();
@@ -194,9 +195,9 @@ void LetterServiceImpl::Accept(const std::string& tenant,
   // can be found together.
   const std::string trace_id =
       client_trace_id.empty() ? logging::NewTraceId() : client_trace_id;
-  letter.first_work =
-      store::lifecycle::WorkItem(options_.topology.WorkExchange(), letter.id,
-                                 store::lifecycle::kRouteStage, 0, trace_id);
+  letter.first_work = store::lifecycle::WorkItem(
+      options_.topology.WorkExchange(), letter.id,
+      store::lifecycle::kRouteStage, 0, trace_id, bulk);
   letter.first_work.state_when_sent = v1::Letter::QUEUED;
 
   std::string who = RecipientForLog(request->recipient());

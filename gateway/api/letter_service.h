@@ -115,9 +115,9 @@ class LetterServiceImpl final : public LetterServiceBase {
                  bool bulk, const v1::SubmitLetterRequest* request,
                  v1::SubmitLetterResponse* response,
                  std::function<void(absl::Status)> done);
-  // SubmitOne after the documents passed inspection; `print_sheets` as
-  // store::NewLetter (0: not counted).
-  void Accept(const std::string& tenant, const std::string& trace_id,
+  // SubmitOne after the documents passed inspection; `bulk` and
+  // `print_sheets` as store::NewLetter (sheets 0: not counted).
+  void Accept(const std::string& tenant, const std::string& trace_id, bool bulk,
               int print_sheets, const v1::SubmitLetterRequest* request,
               v1::SubmitLetterResponse* response,
               std::function<void(absl::Status)> done);

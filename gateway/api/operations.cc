@@ -319,7 +319,7 @@ absl::Status Operations::RedriveOne(const store::LetterRecord& letter,
   const std::string stage =
       store::lifecycle::StageOf(letter.state, letter.channel);
   store::OutboxMessage work = store::lifecycle::WorkItem(
-      options_.topology.WorkExchange(), letter.id, stage, 0);
+      options_.topology.WorkExchange(), letter.id, stage, 0, "", letter.bulk);
 
   store::Transition t;
   t.from = {Letter::PARKED};

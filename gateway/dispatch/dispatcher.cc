@@ -123,13 +123,13 @@ std::vector<std::string> Dispatcher::StagesFor(
 }
 
 store::OutboxMessage Dispatcher::WorkFor(const std::string& letter_id,
-                                         const std::string& stage,
+                                         bool bulk, const std::string& stage,
                                          int attempt) const {
   // The trace of the item being handled (see Handle) goes on.
   const logging::Context* c = logging::CurrentContext();
   return store::lifecycle::WorkItem(options_.topology.WorkExchange(), letter_id,
                                     stage, attempt,
-                                    c != nullptr ? c->trace_id : "");
+                                    c != nullptr ? c->trace_id : "", bulk);
 }
 
 absl::Status Dispatcher::Apply(const std::string& letter_id,
@@ -324,7 +324,8 @@ absl::Status Dispatcher::Route(const store::LetterRecord& letter, int attempt,
   t.to = Letter::ROUTED;
   t.channel = d.channel;
   t.reason = d.reason;
-  t.outbox.push_back(WorkFor(letter.id, DeliverStage(d.channel), 0));
+  t.outbox.push_back(
+      WorkFor(letter.id, letter.bulk, DeliverStage(d.channel), 0));
   return Apply(letter.id, t);
 }
 
@@ -345,7 +346,8 @@ store::Transition Dispatcher::FallbackOrFail(const store::LetterRecord& letter,
     t.to = Letter::ROUTED;
     t.channel = kPrintChannel;
     t.reason = absl::StrCat(why, "; falling back to print");
-    t.outbox.push_back(WorkFor(letter.id, DeliverStage(kPrintChannel), 0));
+    t.outbox.push_back(
+        WorkFor(letter.id, letter.bulk, DeliverStage(kPrintChannel), 0));
   } else {
     t.to = Letter::FAILED;
     t.reason = why;
@@ -473,7 +475,7 @@ absl::Status Dispatcher::RetryOrPark(const store::LetterRecord& letter,
   const int next = attempt + 1;
   if (next < options_.max_attempts && !options_.retry_delays_seconds.empty()) {
     int delay = DelayBefore(options_.retry_delays_seconds, next);
-    store::OutboxMessage retry = WorkFor(letter.id, stage, next);
+    store::OutboxMessage retry = WorkFor(letter.id, letter.bulk, stage, next);
     retry.exchange = options_.topology.RetryExchange(delay);
     spdlog::warn("letter {} {} attempt {} failed, retry in {} s: {}", letter.id,
                  stage, next, delay, reason);
@@ -487,7 +489,7 @@ absl::Status Dispatcher::RetryOrPark(const store::LetterRecord& letter,
   t.from = EntryStates(stage);
   t.to = Letter::PARKED;
   t.reason = absl::StrCat(stage, " failed ", next, " times; last: ", reason);
-  store::OutboxMessage parked = WorkFor(letter.id, stage, next);
+  store::OutboxMessage parked = WorkFor(letter.id, letter.bulk, stage, next);
   parked.routing_key = "parked";
   t.outbox.push_back(parked);
   return Apply(letter.id, t);
@@ -640,8 +642,9 @@ absl::Status Dispatcher::FireTimer(const store::TimerRecord& timer) {
   if (!letter.ok()) return letter.status();
   absl::StatusOr<bool> claimed = false;
   if (timer.kind == kNotBeforeTimer) {
-    claimed = store_->FireTimer(timer, {Letter::QUEUED}, std::nullopt,
-                                {WorkFor(timer.letter_id, kRoute, 0)});
+    claimed =
+        store_->FireTimer(timer, {Letter::QUEUED}, std::nullopt,
+                          {WorkFor(timer.letter_id, letter->bulk, kRoute, 0)});
   } else if (timer.kind == kPrintIfUnreadTimer) {
     const std::vector<store::State> unread = {Letter::SENT_DIGITAL,
                                               Letter::DELIVERED};
@@ -667,8 +670,9 @@ absl::Status Dispatcher::FireTimer(const store::TimerRecord& timer) {
 absl::Status Dispatcher::RequeueStuck(const store::StuckLetter& letter) {
   store::OutboxMessage work =
       letter.state == Letter::QUEUED
-          ? WorkFor(letter.id, kRoute, letter.attempt)
-          : WorkFor(letter.id, DeliverStage(letter.channel), letter.attempt);
+          ? WorkFor(letter.id, letter.bulk, kRoute, letter.attempt)
+          : WorkFor(letter.id, letter.bulk, DeliverStage(letter.channel),
+                    letter.attempt);
   ASSIGN_OR_RETURN(bool written, store_->RequeueStuck(letter, work));
   if (written) {
     spdlog::warn("letter {} stuck in {}: work item published again", letter.id,

@@ -146,7 +146,9 @@ class Dispatcher {
                                    std::vector<store::State> from,
                                    const std::string& why) const;
   bool CanPrint(const store::LetterRecord& letter) const;
-  store::OutboxMessage WorkFor(const std::string& letter_id,
+  // The work item for the letter at `stage`, in the bulk lane when `bulk`
+  // (the letter's LetterRecord::bulk), carrying the current trace.
+  store::OutboxMessage WorkFor(const std::string& letter_id, bool bulk,
                                const std::string& stage, int attempt) const;
   absl::Status Apply(const std::string& letter_id, const store::Transition& t);
   // The transitions a provider event `rec` of `kind` may make on `letter`

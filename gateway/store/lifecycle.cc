@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
+#include "queue/queue.h"
 #include "utpost/internal/v1/work_item.pb.h"
 
 namespace utpost::store::lifecycle {
@@ -81,7 +82,7 @@ std::vector<State> EntryStates(const std::string& stage) {
 
 OutboxMessage WorkItem(const std::string& work_exchange,
                        const std::string& letter_id, const std::string& stage,
-                       int attempt, const std::string& trace_id) {
+                       int attempt, const std::string& trace_id, bool bulk) {
   internal::v1::WorkItem item;
   item.set_letter_id(letter_id);
   item.set_stage(stage);
@@ -89,7 +90,7 @@ OutboxMessage WorkItem(const std::string& work_exchange,
   if (!trace_id.empty()) item.set_trace_id(trace_id);
   OutboxMessage m;
   m.exchange = work_exchange;
-  m.routing_key = stage;
+  m.routing_key = queue::Topology::RoutingKey(stage, bulk);
   m.body = item.SerializeAsString();
   m.letter_id = letter_id;
   return m;

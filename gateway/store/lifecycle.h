@@ -53,10 +53,12 @@ std::vector<State> EntryStates(const std::string& stage);
 
 // The work item for `letter_id` at `stage`, attempt `attempt` (0 for the
 // first), carrying `trace_id` (may be empty), as an outbox message to
-// `work_exchange` with the stage as its routing key.
+// `work_exchange` with the stage as its routing key, in the bulk lane when
+// `bulk` (queue::Topology::RoutingKey).
 OutboxMessage WorkItem(const std::string& work_exchange,
                        const std::string& letter_id, const std::string& stage,
-                       int attempt, const std::string& trace_id = "");
+                       int attempt, const std::string& trace_id = "",
+                       bool bulk = false);
 
 }  // namespace utpost::store::lifecycle
 

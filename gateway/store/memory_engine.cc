@@ -230,7 +230,8 @@ class Reads : public Base {
           busy.count(id) > 0) {
         continue;
       }
-      out.push_back({id, r.state, r.channel, row->attempt, r.update_time_ms});
+      out.push_back(
+          {id, r.state, r.channel, row->attempt, r.update_time_ms, r.bulk});
     }
     const auto& order = view().letter_order;
     std::sort(out.begin(), out.end(),

@@ -201,6 +201,12 @@ constexpr char kVersion2[] = R"sql(
 ALTER TABLE letters ADD COLUMN print_sheets INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 3: letters of a bulk run (SubmitBatch), whose work items travel
+// the bulk lane (#13). Letters stored before it travel the single lane.
+constexpr char kVersion3[] = R"sql(
+ALTER TABLE letters ADD COLUMN bulk BOOLEAN NOT NULL DEFAULT FALSE;
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    INTEGER PRIMARY KEY,
@@ -217,6 +223,7 @@ const std::vector<PgMigration>& PgMigrations() {
        "receipt log, operations",
        kVersion1},
       {2, "letters.print_sheets: sheets counted at submission", kVersion2},
+      {3, "letters.bulk: the lane a letter's work items travel", kVersion3},
   };
   return *migrations;
 }

@@ -35,7 +35,7 @@ constexpr int64_t kReceiptLogLockKey = 0x7574706f73740003;
 constexpr char kLetterColumns[] =
     "id, tenant, client_reference, state, channel, reason, spec, "
     "create_time_ms, update_time_ms, request_digest, attempt, handing_off, "
-    "print_sheets";
+    "print_sheets, bulk";
 constexpr char kReceiptSelect[] =
     "SELECT r.cursor, r.letter_id, r.tenant, l.client_reference, r.seq, "
     "r.state, r.channel, r.reason, r.time_ms, r.jws, r.sha256, g.leaf_index "
@@ -268,8 +268,9 @@ class PgTxn final : public WriteTxn {
     p.IntArray(StateNumbers(states)).Int(updated_before_ms).Int(limit);
     ASSIGN_OR_RETURN(
         PgResult r,
-        Q("SELECT l.id, l.state, l.channel, l.attempt, l.update_time_ms "
-          "FROM letters l WHERE l.state = ANY($1) AND l.update_time_ms < $2 "
+        Q("SELECT l.id, l.state, l.channel, l.attempt, l.update_time_ms, "
+          "l.bulk FROM letters l WHERE l.state = ANY($1) AND l.update_time_ms "
+          "< $2 "
           "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.letter_id = l.id "
           "AND o.sent_at_ms IS NULL) "
           "AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.letter_id = l.id) "
@@ -283,6 +284,7 @@ class PgTxn final : public WriteTxn {
       s.channel = r.Text(i, 2);
       s.attempt = static_cast<int>(r.Int(i, 3));
       s.update_time_ms = r.Int(i, 4);
+      s.bulk = r.Int(i, 5) != 0;
     }
     return out;
   }
@@ -828,11 +830,12 @@ class PgTxn final : public WriteTxn {
         .Text(row.request_digest);
     p.Int(l.state).Text(l.channel).Text(l.reason).BytesRef(spec_bytes);
     p.Int(row.attempt).Bool(row.handing_off).Int(l.create_time_ms);
-    p.Int(l.update_time_ms).Int(row.print_sheets);
+    p.Int(l.update_time_ms).Int(row.print_sheets).Bool(l.bulk);
     return C("INSERT INTO letters (id, tenant, client_reference, "
              "request_digest, state, channel, reason, spec, attempt, "
-             "handing_off, create_time_ms, update_time_ms, print_sheets) "
-             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             "handing_off, create_time_ms, update_time_ms, print_sheets, bulk) "
+             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+             "$14)",
              p)
         .status();
   }
@@ -1168,6 +1171,7 @@ class PgTxn final : public WriteTxn {
     row.attempt = static_cast<int>(r.Int(i, 10));
     row.handing_off = r.Int(i, 11) != 0;
     row.print_sheets = static_cast<int>(r.Int(i, 12));
+    l.bulk = r.Int(i, 13) != 0;
     if (!with_documents) return row;
     ASSIGN_OR_RETURN(std::vector<StoredDocument> docs,
                      GetDocuments(l.id, /*with_content=*/false));

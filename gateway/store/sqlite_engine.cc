@@ -211,7 +211,14 @@ constexpr char kSchemaV3[] = R"sql(
 ALTER TABLE letters ADD COLUMN print_sheets INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
+// Version 4: letters of a bulk run (SubmitBatch), whose work items travel
+// the bulk lane (#13). Letters stored before it travel the single lane.
+constexpr char kSchemaV4[] = R"sql(
+ALTER TABLE letters ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3,
+                                       kSchemaV4};
 constexpr int kSchemaVersion =
     static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -252,7 +259,7 @@ absl::Status Migrate(Connection& c, const std::string& path) {
 constexpr char kLetterColumns[] =
     "id, tenant, client_reference, state, channel, reason, spec, "
     "create_time_ms, update_time_ms, request_digest, attempt, handing_off, "
-    "print_sheets";
+    "print_sheets, bulk";
 constexpr char kReceiptSelect[] =
     "SELECT r.cursor, r.letter_id, r.tenant, l.client_reference, r.seq, "
     "r.state, r.channel, r.reason, r.time_ms, r.jws, r.sha256, "
@@ -454,8 +461,8 @@ class SqliteTxn final : public WriteTxn {
     ASSIGN_OR_RETURN(
         Statement st,
         c_.Prepare(absl::StrCat(
-            "SELECT l.id, l.state, l.channel, l.attempt, l.update_time_ms "
-            "FROM letters l WHERE l.state IN (",
+            "SELECT l.id, l.state, l.channel, l.attempt, l.update_time_ms, "
+            "l.bulk FROM letters l WHERE l.state IN (",
             Placeholders(states.size()),
             ") AND l.update_time_ms < ? "
             "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE "
@@ -476,6 +483,7 @@ class SqliteTxn final : public WriteTxn {
       l.channel = st.ColumnText(2);
       l.attempt = static_cast<int>(st.ColumnInt64(3));
       l.update_time_ms = st.ColumnInt64(4);
+      l.bulk = st.ColumnInt64(5) != 0;
     }
     return out;
   }
@@ -1031,8 +1039,8 @@ class SqliteTxn final : public WriteTxn {
         Statement st,
         c_.Prepare("INSERT INTO letters (id, tenant, client_reference, "
                    "request_digest, state, spec, create_time_ms, "
-                   "update_time_ms, print_sheets) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                   "update_time_ms, print_sheets, bulk) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     st.BindText(1, r.id);
     st.BindText(2, r.tenant);
     st.BindText(3, r.client_reference);
@@ -1042,6 +1050,7 @@ class SqliteTxn final : public WriteTxn {
     st.BindInt64(7, r.create_time_ms);
     st.BindInt64(8, r.update_time_ms);
     st.BindInt64(9, row.print_sheets);
+    st.BindInt64(10, r.bulk ? 1 : 0);
     return st.Run();
   }
 
@@ -1406,6 +1415,7 @@ class SqliteTxn final : public WriteTxn {
     out.attempt = static_cast<int>(row.ColumnInt64(10));
     out.handing_off = row.ColumnInt64(11) != 0;
     out.print_sheets = static_cast<int>(row.ColumnInt64(12));
+    r.bulk = row.ColumnInt64(13) != 0;
     return out;
   }
 

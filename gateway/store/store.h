@@ -59,6 +59,9 @@ struct NewLetter {
   // whatever its channel turns out to be; for statistics and their cost.
   // 0: not known.
   int print_sheets = 0;
+  // Submitted as part of a bulk run (SubmitBatch): every work item of the
+  // letter travels the bulk lane (queue::Topology).
+  bool bulk = false;
   // Published after commit: the routing work item.
   OutboxMessage first_work;
 };
@@ -75,6 +78,8 @@ struct LetterRecord {
   std::vector<::utpost::v1::DocumentInfo> documents;
   int64_t create_time_ms = 0;
   int64_t update_time_ms = 0;
+  // NewLetter::bulk: its work items travel the bulk lane.
+  bool bulk = false;
 };
 
 struct ReceiptRecord {
@@ -156,6 +161,7 @@ struct StuckLetter {
   std::string channel;
   int attempt = 0;
   int64_t update_time_ms = 0;
+  bool bulk = false;  // LetterRecord::bulk.
 };
 
 // A state change to apply.

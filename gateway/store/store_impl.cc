@@ -356,6 +356,7 @@ absl::Status StoreImpl::CreateOne(WriteTxn& txn, const NewLetter& l,
   row.record.update_time_ms = now;
   row.request_digest = l.request_digest;
   row.print_sheets = l.print_sheets;
+  row.record.bulk = l.bulk;
   absl::Status s = txn.InsertLetter(row, spec_bytes);
   if (absl::IsAlreadyExists(s)) {
     return absl::AlreadyExistsError(

@@ -30,6 +30,7 @@ using ::testing::_;
 using ::testing::AnyOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
 using ::utpost::testing::BrokerProcess;
 using ::utpost::testing::IsOk;
 using ::utpost::testing::IsOkAndHolds;
@@ -202,8 +203,10 @@ TEST_F(AmqpIntegrationTest, DeclareTopologyTwiceIsFine) {
   std::vector<std::string> names;
   for (const QueueStats& s : *stats) names.push_back(s.queue);
   EXPECT_THAT(names, ElementsAre("declare.route", "declare.deliver.digital",
-                                 "declare.deliver.print", "declare.retry.1s",
-                                 "declare.parked"));
+                                 "declare.deliver.print", "declare.bulk.route",
+                                 "declare.bulk.deliver.digital",
+                                 "declare.bulk.deliver.print",
+                                 "declare.retry.1s", "declare.parked"));
 }
 
 TEST_F(AmqpIntegrationTest, ThousandMessagesAreConsumedExactlyOnce) {
@@ -283,6 +286,39 @@ TEST_F(AmqpIntegrationTest, RetriedMessageReturnsToItsStageAfterTheDelay) {
   EXPECT_EQ(deliveries[0].routing_key, "deliver.digital");
   EXPECT_EQ(deliveries[0].body, "try-again");
   EXPECT_EQ(DepthEventually(topology, "retry.retry.1s", 0), 0);
+}
+
+TEST_F(AmqpIntegrationTest, BulkLettersTravelTheirOwnLaneAndRetryInIt) {
+  const Topology topology = TopologyNamed("lanes");
+  Declare(topology);
+  const std::string stage = "deliver.digital";
+  ASSERT_EQ(Topology::RoutingKey(stage, true), "bulk.deliver.digital");
+  ASSERT_EQ(Topology::RoutingKey(stage, false), stage);
+  ASSERT_THAT(NewAmqpPublisher(Options())->PublishAll(
+                  {{topology.WorkExchange(), Topology::RoutingKey(stage, true),
+                    "bulk-1"},
+                   {topology.WorkExchange(), stage, "single-1"},
+                   {topology.RetryExchange(1),
+                    Topology::RoutingKey(stage, true), "bulk-retried"}}),
+              IsOk());
+  EXPECT_EQ(DepthEventually(topology, "lanes.deliver.digital", 1), 1);
+  // The retried one comes back after its delay, to the lane it left.
+  EXPECT_EQ(DepthEventually(topology, "lanes.bulk.deliver.digital", 2), 2);
+
+  ConsumerThread single(Options(), {topology.StageQueue(stage)});
+  ConsumerThread bulk(Options(), {topology.BulkStageQueue(stage)});
+  ASSERT_TRUE(single.WaitForCount(1, seconds(10)));
+  ASSERT_TRUE(bulk.WaitForCount(2, seconds(10)));
+  EXPECT_THAT(single.Stop(), IsOk());
+  EXPECT_THAT(bulk.Stop(), IsOk());
+  std::vector<std::string> bodies;
+  for (const Delivery& d : bulk.deliveries()) {
+    EXPECT_EQ(d.queue, "lanes.bulk.deliver.digital");
+    bodies.push_back(d.body);
+  }
+  EXPECT_THAT(bodies, UnorderedElementsAre("bulk-1", "bulk-retried"));
+  ASSERT_EQ(single.deliveries().size(), 1u);
+  EXPECT_EQ(single.deliveries()[0].body, "single-1");
 }
 
 TEST_F(AmqpIntegrationTest, StatsShowsQueueDepths) {

@@ -106,8 +106,9 @@ class DispatcherTest : public ::testing::Test {
   std::string Create(
       const std::string& person,
       v1::DeliveryPolicy::Mode mode = v1::DeliveryPolicy::DIGITAL_THEN_PRINT,
-      bool address = true) {
+      bool address = true, bool bulk = false) {
     store::NewLetter l;
+    l.bulk = bulk;
     const std::string n = std::to_string(++n_);
     l.id = "00000000-0000-4000-8000-" + std::string(12 - n.size(), '0') + n;
     l.tenant = "964338531";
@@ -291,6 +292,37 @@ TEST_F(DispatcherTest, TransientErrorsRetryThroughRetryExchangeThenPark) {
   auto l = Get(id);
   EXPECT_EQ(l.state, Letter::PARKED);
   EXPECT_THAT(l.reason, HasSubstr("3 times"));
+}
+
+TEST_F(DispatcherTest, ABulkLetterKeepsToTheBulkLaneThroughRetryAndFallback) {
+  auto single = Create(kMailbox);
+  auto bulk = Create(kMailbox, v1::DeliveryPolicy::DIGITAL_THEN_PRINT,
+                     /*address=*/true, /*bulk=*/true);
+  // The routing key of the newest outbox row of `id`.
+  auto last_key = [this](const std::string& id) {
+    auto rows = store_->PendingOutbox(100);
+    EXPECT_THAT(rows, IsOk());
+    std::string key;
+    for (const auto& r : *rows) {
+      if (r.letter_id == id) key = r.exchange + " " + r.routing_key;
+    }
+    return key;
+  };
+  EXPECT_EQ(Handle(single, "route"), queue::Disposition::kAck);
+  EXPECT_EQ(Handle(bulk, "route"), queue::Disposition::kAck);
+  EXPECT_EQ(last_key(single), "utpost.work deliver.digital");
+  EXPECT_EQ(last_key(bulk), "utpost.work bulk.deliver.digital");
+
+  digital_.fail_with = absl::UnavailableError("503 from provider");
+  EXPECT_EQ(Handle(bulk, "deliver.digital", 0), queue::Disposition::kAck);
+  EXPECT_EQ(last_key(bulk), "utpost.retry.1s bulk.deliver.digital");
+
+  digital_.fail_with = absl::InvalidArgumentError("refused by the provider");
+  EXPECT_EQ(Handle(bulk, "deliver.digital", 1), queue::Disposition::kAck);
+  EXPECT_EQ(Get(bulk).channel, "print");
+  EXPECT_EQ(last_key(bulk), "utpost.work bulk.deliver.print");
+  EXPECT_TRUE(Get(bulk).bulk);
+  EXPECT_FALSE(Get(single).bulk);
 }
 
 TEST_F(DispatcherTest, PermanentDigitalRefusalFallsBackToPrint) {

@@ -183,14 +183,15 @@ TEST_F(SqliteEngineTest, AVersion2FileMigratesAndItsLettersHaveNoSheetCount) {
   ASSERT_NE(store, nullptr);
   Deliver(store.get(), "OLD", kTenantA);
   store.reset();
-  EXPECT_EQ(IntOnFile(files_.path(), "PRAGMA user_version"), 3);
+  EXPECT_EQ(IntOnFile(files_.path(), "PRAGMA user_version"), 4);
   // The file as a build of schema version 2 left it.
   ExecOnFile(files_.path(),
              "ALTER TABLE letters DROP COLUMN print_sheets; "
+             "ALTER TABLE letters DROP COLUMN bulk; "
              "PRAGMA user_version = 2;");
   store = Open();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(IntOnFile(files_.path(), "PRAGMA user_version"), 3);
+  EXPECT_EQ(IntOnFile(files_.path(), "PRAGMA user_version"), 4);
   NewLetter counted = MakeLetter("NEW", kTenantA);
   counted.print_sheets = 3;
   std::vector<NewLetter> v;
@@ -209,6 +210,37 @@ TEST_F(SqliteEngineTest, AVersion2FileMigratesAndItsLettersHaveNoSheetCount) {
   EXPECT_EQ((*facts)[1].id, "OLD");
   EXPECT_EQ((*facts)[1].print_sheets, 0);
   EXPECT_EQ((*facts)[1].state, Letter::DELIVERED);
+  // A letter from before the lanes travels the single lane.
+  auto old = store->GetLetter("OLD", "");
+  ASSERT_THAT(old, IsOk());
+  EXPECT_FALSE(old->bulk);
+}
+
+TEST_F(SqliteEngineTest,
+       AVersion3FileMigratesAndItsLettersTravelTheSingleLane) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Deliver(store.get(), "OLD", kTenantA);
+  store.reset();
+  ExecOnFile(files_.path(),
+             "ALTER TABLE letters DROP COLUMN bulk; PRAGMA user_version = 3;");
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(IntOnFile(files_.path(), "PRAGMA user_version"), 4);
+  NewLetter bulk = MakeLetter("NEW", kTenantA);
+  bulk.bulk = true;
+  std::vector<NewLetter> v;
+  v.push_back(std::move(bulk));
+  auto created = store->CreateLetters(std::move(v));
+  ASSERT_THAT(created, IsOk());
+  ASSERT_THAT((*created)[0], IsOk());
+  EXPECT_TRUE((*created)[0]->letter.bulk);
+  auto fresh = store->GetLetter("NEW", "");
+  ASSERT_THAT(fresh, IsOk());
+  EXPECT_TRUE(fresh->bulk);
+  auto old = store->GetLetter("OLD", "");
+  ASSERT_THAT(old, IsOk());
+  EXPECT_FALSE(old->bulk);
 }
 
 TEST_F(SqliteEngineTest, TheFileUsesWriteAheadLogging) {
