@@ -43,8 +43,19 @@ absl::StatusOr<std::unique_ptr<ApiRole>> ApiRole::Start(
   o.topology = deps.topology;
   o.on_commit = deps.wake_relay;
   o.signer = deps.signer;
+  auto limit_of = [](const config::v1::TenantLimits& l) {
+    api::TenantLimit out;
+    out.letters_per_second = l.letters_per_second();
+    out.burst = l.burst();
+    out.letters_per_day = l.letters_per_day();
+    return out;
+  };
+  o.other_tenants_limit = limit_of(config.tenant_limits());
   for (const auto& t : config.tenants()) {
     o.tenant_names[t.organisation_number()] = t.name();
+    if (t.has_limits()) {
+      o.tenant_limits[t.organisation_number()] = limit_of(t.limits());
+    }
   }
   if (deps.outside != nullptr) {
     api::PreflightOptions p;

@@ -1,6 +1,7 @@
 #include "gateway/api/letter_service.h"
 
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "common/logging/logging.h"
 #include "common/logging/trace.h"
 #include "common/mask.h"
+#include "common/retry_delay.h"
 #include "common/status_macros.h"
 #include "gateway/api/evidence_pdf.h"
 #include "gateway/api/export_stream.h"
@@ -19,6 +21,8 @@
 #include "gateway/api/submit_batch_reactor.h"
 #include "gateway/store/lifecycle.h"
 #include "google/protobuf/util/time_util.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "spdlog/spdlog.h"
 
 namespace utpost::api {
@@ -44,8 +48,21 @@ std::string RecipientForLog(const v1::Recipient& r) {
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
+  const auto code = static_cast<grpc::StatusCode>(s.code());
+  std::optional<int64_t> delay_ms = RetryDelayMillis(s);
+  if (!delay_ms.has_value() || s.ok()) {
+    return grpc::Status(code, std::string(s.message()));
+  }
+  google::rpc::RetryInfo retry;
+  retry.mutable_retry_delay()->set_seconds(*delay_ms / 1000);
+  retry.mutable_retry_delay()->set_nanos(
+      static_cast<int32_t>(*delay_ms % 1000 * 1000000));
+  google::rpc::Status details;
+  details.set_code(static_cast<int32_t>(s.code()));
+  details.set_message(std::string(s.message()));
+  details.add_details()->PackFrom(retry);
+  return grpc::Status(code, std::string(s.message()),
+                      details.SerializeAsString());
 }
 
 absl::StatusOr<std::string> LetterIdFromName(const std::string& name,
@@ -69,7 +86,9 @@ LetterServiceImpl::LetterServiceImpl(store::Store* store,
       inspector_(options_.inspector != nullptr ? options_.inspector
                                                : own_inspector_.get()),
       batcher_(store, options_.on_commit),
-      watch_hub_(store) {}
+      watch_hub_(store),
+      limiter_(options_.tenant_limits, options_.other_tenants_limit,
+               options_.clock) {}
 
 LetterServiceImpl::~LetterServiceImpl() = default;
 
@@ -141,6 +160,8 @@ void LetterServiceImpl::SubmitOne(const std::string& tenant,
   if (auto s = ValidateSubmitLetter(*request, options_.limits); !s.ok()) {
     return done(s);
   }
+  // Before the costly part: a tenant over its rate is refused here.
+  if (auto s = limiter_.TakeLetter(tenant); !s.ok()) return done(s);
   // The request lives until `done`, so the inspection may complete on
   // another thread. The page counts come with the inspection (no second
   // parse): the sheets are stored for statistics.
@@ -182,6 +203,7 @@ void LetterServiceImpl::Accept(const std::string& tenant,
   letter.spec.clear_documents();
   letter.print_sheets = print_sheets;
   letter.bulk = bulk;
+  letter.letters_per_day = limiter_.LimitOf(tenant).letters_per_day;
   for (const auto& d : request->documents()) {
     store::Document doc;
     doc.file_name = d.file_name();

@@ -13,6 +13,7 @@
 #include "gateway/api/letter_validator.h"
 #include "gateway/api/preflight_service.h"
 #include "gateway/api/submit_batcher.h"
+#include "gateway/api/tenant_limiter.h"
 #include "gateway/api/watch_hub.h"
 #include "gateway/inspect/document_inspector.h"
 #include "gateway/receipts/receipt_signer.h"
@@ -42,6 +43,12 @@ struct LetterServiceOptions {
   // Answers PreflightLetters. Not owned; outlives the service. Null:
   // PreflightLetters fails UNIMPLEMENTED (a process without registries).
   PreflightService* preflight = nullptr;
+  // Tenants' limits by organisation number (config Tenant.limits), and
+  // those of every other tenant (config tenant_limits).
+  std::map<std::string, TenantLimit> tenant_limits;
+  TenantLimit other_tenants_limit;
+  // The clock of the rate limits. Null: the real one.
+  const Clock* clock = nullptr;
 };
 
 // The unary methods and SubmitBatch are registered raw: their requests are
@@ -150,9 +157,11 @@ class LetterServiceImpl final : public LetterServiceBase {
   inspect::DocumentInspector* const inspector_;
   SubmitBatcher batcher_;
   WatchHub watch_hub_;
+  TenantLimiter limiter_;
 };
 
-// absl::Status -> grpc::Status, keeping code and message.
+// absl::Status -> grpc::Status, keeping code and message; a retry delay
+// (common/retry_delay.h) goes along as a google.rpc.RetryInfo detail.
 grpc::Status ToGrpcStatus(const absl::Status& s);
 
 // "letters/{id}" or "{id}" -> "{id}"; INVALID_ARGUMENT naming `field`.

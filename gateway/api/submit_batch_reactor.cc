@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "common/retry_delay.h"
 #include "gateway/api/checked_unary_call.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 
@@ -60,6 +61,10 @@ void SubmitBatchReactor::Completed(Letter* letter, const absl::Status& status) {
   if (status.ok()) {
     *result.mutable_letter() = std::move(*letter->response.mutable_letter());
     result.set_created(letter->response.created());
+  } else if (std::optional<int64_t> ms = RetryDelayMillis(status)) {
+    result.mutable_retry_delay()->set_seconds(*ms / 1000);
+    result.mutable_retry_delay()->set_nanos(
+        static_cast<int32_t>(*ms % 1000 * 1000000));
   }
   {
     absl::MutexLock lock(&mu_);

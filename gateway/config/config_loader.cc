@@ -24,6 +24,21 @@ absl::Status Invalid(const std::string& setting, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(setting, ": ", why));
 }
 
+absl::Status CheckTenantLimits(const v1::TenantLimits& l,
+                               const std::string& at) {
+  // Written so that NaN is refused too.
+  if (!(l.letters_per_second() >= 0 && l.letters_per_second() <= 100000)) {
+    return Invalid(at + ".letters_per_second", "must be 0..100000");
+  }
+  if (l.burst() < 0 || l.burst() > 1000000) {
+    return Invalid(at + ".burst", "must be 0..1000000");
+  }
+  if (l.letters_per_day() < 0 || l.letters_per_day() > 1000000000) {
+    return Invalid(at + ".letters_per_day", "must be 0..1000000000");
+  }
+  return absl::OkStatus();
+}
+
 bool IsDigits(const std::string& s, size_t n) {
   if (s.size() != n) return false;
   for (char c : s) {
@@ -192,9 +207,11 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
       limits->max_letter_bytes() > kMaxMessage)
     return Invalid("limits.max_letter_bytes", "must be 1..1073741824");
 
+  RETURN_IF_ERROR(CheckTenantLimits(c.tenant_limits(), "tenant_limits"));
   for (int i = 0; i < c.tenants_size(); ++i) {
     const auto& t = c.tenants(i);
     const std::string at = absl::StrCat("tenants[", i, "]");
+    RETURN_IF_ERROR(CheckTenantLimits(t.limits(), at + ".limits"));
     if (!IsDigits(t.organisation_number(), 9)) {
       return Invalid(at + ".organisation_number", "must be 9 digits");
     }

@@ -281,6 +281,11 @@ class WriteTxn : public ReadTxn {
   virtual absl::Status PutFeedPosition(const std::string& feed,
                                        const std::string& position,
                                        int64_t now_ms) = 0;
+  // Adds one to the letters `tenant` stored on `day` (days since the Unix
+  // epoch, UTC) and returns the new count; until this transaction ends no
+  // other one counts for the same tenant and day.
+  virtual absl::StatusOr<int64_t> CountLetterOfDay(const std::string& tenant,
+                                                   int64_t day) = 0;
   // Keeps an existing pause as it is.
   virtual absl::Status PauseChannel(const PausedChannelRecord& pause) = 0;
   virtual absl::Status ResumeChannel(const std::string& channel) = 0;

@@ -111,6 +111,7 @@ struct Tables {
       events;
   int64_t last_event_order = 0;
   std::map<std::string, std::string> feeds;
+  std::map<std::pair<std::string, int64_t>, int64_t> tenant_days;
 
   std::vector<FailedAttemptRecord> failed_attempts;  // In insertion order.
   std::map<std::string, PausedChannelRecord> paused;
@@ -986,6 +987,11 @@ class MemoryWriteTxn final : public Reads<WriteTxn> {
                                int64_t /*now_ms*/) override {
     s_.feeds[feed] = position;
     return absl::OkStatus();
+  }
+
+  absl::StatusOr<int64_t> CountLetterOfDay(const std::string& tenant,
+                                           int64_t day) override {
+    return ++s_.tenant_days[{tenant, day}];
   }
 
   absl::Status PauseChannel(const PausedChannelRecord& pause) override {

@@ -207,6 +207,17 @@ constexpr char kVersion3[] = R"sql(
 ALTER TABLE letters ADD COLUMN bulk BOOLEAN NOT NULL DEFAULT FALSE;
 )sql";
 
+// Version 4: letters stored per tenant and UTC day, counted for tenants
+// with a daily quota (TenantLimits.letters_per_day, #13).
+constexpr char kVersion4[] = R"sql(
+CREATE TABLE tenant_days (
+  tenant  TEXT COLLATE "C" NOT NULL,
+  day     BIGINT NOT NULL,  -- days since the Unix epoch, UTC
+  letters BIGINT NOT NULL,
+  PRIMARY KEY (tenant, day)
+);
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    INTEGER PRIMARY KEY,
@@ -224,6 +235,8 @@ const std::vector<PgMigration>& PgMigrations() {
        kVersion1},
       {2, "letters.print_sheets: sheets counted at submission", kVersion2},
       {3, "letters.bulk: the lane a letter's work items travel", kVersion3},
+      {4, "tenant_days: letters per tenant and day, for daily quotas",
+       kVersion4},
   };
   return *migrations;
 }

@@ -1086,6 +1086,24 @@ class PgTxn final : public WriteTxn {
         .status();
   }
 
+  absl::StatusOr<int64_t> CountLetterOfDay(const std::string& tenant,
+                                           int64_t day) override {
+    PgParams p;
+    p.Text(tenant).Int(day);
+    // The row lock the upsert takes is held to the commit: concurrent api
+    // processes count one after the other.
+    ASSIGN_OR_RETURN(PgResult r,
+                     Q("INSERT INTO tenant_days (tenant, day, letters) "
+                       "VALUES ($1, $2, 1) ON CONFLICT (tenant, day) "
+                       "DO UPDATE SET letters = tenant_days.letters + 1 "
+                       "RETURNING letters",
+                       p));
+    if (r.rows() != 1) {
+      return absl::InternalError("tenant_days: no count returned");
+    }
+    return r.Int(0, 0);
+  }
+
   absl::Status PauseChannel(const PausedChannelRecord& pause) override {
     PgParams p;
     p.Text(pause.channel).Text(pause.paused_by).Int(pause.since_ms);

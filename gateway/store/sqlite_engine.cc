@@ -217,8 +217,19 @@ constexpr char kSchemaV4[] = R"sql(
 ALTER TABLE letters ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 5: letters stored per tenant and UTC day, counted for tenants
+// with a daily quota (TenantLimits.letters_per_day, #13).
+constexpr char kSchemaV5[] = R"sql(
+CREATE TABLE tenant_days (
+  tenant  TEXT NOT NULL,
+  day     INTEGER NOT NULL,  -- days since the Unix epoch, UTC
+  letters INTEGER NOT NULL,
+  PRIMARY KEY (tenant, day)
+);
+)sql";
+
 constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3,
-                                       kSchemaV4};
+                                       kSchemaV4, kSchemaV5};
 constexpr int kSchemaVersion =
     static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -1339,6 +1350,24 @@ class SqliteTxn final : public WriteTxn {
     st.BindText(2, position);
     st.BindInt64(3, now_ms);
     return st.Run();
+  }
+
+  absl::StatusOr<int64_t> CountLetterOfDay(const std::string& tenant,
+                                           int64_t day) override {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare("INSERT INTO tenant_days (tenant, day, letters) "
+                   "VALUES (?, ?, 1) ON CONFLICT (tenant, day) "
+                   "DO UPDATE SET letters = letters + 1 "
+                   "RETURNING letters"));
+    st.BindText(1, tenant);
+    st.BindInt64(2, day);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return absl::InternalError("tenant_days: no count returned");
+    const int64_t count = st.ColumnInt64(0);
+    // RETURNING hands the row over before the statement is done.
+    RETURN_IF_ERROR(st.Step().status());
+    return count;
   }
 
   absl::Status PauseChannel(const PausedChannelRecord& p) override {

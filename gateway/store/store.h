@@ -62,6 +62,11 @@ struct NewLetter {
   // Submitted as part of a bulk run (SubmitBatch): every work item of the
   // letter travels the bulk lane (queue::Topology).
   bool bulk = false;
+  // The tenant's daily quota (config TenantLimits.letters_per_day); 0: none.
+  // When set, the letter is counted against it in its own transaction, and
+  // refused RESOURCE_EXHAUSTED, with the time until midnight UTC as its
+  // retry delay (common/retry_delay.h), once the day's letters reach it.
+  int64_t letters_per_day = 0;
   // Published after commit: the routing work item.
   OutboxMessage first_work;
 };

@@ -10,7 +10,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/digest.h"
+#include "common/retry_delay.h"
 #include "common/status_macros.h"
 #include "gateway/receipts/merkle.h"
 #include "gateway/store/lifecycle.h"
@@ -28,6 +30,11 @@ constexpr int kSequencerBatch = 1000;
 // Provider figures are kept an hour: GetStatus reads minutes; older rows
 // only cost space.
 constexpr int64_t kProviderStatsKeepMs = 60 * 60 * 1000;
+
+// "2026-12-02": the UTC day of `millis`.
+std::string DayOf(int64_t millis) {
+  return FormatRfc3339(millis).substr(0, 10);
+}
 
 absl::Status LetterNotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("letter ", id, " not found"));
@@ -346,6 +353,19 @@ absl::Status StoreImpl::CreateOne(WriteTxn& txn, const NewLetter& l,
     return absl::OkStatus();
   }
   const int64_t now = clock_->NowMillis();
+  if (l.letters_per_day > 0) {
+    constexpr int64_t kDayMs = 24 * 3600 * 1000;
+    const int64_t day = now / kDayMs;
+    ASSIGN_OR_RETURN(int64_t count, txn.CountLetterOfDay(l.tenant, day));
+    if (count > l.letters_per_day) {
+      // The count goes back with this letter's savepoint.
+      return WithRetryDelay(
+          absl::ResourceExhaustedError(absl::StrCat(
+              "tenant ", l.tenant, " has used its quota of ", l.letters_per_day,
+              " letters for ", DayOf(now), " (UTC); more from midnight UTC")),
+          (day + 1) * kDayMs - now);
+    }
+  }
   LetterRow row;
   row.record.id = l.id;
   row.record.tenant = l.tenant;
