@@ -24,6 +24,11 @@
 
 namespace utpost::api {
 
+// absl::Status -> grpc::Status, keeping code and message; a retry delay
+// (common/retry_delay.h) goes along as a google.rpc.RetryInfo detail.
+// Defined in letter_service.cc.
+grpc::Status ToGrpcStatus(const absl::Status& s);
+
 // Owns one call's request and response; deletes itself when gRPC is done
 // with it.
 template <class Request, class Response>
@@ -38,8 +43,7 @@ class CheckedUnaryCall final : public grpc::ServerUnaryReactor {
   // once, from any thread.
   void Reply(const absl::Status& status) {
     if (!status.ok()) {
-      Finish(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                          std::string(status.message())));
+      Finish(ToGrpcStatus(status));
       return;
     }
     bool own_buffer = false;

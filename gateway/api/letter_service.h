@@ -160,10 +160,6 @@ class LetterServiceImpl final : public LetterServiceBase {
   TenantLimiter limiter_;
 };
 
-// absl::Status -> grpc::Status, keeping code and message; a retry delay
-// (common/retry_delay.h) goes along as a google.rpc.RetryInfo detail.
-grpc::Status ToGrpcStatus(const absl::Status& s);
-
 // "letters/{id}" or "{id}" -> "{id}"; INVALID_ARGUMENT naming `field`.
 absl::StatusOr<std::string> LetterIdFromName(const std::string& name,
                                              const std::string& field);

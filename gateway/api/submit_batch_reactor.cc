@@ -20,8 +20,7 @@ SubmitBatchReactor::SubmitBatchReactor(const absl::Status& status)
     absl::MutexLock lock(&mu_);
     finished_ = true;
   }
-  Finish(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message())));
+  Finish(ToGrpcStatus(status));
 }
 
 void SubmitBatchReactor::OnReadDone(bool ok) {
