@@ -177,9 +177,12 @@ class OpsTest(unittest.TestCase):
                          ["print"])
         self.assertEqual(status["paused_channels"][0]["paused_by"],
                          "operator")
+        # A batch from utpostctl travels the bulk lane; a pause holds both.
         ready, consumers = self.queue(status, "utpost.deliver.print")
-        self.assertGreaterEqual(ready, 3, status["queues"])
-        self.assertEqual(consumers, 0)
+        bulk_ready, bulk_consumers = self.queue(status,
+                                                "utpost.bulk.deliver.print")
+        self.assertGreaterEqual(ready + bulk_ready, 3, status["queues"])
+        self.assertEqual((consumers, bulk_consumers), (0, 0))
         waiting = {w["state"]: w for w in status["waiting"]}
         self.assertGreaterEqual(int(waiting["ROUTED"]["count"]), 3)
         self.assertGreater(waiting["ROUTED"]["oldest_age_seconds"], 2)

@@ -124,8 +124,12 @@ class OpsMetricsTest(unittest.TestCase):
                              set())
             # ... and the alert, had the channel not been paused.
             unpaused = {k: 0.0 for k in paused}
+            # Both lanes of print lose their consumers together.
+            self.assertEqual(samples(text, "utpost_queue_consumers").get(
+                '{queue="utpost.bulk.deliver.print"}'), 0)
             self.assertEqual(self.no_consumer_alerts(consumers, unpaused),
-                             {("utpost.deliver.print", "print")})
+                             {("utpost.deliver.print", "print"),
+                              ("utpost.bulk.deliver.print", "print")})
         finally:
             ops.ResumeChannel(ops_pb2.ResumeChannelRequest(channel="print"),
                               timeout=30)

@@ -419,8 +419,8 @@ TEST_F(AmqpClusterTest, TopologyIsQuorumQueuesOnEveryNode) {
   std::vector<std::string> all_nodes;
   for (int i = 0; i < kNodes; ++i) all_nodes.push_back(cluster_->NodeName(i));
   const nlohmann::json queues = QueuesOf("cq", 1);
-  // Three stages, one retry delay, parked.
-  ASSERT_THAT(queues, SizeIs(5)) << queues.dump();
+  // Three stages in each of the two lanes, one retry delay, parked.
+  ASSERT_THAT(queues, SizeIs(8)) << queues.dump();
   for (const auto& q : queues) {
     SCOPED_TRACE(q.dump());
     EXPECT_EQ(q.value("type", ""), "quorum");
