@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -374,12 +375,23 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
   };
   // One SubmitBatch stream: this thread loads letters and writes them, a
   // second reads the results (the gateway reads at most 64 ahead of them).
+  // A letter refused for the tenant's rate (RESOURCE_EXHAUSTED with a
+  // retry delay of at most kLongestWait) is sent again on the same stream
+  // once its delay has passed, and nothing new is sent before that; a
+  // longer delay (a daily quota) is reported as the refusal it is.
   auto work = [&] {
+    using Clock = std::chrono::steady_clock;
+    constexpr auto kLongestWait = std::chrono::seconds(60);
     grpc::ClientContext ctx;
     auto stream = stub->SubmitBatch(&ctx);
     std::mutex stream_mu;
+    std::condition_variable changed;
     std::vector<size_t> sent;  // Stream index -> position in `files`.
     std::vector<bool> answered;
+    size_t unanswered = 0;
+    std::deque<size_t> again;  // To send again, at `hold_until`.
+    Clock::time_point hold_until = Clock::now();
+    bool reader_done = false;
     std::thread reader([&] {
       v1::SubmitBatchResult result;
       while (stream->Read(&result)) {
@@ -392,7 +404,18 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
             continue;  // Not a letter of this stream: ignored.
           }
           answered[result.index()] = true;
+          --unanswered;
           i = sent[result.index()];
+          const auto delay = std::chrono::milliseconds(
+              TimeUtil::DurationToMilliseconds(result.retry_delay()));
+          if (result.code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+              delay.count() > 0 && delay <= kLongestWait) {
+            again.push_back(i);
+            hold_until = std::max(hold_until, Clock::now() + delay);
+            changed.notify_all();
+            continue;
+          }
+          changed.notify_all();
         }
         const grpc::Status s(static_cast<grpc::StatusCode>(result.code()),
                              result.message());
@@ -405,8 +428,32 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
               nullptr);
         }
       }
+      std::lock_guard<std::mutex> lock(stream_mu);
+      reader_done = true;
+      changed.notify_all();
     });
-    for (size_t i; (i = next++) < files.size();) {
+    // The next letter to write: one to send again once its delay is over,
+    // else a new one; none once every letter is answered (or the stream
+    // is gone).
+    auto take = [&](size_t* i) {
+      std::unique_lock<std::mutex> lock(stream_mu);
+      for (;;) {
+        if (reader_done) return false;
+        if (Clock::now() < hold_until) {
+          changed.wait_until(lock, hold_until);
+          continue;
+        }
+        if (!again.empty()) {
+          *i = again.front();
+          again.pop_front();
+          return true;
+        }
+        if ((*i = next++) < files.size()) return true;
+        if (unanswered == 0) return false;
+        changed.wait(lock);
+      }
+    };
+    for (size_t i; take(&i);) {
       v1::SubmitLetterRequest request;
       std::string error;
       const bool loaded = files[i].text.empty()
@@ -421,6 +468,7 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
         std::lock_guard<std::mutex> lock(stream_mu);
         sent.push_back(i);
         answered.push_back(false);
+        ++unanswered;
       }
       if (!stream->Write(request)) {
         // The stream broke; its status below says why, for this letter and
@@ -449,10 +497,12 @@ int SubmitBatch(const ConnectionOptions& c, const Output& out,
           "no result from the gateway (submit it again: the client "
           "reference makes that safe)";
     }
-    // Letters without a result: they may or may not be stored.
+    // Letters without a result: they may or may not be stored. Letters
+    // waiting to be sent again are not.
     for (size_t k = 0; k < sent.size(); ++k) {
       if (!answered[k]) record(sent[k], code, error, nullptr);
     }
+    for (size_t i : again) record(i, code, error, nullptr);
     // A broken stream: the letters not sent yet fail with its reason, so
     // that every letter is reported.
     if (!s.ok()) {

@@ -38,6 +38,7 @@ absl::StatusOr<std::unique_ptr<ApiRole>> ApiRole::Start(
   o.limits.max_documents = config.limits().max_documents();
   o.limits.max_document_bytes = config.limits().max_document_bytes();
   o.limits.max_letter_bytes = config.limits().max_letter_bytes();
+  o.limits.max_upload_bytes = config.limits().max_upload_bytes();
   o.limits.max_print_sheets = config.providers().print().max_sheets();
   o.limits.print_cover_page = config.providers().print().cover_page();
   o.topology = deps.topology;
@@ -78,6 +79,7 @@ absl::StatusOr<std::unique_ptr<ApiRole>> ApiRole::Start(
     };
     p.prices = api::UnitPricesOf(config);
     p.inspector = role->inspector_.get();
+    p.uploads = deps.store;
     p.parallel_inspections = config.documents().inspector_workers();
     role->preflight_ = std::make_unique<api::PreflightService>(
         deps.outside->registry.get(), deps.outside->organisations.get(),

@@ -80,6 +80,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   g->sequencer_ = StartSequencer(s, [self] { self->watchers_.Notify(); });
   g->tree_heads_ = StartTreeHeads(c, s);
   if (g->worker_role_) g->retention_ = StartRetention(c, s);
+  if (g->api_role_) g->upload_sweep_ = StartUploadSweep(c, s);
 
   if (g->api_role_) {
     ApiRoleDeps api;

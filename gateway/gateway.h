@@ -126,10 +126,12 @@ class Gateway {
   std::unique_ptr<ApiRole> api_;
   std::unique_ptr<WorkerRole> worker_;
 
-  // Periodic upkeep of the store; retention only in the worker role.
+  // Periodic upkeep of the store; retention only in the worker role, the
+  // sweep of expired uploads only in the api role.
   std::unique_ptr<PeriodicTask> sequencer_;
   std::unique_ptr<PeriodicTask> tree_heads_;
   std::unique_ptr<PeriodicTask> retention_;
+  std::unique_ptr<PeriodicTask> upload_sweep_;
 };
 
 }  // namespace utpost::gateway

@@ -65,4 +65,19 @@ std::unique_ptr<PeriodicTask> StartRetention(const config::v1::Config& config,
       });
 }
 
+std::unique_ptr<PeriodicTask> StartUploadSweep(const config::v1::Config& config,
+                                               store::Store* store) {
+  const absl::Duration interval =
+      absl::Seconds(config.retention().sweep_interval_seconds());
+  return std::make_unique<PeriodicTask>(
+      PeriodicTaskOptions{interval, interval}, [store] {
+        auto n = store->DeleteExpiredUploads();
+        if (!n.ok()) {
+          spdlog::warn("uploads: {}", n.status().ToString());
+        } else if (*n > 0) {
+          spdlog::info("uploads: deleted {} expired", *n);
+        }
+      });
+}
+
 }  // namespace utpost::gateway

@@ -35,6 +35,12 @@ std::unique_ptr<PeriodicTask> StartTreeHeads(const config::v1::Config& config,
 std::unique_ptr<PeriodicTask> StartRetention(const config::v1::Config& config,
                                              store::Store* store);
 
+// Deletes expired uploads (UploadDocument) every
+// `retention.sweep_interval_seconds`. `store` is not owned and outlives the
+// task.
+std::unique_ptr<PeriodicTask> StartUploadSweep(const config::v1::Config& config,
+                                               store::Store* store);
+
 }  // namespace utpost::gateway
 
 #endif  // UTPOST_GATEWAY_MAINTENANCE_H_

@@ -1,5 +1,6 @@
 #include "gateway/settings.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -94,8 +95,11 @@ inspect::SandboxOptions SandboxOptionsOf(const config::v1::Config& config) {
   o.memory_bytes = d.inspector_memory_bytes();
   o.cpu_seconds = d.inspector_cpu_seconds();
   o.letters_per_worker = d.inspector_letters_per_worker();
-  // The whole letter and its file names in one request frame.
-  o.max_request_bytes = config.limits().max_letter_bytes() + (int64_t{1} << 20);
+  // The whole letter and its file names in one request frame, sent along
+  // or uploaded ahead.
+  o.max_request_bytes = std::max(config.limits().max_letter_bytes(),
+                                 config.limits().max_upload_bytes()) +
+                        (int64_t{1} << 20);
   o.limits.max_pages = d.max_pages();
   o.limits.max_page_tree_depth = d.max_page_tree_depth();
   o.limits.max_decoded_bytes = d.max_decoded_bytes();

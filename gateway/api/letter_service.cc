@@ -88,7 +88,8 @@ LetterServiceImpl::LetterServiceImpl(store::Store* store,
       batcher_(store, options_.on_commit),
       watch_hub_(store),
       limiter_(options_.tenant_limits, options_.other_tenants_limit,
-               options_.clock) {}
+               options_.clock),
+      upload_slots_(options_.uploads_in_memory) {}
 
 LetterServiceImpl::~LetterServiceImpl() = default;
 
@@ -142,6 +143,15 @@ LetterServiceImpl::SubmitBatch(grpc::CallbackServerContext* ctx) {
       });
 }
 
+grpc::ServerReadReactor<v1::UploadDocumentRequest>*
+LetterServiceImpl::UploadDocument(grpc::CallbackServerContext* ctx,
+                                  v1::UploadedDocument* response) {
+  auto tenant = TenantOf(ctx);
+  if (!tenant.ok()) return new UploadReactor(tenant.status());
+  return new UploadReactor(store_, &upload_slots_, *tenant,
+                           options_.limits.max_upload_bytes, response);
+}
+
 std::string LetterServiceImpl::TraceIdOf(grpc::CallbackServerContext* ctx) {
   // The client's trace, when it sends one, else a new one per letter.
   if (auto it = ctx->client_metadata().find("traceparent");
@@ -162,6 +172,15 @@ void LetterServiceImpl::SubmitOne(const std::string& tenant,
   }
   // Before the costly part: a tenant over its rate is refused here.
   if (auto s = limiter_.TakeLetter(tenant); !s.ok()) return done(s);
+  // Documents uploaded ahead: from here on the letter is as if they had
+  // been sent along. The copy lives until `done`.
+  auto resolved = ResolveUploads(*store_, tenant, *request, options_.limits);
+  if (!resolved.ok()) return done(resolved.status());
+  if (*resolved != nullptr) {
+    request = resolved->get();
+    done = [keep = *std::move(resolved),
+            done = std::move(done)](absl::Status s) { done(s); };
+  }
   // The request lives until `done`, so the inspection may complete on
   // another thread. The page counts come with the inspection (no second
   // parse): the sheets are stored for statistics.

@@ -10,6 +10,7 @@
 
 #include "gateway/api/caller.h"
 #include "gateway/api/checked_unary_call.h"
+#include "gateway/api/document_upload.h"
 #include "gateway/api/letter_validator.h"
 #include "gateway/api/preflight_service.h"
 #include "gateway/api/submit_batcher.h"
@@ -49,6 +50,9 @@ struct LetterServiceOptions {
   TenantLimit other_tenants_limit;
   // The clock of the rate limits. Null: the real one.
   const Clock* clock = nullptr;
+  // UploadDocument calls holding a document in memory at once (each up to
+  // limits.max_upload_bytes); more are refused RESOURCE_EXHAUSTED.
+  int uploads_in_memory = 4;
 };
 
 // The unary methods and SubmitBatch are registered raw: their requests are
@@ -66,7 +70,10 @@ using LetterServiceBase = v1::LetterService::WithRawCallbackMethod_SubmitLetter<
                             WithRawCallbackMethod_PreflightLetters<
                                 v1::LetterService::
                                     WithCallbackMethod_WatchLetters<
-                                        v1::LetterService::Service>>>>>>>>;
+                                        v1::LetterService::
+                                            WithCallbackMethod_UploadDocument<
+                                                v1::LetterService::
+                                                    Service>>>>>>>>>;
 
 class LetterServiceImpl final : public LetterServiceBase {
  public:
@@ -87,6 +94,10 @@ class LetterServiceImpl final : public LetterServiceBase {
   grpc::ServerUnaryReactor* ListLetters(grpc::CallbackServerContext* ctx,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
+  // See document_upload.h.
+  grpc::ServerReadReactor<v1::UploadDocumentRequest>* UploadDocument(
+      grpc::CallbackServerContext* ctx,
+      v1::UploadedDocument* response) override;
   grpc::ServerWriteReactor<v1::LetterEvent>* WatchLetters(
       grpc::CallbackServerContext* ctx,
       const v1::WatchLettersRequest* request) override;
@@ -158,6 +169,7 @@ class LetterServiceImpl final : public LetterServiceBase {
   SubmitBatcher batcher_;
   WatchHub watch_hub_;
   TenantLimiter limiter_;
+  UploadSlots upload_slots_;
 };
 
 // "letters/{id}" or "{id}" -> "{id}"; INVALID_ARGUMENT naming `field`.

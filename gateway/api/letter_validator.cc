@@ -249,7 +249,8 @@ bool IsPlainFileName(absl::string_view name) {
 }
 
 // Everything about the documents that needs no parsing: count, names, media
-// types and sizes.
+// types and sizes (of the documents sent along; an upload's once it is
+// found).
 absl::Status CheckDocumentMetadata(const SubmitLetterRequest& request,
                                    const ValidationLimits& limits) {
   const int count = request.documents_size();
@@ -293,6 +294,19 @@ absl::Status CheckDocumentMetadata(const SubmitLetterRequest& request,
                      absl::StrCat("must be ", kPdfMediaType));
     }
     const std::string content_field = absl::StrCat(field, ".content");
+    if (!doc.upload_sha256().empty()) {
+      // Its size is checked once the upload is found (ResolveUploads).
+      if (!doc.content().empty()) {
+        return Invalid(field,
+                       "content and upload_sha256 are both set; "
+                       "set one");
+      }
+      if (!IsSha256Hex(doc.upload_sha256())) {
+        return Invalid(absl::StrCat(field, ".upload_sha256"),
+                       "expected 64 lowercase hex digits (a SHA-256)");
+      }
+      continue;
+    }
     const int64_t size = static_cast<int64_t>(doc.content().size());
     if (size == 0) return Invalid(content_field, "empty document");
     if (size > limits.max_document_bytes) {
@@ -310,6 +324,14 @@ absl::Status CheckDocumentMetadata(const SubmitLetterRequest& request,
 }
 
 }  // namespace
+
+bool IsSha256Hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
 
 absl::Status ValidateSubmitLetter(const SubmitLetterRequest& request,
                                   const ValidationLimits& limits) {

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -33,6 +34,9 @@ struct ValidationLimits {
   int64_t max_document_bytes = 10 << 20;
   // Size of all documents' content together.
   int64_t max_letter_bytes = 30 << 20;
+  // Size of one uploaded document (UploadDocument), and of all documents
+  // of a letter that references one.
+  int64_t max_upload_bytes = 100 << 20;
   // Lengths in Unicode characters (code points), not bytes. SvarUT takes
   // client references of up to 100 characters.
   size_t max_title_chars = 200;
@@ -59,6 +63,9 @@ struct ValidationLimits {
 absl::Status ValidateSubmitLetter(
     const utpost::v1::SubmitLetterRequest& request,
     const ValidationLimits& limits);
+
+// True for 64 lowercase hex digits: how a SHA-256 is written in the API.
+bool IsSha256Hex(std::string_view s);
 
 // What a DocumentInspector must check for `request` (which passed
 // ValidateSubmitLetter): every document, and printability when its delivery

@@ -11,6 +11,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/mask.h"
+#include "common/status_macros.h"
+#include "gateway/api/document_upload.h"
 #include "spdlog/spdlog.h"
 
 namespace utpost::api {
@@ -100,7 +102,21 @@ PreflightService::~PreflightService() {
 absl::Status PreflightService::Inspect(const std::string& tenant,
                                        const v1::SubmitLetterRequest& letter,
                                        std::vector<int>* page_counts) {
-  inspect::InspectionRequest request = InspectionFor(letter, options_.limits);
+  // Uploaded documents are inspected as SubmitLetter would, once found.
+  std::shared_ptr<v1::SubmitLetterRequest> resolved;
+  if (options_.uploads != nullptr) {
+    ASSIGN_OR_RETURN(resolved, ResolveUploads(*options_.uploads, tenant, letter,
+                                              options_.limits));
+  } else {
+    for (const auto& d : letter.documents()) {
+      if (!d.upload_sha256().empty()) {
+        return absl::FailedPreconditionError(
+            "documents: uploads are not available to this preflight");
+      }
+    }
+  }
+  inspect::InspectionRequest request =
+      InspectionFor(resolved != nullptr ? *resolved : letter, options_.limits);
   request.page_counts = page_counts;
   request.reuse_key = tenant;
   const absl::Time give_up = absl::Now() + kBusyWait;

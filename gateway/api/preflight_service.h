@@ -30,6 +30,7 @@
 #include "gateway/api/pricing.h"
 #include "gateway/dispatch/routing.h"
 #include "gateway/inspect/document_inspector.h"
+#include "gateway/store/store.h"
 #include "utpost/v1/letter.pb.h"
 
 namespace utpost::api {
@@ -47,6 +48,9 @@ struct PreflightOptions {
   UnitPrices prices;
   // Not owned; outlives the service. Null: an in-process inspector (tests).
   inspect::DocumentInspector* inspector = nullptr;
+  // Where documents uploaded ahead (Document.upload_sha256) are found. Not
+  // owned; outlives the service. Null: a letter referencing one fails.
+  store::UploadStore* uploads = nullptr;
   // Letters per call at most. Default 1000 (the registry's batch).
   int max_letters = 1000;
   // Letters of one call inspected at the same time. Default 2.

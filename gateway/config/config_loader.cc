@@ -206,6 +206,10 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   if (limits->max_letter_bytes() < 1 ||
       limits->max_letter_bytes() > kMaxMessage)
     return Invalid("limits.max_letter_bytes", "must be 1..1073741824");
+  if (limits->max_upload_bytes() == 0) limits->set_max_upload_bytes(100 << 20);
+  if (limits->max_upload_bytes() < 1 ||
+      limits->max_upload_bytes() > kMaxMessage)
+    return Invalid("limits.max_upload_bytes", "must be 1..1073741824");
 
   RETURN_IF_ERROR(CheckTenantLimits(c.tenant_limits(), "tenant_limits"));
   for (int i = 0; i < c.tenants_size(); ++i) {
@@ -290,9 +294,11 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
   documents->set_inspector_memory_bytes(
       default_to(documents->inspector_memory_bytes(), int64_t{512} << 20));
   if (documents->inspector_memory_bytes() <
-      limits->max_letter_bytes() + (int64_t{64} << 20))
+      std::max(limits->max_letter_bytes(), limits->max_upload_bytes()) +
+          (int64_t{64} << 20))
     return Invalid("documents.inspector_memory_bytes",
-                   "must be at least limits.max_letter_bytes + 64 MiB");
+                   "must be at least limits.max_letter_bytes and "
+                   "limits.max_upload_bytes + 64 MiB");
   documents->set_inspector_cpu_seconds(
       default_to(documents->inspector_cpu_seconds(), 5));
   if (documents->inspector_cpu_seconds() < 1 ||

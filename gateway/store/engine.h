@@ -172,6 +172,9 @@ class ReadTxn {
       const std::string& letter_id) = 0;
   virtual absl::StatusOr<std::optional<std::string>> GetFeedPosition(
       const std::string& feed) = 0;
+  // Whatever its expiry.
+  virtual absl::StatusOr<std::optional<UploadRecord>> GetUpload(
+      const std::string& tenant, const std::string& sha256_hex) = 0;
 
   // Receipt log: leaves, complete subtrees (level 0: leaf hashes; level l
   // index i: the subtree over leaves [i * 2^l, (i + 1) * 2^l)), heads.
@@ -286,6 +289,11 @@ class WriteTxn : public ReadTxn {
   // other one counts for the same tenant and day.
   virtual absl::StatusOr<int64_t> CountLetterOfDay(const std::string& tenant,
                                                    int64_t day) = 0;
+  // Inserts, or replaces the expiry of the row with the same tenant and
+  // digest.
+  virtual absl::Status PutUpload(const UploadRecord& upload) = 0;
+  // Deletes the uploads that expire at or before `now_ms`; returns how many.
+  virtual absl::StatusOr<int64_t> DeleteUploadsExpiredBy(int64_t now_ms) = 0;
   // Keeps an existing pause as it is.
   virtual absl::Status PauseChannel(const PausedChannelRecord& pause) = 0;
   virtual absl::Status ResumeChannel(const std::string& channel) = 0;

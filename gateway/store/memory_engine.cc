@@ -112,6 +112,11 @@ struct Tables {
   int64_t last_event_order = 0;
   std::map<std::string, std::string> feeds;
   std::map<std::pair<std::string, int64_t>, int64_t> tenant_days;
+  // (tenant, digest) -> upload; shared, for large contents are not copied
+  // with each op's savepoint.
+  std::map<std::pair<std::string, std::string>,
+           std::shared_ptr<const UploadRecord>>
+      uploads;
 
   std::vector<FailedAttemptRecord> failed_attempts;  // In insertion order.
   std::map<std::string, PausedChannelRecord> paused;
@@ -463,6 +468,13 @@ class Reads : public Base {
     auto it = view().feeds.find(feed);
     if (it == view().feeds.end()) return std::optional<std::string>();
     return std::optional<std::string>(it->second);
+  }
+
+  absl::StatusOr<std::optional<UploadRecord>> GetUpload(
+      const std::string& tenant, const std::string& sha256_hex) override {
+    auto it = view().uploads.find({tenant, sha256_hex});
+    if (it == view().uploads.end()) return std::optional<UploadRecord>();
+    return std::optional<UploadRecord>(*it->second);
   }
 
   absl::StatusOr<int64_t> LogSize() override {
@@ -992,6 +1004,31 @@ class MemoryWriteTxn final : public Reads<WriteTxn> {
   absl::StatusOr<int64_t> CountLetterOfDay(const std::string& tenant,
                                            int64_t day) override {
     return ++s_.tenant_days[{tenant, day}];
+  }
+
+  absl::Status PutUpload(const UploadRecord& upload) override {
+    auto& slot = s_.uploads[{upload.tenant, upload.sha256_hex}];
+    if (slot != nullptr) {
+      auto renewed = std::make_shared<UploadRecord>(*slot);
+      renewed->expire_time_ms = upload.expire_time_ms;
+      slot = std::move(renewed);
+    } else {
+      slot = std::make_shared<const UploadRecord>(upload);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int64_t> DeleteUploadsExpiredBy(int64_t now_ms) override {
+    int64_t n = 0;
+    for (auto it = s_.uploads.begin(); it != s_.uploads.end();) {
+      if (it->second->expire_time_ms <= now_ms) {
+        it = s_.uploads.erase(it);
+        ++n;
+      } else {
+        ++it;
+      }
+    }
+    return n;
   }
 
   absl::Status PauseChannel(const PausedChannelRecord& pause) override {

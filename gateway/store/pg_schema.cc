@@ -218,6 +218,20 @@ CREATE TABLE tenant_days (
 );
 )sql";
 
+// Version 5: documents uploaded with UploadDocument, for letters of their
+// tenant to reference by digest until they expire (#13).
+constexpr char kVersion5[] = R"sql(
+CREATE TABLE uploads (
+  tenant         TEXT COLLATE "C" NOT NULL,
+  sha256         TEXT COLLATE "C" NOT NULL,
+  media_type     TEXT NOT NULL,
+  content        BYTEA NOT NULL,
+  expire_time_ms BIGINT NOT NULL,
+  PRIMARY KEY (tenant, sha256)
+);
+CREATE INDEX uploads_by_expiry ON uploads (expire_time_ms);
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    INTEGER PRIMARY KEY,
@@ -237,6 +251,7 @@ const std::vector<PgMigration>& PgMigrations() {
       {3, "letters.bulk: the lane a letter's work items travel", kVersion3},
       {4, "tenant_days: letters per tenant and day, for daily quotas",
        kVersion4},
+      {5, "uploads: documents uploaded ahead of their letters", kVersion5},
   };
   return *migrations;
 }

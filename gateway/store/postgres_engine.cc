@@ -574,6 +574,24 @@ class PgTxn final : public WriteTxn {
     return std::optional<std::string>(r.Text(0, 0));
   }
 
+  absl::StatusOr<std::optional<UploadRecord>> GetUpload(
+      const std::string& tenant, const std::string& sha256_hex) override {
+    PgParams p;
+    p.Text(tenant).Text(sha256_hex);
+    ASSIGN_OR_RETURN(PgResult r,
+                     Q("SELECT media_type, content, expire_time_ms "
+                       "FROM uploads WHERE tenant = $1 AND sha256 = $2",
+                       p));
+    if (r.rows() == 0) return std::optional<UploadRecord>();
+    UploadRecord u;
+    u.tenant = tenant;
+    u.sha256_hex = sha256_hex;
+    u.media_type = r.Text(0, 0);
+    u.content = r.Bytes(0, 1);
+    u.expire_time_ms = r.Int(0, 2);
+    return std::optional<UploadRecord>(std::move(u));
+  }
+
   // ---- Receipt log ----
 
   absl::StatusOr<int64_t> LogSize() override {
@@ -1102,6 +1120,27 @@ class PgTxn final : public WriteTxn {
       return absl::InternalError("tenant_days: no count returned");
     }
     return r.Int(0, 0);
+  }
+
+  absl::Status PutUpload(const UploadRecord& u) override {
+    PgParams p;
+    p.Text(u.tenant)
+        .Text(u.sha256_hex)
+        .Text(u.media_type)
+        .BytesRef(u.content)
+        .Int(u.expire_time_ms);
+    return C("INSERT INTO uploads (tenant, sha256, media_type, content, "
+             "expire_time_ms) VALUES ($1, $2, $3, $4, $5) "
+             "ON CONFLICT (tenant, sha256) DO UPDATE SET "
+             "expire_time_ms = excluded.expire_time_ms",
+             p)
+        .status();
+  }
+
+  absl::StatusOr<int64_t> DeleteUploadsExpiredBy(int64_t now_ms) override {
+    PgParams p;
+    p.Int(now_ms);
+    return C("DELETE FROM uploads WHERE expire_time_ms <= $1", p);
   }
 
   absl::Status PauseChannel(const PausedChannelRecord& pause) override {

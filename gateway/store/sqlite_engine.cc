@@ -228,8 +228,22 @@ CREATE TABLE tenant_days (
 );
 )sql";
 
+// Version 6: documents uploaded with UploadDocument, for letters of their
+// tenant to reference by digest until they expire (#13).
+constexpr char kSchemaV6[] = R"sql(
+CREATE TABLE uploads (
+  tenant         TEXT NOT NULL,
+  sha256         TEXT NOT NULL,
+  media_type     TEXT NOT NULL,
+  content        BLOB NOT NULL,
+  expire_time_ms INTEGER NOT NULL,
+  PRIMARY KEY (tenant, sha256)
+);
+CREATE INDEX uploads_by_expiry ON uploads (expire_time_ms);
+)sql";
+
 constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3,
-                                       kSchemaV4, kSchemaV5};
+                                       kSchemaV4, kSchemaV5, kSchemaV6};
 constexpr int kSchemaVersion =
     static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -797,6 +811,25 @@ class SqliteTxn final : public WriteTxn {
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return std::optional<std::string>();
     return std::optional<std::string>(st.ColumnText(0));
+  }
+
+  absl::StatusOr<std::optional<UploadRecord>> GetUpload(
+      const std::string& tenant, const std::string& sha256_hex) override {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare("SELECT media_type, content, expire_time_ms "
+                   "FROM uploads WHERE tenant = ? AND sha256 = ?"));
+    st.BindText(1, tenant);
+    st.BindText(2, sha256_hex);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<UploadRecord>();
+    UploadRecord u;
+    u.tenant = tenant;
+    u.sha256_hex = sha256_hex;
+    u.media_type = st.ColumnText(0);
+    u.content = st.ColumnBlob(1);
+    u.expire_time_ms = st.ColumnInt64(2);
+    return std::optional<UploadRecord>(std::move(u));
   }
 
   absl::StatusOr<int64_t> LogSize() override {
@@ -1368,6 +1401,30 @@ class SqliteTxn final : public WriteTxn {
     // RETURNING hands the row over before the statement is done.
     RETURN_IF_ERROR(st.Step().status());
     return count;
+  }
+
+  absl::Status PutUpload(const UploadRecord& u) override {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare("INSERT INTO uploads (tenant, sha256, media_type, "
+                   "content, expire_time_ms) VALUES (?, ?, ?, ?, ?) "
+                   "ON CONFLICT (tenant, sha256) DO UPDATE SET "
+                   "expire_time_ms = excluded.expire_time_ms"));
+    st.BindText(1, u.tenant);
+    st.BindText(2, u.sha256_hex);
+    st.BindText(3, u.media_type);
+    st.BindBlobNoCopy(4, u.content);
+    st.BindInt64(5, u.expire_time_ms);
+    return st.Run();
+  }
+
+  absl::StatusOr<int64_t> DeleteUploadsExpiredBy(int64_t now_ms) override {
+    ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare("DELETE FROM uploads WHERE expire_time_ms <= ?"));
+    st.BindInt64(1, now_ms);
+    RETURN_IF_ERROR(st.Run());
+    return c_.Changes();
   }
 
   absl::Status PauseChannel(const PausedChannelRecord& p) override {

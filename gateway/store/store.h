@@ -443,6 +443,34 @@ class ReceiptLog {
       const ReceiptLogQuery& q, int64_t tree_size) = 0;
 };
 
+// A document uploaded with UploadDocument (#13), for letters of its tenant
+// to reference by digest.
+struct UploadRecord {
+  std::string tenant;
+  std::string sha256_hex;  // Of `content`: the caller checks it.
+  std::string media_type;
+  std::string content;
+  int64_t expire_time_ms = 0;
+};
+
+// Documents uploaded ahead of the letters that reference them.
+class UploadStore {
+ public:
+  virtual ~UploadStore() = default;
+
+  // Stores `upload` (its tenant, digest, media type and content) until
+  // `ttl_ms` from now, or renews the tenant's upload of the same digest
+  // (the content is the same). Returns when it expires.
+  virtual absl::StatusOr<int64_t> PutUpload(UploadRecord upload,
+                                            int64_t ttl_ms) = 0;
+  // `tenant`'s upload of `sha256_hex`; NOT_FOUND when the tenant has none
+  // that has not expired (another tenant's is none).
+  virtual absl::StatusOr<UploadRecord> GetUpload(
+      const std::string& tenant, const std::string& sha256_hex) = 0;
+  // Forgets the expired uploads; returns how many.
+  virtual absl::StatusOr<int64_t> DeleteExpiredUploads() = 0;
+};
+
 // What operators see and steer (#5).
 class OpsStore {
  public:
@@ -491,7 +519,8 @@ class Store : public LetterStore,
               public OutboxStore,
               public TimerStore,
               public ReceiptLog,
-              public OpsStore {
+              public OpsStore,
+              public UploadStore {
  public:
   // Kept for callers that name them through Store.
   using TransitionNote = ::utpost::store::TransitionNote;

@@ -121,6 +121,11 @@ class StoreImpl final : public Store {
   absl::StatusOr<std::vector<ProviderEventRecord>> GetProviderEvents(
       const std::string& letter_id) override;
   absl::StatusOr<std::string> FeedPosition(const std::string& feed) override;
+  absl::StatusOr<int64_t> PutUpload(UploadRecord upload,
+                                    int64_t ttl_ms) override;
+  absl::StatusOr<UploadRecord> GetUpload(
+      const std::string& tenant, const std::string& sha256_hex) override;
+  absl::StatusOr<int64_t> DeleteExpiredUploads() override;
   absl::StatusOr<bool> MoveFeedPosition(const std::string& feed,
                                         const std::string& from,
                                         const std::string& to) override;
@@ -804,6 +809,42 @@ absl::StatusOr<std::string> StoreImpl::FeedPosition(const std::string& feed) {
     ASSIGN_OR_RETURN(std::optional<std::string> at, txn.GetFeedPosition(feed));
     return at.value_or("");
   });
+}
+
+absl::StatusOr<int64_t> StoreImpl::PutUpload(UploadRecord upload,
+                                             int64_t ttl_ms) {
+  if (upload.tenant.empty() || upload.sha256_hex.empty()) {
+    return absl::InvalidArgumentError("upload without tenant or digest");
+  }
+  upload.expire_time_ms = clock_->NowMillis() + ttl_ms;
+  RETURN_IF_ERROR(WriteOne(
+      [&](WriteTxn& txn) -> absl::Status { return txn.PutUpload(upload); }));
+  return upload.expire_time_ms;
+}
+
+absl::StatusOr<UploadRecord> StoreImpl::GetUpload(
+    const std::string& tenant, const std::string& sha256_hex) {
+  const int64_t now = clock_->NowMillis();
+  return ReadOne<UploadRecord>(
+      [&](ReadTxn& txn) -> absl::StatusOr<UploadRecord> {
+        ASSIGN_OR_RETURN(std::optional<UploadRecord> u,
+                         txn.GetUpload(tenant, sha256_hex));
+        if (!u.has_value() || u->expire_time_ms <= now) {
+          return absl::NotFoundError(
+              absl::StrCat("no upload ", sha256_hex, " of tenant ", tenant));
+        }
+        return *std::move(u);
+      });
+}
+
+absl::StatusOr<int64_t> StoreImpl::DeleteExpiredUploads() {
+  int64_t n = 0;
+  const int64_t now = clock_->NowMillis();
+  RETURN_IF_ERROR(WriteOne([&](WriteTxn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(n, txn.DeleteUploadsExpiredBy(now));
+    return absl::OkStatus();
+  }));
+  return n;
 }
 
 absl::StatusOr<bool> StoreImpl::MoveFeedPosition(const std::string& feed,

@@ -113,8 +113,11 @@ def _generate_stubs():
     import atexit
     out = tempfile.mkdtemp(prefix="utpost-stubs-")
     atexit.register(shutil.rmtree, out, True)
+    # google/rpc: the status details a refusal carries (RetryInfo); left
+    # without __init__.py, to join the google namespace package.
     protos = ["utpost/v1/letter.proto", "utpost/v1/ops.proto",
-              "utpost/v1/audit.proto"]
+              "utpost/v1/audit.proto", "google/rpc/status.proto",
+              "google/rpc/error_details.proto"]
     subprocess.run(
         ["protoc", "-I", os.path.join(ROOT, "proto"), "--python_out=" + out,
          "--grpc_out=" + out,
@@ -401,7 +404,11 @@ class Stack:
     """Broker + simulator + utpostd. Use as a context manager."""
 
     def __init__(self, retry_delays=(1, 2), max_attempts=6, role="all",
-                 extra_config="", print_config="", log_format="json"):
+                 extra_config="", print_config="", log_format="json",
+                 tenant_limits=None):
+        """`tenant_limits`: organisation number -> that tenant's `limits`
+        as a YAML flow mapping, e.g. {BERGEN: "{letters_per_day: 3}"}."""
+        self.tenant_limits = tenant_limits or {}
         self.work = tempfile.mkdtemp(prefix="utpost-e2e-")
         self.log_dir = self.work
         if TEST_LOG_DIR:
@@ -481,6 +488,10 @@ class Stack:
                 f"    conninfo: \"{pg.conninfo(self.pg_database)}\"\n"
                 f"    password_file: {password_file}\n    pool_size: 4\n")
 
+    def limits_line(self, tenant):
+        limits = self.tenant_limits.get(tenant)
+        return f"    limits: {limits}\n" if limits else ""
+
     def write_config(self, role):
         delays = ", ".join(str(d) for d in self.retry_delays)
         sim = f"https://127.0.0.1:{self.sim_port}"
@@ -499,10 +510,10 @@ tenants:
   - organisation_number: "{BERGEN}"
     name: Bergen kommune
     return_address: {{name: Bergen kommune, address_lines: [Postboks 7700], postal_code: "5020", city: Bergen}}
-  - organisation_number: "{OSLO}"
+{self.limits_line(BERGEN)}  - organisation_number: "{OSLO}"
     name: Oslo kommune
     return_address: {{name: Oslo kommune, address_lines: [Postboks 1], postal_code: "0037", city: Oslo}}
-operators: [operator]
+{self.limits_line(OSLO)}operators: [operator]
 receipts:
   key_file: {CERTS}/receipts.key
   cert_chain_file: {CERTS}/receipts.pem

@@ -123,7 +123,7 @@ class PostgresStoreE2eTest(unittest.TestCase):
         self.stack.restart_daemon()
         self.assertEqual(self.pg.psql(
             "SELECT string_agg(version::text, ',' ORDER BY version) "
-            "FROM schema_migrations"), "1,2,3,4")
+            "FROM schema_migrations"), "1,2,3,4,5")
         again = self.stack.letters().GetLetter(
             letter_pb2.GetLetterRequest(name=letter.name))
         self.assertEqual(again.state, Letter.DELIVERED)

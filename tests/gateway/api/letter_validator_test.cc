@@ -131,6 +131,31 @@ std::string LetterSizePdf() {
   return pdf;
 }
 
+TEST(ValidateSubmitLetterTest, AnUploadIsReferencedByItsDigestAlone) {
+  SubmitLetterRequest request = ValidRequest();
+  auto* doc = request.add_documents();
+  doc->set_file_name("plan.pdf");
+  doc->set_upload_sha256(std::string(64, 'a'));
+  // Its size is not known here, so no size limit applies yet.
+  EXPECT_THAT(ValidateSubmitLetter(request, ValidationLimits()), IsOk());
+
+  doc->set_upload_sha256(std::string(64, 'A'));
+  EXPECT_THAT(ValidateSubmitLetter(request, ValidationLimits()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("documents[1].upload_sha256: expected 64 "
+                                 "lowercase hex digits")));
+  doc->set_upload_sha256(std::string(63, 'a'));
+  EXPECT_THAT(ValidateSubmitLetter(request, ValidationLimits()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("documents[1].upload_sha256")));
+  doc->set_upload_sha256(std::string(64, 'a'));
+  doc->set_content("%PDF-1.4");
+  EXPECT_THAT(ValidateSubmitLetter(request, ValidationLimits()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("documents[1]: content and upload_sha256 "
+                                 "are both set")));
+}
+
 TEST(ValidateSubmitLetterTest, RejectsUnprintableLetterThatMayGoToPrint) {
   for (auto mode : {v1::DeliveryPolicy::MODE_UNSPECIFIED,
                     v1::DeliveryPolicy::DIGITAL_THEN_PRINT,

@@ -131,6 +131,42 @@ TEST(ConfigLoaderTest, RetryDelaysFollowTheBackoffUnlessListed) {
                           HasSubstr("retry.max_delay_seconds")));
 }
 
+TEST(ConfigLoaderTest, TenantLimitsAreReadAndChecked) {
+  auto c = ParseConfig(std::string(kMinimal) +
+                           "    limits: {letters_per_day: 50000}\n"
+                           "tenant_limits: {letters_per_second: 20.5, "
+                           "burst: 100}\n",
+                       "/");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->tenant_limits().letters_per_second(), 20.5);
+  EXPECT_EQ(c->tenant_limits().burst(), 100);
+  EXPECT_EQ(c->tenants(0).limits().letters_per_day(), 50000);
+  EXPECT_EQ(c->tenants(0).limits().letters_per_second(), 0);
+
+  const struct {
+    const char* yaml;
+    const char* named;
+  } bad[] = {
+      {"tenant_limits: {letters_per_second: -1}\n",
+       "tenant_limits.letters_per_second"},
+      {"tenant_limits: {letters_per_second: .nan}\n",
+       "tenant_limits.letters_per_second"},
+      {"tenant_limits: {letters_per_second: 100001}\n",
+       "tenant_limits.letters_per_second"},
+      {"tenant_limits: {burst: -2}\n", "tenant_limits.burst"},
+      {"    limits: {letters_per_day: -5}\n",
+       "tenants[0].limits.letters_per_day"},
+      {"    limits: {letters_per_day: 1000000001}\n",
+       "tenants[0].limits.letters_per_day"},
+  };
+  for (const auto& b : bad) {
+    SCOPED_TRACE(b.yaml);
+    EXPECT_THAT(
+        ParseConfig(std::string(kMinimal) + b.yaml, "/"),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(b.named)));
+  }
+}
+
 TEST(ConfigLoaderTest, UnknownSettingIsNamed) {
   auto c = ParseConfig(std::string(kMinimal) + "brokr: {port: 1}\n", "/");
   EXPECT_THAT(c,

@@ -183,15 +183,16 @@ TEST_F(SqliteEngineTest, AVersion2FileMigratesAndItsLettersHaveNoSheetCount) {
   ASSERT_NE(store, nullptr);
   Deliver(store.get(), "OLD", kTenantA);
   store.reset();
-  EXPECT_EQ(IntOnFile(files_.path(), "PRAGMA user_version"), 5);
+  EXPECT_EQ(IntOnFile(files_.path(), "PRAGMA user_version"), 6);
   // The file as a build of schema version 2 left it.
   ExecOnFile(files_.path(),
              "ALTER TABLE letters DROP COLUMN print_sheets; "
              "ALTER TABLE letters DROP COLUMN bulk; "
-             "DROP TABLE tenant_days; PRAGMA user_version = 2;");
+             "DROP TABLE tenant_days; DROP TABLE uploads; "
+             "PRAGMA user_version = 2;");
   store = Open();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(IntOnFile(files_.path(), "PRAGMA user_version"), 5);
+  EXPECT_EQ(IntOnFile(files_.path(), "PRAGMA user_version"), 6);
   NewLetter counted = MakeLetter("NEW", kTenantA);
   counted.print_sheets = 3;
   std::vector<NewLetter> v;
@@ -224,10 +225,10 @@ TEST_F(SqliteEngineTest,
   store.reset();
   ExecOnFile(files_.path(),
              "ALTER TABLE letters DROP COLUMN bulk; DROP TABLE tenant_days; "
-             "PRAGMA user_version = 3;");
+             "DROP TABLE uploads; PRAGMA user_version = 3;");
   store = Open();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(IntOnFile(files_.path(), "PRAGMA user_version"), 5);
+  EXPECT_EQ(IntOnFile(files_.path(), "PRAGMA user_version"), 6);
   NewLetter bulk = MakeLetter("NEW", kTenantA);
   bulk.bulk = true;
   std::vector<NewLetter> v;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/digest.h"
+#include "common/retry_delay.h"
 #include "common/status_matchers.h"
 #include "gateway/receipts/jws_receipt_signer.h"
 #include "gateway/receipts/jws_verify.h"
@@ -845,6 +846,113 @@ TEST_P(StoreTest, ConcurrentCreatesAndTransitionsStayConsistent) {
   }
   EXPECT_THAT(store_->CountPendingOutbox(),
               IsOkAndHolds(kThreads * kPerThread));
+}
+
+// A tenant's daily quota (NewLetter::letters_per_day) is counted in the
+// store, so that every api process shares it.
+TEST_P(StoreTest, ALetterPastTheDailyQuotaIsRefusedAndStoresNothing) {
+  constexpr int64_t kDay = 24 * 3600 * 1000;
+  // Noon (UTC) of a day after kStart, however near midnight the test runs.
+  const int64_t noon = (kStart / kDay + 1) * kDay + kDay / 2;
+  clock_.Set(noon);
+  auto quota = [](NewLetter l, int64_t per_day) {
+    l.letters_per_day = per_day;
+    return l;
+  };
+  Create(quota(MakeLetter("L1", kTenantA, "ref-1"), 2));
+  Create(quota(MakeLetter("L2", kTenantA, "ref-2"), 2));
+  auto cursor = store_->LastReceiptCursor();
+  ASSERT_THAT(cursor, IsOk());
+
+  // The third of the day, and a fourth in the same group: both refused
+  // with the time to midnight UTC; the same group's letter of another
+  // tenant is not held back.
+  std::vector<NewLetter> group;
+  group.push_back(quota(MakeLetter("L3", kTenantA, "ref-3"), 2));
+  group.push_back(quota(MakeLetter("L4", kTenantB, "ref-3"), 2));
+  group.push_back(quota(MakeLetter("L5", kTenantA, "ref-5"), 2));
+  auto r = store_->CreateLetters(std::move(group));
+  ASSERT_THAT(r, IsOk());
+  ASSERT_THAT(*r, SizeIs(3));
+  for (int i : {0, 2}) {
+    EXPECT_THAT((*r)[i], StatusIs(absl::StatusCode::kResourceExhausted,
+                                  HasSubstr("tenant 964338531 has used its "
+                                            "quota of 2 letters")));
+    EXPECT_EQ(RetryDelayMillis((*r)[i].status()), kDay / 2);
+  }
+  EXPECT_THAT((*r)[1], IsOk());
+  EXPECT_THAT(store_->GetLetter("L3", ""),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_THAT(store_->GetLetter("L5", ""),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_EQ(CountAll(), 3);
+  EXPECT_THAT(store_->CountPendingOutbox(), IsOkAndHolds(3));
+  // Only Oslo's letter wrote a receipt.
+  auto receipts = store_->ReceiptsAfter(*cursor, "", 10);
+  ASSERT_THAT(receipts, IsOk());
+  ASSERT_THAT(*receipts, SizeIs(1));
+  EXPECT_EQ((*receipts)[0].letter_id, "L4");
+
+  // Sending a letter again is no new letter: it is answered, not counted.
+  std::vector<NewLetter> again;
+  again.push_back(quota(MakeLetter("L9", kTenantA, "ref-1"), 2));
+  r = store_->CreateLetters(std::move(again));
+  ASSERT_THAT(r, IsOk());
+  ASSERT_THAT((*r)[0], IsOk());
+  EXPECT_FALSE((*r)[0]->created);
+  EXPECT_EQ((*r)[0]->letter.id, "L1");
+
+  // The refusals were not counted: a quota raised to 3 lets one more in.
+  Create(quota(MakeLetter("L6", kTenantA, "ref-6"), 3));
+  std::vector<NewLetter> more;
+  more.push_back(quota(MakeLetter("L7", kTenantA, "ref-7"), 3));
+  r = store_->CreateLetters(std::move(more));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT((*r)[0],
+              StatusIs(absl::StatusCode::kResourceExhausted, ::testing::_));
+
+  // A new day (UTC), a new count.
+  clock_.Set(noon + kDay / 2);
+  Create(quota(MakeLetter("L8", kTenantA, "ref-8"), 1));
+  EXPECT_EQ(CountAll(), 5);
+}
+
+TEST_P(StoreTest, AnUploadIsTheTenantsOwnUntilItExpires) {
+  constexpr int64_t kTtl = 24 * 3600 * 1000;
+  UploadRecord u;
+  u.tenant = kTenantA;
+  u.media_type = "application/pdf";
+  u.content = "%PDF-1.7 big";
+  u.content.append(3 << 20, 'x');  // Larger than a page of any engine.
+  u.sha256_hex = Sha256Hex(u.content);
+  const std::string content = u.content;
+  EXPECT_THAT(store_->PutUpload(u, kTtl), IsOkAndHolds(kStart + kTtl));
+
+  auto got = store_->GetUpload(kTenantA, u.sha256_hex);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->content, content);
+  EXPECT_EQ(got->media_type, "application/pdf");
+  EXPECT_EQ(got->expire_time_ms, kStart + kTtl);
+  // Another tenant's upload is none of this one's.
+  EXPECT_THAT(store_->GetUpload(kTenantB, u.sha256_hex),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_THAT(store_->GetUpload(kTenantA, Sha256Hex("other")),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+
+  // Uploaded again later: the same upload, living longer.
+  clock_.Advance(kTtl - 1000);
+  EXPECT_THAT(store_->PutUpload(u, kTtl),
+              IsOkAndHolds(kStart + 2 * kTtl - 1000));
+  clock_.Advance(2000);
+  ASSERT_THAT(store_->GetUpload(kTenantA, u.sha256_hex), IsOk());
+  EXPECT_THAT(store_->DeleteExpiredUploads(), IsOkAndHolds(0));
+
+  // Expired: gone for readers at once, and deleted by the sweep.
+  clock_.Advance(kTtl);
+  EXPECT_THAT(store_->GetUpload(kTenantA, u.sha256_hex),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_THAT(store_->DeleteExpiredUploads(), IsOkAndHolds(1));
+  EXPECT_THAT(store_->DeleteExpiredUploads(), IsOkAndHolds(0));
 }
 
 TEST_P(StoreTest, OpenRefusesMissingEngineOrSigner) {

@@ -1,0 +1,220 @@
+#include "gateway/api/document_upload.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/digest.h"
+#include "common/status_macros.h"
+#include "gateway/api/checked_unary_call.h"
+#include "google/protobuf/util/time_util.h"
+#include "spdlog/spdlog.h"
+
+namespace utpost::api {
+namespace {
+
+constexpr char kPdfMediaType[] = "application/pdf";
+constexpr char kPdfMagic[] = "%PDF-";
+constexpr size_t kPdfMagicSize = sizeof(kPdfMagic) - 1;
+
+absl::Status Invalid(const std::string& field, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+}  // namespace
+
+absl::Status UploadAssembler::Take(v1::UploadDocumentRequest message) {
+  switch (message.part_case()) {
+    case v1::UploadDocumentRequest::kHeader: {
+      if (has_header_) return Invalid("header", "sent twice");
+      const v1::UploadHeader& h = message.header();
+      if (!h.media_type().empty() &&
+          !absl::EqualsIgnoreCase(h.media_type(), kPdfMediaType)) {
+        return Invalid("header.media_type",
+                       absl::StrCat("must be ", kPdfMediaType));
+      }
+      if (h.size_bytes() < 1 || h.size_bytes() > max_bytes_) {
+        return Invalid(
+            "header.size_bytes",
+            absl::StrCat("must be 1..", max_bytes_, ", got ", h.size_bytes()));
+      }
+      if (!IsSha256Hex(h.sha256())) {
+        return Invalid("header.sha256",
+                       "expected 64 lowercase hex digits (a SHA-256)");
+      }
+      header_ = h;
+      has_header_ = true;
+      content_.reserve(static_cast<size_t>(h.size_bytes()));
+      return absl::OkStatus();
+    }
+    case v1::UploadDocumentRequest::kChunk: {
+      if (!has_header_) return Invalid("chunk", "the header must come first");
+      const std::string& chunk = message.chunk();
+      const int64_t after =
+          static_cast<int64_t>(content_.size() + chunk.size());
+      if (after > header_.size_bytes()) {
+        return Invalid("chunk",
+                       absl::StrCat("more than the ", header_.size_bytes(),
+                                    " bytes the header announced"));
+      }
+      const bool had_magic = content_.size() >= kPdfMagicSize;
+      content_.append(chunk);
+      if (!had_magic && content_.size() >= kPdfMagicSize &&
+          content_.compare(0, kPdfMagicSize, kPdfMagic) != 0) {
+        return Invalid("chunk", "not a PDF (a PDF starts with %PDF-)");
+      }
+      return absl::OkStatus();
+    }
+    case v1::UploadDocumentRequest::PART_NOT_SET:
+      break;
+  }
+  return Invalid("part", "a header or a chunk is required");
+}
+
+absl::StatusOr<store::UploadRecord> UploadAssembler::Finish(
+    const std::string& tenant) {
+  if (!has_header_) return Invalid("header", "required");
+  const int64_t size = static_cast<int64_t>(content_.size());
+  if (size != header_.size_bytes()) {
+    return Invalid("chunk", absl::StrCat(size,
+                                         " bytes arrived, the header "
+                                         "announced ",
+                                         header_.size_bytes()));
+  }
+  if (content_.compare(0, kPdfMagicSize, kPdfMagic) != 0) {
+    return Invalid("chunk", "not a PDF (a PDF starts with %PDF-)");
+  }
+  const std::string digest = Sha256Hex(content_);
+  if (digest != header_.sha256()) {
+    return Invalid(
+        "header.sha256",
+        absl::StrCat("the document that arrived has SHA-256 ", digest));
+  }
+  store::UploadRecord u;
+  u.tenant = tenant;
+  u.sha256_hex = digest;
+  u.media_type = kPdfMediaType;
+  u.content = std::move(content_);
+  content_.clear();
+  return u;
+}
+
+bool UploadSlots::TryTake() {
+  int n = free_.load();
+  while (n > 0) {
+    if (free_.compare_exchange_weak(n, n - 1)) return true;
+  }
+  return false;
+}
+
+void UploadSlots::Give() { ++free_; }
+
+UploadReactor::UploadReactor(const absl::Status& status) {
+  Finish(ToGrpcStatus(status));
+}
+
+UploadReactor::UploadReactor(store::UploadStore* store, UploadSlots* slots,
+                             std::string tenant, int64_t max_bytes,
+                             v1::UploadedDocument* response)
+    : store_(store),
+      slots_(slots),
+      tenant_(std::move(tenant)),
+      response_(response),
+      assembler_(max_bytes) {
+  StartRead(&message_);
+}
+
+void UploadReactor::OnReadDone(bool ok) {
+  if (!ok) {
+    // The client half-closed (or went away: then nothing it sees matters).
+    auto upload = assembler_.Finish(tenant_);
+    if (!upload.ok()) return End(upload.status());
+    const int64_t size = static_cast<int64_t>(upload->content.size());
+    const std::string digest = upload->sha256_hex;
+    // The document is in memory already; storing it is one write.
+    auto expires = store_->PutUpload(*std::move(upload), kUploadLifetimeMs);
+    if (!expires.ok()) {
+      spdlog::error("upload: store failed: {}", expires.status().ToString());
+      return End(expires.status());
+    }
+    response_->set_sha256(digest);
+    response_->set_size_bytes(size);
+    *response_->mutable_expire_time() =
+        google::protobuf::util::TimeUtil::MillisecondsToTimestamp(*expires);
+    spdlog::info("upload {} ({} bytes) stored for tenant {}", digest, size,
+                 tenant_);
+    return End(absl::OkStatus());
+  }
+  const bool first = !assembler_.has_header();
+  absl::Status s = assembler_.Take(std::move(message_));
+  message_.Clear();
+  if (!s.ok()) return End(s);
+  if (first) {
+    // A document's worth of memory is taken once its header is in.
+    if (!slots_->TryTake()) {
+      return End(absl::ResourceExhaustedError(
+          "uploads: as many in progress as this gateway holds in memory; "
+          "send it again later"));
+    }
+    has_slot_ = true;
+  }
+  StartRead(&message_);
+}
+
+void UploadReactor::End(const absl::Status& s) {
+  assembler_ = UploadAssembler(0);  // Frees the content now.
+  if (has_slot_) {
+    slots_->Give();
+    has_slot_ = false;
+  }
+  Finish(ToGrpcStatus(s));
+}
+
+void UploadReactor::OnDone() {
+  if (has_slot_) slots_->Give();
+  delete this;
+}
+
+absl::StatusOr<std::shared_ptr<v1::SubmitLetterRequest>> ResolveUploads(
+    store::UploadStore& store, const std::string& tenant,
+    const v1::SubmitLetterRequest& request, const ValidationLimits& limits) {
+  bool any = false;
+  for (const auto& d : request.documents()) any |= !d.upload_sha256().empty();
+  if (!any) return std::shared_ptr<v1::SubmitLetterRequest>();
+  auto resolved = std::make_shared<v1::SubmitLetterRequest>(request);
+  int64_t total = 0;
+  for (int i = 0; i < resolved->documents_size(); ++i) {
+    v1::Document* d = resolved->mutable_documents(i);
+    if (!d->upload_sha256().empty()) {
+      const std::string field =
+          absl::StrCat("documents[", i, "].upload_sha256");
+      auto upload = store.GetUpload(tenant, d->upload_sha256());
+      if (absl::IsNotFound(upload.status())) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            field, ": no upload ", d->upload_sha256(),
+            " of this tenant (never uploaded, or older than 24 hours: "
+            "upload it again)"));
+      }
+      RETURN_IF_ERROR(upload.status());
+      if (static_cast<int64_t>(upload->content.size()) >
+          limits.max_upload_bytes) {
+        return Invalid(
+            field, absl::StrCat(upload->content.size(), " bytes, the limit is ",
+                                limits.max_upload_bytes));
+      }
+      *d->mutable_content() = std::move(upload->content);
+      d->clear_upload_sha256();
+    }
+    total += static_cast<int64_t>(d->content().size());
+  }
+  if (total > limits.max_upload_bytes) {
+    return Invalid("documents",
+                   absl::StrCat(total,
+                                " bytes in all, the limit for a letter "
+                                "with uploads is ",
+                                limits.max_upload_bytes));
+  }
+  return resolved;
+}
+
+}  // namespace utpost::api

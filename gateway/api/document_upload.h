@@ -1,0 +1,102 @@
+// UploadDocument (utpost.v1.LetterService): one document too large for a
+// SubmitLetter request, received in chunks and stored for letters of the
+// same tenant to reference by digest (Document.upload_sha256).
+//
+// UploadAssembler checks a stream's messages as they come (header first,
+// chunks no larger in all than announced, a PDF) and the whole at the end
+// (size and digest); UploadReactor runs it on a gRPC stream and stores the
+// result. ResolveUploads puts uploaded documents into a letter before it is
+// inspected and stored as any other.
+#ifndef UTPOST_GATEWAY_API_DOCUMENT_UPLOAD_H_
+#define UTPOST_GATEWAY_API_DOCUMENT_UPLOAD_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "gateway/api/letter_validator.h"
+#include "gateway/store/store.h"
+#include "grpcpp/grpcpp.h"
+#include "utpost/v1/letter.pb.h"
+
+namespace utpost::api {
+
+// How long an upload may be referenced (documented in letter.proto).
+inline constexpr int64_t kUploadLifetimeMs = int64_t{24} * 3600 * 1000;
+
+// The messages of one upload, in order. Not thread-safe.
+class UploadAssembler {
+ public:
+  explicit UploadAssembler(int64_t max_bytes) : max_bytes_(max_bytes) {}
+
+  // One message: OK, or INVALID_ARGUMENT naming the field (the upload is
+  // then over).
+  absl::Status Take(v1::UploadDocumentRequest message);
+  bool has_header() const { return has_header_; }
+  // After the last message: the document for `tenant`, or INVALID_ARGUMENT
+  // when it is not whole or not what the header said.
+  absl::StatusOr<store::UploadRecord> Finish(const std::string& tenant);
+
+ private:
+  int64_t max_bytes_;
+  bool has_header_ = false;
+  v1::UploadHeader header_;
+  std::string content_;
+};
+
+// Uploads in memory at once in one process, each at most max_upload_bytes.
+class UploadSlots {
+ public:
+  explicit UploadSlots(int slots) : free_(slots) {}
+  // False when all are taken.
+  bool TryTake();
+  void Give();
+
+ private:
+  std::atomic<int> free_;
+};
+
+// One UploadDocument call. Deletes itself when gRPC is done.
+class UploadReactor final
+    : public grpc::ServerReadReactor<v1::UploadDocumentRequest> {
+ public:
+  // Refused before the first message: finishes at once with `status`.
+  explicit UploadReactor(const absl::Status& status);
+  // Reads at once. `store` and `slots` are not owned and outlive the call;
+  // `response` is gRPC's.
+  UploadReactor(store::UploadStore* store, UploadSlots* slots,
+                std::string tenant, int64_t max_bytes,
+                v1::UploadedDocument* response);
+
+  void OnReadDone(bool ok) override;
+  void OnDone() override;
+
+ private:
+  ~UploadReactor() override = default;
+  void End(const absl::Status& s);
+
+  store::UploadStore* const store_ = nullptr;
+  UploadSlots* const slots_ = nullptr;
+  const std::string tenant_;
+  v1::UploadedDocument* const response_ = nullptr;
+  UploadAssembler assembler_{0};
+  v1::UploadDocumentRequest message_;
+  bool has_slot_ = false;
+};
+
+// `request` with every document given by upload_sha256 replaced by the
+// tenant's upload (content set, upload_sha256 cleared), checked against
+// limits.max_upload_bytes; null when it references no upload.
+// FAILED_PRECONDITION "documents[i].upload_sha256: no upload ..." for an
+// upload the tenant does not have; INVALID_ARGUMENT for sizes over the
+// limit. `request` passed ValidateSubmitLetter.
+absl::StatusOr<std::shared_ptr<v1::SubmitLetterRequest>> ResolveUploads(
+    store::UploadStore& store, const std::string& tenant,
+    const v1::SubmitLetterRequest& request, const ValidationLimits& limits);
+
+}  // namespace utpost::api
+
+#endif  // UTPOST_GATEWAY_API_DOCUMENT_UPLOAD_H_

@@ -1,0 +1,183 @@
+"""UploadDocument end to end, from Debian's grpcio (not Utpost's code): a
+document over the SubmitLetter size limit is uploaded in chunks, letters of
+the same tenant reference it by its SHA-256 (SubmitLetter, SubmitBatch,
+PreflightLetters) and it is delivered whole; a broken upload (wrong digest,
+too few bytes, too large, not a PDF, chunk before header) is refused
+INVALID_ARGUMENT and stores nothing; another tenant cannot reference it; an
+operator cannot upload."""
+
+import hashlib
+import time
+import unittest
+
+import grpc
+from harness import (BERGEN, CERTS, OSLO, Letter, Stack, letter_pb2,
+                     load_persons, make_pdf, submit_request)
+
+MAX_LETTER = 1 << 20   # SubmitLetter's documents in all: 1 MiB here ...
+MAX_UPLOAD = 8 << 20   # ... an upload up to 8 MiB.
+CHUNK = 256 << 10
+
+
+def upload_messages(content, sha256=None, size=None, chunk=CHUNK):
+    yield letter_pb2.UploadDocumentRequest(header=letter_pb2.UploadHeader(
+        media_type="application/pdf",
+        size_bytes=len(content) if size is None else size,
+        sha256=sha256 or hashlib.sha256(content).hexdigest()))
+    for at in range(0, len(content), chunk):
+        yield letter_pb2.UploadDocumentRequest(chunk=content[at:at + chunk])
+
+
+class UploadTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(extra_config=(
+            f"limits: {{max_document_bytes: {MAX_LETTER}, "
+            f"max_letter_bytes: {MAX_LETTER}, "
+            f"max_upload_bytes: {MAX_UPLOAD}}}\n"))
+        cls.persons = load_persons()
+        # About 3 MiB of text on 700 pages: over the unary limit.
+        cls.big = make_pdf("Reguleringsplan " + "x" * 4000, pages=700)
+        assert MAX_LETTER * 2 < len(cls.big) < MAX_UPLOAD
+        cls.digest = hashlib.sha256(cls.big).hexdigest()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.close()
+
+    def upload(self, stub, content, **kw):
+        return stub.UploadDocument(upload_messages(content, **kw), timeout=60)
+
+    def letter_with_upload(self, ref, digest=None, i=0):
+        mailbox = self.persons["mailbox"]
+        req = submit_request(person=mailbox[i % len(mailbox)], ref=ref)
+        del req.documents[:]
+        req.delivery_policy.mode = letter_pb2.DeliveryPolicy.DIGITAL_ONLY
+        req.documents.add(file_name="plan.pdf", media_type="application/pdf",
+                          upload_sha256=digest or self.digest)
+        return req
+
+    def assert_refused(self, call, code, text):
+        with self.assertRaises(grpc.RpcError) as e:
+            call()
+        self.assertEqual(e.exception.code(), code, e.exception.details())
+        self.assertIn(text, e.exception.details())
+
+    def test_an_uploaded_document_is_delivered_in_the_letters_that_name_it(self):
+        bergen = self.stack.letters(BERGEN)
+        # Sent along, the document is over what one request may carry.
+        inline = submit_request(person=self.persons["mailbox"][0],
+                                ref=f"inline-{time.time_ns()}",
+                                documents=[("plan.pdf", self.big)])
+        with self.assertRaises(grpc.RpcError) as e:
+            bergen.SubmitLetter(inline, timeout=60)
+        self.assertIn(e.exception.code(),
+                      (grpc.StatusCode.RESOURCE_EXHAUSTED,
+                       grpc.StatusCode.INVALID_ARGUMENT))
+
+        before = time.time()
+        up = self.upload(bergen, self.big)
+        self.assertEqual(up.sha256, self.digest)
+        self.assertEqual(up.size_bytes, len(self.big))
+        self.assertAlmostEqual(up.expire_time.seconds, before + 24 * 3600,
+                               delta=120)
+        # Uploading it again is the same upload.
+        self.assertEqual(self.upload(bergen, self.big).sha256, self.digest)
+
+        ref = f"plan-{time.time_ns()}"
+        r = bergen.SubmitLetter(self.letter_with_upload(ref), timeout=60)
+        self.assertTrue(r.created)
+        doc = r.letter.documents[0]
+        self.assertEqual((doc.file_name, doc.size_bytes, doc.sha256),
+                         ("plan.pdf", len(self.big), self.digest))
+        again = bergen.SubmitLetter(self.letter_with_upload(ref), timeout=60)
+        self.assertFalse(again.created)
+        self.assertEqual(again.letter.id, r.letter.id)
+
+        # A bulk run may share one uploaded attachment.
+        refs = [f"plan-batch-{i}-{time.time_ns()}" for i in range(3)]
+        results = list(bergen.SubmitBatch(
+            iter([self.letter_with_upload(x, i=i + 1)
+                  for i, x in enumerate(refs)]), timeout=60))
+        self.assertEqual(sorted(x.code for x in results), [0, 0, 0],
+                         [x.message for x in results])
+        ids = [r.letter.id] + [x.letter.id for x in results]
+
+        # Preflight finds it too.
+        pre = bergen.PreflightLetters(letter_pb2.PreflightLettersRequest(
+            letters=[self.letter_with_upload(f"pre-{time.time_ns()}")]),
+            timeout=60)
+        self.assertEqual(pre.outcomes[0].channel, "digital",
+                         pre.outcomes[0].reason)
+
+        final = self.stack.wait_final(bergen, ids)
+        for i in ids:
+            self.assertIn(final[i].state, (Letter.DELIVERED, Letter.READ),
+                          final[i])
+
+    def test_another_tenant_cannot_name_it(self):
+        bergen = self.stack.letters(BERGEN)
+        self.upload(bergen, self.big)
+        oslo = self.stack.letters(OSLO)
+        ref = f"foreign-{time.time_ns()}"
+        self.assert_refused(
+            lambda: oslo.SubmitLetter(self.letter_with_upload(ref),
+                                      timeout=60),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"documents[0].upload_sha256: no upload {self.digest} of this "
+            "tenant")
+        listed = oslo.ListLetters(letter_pb2.ListLettersRequest(
+            client_reference=ref), timeout=30)
+        self.assertEqual(list(listed.letters), [])
+
+    def test_a_broken_upload_is_refused_and_stores_nothing(self):
+        bergen = self.stack.letters(BERGEN)
+        doc = make_pdf("Vedlegg " + str(time.time_ns()), pages=20)
+        digest = hashlib.sha256(doc).hexdigest()
+        wrong = hashlib.sha256(b"another document").hexdigest()
+        cases = [
+            (dict(sha256=wrong), "header.sha256: the document that arrived "
+             f"has SHA-256 {digest}"),
+            (dict(size=len(doc) + 10), f"{len(doc)} bytes arrived, the "
+             f"header announced {len(doc) + 10}"),
+            (dict(size=MAX_UPLOAD + 1), "header.size_bytes: must be "
+             f"1..{MAX_UPLOAD}"),
+        ]
+        for kw, text in cases:
+            with self.subTest(kw=kw):
+                self.assert_refused(lambda: self.upload(bergen, doc, **kw),
+                                    grpc.StatusCode.INVALID_ARGUMENT, text)
+        self.assert_refused(
+            lambda: self.upload(bergen, b"GIF89a" + b"x" * 100),
+            grpc.StatusCode.INVALID_ARGUMENT, "chunk: not a PDF")
+        self.assert_refused(
+            lambda: bergen.UploadDocument(iter([
+                letter_pb2.UploadDocumentRequest(chunk=doc)]), timeout=60),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "chunk: the header must come first")
+        # None of them can be named by a letter: nothing was stored.
+        for d in (digest, wrong):
+            self.assert_refused(
+                lambda: bergen.SubmitLetter(
+                    self.letter_with_upload(f"broken-{time.time_ns()}", d),
+                    timeout=60),
+                grpc.StatusCode.FAILED_PRECONDITION, "no upload")
+        # A letter names an upload by a digest, and content with it is
+        # refused before anything is looked up.
+        both = self.letter_with_upload(f"both-{time.time_ns()}")
+        both.documents[0].content = doc
+        self.assert_refused(
+            lambda: bergen.SubmitLetter(both, timeout=60),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "documents[0]: content and upload_sha256 are both set")
+
+    def test_an_operator_cannot_upload(self):
+        operator = self.stack.letters(None, cert=f"{CERTS}/operator.pem",
+                                      key=f"{CERTS}/operator.key")
+        self.assert_refused(
+            lambda: self.upload(operator, self.big),
+            grpc.StatusCode.PERMISSION_DENIED, "LetterService is for tenants")
+
+
+if __name__ == "__main__":
+    unittest.main()
