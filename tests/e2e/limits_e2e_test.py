@@ -90,15 +90,21 @@ class LimitsTest(unittest.TestCase):
             self.assertTrue(r.created)
             ids.append(r.letter.id)
 
-        # A stream: the quota's last letter goes in, the two after it not.
+        # A stream of three: one takes the quota's last place, the other two
+        # are refused. Which one goes in is the order of their commits, not
+        # of the stream (its letters are inspected side by side).
         results = batch(bergen, [self.request(f"quota-{i}", i)
                                  for i in range(QUOTA - 1, QUOTA + 2)])
         self.assertEqual(sorted(results), [0, 1, 2])
-        self.assertEqual(results[0].code, grpc.StatusCode.OK.value[0],
-                         results[0].message)
-        ids.append(results[0].letter.id)
-        for k in (1, 2):
-            r = results[k]
+        accepted = [r for r in results.values() if r.code == 0]
+        refused_refs = []
+        self.assertEqual(len(accepted), 1, [r.message for r in
+                                            results.values()])
+        ids.append(accepted[0].letter.id)
+        for r in results.values():
+            if r.code == 0:
+                continue
+            refused_refs.append(r.client_reference)
             self.assertEqual(r.code,
                              grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], r)
             self.assertIn(f"tenant {BERGEN} has used its quota of {QUOTA} "
@@ -122,7 +128,7 @@ class LimitsTest(unittest.TestCase):
         self.assert_about_midnight(info.retry_delay.ToMilliseconds() / 1000)
 
         # Nothing of a refused letter is stored; the quota's letters are.
-        for ref in (f"quota-{QUOTA}", f"quota-{QUOTA + 1}", "quota-over"):
+        for ref in refused_refs + ["quota-over"]:
             self.assertEqual(self.listed(bergen, ref), [], ref)
         stored = bergen.ListLetters(letter_pb2.ListLettersRequest(
             page_size=100), timeout=30).letters
@@ -149,14 +155,15 @@ class LimitsTest(unittest.TestCase):
     def test_a_tenant_over_its_rate_is_refused_with_the_delay_to_wait(self):
         oslo = self.stack.letters(OSLO)
         time.sleep(BURST / RATE)  # A full bucket, whatever ran before.
+        n = 20  # At 2 a second they could all pass only over 8.5 s.
         results = batch(oslo, [self.request(f"rate-{i}", i)
-                               for i in range(12)])
-        self.assertEqual(sorted(results), list(range(12)))
+                               for i in range(n)])
+        self.assertEqual(sorted(results), list(range(n)))
         accepted = [r for r in results.values() if r.code == 0]
         refused = [r for r in results.values() if r.code != 0]
         # The burst, and what the bucket gained while the stream was read.
         self.assertGreaterEqual(len(accepted), BURST)
-        self.assertLess(len(accepted), 12)
+        self.assertLess(len(accepted), n)
         for r in refused:
             self.assertEqual(r.code,
                              grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], r)
