@@ -552,11 +552,44 @@ def audit_export():
           "".join(json.dumps(o, separators=(",", ":")) + "\n" for o in small))
 
 
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def upload_stream(content, sha256=None, size=None, chunk=1500):
+    """An UploadDocument stream as the upload target reads it: each
+    utpost.v1.UploadDocumentRequest prefixed by its length (a varint)."""
+    header = (b"\x0a" + varint(15) + b"application/pdf"
+              + b"\x10" + varint(len(content) if size is None else size)
+              + b"\x1a" + varint(64)
+              + (sha256 or hashlib.sha256(content).hexdigest()).encode())
+    messages = [b"\x0a" + varint(len(header)) + header]
+    for at in range(0, len(content), chunk):
+        part = content[at:at + chunk]
+        messages.append(b"\x12" + varint(len(part)) + part)
+    return b"".join(varint(len(m)) + m for m in messages)
+
+
+def upload():
+    doc = minimal_pdf(1)
+    write("upload", "whole.bin", upload_stream(doc, chunk=100))
+    write("upload", "wrong-digest.bin",
+          upload_stream(doc, sha256=hashlib.sha256(b"x").hexdigest()))
+    write("upload", "short.bin", upload_stream(doc, size=len(doc) + 7))
+
+
 def main():
     if os.path.isdir(CORPUS):
         shutil.rmtree(CORPUS)
     for make in (submit_letter, inspect, config, digipost, dpi, altinn,
-                 registry, audit_export):
+                 registry, audit_export, upload):
         make()
     return 0
 

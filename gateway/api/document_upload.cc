@@ -2,9 +2,7 @@
 
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/digest.h"
 #include "common/status_macros.h"
 #include "gateway/api/checked_unary_call.h"
 #include "google/protobuf/util/time_util.h"
@@ -13,91 +11,11 @@
 namespace utpost::api {
 namespace {
 
-constexpr char kPdfMediaType[] = "application/pdf";
-constexpr char kPdfMagic[] = "%PDF-";
-constexpr size_t kPdfMagicSize = sizeof(kPdfMagic) - 1;
-
 absl::Status Invalid(const std::string& field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
 
 }  // namespace
-
-absl::Status UploadAssembler::Take(v1::UploadDocumentRequest message) {
-  switch (message.part_case()) {
-    case v1::UploadDocumentRequest::kHeader: {
-      if (has_header_) return Invalid("header", "sent twice");
-      const v1::UploadHeader& h = message.header();
-      if (!h.media_type().empty() &&
-          !absl::EqualsIgnoreCase(h.media_type(), kPdfMediaType)) {
-        return Invalid("header.media_type",
-                       absl::StrCat("must be ", kPdfMediaType));
-      }
-      if (h.size_bytes() < 1 || h.size_bytes() > max_bytes_) {
-        return Invalid(
-            "header.size_bytes",
-            absl::StrCat("must be 1..", max_bytes_, ", got ", h.size_bytes()));
-      }
-      if (!IsSha256Hex(h.sha256())) {
-        return Invalid("header.sha256",
-                       "expected 64 lowercase hex digits (a SHA-256)");
-      }
-      header_ = h;
-      has_header_ = true;
-      content_.reserve(static_cast<size_t>(h.size_bytes()));
-      return absl::OkStatus();
-    }
-    case v1::UploadDocumentRequest::kChunk: {
-      if (!has_header_) return Invalid("chunk", "the header must come first");
-      const std::string& chunk = message.chunk();
-      const int64_t after =
-          static_cast<int64_t>(content_.size() + chunk.size());
-      if (after > header_.size_bytes()) {
-        return Invalid("chunk",
-                       absl::StrCat("more than the ", header_.size_bytes(),
-                                    " bytes the header announced"));
-      }
-      const bool had_magic = content_.size() >= kPdfMagicSize;
-      content_.append(chunk);
-      if (!had_magic && content_.size() >= kPdfMagicSize &&
-          content_.compare(0, kPdfMagicSize, kPdfMagic) != 0) {
-        return Invalid("chunk", "not a PDF (a PDF starts with %PDF-)");
-      }
-      return absl::OkStatus();
-    }
-    case v1::UploadDocumentRequest::PART_NOT_SET:
-      break;
-  }
-  return Invalid("part", "a header or a chunk is required");
-}
-
-absl::StatusOr<store::UploadRecord> UploadAssembler::Finish(
-    const std::string& tenant) {
-  if (!has_header_) return Invalid("header", "required");
-  const int64_t size = static_cast<int64_t>(content_.size());
-  if (size != header_.size_bytes()) {
-    return Invalid("chunk", absl::StrCat(size,
-                                         " bytes arrived, the header "
-                                         "announced ",
-                                         header_.size_bytes()));
-  }
-  if (content_.compare(0, kPdfMagicSize, kPdfMagic) != 0) {
-    return Invalid("chunk", "not a PDF (a PDF starts with %PDF-)");
-  }
-  const std::string digest = Sha256Hex(content_);
-  if (digest != header_.sha256()) {
-    return Invalid(
-        "header.sha256",
-        absl::StrCat("the document that arrived has SHA-256 ", digest));
-  }
-  store::UploadRecord u;
-  u.tenant = tenant;
-  u.sha256_hex = digest;
-  u.media_type = kPdfMediaType;
-  u.content = std::move(content_);
-  content_.clear();
-  return u;
-}
 
 bool UploadSlots::TryTake() {
   int n = free_.load();
@@ -127,12 +45,17 @@ UploadReactor::UploadReactor(store::UploadStore* store, UploadSlots* slots,
 void UploadReactor::OnReadDone(bool ok) {
   if (!ok) {
     // The client half-closed (or went away: then nothing it sees matters).
-    auto upload = assembler_.Finish(tenant_);
-    if (!upload.ok()) return End(upload.status());
-    const int64_t size = static_cast<int64_t>(upload->content.size());
-    const std::string digest = upload->sha256_hex;
+    auto assembled = assembler_.Finish();
+    if (!assembled.ok()) return End(assembled.status());
+    store::UploadRecord upload;
+    upload.tenant = tenant_;
+    upload.sha256_hex = assembled->sha256_hex;
+    upload.media_type = assembled->media_type;
+    upload.content = std::move(assembled->content);
+    const int64_t size = static_cast<int64_t>(upload.content.size());
+    const std::string digest = upload.sha256_hex;
     // The document is in memory already; storing it is one write.
-    auto expires = store_->PutUpload(*std::move(upload), kUploadLifetimeMs);
+    auto expires = store_->PutUpload(std::move(upload), kUploadLifetimeMs);
     if (!expires.ok()) {
       spdlog::error("upload: store failed: {}", expires.status().ToString());
       return End(expires.status());

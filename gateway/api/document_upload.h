@@ -2,11 +2,9 @@
 // SubmitLetter request, received in chunks and stored for letters of the
 // same tenant to reference by digest (Document.upload_sha256).
 //
-// UploadAssembler checks a stream's messages as they come (header first,
-// chunks no larger in all than announced, a PDF) and the whole at the end
-// (size and digest); UploadReactor runs it on a gRPC stream and stores the
-// result. ResolveUploads puts uploaded documents into a letter before it is
-// inspected and stored as any other.
+// UploadReactor runs an UploadAssembler (upload_assembler.h) on a gRPC
+// stream and stores the result. ResolveUploads puts uploaded documents into a
+// letter before it is inspected and stored as any other.
 #ifndef UTPOST_GATEWAY_API_DOCUMENT_UPLOAD_H_
 #define UTPOST_GATEWAY_API_DOCUMENT_UPLOAD_H_
 
@@ -18,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "gateway/api/letter_validator.h"
+#include "gateway/api/upload_assembler.h"
 #include "gateway/store/store.h"
 #include "grpcpp/grpcpp.h"
 #include "utpost/v1/letter.pb.h"
@@ -26,26 +25,6 @@ namespace utpost::api {
 
 // How long an upload may be referenced (documented in letter.proto).
 inline constexpr int64_t kUploadLifetimeMs = int64_t{24} * 3600 * 1000;
-
-// The messages of one upload, in order. Not thread-safe.
-class UploadAssembler {
- public:
-  explicit UploadAssembler(int64_t max_bytes) : max_bytes_(max_bytes) {}
-
-  // One message: OK, or INVALID_ARGUMENT naming the field (the upload is
-  // then over).
-  absl::Status Take(v1::UploadDocumentRequest message);
-  bool has_header() const { return has_header_; }
-  // After the last message: the document for `tenant`, or INVALID_ARGUMENT
-  // when it is not whole or not what the header said.
-  absl::StatusOr<store::UploadRecord> Finish(const std::string& tenant);
-
- private:
-  int64_t max_bytes_;
-  bool has_header_ = false;
-  v1::UploadHeader header_;
-  std::string content_;
-};
 
 // Uploads in memory at once in one process, each at most max_upload_bytes.
 class UploadSlots {

@@ -48,9 +48,8 @@ TEST(UploadAssemblerTest, ChunksMakeTheDocumentTheHeaderAnnounced) {
   for (size_t at = 0; at < doc.size(); at += 3'000) {
     ASSERT_THAT(a.Take(Chunk(doc.substr(at, 3'000))), IsOk());
   }
-  auto u = a.Finish(kBergen);
+  auto u = a.Finish();
   ASSERT_THAT(u, IsOk());
-  EXPECT_EQ(u->tenant, kBergen);
   EXPECT_EQ(u->sha256_hex, Sha256Hex(doc));
   EXPECT_EQ(u->media_type, "application/pdf");
   EXPECT_EQ(u->content, doc);
@@ -88,7 +87,7 @@ TEST(UploadAssemblerTest, TheHeaderIsCheckedAndComesFirstAndOnce) {
   EXPECT_THAT(twice.Take(Header(10, sha)),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("header: sent twice")));
-  EXPECT_THAT(UploadAssembler(100).Finish(kBergen),
+  EXPECT_THAT(UploadAssembler(100).Finish(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("header: required")));
 }
@@ -105,7 +104,7 @@ TEST(UploadAssemblerTest, NoMoreAndNoFewerBytesThanAnnounced) {
   UploadAssembler fewer(1000);
   ASSERT_THAT(fewer.Take(Header(100, Sha256Hex(doc))), IsOk());
   ASSERT_THAT(fewer.Take(Chunk(doc.substr(0, 60))), IsOk());
-  EXPECT_THAT(fewer.Finish(kBergen),
+  EXPECT_THAT(fewer.Finish(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("60 bytes arrived, the header announced "
                                  "100")));
@@ -118,7 +117,7 @@ TEST(UploadAssemblerTest, TheDigestMustMatch) {
   UploadAssembler a(1000);
   ASSERT_THAT(a.Take(Header(100, Sha256Hex(doc))), IsOk());
   ASSERT_THAT(a.Take(Chunk(other)), IsOk());
-  EXPECT_THAT(a.Finish(kBergen),
+  EXPECT_THAT(a.Finish(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("header.sha256: the document that arrived "
                                  "has SHA-256 " +
@@ -139,8 +138,8 @@ TEST(UploadAssemblerTest, ANonPdfIsRefusedAsSoonAsItsFirstBytesAreIn) {
   UploadAssembler tiny(1000);
   ASSERT_THAT(tiny.Take(Header(3, Sha256Hex("%PD"))), IsOk());
   ASSERT_THAT(tiny.Take(Chunk("%PD")), IsOk());
-  EXPECT_THAT(tiny.Finish(kBergen), StatusIs(absl::StatusCode::kInvalidArgument,
-                                             HasSubstr("not a PDF")));
+  EXPECT_THAT(tiny.Finish(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                      HasSubstr("not a PDF")));
 }
 
 TEST(UploadSlotsTest, TakenSlotsComeBack) {
