@@ -129,6 +129,58 @@ ClosedLoopResult RunClosedLoop(int64_t n, int concurrency,
   return loop.Run(concurrency);
 }
 
+ClosedLoopResult RunPaced(int64_t n, int concurrency, const Starter& start,
+                          double rate) {
+  ClosedLoopResult result;
+  if (n <= 0 || concurrency <= 0 || rate <= 0) return result;
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;
+  int64_t finished = 0;
+  std::vector<Clock::time_point> started_at(n);
+  std::vector<int64_t> latencies_us(n, -1);
+  result.first_start_unix_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  const Clock::time_point begin = Clock::now();
+  for (int64_t i = 0; i < n; ++i) {
+    std::this_thread::sleep_until(
+        begin +
+        std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / rate)));
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return in_flight < concurrency; });
+      ++in_flight;
+    }
+    started_at[i] = Clock::now();
+    start(i, [&, i](const absl::Status& status) {
+      const auto now = Clock::now();
+      std::lock_guard<std::mutex> lock(mu);
+      if (status.ok()) {
+        latencies_us[i] = std::chrono::duration_cast<std::chrono::microseconds>(
+                              now - started_at[i])
+                              .count();
+      } else {
+        if (result.failed == 0) result.first_error = status.ToString();
+        ++result.failed;
+      }
+      --in_flight;
+      ++finished;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return finished == n; });
+  result.elapsed_seconds =
+      std::chrono::duration<double>(Clock::now() - begin).count();
+  for (int64_t us : latencies_us) {
+    if (us >= 0) result.latencies_us.push_back(us);
+  }
+  result.completed = static_cast<int64_t>(result.latencies_us.size());
+  return result;
+}
+
 LatencySummary Summarize(std::vector<int64_t> latencies_us) {
   LatencySummary s;
   s.count = static_cast<int64_t>(latencies_us.size());

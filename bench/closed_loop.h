@@ -38,6 +38,13 @@ struct ClosedLoopResult {
 ClosedLoopResult RunClosedLoop(int64_t n, int concurrency,
                                const Starter& start);
 
+// As RunClosedLoop, but paced from a thread of its own: operation i starts
+// at i / rate seconds after the first, or later when `concurrency` are in
+// flight then; its latency counts from its start. For latency below
+// saturation.
+ClosedLoopResult RunPaced(int64_t n, int concurrency, const Starter& start,
+                          double rate);
+
 struct LatencySummary {
   int64_t count = 0;
   double p50_ms = 0;

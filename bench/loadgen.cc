@@ -39,6 +39,8 @@ struct Options {
   ClientTlsFiles tls;
   int64_t letters = 1000;
   int concurrency = 32;
+  // Letters a second at most (unary calls); 0: as fast as they complete.
+  double rate = 0;
   int channels = 1;
   size_t pdf_bytes = 10240;
   std::vector<std::string> persons;
@@ -232,6 +234,10 @@ struct WaitResult {
   // process saw the last of them.
   int64_t last_final_event_unix_ms = 0;
   int64_t last_final_seen_unix_ms = 0;
+  // Per letter handed to a provider: from its RECEIVED event to the first
+  // event that hands it off (DELIVERED, SENT_PRINT...), both stamped by the
+  // server, in microseconds.
+  std::vector<int64_t> to_handed_off_us;
   std::string error;
 };
 
@@ -249,6 +255,7 @@ WaitResult WaitFinal(v1::LetterService::Stub* stub,
       done_by_index.resize(index + 1, false);
     }
   }
+  std::vector<int64_t> received_ms(done_by_index.size(), -1);
   int64_t cursor = 0;
   auto next_progress = Clock::now() + std::chrono::seconds(5);
   while (w.final_count < w.expected &&
@@ -266,9 +273,21 @@ WaitResult WaitFinal(v1::LetterService::Stub* stub,
                   << std::endl;
         next_progress = Clock::now() + std::chrono::seconds(5);
       }
+      const int64_t stamp_ms =
+          e.time().seconds() * 1000 + e.time().nanos() / 1000000;
+      if (e.state() == Letter::RECEIVED) {
+        if (auto r = ids.find(e.letter_id()); r != ids.end()) {
+          received_ms[r->second] = stamp_ms;
+        }
+        continue;
+      }
       if (!IsFinal(e.state())) continue;
       auto it = ids.find(e.letter_id());
       if (it == ids.end() || done_by_index[it->second]) continue;
+      if (IsHandedOff(e.state()) && received_ms[it->second] >= 0) {
+        w.to_handed_off_us.push_back((stamp_ms - received_ms[it->second]) *
+                                     1000);
+      }
       done_by_index[it->second] = true;
       ++w.final_count;
       if (IsHandedOff(e.state())) ++w.handed_off;
@@ -329,12 +348,13 @@ int Run(const Options& o) {
             << " recipient(s), " << o.channels << " connection(s) to "
             << o.server << std::endl;
   Submitter submitter(o, pdf, std::move(stubs));
+  const Starter start = [&](int64_t index, DoneCallback done) {
+    submitter.Start(index, std::move(done));
+  };
   const ClosedLoopResult r =
-      o.bulk ? submitter.RunBulk()
-             : RunClosedLoop(o.letters, o.concurrency,
-                             [&](int64_t index, DoneCallback done) {
-                               submitter.Start(index, std::move(done));
-                             });
+      o.bulk       ? submitter.RunBulk()
+      : o.rate > 0 ? RunPaced(o.letters, o.concurrency, start, o.rate)
+                   : RunClosedLoop(o.letters, o.concurrency, start);
   const LatencySummary lat = Summarize(r.latencies_us);
   const double rate = r.elapsed_seconds > 0
                           ? static_cast<double>(r.completed) / r.elapsed_seconds
@@ -414,6 +434,13 @@ int Run(const Options& o) {
     out["handed_off"] = w.handed_off;
     out["all_final_seconds"] = final_seconds;
     out["delivered_per_second"] = delivered_rate;
+    if (!w.to_handed_off_us.empty()) {
+      const LatencySummary h = Summarize(w.to_handed_off_us);
+      std::cout << std::setprecision(1)
+                << "submit to handed to a provider (server clock): p50 "
+                << h.p50_ms << " ms, p99 " << h.p99_ms << " ms" << std::endl;
+      out["to_handed_off_ms"] = {{"p50", h.p50_ms}, {"p99", h.p99_ms}};
+    }
     if (!w.error.empty()) out["wait_error"] = w.error;
     complete = complete && w.final_count == w.expected;
   }
@@ -445,6 +472,10 @@ int main(int argc, char** argv) {
   app.add_option("-c,--concurrency", o.concurrency, "calls in flight")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--rate", o.rate,
+                 "letters a second at most (unary calls); 0: as fast as "
+                 "they complete")
+      ->capture_default_str();
   app.add_option("--connections", o.channels,
                  "HTTP/2 connections the calls are spread over")
       ->capture_default_str()

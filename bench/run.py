@@ -157,6 +157,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-n", type=int, default=2000, help="letters to submit")
     p.add_argument("-c", type=int, default=32, help="submits in flight")
+    p.add_argument("--rate", type=float, default=0,
+                   help="letters a second at most (0: as fast as they "
+                   "complete), to measure latency below saturation")
     p.add_argument("--store", default="sqlite",
                    help="the daemon's store engines, comma-separated, each "
                    "measured on a fresh stack in this run: sqlite, postgres "
@@ -206,6 +209,7 @@ def main():
                 "--pdf-bytes", str(args.pdf_bytes),
                 "--persons", ",".join(persons), "--wait-delivered",
                 "--connections", str(args.connections),
+                "--rate", str(args.rate),
                 "--wait-timeout", str(args.wait_timeout)]
                 + (["--bulk"] if args.bulk else []))
             sampler.stop()
@@ -255,6 +259,10 @@ def main():
              f"({load.get('final', 0)}/{load.get('final_expected', 0)} "
              f"final, {load.get('handed_off', 0)} handed to a provider)"),
             (f"[{store}] delivered rate", f"{delivered:,.0f} letters/s"),
+            (f"[{store}] stored to handed to a provider p50 / p99",
+             "{p50:.0f} / {p99:.0f} ms".format(
+                 **load.get("to_handed_off_ms",
+                            {"p50": float("nan"), "p99": float("nan")}))),
             (f"[{store}] submit rate / raw gRPC rate",
              f"{ratio(submit, echo_rate):.3g}"),
             (f"[{store}] submit rate / raw broker rate",
@@ -275,6 +283,7 @@ def main():
             "submit_per_second": submit, "latency_ms": lat,
             "all_final_seconds": load.get("all_final_seconds"),
             "delivered_per_second": delivered,
+            "to_handed_off_ms": load.get("to_handed_off_ms"),
             "submit_to_raw_grpc": ratio(submit, echo_rate),
             "submit_to_raw_broker": ratio(submit, broker_rate),
             "delivered_to_raw_grpc": ratio(delivered, echo_rate),
