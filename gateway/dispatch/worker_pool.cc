@@ -11,8 +11,8 @@ namespace utpost::dispatch {
 namespace {
 
 void SleepUnless(const std::atomic<bool>& flag, int ms) {
-  for (int waited = 0; waited < ms && !flag; waited += 100) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int waited = 0; waited < ms && !flag; waited += 50) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 
@@ -59,6 +59,10 @@ WorkerPool::WorkerPool(ConsumerFactory make_consumer, Dispatcher* dispatcher,
 void WorkerPool::Consume(Worker* w, const ConsumerFactory& make_consumer,
                          Dispatcher* dispatcher) {
   auto consumer = make_consumer();
+  // Retries start soon: at start-up the queues appear a moment after the
+  // consumers (the relay declares them), and letters submitted meanwhile
+  // wait for this.
+  int retry_ms = 50;
   while (!stop_) {
     if (w->paused) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -79,9 +83,18 @@ void WorkerPool::Consume(Worker* w, const ConsumerFactory& make_consumer,
           return dispatcher->Handle(d, &prefetched);
         },
         &w->halt);
-    if (s.ok()) continue;
-    spdlog::warn("worker: cannot consume yet: {}", s.ToString());
-    SleepUnless(w->halt, 1000);
+    if (s.ok()) {
+      retry_ms = 50;
+      continue;
+    }
+    // The first quick retries are start-up's; past them it is worth a word.
+    if (retry_ms >= 400) {
+      spdlog::warn("worker: cannot consume yet: {}", s.ToString());
+    } else {
+      spdlog::debug("worker: cannot consume yet: {}", s.ToString());
+    }
+    SleepUnless(w->halt, retry_ms);
+    retry_ms = std::min(retry_ms * 2, 1000);
   }
 }
 
