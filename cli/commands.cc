@@ -24,6 +24,7 @@
 #include "cli/output.h"
 #include "cli/text.h"
 #include "cli/tls_probe.h"
+#include "common/digest.h"
 #include "common/logging/logging.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/util/json_util.h"
@@ -312,6 +313,48 @@ int Submit(const ConnectionOptions& c, const Output& out,
                       << r.letter().id() << " ("
                       << StateName(r.letter().state()) << ")\n";
           }));
+}
+
+int Upload(const ConnectionOptions& c, const Output& out,
+           const std::string& file, int chunk_bytes) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream content;
+  if (!in || !(content << in.rdbuf())) {
+    std::cerr << "utpostctl: cannot read " << file << "\n";
+    return kUsage;
+  }
+  const std::string bytes = content.str();
+  int err = 0;
+  auto channel = OpenChannel(c, &err);
+  if (!channel) return err;
+  auto stub = v1::LetterService::NewStub(channel);
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, c);
+  v1::UploadedDocument uploaded;
+  auto writer = stub->UploadDocument(&ctx, &uploaded);
+  v1::UploadDocumentRequest header;
+  header.mutable_header()->set_media_type("application/pdf");
+  header.mutable_header()->set_size_bytes(static_cast<int64_t>(bytes.size()));
+  header.mutable_header()->set_sha256(Sha256Hex(bytes));
+  bool writing = writer->Write(header);
+  for (size_t at = 0; writing && at < bytes.size(); at += chunk_bytes) {
+    v1::UploadDocumentRequest chunk;
+    chunk.set_chunk(bytes.substr(at, chunk_bytes));
+    writing = writer->Write(chunk);
+  }
+  // A refusal mid-stream ends the writes; Finish says why.
+  writer->WritesDone();
+  const grpc::Status s = writer->Finish();
+  if (!s.ok()) return Report(s, c);
+  if (out.json) {
+    PrintJson(uploaded);
+  } else {
+    std::cout << "uploaded " << uploaded.sha256() << " ("
+              << uploaded.size_bytes() << " bytes); name it as "
+              << "documents[].upload_sha256 until "
+              << TimeUtil::ToString(uploaded.expire_time()) << "\n";
+  }
+  return kOk;
 }
 
 int SubmitBatch(const ConnectionOptions& c, const Output& out,

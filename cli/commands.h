@@ -26,6 +26,12 @@ struct Output {
 int Submit(const ConnectionOptions& c, const Output& out,
            const std::string& letter_file,
            const std::vector<std::string>& pdfs);
+// Uploads the PDF `file` with UploadDocument in chunks of `chunk_bytes`
+// and prints its SHA-256, for letters to name it by
+// (documents[].upload_sha256), and when the upload expires; with --json the
+// UploadedDocument.
+int Upload(const ConnectionOptions& c, const Output& out,
+           const std::string& file, int chunk_bytes);
 // Submits every *.yaml, *.yml and *.json file of `dir` (or every letter of
 // a batch file), `concurrency` at a time, with progress frames on stderr
 // when it is a terminal (one closing line otherwise); then a summary

@@ -112,6 +112,23 @@ int main(int argc, char** argv) {
                    "with --batch: submit nothing; say where each letter would "
                    "go, what fails, sheets, envelopes and cost");
 
+  auto* upload = app.add_subcommand(
+      "upload", "upload a PDF too large to send along with its letter");
+  upload->footer(
+      "Sends FILE with UploadDocument and prints its SHA-256; a letter file\n"
+      "then names it instead of sending it along:\n"
+      "  documents:\n"
+      "    - {file_name: plan.pdf, upload_sha256: <the SHA-256>}\n"
+      "The gateway keeps an upload 24 hours, up to its\n"
+      "limits.max_upload_bytes.");
+  std::string upload_file;
+  int chunk_bytes = 1 << 20;
+  upload->add_option("file", upload_file, "the PDF")->required();
+  upload
+      ->add_option("--chunk-bytes", chunk_bytes,
+                   "bytes per message, 1 KiB to 4 MiB")
+      ->capture_default_str();
+
   std::string id;
   auto* get = app.add_subcommand("get", "a letter and its timeline");
   get->footer(
@@ -224,6 +241,14 @@ int main(int argc, char** argv) {
       return kUsage;
     }
     return Submit(conn, out, letter_file, pdfs);
+  }
+  if (*upload) {
+    if (chunk_bytes < 1024 || chunk_bytes > (4 << 20)) {
+      std::cerr << "utpostctl upload: --chunk-bytes: " << chunk_bytes
+                << " is out of range (1024 to 4194304)\n";
+      return kUsage;
+    }
+    return Upload(conn, out, upload_file, chunk_bytes);
   }
   if (*get) return Get(conn, out, id);
   if (*list) return List(conn, out, state, reference, page_size, page_token);

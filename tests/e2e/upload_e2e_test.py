@@ -7,12 +7,16 @@ INVALID_ARGUMENT and stores nothing; another tenant cannot reference it; an
 operator cannot upload."""
 
 import hashlib
+import json
+import os
+import subprocess
 import time
 import unittest
 
 import grpc
-from harness import (BERGEN, CERTS, OSLO, Letter, Stack, letter_pb2,
-                     load_persons, make_pdf, submit_request)
+from harness import (BERGEN, CERTS, CTL, OSLO, ROOT, Letter, Stack,
+                     letter_pb2, load_persons, make_pdf, submit_request,
+                     write)
 
 MAX_LETTER = 1 << 20   # SubmitLetter's documents in all: 1 MiB here ...
 MAX_UPLOAD = 8 << 20   # ... an upload up to 8 MiB.
@@ -170,6 +174,53 @@ class UploadTest(unittest.TestCase):
             lambda: bergen.SubmitLetter(both, timeout=60),
             grpc.StatusCode.INVALID_ARGUMENT,
             "documents[0]: content and upload_sha256 are both set")
+
+    def test_utpostctl_uploads_and_a_letter_file_names_the_upload(self):
+        d = os.path.join(self.stack.work, "ctl-upload")
+        os.makedirs(d, exist_ok=True)
+        plan = os.path.join(d, "plan.pdf")
+        doc = make_pdf("Kommuneplan " + "y" * 4000, pages=600)
+        write(plan, doc)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("UTPOST_")}
+        env["HOME"] = self.stack.work
+
+        def ctl(*args):
+            return subprocess.run(
+                [CTL, "--server", f"127.0.0.1:{self.stack.api_port}",
+                 "--cert", f"{CERTS}/tenant-{BERGEN}.pem",
+                 "--key", f"{CERTS}/tenant-{BERGEN}.key"] + list(args),
+                cwd=ROOT, env=env, capture_output=True, text=True,
+                timeout=120)
+
+        digest = hashlib.sha256(doc).hexdigest()
+        r = ctl("upload", plan, "--chunk-bytes", "300000")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(f"uploaded {digest} ({len(doc)} bytes)", r.stdout)
+        r = ctl("upload", plan, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["sha256"], digest)
+        # A file that is no PDF: refused, with the gateway's reason.
+        write(os.path.join(d, "notes.txt"), b"plain text, not a PDF")
+        r = ctl("upload", os.path.join(d, "notes.txt"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not a PDF", r.stderr)
+
+        letter = os.path.join(d, "letter.yaml")
+        ref = f"ctl-plan-{time.time_ns()}"
+        write(letter, f"""client_reference: {ref}
+title: Kommuneplan
+recipient: {{person: "{self.persons['mailbox'][0]}"}}
+delivery_policy: {{mode: DIGITAL_ONLY}}
+documents:
+  - {{file_name: plan.pdf, upload_sha256: {digest}}}
+""")
+        r = ctl("submit", letter, "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        created = json.loads(r.stdout)
+        self.assertEqual(created["letter"]["documents"][0]["sha256"], digest)
+        self.stack.wait_final(self.stack.letters(BERGEN),
+                              [created["letter"]["id"]])
 
     def test_an_operator_cannot_upload(self):
         operator = self.stack.letters(None, cert=f"{CERTS}/operator.pem",
