@@ -10,5 +10,8 @@ out=${1:-utpost_stubs}
 mkdir -p "$out"
 protoc -I "$proto" --python_out="$out" --grpc_out="$out" \
   --plugin=protoc-gen-grpc="$(command -v grpc_python_plugin)" \
-  "$proto/utpost/v1/letter.proto" "$proto/utpost/v1/audit.proto"
+  "$proto/utpost/v1/letter.proto" "$proto/utpost/v1/audit.proto" \
+  "$proto/google/rpc/status.proto" "$proto/google/rpc/error_details.proto"
 touch "$out/utpost/__init__.py" "$out/utpost/v1/__init__.py"
+# google/rpc (a refusal's RetryInfo) stays without __init__.py, so that it
+# joins the installed google namespace package (google.protobuf).

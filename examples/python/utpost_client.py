@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""A minimal Utpost client for a case system: submits one letter, watches it
-to a settled state (resuming the watch where it stopped) and verifies its
-receipts offline against the CA: each receipt's ES256 signature and
+"""A minimal Utpost client for a case system: submits one letter (uploading
+its PDF first when it is large, and waiting out a rate refusal's retry
+delay), watches it to a settled state (resuming the watch where it stopped)
+and verifies its receipts offline against the CA: each receipt's ES256 signature and
 certificate chain, the letter's hash chain, and the newest receipt's
 inclusion in the signed receipt log (RFC 9162).
 
@@ -36,6 +37,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
+from google.rpc import error_details_pb2, status_pb2
 from utpost.v1 import letter_pb2, letter_pb2_grpc
 
 Letter = letter_pb2.Letter
@@ -50,8 +52,44 @@ RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
              grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
+# Documents larger than this are uploaded first (UploadDocument) and named
+# by their SHA-256: a SubmitLetter request carries at most the gateway's
+# limits.max_letter_bytes (30 MiB unless the operator set otherwise).
+UPLOAD_OVER = 16 << 20
+CHUNK = 1 << 20
+
+
 class VerifyError(Exception):
     pass
+
+
+def retry_delay(error):
+    """The delay a refusal asks for (a google.rpc.RetryInfo in the
+    grpc-status-details-bin trailer: a tenant over its rate or quota), in
+    seconds; None without one."""
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            for detail in status_pb2.Status.FromString(value).details:
+                info = error_details_pb2.RetryInfo()
+                if detail.Unpack(info):
+                    return info.retry_delay.ToMilliseconds() / 1000
+    return None
+
+
+def upload(stub, content):
+    """Uploads `content` in chunks; returns its SHA-256, which a letter's
+    Document names in upload_sha256 for the next 24 hours."""
+    digest = hashlib.sha256(content).hexdigest()
+
+    def messages():
+        yield letter_pb2.UploadDocumentRequest(header=letter_pb2.UploadHeader(
+            media_type="application/pdf", size_bytes=len(content),
+            sha256=digest))
+        for at in range(0, len(content), CHUNK):
+            yield letter_pb2.UploadDocumentRequest(
+                chunk=content[at:at + CHUNK])
+    done = stub.UploadDocument(messages(), timeout=300)
+    return done.sha256
 
 
 def b64url(s):
@@ -217,23 +255,34 @@ def submit(stub, args):
         recipient.person = args.person
     else:
         recipient.organisation = args.organisation
+    content = read(args.pdf)
+    document = letter_pb2.Document(file_name=os.path.basename(args.pdf),
+                                   media_type="application/pdf")
+    if len(content) > args.upload_over:
+        document.upload_sha256 = upload(stub, content)
+        print(f"uploaded {document.upload_sha256} ({len(content)} bytes)",
+              flush=True)
+    else:
+        document.content = content
     request = letter_pb2.SubmitLetterRequest(
         client_reference=args.client_reference, title=args.title,
-        recipient=recipient,
-        documents=[letter_pb2.Document(
-            file_name=os.path.basename(args.pdf),
-            media_type="application/pdf", content=read(args.pdf))],
+        recipient=recipient, documents=[document],
         delivery_policy=letter_pb2.DeliveryPolicy(
             mode=letter_pb2.DeliveryPolicy.Mode.Value(args.mode)))
     # A retry after a lost answer sends the same request: the server
     # answers with the letter it stored the first time (created false).
+    # A refusal with a retry delay (over the tenant's rate) says how long
+    # to wait; a day's quota asks for hours, which is not waited out here.
     for attempt in range(5):
         try:
             return stub.SubmitLetter(request, timeout=60)
         except grpc.RpcError as e:
             if e.code() not in RETRYABLE or attempt == 4:
                 raise
-            time.sleep(2 ** attempt)
+            delay = retry_delay(e)
+            if delay is not None and delay > 60:
+                raise
+            time.sleep(delay if delay is not None else 2 ** attempt)
 
 
 def load_cursor(path):
@@ -313,6 +362,9 @@ def main():
     ap.add_argument("--mode", default="DIGITAL_THEN_PRINT",
                     choices=["DIGITAL_THEN_PRINT", "DIGITAL_ONLY",
                              "PRINT_ONLY"])
+    ap.add_argument("--upload-over", type=int, default=UPLOAD_OVER,
+                    help="upload the PDF first (UploadDocument) when it is "
+                    "larger than this many bytes")
     ap.add_argument("--cursor-file",
                     help="where the watch cursor is kept between runs")
     ap.add_argument("--timeout", type=float, default=120)

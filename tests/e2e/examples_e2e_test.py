@@ -114,6 +114,13 @@ class ExamplesTest(unittest.TestCase):
         self.assertIn(f"submitted {letter_id} (already there)", again.stdout)
         self.assertRegex(again.stdout, r"(?m)^verified \d+ receipts")
 
+    def test_python_client_uploads_a_large_document_first(self):
+        # --upload-over 0: this small PDF goes the way a large one would.
+        r = self.python_client(*self.common_args("PY-6"), "--upload-over",
+                               "0")
+        self.assertRegex(r.stdout, r"(?m)^uploaded [0-9a-f]{64} \(\d+ bytes\)$")
+        self.check_delivered(r)
+
     def test_python_client_follows_a_letter_to_print(self):
         r = self.python_client(*self.common_args(
             "PY-2", recipient=("--organisation", ORGANISATION)))
