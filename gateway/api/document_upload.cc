@@ -1,5 +1,6 @@
 #include "gateway/api/document_upload.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,15 +18,26 @@ absl::Status Invalid(const std::string& field, const std::string& why) {
 
 }  // namespace
 
-bool UploadSlots::TryTake() {
-  int n = free_.load();
-  while (n > 0) {
-    if (free_.compare_exchange_weak(n, n - 1)) return true;
+UploadSlots::UploadSlots(int slots)
+    : slots_(slots), per_tenant_(std::max(1, slots / 2)) {}
+
+bool UploadSlots::TryTake(const std::string& tenant) {
+  absl::MutexLock lock(&mu_);
+  int& mine = by_tenant_[tenant];
+  if (taken_ >= slots_ || mine >= per_tenant_) {
+    if (mine == 0) by_tenant_.erase(tenant);
+    return false;
   }
-  return false;
+  ++mine;
+  ++taken_;
+  return true;
 }
 
-void UploadSlots::Give() { ++free_; }
+void UploadSlots::Give(const std::string& tenant) {
+  absl::MutexLock lock(&mu_);
+  --taken_;
+  if (--by_tenant_[tenant] <= 0) by_tenant_.erase(tenant);
+}
 
 UploadReactor::UploadReactor(const absl::Status& status) {
   Finish(ToGrpcStatus(status));
@@ -74,10 +86,10 @@ void UploadReactor::OnReadDone(bool ok) {
   if (!s.ok()) return End(s);
   if (first) {
     // A document's worth of memory is taken once its header is in.
-    if (!slots_->TryTake()) {
+    if (!slots_->TryTake(tenant_)) {
       return End(absl::ResourceExhaustedError(
-          "uploads: as many in progress as this gateway holds in memory; "
-          "send it again later"));
+          "uploads: as many in progress as this gateway holds in memory "
+          "(for this tenant or for all); send it again later"));
     }
     has_slot_ = true;
   }
@@ -87,14 +99,14 @@ void UploadReactor::OnReadDone(bool ok) {
 void UploadReactor::End(const absl::Status& s) {
   assembler_ = UploadAssembler(0);  // Frees the content now.
   if (has_slot_) {
-    slots_->Give();
+    slots_->Give(tenant_);
     has_slot_ = false;
   }
   Finish(ToGrpcStatus(s));
 }
 
 void UploadReactor::OnDone() {
-  if (has_slot_) slots_->Give();
+  if (has_slot_) slots_->Give(tenant_);
   delete this;
 }
 

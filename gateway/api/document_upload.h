@@ -8,13 +8,15 @@
 #ifndef UTPOST_GATEWAY_API_DOCUMENT_UPLOAD_H_
 #define UTPOST_GATEWAY_API_DOCUMENT_UPLOAD_H_
 
-#include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "gateway/api/letter_validator.h"
 #include "gateway/api/upload_assembler.h"
 #include "gateway/store/store.h"
@@ -26,16 +28,22 @@ namespace utpost::api {
 // How long an upload may be referenced (documented in letter.proto).
 inline constexpr int64_t kUploadLifetimeMs = int64_t{24} * 3600 * 1000;
 
-// Uploads in memory at once in one process, each at most max_upload_bytes.
+// Uploads in memory at once in one process, each at most max_upload_bytes;
+// one tenant holds at most half of them (at least one), so that a tenant's
+// slow uploads do not shut out the others. Thread-safe.
 class UploadSlots {
  public:
-  explicit UploadSlots(int slots) : free_(slots) {}
-  // False when all are taken.
-  bool TryTake();
-  void Give();
+  explicit UploadSlots(int slots);
+  // False when all are taken, or `tenant` holds its share.
+  bool TryTake(const std::string& tenant);
+  void Give(const std::string& tenant);
 
  private:
-  std::atomic<int> free_;
+  const int slots_;
+  const int per_tenant_;
+  absl::Mutex mu_;
+  int taken_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int> by_tenant_ ABSL_GUARDED_BY(mu_);
 };
 
 // One UploadDocument call. Deletes itself when gRPC is done.

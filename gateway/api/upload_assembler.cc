@@ -1,5 +1,6 @@
 #include "gateway/api/upload_assembler.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -41,7 +42,9 @@ absl::Status UploadAssembler::Take(v1::UploadDocumentRequest message) {
       }
       header_ = h;
       has_header_ = true;
-      content_.reserve(static_cast<size_t>(h.size_bytes()));
+      // Memory follows what arrives, not what is announced.
+      content_.reserve(static_cast<size_t>(
+          std::min<int64_t>(h.size_bytes(), int64_t{4} << 20)));
       return absl::OkStatus();
     }
     case v1::UploadDocumentRequest::kChunk: {

@@ -142,13 +142,26 @@ TEST(UploadAssemblerTest, ANonPdfIsRefusedAsSoonAsItsFirstBytesAreIn) {
                                       HasSubstr("not a PDF")));
 }
 
-TEST(UploadSlotsTest, TakenSlotsComeBack) {
-  UploadSlots slots(2);
-  EXPECT_TRUE(slots.TryTake());
-  EXPECT_TRUE(slots.TryTake());
-  EXPECT_FALSE(slots.TryTake());
-  slots.Give();
-  EXPECT_TRUE(slots.TryTake());
+TEST(UploadSlotsTest, TakenSlotsComeBackAndATenantHoldsHalfAtMost) {
+  UploadSlots slots(4);
+  EXPECT_TRUE(slots.TryTake(kBergen));
+  EXPECT_TRUE(slots.TryTake(kBergen));
+  EXPECT_FALSE(slots.TryTake(kBergen));  // Its half.
+  EXPECT_TRUE(slots.TryTake(kOslo));
+  EXPECT_TRUE(slots.TryTake("974760673"));
+  EXPECT_FALSE(slots.TryTake(kOslo));  // All four taken.
+  slots.Give(kBergen);
+  EXPECT_TRUE(slots.TryTake(kOslo));
+  EXPECT_FALSE(slots.TryTake(kOslo));
+  slots.Give(kOslo);
+  slots.Give(kOslo);
+  EXPECT_TRUE(slots.TryTake(kBergen));
+  // One slot: one tenant may still take it.
+  UploadSlots one(1);
+  EXPECT_TRUE(one.TryTake(kBergen));
+  EXPECT_FALSE(one.TryTake(kOslo));
+  one.Give(kBergen);
+  EXPECT_TRUE(one.TryTake(kOslo));
 }
 
 // Uploads by (tenant, digest), without expiry.
