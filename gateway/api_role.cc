@@ -39,6 +39,7 @@ absl::StatusOr<std::unique_ptr<ApiRole>> ApiRole::Start(
   o.limits.max_document_bytes = config.limits().max_document_bytes();
   o.limits.max_letter_bytes = config.limits().max_letter_bytes();
   o.limits.max_upload_bytes = config.limits().max_upload_bytes();
+  o.upload_idle_ms = int64_t{config.limits().upload_idle_seconds()} * 1000;
   o.limits.max_print_sheets = config.providers().print().max_sheets();
   o.limits.print_cover_page = config.providers().print().cover_page();
   o.topology = deps.topology;

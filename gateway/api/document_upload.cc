@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -18,10 +19,13 @@ absl::Status Invalid(const std::string& field, const std::string& why) {
 
 }  // namespace
 
-UploadSlots::UploadSlots(int slots)
-    : slots_(slots), per_tenant_(std::max(1, slots / 2)) {}
+UploadSlots::UploadSlots(int slots, const Clock* clock)
+    : slots_(slots),
+      per_tenant_(std::max(1, slots / 2)),
+      clock_(clock != nullptr ? clock : RealClock()) {}
 
-bool UploadSlots::TryTake(const std::string& tenant) {
+bool UploadSlots::TryTake(const std::string& tenant, const void* holder,
+                          std::function<void()> cancel) {
   absl::MutexLock lock(&mu_);
   int& mine = by_tenant_[tenant];
   if (taken_ >= slots_ || mine >= per_tenant_) {
@@ -30,20 +34,46 @@ bool UploadSlots::TryTake(const std::string& tenant) {
   }
   ++mine;
   ++taken_;
+  holders_[holder] = Holder{clock_->NowMillis(), std::move(cancel), false};
   return true;
 }
 
-void UploadSlots::Give(const std::string& tenant) {
+void UploadSlots::Touch(const void* holder) {
   absl::MutexLock lock(&mu_);
+  if (auto it = holders_.find(holder); it != holders_.end()) {
+    it->second.last_ms = clock_->NowMillis();
+  }
+}
+
+void UploadSlots::Give(const std::string& tenant, const void* holder) {
+  absl::MutexLock lock(&mu_);
+  holders_.erase(holder);
   --taken_;
   if (--by_tenant_[tenant] <= 0) by_tenant_.erase(tenant);
+}
+
+int UploadSlots::CancelIdle(int64_t idle_ms) {
+  const int64_t now = clock_->NowMillis();
+  std::vector<std::function<void()>> cancels;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [holder, h] : holders_) {
+      if (h.cancelled || now - h.last_ms < idle_ms) continue;
+      h.cancelled = true;
+      cancels.push_back(h.cancel);
+    }
+  }
+  // Outside the lock: a cancelled call may give its slot back at once.
+  for (auto& cancel : cancels) cancel();
+  return static_cast<int>(cancels.size());
 }
 
 UploadReactor::UploadReactor(const absl::Status& status) {
   Finish(ToGrpcStatus(status));
 }
 
-UploadReactor::UploadReactor(store::UploadStore* store, UploadSlots* slots,
+UploadReactor::UploadReactor(grpc::CallbackServerContext* ctx,
+                             store::UploadStore* store, UploadSlots* slots,
                              std::string tenant, int64_t max_bytes,
                              v1::UploadedDocument* response)
     : store_(store),
@@ -51,6 +81,7 @@ UploadReactor::UploadReactor(store::UploadStore* store, UploadSlots* slots,
       tenant_(std::move(tenant)),
       response_(response),
       assembler_(max_bytes) {
+  call_->ctx = ctx;
   StartRead(&message_);
 }
 
@@ -86,12 +117,19 @@ void UploadReactor::OnReadDone(bool ok) {
   if (!s.ok()) return End(s);
   if (first) {
     // A document's worth of memory is taken once its header is in.
-    if (!slots_->TryTake(tenant_)) {
+    // The stalled call is cancelled through `call`, which outlives it.
+    auto cancel = [call = call_] {
+      std::lock_guard<std::recursive_mutex> lock(call->mu);
+      if (call->ctx != nullptr) call->ctx->TryCancel();
+    };
+    if (!slots_->TryTake(tenant_, this, std::move(cancel))) {
       return End(absl::ResourceExhaustedError(
           "uploads: as many in progress as this gateway holds in memory "
           "(for this tenant or for all); send it again later"));
     }
     has_slot_ = true;
+  } else {
+    slots_->Touch(this);
   }
   StartRead(&message_);
 }
@@ -99,14 +137,18 @@ void UploadReactor::OnReadDone(bool ok) {
 void UploadReactor::End(const absl::Status& s) {
   assembler_ = UploadAssembler(0);  // Frees the content now.
   if (has_slot_) {
-    slots_->Give(tenant_);
+    slots_->Give(tenant_, this);
     has_slot_ = false;
   }
   Finish(ToGrpcStatus(s));
 }
 
 void UploadReactor::OnDone() {
-  if (has_slot_) slots_->Give(tenant_);
+  {
+    std::lock_guard<std::recursive_mutex> lock(call_->mu);
+    call_->ctx = nullptr;
+  }
+  if (has_slot_) slots_->Give(tenant_, this);
   delete this;
 }
 

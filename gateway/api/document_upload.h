@@ -9,14 +9,17 @@
 #define UTPOST_GATEWAY_API_DOCUMENT_UPLOAD_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "gateway/api/letter_validator.h"
 #include "gateway/api/upload_assembler.h"
 #include "gateway/store/store.h"
@@ -30,20 +33,38 @@ inline constexpr int64_t kUploadLifetimeMs = int64_t{24} * 3600 * 1000;
 
 // Uploads in memory at once in one process, each at most max_upload_bytes;
 // one tenant holds at most half of them (at least one), so that a tenant's
-// slow uploads do not shut out the others. Thread-safe.
+// slow uploads do not shut out the others, and an upload that stalls is
+// cancelled (CancelIdle). Thread-safe.
 class UploadSlots {
  public:
-  explicit UploadSlots(int slots);
-  // False when all are taken, or `tenant` holds its share.
-  bool TryTake(const std::string& tenant);
-  void Give(const std::string& tenant);
+  // `clock` is not owned; null: the real clock.
+  explicit UploadSlots(int slots, const Clock* clock = nullptr);
+  // A slot for the call `holder` of `tenant`; `cancel` ends that call (it
+  // must be safe to run until Give). False when all are taken, or `tenant`
+  // holds its share.
+  bool TryTake(const std::string& tenant, const void* holder,
+               std::function<void()> cancel);
+  // `holder` received something.
+  void Touch(const void* holder);
+  void Give(const std::string& tenant, const void* holder);
+  // Cancels, once each, the holders that received nothing for `idle_ms`,
+  // outside the lock; returns how many. Each gives its slot back as its
+  // call ends.
+  int CancelIdle(int64_t idle_ms);
 
  private:
+  struct Holder {
+    int64_t last_ms = 0;
+    std::function<void()> cancel;
+    bool cancelled = false;
+  };
   const int slots_;
   const int per_tenant_;
+  const Clock* const clock_;
   absl::Mutex mu_;
   int taken_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int> by_tenant_ ABSL_GUARDED_BY(mu_);
+  std::map<const void*, Holder> holders_ ABSL_GUARDED_BY(mu_);
 };
 
 // One UploadDocument call. Deletes itself when gRPC is done.
@@ -53,18 +74,27 @@ class UploadReactor final
   // Refused before the first message: finishes at once with `status`.
   explicit UploadReactor(const absl::Status& status);
   // Reads at once. `store` and `slots` are not owned and outlive the call;
-  // `response` is gRPC's.
-  UploadReactor(store::UploadStore* store, UploadSlots* slots,
-                std::string tenant, int64_t max_bytes,
+  // `ctx` and `response` are gRPC's.
+  UploadReactor(grpc::CallbackServerContext* ctx, store::UploadStore* store,
+                UploadSlots* slots, std::string tenant, int64_t max_bytes,
                 v1::UploadedDocument* response);
 
   void OnReadDone(bool ok) override;
   void OnDone() override;
 
  private:
+  // What CancelIdle reaches the call through, from another thread: the
+  // context until the call is done. Recursive: a cancellation may finish
+  // the call on the cancelling thread.
+  struct Call {
+    std::recursive_mutex mu;
+    grpc::CallbackServerContext* ctx = nullptr;
+  };
+
   ~UploadReactor() override = default;
   void End(const absl::Status& s);
 
+  const std::shared_ptr<Call> call_ = std::make_shared<Call>();
   store::UploadStore* const store_ = nullptr;
   UploadSlots* const slots_ = nullptr;
   const std::string tenant_;

@@ -89,7 +89,10 @@ LetterServiceImpl::LetterServiceImpl(store::Store* store,
       watch_hub_(store),
       limiter_(options_.tenant_limits, options_.other_tenants_limit,
                options_.clock),
-      upload_slots_(options_.uploads_in_memory) {}
+      upload_slots_(options_.uploads_in_memory, options_.clock),
+      upload_sweep_(absl::Seconds(1), [this] {
+        upload_slots_.CancelIdle(options_.upload_idle_ms);
+      }) {}
 
 LetterServiceImpl::~LetterServiceImpl() = default;
 
@@ -148,7 +151,7 @@ LetterServiceImpl::UploadDocument(grpc::CallbackServerContext* ctx,
                                   v1::UploadedDocument* response) {
   auto tenant = TenantOf(ctx);
   if (!tenant.ok()) return new UploadReactor(tenant.status());
-  return new UploadReactor(store_, &upload_slots_, *tenant,
+  return new UploadReactor(ctx, store_, &upload_slots_, *tenant,
                            options_.limits.max_upload_bytes, response);
 }
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "common/periodic.h"
 #include "gateway/api/caller.h"
 #include "gateway/api/checked_unary_call.h"
 #include "gateway/api/document_upload.h"
@@ -53,6 +54,8 @@ struct LetterServiceOptions {
   // UploadDocument calls holding a document in memory at once (each up to
   // limits.max_upload_bytes); more are refused RESOURCE_EXHAUSTED.
   int uploads_in_memory = 4;
+  // An upload that receives nothing this long is cancelled (its slot back).
+  int64_t upload_idle_ms = 60'000;
 };
 
 // The unary methods and SubmitBatch are registered raw: their requests are
@@ -170,6 +173,8 @@ class LetterServiceImpl final : public LetterServiceBase {
   WatchHub watch_hub_;
   TenantLimiter limiter_;
   UploadSlots upload_slots_;
+  // Cancels uploads that stall (CancelIdle); last, so that it stops first.
+  PeriodicTask upload_sweep_;
 };
 
 // "letters/{id}" or "{id}" -> "{id}"; INVALID_ARGUMENT naming `field`.

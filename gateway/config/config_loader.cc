@@ -207,6 +207,9 @@ absl::Status ApplyDefaultsAndValidate(v1::Config& c,
       limits->max_letter_bytes() > kMaxMessage)
     return Invalid("limits.max_letter_bytes", "must be 1..1073741824");
   if (limits->max_upload_bytes() == 0) limits->set_max_upload_bytes(100 << 20);
+  if (limits->upload_idle_seconds() == 0) limits->set_upload_idle_seconds(60);
+  if (limits->upload_idle_seconds() < 1 || limits->upload_idle_seconds() > 3600)
+    return Invalid("limits.upload_idle_seconds", "must be 1..3600");
   if (limits->max_upload_bytes() < 1 ||
       limits->max_upload_bytes() > kMaxMessage)
     return Invalid("limits.max_upload_bytes", "must be 1..1073741824");

@@ -38,7 +38,7 @@ class UploadTest(unittest.TestCase):
         cls.stack = Stack(extra_config=(
             f"limits: {{max_document_bytes: {MAX_LETTER}, "
             f"max_letter_bytes: {MAX_LETTER}, "
-            f"max_upload_bytes: {MAX_UPLOAD}}}\n"))
+            f"max_upload_bytes: {MAX_UPLOAD}, upload_idle_seconds: 2}}\n"))
         cls.persons = load_persons()
         # About 3 MiB of text on 700 pages: over the unary limit.
         cls.big = make_pdf("Reguleringsplan " + "x" * 4000, pages=700)
@@ -221,6 +221,29 @@ documents:
         self.assertEqual(created["letter"]["documents"][0]["sha256"], digest)
         self.stack.wait_final(self.stack.letters(BERGEN),
                               [created["letter"]["id"]])
+
+    def test_a_stalled_upload_is_cancelled_and_gives_its_memory_back(self):
+        bergen = self.stack.letters(BERGEN)
+        doc = make_pdf("Stalled " + str(time.time_ns()), pages=50)
+
+        def stalling():
+            messages = list(upload_messages(doc, chunk=len(doc) // 3 + 1))
+            yield messages[0]
+            yield messages[1]
+            time.sleep(6)  # Past upload_idle_seconds (2) and the sweep.
+            yield from messages[2:]
+        start = time.monotonic()
+        with self.assertRaises(grpc.RpcError) as e:
+            bergen.UploadDocument(stalling(), timeout=60)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.CANCELLED,
+                         e.exception.details())
+        self.assertLess(time.monotonic() - start, 6)
+        # Both of the tenant's slots are free again: two uploads at once.
+        a = bergen.UploadDocument.future(upload_messages(self.big),
+                                         timeout=60)
+        b = bergen.UploadDocument.future(upload_messages(doc), timeout=60)
+        self.assertEqual(a.result().sha256, self.digest)
+        self.assertEqual(b.result().sha256, hashlib.sha256(doc).hexdigest())
 
     def test_an_operator_cannot_upload(self):
         operator = self.stack.letters(None, cert=f"{CERTS}/operator.pem",

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "common/clock.h"
 #include "common/digest.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
@@ -144,24 +145,53 @@ TEST(UploadAssemblerTest, ANonPdfIsRefusedAsSoonAsItsFirstBytesAreIn) {
 
 TEST(UploadSlotsTest, TakenSlotsComeBackAndATenantHoldsHalfAtMost) {
   UploadSlots slots(4);
-  EXPECT_TRUE(slots.TryTake(kBergen));
-  EXPECT_TRUE(slots.TryTake(kBergen));
-  EXPECT_FALSE(slots.TryTake(kBergen));  // Its half.
-  EXPECT_TRUE(slots.TryTake(kOslo));
-  EXPECT_TRUE(slots.TryTake("974760673"));
-  EXPECT_FALSE(slots.TryTake(kOslo));  // All four taken.
-  slots.Give(kBergen);
-  EXPECT_TRUE(slots.TryTake(kOslo));
-  EXPECT_FALSE(slots.TryTake(kOslo));
-  slots.Give(kOslo);
-  slots.Give(kOslo);
-  EXPECT_TRUE(slots.TryTake(kBergen));
+  int h[8];
+  auto none = [] {};
+  EXPECT_TRUE(slots.TryTake(kBergen, &h[0], none));
+  EXPECT_TRUE(slots.TryTake(kBergen, &h[1], none));
+  EXPECT_FALSE(slots.TryTake(kBergen, &h[2], none));  // Its half.
+  EXPECT_TRUE(slots.TryTake(kOslo, &h[3], none));
+  EXPECT_TRUE(slots.TryTake("974760673", &h[4], none));
+  EXPECT_FALSE(slots.TryTake(kOslo, &h[5], none));  // All four taken.
+  slots.Give(kBergen, &h[0]);
+  EXPECT_TRUE(slots.TryTake(kOslo, &h[5], none));
+  EXPECT_FALSE(slots.TryTake(kOslo, &h[6], none));
+  slots.Give(kOslo, &h[3]);
+  slots.Give(kOslo, &h[5]);
+  EXPECT_TRUE(slots.TryTake(kBergen, &h[6], none));
   // One slot: one tenant may still take it.
   UploadSlots one(1);
-  EXPECT_TRUE(one.TryTake(kBergen));
-  EXPECT_FALSE(one.TryTake(kOslo));
-  one.Give(kBergen);
-  EXPECT_TRUE(one.TryTake(kOslo));
+  EXPECT_TRUE(one.TryTake(kBergen, &h[7], none));
+  EXPECT_FALSE(one.TryTake(kOslo, &h[0], none));
+  one.Give(kBergen, &h[7]);
+  EXPECT_TRUE(one.TryTake(kOslo, &h[0], none));
+}
+
+TEST(UploadSlotsTest, AStalledUploadIsCancelledOnce) {
+  FakeClock clock(1'000'000);
+  UploadSlots slots(4, &clock);
+  int a = 0, b = 0;
+  int cancelled_a = 0, cancelled_b = 0;
+  ASSERT_TRUE(slots.TryTake(kBergen, &a, [&] { ++cancelled_a; }));
+  ASSERT_TRUE(slots.TryTake(kOslo, &b, [&] { ++cancelled_b; }));
+  clock.Advance(40'000);
+  slots.Touch(&b);  // b keeps sending.
+  EXPECT_EQ(slots.CancelIdle(60'000), 0);
+  clock.Advance(20'000);
+  EXPECT_EQ(slots.CancelIdle(60'000), 1);
+  EXPECT_EQ(cancelled_a, 1);
+  EXPECT_EQ(cancelled_b, 0);
+  // Not twice while its call ends.
+  clock.Advance(60'000);
+  EXPECT_EQ(slots.CancelIdle(60'000), 1);
+  EXPECT_EQ(cancelled_a, 1);
+  EXPECT_EQ(cancelled_b, 1);
+  // Its slot comes back when the call gives it.
+  slots.Give(kBergen, &a);
+  slots.Give(kOslo, &b);
+  int c = 0;
+  EXPECT_TRUE(slots.TryTake(kBergen, &c, [] {}));
+  EXPECT_EQ(slots.CancelIdle(60'000), 0);
 }
 
 // Uploads by (tenant, digest), without expiry.
