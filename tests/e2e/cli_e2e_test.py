@@ -343,7 +343,7 @@ files: [{ref}.pdf]
         self.assertIn('did you mean "verify"?', r.stderr)
         r = self.ctl("deploy")
         self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("the commands are submit, get, list", r.stderr)
+        self.assertIn("the commands are submit, upload, get, list", r.stderr)
 
     def test_bad_values_exit_2_naming_the_valid_ones(self):
         channels = "digital, dpi, altinn, print"
