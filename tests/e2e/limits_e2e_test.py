@@ -174,20 +174,31 @@ class LimitsTest(unittest.TestCase):
             self.assertLessEqual(delay, 1000 / RATE, r)
             self.assertEqual(self.listed(oslo, r.client_reference), [])
 
-        # The bucket is empty now: SubmitLetter is refused with a
-        # RetryInfo, and after that delay it goes in.
-        with self.assertRaises(grpc.RpcError) as over:
-            oslo.SubmitLetter(self.request("rate-single"), timeout=30)
-        self.assertEqual(over.exception.code(),
-                         grpc.StatusCode.RESOURCE_EXHAUSTED)
-        _, info = retry_info(over.exception)
-        self.assertIsNotNone(info, over.exception.trailing_metadata())
+        # SubmitLetter over the rate: eight calls at once (however slow the
+        # machine, more than the bucket holds arrive together) - the
+        # refused ones carry a RetryInfo, and after its delay such a letter
+        # goes in.
+        calls = [oslo.SubmitLetter.future(self.request(f"rate-single-{i}", i),
+                                          timeout=30) for i in range(8)]
+        refused = []
+        for i, call in enumerate(calls):
+            try:
+                call.result()
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                 e.details())
+                refused.append((i, e))
+        self.assertTrue(refused)
+        i, e = refused[0]
+        _, info = retry_info(e)
+        self.assertIsNotNone(info, e.trailing_metadata())
         delay = info.retry_delay.ToMilliseconds()
         self.assertGreater(delay, 0)
         self.assertLessEqual(delay, 1000 / RATE)
-        time.sleep(delay / 1000)
-        self.assertTrue(oslo.SubmitLetter(self.request("rate-single"),
-                                          timeout=30).created)
+        self.assertEqual(self.listed(oslo, f"rate-single-{i}"), [])
+        time.sleep(BURST / RATE)  # Past the delay of every refused call.
+        self.assertTrue(oslo.SubmitLetter(
+            self.request(f"rate-single-{i}", i), timeout=30).created)
 
         # Bergen has no rate limit: a stream of its letters is not refused
         # while Oslo's bucket is empty (its quota is another test's).
