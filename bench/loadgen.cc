@@ -292,10 +292,8 @@ WaitResult WaitFinal(v1::LetterService::Stub* stub,
       ++w.final_count;
       if (IsHandedOff(e.state())) ++w.handed_off;
       ++w.by_state[Letter::State_Name(e.state())];
-      const int64_t event_ms =
-          e.time().seconds() * 1000 + e.time().nanos() / 1000000;
       w.last_final_event_unix_ms =
-          std::max(w.last_final_event_unix_ms, event_ms);
+          std::max(w.last_final_event_unix_ms, stamp_ms);
       w.last_final_seen_unix_ms = UnixMs(std::chrono::system_clock::now());
     }
     if (w.final_count >= w.expected) {

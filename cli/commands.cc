@@ -317,17 +317,15 @@ int Submit(const ConnectionOptions& c, const Output& out,
 
 int Upload(const ConnectionOptions& c, const Output& out,
            const std::string& file, int chunk_bytes) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream content;
-  if (!in || !(content << in.rdbuf())) {
-    std::cerr << "utpostctl: cannot read " << file << "\n";
+  std::string error;
+  const std::string bytes = ReadFileOr(file, &error);
+  if (!error.empty()) {
+    std::cerr << "utpostctl: " << error << "\n";
     return kUsage;
   }
-  const std::string bytes = content.str();
   int err = 0;
-  auto channel = OpenChannel(c, &err);
-  if (!channel) return err;
-  auto stub = v1::LetterService::NewStub(channel);
+  auto stub = MakeStub<v1::LetterService::Stub>(c, &err);
+  if (!stub) return err;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, c);
   v1::UploadedDocument uploaded;

@@ -11,13 +11,6 @@
 #include "spdlog/spdlog.h"
 
 namespace utpost::api {
-namespace {
-
-absl::Status Invalid(const std::string& field, const std::string& why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-}
-
-}  // namespace
 
 UploadSlots::UploadSlots(int slots, const Clock* clock)
     : slots_(slots),
@@ -93,7 +86,7 @@ void UploadReactor::OnReadDone(bool ok) {
     store::UploadRecord upload;
     upload.tenant = tenant_;
     upload.sha256_hex = assembled->sha256_hex;
-    upload.media_type = assembled->media_type;
+    upload.media_type = std::string(kPdfMediaType);
     upload.content = std::move(assembled->content);
     const int64_t size = static_cast<int64_t>(upload.content.size());
     const std::string digest = upload.sha256_hex;
@@ -153,11 +146,15 @@ void UploadReactor::OnDone() {
 }
 
 absl::StatusOr<std::shared_ptr<v1::SubmitLetterRequest>> ResolveUploads(
-    store::UploadStore& store, const std::string& tenant,
+    store::UploadStore* store, const std::string& tenant,
     const v1::SubmitLetterRequest& request, const ValidationLimits& limits) {
   bool any = false;
   for (const auto& d : request.documents()) any |= !d.upload_sha256().empty();
   if (!any) return std::shared_ptr<v1::SubmitLetterRequest>();
+  if (store == nullptr) {
+    return absl::FailedPreconditionError(
+        "documents: uploads are not available here");
+  }
   auto resolved = std::make_shared<v1::SubmitLetterRequest>(request);
   int64_t total = 0;
   for (int i = 0; i < resolved->documents_size(); ++i) {
@@ -165,7 +162,7 @@ absl::StatusOr<std::shared_ptr<v1::SubmitLetterRequest>> ResolveUploads(
     if (!d->upload_sha256().empty()) {
       const std::string field =
           absl::StrCat("documents[", i, "].upload_sha256");
-      auto upload = store.GetUpload(tenant, d->upload_sha256());
+      auto upload = store->GetUpload(tenant, d->upload_sha256());
       if (absl::IsNotFound(upload.status())) {
         return absl::FailedPreconditionError(absl::StrCat(
             field, ": no upload ", d->upload_sha256(),
@@ -175,7 +172,7 @@ absl::StatusOr<std::shared_ptr<v1::SubmitLetterRequest>> ResolveUploads(
       RETURN_IF_ERROR(upload.status());
       if (static_cast<int64_t>(upload->content.size()) >
           limits.max_upload_bytes) {
-        return Invalid(
+        return InvalidField(
             field, absl::StrCat(upload->content.size(), " bytes, the limit is ",
                                 limits.max_upload_bytes));
       }
@@ -185,11 +182,11 @@ absl::StatusOr<std::shared_ptr<v1::SubmitLetterRequest>> ResolveUploads(
     total += static_cast<int64_t>(d->content().size());
   }
   if (total > limits.max_upload_bytes) {
-    return Invalid("documents",
-                   absl::StrCat(total,
-                                " bytes in all, the limit for a letter "
-                                "with uploads is ",
-                                limits.max_upload_bytes));
+    return InvalidField("documents",
+                        absl::StrCat(total,
+                                     " bytes in all, the limit for a letter "
+                                     "with uploads is ",
+                                     limits.max_upload_bytes));
   }
   return resolved;
 }

@@ -108,10 +108,11 @@ class UploadReactor final
 // tenant's upload (content set, upload_sha256 cleared), checked against
 // limits.max_upload_bytes; null when it references no upload.
 // FAILED_PRECONDITION "documents[i].upload_sha256: no upload ..." for an
-// upload the tenant does not have; INVALID_ARGUMENT for sizes over the
-// limit. `request` passed ValidateSubmitLetter.
+// upload the tenant does not have, and for any when `store` is null (a
+// service without uploads); INVALID_ARGUMENT for sizes over the limit.
+// `request` passed ValidateSubmitLetter.
 absl::StatusOr<std::shared_ptr<v1::SubmitLetterRequest>> ResolveUploads(
-    store::UploadStore& store, const std::string& tenant,
+    store::UploadStore* store, const std::string& tenant,
     const v1::SubmitLetterRequest& request, const ValidationLimits& limits);
 
 }  // namespace utpost::api

@@ -177,7 +177,7 @@ void LetterServiceImpl::SubmitOne(const std::string& tenant,
   if (auto s = limiter_.TakeLetter(tenant); !s.ok()) return done(s);
   // Documents uploaded ahead: from here on the letter is as if they had
   // been sent along. The copy lives until `done`.
-  auto resolved = ResolveUploads(*store_, tenant, *request, options_.limits);
+  auto resolved = ResolveUploads(store_, tenant, *request, options_.limits);
   if (!resolved.ok()) return done(resolved.status());
   if (*resolved != nullptr) {
     request = resolved->get();
@@ -230,7 +230,7 @@ void LetterServiceImpl::Accept(const std::string& tenant,
     store::Document doc;
     doc.file_name = d.file_name();
     doc.media_type =
-        d.media_type().empty() ? "application/pdf" : d.media_type();
+        d.media_type().empty() ? std::string(kPdfMediaType) : d.media_type();
     doc.content = d.content();
     doc.sha256_hex = Sha256Hex(d.content());
     letter.documents.push_back(std::move(doc));

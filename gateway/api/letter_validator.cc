@@ -32,12 +32,6 @@ using ::utpost::v1::PrintOptions;
 using ::utpost::v1::Recipient;
 using ::utpost::v1::SubmitLetterRequest;
 
-constexpr absl::string_view kPdfMediaType = "application/pdf";
-
-absl::Status Invalid(absl::string_view field, absl::string_view reason) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", reason));
-}
-
 // Text that comes from the client (file names, what the PDF parser quotes)
 // may hold a person number; it is masked before it enters a message.
 std::string Mask(absl::string_view text) {
@@ -64,20 +58,20 @@ bool IsBlank(absl::string_view text) {
 absl::Status CheckLine(absl::string_view field, absl::string_view text,
                        size_t max_chars) {
   if (size_t n = CountCodePoints(View(text)); n > max_chars) {
-    return Invalid(field,
-                   absl::StrCat("at most ", max_chars, " characters, got ", n));
+    return InvalidField(
+        field, absl::StrCat("at most ", max_chars, " characters, got ", n));
   }
-  if (!IsValidUtf8(View(text))) return Invalid(field, "not valid UTF-8");
+  if (!IsValidUtf8(View(text))) return InvalidField(field, "not valid UTF-8");
   if (auto bad = FindForbiddenCharacter(View(text))) {
-    return Invalid(field, absl::StrCat("character ", bad->position, " is ",
-                                       bad->description, ", not allowed"));
+    return InvalidField(field, absl::StrCat("character ", bad->position, " is ",
+                                            bad->description, ", not allowed"));
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckText(absl::string_view field, absl::string_view text,
                        size_t max_chars) {
-  if (IsBlank(text)) return Invalid(field, "required");
+  if (IsBlank(text)) return InvalidField(field, "required");
   return CheckLine(field, text, max_chars);
 }
 
@@ -106,9 +100,9 @@ absl::Status CheckPostalAddress(const PostalAddress& address) {
                             kMaxPostalNameChars));
   const std::string lines_field = absl::StrCat(kField, ".address_lines");
   if (address.address_lines_size() > kMaxAddressLines) {
-    return Invalid(lines_field,
-                   absl::StrCat("at most ", kMaxAddressLines, " lines, got ",
-                                address.address_lines_size()));
+    return InvalidField(
+        lines_field, absl::StrCat("at most ", kMaxAddressLines, " lines, got ",
+                                  address.address_lines_size()));
   }
   bool any_line = false;
   for (int i = 0; i < address.address_lines_size(); ++i) {
@@ -117,20 +111,22 @@ absl::Status CheckPostalAddress(const PostalAddress& address) {
                               kMaxAddressLineChars));
     any_line = any_line || !IsBlank(line);
   }
-  if (!any_line) return Invalid(lines_field, "at least one line is required");
+  if (!any_line)
+    return InvalidField(lines_field, "at least one line is required");
   RETURN_IF_ERROR(
       CheckText(absl::StrCat(kField, ".city"), address.city(), kMaxCityChars));
 
   const std::string& country = address.country_code();
   if (!country.empty() && !IsIsoCountryCode(country)) {
-    return Invalid(absl::StrCat(kField, ".country_code"),
-                   "must be an ISO 3166-1 alpha-2 code such as NO or SE");
+    return InvalidField(absl::StrCat(kField, ".country_code"),
+                        "must be an ISO 3166-1 alpha-2 code such as NO or SE");
   }
   const std::string code_field = absl::StrCat(kField, ".postal_code");
   const std::string& code = address.postal_code();
   if (country.empty() || country == "NO") {
     if (code.size() != 4 || !IsDigits(code)) {
-      return Invalid(code_field, "must be 4 digits for a Norwegian address");
+      return InvalidField(code_field,
+                          "must be 4 digits for a Norwegian address");
     }
     return absl::OkStatus();
   }
@@ -138,9 +134,9 @@ absl::Status CheckPostalAddress(const PostalAddress& address) {
   // has the country's rules. Some countries have none.
   if (!code.empty() &&
       (code.size() > kMaxPostalCodeChars || !IsPostalCodeText(code))) {
-    return Invalid(code_field,
-                   absl::StrCat("at most ", kMaxPostalCodeChars,
-                                " letters, digits, spaces or hyphens"));
+    return InvalidField(code_field,
+                        absl::StrCat("at most ", kMaxPostalCodeChars,
+                                     " letters, digits, spaces or hyphens"));
   }
   return absl::OkStatus();
 }
@@ -150,17 +146,17 @@ absl::Status CheckRecipient(const SubmitLetterRequest& request) {
   switch (recipient.id_case()) {
     case Recipient::kPerson:
       if (absl::Status s = ValidatePersonNumber(recipient.person()); !s.ok()) {
-        return Invalid("recipient.person", s.message());
+        return InvalidField("recipient.person", s.message());
       }
       break;
     case Recipient::kOrganisation:
       if (absl::Status s = ValidateOrganisationNumber(recipient.organisation());
           !s.ok()) {
-        return Invalid("recipient.organisation", s.message());
+        return InvalidField("recipient.organisation", s.message());
       }
       break;
     case Recipient::ID_NOT_SET:
-      return Invalid("recipient", "required (person or organisation)");
+      return InvalidField("recipient", "required (person or organisation)");
   }
   if (recipient.has_postal_address()) {
     RETURN_IF_ERROR(CheckPostalAddress(recipient.postal_address()));
@@ -175,22 +171,22 @@ absl::Status CheckDeliveryPolicy(const DeliveryPolicy& policy) {
   // Proto3 enums are open: a newer client may send a value this gateway does
   // not know, and guessing what it meant could send a letter the wrong way.
   if (!DeliveryPolicy::Mode_IsValid(policy.mode())) {
-    return Invalid("delivery_policy.mode",
-                   absl::StrCat("unknown value ", policy.mode()));
+    return InvalidField("delivery_policy.mode",
+                        absl::StrCat("unknown value ", policy.mode()));
   }
   if (policy.has_print_if_unread_after()) {
     const auto& after = policy.print_if_unread_after();
     if (after.nanos() < -999999999 || after.nanos() > 999999999) {
-      return Invalid("delivery_policy.print_if_unread_after",
-                     "nanos must be within -999999999 and 999999999");
+      return InvalidField("delivery_policy.print_if_unread_after",
+                          "nanos must be within -999999999 and 999999999");
     }
     if (after.seconds() < 0 || after.nanos() < 0) {
-      return Invalid("delivery_policy.print_if_unread_after",
-                     "must not be negative");
+      return InvalidField("delivery_policy.print_if_unread_after",
+                          "must not be negative");
     }
     if (after.seconds() > kMaxPrintIfUnreadSeconds) {
-      return Invalid("delivery_policy.print_if_unread_after",
-                     "must be at most 365 days");
+      return InvalidField("delivery_policy.print_if_unread_after",
+                          "must be at most 365 days");
     }
     const bool set = after.seconds() > 0 || after.nanos() > 0;
     const auto mode = policy.mode() == DeliveryPolicy::MODE_UNSPECIFIED
@@ -199,9 +195,9 @@ absl::Status CheckDeliveryPolicy(const DeliveryPolicy& policy) {
     // Refused rather than ignored: a deadline that cannot lead to print
     // would only look kept.
     if (set && mode != DeliveryPolicy::DIGITAL_THEN_PRINT) {
-      return Invalid("delivery_policy.print_if_unread_after",
-                     absl::StrCat("only with DIGITAL_THEN_PRINT, not ",
-                                  DeliveryPolicy::Mode_Name(mode)));
+      return InvalidField("delivery_policy.print_if_unread_after",
+                          absl::StrCat("only with DIGITAL_THEN_PRINT, not ",
+                                       DeliveryPolicy::Mode_Name(mode)));
     }
   }
   return absl::OkStatus();
@@ -212,28 +208,29 @@ absl::Status CheckNotBefore(const SubmitLetterRequest& request,
   if (!request.has_not_before()) return absl::OkStatus();
   const auto& t = request.not_before();
   if (t.seconds() < 0 || t.nanos() < 0 || t.nanos() > 999999999) {
-    return Invalid("not_before", "not a valid time");
+    return InvalidField("not_before", "not a valid time");
   }
   const Clock* clock = limits.clock != nullptr ? limits.clock : RealClock();
   const int64_t now_s = clock->NowMillis() / 1000;
   if (t.seconds() > now_s + kMaxNotBeforeAheadSeconds) {
-    return Invalid("not_before", "must be at most 366 days ahead");
+    return InvalidField("not_before", "must be at most 366 days ahead");
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckPrintOptions(const PrintOptions& options) {
   if (!PrintOptions::Color_IsValid(options.color())) {
-    return Invalid("print_options.color",
-                   absl::StrCat("unknown value ", options.color()));
+    return InvalidField("print_options.color",
+                        absl::StrCat("unknown value ", options.color()));
   }
   if (!PrintOptions::PostType_IsValid(options.post_type())) {
-    return Invalid("print_options.post_type",
-                   absl::StrCat("unknown value ", options.post_type()));
+    return InvalidField("print_options.post_type",
+                        absl::StrCat("unknown value ", options.post_type()));
   }
   if (!PrintOptions::ReturnHandling_IsValid(options.return_handling())) {
-    return Invalid("print_options.return_handling",
-                   absl::StrCat("unknown value ", options.return_handling()));
+    return InvalidField(
+        "print_options.return_handling",
+        absl::StrCat("unknown value ", options.return_handling()));
   }
   return absl::OkStatus();
 }
@@ -255,11 +252,12 @@ absl::Status CheckDocumentMetadata(const SubmitLetterRequest& request,
                                    const ValidationLimits& limits) {
   const int count = request.documents_size();
   if (count == 0) {
-    return Invalid("documents", "at least one document is required");
+    return InvalidField("documents", "at least one document is required");
   }
   if (count > limits.max_documents) {
-    return Invalid("documents", absl::StrCat("at most ", limits.max_documents,
-                                             " documents, got ", count));
+    return InvalidField("documents",
+                        absl::StrCat("at most ", limits.max_documents,
+                                     " documents, got ", count));
   }
   absl::flat_hash_map<absl::string_view, int> first_use;
   int64_t total_bytes = 0;
@@ -267,63 +265,69 @@ absl::Status CheckDocumentMetadata(const SubmitLetterRequest& request,
     const Document& doc = request.documents(i);
     const std::string field = absl::StrCat("documents[", i, "]");
     const std::string name_field = absl::StrCat(field, ".file_name");
-    if (IsBlank(doc.file_name())) return Invalid(name_field, "required");
+    if (IsBlank(doc.file_name())) return InvalidField(name_field, "required");
     // File systems and providers count bytes, so this limit does too.
     if (doc.file_name().size() > kMaxFileNameBytes) {
-      return Invalid(name_field, absl::StrCat("at most ", kMaxFileNameBytes,
-                                              " bytes (UTF-8), got ",
-                                              doc.file_name().size()));
+      return InvalidField(
+          name_field,
+          absl::StrCat("at most ", kMaxFileNameBytes, " bytes (UTF-8), got ",
+                       doc.file_name().size()));
     }
     RETURN_IF_ERROR(CheckLine(name_field, doc.file_name(), kMaxFileNameBytes));
     if (!IsPlainFileName(doc.file_name())) {
-      return Invalid(name_field,
-                     absl::StrCat(Quote(doc.file_name()),
-                                  " must be a plain file name without path "
-                                  "separators"));
+      return InvalidField(
+          name_field, absl::StrCat(Quote(doc.file_name()),
+                                   " must be a plain file name without path "
+                                   "separators"));
     }
     auto [it, inserted] = first_use.emplace(doc.file_name(), i);
     if (!inserted) {
-      return Invalid(name_field, absl::StrCat(Quote(doc.file_name()),
-                                              " is used by documents[",
-                                              it->second, "] too"));
+      return InvalidField(name_field, absl::StrCat(Quote(doc.file_name()),
+                                                   " is used by documents[",
+                                                   it->second, "] too"));
     }
     // Empty means the only type there is today.
     if (!doc.media_type().empty() &&
         !absl::EqualsIgnoreCase(doc.media_type(), kPdfMediaType)) {
-      return Invalid(absl::StrCat(field, ".media_type"),
-                     absl::StrCat("must be ", kPdfMediaType));
+      return InvalidField(absl::StrCat(field, ".media_type"),
+                          absl::StrCat("must be ", kPdfMediaType));
     }
     const std::string content_field = absl::StrCat(field, ".content");
     if (!doc.upload_sha256().empty()) {
       // Its size is checked once the upload is found (ResolveUploads).
       if (!doc.content().empty()) {
-        return Invalid(field,
-                       "content and upload_sha256 are both set; "
-                       "set one");
+        return InvalidField(field,
+                            "content and upload_sha256 are both set; "
+                            "set one");
       }
       if (!IsSha256Hex(doc.upload_sha256())) {
-        return Invalid(absl::StrCat(field, ".upload_sha256"),
-                       "expected 64 lowercase hex digits (a SHA-256)");
+        return InvalidField(absl::StrCat(field, ".upload_sha256"),
+                            "expected 64 lowercase hex digits (a SHA-256)");
       }
       continue;
     }
     const int64_t size = static_cast<int64_t>(doc.content().size());
-    if (size == 0) return Invalid(content_field, "empty document");
+    if (size == 0) return InvalidField(content_field, "empty document");
     if (size > limits.max_document_bytes) {
-      return Invalid(content_field, absl::StrCat(size, " bytes, the limit is ",
-                                                 limits.max_document_bytes));
+      return InvalidField(content_field,
+                          absl::StrCat(size, " bytes, the limit is ",
+                                       limits.max_document_bytes));
     }
     total_bytes += size;
   }
   if (total_bytes > limits.max_letter_bytes) {
-    return Invalid("documents",
-                   absl::StrCat(total_bytes, " bytes in all, the limit is ",
-                                limits.max_letter_bytes));
+    return InvalidField(
+        "documents", absl::StrCat(total_bytes, " bytes in all, the limit is ",
+                                  limits.max_letter_bytes));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
+
+absl::Status InvalidField(absl::string_view field, absl::string_view reason) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", reason));
+}
 
 bool IsSha256Hex(std::string_view s) {
   if (s.size() != 64) return false;
@@ -345,15 +349,16 @@ absl::Status ValidateSubmitLetter(const SubmitLetterRequest& request,
   if ((unread.seconds() > 0 || unread.nanos() > 0) &&
       request.recipient().has_person() &&
       !request.recipient().has_postal_address()) {
-    return Invalid("recipient.postal_address",
-                   "required when delivery_policy.print_if_unread_after is "
-                   "set");
+    return InvalidField(
+        "recipient.postal_address",
+        "required when delivery_policy.print_if_unread_after is "
+        "set");
   }
   // Known now, so refused now rather than failing after it was accepted.
   if (request.delivery_policy().mode() == DeliveryPolicy::PRINT_ONLY &&
       !request.recipient().has_postal_address()) {
-    return Invalid("recipient.postal_address",
-                   "required when delivery_policy.mode is PRINT_ONLY");
+    return InvalidField("recipient.postal_address",
+                        "required when delivery_policy.mode is PRINT_ONLY");
   }
   RETURN_IF_ERROR(CheckPrintOptions(request.print_options()));
   RETURN_IF_ERROR(CheckDocumentMetadata(request, limits));

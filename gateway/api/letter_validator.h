@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/clock.h"
 #include "gateway/inspect/document_inspector.h"
 
@@ -63,6 +64,12 @@ struct ValidationLimits {
 absl::Status ValidateSubmitLetter(
     const utpost::v1::SubmitLetterRequest& request,
     const ValidationLimits& limits);
+
+// The one media type a document may have (an empty one means it).
+inline constexpr absl::string_view kPdfMediaType = "application/pdf";
+
+// INVALID_ARGUMENT "field: reason": how every field of a request is refused.
+absl::Status InvalidField(absl::string_view field, absl::string_view reason);
 
 // True for 64 lowercase hex digits: how a SHA-256 is written in the API.
 bool IsSha256Hex(std::string_view s);

@@ -103,18 +103,9 @@ absl::Status PreflightService::Inspect(const std::string& tenant,
                                        const v1::SubmitLetterRequest& letter,
                                        std::vector<int>* page_counts) {
   // Uploaded documents are inspected as SubmitLetter would, once found.
-  std::shared_ptr<v1::SubmitLetterRequest> resolved;
-  if (options_.uploads != nullptr) {
-    ASSIGN_OR_RETURN(resolved, ResolveUploads(*options_.uploads, tenant, letter,
-                                              options_.limits));
-  } else {
-    for (const auto& d : letter.documents()) {
-      if (!d.upload_sha256().empty()) {
-        return absl::FailedPreconditionError(
-            "documents: uploads are not available to this preflight");
-      }
-    }
-  }
+  ASSIGN_OR_RETURN(
+      std::shared_ptr<v1::SubmitLetterRequest> resolved,
+      ResolveUploads(options_.uploads, tenant, letter, options_.limits));
   inspect::InspectionRequest request =
       InspectionFor(resolved != nullptr ? *resolved : letter, options_.limits);
   request.page_counts = page_counts;

@@ -15,10 +15,9 @@
 
 namespace utpost::api {
 
-// A document that arrived whole and as announced.
+// A document that arrived whole and as announced: a PDF (kPdfMediaType).
 struct AssembledUpload {
   std::string sha256_hex;
-  std::string media_type;  // "application/pdf"
   std::string content;
 };
 

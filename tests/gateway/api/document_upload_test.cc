@@ -52,7 +52,6 @@ TEST(UploadAssemblerTest, ChunksMakeTheDocumentTheHeaderAnnounced) {
   auto u = a.Finish();
   ASSERT_THAT(u, IsOk());
   EXPECT_EQ(u->sha256_hex, Sha256Hex(doc));
-  EXPECT_EQ(u->media_type, "application/pdf");
   EXPECT_EQ(u->content, doc);
 }
 
@@ -229,7 +228,7 @@ TEST(ResolveUploadsTest, UploadedDocumentsTakeTheirPlaceInTheLetter) {
   ValidationLimits limits;
   limits.max_upload_bytes = 10'000;
 
-  auto resolved = ResolveUploads(uploads, kBergen, letter, limits);
+  auto resolved = ResolveUploads(&uploads, kBergen, letter, limits);
   ASSERT_THAT(resolved, IsOk());
   ASSERT_NE(*resolved, nullptr);
   EXPECT_EQ((*resolved)->documents(0).content(), "%PDF-1.4 inline");
@@ -241,9 +240,15 @@ TEST(ResolveUploadsTest, UploadedDocumentsTakeTheirPlaceInTheLetter) {
   // Without a reference there is nothing to do.
   v1::SubmitLetterRequest plain;
   plain.add_documents()->set_content("%PDF-1.4 inline");
-  auto none = ResolveUploads(uploads, kBergen, plain, limits);
+  auto none = ResolveUploads(&uploads, kBergen, plain, limits);
   ASSERT_THAT(none, IsOk());
   EXPECT_EQ(*none, nullptr);
+  // Without an upload store a letter naming an upload cannot go on; one
+  // that names none can.
+  EXPECT_THAT(ResolveUploads(nullptr, kBergen, letter, limits),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("uploads are not available here")));
+  EXPECT_THAT(ResolveUploads(nullptr, kBergen, plain, limits), IsOk());
 }
 
 TEST(ResolveUploadsTest, AnotherTenantsOrAnUnknownUploadIsNone) {
@@ -252,7 +257,7 @@ TEST(ResolveUploadsTest, AnotherTenantsOrAnUnknownUploadIsNone) {
   uploads.Add(kBergen, big);
   v1::SubmitLetterRequest letter;
   letter.add_documents()->set_upload_sha256(Sha256Hex(big));
-  EXPECT_THAT(ResolveUploads(uploads, kOslo, letter, ValidationLimits()),
+  EXPECT_THAT(ResolveUploads(&uploads, kOslo, letter, ValidationLimits()),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("documents[0].upload_sha256: no upload " +
                                  Sha256Hex(big) + " of this tenant")));
@@ -267,12 +272,12 @@ TEST(ResolveUploadsTest, TheLetterWithUploadsIsLimitedInAll) {
   letter.add_documents()->set_content(Pdf(5000));
   ValidationLimits limits;
   limits.max_upload_bytes = 10'000;
-  EXPECT_THAT(ResolveUploads(uploads, kBergen, letter, limits),
+  EXPECT_THAT(ResolveUploads(&uploads, kBergen, letter, limits),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("documents: 11000 bytes in all, the limit "
                                  "for a letter with uploads is 10000")));
   limits.max_upload_bytes = 5000;
-  EXPECT_THAT(ResolveUploads(uploads, kBergen, letter, limits),
+  EXPECT_THAT(ResolveUploads(&uploads, kBergen, letter, limits),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("documents[0].upload_sha256: 6000 bytes, the "
                                  "limit is 5000")));
