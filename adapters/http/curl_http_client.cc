@@ -177,6 +177,10 @@ class CurlHttpClient final : public HttpClient {
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "utpost/0.1");
+    // HTTP/2 where the provider offers it in the TLS handshake (ALPN), else
+    // HTTP/1.1; plain http:// (tests only) stays HTTP/1.1.
+    curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
+                     static_cast<long>(CURL_HTTP_VERSION_2TLS));
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
     if (!options_.ca_file.empty()) {

@@ -1,4 +1,5 @@
-// HttpClient over libcurl: HTTPS with server verification against a
+// HttpClient over libcurl: HTTPS (HTTP/2 where the server offers it in the
+// TLS handshake, else HTTP/1.1) with server verification against a
 // configured CA, optional client certificate, connection reuse.
 #ifndef UTPOST_ADAPTERS_HTTP_CURL_HTTP_CLIENT_H_
 #define UTPOST_ADAPTERS_HTTP_CURL_HTTP_CLIENT_H_
